@@ -1,0 +1,153 @@
+/**
+ * The error vocabulary of rpo. Every error a user can see is an `RpoError` with a stable `code`
+ * (branch on it, never on the message), a `retryable` flag, and a message that says what to do.
+ * Expected outcomes (a failed task, an exhausted budget) are values, not exceptions.
+ */
+
+export type RpoErrorCode =
+  | 'config-invalid'
+  | 'config-not-found'
+  | 'spec-invalid'
+  | 'spec-not-found'
+  | 'spec-unparsable'
+  | 'dag-cycle'
+  | 'dag-unknown-dependency'
+  | 'resources-unsatisfiable'
+  | 'parse-error'
+  | 'ssh-auth'
+  | 'ssh-host-key'
+  | 'ssh-timeout'
+  | 'ssh-dns'
+  | 'ssh-socket'
+  | 'ssh-config'
+  | 'command-timeout'
+  | 'command-failed'
+  | 'scheduler-unavailable'
+  | 'job-rejected'
+  | 'store-locked'
+  | 'store-corrupt'
+  | 'store-unavailable'
+  | 'store-migration'
+  | 'run-not-found'
+  | 'task-not-found'
+  | 'lease-held'
+  | 'usage'
+  | 'internal'
+
+export class RpoError extends Error {
+  readonly code: RpoErrorCode
+  readonly retryable: boolean
+
+  constructor(code: RpoErrorCode, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'RpoError'
+    this.code = code
+    this.retryable = options.retryable ?? false
+  }
+}
+
+/** One problem found in a config or pipeline file, located by file and path inside it. */
+export interface SpecIssue {
+  readonly file: string
+  /** Dotted path inside the document, e.g. `tasks.train.resources.gpus.count`; empty for the root. */
+  readonly path: string
+  readonly message: string
+}
+
+/** A config or pipeline file that does not validate. Lists every problem, not only the first. */
+export class SpecError extends RpoError {
+  readonly issues: readonly SpecIssue[]
+
+  constructor(code: 'spec-invalid' | 'config-invalid' | 'spec-unparsable', issues: readonly SpecIssue[]) {
+    super(code, issues.map(formatSpecIssue).join('\n'))
+    this.name = 'SpecError'
+    this.issues = issues
+  }
+}
+
+export function formatSpecIssue(issue: SpecIssue): string {
+  return issue.path === '' ? `${issue.file}: ${issue.message}` : `${issue.file}: ${issue.path}: ${issue.message}`
+}
+
+export class DagError extends RpoError {
+  constructor(code: 'dag-cycle' | 'dag-unknown-dependency' | 'resources-unsatisfiable', message: string) {
+    super(code, message)
+    this.name = 'DagError'
+  }
+}
+
+/** Scheduler or command output that does not have the structure its parser expects. */
+export class ParseError extends RpoError {
+  readonly source: string
+  readonly excerpt: string
+
+  constructor(source: string, message: string, excerpt: string) {
+    super('parse-error', `${source}: ${message}${excerpt ? ` (near: ${JSON.stringify(excerpt.slice(0, 120))})` : ''}`)
+    this.name = 'ParseError'
+    this.source = source
+    this.excerpt = excerpt.slice(0, 500)
+  }
+}
+
+export class TransportError extends RpoError {
+  constructor(
+    code: 'ssh-auth' | 'ssh-host-key' | 'ssh-timeout' | 'ssh-dns' | 'ssh-socket' | 'ssh-config' | 'command-timeout',
+    message: string,
+    options: { cause?: unknown; retryable?: boolean } = {},
+  ) {
+    super(code, message, {
+      ...options,
+      retryable: options.retryable ?? (code === 'ssh-timeout' || code === 'ssh-socket' || code === 'ssh-dns'),
+    })
+    this.name = 'TransportError'
+  }
+}
+
+/** A scheduler command that ran and failed (non-zero exit), with what it said. */
+export class SchedulerCommandError extends RpoError {
+  readonly argv: readonly string[]
+  readonly exitCode: number | null
+  readonly stderr: string
+
+  constructor(
+    code: 'command-failed' | 'scheduler-unavailable' | 'job-rejected',
+    argv: readonly string[],
+    exitCode: number | null,
+    stderr: string,
+    message?: string,
+  ) {
+    const said = stderr.trim().split('\n').slice(-5).join(' | ')
+    super(code, message ?? `${argv[0] ?? 'command'} failed (exit ${exitCode ?? 'signal'})${said ? `: ${said}` : ''}`, {
+      retryable: code === 'scheduler-unavailable',
+    })
+    this.name = 'SchedulerCommandError'
+    this.argv = argv
+    this.exitCode = exitCode
+    this.stderr = stderr.slice(-4000)
+  }
+}
+
+export class StoreError extends RpoError {
+  constructor(
+    code:
+      | 'store-locked'
+      | 'store-corrupt'
+      | 'store-unavailable'
+      | 'store-migration'
+      | 'run-not-found'
+      | 'task-not-found'
+      | 'lease-held',
+    message: string,
+    options: { cause?: unknown } = {},
+  ) {
+    super(code, message, {
+      ...options,
+      retryable: code === 'store-locked' || code === 'store-unavailable' || code === 'lease-held',
+    })
+    this.name = 'StoreError'
+  }
+}
+
+export function isRpoError(error: unknown): error is RpoError {
+  return error instanceof RpoError
+}

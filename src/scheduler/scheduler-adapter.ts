@@ -1,0 +1,127 @@
+/**
+ * The SchedulerAdapter contract: the only way rpo's engine touches a batch scheduler (or the local
+ * executor). Adapters are command builders + pure parsers composed with a Transport; they hold no
+ * policy. Differences between schedulers are data (`capabilities`), never `adapter.kind === 'x'`.
+ */
+import type { JobState } from '../core/job/job-state.js'
+
+export type NativeJobId = string & { readonly __brand: 'NativeJobId' }
+export function asNativeJobId(id: string): NativeJobId {
+  return id as NativeJobId
+}
+
+/** `runId/taskId/attempt` rendered into a scheduler-safe job name; written before submission. */
+export type SubmissionKey = string & { readonly __brand: 'SubmissionKey' }
+export function asSubmissionKey(key: string): SubmissionKey {
+  return key as SubmissionKey
+}
+
+export interface SchedulerCapabilities {
+  /** The scheduler enforces `after` dependencies itself (sbatch --dependency); rpo need not wait. */
+  readonly nativeDependencies: boolean
+  readonly hold: boolean
+  readonly requeue: boolean
+  readonly arrays: boolean
+  readonly priority: boolean
+  readonly signal: boolean
+}
+
+export interface GpuRequest {
+  readonly count: number
+  /** Acceptable GPU types; empty means any. */
+  readonly types: readonly string[]
+  readonly minMemoryGb?: number
+}
+
+export interface ResourceRequest {
+  readonly cpus: number
+  readonly memoryMb: number
+  readonly timeLimitSeconds: number
+  readonly gpus: GpuRequest | null
+  readonly nodes: number
+}
+
+export type DependencyCondition = 'succeeded' | 'finished' | 'failed'
+
+/** One job to submit: everything the adapter needs to render and submit it. */
+export interface JobSubmission {
+  readonly submissionKey: SubmissionKey
+  readonly runId: string
+  readonly taskId: string
+  readonly attempt: number
+  readonly command: string
+  readonly workDir: string
+  /** Directory for this attempt's logs and status files. */
+  readonly jobDir: string
+  readonly env: Readonly<Record<string, string>>
+  readonly resources: ResourceRequest
+  /** Upstream jobs still on the scheduler, for adapters with native dependencies. */
+  readonly dependsOn: readonly { readonly jobId: NativeJobId; readonly condition: DependencyCondition }[]
+  readonly project: string | null
+  readonly partition?: string
+  readonly qos?: string
+  readonly priority?: number
+}
+
+export interface SubmitResult {
+  readonly submissionKey: SubmissionKey
+  readonly jobId: NativeJobId
+}
+
+export interface ResourceUsage {
+  readonly elapsedSeconds?: number
+  readonly cpuSeconds?: number
+  readonly maxRssMb?: number
+  /** Allocated trackable resources, e.g. `{ cpu: 4, mem: 16000, 'gres/gpu': 2, 'gres/gpu:a100': 2 }`. */
+  readonly allocTres?: Readonly<Record<string, number>>
+}
+
+export interface JobObservation {
+  readonly jobId: NativeJobId
+  readonly state: JobState
+  /** The scheduler's own words for the state, e.g. `CANCELLED by 0`, `F`, `exited`. */
+  readonly nativeState: string
+  readonly exitCode: number | null
+  readonly signal?: string | null
+  readonly reason?: string | null
+  readonly startedAt: Date | null
+  readonly endedAt: Date | null
+  readonly nodes?: readonly string[]
+  readonly usage?: ResourceUsage
+  /** The job name as the scheduler reports it (carries the submission key). */
+  readonly name?: string
+}
+
+export interface InventoryNode {
+  readonly name: string
+  readonly cpus: number
+  readonly memoryMb: number
+  readonly gpus: readonly { readonly type: string; readonly count: number }[]
+  readonly partitions: readonly string[]
+  readonly state: string
+}
+
+export interface Inventory {
+  readonly nodes: readonly InventoryNode[]
+}
+
+export interface SchedulerAdapter {
+  readonly kind: 'local' | 'slurm' | 'pbs' | 'sim'
+  readonly capabilities: SchedulerCapabilities
+  /** What the target offers: used for validation ("no node can ever run this") and placement. */
+  inventory(): Promise<Inventory>
+  /** Submit a batch in dependency order (a job's upstreams come before it in the list). */
+  submit(jobs: readonly JobSubmission[]): Promise<readonly SubmitResult[]>
+  /**
+   * Observe jobs. Returns one observation per id the scheduler still knows; an id missing from the
+   * answer is NOT finished — the caller treats it as unknown until reconciled.
+   */
+  poll(jobIds: readonly NativeJobId[]): Promise<readonly JobObservation[]>
+  /** Find jobs by submission key (after a crash between writing the key and learning the job id). */
+  findBySubmissionKey(keys: readonly SubmissionKey[]): Promise<ReadonlyMap<SubmissionKey, NativeJobId>>
+  cancel(jobIds: readonly NativeJobId[]): Promise<void>
+  hold(jobIds: readonly NativeJobId[]): Promise<void>
+  release(jobIds: readonly NativeJobId[]): Promise<void>
+  /** Release resources such as child-process handles or connections. */
+  close(): Promise<void>
+}

@@ -1,0 +1,273 @@
+/**
+ * The local executor: runs each attempt as a detached launcher process (templates/local/launcher.mjs)
+ * that records its outcome in the job directory, so rpo can crash, restart and pick its jobs up
+ * again. The job directory is the local "scheduler's" state: job id = submission key = folder name.
+ * GPUs declared in the config are handed out as CUDA_VISIBLE_DEVICES indices.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import type { ResolvedLocalCluster } from '../../src/config/load-config.js'
+import { RpoError } from '../../src/core/errors.js'
+import type { JobState } from '../../src/core/job/job-state.js'
+import { templatePath } from '../../src/package-root.js'
+import {
+  asNativeJobId,
+  type Inventory,
+  type JobObservation,
+  type JobSubmission,
+  type NativeJobId,
+  type SchedulerAdapter,
+  type SubmissionKey,
+  type SubmitResult,
+} from '../../src/scheduler/scheduler-adapter.js'
+
+export interface LocalAdapterOptions {
+  readonly cluster: ResolvedLocalCluster
+  /** Folder that holds one sub-folder per attempt (`<jobsRoot>/<submission key>`). */
+  readonly jobsRoot: string
+}
+
+interface LaunchStatus {
+  state: 'running' | 'succeeded' | 'failed' | 'timeout' | 'cancelled'
+  launcherPid: number
+  pid?: number
+  startedAt: string
+  endedAt?: string
+  exitCode?: number | null
+  signal?: string | null
+  reason?: string | null
+}
+
+interface JobFile {
+  command: string
+  cwd: string
+  env: Record<string, string>
+  timeLimitSeconds: number
+  killGraceMs: number
+  gpuDevices: number[]
+  cpus: number
+  memoryMb: number
+}
+
+export class LocalAdapter implements SchedulerAdapter {
+  readonly kind = 'local' as const
+  readonly capabilities = { nativeDependencies: false, hold: false, requeue: false, arrays: false, priority: false, signal: true }
+  readonly #cluster: ResolvedLocalCluster
+  readonly #jobsRoot: string
+  readonly #children = new Set<ChildProcess>()
+  /** GPU device indices held by jobs this adapter knows to be running. */
+  readonly #gpuHolders = new Map<string, number[]>()
+  #wake: (() => void) | null = null
+
+  constructor(options: LocalAdapterOptions) {
+    this.#cluster = options.cluster
+    this.#jobsRoot = options.jobsRoot
+  }
+
+  jobDir(key: string): string {
+    return path.join(this.#jobsRoot, key)
+  }
+
+  async inventory(): Promise<Inventory> {
+    return {
+      nodes: [
+        {
+          name: 'localhost',
+          cpus: this.#cluster.cpus,
+          memoryMb: this.#cluster.memoryMb,
+          gpus: this.#cluster.gpus.map((g) => ({ type: g.type, count: g.count })),
+          partitions: [],
+          state: 'idle',
+        },
+      ],
+    }
+  }
+
+  async submit(jobs: readonly JobSubmission[]): Promise<readonly SubmitResult[]> {
+    const results: SubmitResult[] = []
+    for (const job of jobs) {
+      const dir = this.jobDir(job.submissionKey)
+      if (path.resolve(job.jobDir) !== path.resolve(dir)) {
+        throw new RpoError('internal', `local job ${job.submissionKey}: job directory must be ${dir}`)
+      }
+      // a resend after a crash: the launcher already started, so there is nothing to do
+      if (!existsSync(path.join(dir, 'status.json'))) this.#launch(job, dir)
+      results.push({ submissionKey: job.submissionKey, jobId: asNativeJobId(job.submissionKey) })
+    }
+    return results
+  }
+
+  #launch(job: JobSubmission, dir: string): void {
+    mkdirSync(dir, { recursive: true })
+    const gpuDevices = this.#allocateGpus(job)
+    const env: Record<string, string> = { ...job.env }
+    if (job.resources.gpus) env.CUDA_VISIBLE_DEVICES = gpuDevices.join(',')
+    const jobFile: JobFile = {
+      command: job.command,
+      cwd: job.workDir,
+      env,
+      timeLimitSeconds: job.resources.timeLimitSeconds,
+      killGraceMs: this.#cluster.killGraceMs,
+      gpuDevices,
+      cpus: job.resources.cpus,
+      memoryMb: job.resources.memoryMb,
+    }
+    const file = path.join(dir, 'job.json')
+    writeFileSync(`${file}.tmp`, JSON.stringify(jobFile, null, 2))
+    renameSync(`${file}.tmp`, file)
+    const child = spawn(process.execPath, [templatePath('local', 'launcher.mjs'), dir], {
+      detached: true,
+      stdio: 'ignore',
+      cwd: job.workDir,
+    })
+    child.on('error', () => undefined)
+    this.#children.add(child)
+    child.on('exit', () => {
+      this.#children.delete(child)
+      this.#gpuHolders.delete(job.submissionKey)
+      this.#wake?.()
+    })
+    child.unref()
+    if (gpuDevices.length > 0) this.#gpuHolders.set(job.submissionKey, gpuDevices)
+  }
+
+  #allocateGpus(job: JobSubmission): number[] {
+    const request = job.resources.gpus
+    if (!request) return []
+    const busy = new Set([...this.#gpuHolders.values()].flat())
+    let index = 0
+    for (const gpu of this.#cluster.gpus) {
+      const devices = Array.from({ length: gpu.count }, (_, i) => index + i)
+      index += gpu.count
+      if (request.types.length > 0 && !request.types.includes(gpu.type)) continue
+      const free = devices.filter((d) => !busy.has(d))
+      if (free.length >= request.count) return free.slice(0, request.count)
+    }
+    // the planner only starts work that fits, so this means its view and ours disagree
+    throw new RpoError('resources-unsatisfiable', `no ${request.count} free GPU(s) for ${job.submissionKey}`)
+  }
+
+  async poll(jobIds: readonly NativeJobId[]): Promise<readonly JobObservation[]> {
+    const observations: JobObservation[] = []
+    for (const jobId of jobIds) {
+      const observation = this.#observe(jobId)
+      if (observation) observations.push(observation)
+    }
+    return observations
+  }
+
+  #observe(jobId: NativeJobId): JobObservation | null {
+    const dir = this.jobDir(jobId)
+    const status = readJson<LaunchStatus>(path.join(dir, 'status.json'))
+    if (!status) {
+      if (!existsSync(path.join(dir, 'job.json'))) return null
+      return { jobId, state: 'pending', nativeState: 'starting', exitCode: null, startedAt: null, endedAt: null, name: jobId }
+    }
+    const job = readJson<JobFile>(path.join(dir, 'job.json'))
+    if (status.state === 'running') {
+      if (!isAlive(status.launcherPid)) {
+        // the launcher died without recording an end (killed, or the machine restarted)
+        return {
+          jobId,
+          state: 'node_fail',
+          nativeState: 'launcher-gone',
+          exitCode: null,
+          reason: 'the local launcher process disappeared before the task ended',
+          startedAt: new Date(status.startedAt),
+          endedAt: null,
+          name: jobId,
+        }
+      }
+      if (job && job.gpuDevices.length > 0) this.#gpuHolders.set(jobId, job.gpuDevices)
+    } else {
+      this.#gpuHolders.delete(jobId)
+    }
+    const state: JobState = status.state
+    const endedAt = status.endedAt ? new Date(status.endedAt) : null
+    const startedAt = new Date(status.startedAt)
+    return {
+      jobId,
+      state,
+      nativeState: status.state,
+      exitCode: status.exitCode ?? null,
+      signal: status.signal ?? null,
+      reason: status.reason ?? null,
+      startedAt,
+      endedAt,
+      name: jobId,
+      usage: {
+        elapsedSeconds: ((endedAt ?? new Date()).getTime() - startedAt.getTime()) / 1000,
+        allocTres: job ? { cpu: job.cpus, mem: job.memoryMb, 'gres/gpu': job.gpuDevices.length } : {},
+      },
+    }
+  }
+
+  async findBySubmissionKey(keys: readonly SubmissionKey[]): Promise<ReadonlyMap<SubmissionKey, NativeJobId>> {
+    const found = new Map<SubmissionKey, NativeJobId>()
+    for (const key of keys) {
+      if (existsSync(path.join(this.jobDir(key), 'status.json'))) found.set(key, asNativeJobId(key))
+    }
+    return found
+  }
+
+  async cancel(jobIds: readonly NativeJobId[]): Promise<void> {
+    for (const jobId of jobIds) {
+      const status = readJson<LaunchStatus>(path.join(this.jobDir(jobId), 'status.json'))
+      if (!status || status.state !== 'running') continue
+      if (isAlive(status.launcherPid)) signal(status.launcherPid, 'SIGTERM')
+      else if (status.pid) signal(-status.pid, 'SIGKILL')
+    }
+  }
+
+  async hold(): Promise<void> {
+    throw new RpoError('usage', 'the local executor cannot hold jobs')
+  }
+
+  async release(): Promise<void> {
+    throw new RpoError('usage', 'the local executor cannot release jobs')
+  }
+
+  /** Resolves when one of the jobs started here ends, or after `timeoutMs`. */
+  waitForChange(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, timeoutMs)
+      const self = this
+      function done() {
+        clearTimeout(timer)
+        if (self.#wake === done) self.#wake = null
+        resolve()
+      }
+      this.#wake = done
+    })
+  }
+
+  async close(): Promise<void> {
+    this.#wake?.()
+  }
+}
+
+function readJson<T>(file: string): T | null {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T
+  } catch {
+    return null
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name)
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The rpo config file schema: the store, the clusters (local, Slurm, PBS), projects with their
+ * importance, deadlines and budgets, and the sync schedule. zod is the single source of truth.
+ */
+import cron from 'node-cron'
+import { z } from 'zod'
+import { parseDurationSeconds, parseMemoryMb } from '../core/pipeline/units.js'
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, {
+  error: "expected a name made of letters, digits, '_' and '-'",
+})
+const memory = z
+  .union([z.number().positive(), z.string()])
+  .refine((v) => (parseMemoryMb(v) ?? 0) > 0, { error: 'expected a memory size such as 16G' })
+const duration = z
+  .union([z.number().nonnegative(), z.string()])
+  .refine((v) => parseDurationSeconds(v) !== null, { error: 'expected a duration such as 30s or 5m' })
+
+export const SshConnectionSchema = z.strictObject({
+  host: z.string().min(1),
+  port: z.int().positive().max(65535).default(22),
+  user: z.string().min(1),
+  privateKey: z.string().optional().describe('Path of the private key file; the SSH agent is used when absent'),
+  knownHosts: z.string().optional().describe('Path of the known_hosts file @default ~/.ssh/known_hosts'),
+  trustOnFirstUse: z.boolean().default(false).describe('Accept and record an unknown host key (never a changed one)'),
+  connectTimeout: duration.optional(),
+})
+
+const LocalClusterSchema = z.strictObject({
+  kind: z.literal('local'),
+  cpus: z.int().positive().optional().describe('CPU slots @default the number of CPUs of this machine'),
+  memory: memory.optional().describe('Memory to fill @default the total memory of this machine'),
+  gpus: z
+    .array(z.strictObject({ type: z.string().min(1), count: z.int().positive(), memory: memory.optional() }))
+    .default([])
+    .describe('GPUs of this machine, by type; tasks get CUDA_VISIBLE_DEVICES'),
+  killGrace: duration.default('10s').describe('After a time limit: SIGTERM, then SIGKILL this much later'),
+  pollInterval: duration.default('250ms').describe('How often a following run checks its tasks'),
+})
+
+const BatchClusterFields = {
+  ssh: SshConnectionSchema.optional().describe('Where the scheduler commands run; omit when rpo runs on the login node'),
+  workDir: z.string().min(1).describe('Directory on the cluster for job scripts, logs and outputs'),
+  partition: z.string().optional(),
+  account: z.string().optional(),
+  qos: z.string().optional(),
+  pollInterval: duration.default('15s').describe('Base interval between polls; backs off while nothing changes'),
+  maxPollInterval: duration.default('2m'),
+  maxActive: z.int().positive().default(5000).describe('Jobs rpo keeps on the scheduler at once'),
+}
+
+const SlurmClusterSchema = z.strictObject({ kind: z.literal('slurm'), ...BatchClusterFields })
+const PbsClusterSchema = z.strictObject({
+  kind: z.literal('pbs'),
+  flavor: z.enum(['pbspro', 'openpbs', 'torque']).optional().describe('Detected from qstat --version when absent'),
+  ...BatchClusterFields,
+})
+
+export const ClusterSchema = z.discriminatedUnion('kind', [LocalClusterSchema, SlurmClusterSchema, PbsClusterSchema])
+export type ClusterConfig = z.infer<typeof ClusterSchema>
+export type LocalClusterConfig = z.infer<typeof LocalClusterSchema>
+
+export const BudgetSchema = z.strictObject({
+  resource: z.enum(['gpu-hours', 'cpu-hours', 'memory-gb-hours', 'billing']).describe('What the amount counts'),
+  gpuType: z.string().optional().describe('Only this GPU type; all types when absent'),
+  amount: z.number().nonnegative(),
+  period: z
+    .union([z.literal('month'), z.strictObject({ rollingDays: z.int().positive() }), z.strictObject({ from: z.string(), until: z.string() })])
+    .default('month'),
+  cap: z.enum(['hard', 'soft']).default('hard'),
+  user: z.string().optional().describe('A per-user budget inside the project'),
+})
+
+export const ProjectSchema = z.strictObject({
+  importance: z.number().positive().default(1),
+  deadline: z.string().optional(),
+  share: z.number().positive().optional().describe('Target fair share of the cluster'),
+  budgets: z.array(BudgetSchema).default([]),
+  gpuWeights: z.record(z.string(), z.number().positive()).optional().describe('Billing weight per GPU type'),
+})
+
+export const StoreSchema = z.strictObject({
+  url: z
+    .string()
+    .min(1)
+    .describe('sqlite:<path> (relative to the config file) or postgres://user@host:port/db @default sqlite:.rpo/rpo.sqlite'),
+  busyTimeout: duration.default('5s').describe('How long to wait for a locked SQLite store'),
+})
+
+export const ConfigSchema = z.strictObject({
+  $schema: z.string().optional(),
+  store: StoreSchema.default({ url: 'sqlite:.rpo/rpo.sqlite', busyTimeout: '5s' }),
+  stateDir: z.string().default('.rpo').describe('Where local job logs and outputs go (relative to the config file)'),
+  defaultCluster: z.string().default('local'),
+  clusters: z.record(name, ClusterSchema).default({ local: { kind: 'local', gpus: [], killGrace: '10s', pollInterval: '250ms' } }),
+  projects: z.record(name, ProjectSchema).default({}),
+  sync: z
+    .strictObject({
+      schedule: z
+        .string()
+        .refine((s) => cron.validate(s), { error: 'expected a cron expression such as "*/1 * * * *"' })
+        .default('* * * * *')
+        .describe('node-cron schedule for rpo daemon (seconds field optional)'),
+    })
+    .default({ schedule: '* * * * *' }),
+})
+export type ConfigFile = z.infer<typeof ConfigSchema>

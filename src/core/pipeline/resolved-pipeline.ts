@@ -1,0 +1,248 @@
+/**
+ * The resolved pipeline: a validated PipelineSpec with units converted, defaults applied and every
+ * reference checked (unknown dependencies with a did-you-mean, cycles named by their path). Pure.
+ */
+import { DagError } from '../errors.js'
+import type { DependencyCondition, GpuRequest, ResourceRequest } from '../../scheduler/scheduler-adapter.js'
+import type { PipelineSpec, ResourcesSpec, TaskSpec, WhenSpec } from './pipeline-schema.js'
+import { parseDurationSeconds, parseMemoryMb } from './units.js'
+
+export type Scalar = string | number | boolean
+
+export interface RetryPolicy {
+  /** Attempts after the first. */
+  readonly maxRetries: number
+  readonly backoffSeconds: number
+  readonly factor: number
+  readonly maxBackoffSeconds: number
+  readonly on: readonly RetryableEnding[]
+}
+export type RetryableEnding = 'failed' | 'timeout' | 'out_of_memory' | 'node_fail' | 'preempted' | 'lost'
+const ALL_ENDINGS: readonly RetryableEnding[] = ['failed', 'timeout', 'out_of_memory', 'node_fail', 'preempted', 'lost']
+
+export interface ResolvedDependency {
+  readonly task: string
+  readonly condition: DependencyCondition
+}
+
+export interface ResolvedTask {
+  readonly name: string
+  readonly description: string | null
+  /** Shell command text; `{{params.x}}`/`{{item}}` placeholders are still in it. */
+  readonly command: string
+  readonly resources: ResourceRequest & { readonly partition: string | null; readonly qos: string | null }
+  readonly after: readonly ResolvedDependency[]
+  readonly when: readonly WhenSpec[]
+  readonly matrix: ResolvedMatrix | null
+  readonly foreach: { readonly task: string; readonly output: string } | null
+  readonly retry: RetryPolicy
+  readonly expectedSeconds: number | null
+  readonly env: Readonly<Record<string, string>>
+  readonly metadata: Readonly<Record<string, unknown>>
+}
+
+export interface ResolvedMatrix {
+  readonly axes: Readonly<Record<string, readonly Scalar[]>>
+  readonly include: readonly Readonly<Record<string, Scalar>>[]
+  readonly exclude: readonly Readonly<Record<string, Scalar>>[]
+}
+
+export interface ResolvedPipeline {
+  readonly name: string
+  readonly description: string | null
+  readonly project: string | null
+  readonly cluster: string | null
+  readonly importance: number
+  readonly deadline: string | null
+  /** Tasks in a topological order (upstreams first; ties by declaration order). */
+  readonly tasks: readonly ResolvedTask[]
+  readonly metadata: Readonly<Record<string, unknown>>
+}
+
+export interface ResolveOptions {
+  /** How a `script:` path becomes a command (e.g. made absolute against the pipeline file's folder). */
+  readonly scriptCommand: (scriptPath: string) => string
+}
+
+const DEFAULT_RESOURCES = { cpus: 1, memoryMb: 1024, timeLimitSeconds: 3600, nodes: 1 }
+
+export function resolvePipeline(spec: PipelineSpec, options: ResolveOptions): ResolvedPipeline {
+  const names = Object.keys(spec.tasks)
+  const tasks = new Map<string, ResolvedTask>()
+  for (const name of names) {
+    tasks.set(name, resolveTask(name, spec.tasks[name] as TaskSpec, spec, options))
+  }
+  checkReferences(tasks)
+  return {
+    name: spec.name,
+    description: spec.description ?? null,
+    project: spec.project ?? null,
+    cluster: spec.cluster ?? null,
+    importance: spec.importance ?? 1,
+    deadline: spec.deadline ?? null,
+    tasks: topologicalOrder(tasks, names),
+    metadata: spec.metadata ?? {},
+  }
+}
+
+function resolveTask(name: string, task: TaskSpec, spec: PipelineSpec, options: ResolveOptions): ResolvedTask {
+  const after: ResolvedDependency[] = (task.after ?? []).map((dep) =>
+    typeof dep === 'string' ? { task: dep, condition: 'succeeded' } : { task: dep.task, condition: dep.condition },
+  )
+  // a fan-out needs its list: the source task is an implicit upstream
+  if (task.foreach && !after.some((dep) => dep.task === task.foreach?.task)) {
+    after.push({ task: task.foreach.task, condition: 'succeeded' })
+  }
+  const { include, exclude, ...axes } = task.matrix ?? {}
+  return {
+    name,
+    description: task.description ?? null,
+    command: task.command ?? options.scriptCommand(task.script as string),
+    resources: resolveResources({ ...spec.defaults?.resources, ...task.resources }),
+    after,
+    when: task.when ?? [],
+    matrix: task.matrix
+      ? { axes: axes as Record<string, Scalar[]>, include: include ?? [], exclude: exclude ?? [] }
+      : null,
+    foreach: task.foreach ?? null,
+    retry: resolveRetry(task.retries ?? spec.defaults?.retries),
+    expectedSeconds: task.expected === undefined ? null : parseDurationSeconds(task.expected),
+    env: stringifyValues({ ...spec.defaults?.env, ...spec.env, ...task.env }),
+    metadata: task.metadata ?? {},
+  }
+}
+
+export function resolveResources(spec: ResourcesSpec): ResolvedTask['resources'] {
+  let gpus: GpuRequest | null = null
+  if (typeof spec.gpus === 'number') gpus = { count: spec.gpus, types: [] }
+  else if (spec.gpus) {
+    const types = spec.gpus.type === undefined ? [] : Array.isArray(spec.gpus.type) ? spec.gpus.type : [spec.gpus.type]
+    const minMemoryMb = spec.gpus.minMemory === undefined ? null : parseMemoryMb(spec.gpus.minMemory)
+    gpus = { count: spec.gpus.count, types, ...(minMemoryMb === null ? {} : { minMemoryGb: minMemoryMb / 1024 }) }
+  }
+  return {
+    cpus: spec.cpus ?? DEFAULT_RESOURCES.cpus,
+    memoryMb: spec.memory === undefined ? DEFAULT_RESOURCES.memoryMb : (parseMemoryMb(spec.memory) as number),
+    timeLimitSeconds: spec.time === undefined ? DEFAULT_RESOURCES.timeLimitSeconds : (parseDurationSeconds(spec.time) as number),
+    gpus,
+    nodes: spec.nodes ?? DEFAULT_RESOURCES.nodes,
+    partition: spec.partition ?? null,
+    qos: spec.qos ?? null,
+  }
+}
+
+function resolveRetry(spec: TaskSpec['retries']): RetryPolicy {
+  if (spec === undefined || typeof spec === 'number') {
+    return { maxRetries: spec ?? 0, backoffSeconds: 5, factor: 2, maxBackoffSeconds: 600, on: ALL_ENDINGS }
+  }
+  return {
+    maxRetries: spec.max,
+    backoffSeconds: spec.backoff === undefined ? 5 : (parseDurationSeconds(spec.backoff) as number),
+    factor: spec.factor ?? 2,
+    maxBackoffSeconds: spec.maxBackoff === undefined ? 600 : (parseDurationSeconds(spec.maxBackoff) as number),
+    on: spec.on ?? ALL_ENDINGS,
+  }
+}
+
+function stringifyValues(values: Record<string, Scalar>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)]))
+}
+
+function checkReferences(tasks: ReadonlyMap<string, ResolvedTask>): void {
+  const names = [...tasks.keys()]
+  const problems: string[] = []
+  for (const task of tasks.values()) {
+    for (const dep of task.after) {
+      if (!tasks.has(dep.task)) problems.push(`tasks.${task.name}.after: unknown task "${dep.task}"${hint(dep.task, names)}`)
+      if (dep.task === task.name) problems.push(`tasks.${task.name}.after: a task cannot depend on itself`)
+    }
+    for (const [i, when] of task.when.entries()) {
+      if (!tasks.has(when.task)) problems.push(`tasks.${task.name}.when[${i}]: unknown task "${when.task}"${hint(when.task, names)}`)
+      else if (!task.after.some((dep) => dep.task === when.task)) {
+        problems.push(`tasks.${task.name}.when[${i}]: "${when.task}" must also be listed in "after" (a condition can only look upstream)`)
+      } else if ('output' in when && (tasks.get(when.task)?.matrix || tasks.get(when.task)?.foreach)) {
+        problems.push(`tasks.${task.name}.when[${i}]: output conditions need a single-instance upstream; "${when.task}" fans out`)
+      }
+    }
+    if (task.foreach && !tasks.has(task.foreach.task)) {
+      problems.push(`tasks.${task.name}.foreach.task: unknown task "${task.foreach.task}"${hint(task.foreach.task, names)}`)
+    }
+  }
+  if (problems.length > 0) throw new DagError('dag-unknown-dependency', problems.join('\n'))
+}
+
+function hint(name: string, names: readonly string[]): string {
+  const close = names.filter((n) => n.toLowerCase().includes(name.toLowerCase()) || levenshteinAtMost(n, name, 2))
+  return close.length > 0 ? ` (did you mean "${close[0]}"?)` : ''
+}
+
+function levenshteinAtMost(a: string, b: string, limit: number): boolean {
+  if (Math.abs(a.length - b.length) > limit) return false
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0] as number
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j] as number
+      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
+      prev = cur
+    }
+  }
+  return (row[b.length] as number) <= limit
+}
+
+/** Kahn's algorithm; on a cycle, names it (`a -> b -> a`). */
+function topologicalOrder(tasks: ReadonlyMap<string, ResolvedTask>, declared: readonly string[]): ResolvedTask[] {
+  const indegree = new Map(declared.map((n) => [n, 0]))
+  const downstream = new Map<string, string[]>(declared.map((n) => [n, []]))
+  for (const task of tasks.values()) {
+    for (const dep of new Set(task.after.map((d) => d.task))) {
+      indegree.set(task.name, (indegree.get(task.name) ?? 0) + 1)
+      downstream.get(dep)?.push(task.name)
+    }
+  }
+  const queue = declared.filter((n) => indegree.get(n) === 0)
+  const order: ResolvedTask[] = []
+  for (let i = 0; i < queue.length; i++) {
+    const name = queue[i] as string
+    order.push(tasks.get(name) as ResolvedTask)
+    for (const next of downstream.get(name) ?? []) {
+      const left = (indegree.get(next) as number) - 1
+      indegree.set(next, left)
+      if (left === 0) queue.push(next)
+    }
+  }
+  if (order.length < declared.length) {
+    const cycle = findCycle(tasks, declared.filter((n) => (indegree.get(n) ?? 0) > 0))
+    throw new DagError('dag-cycle', `dependency cycle: ${cycle.join(' -> ')}`)
+  }
+  return order
+}
+
+function findCycle(tasks: ReadonlyMap<string, ResolvedTask>, candidates: readonly string[]): string[] {
+  const state = new Map<string, 'visiting' | 'done'>()
+  const stack: string[] = []
+  const visit = (name: string): string[] | null => {
+    state.set(name, 'visiting')
+    stack.push(name)
+    for (const dep of tasks.get(name)?.after ?? []) {
+      const s = state.get(dep.task)
+      if (s === 'visiting') return [...stack.slice(stack.indexOf(dep.task)), dep.task]
+      if (s === undefined) {
+        const found = visit(dep.task)
+        if (found) return found
+      }
+    }
+    stack.pop()
+    state.set(name, 'done')
+    return null
+  }
+  for (const name of candidates) {
+    if (!state.has(name)) {
+      const found = visit(name)
+      // edges point upstream; print the cycle in execution order
+      if (found) return found.reverse()
+    }
+  }
+  return [...candidates]
+}

@@ -1,0 +1,428 @@
+/**
+ * The tick planner: snapshot + observations + now → every decision of one tick (attempt and task
+ * transitions, fan-out expansion, what to submit in which order, what to cancel, the run's state,
+ * events). PURE and deterministic: no I/O, no clock, no randomness; the engine applies the plan.
+ */
+import { canTransition, isTerminalJobState, type JobState } from '../job/job-state.js'
+import { expandForeach, type TaskInstance } from '../pipeline/expand-pipeline.js'
+import type { ResolvedDependency, ResolvedPipeline, ResolvedTask, RetryableEnding } from '../pipeline/resolved-pipeline.js'
+import { decideRetry } from '../retry/decide-retry.js'
+import { evaluateWhen } from './evaluate-when.js'
+import { fitsCapacity, reserve, remainingCapacity } from './capacity.js'
+import { computePriorities } from './priority.js'
+import {
+  type AttemptObservation,
+  type AttemptSnapshot,
+  type Capacity,
+  isTerminalTaskState,
+  type RunSnapshot,
+  type RunState,
+  type TaskSnapshot,
+  type TaskState,
+} from './run-snapshot.js'
+
+export interface PlanOptions {
+  readonly now: number
+  /** Total capacity rpo may fill; null when the scheduler queues work itself (Slurm, PBS). */
+  readonly capacity: Capacity | null
+  /** Upper bound on attempts in flight at once. */
+  readonly maxActive: number
+  /** Polls a job may be missing from the scheduler's answers before it is declared lost. */
+  readonly lostAfterMissedPolls: number
+}
+
+export type TaskPatch = Partial<Omit<TaskSnapshot, 'id' | 'group' | 'kind'>>
+export type AttemptPatch = Partial<Omit<AttemptSnapshot, 'taskId' | 'attempt' | 'submissionKey'>>
+
+export interface PlannedSubmission {
+  readonly taskId: string
+  readonly attempt: number
+  readonly submissionKey: string
+  /** True when this re-sends an attempt that was written but never reached the scheduler. */
+  readonly resend: boolean
+}
+
+export type PlannedEvent = {
+  readonly type:
+    | 'task:started'
+    | 'task:succeeded'
+    | 'task:failed'
+    | 'task:retrying'
+    | 'task:skipped'
+    | 'task:upstream-failed'
+    | 'task:cancelled'
+    | 'task:expanded'
+    | 'task:lost'
+    | 'run:finished'
+    | 'run:resumed'
+    | 'run:stopped'
+  readonly taskId: string | null
+  readonly message: string
+  readonly data?: Readonly<Record<string, unknown>>
+}
+
+export interface TickPlan {
+  readonly attemptUpdates: ReadonlyMap<string, AttemptPatch>
+  readonly taskUpdates: ReadonlyMap<string, TaskPatch>
+  readonly newTasks: readonly TaskInstance[]
+  readonly submissions: readonly PlannedSubmission[]
+  readonly runState: RunState
+  readonly events: readonly PlannedEvent[]
+}
+
+export function submissionKeyFor(runId: string, taskId: string, attempt: number): string {
+  return `rpo.${runId}.${taskId}.${attempt}`
+}
+
+export function planTick(snapshot: RunSnapshot, observations: readonly AttemptObservation[], options: PlanOptions): TickPlan {
+  const nowIso = new Date(options.now).toISOString()
+  const tasks = new Map(snapshot.tasks.map((t) => [t.id, { ...t }] as [string, Mutable<TaskSnapshot>]))
+  const attempts = new Map(snapshot.latestAttempts.map((a) => [a.taskId, { ...a }] as [string, Mutable<AttemptSnapshot>]))
+  const taskUpdates = new Map<string, TaskPatch>()
+  const attemptUpdates = new Map<string, AttemptPatch>()
+  const events: PlannedEvent[] = []
+  const submissions: PlannedSubmission[] = []
+  const newTasks: TaskInstance[] = []
+  const definitions = new Map(snapshot.pipeline.tasks.map((t) => [t.name, t]))
+
+  const patchTask = (id: string, patch: TaskPatch) => {
+    Object.assign(tasks.get(id) as object, patch)
+    taskUpdates.set(id, { ...taskUpdates.get(id), ...patch })
+  }
+  const patchAttempt = (attempt: Mutable<AttemptSnapshot>, patch: AttemptPatch) => {
+    Object.assign(attempt, patch)
+    attemptUpdates.set(attempt.submissionKey, { ...attemptUpdates.get(attempt.submissionKey), ...patch })
+  }
+
+  // observe: fold what the scheduler said into attempts
+  const byKey = new Map([...attempts.values()].map((a) => [a.submissionKey, a]))
+  const resends: Mutable<AttemptSnapshot>[] = []
+  for (const observation of observations) {
+    const attempt = byKey.get(observation.submissionKey)
+    if (!attempt) continue
+    applyObservation(attempt, observation, options, nowIso, patchAttempt, events, tasks, patchTask, resends)
+  }
+
+  // decide the outcome of attempts that ended
+  for (const attempt of attempts.values()) {
+    const task = tasks.get(attempt.taskId)
+    if (!task || task.state !== 'active' || !isTerminalJobState(attempt.state as JobState)) continue
+    concludeAttempt(task, attempt, definitions.get(task.group) as ResolvedTask, options.now, nowIso, patchTask, events)
+  }
+
+  if (snapshot.state === 'running') {
+    // walk pending work in topological order
+    const groups = groupTasks(tasks)
+    const ready: Mutable<TaskSnapshot>[] = []
+    for (const definition of snapshot.pipeline.tasks) {
+      for (const task of groups.get(definition.name) ?? []) {
+        if (task.state === 'retry_wait') {
+          if (task.nextAttemptAt !== null && Date.parse(task.nextAttemptAt) <= options.now) ready.push(task)
+          continue
+        }
+        if (task.state !== 'pending') continue
+        const verdict = judgeDependencies(definition.after, groups, tasks)
+        if (verdict.kind === 'wait') continue
+        if (verdict.kind === 'skip' || verdict.kind === 'upstream-failed') {
+          const state: TaskState = verdict.kind === 'skip' ? 'skipped' : 'upstream_failed'
+          patchTask(task.id, { state, reason: verdict.reason, endedAt: nowIso })
+          events.push({ type: verdict.kind === 'skip' ? 'task:skipped' : 'task:upstream-failed', taskId: task.id, message: verdict.reason })
+          continue
+        }
+        const failedCondition = definition.when.map((w) => evaluateWhen(w, groups)).find((r) => !r.holds)
+        if (failedCondition) {
+          patchTask(task.id, { state: 'skipped', reason: failedCondition.reason, endedAt: nowIso })
+          events.push({ type: 'task:skipped', taskId: task.id, message: failedCondition.reason })
+          continue
+        }
+        if (task.kind === 'foreach-template') {
+          expandTemplate(task, definition, tasks, nowIso, patchTask, events, newTasks, groups)
+          continue
+        }
+        ready.push(task)
+      }
+    }
+    scheduleReady(ready, snapshot, tasks, attempts, definitions, options, patchTask, submissions)
+  }
+  for (const attempt of resends) {
+    if (snapshot.state === 'running') {
+      submissions.unshift({ taskId: attempt.taskId, attempt: attempt.attempt, submissionKey: attempt.submissionKey, resend: true })
+    }
+  }
+
+  const runState = decideRunState(snapshot.state, tasks)
+  if (runState !== snapshot.state && (runState === 'succeeded' || runState === 'failed')) {
+    events.push({ type: 'run:finished', taskId: null, message: `run ${runState}`, data: { state: runState } })
+  }
+  return { attemptUpdates, taskUpdates, newTasks, submissions, runState, events }
+}
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] }
+
+function applyObservation(
+  attempt: Mutable<AttemptSnapshot>,
+  observation: AttemptObservation,
+  options: PlanOptions,
+  nowIso: string,
+  patchAttempt: (a: Mutable<AttemptSnapshot>, p: AttemptPatch) => void,
+  events: PlannedEvent[],
+  tasks: Map<string, Mutable<TaskSnapshot>>,
+  patchTask: (id: string, patch: TaskPatch) => void,
+  resends: Mutable<AttemptSnapshot>[],
+): void {
+  if (observation.kind === 'found') {
+    if (attempt.state === 'submitting') patchAttempt(attempt, { jobId: observation.jobId, state: 'pending', missedPolls: 0 })
+    return
+  }
+  if (observation.kind === 'never-submitted') {
+    if (attempt.state === 'submitting') resends.push(attempt)
+    return
+  }
+  if (observation.kind === 'missing') {
+    if (attempt.state === 'submitting' || isTerminalJobState(attempt.state as JobState)) return
+    const missedPolls = attempt.missedPolls + 1
+    if (missedPolls < options.lostAfterMissedPolls) {
+      patchAttempt(attempt, { missedPolls })
+      return
+    }
+    // missing is never success: the job is lost and the retry policy decides what happens next
+    const reason = `lost: the scheduler stopped reporting job ${attempt.jobId} (${missedPolls} polls)`
+    patchAttempt(attempt, { missedPolls, state: 'unknown', reason, endedAt: nowIso })
+    events.push({ type: 'task:lost', taskId: attempt.taskId, message: reason })
+    return
+  }
+  const job = observation.job
+  if (!canTransition(attempt.state === 'submitting' ? 'pending' : (attempt.state as JobState), job.state)) return
+  const patch: Mutable<AttemptPatch> = {
+    state: job.state,
+    nativeState: job.nativeState,
+    missedPolls: 0,
+    exitCode: job.exitCode,
+    reason: job.reason ?? attempt.reason,
+    startedAt: job.startedAt ? job.startedAt.toISOString() : attempt.startedAt,
+    endedAt: job.endedAt ? job.endedAt.toISOString() : isTerminalJobState(job.state) ? nowIso : null,
+  }
+  const task = tasks.get(attempt.taskId)
+  if (task && attempt.startedAt === null && patch.startedAt) {
+    events.push({ type: 'task:started', taskId: attempt.taskId, message: `attempt ${attempt.attempt} started` })
+    if (task.startedAt === null) patchTask(task.id, { startedAt: patch.startedAt })
+  }
+  if (job.state === 'succeeded' && task) {
+    if (observation.outputsError) {
+      patch.state = 'failed'
+      patch.reason = observation.outputsError
+    } else {
+      patchTask(task.id, { outputs: observation.outputs ?? null })
+    }
+  }
+  patchAttempt(attempt, patch)
+}
+
+function concludeAttempt(
+  task: Mutable<TaskSnapshot>,
+  attempt: AttemptSnapshot,
+  definition: ResolvedTask,
+  now: number,
+  nowIso: string,
+  patchTask: (id: string, patch: TaskPatch) => void,
+  events: PlannedEvent[],
+): void {
+  if (attempt.state === 'succeeded') {
+    patchTask(task.id, { state: 'succeeded', reason: null, endedAt: attempt.endedAt ?? nowIso })
+    events.push({ type: 'task:succeeded', taskId: task.id, message: `succeeded on attempt ${attempt.attempt}` })
+    return
+  }
+  const why = describeEnding(attempt)
+  if (attempt.state === 'cancelled') {
+    patchTask(task.id, { state: 'cancelled', reason: why, endedAt: nowIso })
+    events.push({ type: 'task:cancelled', taskId: task.id, message: why })
+    return
+  }
+  const ending: RetryableEnding = attempt.state === 'unknown' ? 'lost' : (attempt.state as RetryableEnding)
+  const failures = task.failures + 1
+  const decision = decideRetry(ending, failures, definition.retry)
+  if (decision.kind === 'retry') {
+    const nextAttemptAt = new Date(now + decision.delaySeconds * 1000).toISOString()
+    patchTask(task.id, { state: 'retry_wait', failures, reason: why, nextAttemptAt })
+    events.push({
+      type: 'task:retrying',
+      taskId: task.id,
+      message: `${why}; retry ${failures}/${definition.retry.maxRetries} in ${decision.delaySeconds}s`,
+    })
+    return
+  }
+  const suffix = decision.reason === 'max-attempts' && definition.retry.maxRetries > 0 ? ` (after ${failures} attempts)` : ''
+  patchTask(task.id, { state: 'failed', failures, reason: `${why}${suffix}`, endedAt: nowIso })
+  events.push({ type: 'task:failed', taskId: task.id, message: `${why}${suffix}`, data: { exitCode: attempt.exitCode } })
+}
+
+function describeEnding(attempt: AttemptSnapshot): string {
+  switch (attempt.state) {
+    case 'failed':
+      return attempt.reason ?? `exited with code ${attempt.exitCode ?? 'unknown'}`
+    case 'timeout':
+      return attempt.reason ?? 'ran past its time limit and was stopped'
+    case 'out_of_memory':
+      return 'ran out of memory'
+    case 'node_fail':
+      return 'its node failed'
+    case 'preempted':
+      return 'was preempted'
+    case 'cancelled':
+      return attempt.reason ?? 'was cancelled'
+    default:
+      return attempt.reason ?? `ended as ${attempt.state}`
+  }
+}
+
+export function groupTasks(tasks: ReadonlyMap<string, TaskSnapshot>): Map<string, TaskSnapshot[]> {
+  const groups = new Map<string, TaskSnapshot[]>()
+  for (const task of tasks.values()) {
+    const list = groups.get(task.group)
+    if (list) list.push(task)
+    else groups.set(task.group, [task])
+  }
+  return groups
+}
+
+type Verdict = { kind: 'ready' } | { kind: 'wait' } | { kind: 'skip'; reason: string } | { kind: 'upstream-failed'; reason: string }
+
+function judgeDependencies(
+  after: readonly ResolvedDependency[],
+  groups: ReadonlyMap<string, readonly TaskSnapshot[]>,
+  _tasks: ReadonlyMap<string, TaskSnapshot>,
+): Verdict {
+  let waiting = false
+  for (const dep of after) {
+    const members = (groups.get(dep.task) ?? []).filter((t) => t.state !== 'expanded')
+    const unexpanded = (groups.get(dep.task) ?? []).some((t) => t.kind === 'foreach-template' && t.state !== 'expanded' && !isTerminalTaskState(t.state))
+    const allDone = !unexpanded && members.every((t) => isTerminalTaskState(t.state))
+    const broken = members.find((t) => t.state === 'failed' || t.state === 'cancelled' || t.state === 'upstream_failed')
+    if (dep.condition === 'succeeded') {
+      if (broken) return { kind: 'upstream-failed', reason: `upstream ${broken.id} ${broken.state === 'upstream_failed' ? 'did not run (its upstream failed)' : broken.state}` }
+      if (!allDone) {
+        waiting = true
+        continue
+      }
+      const skipped = members.find((t) => t.state === 'skipped')
+      if (skipped) return { kind: 'skip', reason: `upstream ${skipped.id} was skipped` }
+    } else if (dep.condition === 'finished') {
+      if (!allDone) waiting = true
+    } else {
+      if (!allDone) {
+        waiting = true
+        continue
+      }
+      if (!broken) return { kind: 'skip', reason: `runs only if ${dep.task} fails, and it did not` }
+    }
+  }
+  return waiting ? { kind: 'wait' } : { kind: 'ready' }
+}
+
+function expandTemplate(
+  template: Mutable<TaskSnapshot>,
+  definition: ResolvedTask,
+  tasks: Map<string, Mutable<TaskSnapshot>>,
+  nowIso: string,
+  patchTask: (id: string, patch: TaskPatch) => void,
+  events: PlannedEvent[],
+  newTasks: TaskInstance[],
+  groups: Map<string, TaskSnapshot[]>,
+): void {
+  const source = definition.foreach as { task: string; output: string }
+  const upstream = tasks.get(source.task) ?? (groups.get(source.task) ?? [])[0]
+  const list = upstream?.outputs?.[source.output]
+  if (!Array.isArray(list)) {
+    const reason = `foreach: ${source.task} did not write a list under "${source.output}" in its outputs (got ${list === undefined ? 'nothing' : typeof list})`
+    patchTask(template.id, { state: 'failed', reason, endedAt: nowIso })
+    events.push({ type: 'task:failed', taskId: template.id, message: reason })
+    return
+  }
+  let instances: TaskInstance[]
+  try {
+    instances = expandForeach(definition, list)
+  } catch (error) {
+    const reason = `foreach: ${error instanceof Error ? error.message : String(error)}`
+    patchTask(template.id, { state: 'failed', reason, endedAt: nowIso })
+    events.push({ type: 'task:failed', taskId: template.id, message: reason })
+    return
+  }
+  patchTask(template.id, { state: 'expanded', reason: `fanned out into ${instances.length} tasks`, endedAt: nowIso })
+  events.push({ type: 'task:expanded', taskId: template.id, message: `fanned out into ${instances.length} tasks`, data: { count: instances.length } })
+  const members = groups.get(definition.name) ?? []
+  for (const instance of instances) {
+    const task: Mutable<TaskSnapshot> = {
+      id: instance.id,
+      group: instance.group,
+      kind: 'task',
+      state: 'pending',
+      reason: null,
+      params: instance.params,
+      item: instance.item,
+      command: instance.command,
+      attempts: 0,
+      failures: 0,
+      nextAttemptAt: null,
+      outputs: null,
+      startedAt: null,
+      endedAt: null,
+    }
+    tasks.set(task.id, task)
+    members.push(task)
+    newTasks.push(instance)
+  }
+  groups.set(definition.name, members)
+}
+
+function scheduleReady(
+  ready: Mutable<TaskSnapshot>[],
+  snapshot: RunSnapshot,
+  tasks: ReadonlyMap<string, TaskSnapshot>,
+  attempts: ReadonlyMap<string, AttemptSnapshot>,
+  definitions: ReadonlyMap<string, ResolvedTask>,
+  options: PlanOptions,
+  patchTask: (id: string, patch: TaskPatch) => void,
+  submissions: PlannedSubmission[],
+): void {
+  const inFlight = [...attempts.values()].filter(
+    (a) => tasks.get(a.taskId)?.state === 'active' && (a.state === 'submitting' || !isTerminalJobState(a.state as JobState)),
+  )
+  let free = options.capacity
+    ? remainingCapacity(
+        options.capacity,
+        inFlight.map((a) => definitions.get(tasks.get(a.taskId)?.group ?? '')?.resources).filter((r) => r !== undefined),
+      )
+    : null
+  let slots = options.maxActive - inFlight.length
+  const priority = computePriorities(snapshot.pipeline)
+  const ordered = [...ready].sort(
+    (a, b) => (priority.get(b.group) ?? 0) - (priority.get(a.group) ?? 0) || compareIds(a.id, b.id),
+  )
+  for (const task of ordered) {
+    if (slots <= 0) break
+    const resources = (definitions.get(task.group) as ResolvedTask).resources
+    if (free) {
+      if (!fitsCapacity(free, resources)) continue
+      free = reserve(free, resources)
+    }
+    slots--
+    const attempt = task.attempts + 1
+    patchTask(task.id, { state: 'active', attempts: attempt, nextAttemptAt: null })
+    submissions.push({ taskId: task.id, attempt, submissionKey: submissionKeyFor(snapshot.id, task.id, attempt), resend: false })
+  }
+}
+
+/** `train.2` before `train.10`. */
+export function compareIds(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true })
+}
+
+function decideRunState(current: RunState, tasks: ReadonlyMap<string, TaskSnapshot>): RunState {
+  if (current !== 'running') return current
+  const all = [...tasks.values()]
+  if (!all.every((t) => isTerminalTaskState(t.state))) return 'running'
+  const bad = all.some((t) => t.state === 'failed' || t.state === 'upstream_failed' || t.state === 'cancelled')
+  return bad ? 'failed' : 'succeeded'
+}
+
+export type { ResolvedPipeline }

@@ -1,0 +1,100 @@
+/**
+ * The state of one run as the pure planner sees it: tasks, their latest attempts, and what the
+ * scheduler reported this tick. Built by the engine from the store; never touched by I/O here.
+ */
+import type { JobState } from '../job/job-state.js'
+import type { ResolvedPipeline, Scalar } from '../pipeline/resolved-pipeline.js'
+import type { JobObservation } from '../../scheduler/scheduler-adapter.js'
+
+export const TaskState = {
+  pending: 'pending',
+  active: 'active',
+  retry_wait: 'retry_wait',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  cancelled: 'cancelled',
+  skipped: 'skipped',
+  upstream_failed: 'upstream_failed',
+  expanded: 'expanded',
+} as const
+export type TaskState = (typeof TaskState)[keyof typeof TaskState]
+
+export const TERMINAL_TASK_STATES: ReadonlySet<TaskState> = new Set<TaskState>([
+  'succeeded',
+  'failed',
+  'cancelled',
+  'skipped',
+  'upstream_failed',
+  'expanded',
+])
+
+export function isTerminalTaskState(state: TaskState): boolean {
+  return TERMINAL_TASK_STATES.has(state)
+}
+
+export type RunState = 'running' | 'interrupted' | 'succeeded' | 'failed' | 'cancelled'
+export const TERMINAL_RUN_STATES: ReadonlySet<RunState> = new Set<RunState>(['succeeded', 'failed', 'cancelled'])
+
+/** An attempt is `submitting` from the moment its key is written until the scheduler returns a job id. */
+export type AttemptState = 'submitting' | JobState
+
+export interface AttemptSnapshot {
+  readonly taskId: string
+  readonly attempt: number
+  readonly submissionKey: string
+  readonly jobId: string | null
+  readonly state: AttemptState
+  readonly nativeState: string | null
+  readonly exitCode: number | null
+  readonly reason: string | null
+  readonly submittedAt: string
+  readonly startedAt: string | null
+  readonly endedAt: string | null
+  /** Consecutive polls that did not report this job. */
+  readonly missedPolls: number
+}
+
+export interface TaskSnapshot {
+  readonly id: string
+  readonly group: string
+  readonly kind: 'task' | 'foreach-template'
+  readonly state: TaskState
+  readonly reason: string | null
+  readonly params: Readonly<Record<string, Scalar>>
+  readonly item: unknown
+  readonly command: string
+  /** Attempts made so far (numbers attempts). */
+  readonly attempts: number
+  /** Failed attempts that count against the retry policy (interruptions do not). */
+  readonly failures: number
+  readonly nextAttemptAt: string | null
+  readonly outputs: Readonly<Record<string, unknown>> | null
+  readonly startedAt: string | null
+  readonly endedAt: string | null
+}
+
+export interface RunSnapshot {
+  readonly id: string
+  readonly state: RunState
+  readonly pipeline: ResolvedPipeline
+  /** In creation order; instances of one group are contiguous and groups are in topological order. */
+  readonly tasks: readonly TaskSnapshot[]
+  /** The latest attempt of every task that has one. */
+  readonly latestAttempts: readonly AttemptSnapshot[]
+}
+
+/** What the engine learned about one attempt this tick. */
+export type AttemptObservation =
+  | { readonly kind: 'observed'; readonly submissionKey: string; readonly job: JobObservation; readonly outputs?: Readonly<Record<string, unknown>> | null; readonly outputsError?: string | null }
+  | { readonly kind: 'missing'; readonly submissionKey: string }
+  /** A `submitting` attempt the scheduler knows under this id (found by submission key). */
+  | { readonly kind: 'found'; readonly submissionKey: string; readonly jobId: string }
+  /** A `submitting` attempt the scheduler has never seen: it may be submitted again with the same key. */
+  | { readonly kind: 'never-submitted'; readonly submissionKey: string }
+
+export interface Capacity {
+  readonly cpus: number
+  readonly memoryMb: number
+  /** GPUs by type. */
+  readonly gpus: Readonly<Record<string, number>>
+}

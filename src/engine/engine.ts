@@ -1,0 +1,395 @@
+/**
+ * The impure tick: load a snapshot → observe (poll the adapter) → decide (the pure planner) →
+ * persist the decisions (attempt intents first) → act (submit/cancel through the adapter) → emit
+ * events. A crash between any two steps loses nothing: an attempt's submission key is written before
+ * the scheduler is called, and on the next tick a key without a job id is looked up, never resubmitted
+ * blindly.
+ */
+import { randomUUID } from 'node:crypto'
+import os from 'node:os'
+import path from 'node:path'
+import type { LoadedPipeline } from '../config/load-pipeline.js'
+import { isRpoError, RpoError, StoreError } from '../core/errors.js'
+import { isTerminalJobState, type JobState } from '../core/job/job-state.js'
+import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
+import { explainUnsatisfiable } from '../core/scheduling/capacity.js'
+import { type PlannedEvent, planTick } from '../core/scheduling/plan-tick.js'
+import type { AttemptObservation, AttemptSnapshot, Capacity, RunSnapshot, RunState, TaskSnapshot } from '../core/scheduling/run-snapshot.js'
+import { TERMINAL_RUN_STATES } from '../core/scheduling/run-snapshot.js'
+import {
+  asNativeJobId,
+  asSubmissionKey,
+  type Inventory,
+  type JobSubmission,
+  type NativeJobId,
+  type SchedulerAdapter,
+} from '../scheduler/scheduler-adapter.js'
+import type { RunRecord, RunStore } from '../store/run-store.js'
+import { EngineEvents } from './engine-events.js'
+
+export interface EngineOptions {
+  readonly store: RunStore
+  readonly adapter: SchedulerAdapter
+  readonly clusterName: string
+  /** Where attempt folders live on the target (`<jobsRoot>/<submission key>`). */
+  readonly jobsRoot: string
+  /** Where task output folders live on the target (`<runsRoot>/<run id>/<task id>`). */
+  readonly runsRoot: string
+  /** Reads a file on the target (the task's outputs.json); null when it does not exist. */
+  readonly readFile: (file: string) => Promise<string | null>
+  /** Fill at most this capacity (local executor); null lets the scheduler queue. */
+  readonly capacity: Capacity | null
+  readonly maxActive?: number
+  readonly clock?: () => number
+  readonly owner?: string
+  readonly lostAfterMissedPolls?: number
+}
+
+export interface TickResult {
+  readonly runId: string
+  readonly state: RunState
+  readonly submitted: number
+  readonly schedulerCommands: number
+}
+
+const LEASE_MS = 120_000
+
+export class Engine {
+  readonly events = new EngineEvents()
+  readonly #options: EngineOptions
+  readonly #clock: () => number
+  readonly owner: string
+  #inventory: Inventory | null = null
+
+  constructor(options: EngineOptions) {
+    this.#options = options
+    this.#clock = options.clock ?? Date.now
+    this.owner = options.owner ?? `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
+  }
+
+  get store(): RunStore {
+    return this.#options.store
+  }
+
+  get adapter(): SchedulerAdapter {
+    return this.#options.adapter
+  }
+
+  async inventory(): Promise<Inventory> {
+    this.#inventory ??= await this.#options.adapter.inventory()
+    return this.#inventory
+  }
+
+  /** Reject tasks no node of the target can ever run, naming each. */
+  async checkFeasible(loaded: LoadedPipeline): Promise<void> {
+    const inventory = await this.inventory()
+    const problems = loaded.pipeline.tasks
+      .map((task) => ({ task, why: explainUnsatisfiable(inventory, task.resources) }))
+      .filter((p) => p.why !== null)
+      .map((p) => `${loaded.file}: tasks.${p.task.name}.resources: ${p.why} (cluster "${this.#options.clusterName}")`)
+    if (problems.length > 0) throw new RpoError('resources-unsatisfiable', problems.join('\n'))
+  }
+
+  /** Start a run of the pipeline, or continue the unfinished run of the same file content. */
+  async startRun(loaded: LoadedPipeline, options: { resume?: boolean } = {}): Promise<{ run: RunRecord; resumed: boolean }> {
+    await this.checkFeasible(loaded)
+    const store = this.#options.store
+    if (options.resume !== false) {
+      const existing = await store.findResumableRun(loaded.pipeline.name, loaded.specHash, this.#options.clusterName)
+      if (existing) {
+        if (existing.state === 'interrupted') await this.#setRunState(existing.id, 'interrupted', 'running')
+        this.events.emit('run:resumed', { runId: existing.id })
+        return { run: await store.getRun(existing.id), resumed: true }
+      }
+    }
+    const now = new Date(this.#clock())
+    const id = `${loaded.pipeline.name}-${formatStamp(now)}-${randomUUID().slice(0, 4)}`
+    await store.createRun({
+      id,
+      pipeline: loaded.pipeline,
+      instances: loaded.instances,
+      cluster: this.#options.clusterName,
+      specHash: loaded.specHash,
+      sourceFile: loaded.file,
+      workDir: loaded.workDir,
+      now: now.toISOString(),
+    })
+    this.events.emit('run:created', { runId: id, tasks: loaded.instances.length })
+    return { run: await store.getRun(id), resumed: false }
+  }
+
+  /** One observe → decide → act cycle for a run. */
+  async tick(runId: string): Promise<TickResult> {
+    const store = this.#options.store
+    const leaseName = `run:${runId}`
+    const now = this.#clock()
+    if (!(await store.acquireLease(leaseName, this.owner, iso(now), iso(now + LEASE_MS)))) {
+      const holder = await store.leaseHolder(leaseName, iso(now))
+      throw new StoreError('lease-held', `run ${runId} is being driven by another rpo process (${holder ?? 'unknown'}); try again shortly`)
+    }
+    const { run, snapshot } = await store.loadSnapshot(runId)
+    if (TERMINAL_RUN_STATES.has(snapshot.state) || snapshot.state === 'interrupted') {
+      return { runId, state: snapshot.state, submitted: 0, schedulerCommands: 0 }
+    }
+    let commands = 0
+    const { observations, commands: observeCommands } = await this.#observe(run, snapshot)
+    commands += observeCommands
+    const plan = planTick(snapshot, observations, {
+      now: this.#clock(),
+      capacity: this.#options.capacity,
+      maxActive: this.#options.maxActive ?? 10_000,
+      lostAfterMissedPolls: this.#options.lostAfterMissedPolls ?? 3,
+    })
+    const submittedAt = iso(this.#clock())
+    const newAttempts: AttemptSnapshot[] = plan.submissions
+      .filter((s) => !s.resend)
+      .map((s) => ({
+        taskId: s.taskId,
+        attempt: s.attempt,
+        submissionKey: s.submissionKey,
+        jobId: null,
+        state: 'submitting',
+        nativeState: null,
+        exitCode: null,
+        reason: null,
+        submittedAt,
+        startedAt: null,
+        endedAt: null,
+        missedPolls: 0,
+      }))
+    const usage = new Map(
+      observations.flatMap((o) => (o.kind === 'observed' && o.job.usage ? [[o.submissionKey, o.job.usage] as const] : [])),
+    )
+    const attemptUpdates = new Map([...plan.attemptUpdates].map(([key, patch]) => [key, usage.has(key) ? { ...patch, usage: usage.get(key) ?? null } : patch]))
+    const applied = await store.applyPlan(runId, snapshot.state, {
+      taskUpdates: plan.taskUpdates,
+      attemptUpdates,
+      newTasks: plan.newTasks,
+      newAttempts,
+      events: plan.events,
+      runState: plan.runState,
+      now: submittedAt,
+    })
+    if (!applied) {
+      const current = await store.getRun(runId)
+      return { runId, state: current.state, submitted: 0, schedulerCommands: commands }
+    }
+    this.#emitPlanned(runId, plan.events)
+    let submitted = 0
+    if (plan.submissions.length > 0) {
+      const tasks = new Map(snapshot.tasks.map((t) => [t.id, t]))
+      for (const instance of plan.newTasks) {
+        tasks.set(instance.id, { ...instance, state: 'pending', reason: null, attempts: 0, failures: 0, nextAttemptAt: null, outputs: null, startedAt: null, endedAt: null })
+      }
+      submitted = await this.#submit(run, tasks, plan.submissions)
+      commands += 1
+    }
+    if (plan.runState !== snapshot.state && TERMINAL_RUN_STATES.has(plan.runState)) {
+      this.events.emit('run:finished', { runId, state: plan.runState })
+      await store.releaseLease(leaseName, this.owner)
+    }
+    this.events.emit('sync:tick', { runId, state: plan.runState, schedulerCommands: commands })
+    return { runId, state: plan.runState, submitted, schedulerCommands: commands }
+  }
+
+  async #observe(run: RunRecord, snapshot: RunSnapshot): Promise<{ observations: AttemptObservation[]; commands: number }> {
+    const activeTasks = new Set(snapshot.tasks.filter((t) => t.state === 'active').map((t) => t.id))
+    const live = snapshot.latestAttempts.filter((a) => activeTasks.has(a.taskId) && !isTerminalJobState(a.state as JobState))
+    const withJob = live.filter((a) => a.jobId !== null)
+    const unsent = live.filter((a) => a.jobId === null)
+    const observations: AttemptObservation[] = []
+    let commands = 0
+    try {
+      if (unsent.length > 0) {
+        commands++
+        const found = await this.#options.adapter.findBySubmissionKey(unsent.map((a) => asSubmissionKey(a.submissionKey)))
+        for (const attempt of unsent) {
+          const jobId = found.get(asSubmissionKey(attempt.submissionKey))
+          observations.push(
+            jobId
+              ? { kind: 'found', submissionKey: attempt.submissionKey, jobId }
+              : { kind: 'never-submitted', submissionKey: attempt.submissionKey },
+          )
+        }
+      }
+      if (withJob.length > 0) {
+        commands++
+        const polled = await this.#options.adapter.poll(withJob.map((a) => asNativeJobId(a.jobId as string)))
+        const byId = new Map(polled.map((o) => [o.jobId as string, o]))
+        for (const attempt of withJob) {
+          const job = byId.get(attempt.jobId as string)
+          if (!job) {
+            observations.push({ kind: 'missing', submissionKey: attempt.submissionKey })
+            continue
+          }
+          const outputs = job.state === 'succeeded' ? await this.#readOutputs(attempt.submissionKey) : { outputs: null, error: null }
+          observations.push({ kind: 'observed', submissionKey: attempt.submissionKey, job, outputs: outputs.outputs, outputsError: outputs.error })
+        }
+      }
+    } catch (error) {
+      // an outage fails the poll, never the jobs: plan on without observations and try again next tick
+      const code = isRpoError(error) ? error.code : 'internal'
+      this.events.emit('poll:error', { runId: run.id, code, message: error instanceof Error ? error.message : String(error) })
+      return { observations: [], commands }
+    }
+    return { observations, commands }
+  }
+
+  async #readOutputs(submissionKey: string): Promise<{ outputs: Record<string, unknown> | null; error: string | null }> {
+    const file = path.posix.join(this.#options.jobsRoot, submissionKey, 'outputs.json')
+    const text = await this.#options.readFile(file)
+    if (text === null || text.trim() === '') return { outputs: null, error: null }
+    try {
+      const value = JSON.parse(text) as unknown
+      if (value && typeof value === 'object' && !Array.isArray(value)) return { outputs: value as Record<string, unknown>, error: null }
+      return { outputs: null, error: `$RPO_OUTPUTS (${file}) must hold a JSON object, got ${Array.isArray(value) ? 'a list' : typeof value}` }
+    } catch (error) {
+      return { outputs: null, error: `$RPO_OUTPUTS (${file}) is not valid JSON: ${(error as Error).message}` }
+    }
+  }
+
+  async #submit(run: RunRecord, tasks: ReadonlyMap<string, TaskSnapshot>, submissions: readonly { taskId: string; attempt: number; submissionKey: string }[]): Promise<number> {
+    const definitions = new Map(run.pipeline.tasks.map((t) => [t.name, t]))
+    const jobs: JobSubmission[] = submissions.map((s) => {
+      const task = tasks.get(s.taskId) as TaskSnapshot
+      return this.#jobSubmission(run, task, definitions.get(task.group) as ResolvedTask, s.attempt, s.submissionKey)
+    })
+    const store = this.#options.store
+    try {
+      const results = await this.#options.adapter.submit(jobs)
+      const updates = new Map(results.map((r) => [r.submissionKey as string, { jobId: r.jobId as string, state: 'pending' as const }]))
+      await store.updateAttempts(updates)
+      for (const result of results) {
+        const job = jobs.find((j) => j.submissionKey === result.submissionKey) as JobSubmission
+        this.events.emit('task:submitted', { runId: run.id, taskId: job.taskId, message: `submitted as ${result.jobId}`, jobId: result.jobId, attempt: job.attempt })
+      }
+      return results.length
+    } catch (error) {
+      // the outcome is unknown: the attempts stay `submitting` and the next tick looks their keys up
+      const code = isRpoError(error) ? error.code : 'internal'
+      this.events.emit('submit:error', { runId: run.id, code, message: error instanceof Error ? error.message : String(error) })
+      if (isRpoError(error) && error.code === 'job-rejected') {
+        await this.#rejectAttempts(run.id, jobs, error.message)
+      }
+      return 0
+    }
+  }
+
+  async #rejectAttempts(runId: string, jobs: readonly JobSubmission[], message: string): Promise<void> {
+    const now = iso(this.#clock())
+    await this.#options.store.updateAttempts(
+      new Map(jobs.map((j) => [j.submissionKey as string, { state: 'failed' as const, reason: `rejected by the scheduler: ${message}`, endedAt: now }])),
+    )
+  }
+
+  #jobSubmission(run: RunRecord, task: TaskSnapshot, definition: ResolvedTask, attempt: number, key: string): JobSubmission {
+    const outputDir = path.posix.join(this.#options.runsRoot, run.id, task.id)
+    const jobDir = path.posix.join(this.#options.jobsRoot, key)
+    const env: Record<string, string> = {
+      ...definition.env,
+      RPO_RUN_ID: run.id,
+      RPO_PIPELINE: run.pipelineName,
+      RPO_TASK_ID: task.id,
+      RPO_TASK_NAME: task.group,
+      RPO_ATTEMPT: String(attempt),
+      RPO_RUN_DIR: path.posix.join(this.#options.runsRoot, run.id),
+      RPO_OUTPUT_DIR: outputDir,
+      RPO_OUTPUTS: path.posix.join(jobDir, 'outputs.json'),
+      RPO_PARAMS: JSON.stringify(task.params),
+    }
+    for (const [name, value] of Object.entries(task.params)) env[`RPO_PARAM_${name.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`] = String(value)
+    if (task.item !== null && task.item !== undefined) env.RPO_ITEM = typeof task.item === 'string' ? task.item : JSON.stringify(task.item)
+    return {
+      submissionKey: asSubmissionKey(key),
+      runId: run.id,
+      taskId: task.id,
+      attempt,
+      command: task.command,
+      workDir: run.workDir,
+      jobDir,
+      env,
+      resources: definition.resources,
+      dependsOn: [],
+      project: run.project,
+      ...(definition.resources.partition ? { partition: definition.resources.partition } : {}),
+      ...(definition.resources.qos ? { qos: definition.resources.qos } : {}),
+    }
+  }
+
+  /**
+   * Stop a run's work. `interrupt` (Ctrl-C) puts unfinished tasks back to pending so a later
+   * `rpo run` continues; `cancel` ends the run for good.
+   */
+  async stopRun(runId: string, mode: 'interrupt' | 'cancel', options: { waitMs?: number } = {}): Promise<{ stopped: number }> {
+    const store = this.#options.store
+    const { snapshot } = await store.loadSnapshot(runId)
+    if (TERMINAL_RUN_STATES.has(snapshot.state)) return { stopped: 0 }
+    const activeTasks = new Set(snapshot.tasks.filter((t) => t.state === 'active').map((t) => t.id))
+    const live = snapshot.latestAttempts.filter((a) => activeTasks.has(a.taskId) && !isTerminalJobState(a.state as JobState))
+    const jobIds = live.flatMap((a) => (a.jobId ? [asNativeJobId(a.jobId)] : []))
+    // attempts still `submitting` may exist on the scheduler under their key
+    const unsent = live.filter((a) => a.jobId === null).map((a) => asSubmissionKey(a.submissionKey))
+    if (unsent.length > 0) jobIds.push(...(await this.#options.adapter.findBySubmissionKey(unsent)).values())
+    if (jobIds.length > 0) await this.#options.adapter.cancel(jobIds)
+    await this.#waitForEnd(jobIds, options.waitMs ?? 15_000)
+    const now = iso(this.#clock())
+    const why = mode === 'interrupt' ? 'interrupted by the user' : 'cancelled by the user'
+    const taskUpdates = new Map<string, { state: TaskSnapshot['state']; reason: string | null; endedAt?: string }>()
+    for (const task of snapshot.tasks) {
+      if (task.state === 'active' || task.state === 'pending' || task.state === 'retry_wait') {
+        taskUpdates.set(task.id, mode === 'interrupt' ? { state: 'pending', reason: null } : { state: 'cancelled', reason: why, endedAt: now })
+      }
+    }
+    const attemptUpdates = new Map(live.map((a) => [a.submissionKey, { state: 'cancelled' as const, reason: why, endedAt: now }]))
+    const event: PlannedEvent = { type: 'run:stopped', taskId: null, message: `run ${mode === 'interrupt' ? 'interrupted' : 'cancelled'}: ${live.length} running task(s) stopped` }
+    await store.applyPlan(runId, snapshot.state, {
+      taskUpdates,
+      attemptUpdates,
+      newTasks: [],
+      newAttempts: [],
+      events: [event],
+      runState: mode === 'interrupt' ? 'interrupted' : 'cancelled',
+      now,
+    })
+    await store.releaseLease(`run:${runId}`, this.owner)
+    this.events.emit(mode === 'interrupt' ? 'run:interrupted' : 'run:cancelled', { runId, message: event.message })
+    return { stopped: live.length }
+  }
+
+  async #waitForEnd(jobIds: readonly NativeJobId[], waitMs: number): Promise<void> {
+    const deadline = Date.now() + waitMs
+    while (jobIds.length > 0 && Date.now() < deadline) {
+      const polled = await this.#options.adapter.poll(jobIds).catch(() => [])
+      if (polled.every((o) => isTerminalJobState(o.state))) return
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+
+  async #setRunState(runId: string, from: RunState, to: RunState): Promise<void> {
+    await this.#options.store.applyPlan(runId, from, {
+      taskUpdates: new Map(),
+      attemptUpdates: new Map(),
+      newTasks: [],
+      newAttempts: [],
+      events: [{ type: 'run:resumed', taskId: null, message: 'run resumed' }],
+      runState: to,
+      now: iso(this.#clock()),
+    })
+  }
+
+  #emitPlanned(runId: string, events: readonly PlannedEvent[]): void {
+    for (const event of events) {
+      const payload = { runId, taskId: event.taskId, message: event.message, data: event.data }
+      if (event.type === 'run:finished' || event.type === 'run:resumed' || event.type === 'run:stopped') continue
+      this.events.emit(event.type, payload)
+    }
+  }
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString()
+}
+
+function formatStamp(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)
+}

@@ -1,0 +1,82 @@
+/**
+ * Row types of the store's tables (snake_case, as in the database). No row type leaves src/store:
+ * repositories map rows to the domain types. Timestamps are ISO 8601 UTC text in both dialects.
+ */
+import type { ColumnType, Generated } from 'kysely'
+
+export interface RunTable {
+  id: string
+  pipeline_name: string
+  project: string | null
+  cluster: string
+  spec_hash: string
+  /** The resolved pipeline as JSON: what the run was started with, whatever the file says later. */
+  pipeline_json: string
+  source_file: string
+  work_dir: string
+  state: string
+  created_at: string
+  updated_at: string
+  finished_at: string | null
+}
+
+export interface TaskTable {
+  run_id: string
+  id: string
+  seq: number
+  group_name: string
+  kind: string
+  state: string
+  reason: string | null
+  params_json: string
+  item_json: string | null
+  command: string
+  attempts: number
+  failures: number
+  next_attempt_at: string | null
+  outputs_json: string | null
+  started_at: string | null
+  ended_at: string | null
+  updated_at: string
+}
+
+export interface AttemptTable {
+  run_id: string
+  task_id: string
+  attempt: number
+  submission_key: string
+  job_id: string | null
+  state: string
+  native_state: string | null
+  exit_code: number | null
+  reason: string | null
+  submitted_at: string
+  started_at: string | null
+  ended_at: string | null
+  missed_polls: number
+  usage_json: string | null
+}
+
+export interface EventTable {
+  id: Generated<number>
+  run_id: string
+  task_id: string | null
+  type: string
+  at: string
+  message: string
+  data_json: string | null
+}
+
+export interface LeaseTable {
+  name: string
+  owner: string
+  expires_at: ColumnType<string, string, string>
+}
+
+export interface Database {
+  runs: RunTable
+  tasks: TaskTable
+  attempts: AttemptTable
+  events: EventTable
+  leases: LeaseTable
+}

@@ -1,0 +1,422 @@
+/**
+ * The run repository: runs, tasks, attempts, events and leases, mapped between rows and the
+ * domain types the engine and the planner use. Every multi-row change is one transaction, so a
+ * crash leaves either the old state or the new one.
+ */
+import type { Kysely, Transaction } from 'kysely'
+import { StoreError } from '../core/errors.js'
+import type { TaskInstance } from '../core/pipeline/expand-pipeline.js'
+import type { ResolvedPipeline } from '../core/pipeline/resolved-pipeline.js'
+import type { AttemptPatch, PlannedEvent, TaskPatch } from '../core/scheduling/plan-tick.js'
+import type { AttemptSnapshot, AttemptState, RunSnapshot, RunState, TaskSnapshot, TaskState } from '../core/scheduling/run-snapshot.js'
+import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
+import type { AttemptTable, Database, TaskTable } from './database.js'
+import { type OpenedDatabase, translateStoreError } from './open-store.js'
+
+export interface RunRecord {
+  readonly id: string
+  readonly pipelineName: string
+  readonly project: string | null
+  readonly cluster: string
+  readonly specHash: string
+  readonly pipeline: ResolvedPipeline
+  readonly sourceFile: string
+  readonly workDir: string
+  readonly state: RunState
+  readonly createdAt: string
+  readonly updatedAt: string
+  readonly finishedAt: string | null
+}
+
+export interface AttemptRecord extends AttemptSnapshot {
+  readonly runId: string
+  readonly usage: ResourceUsage | null
+}
+
+export interface EventRecord {
+  readonly id: number
+  readonly runId: string
+  readonly taskId: string | null
+  readonly type: string
+  readonly at: string
+  readonly message: string
+  readonly data: Readonly<Record<string, unknown>> | null
+}
+
+export interface NewRun {
+  readonly id: string
+  readonly pipeline: ResolvedPipeline
+  readonly instances: readonly TaskInstance[]
+  readonly cluster: string
+  readonly specHash: string
+  readonly sourceFile: string
+  readonly workDir: string
+  readonly now: string
+}
+
+export interface PlanWrite {
+  readonly taskUpdates: ReadonlyMap<string, TaskPatch>
+  readonly attemptUpdates: ReadonlyMap<string, AttemptPatch & { usage?: ResourceUsage | null }>
+  readonly newTasks: readonly TaskInstance[]
+  readonly newAttempts: readonly AttemptSnapshot[]
+  readonly events: readonly PlannedEvent[]
+  readonly runState: RunState
+  readonly now: string
+}
+
+export class RunStore {
+  readonly #db: Kysely<Database>
+  readonly description: string
+  readonly dialect: OpenedDatabase['dialect']
+
+  constructor(opened: OpenedDatabase) {
+    this.#db = opened.db
+    this.description = opened.description
+    this.dialect = opened.dialect
+  }
+
+  async createRun(run: NewRun): Promise<void> {
+    await this.#write(async (trx) => {
+      await trx
+        .insertInto('runs')
+        .values({
+          id: run.id,
+          pipeline_name: run.pipeline.name,
+          project: run.pipeline.project,
+          cluster: run.cluster,
+          spec_hash: run.specHash,
+          pipeline_json: JSON.stringify(run.pipeline),
+          source_file: run.sourceFile,
+          work_dir: run.workDir,
+          state: 'running',
+          created_at: run.now,
+          updated_at: run.now,
+          finished_at: null,
+        })
+        .execute()
+      await insertTasks(trx, run.id, run.instances, 0, run.now)
+      await trx
+        .insertInto('events')
+        .values({ run_id: run.id, task_id: null, type: 'run:created', at: run.now, message: `run of ${run.pipeline.name} with ${run.instances.length} tasks`, data_json: null })
+        .execute()
+    })
+  }
+
+  /** The newest unfinished run of the same pipeline file content on the same cluster. */
+  async findResumableRun(pipelineName: string, specHash: string, cluster: string): Promise<RunRecord | null> {
+    const row = await this.#read((db) =>
+      db
+        .selectFrom('runs')
+        .selectAll()
+        .where('pipeline_name', '=', pipelineName)
+        .where('spec_hash', '=', specHash)
+        .where('cluster', '=', cluster)
+        .where('state', 'in', ['running', 'interrupted'])
+        .orderBy('created_at', 'desc')
+        .limit(1)
+        .executeTakeFirst(),
+    )
+    return row ? toRunRecord(row) : null
+  }
+
+  async getRun(runId: string): Promise<RunRecord> {
+    const row = await this.#read((db) => db.selectFrom('runs').selectAll().where('id', '=', runId).executeTakeFirst())
+    if (!row) throw new StoreError('run-not-found', `no run "${runId}" in ${this.description} (see \`rpo status\` for the runs it has)`)
+    return toRunRecord(row)
+  }
+
+  async listRuns(options: { limit?: number; states?: readonly RunState[] } = {}): Promise<RunRecord[]> {
+    const rows = await this.#read((db) => {
+      let query = db.selectFrom('runs').selectAll().orderBy('created_at', 'desc').limit(options.limit ?? 20)
+      if (options.states && options.states.length > 0) query = query.where('state', 'in', [...options.states])
+      return query.execute()
+    })
+    return rows.map(toRunRecord)
+  }
+
+  async loadSnapshot(runId: string): Promise<{ run: RunRecord; snapshot: RunSnapshot }> {
+    const run = await this.getRun(runId)
+    const [taskRows, attemptRows] = await this.#read((db) =>
+      Promise.all([
+        db.selectFrom('tasks').selectAll().where('run_id', '=', runId).orderBy('seq').execute(),
+        db.selectFrom('attempts').selectAll().where('run_id', '=', runId).orderBy('task_id').orderBy('attempt').execute(),
+      ]),
+    )
+    const latest = new Map<string, AttemptTable>()
+    for (const row of attemptRows) latest.set(row.task_id, row)
+    return {
+      run,
+      snapshot: {
+        id: run.id,
+        state: run.state,
+        pipeline: run.pipeline,
+        tasks: taskRows.map(toTaskSnapshot),
+        latestAttempts: [...latest.values()].map(toAttemptSnapshot),
+      },
+    }
+  }
+
+  async listAttempts(runId: string, taskId?: string): Promise<AttemptRecord[]> {
+    const rows = await this.#read((db) => {
+      let query = db.selectFrom('attempts').selectAll().where('run_id', '=', runId)
+      if (taskId) query = query.where('task_id', '=', taskId)
+      return query.orderBy('task_id').orderBy('attempt').execute()
+    })
+    return rows.map((row) => ({ ...toAttemptSnapshot(row), runId: row.run_id, usage: row.usage_json ? (JSON.parse(row.usage_json) as ResourceUsage) : null }))
+  }
+
+  async countSubmissions(runId: string): Promise<number> {
+    const row = await this.#read((db) =>
+      db.selectFrom('attempts').select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', runId).executeTakeFirst(),
+    )
+    return Number(row?.n ?? 0)
+  }
+
+  async listEvents(runId: string, afterId = 0, limit = 1000): Promise<EventRecord[]> {
+    const rows = await this.#read((db) =>
+      db.selectFrom('events').selectAll().where('run_id', '=', runId).where('id', '>', afterId).orderBy('id').limit(limit).execute(),
+    )
+    return rows.map((row) => ({
+      id: Number(row.id),
+      runId: row.run_id,
+      taskId: row.task_id,
+      type: row.type,
+      at: row.at,
+      message: row.message,
+      data: row.data_json ? (JSON.parse(row.data_json) as Record<string, unknown>) : null,
+    }))
+  }
+
+  /**
+   * Persist one tick's decisions atomically: attempts written here are intents, submitted afterwards.
+   * Returns false (and writes nothing) when the run's state changed since the snapshot was taken,
+   * e.g. `rpo cancel` from another process: the plan is stale and must not be acted on.
+   */
+  async applyPlan(runId: string, expectedState: RunState, plan: PlanWrite): Promise<boolean> {
+    return this.#write(async (trx) => {
+      const current = await trx.selectFrom('runs').select('state').where('id', '=', runId).executeTakeFirst()
+      if (current?.state !== expectedState) return false
+      if (plan.newTasks.length > 0) {
+        const last = await trx.selectFrom('tasks').select((eb) => eb.fn.max('seq').as('max')).where('run_id', '=', runId).executeTakeFirst()
+        await insertTasks(trx, runId, plan.newTasks, Number(last?.max ?? 0) + 1, plan.now)
+      }
+      for (const [taskId, patch] of plan.taskUpdates) {
+        await trx.updateTable('tasks').set({ ...taskPatchToRow(patch), updated_at: plan.now }).where('run_id', '=', runId).where('id', '=', taskId).execute()
+      }
+      for (const [key, patch] of plan.attemptUpdates) {
+        const row = attemptPatchToRow(patch)
+        if (Object.keys(row).length > 0) await trx.updateTable('attempts').set(row).where('submission_key', '=', key).execute()
+      }
+      for (const attempt of plan.newAttempts) {
+        await trx.insertInto('attempts').values(attemptToRow(runId, attempt)).execute()
+      }
+      if (plan.events.length > 0) {
+        await trx
+          .insertInto('events')
+          .values(
+            plan.events.map((e) => ({
+              run_id: runId,
+              task_id: e.taskId,
+              type: e.type,
+              at: plan.now,
+              message: e.message,
+              data_json: e.data ? JSON.stringify(e.data) : null,
+            })),
+          )
+          .execute()
+      }
+      const finished = plan.runState === 'succeeded' || plan.runState === 'failed' || plan.runState === 'cancelled'
+      await trx
+        .updateTable('runs')
+        .set({ state: plan.runState, updated_at: plan.now, ...(finished ? { finished_at: plan.now } : {}) })
+        .where('id', '=', runId)
+        .execute()
+      return true
+    })
+  }
+
+  /** Record what the scheduler answered to a submission, whatever the run's state is by now. */
+  async updateAttempts(updates: ReadonlyMap<string, AttemptPatch>): Promise<void> {
+    await this.#write(async (trx) => {
+      for (const [key, patch] of updates) {
+        await trx.updateTable('attempts').set(attemptPatchToRow(patch)).where('submission_key', '=', key).execute()
+      }
+    })
+  }
+
+  async appendEvent(runId: string, event: PlannedEvent, now: string): Promise<void> {
+    await this.#write((trx) =>
+      trx
+        .insertInto('events')
+        .values({ run_id: runId, task_id: event.taskId, type: event.type, at: now, message: event.message, data_json: event.data ? JSON.stringify(event.data) : null })
+        .execute(),
+    )
+  }
+
+  /**
+   * Take or renew a named lease until `expiresAt`. Returns false when another owner holds an
+   * unexpired lease: two rpo processes never tick the same run at once.
+   */
+  async acquireLease(name: string, owner: string, now: string, expiresAt: string): Promise<boolean> {
+    return this.#write(async (trx) => {
+      const current = await trx.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst()
+      if (current && current.owner !== owner && current.expires_at > now) return false
+      if (current) await trx.updateTable('leases').set({ owner, expires_at: expiresAt }).where('name', '=', name).execute()
+      else await trx.insertInto('leases').values({ name, owner, expires_at: expiresAt }).execute()
+      return true
+    })
+  }
+
+  async leaseHolder(name: string, now: string): Promise<string | null> {
+    const row = await this.#read((db) => db.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst())
+    return row && row.expires_at > now ? row.owner : null
+  }
+
+  async releaseLease(name: string, owner: string): Promise<void> {
+    await this.#write((trx) => trx.deleteFrom('leases').where('name', '=', name).where('owner', '=', owner).execute())
+  }
+
+  async close(): Promise<void> {
+    await this.#db.destroy()
+  }
+
+  async #read<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.#db)
+    } catch (error) {
+      throw translateStoreError(error, this.description)
+    }
+  }
+
+  async #write<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    try {
+      return await this.#db.transaction().execute(fn)
+    } catch (error) {
+      throw translateStoreError(error, this.description)
+    }
+  }
+}
+
+async function insertTasks(trx: Transaction<Database>, runId: string, instances: readonly TaskInstance[], firstSeq: number, now: string) {
+  // chunked: SQLite limits bound parameters per statement
+  const rows: TaskTable[] = instances.map((instance, i) => ({
+    run_id: runId,
+    id: instance.id,
+    seq: firstSeq + i,
+    group_name: instance.group,
+    kind: instance.kind,
+    state: 'pending',
+    reason: null,
+    params_json: JSON.stringify(instance.params),
+    item_json: instance.item === null || instance.item === undefined ? null : JSON.stringify(instance.item),
+    command: instance.command,
+    attempts: 0,
+    failures: 0,
+    next_attempt_at: null,
+    outputs_json: null,
+    started_at: null,
+    ended_at: null,
+    updated_at: now,
+  }))
+  for (let i = 0; i < rows.length; i += 500) await trx.insertInto('tasks').values(rows.slice(i, i + 500)).execute()
+}
+
+function toRunRecord(row: Database['runs']): RunRecord {
+  return {
+    id: row.id,
+    pipelineName: row.pipeline_name,
+    project: row.project,
+    cluster: row.cluster,
+    specHash: row.spec_hash,
+    pipeline: JSON.parse(row.pipeline_json) as ResolvedPipeline,
+    sourceFile: row.source_file,
+    workDir: row.work_dir,
+    state: row.state as RunState,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    finishedAt: row.finished_at,
+  }
+}
+
+function toTaskSnapshot(row: TaskTable): TaskSnapshot {
+  return {
+    id: row.id,
+    group: row.group_name,
+    kind: row.kind as TaskSnapshot['kind'],
+    state: row.state as TaskState,
+    reason: row.reason,
+    params: JSON.parse(row.params_json) as TaskSnapshot['params'],
+    item: row.item_json === null ? null : (JSON.parse(row.item_json) as unknown),
+    command: row.command,
+    attempts: Number(row.attempts),
+    failures: Number(row.failures),
+    nextAttemptAt: row.next_attempt_at,
+    outputs: row.outputs_json === null ? null : (JSON.parse(row.outputs_json) as Record<string, unknown>),
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+  }
+}
+
+function toAttemptSnapshot(row: AttemptTable): AttemptSnapshot {
+  return {
+    taskId: row.task_id,
+    attempt: Number(row.attempt),
+    submissionKey: row.submission_key,
+    jobId: row.job_id,
+    state: row.state as AttemptState,
+    nativeState: row.native_state,
+    exitCode: row.exit_code === null ? null : Number(row.exit_code),
+    reason: row.reason,
+    submittedAt: row.submitted_at,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    missedPolls: Number(row.missed_polls),
+  }
+}
+
+function attemptToRow(runId: string, a: AttemptSnapshot): AttemptTable {
+  return {
+    run_id: runId,
+    task_id: a.taskId,
+    attempt: a.attempt,
+    submission_key: a.submissionKey,
+    job_id: a.jobId,
+    state: a.state,
+    native_state: a.nativeState,
+    exit_code: a.exitCode,
+    reason: a.reason,
+    submitted_at: a.submittedAt,
+    started_at: a.startedAt,
+    ended_at: a.endedAt,
+    missed_polls: a.missedPolls,
+    usage_json: null,
+  }
+}
+
+function taskPatchToRow(patch: TaskPatch): Partial<TaskTable> {
+  const row: Partial<TaskTable> = {}
+  if (patch.state !== undefined) row.state = patch.state
+  if (patch.reason !== undefined) row.reason = patch.reason
+  if (patch.attempts !== undefined) row.attempts = patch.attempts
+  if (patch.failures !== undefined) row.failures = patch.failures
+  if (patch.nextAttemptAt !== undefined) row.next_attempt_at = patch.nextAttemptAt
+  if (patch.outputs !== undefined) row.outputs_json = patch.outputs === null ? null : JSON.stringify(patch.outputs)
+  if (patch.startedAt !== undefined) row.started_at = patch.startedAt
+  if (patch.endedAt !== undefined) row.ended_at = patch.endedAt
+  if (patch.command !== undefined) row.command = patch.command
+  return row
+}
+
+function attemptPatchToRow(patch: AttemptPatch & { usage?: ResourceUsage | null }): Partial<AttemptTable> {
+  const row: Partial<AttemptTable> = {}
+  if (patch.jobId !== undefined) row.job_id = patch.jobId
+  if (patch.state !== undefined) row.state = patch.state
+  if (patch.nativeState !== undefined) row.native_state = patch.nativeState
+  if (patch.exitCode !== undefined) row.exit_code = patch.exitCode
+  if (patch.reason !== undefined) row.reason = patch.reason
+  if (patch.startedAt !== undefined) row.started_at = patch.startedAt
+  if (patch.endedAt !== undefined) row.ended_at = patch.endedAt
+  if (patch.missedPolls !== undefined) row.missed_polls = patch.missedPolls
+  if (patch.usage !== undefined) row.usage_json = patch.usage === null ? null : JSON.stringify(patch.usage)
+  return row
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// rpo local launcher: runs one task attempt as a detached process and records what happened in
+// status.json, so the outcome survives the rpo process that started it. It enforces the time limit
+// (SIGTERM, then SIGKILL after the grace period) and turns its own SIGTERM into a clean cancel.
+// Plain JavaScript with no dependencies: it runs from the installed package as it is.
+import { spawn } from 'node:child_process'
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import path from 'node:path'
+
+const jobDir = process.argv[2]
+if (!jobDir) {
+  process.stderr.write('usage: launcher.mjs <job-dir>\n')
+  process.exit(2)
+}
+const job = JSON.parse(readFileSync(path.join(jobDir, 'job.json'), 'utf8'))
+
+// one launcher per job directory: a second start (a resend after a crash) leaves the first alone
+try {
+  closeSync(openSync(path.join(jobDir, 'launcher.lock'), 'wx'))
+} catch {
+  process.exit(0)
+}
+
+function lastLine(file) {
+  try {
+    const text = readFileSync(file, 'utf8').slice(-2000)
+    const lines = text.split('\n').map((l) => l.trim()).filter(Boolean)
+    const line = lines[lines.length - 1]
+    return line ? line.slice(0, 300) : null
+  } catch {
+    return null
+  }
+}
+
+function writeStatus(status) {
+  const file = path.join(jobDir, 'status.json')
+  const temp = `${file}.${process.pid}.tmp`
+  const fd = openSync(temp, 'w')
+  writeSync(fd, `${JSON.stringify(status)}\n`)
+  fsyncSync(fd)
+  closeSync(fd)
+  renameSync(temp, file)
+}
+
+if (job.env.RPO_OUTPUT_DIR) mkdirSync(job.env.RPO_OUTPUT_DIR, { recursive: true })
+const stdout = openSync(path.join(jobDir, 'stdout.log'), 'a')
+const stderr = openSync(path.join(jobDir, 'stderr.log'), 'a')
+const startedAt = new Date().toISOString()
+let ending = null
+let child
+try {
+  child = spawn('/bin/bash', ['-c', job.command], {
+    cwd: job.cwd,
+    env: { ...process.env, ...job.env },
+    stdio: ['ignore', stdout, stderr],
+    detached: true,
+  })
+} catch (error) {
+  writeStatus({ state: 'failed', launcherPid: process.pid, startedAt, endedAt: new Date().toISOString(), exitCode: 127, reason: `could not start: ${error.message}` })
+  process.exit(0)
+}
+writeStatus({ state: 'running', launcherPid: process.pid, pid: child.pid, startedAt })
+
+function stop(why) {
+  if (ending !== null) return
+  ending = why
+  try {
+    process.kill(-child.pid, 'SIGTERM')
+  } catch {}
+  setTimeout(() => {
+    try {
+      process.kill(-child.pid, 'SIGKILL')
+    } catch {}
+  }, job.killGraceMs).unref()
+}
+
+const limit = setTimeout(() => stop('timeout'), job.timeLimitSeconds * 1000)
+process.on('SIGTERM', () => stop('cancelled'))
+process.on('SIGINT', () => stop('cancelled'))
+process.on('SIGHUP', () => undefined)
+
+child.on('error', (error) => {
+  clearTimeout(limit)
+  writeStatus({ state: 'failed', launcherPid: process.pid, startedAt, endedAt: new Date().toISOString(), exitCode: 127, reason: `could not start: ${error.message}` })
+  process.exit(0)
+})
+
+child.on('exit', (code, signal) => {
+  clearTimeout(limit)
+  // the command's own children may linger in its process group: end them with it
+  try {
+    process.kill(-child.pid, 'SIGKILL')
+  } catch {}
+  const endedAt = new Date().toISOString()
+  const state = ending ?? (code === 0 ? 'succeeded' : 'failed')
+  const reason =
+    ending === 'timeout'
+      ? `ran past its time limit of ${job.timeLimitSeconds}s and was stopped`
+      : ending === 'cancelled'
+        ? 'cancelled'
+        : code === 127
+          ? 'command not found (exit 127); see stderr.log'
+          : signal
+            ? `killed by ${signal}`
+            : code === 0
+              ? null
+              : `exited with code ${code}`
+  const said = state === 'failed' ? lastLine(path.join(jobDir, 'stderr.log')) : null
+  writeStatus({ state, launcherPid: process.pid, pid: child.pid, startedAt, endedAt, exitCode: code, signal, reason: said ? `${reason}: ${said}` : reason })
+  process.exit(0)
+})

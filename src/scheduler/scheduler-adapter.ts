@@ -122,6 +122,8 @@ export interface SchedulerAdapter {
   cancel(jobIds: readonly NativeJobId[]): Promise<void>
   hold(jobIds: readonly NativeJobId[]): Promise<void>
   release(jobIds: readonly NativeJobId[]): Promise<void>
+  /** Resolve when a job may have changed (a local process ended), or after `timeoutMs`. Optional. */
+  waitForChange?(timeoutMs: number): Promise<void>
   /** Release resources such as child-process handles or connections. */
   close(): Promise<void>
 }

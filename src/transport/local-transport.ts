@@ -135,7 +135,12 @@ function runProcess(
 async function writeFileAtomic(path: string, content: string, mode: number | undefined): Promise<void> {
   const dir = dirname(path)
   await mkdir(dir, { recursive: true })
-  const effectiveMode = mode ?? (await stat(path).then((info) => info.mode & 0o7777, () => undefined))
+  const effectiveMode =
+    mode ??
+    (await stat(path).then(
+      (info) => info.mode & 0o7777,
+      () => undefined,
+    ))
   const tempPath = join(dir, `.${basename(path)}.rpo-tmp-${process.pid}-${randomBytes(4).toString('hex')}`)
   // without an explicit or inherited mode, open() gives the usual 0666 minus umask
   const handle = await open(tempPath, 'wx', effectiveMode ?? 0o666)

@@ -16,6 +16,8 @@ export type ExecOutcome =
   | { readonly kind: 'not-started'; readonly cause: unknown }
   /** The connection dropped after the command may have started: its outcome is unknown. */
   | { readonly kind: 'lost'; readonly cause: unknown }
+  /** The server refused to open a channel (e.g. sshd's MaxSessions was reached); nothing ran. */
+  | { readonly kind: 'refused'; readonly cause: unknown }
 
 export interface ExecChannelOptions {
   readonly description: string
@@ -91,6 +93,10 @@ export function runExecChannel(
           if (!connection.isAlive) {
             const kind = error.message === UNANSWERED_OPEN ? 'not-started' : 'lost'
             return settle(() => resolve({ kind, cause: error }))
+          }
+          // ssh2 sets `reason` only on a CHANNEL_OPEN_FAILURE from the server: the session never existed
+          if (typeof (error as { reason?: unknown }).reason === 'number') {
+            return settle(() => resolve({ kind: 'refused', cause: error }))
           }
           return settle(() =>
             reject(

@@ -6,13 +6,7 @@
 
 import { TransportError } from '../core/errors.js'
 import { quoteShellWord } from '../script/shell-quote.js'
-import {
-  appendKnownHost,
-  checkHostKey,
-  formatFingerprint,
-  type KnownHostsEntry,
-  readKeyType,
-} from './known-hosts.js'
+import { appendKnownHost, checkHostKey, formatFingerprint, type KnownHostsEntry, readKeyType } from './known-hosts.js'
 
 /** What the messages need to name the host and the file. */
 export interface HostKeyContext {

@@ -12,11 +12,11 @@ import { join } from 'node:path'
 import { Client, type ConnectConfig, type ServerHostKeyAlgorithm, type SFTPWrapper, type VerifyCallback } from 'ssh2'
 import { TransportError } from '../core/errors.js'
 import { quoteShellCommand } from '../script/shell-quote.js'
-import { ChannelSlots, describeArgv, runExecChannel } from './ssh-exec.js'
 import { formatKnownHostsName, listKnownKeyTypes, loadKnownHosts } from './known-hosts.js'
-import { verifyHostKey } from './ssh-host-key.js'
-import { computeReconnectDelayMs, DEFAULT_RECONNECT_POLICY, mapSshError, type ReconnectPolicy } from './ssh-errors.js'
 import { readSftpFile, writeSftpFile } from './sftp-files.js'
+import { computeReconnectDelayMs, DEFAULT_RECONNECT_POLICY, mapSshError, type ReconnectPolicy } from './ssh-errors.js'
+import { ChannelSlots, describeArgv, runExecChannel } from './ssh-exec.js'
+import { verifyHostKey } from './ssh-host-key.js'
 import type { ExecOptions, ExecResult, Transport } from './transport.js'
 
 export interface SshTransportOptions {
@@ -87,6 +87,10 @@ export interface SshConnection {
 const DEFAULT_TIMEOUT_MS = 60_000
 // a connection that drops before the command started is not the command's failure; try a few times
 const MAX_RESTARTS = 2
+// sshd frees a closed session only after its own bookkeeping, so right after a burst of commands
+// ends it can still count them against MaxSessions and refuse new channels for a moment
+const MAX_REFUSALS = 8
+const REFUSAL_BACKOFF: ReconnectPolicy = { maxAttempts: MAX_REFUSALS, baseDelayMs: 20, maxDelayMs: 500 }
 
 /**
  * Create an SSH transport. Nothing connects until the first call. Connection failures throw
@@ -160,7 +164,9 @@ export function createSshTransport(options: SshTransportOptions): SshTransport {
       keepaliveInterval: options.keepaliveIntervalMs ?? 15_000,
       keepaliveCountMax: options.keepaliveCountMax ?? 3,
       hostVerifier,
-      ...(preferred.length > 0 ? { algorithms: { serverHostKey: { remove: preferred, prepend: preferred, append: [] } } } : {}),
+      ...(preferred.length > 0
+        ? { algorithms: { serverHostKey: { remove: preferred, prepend: preferred, append: [] } } }
+        : {}),
     }
     return new Promise<SshConnection>((resolve, reject) => {
       let isSettled = false
@@ -176,7 +182,6 @@ export function createSshTransport(options: SshTransportOptions): SshTransport {
         if (connection === current) connection = undefined
       }
       client.on('ready', () => {
-        client.setNoDelay(true)
         isSettled = true
         current.isAlive = true
         counters.connects += 1
@@ -194,6 +199,8 @@ export function createSshTransport(options: SshTransportOptions): SshTransport {
       })
       try {
         client.connect(config)
+        // small request/reply packets: Nagle + delayed ACK would add ~40 ms to every command
+        client.setNoDelay(true)
       } catch (error) {
         // ssh2 validates the config (e.g. an unparsable key) synchronously; its messages do not echo the key
         isSettled = true
@@ -240,6 +247,7 @@ export function createSshTransport(options: SshTransportOptions): SshTransport {
     try {
       let restarts = 0
       let reruns = 0
+      let refusals = 0
       for (;;) {
         assertOpen()
         const current = await connect()
@@ -253,6 +261,19 @@ export function createSshTransport(options: SshTransportOptions): SshTransport {
           },
         })
         if (outcome.kind === 'done') return outcome.result
+        if (outcome.kind === 'refused') {
+          refusals += 1
+          if (refusals > MAX_REFUSALS) {
+            throw new TransportError(
+              'ssh-socket',
+              `${description}: the server keeps refusing to open a channel for \`${label}\` ` +
+                `(${(outcome.cause as Error).message}); lower maxConcurrentChannels below sshd's MaxSessions`,
+              { cause: outcome.cause },
+            )
+          }
+          await sleep(computeReconnectDelayMs(refusals, REFUSAL_BACKOFF))
+          continue
+        }
         if (outcome.kind === 'not-started' && restarts < MAX_RESTARTS) {
           restarts += 1
           continue

@@ -71,7 +71,8 @@ export function parseMemoryMb(value: string | number): number | null {
 
 /** `3725` → `1h02m05s`; for progress displays. */
 export function formatDuration(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds))
+  if (seconds < 10) return `${Math.max(0, seconds).toFixed(1)}s`
+  const s = Math.round(seconds)
   if (s < 60) return `${s}s`
   const d = Math.floor(s / 86400)
   const h = Math.floor((s % 86400) / 3600)

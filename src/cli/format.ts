@@ -1,0 +1,50 @@
+/** Plain-text rendering for the CLI: aligned tables and task state labels. */
+import { formatDuration } from '../core/pipeline/units.js'
+import type { RunProgress, TaskProgress } from '../monitor/run-progress.js'
+
+export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd()
+  return [line(headers), ...rows.map(line)].join('\n')
+}
+
+export function taskLabel(task: TaskProgress): string {
+  if (task.state === 'active') return task.jobState === 'running' || task.jobState === 'completing' ? 'running' : (task.jobState ?? 'queued')
+  if (task.state === 'retry_wait') return 'retrying'
+  return task.state
+}
+
+export function renderRunProgress(progress: RunProgress): string {
+  const header = [
+    `run ${progress.runId}  (${progress.pipeline}${progress.project ? `, project ${progress.project}` : ''}, cluster ${progress.cluster})`,
+    `state ${progress.state}  ${progress.done}/${progress.total} done  elapsed ${formatDuration(progress.elapsedSeconds)}  ${renderCounts(progress.counts)}`,
+  ]
+  const rows = progress.tasks.map((t) => [
+    t.id,
+    taskLabel(t),
+    t.attempt > 0 ? String(t.attempt) : '-',
+    t.elapsedSeconds === null ? '-' : formatDuration(t.elapsedSeconds),
+    t.expectedSeconds === null ? '-' : formatDuration(t.expectedSeconds),
+    describeParams(t.params),
+    t.reason ?? '',
+  ])
+  return `${header.join('\n')}\n\n${renderTable(['TASK', 'STATE', 'TRY', 'ELAPSED', 'EXPECTED', 'PARAMS', 'REASON'], rows)}`
+}
+
+export function renderCounts(counts: Readonly<Record<string, number>>): string {
+  const order = ['running', 'queued', 'pending', 'retry_wait', 'succeeded', 'skipped', 'failed', 'upstream_failed', 'cancelled']
+  return order
+    .filter((k) => (counts[k] ?? 0) > 0)
+    .map((k) => `${counts[k]} ${k === 'retry_wait' ? 'retrying' : k.replace('_', ' ')}`)
+    .join(', ')
+}
+
+function describeParams(params: Readonly<Record<string, unknown>>): string {
+  return Object.entries(params)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(' ')
+}

@@ -1,0 +1,268 @@
+/**
+ * The rpo command line (commander). The only place that prints or exits: commands call the library,
+ * render its results as text or --json, and map errors to the documented exit codes.
+ */
+import { Command, CommanderError, Option } from 'commander'
+import { z } from 'zod'
+import { loadPipelineFile } from '../config/load-pipeline.js'
+import { ConfigSchema } from '../config/config-schema.js'
+import { type App, createApp } from '../create-app.js'
+import { isRpoError, RpoError, SpecError } from '../core/errors.js'
+import { PipelineSchema } from '../core/pipeline/pipeline-schema.js'
+import { formatDuration } from '../core/pipeline/units.js'
+import { followRun } from '../engine/follow-run.js'
+import { computeRunProgress } from '../monitor/run-progress.js'
+import { startDaemon, syncOnce } from '../sync/sync-runs.js'
+import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js'
+import { renderRunProgress, renderTable } from './format.js'
+import { ProgressReporter } from './progress-reporter.js'
+
+interface GlobalOptions {
+  config?: string
+}
+
+export interface CliIo {
+  readonly stdout: NodeJS.WriteStream
+  readonly stderr: NodeJS.WriteStream
+}
+
+export async function main(argv: readonly string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  const out = (text: string) => io.stdout.write(`${text}\n`)
+  const program = new Command('rpo')
+    .description('Research Pipeline Orchestrator: run ML pipelines locally or on Slurm/PBS clusters')
+    .option('-c, --config <file>', 'config file (default: $RPO_CONFIG, ./rpo.config.{yaml,json}, or built-in local defaults)')
+    .addHelpText('after', EXIT_CODES_HELP)
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
+    .showHelpAfterError('(run with --help for usage)')
+
+  let exitCode: number = ExitCode.ok
+  const withApp = async <T>(fn: (app: App) => Promise<T>): Promise<T> => {
+    const app = await createApp({ configPath: (program.opts() as GlobalOptions).config })
+    try {
+      return await fn(app)
+    } finally {
+      await app.close()
+    }
+  }
+
+  program
+    .command('validate')
+    .description('check a pipeline file (schema, dependencies, cycles, resources against the target) without running it')
+    .argument('<pipeline>', 'pipeline file (YAML or JSON)')
+    .option('--cluster <name>', 'check against this cluster (default: the pipeline\'s, then the config\'s)')
+    .option('--json', 'print the expanded task list as JSON')
+    .action(async (file: string, options: { cluster?: string; json?: boolean }) => {
+      const loaded = loadPipelineFile(file)
+      await withApp(async (app) => {
+        const engine = await app.engineFor(options.cluster ?? loaded.pipeline.cluster)
+        await engine.checkFeasible(loaded)
+      })
+      if (options.json) {
+        out(JSON.stringify({ valid: true, pipeline: loaded.pipeline.name, tasks: loaded.instances }, null, 2))
+        return
+      }
+      const groups = loaded.pipeline.tasks.map((t) => {
+        const count = loaded.instances.filter((i) => i.group === t.name).length
+        const after = t.after.map((d) => (d.condition === 'succeeded' ? d.task : `${d.task} (${d.condition})`)).join(', ')
+        return [t.name, t.foreach ? 'fan-out' : String(count), after || '-']
+      })
+      out(`${loaded.file}: valid — ${loaded.instances.length} task(s) in ${loaded.pipeline.tasks.length} step(s)\n`)
+      out(renderTable(['STEP', 'TASKS', 'AFTER'], groups))
+    })
+
+  program
+    .command('run')
+    .description('run a pipeline and follow it to the end, showing progress (reruns continue an unfinished run)')
+    .argument('<pipeline>', 'pipeline file (YAML or JSON)')
+    .option('--cluster <name>', 'target cluster from the config')
+    .option('--new', 'start a new run even if an unfinished run of the same file exists')
+    .option('--json', 'print the final run summary as JSON on stdout')
+    .option('-q, --quiet', 'no progress lines, only the summary')
+    .action(async (file: string, options: { cluster?: string; new?: boolean; json?: boolean; quiet?: boolean }) => {
+      const loaded = loadPipelineFile(file)
+      exitCode = await withApp(async (app) => {
+        const engine = await app.engineFor(options.cluster ?? loaded.pipeline.cluster)
+        const reporter = new ProgressReporter({ stream: io.stderr })
+        const detach = options.quiet ? () => undefined : reporter.attach(engine.events)
+        const { run, resumed } = await engine.startRun(loaded, { resume: !options.new })
+        if (!options.quiet) {
+          reporter.line(resumed ? `continuing run ${run.id} (same pipeline file, unfinished)` : `started run ${run.id} with ${loaded.instances.length} task(s) on ${run.cluster}`)
+        }
+        const controller = new AbortController()
+        let interrupts = 0
+        const onSignal = () => {
+          interrupts++
+          if (interrupts > 1) {
+            io.stderr.write('\nforced exit: running tasks may still be running; `rpo status` shows them\n')
+            process.exit(ExitCode.interrupted)
+          }
+          io.stderr.write('\ninterrupting: stopping running tasks (Ctrl-C again to force)...\n')
+          controller.abort()
+        }
+        process.on('SIGINT', onSignal)
+        process.on('SIGTERM', onSignal)
+        const cluster = app.config.clusters[run.cluster]
+        try {
+          const state = await followRun(engine, run.id, {
+            pollIntervalMs: cluster?.pollIntervalMs ?? 1000,
+            maxPollIntervalMs: cluster?.kind === 'local' ? cluster.pollIntervalMs : cluster?.maxPollIntervalMs,
+            signal: controller.signal,
+            onTick: async () => {
+              if (options.quiet) return
+              const { run: record, snapshot } = await app.store.loadSnapshot(run.id)
+              reporter.status(computeRunProgress(record, snapshot, Date.now()))
+            },
+            onTransientError: (error) => reporter.line(`! ${error.message} (retrying)`),
+          })
+          if (controller.signal.aborted) {
+            const { stopped } = await engine.stopRun(run.id, 'interrupt')
+            reporter.finish()
+            io.stderr.write(`interrupted: ${stopped} running task(s) stopped. Run \`rpo run ${file}\` again to continue, or \`rpo cancel ${run.id}\`.\n`)
+            return ExitCode.interrupted
+          }
+          reporter.finish()
+          detach()
+          const { run: record, snapshot } = await app.store.loadSnapshot(run.id)
+          const progress = computeRunProgress(record, snapshot, Date.now())
+          if (options.json) out(JSON.stringify(progress, null, 2))
+          else out(`\n${renderRunProgress(progress)}\n\nrun ${state} in ${formatDuration(progress.elapsedSeconds)}; logs and outputs under ${app.config.stateDir}`)
+          return state === 'succeeded' ? ExitCode.ok : ExitCode.runFailed
+        } finally {
+          process.off('SIGINT', onSignal)
+          process.off('SIGTERM', onSignal)
+        }
+      })
+    })
+
+  program
+    .command('submit')
+    .description('start a run and return at once; `rpo sync` or `rpo daemon` moves it along')
+    .argument('<pipeline>', 'pipeline file (YAML or JSON)')
+    .option('--cluster <name>', 'target cluster from the config')
+    .option('--new', 'start a new run even if an unfinished run of the same file exists')
+    .option('--json', 'print the run as JSON')
+    .action(async (file: string, options: { cluster?: string; new?: boolean; json?: boolean }) => {
+      const loaded = loadPipelineFile(file)
+      await withApp(async (app) => {
+        const engine = await app.engineFor(options.cluster ?? loaded.pipeline.cluster)
+        const { run, resumed } = await engine.startRun(loaded, { resume: !options.new })
+        const tick = await engine.tick(run.id)
+        if (options.json) out(JSON.stringify({ runId: run.id, resumed, state: tick.state, submitted: tick.submitted }))
+        else out(`${resumed ? 'continuing' : 'started'} run ${run.id}: ${tick.submitted} task(s) submitted; \`rpo status ${run.id}\` to follow`)
+      })
+    })
+
+  program
+    .command('status')
+    .description('list recent runs, or show one run task by task')
+    .argument('[run]', 'run id (or a unique prefix)')
+    .option('--json', 'print as JSON')
+    .option('-n, --limit <count>', 'runs to list', '20')
+    .action(async (runId: string | undefined, options: { json?: boolean; limit: string }) => {
+      await withApp(async (app) => {
+        if (runId) {
+          const id = await resolveRunId(app, runId)
+          const { run, snapshot } = await app.store.loadSnapshot(id)
+          const progress = computeRunProgress(run, snapshot, Date.now())
+          out(options.json ? JSON.stringify(progress, null, 2) : renderRunProgress(progress))
+          return
+        }
+        const limit = Number.parseInt(options.limit, 10)
+        if (!Number.isInteger(limit) || limit <= 0) throw new RpoError('usage', `--limit: expected a positive whole number, got "${options.limit}"`)
+        const runs = await app.store.listRuns({ limit })
+        const rows = await Promise.all(
+          runs.map(async (run) => {
+            const { snapshot } = await app.store.loadSnapshot(run.id)
+            return computeRunProgress(run, snapshot, Date.now())
+          }),
+        )
+        if (options.json) {
+          out(JSON.stringify(rows.map(({ tasks: _tasks, ...rest }) => rest), null, 2))
+          return
+        }
+        if (rows.length === 0) {
+          out(`no runs yet in ${app.store.description}; start one with \`rpo run <pipeline.yaml>\``)
+          return
+        }
+        out(renderTable(['RUN', 'PIPELINE', 'CLUSTER', 'STATE', 'DONE', 'ELAPSED', 'CREATED'], rows.map((p) => [p.runId, p.pipeline, p.cluster, p.state, `${p.done}/${p.total}`, formatDuration(p.elapsedSeconds), p.createdAt.replace('T', ' ').slice(0, 19)])))
+      })
+    })
+
+  program
+    .command('cancel')
+    .description('cancel a run: stop its running tasks and record it as cancelled')
+    .argument('<run>', 'run id (or a unique prefix)')
+    .option('--json', 'print the result as JSON')
+    .action(async (runId: string, options: { json?: boolean }) => {
+      await withApp(async (app) => {
+        const id = await resolveRunId(app, runId)
+        const run = await app.store.getRun(id)
+        const engine = await app.engineFor(run.cluster)
+        const { stopped } = await engine.stopRun(id, 'cancel')
+        const after = await app.store.getRun(id)
+        if (options.json) out(JSON.stringify({ runId: id, state: after.state, stopped }))
+        else out(`run ${id} ${after.state}${stopped > 0 ? `: ${stopped} running task(s) stopped` : ''}`)
+      })
+    })
+
+  program
+    .command('sync')
+    .description('one tick for every unfinished run: poll, decide, submit (for cron)')
+    .option('--json', 'print per-run results as JSON')
+    .action(async (options: { json?: boolean }) => {
+      await withApp(async (app) => {
+        const results = await syncOnce(app)
+        if (options.json) out(JSON.stringify(results, null, 2))
+        else if (results.length === 0) out('no unfinished runs')
+        else out(renderTable(['RUN', 'STATE', 'SUBMITTED', 'SCHEDULER CMDS', 'NOTE'], results.map((r) => [r.runId, r.state, String(r.submitted), String(r.schedulerCommands), r.error ?? ''])))
+        if (results.some((r) => r.error)) exitCode = ExitCode.storeError
+      })
+    })
+
+  program
+    .command('daemon')
+    .description('keep every run moving on the config\'s sync.schedule (node-cron) until SIGTERM/SIGINT')
+    .action(async () => {
+      await withApp(async (app) => {
+        io.stderr.write(`rpo daemon: syncing on "${app.config.sync.schedule}" with ${app.store.description}\n`)
+        await startDaemon(app, { log: (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`) })
+        io.stderr.write('rpo daemon: stopped\n')
+      })
+    })
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of pipeline files (or of the config file) for editors')
+    .addOption(new Option('--config-file', 'the config file schema instead of the pipeline schema'))
+    .action((options: { configFile?: boolean }) => {
+      const schema = z.toJSONSchema(options.configFile ? ConfigSchema : PipelineSchema, { io: 'input', unrepresentable: 'any' })
+      out(JSON.stringify(schema, null, 2))
+    })
+
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' })
+    return exitCode
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.invalidInput
+    io.stderr.write(`${formatError(error)}\n`)
+    return exitCodeFor(error)
+  }
+}
+
+async function resolveRunId(app: App, prefix: string): Promise<string> {
+  const runs = await app.store.listRuns({ limit: 1000 })
+  const exact = runs.find((r) => r.id === prefix)
+  if (exact) return exact.id
+  const matches = runs.filter((r) => r.id.startsWith(prefix))
+  if (matches.length === 1 && matches[0]) return matches[0].id
+  if (matches.length > 1) throw new RpoError('usage', `"${prefix}" matches ${matches.length} runs (${matches.slice(0, 3).map((r) => r.id).join(', ')}, ...); give more of the id`)
+  throw new RpoError('run-not-found', `no run "${prefix}" in ${app.store.description}; \`rpo status\` lists the runs`)
+}
+
+export function formatError(error: unknown): string {
+  if (error instanceof SpecError) return `error: ${error.issues.length === 1 ? 'invalid file' : `${error.issues.length} problems`}:\n${error.message.split('\n').map((l) => `  ${l}`).join('\n')}`
+  if (isRpoError(error)) return `error (${error.code}): ${error.message}`
+  const text = error instanceof Error ? (error.stack ?? error.message) : String(error)
+  return `internal error: ${text}\nThis is a bug in rpo; please report it with the command you ran.`
+}

@@ -1,0 +1,64 @@
+/**
+ * Following a run to its end: tick, wait for a change or the poll interval, repeat. Transient store
+ * and scheduler trouble (a locked store, another process holding the lease, a dropped connection)
+ * is waited out with backoff, never turned into task failures.
+ */
+import { isRpoError } from '../core/errors.js'
+import type { RunState } from '../core/scheduling/run-snapshot.js'
+import type { Engine, TickResult } from './engine.js'
+
+export interface FollowOptions {
+  readonly pollIntervalMs: number
+  /** Upper bound for the adaptive interval while nothing changes. @default pollIntervalMs */
+  readonly maxPollIntervalMs?: number
+  readonly signal?: AbortSignal
+  readonly onTick?: (result: TickResult) => void
+  readonly onTransientError?: (error: Error) => void
+}
+
+export async function followRun(engine: Engine, runId: string, options: FollowOptions): Promise<RunState> {
+  let interval = options.pollIntervalMs
+  let failures = 0
+  const aborted = abortPromise(options.signal)
+  while (!options.signal?.aborted) {
+    let result: TickResult
+    try {
+      result = await engine.tick(runId)
+      failures = 0
+    } catch (error) {
+      if (!isRpoError(error) || !error.retryable || failures >= 20) throw error
+      failures++
+      options.onTransientError?.(error)
+      await sleep(Math.min(10_000, 250 * 2 ** failures), options.signal)
+      continue
+    }
+    options.onTick?.(result)
+    if (result.state !== 'running') return result.state
+    // adaptive: back off while nothing is submitted, reset when work moves
+    interval = result.submitted > 0 ? options.pollIntervalMs : Math.min(options.maxPollIntervalMs ?? options.pollIntervalMs, interval * 1.5)
+    const wait = engine.adapter.waitForChange?.bind(engine.adapter)
+    if (wait) await Promise.race([wait(interval), aborted])
+    else await sleep(interval, options.signal)
+  }
+  return 'interrupted'
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', done)
+      resolve()
+    }
+    const timer = setTimeout(done, ms)
+    signal?.addEventListener('abort', done)
+  })
+}
+
+function abortPromise(signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (!signal) return
+    if (signal.aborted) resolve()
+    signal.addEventListener('abort', () => resolve(), { once: true })
+  })
+}

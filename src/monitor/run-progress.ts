@@ -1,0 +1,82 @@
+/**
+ * Progress of a run for people and scripts: counts by state, and one row per task with its latest
+ * attempt, elapsed time against the expected duration, and why it is where it is. Pure.
+ */
+import type { RunRecord } from '../store/run-store.js'
+import type { AttemptSnapshot, RunSnapshot, TaskSnapshot } from '../core/scheduling/run-snapshot.js'
+
+export interface TaskProgress {
+  readonly id: string
+  readonly group: string
+  readonly state: string
+  /** The scheduler's view of the latest attempt (pending, running, ...), when one is in flight. */
+  readonly jobState: string | null
+  readonly attempt: number
+  readonly jobId: string | null
+  readonly params: Readonly<Record<string, unknown>>
+  readonly elapsedSeconds: number | null
+  readonly expectedSeconds: number | null
+  readonly reason: string | null
+}
+
+export interface RunProgress {
+  readonly runId: string
+  readonly pipeline: string
+  readonly project: string | null
+  readonly cluster: string
+  readonly state: string
+  readonly createdAt: string
+  readonly finishedAt: string | null
+  readonly elapsedSeconds: number
+  readonly counts: Readonly<Record<string, number>>
+  readonly total: number
+  readonly done: number
+  /** Sum of expected durations of unfinished tasks (a rough "time left" on one slot). */
+  readonly expectedRemainingSeconds: number
+  readonly tasks: readonly TaskProgress[]
+}
+
+export function computeRunProgress(run: RunRecord, snapshot: RunSnapshot, now: number): RunProgress {
+  const attempts = new Map(snapshot.latestAttempts.map((a) => [a.taskId, a]))
+  const expected = new Map(snapshot.pipeline.tasks.map((t) => [t.name, t.expectedSeconds]))
+  const tasks = snapshot.tasks.filter((t) => t.state !== 'expanded').map((t) => taskProgress(t, attempts.get(t.id), expected.get(t.group) ?? null, now))
+  const counts: Record<string, number> = {}
+  for (const task of tasks) {
+    const key = task.state === 'active' ? (task.jobState === 'running' || task.jobState === 'completing' ? 'running' : 'queued') : task.state
+    counts[key] = (counts[key] ?? 0) + 1
+  }
+  const finished = new Set(['succeeded', 'failed', 'cancelled', 'skipped', 'upstream_failed'])
+  const end = run.finishedAt ? Date.parse(run.finishedAt) : now
+  return {
+    runId: run.id,
+    pipeline: run.pipelineName,
+    project: run.project,
+    cluster: run.cluster,
+    state: snapshot.state,
+    createdAt: run.createdAt,
+    finishedAt: run.finishedAt,
+    elapsedSeconds: Math.max(0, (end - Date.parse(run.createdAt)) / 1000),
+    counts,
+    total: tasks.length,
+    done: tasks.filter((t) => finished.has(t.state)).length,
+    expectedRemainingSeconds: tasks.filter((t) => !finished.has(t.state)).reduce((sum, t) => sum + (t.expectedSeconds ?? 0), 0),
+    tasks,
+  }
+}
+
+function taskProgress(task: TaskSnapshot, attempt: AttemptSnapshot | undefined, expectedSeconds: number | null, now: number): TaskProgress {
+  const start = attempt?.startedAt ? Date.parse(attempt.startedAt) : null
+  const end = attempt?.endedAt ? Date.parse(attempt.endedAt) : null
+  return {
+    id: task.id,
+    group: task.group,
+    state: task.state,
+    jobState: task.state === 'active' && attempt ? attempt.state : null,
+    attempt: task.attempts,
+    jobId: attempt?.jobId ?? null,
+    params: task.params,
+    elapsedSeconds: start === null ? null : Math.max(0, ((end ?? now) - start) / 1000),
+    expectedSeconds,
+    reason: task.reason,
+  }
+}

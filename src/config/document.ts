@@ -30,15 +30,17 @@ export function readDocumentFile(file: string, kind: 'spec' | 'config'): LoadedD
 }
 
 export function parseDocumentText(file: string, text: string): LoadedDocument {
+  // YAML accepts what JSON does not (trailing commas, comments): a .json file must be strict JSON
+  if (file.toLowerCase().endsWith('.json')) checkStrictJson(file, text)
   const lineCounter = new LineCounter()
   const doc: Document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
   if (doc.errors.length > 0) {
     throw new SpecError(
       'spec-unparsable',
       doc.errors.map((error) => {
-        const pos = error.linePos?.[0]
+        const pos = lineCounter.linePos(error.pos[0])
         return {
-          file: pos ? `${file}:${pos.line}:${pos.col}` : file,
+          file: `${file}:${pos.line}:${pos.col}`,
           path: '',
           message: `not valid YAML/JSON: ${error.message.split('\n')[0]}`,
         }
@@ -64,6 +66,22 @@ export function parseDocumentText(file: string, text: string): LoadedDocument {
       const p = lineCounter.linePos(range[0])
       return `${p.line}:${p.col}`
     },
+  }
+}
+
+function checkStrictJson(file: string, text: string): void {
+  try {
+    JSON.parse(text)
+  } catch (error) {
+    const message = (error as Error).message
+    const position = /position (\d+)/.exec(message)
+    let where = file
+    if (position) {
+      const before = text.slice(0, Number(position[1]))
+      const line = before.split('\n').length
+      where = `${file}:${line}:${before.length - before.lastIndexOf('\n')}`
+    }
+    throw new SpecError('spec-unparsable', [{ file: where, path: '', message: `not valid YAML/JSON: ${message.replace(/ in JSON at position \d+.*/, '')}` }])
   }
 }
 

@@ -43,6 +43,8 @@ export interface EngineOptions {
   readonly clock?: () => number
   readonly owner?: string
   readonly lostAfterMissedPolls?: number
+  /** How long a tick's claim on a run lasts; must exceed the longest poll interval. @default 60000 */
+  readonly leaseMs?: number
 }
 
 export interface TickResult {
@@ -52,7 +54,18 @@ export interface TickResult {
   readonly schedulerCommands: number
 }
 
-const LEASE_MS = 120_000
+const DEFAULT_LEASE_MS = 60_000
+
+function isDeadLocalOwner(owner: string): boolean {
+  const [host, pid] = owner.split(':')
+  if (host !== os.hostname() || !pid || !/^\d+$/.test(pid)) return false
+  try {
+    process.kill(Number(pid), 0)
+    return false
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH'
+  }
+}
 
 export class Engine {
   readonly events = new EngineEvents()
@@ -123,9 +136,14 @@ export class Engine {
     const store = this.#options.store
     const leaseName = `run:${runId}`
     const now = this.#clock()
-    if (!(await store.acquireLease(leaseName, this.owner, iso(now), iso(now + LEASE_MS)))) {
+    const leaseMs = this.#options.leaseMs ?? DEFAULT_LEASE_MS
+    if (!(await store.acquireLease(leaseName, this.owner, iso(now), iso(now + leaseMs)))) {
       const holder = await store.leaseHolder(leaseName, iso(now))
-      throw new StoreError('lease-held', `run ${runId} is being driven by another rpo process (${holder ?? 'unknown'}); try again shortly`)
+      // a holder on this machine whose process is gone (killed rpo) will never renew: take over now
+      if (holder !== null && isDeadLocalOwner(holder)) await store.releaseLease(leaseName, holder)
+      if (!(await store.acquireLease(leaseName, this.owner, iso(now), iso(now + leaseMs)))) {
+        throw new StoreError('lease-held', `run ${runId} is being driven by another rpo process (${holder ?? 'unknown'}); try again shortly`)
+      }
     }
     const { run, snapshot } = await store.loadSnapshot(runId)
     if (TERMINAL_RUN_STATES.has(snapshot.state) || snapshot.state === 'interrupted') {

@@ -9,9 +9,10 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { TransportError } from '../core/errors.js'
-import { describeArgv } from './ssh-exec.js'
+import { describeArgv, describeScript } from './command-label.js'
 import type { ExecOptions, ExecResult, Transport } from './transport.js'
 
+/** Settings shared by every command the local transport runs. */
 export interface LocalTransportOptions {
   /** Working directory of every command. @default process.cwd() */
   readonly cwd?: string
@@ -39,8 +40,7 @@ export function createLocalTransport(options: LocalTransportOptions = {}): Trans
       return runProcess(program, args, describeArgv(argv), execOptions, options)
     },
     execScript(script: string, execOptions: Omit<ExecOptions, 'stdin'> = {}): Promise<ExecResult> {
-      const label = `bash -s (a ${script.length}-character script)`
-      return runProcess('bash', ['-s'], label, { ...execOptions, stdin: script }, options)
+      return runProcess('bash', ['-s'], describeScript(script), { ...execOptions, stdin: script }, options)
     },
     readFile(path: string): Promise<string> {
       return readFile(path, 'utf8')

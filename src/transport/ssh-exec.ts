@@ -6,7 +6,6 @@
 
 import type { Client, ClientChannel } from 'ssh2'
 import { TransportError } from '../core/errors.js'
-import { quoteShellCommand } from '../script/shell-quote.js'
 import type { ExecResult } from './transport.js'
 
 /** How one exec attempt ended, when it did not throw. */
@@ -19,11 +18,15 @@ export type ExecOutcome =
   /** The server refused to open a channel (e.g. sshd's MaxSessions was reached); nothing ran. */
   | { readonly kind: 'refused'; readonly cause: unknown }
 
+/** What `runExecChannel` needs besides the connection and the command line. */
 export interface ExecChannelOptions {
+  /** `ssh user@host:port`, the message prefix. */
   readonly description: string
   /** The command as shown in messages. */
   readonly label: string
+  /** Written to the command's stdin, which is then closed (EOF is sent even without it). */
   readonly stdin?: string | undefined
+  /** From sending the request to the exit status, in milliseconds. */
   readonly timeoutMs: number
   /** Called once the channel is open (for counters). */
   readonly onOpen: () => void
@@ -37,7 +40,12 @@ const CLOSE_GRACE_MS = 2_000
 // (ssh2 lib/client.js, socket 'close' handler); an opened channel fails with another message
 const UNANSWERED_OPEN = 'No response from server'
 
-/** Run `command` (already shell-quoted) on a new exec channel of `connection`. */
+/**
+ * Run `command` (already shell-quoted) on a new exec channel of `connection`. Resolves with the
+ * outcome; rejects with `TransportError('command-timeout')` after `timeoutMs` (the command's process
+ * group is sent SIGTERM, then SIGKILL, and the channel is closed), or `ssh-socket` when the server
+ * refuses to run it.
+ */
 export function runExecChannel(
   connection: { readonly client: Client; readonly isAlive: boolean },
   command: string,
@@ -116,6 +124,7 @@ export function runExecChannel(
         })
         // always send EOF so a command that reads stdin cannot wait forever
         opened.end(options.stdin ?? '')
+        // a late channel (the timeout fired while it was opening) is still stopped, never left running
         if (isTimedOut) stop(opened)
       })
     } catch (error) {
@@ -169,12 +178,6 @@ function sendSignal(channel: ClientChannel, name: 'TERM' | 'KILL'): void {
   }
 }
 
-/** The command as shown in messages: shell-quoted, cut at 160 characters. */
-export function describeArgv(argv: readonly string[]): string {
-  const text = quoteShellCommand(argv)
-  return text.length > 160 ? `${text.slice(0, 157)}...` : text
-}
-
 /** A counting semaphore: at most `size` holders; the rest wait in FIFO order. */
 export class ChannelSlots {
   readonly #size: number
@@ -186,14 +189,17 @@ export class ChannelSlots {
     this.#size = size
   }
 
+  /** Slots held now. */
   get inUse(): number {
     return this.#inUse
   }
 
+  /** Callers waiting for a slot. */
   get queued(): number {
     return this.#waiters.length
   }
 
+  /** Resolves once the caller holds a slot; pair every acquire with one `release()`. */
   acquire(): Promise<void> {
     if (this.#inUse < this.#size) {
       this.#inUse += 1

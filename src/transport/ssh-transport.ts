@@ -12,17 +12,21 @@ import { join } from 'node:path'
 import { Client, type ConnectConfig, type ServerHostKeyAlgorithm, type SFTPWrapper, type VerifyCallback } from 'ssh2'
 import { TransportError } from '../core/errors.js'
 import { quoteShellCommand } from '../script/shell-quote.js'
+import { describeArgv, describeScript } from './command-label.js'
 import { formatKnownHostsName, listKnownKeyTypes, loadKnownHosts } from './known-hosts.js'
 import { readSftpFile, writeSftpFile } from './sftp-files.js'
 import { computeReconnectDelayMs, DEFAULT_RECONNECT_POLICY, mapSshError, type ReconnectPolicy } from './ssh-errors.js'
-import { ChannelSlots, describeArgv, runExecChannel } from './ssh-exec.js'
+import { ChannelSlots, runExecChannel } from './ssh-exec.js'
 import { verifyHostKey } from './ssh-host-key.js'
 import type { ExecOptions, ExecResult, Transport } from './transport.js'
 
+/** How to reach and authenticate to one SSH server. Secrets here are never logged or put into messages. */
 export interface SshTransportOptions {
+  /** Host name or IP address; also the name looked up in known_hosts. */
   readonly host: string
   /** @default 22 */
   readonly port?: number
+  /** The remote login name. */
   readonly username: string
   /** Path of an OpenSSH private key file (read at each connect; `~/` is expanded). */
   readonly privateKeyPath?: string
@@ -70,19 +74,24 @@ export interface SshTransportStats {
   readonly activeChannels: number
   /** Commands waiting for a free channel. */
   readonly queuedExecs: number
+  /** Whether a connection is up right now (a dropped one is re-established by the next call). */
   readonly isConnected: boolean
 }
 
+/** A `Transport` over SSH, with counters for tests and metrics. */
 export interface SshTransport extends Transport {
+  /** A snapshot of the counters; cheap, no I/O. */
   stats(): SshTransportStats
 }
 
 /** One live ssh2 connection; `isAlive` turns false for good when it ends or errors. */
-export interface SshConnection {
+interface SshConnection {
   readonly client: Client
   isAlive: boolean
   sftp: Promise<SFTPWrapper> | undefined
 }
+
+type TransportErrorCode = ConstructorParameters<typeof TransportError>[0]
 
 const DEFAULT_TIMEOUT_MS = 60_000
 // a connection that drops before the command started is not the command's failure; try a few times
@@ -224,7 +233,7 @@ export function createSshTransport(options: SshTransportOptions): SshTransport {
         const mapped = mapSshError(error, description)
         if (!mapped.retryable || attempt >= policy.maxAttempts) {
           if (attempt === 1) throw mapped
-          throw new TransportError(mapped.code as 'ssh-socket', `${mapped.message} (after ${attempt} attempts)`, {
+          throw new TransportError(mapped.code as TransportErrorCode, `${mapped.message} (after ${attempt} attempts)`, {
             cause: mapped.cause,
           })
         }
@@ -334,7 +343,7 @@ export function createSshTransport(options: SshTransportOptions): SshTransport {
       return run(quoteShellCommand(argv), describeArgv(argv), execOptions)
     },
     execScript(script: string, execOptions: Omit<ExecOptions, 'stdin'> = {}): Promise<ExecResult> {
-      return run('bash -s', `bash -s (a ${script.length}-character script)`, { ...execOptions, stdin: script })
+      return run('bash -s', describeScript(script), { ...execOptions, stdin: script })
     },
     readFile(path: string): Promise<string> {
       return withSftp((sftp) => readSftpFile(sftp, path))

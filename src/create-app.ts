@@ -44,7 +44,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<App> {
       return engine
     },
     async close() {
-      for (const engine of engines.values()) await engine.adapter.close()
+      for (const engine of engines.values()) await engine.close()
       await store.close()
     },
   }

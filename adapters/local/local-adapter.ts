@@ -212,11 +212,26 @@ export class LocalAdapter implements SchedulerAdapter {
   }
 
   async cancel(jobIds: readonly NativeJobId[]): Promise<void> {
-    for (const jobId of jobIds) {
-      const status = readJson<LaunchStatus>(path.join(this.jobDir(jobId), 'status.json'))
-      if (!status || status.state !== 'running') continue
-      if (isAlive(status.launcherPid)) signal(status.launcherPid, 'SIGTERM')
-      else if (status.pid) signal(-status.pid, 'SIGKILL')
+    for (const jobId of jobIds) await this.#cancelOne(jobId)
+  }
+
+  async #cancelOne(jobId: NativeJobId): Promise<void> {
+    const dir = this.jobDir(jobId)
+    if (!existsSync(dir)) return
+    // a launcher that has not started yet reads this marker and never runs the command
+    writeFileSync(path.join(dir, 'cancel-requested'), '')
+    const deadline = Date.now() + 5000
+    for (;;) {
+      const status = readJson<LaunchStatus>(path.join(dir, 'status.json'))
+      if (status) {
+        if (status.state !== 'running') return
+        if (isAlive(status.launcherPid)) signal(status.launcherPid, 'SIGTERM')
+        else if (status.pid) signal(-status.pid, 'SIGKILL')
+        return
+      }
+      // no lock: the launcher has not begun and will see the marker; lock without status: it is starting
+      if (!existsSync(path.join(dir, 'launcher.lock')) || Date.now() > deadline) return
+      await new Promise((resolve) => setTimeout(resolve, 25))
     }
   }
 

@@ -73,6 +73,7 @@ export class Engine {
   readonly #clock: () => number
   readonly owner: string
   #inventory: Inventory | null = null
+  readonly #leased = new Set<string>()
 
   constructor(options: EngineOptions) {
     this.#options = options
@@ -145,6 +146,7 @@ export class Engine {
         throw new StoreError('lease-held', `run ${runId} is being driven by another rpo process (${holder ?? 'unknown'}); try again shortly`)
       }
     }
+    this.#leased.add(leaseName)
     const { run, snapshot } = await store.loadSnapshot(runId)
     if (TERMINAL_RUN_STATES.has(snapshot.state) || snapshot.state === 'interrupted') {
       return { runId, state: snapshot.state, submitted: 0, schedulerCommands: 0 }
@@ -393,6 +395,13 @@ export class Engine {
       runState: to,
       now: iso(this.#clock()),
     })
+  }
+
+  /** Give up this engine's claims on runs (so another process may tick them at once) and close the adapter. */
+  async close(): Promise<void> {
+    for (const name of this.#leased) await this.#options.store.releaseLease(name, this.owner).catch(() => undefined)
+    this.#leased.clear()
+    await this.#options.adapter.close()
   }
 
   #emitPlanned(runId: string, events: readonly PlannedEvent[]): void {

@@ -4,7 +4,7 @@
 // (SIGTERM, then SIGKILL after the grace period) and turns its own SIGTERM into a clean cancel.
 // Plain JavaScript with no dependencies: it runs from the installed package as it is.
 import { spawn } from 'node:child_process'
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import path from 'node:path'
 
 const jobDir = process.argv[2]
@@ -13,6 +13,17 @@ if (!jobDir) {
   process.exit(2)
 }
 const job = JSON.parse(readFileSync(path.join(jobDir, 'job.json'), 'utf8'))
+
+// handle signals from the start: a cancel that arrives while the command is being started still counts
+let child
+let cancelRequested = false
+const onCancel = () => {
+  if (child) stop('cancelled')
+  else cancelRequested = true
+}
+process.on('SIGTERM', onCancel)
+process.on('SIGINT', onCancel)
+process.on('SIGHUP', () => undefined)
 
 // one launcher per job directory: a second start (a resend after a crash) leaves the first alone
 try {
@@ -42,12 +53,18 @@ function writeStatus(status) {
   renameSync(temp, file)
 }
 
+// rpo asked to cancel before this launcher got going: record it and never start the command
+if (existsSync(path.join(jobDir, 'cancel-requested'))) {
+  const now = new Date().toISOString()
+  writeStatus({ state: 'cancelled', launcherPid: process.pid, startedAt: now, endedAt: now, exitCode: null, reason: 'cancelled before it started' })
+  process.exit(0)
+}
+
 if (job.env.RPO_OUTPUT_DIR) mkdirSync(job.env.RPO_OUTPUT_DIR, { recursive: true })
 const stdout = openSync(path.join(jobDir, 'stdout.log'), 'a')
 const stderr = openSync(path.join(jobDir, 'stderr.log'), 'a')
 const startedAt = new Date().toISOString()
 let ending = null
-let child
 try {
   child = spawn('/bin/bash', ['-c', job.command], {
     cwd: job.cwd,
@@ -75,9 +92,7 @@ function stop(why) {
 }
 
 const limit = setTimeout(() => stop('timeout'), job.timeLimitSeconds * 1000)
-process.on('SIGTERM', () => stop('cancelled'))
-process.on('SIGINT', () => stop('cancelled'))
-process.on('SIGHUP', () => undefined)
+if (cancelRequested) stop('cancelled')
 
 child.on('error', (error) => {
   clearTimeout(limit)

@@ -1,0 +1,136 @@
+// The other commands, as a user types them: submit + sync, status, cancel, schema, validate --json, daemon.
+import { readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { createApp } from '../../src/create-app.js'
+import { startDaemon } from '../../src/sync/sync-runs.js'
+import { makeWorkDir, REPO_ROOT, runCli, writePipeline } from '../support/cli-harness.js'
+
+const CONFIG = `
+defaultCluster: box
+clusters:
+  box: { kind: local, cpus: 2, memory: 4G, killGrace: 200ms, pollInterval: 50ms }
+sync: { schedule: "* * * * * *" }
+`
+
+function workspace(pipeline: string): string {
+  const dir = makeWorkDir()
+  writeFileSync(path.join(dir, 'rpo.config.yaml'), CONFIG)
+  writePipeline(dir, 'pipeline.yaml', pipeline)
+  return dir
+}
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not reached in time')
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+describe('rpo submit + rpo sync (cron style)', () => {
+  it('submit returns at once; repeated syncs carry the run to the end', async () => {
+    const dir = workspace('name: chain\ntasks:\n  a: { command: "echo a > a.out" }\n  b: { command: "cat a.out > b.out", after: [a] }\n')
+    const submitted = await runCli(dir, ['submit', 'pipeline.yaml', '--json'])
+    expect(submitted.code).toBe(0)
+    const { runId, submitted: count } = JSON.parse(submitted.stdout)
+    expect(count).toBe(1)
+    await waitUntil(async () => {
+      const sync = await runCli(dir, ['sync', '--json'])
+      expect(sync.code).toBe(0)
+      const status = JSON.parse((await runCli(dir, ['status', runId, '--json'])).stdout)
+      return status.state === 'succeeded'
+    })
+    expect(readFileSync(path.join(dir, 'b.out'), 'utf8')).toBe('a\n')
+    const sync = await runCli(dir, ['sync'])
+    expect(sync.stdout).toContain('no unfinished runs')
+  })
+})
+
+describe('rpo status', () => {
+  it('lists runs, shows one by unique prefix, and explains an unknown id', async () => {
+    const dir = workspace('name: tiny\ntasks:\n  a: { command: "true", expected: 5s }\n')
+    const run = await runCli(dir, ['run', 'pipeline.yaml', '--quiet'])
+    expect(run.code).toBe(0)
+    const list = await runCli(dir, ['status'])
+    expect(list.stdout).toMatch(/RUN\s+PIPELINE\s+CLUSTER\s+STATE/)
+    expect(list.stdout).toMatch(/tiny-\S+\s+tiny\s+box\s+succeeded\s+1\/1/)
+    const one = await runCli(dir, ['status', 'tiny-'])
+    expect(one.stdout).toMatch(/a\s+succeeded\s+1\s+\S+\s+5\.0s/)
+    const missing = await runCli(dir, ['status', 'nope'])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('no run "nope"')
+    const bad = await runCli(dir, ['status', '--limit', 'many'])
+    expect(bad.code).toBe(2)
+  })
+
+  it('says so when there are no runs', async () => {
+    const dir = workspace('name: tiny\ntasks:\n  a: { command: "true" }\n')
+    const result = await runCli(dir, ['status'])
+    expect(result.stdout).toContain('no runs yet')
+  })
+})
+
+describe('rpo cancel', () => {
+  it('stops running tasks, records the run cancelled, and a later run of the file starts anew', async () => {
+    const dir = workspace('name: long\ntasks:\n  sleepy: { command: "echo $$ > pid; sleep 30" }\n  later: { command: "true", after: [sleepy] }\n')
+    const submitted = JSON.parse((await runCli(dir, ['submit', 'pipeline.yaml', '--json'])).stdout)
+    await waitUntil(async () => {
+      try {
+        readFileSync(path.join(dir, 'pid'))
+        return true
+      } catch {
+        return false
+      }
+    })
+    const pid = Number(readFileSync(path.join(dir, 'pid'), 'utf8'))
+    const cancel = await runCli(dir, ['cancel', submitted.runId, '--json'])
+    expect(cancel.code).toBe(0)
+    expect(JSON.parse(cancel.stdout)).toEqual({ runId: submitted.runId, state: 'cancelled', stopped: 1 })
+    expect(() => process.kill(pid, 0)).toThrow()
+    const status = JSON.parse((await runCli(dir, ['status', submitted.runId, '--json'])).stdout)
+    expect(status.tasks.map((t: { state: string }) => t.state)).toEqual(['cancelled', 'cancelled'])
+    const again = JSON.parse((await runCli(dir, ['submit', 'pipeline.yaml', '--json'])).stdout)
+    expect(again.runId).not.toBe(submitted.runId)
+    await runCli(dir, ['cancel', again.runId])
+  })
+})
+
+describe('rpo schema and validate --json', () => {
+  it('prints the JSON Schema that editors use, identical to the committed docs/ copies', async () => {
+    const dir = makeWorkDir()
+    const pipeline = await runCli(dir, ['schema'])
+    const schema = JSON.parse(pipeline.stdout)
+    expect(schema.properties.tasks.additionalProperties.properties.matrix).toBeDefined()
+    expect(`${pipeline.stdout}`).toBe(readFileSync(path.join(REPO_ROOT, 'docs/pipeline.schema.json'), 'utf8'))
+    const config = await runCli(dir, ['schema', '--config-file'])
+    expect(config.stdout).toBe(readFileSync(path.join(REPO_ROOT, 'docs/config.schema.json'), 'utf8'))
+  })
+
+  it('validate --json lists the expanded tasks', async () => {
+    const dir = workspace('name: sweep\ntasks:\n  t: { command: "echo {{params.x}}", matrix: { x: [1, "a b"] } }\n')
+    const result = await runCli(dir, ['validate', 'pipeline.yaml', '--json'])
+    expect(result.code).toBe(0)
+    const out = JSON.parse(result.stdout)
+    expect(out.tasks.map((t: { id: string; command: string }) => [t.id, t.command])).toEqual([
+      ['t.0', 'echo 1'],
+      ['t.1', "echo 'a b'"],
+    ])
+  })
+})
+
+describe('rpo daemon', () => {
+  it('ticks unfinished runs on its cron schedule and stops cleanly when told', async () => {
+    const dir = workspace('name: bg\ntasks:\n  a: { command: "true" }\n  b: { command: "true", after: [a] }\n')
+    const submitted = JSON.parse((await runCli(dir, ['submit', 'pipeline.yaml', '--json'])).stdout)
+    const app = await createApp({ cwd: dir })
+    const controller = new AbortController()
+    const lines: string[] = []
+    const daemon = startDaemon(app, { log: (l) => lines.push(l), signal: controller.signal })
+    await waitUntil(async () => (await app.store.getRun(submitted.runId)).state === 'succeeded')
+    controller.abort()
+    await daemon
+    await app.close()
+    expect(lines.some((l) => l.includes(`${submitted.runId}: succeeded`))).toBe(true)
+  })
+})

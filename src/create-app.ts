@@ -37,7 +37,10 @@ export async function createApp(options: CreateAppOptions = {}): Promise<App> {
       if (existing) return existing
       const cluster = config.clusters[name]
       if (!cluster) {
-        throw new RpoError('config-invalid', `no cluster "${name}" in ${config.file ?? 'the config'} (clusters: ${Object.keys(config.clusters).join(', ')})`)
+        throw new RpoError(
+          'config-invalid',
+          `no cluster "${name}" in ${config.file ?? 'the config'} (clusters: ${Object.keys(config.clusters).join(', ')})`,
+        )
       }
       const engine = createEngine(config, cluster, store, options.clock)
       engines.set(name, engine)
@@ -68,7 +71,10 @@ function createEngine(config: ResolvedConfig, cluster: ResolvedCluster, store: R
       ...(clock ? { clock } : {}),
     })
   }
-  throw new RpoError('usage', `cluster "${cluster.name}": the ${cluster.kind} adapter is not available in this version of rpo`)
+  throw new RpoError(
+    'usage',
+    `cluster "${cluster.name}": the ${cluster.kind} adapter is not available in this version of rpo`,
+  )
 }
 
 async function readLocalFile(file: string): Promise<string | null> {

@@ -11,51 +11,64 @@
  * await app.close()
  * ```
  */
-export { type App, type CreateAppOptions, createApp } from './create-app.js'
+
+export { type ClusterConfig, type ConfigFile, ConfigSchema } from './config/config-schema.js'
 export {
-  loadConfig,
   findConfigFile,
   type LoadConfigOptions,
-  type ResolvedConfig,
+  loadConfig,
   type ResolvedCluster,
+  type ResolvedConfig,
   type StoreTarget,
 } from './config/load-config.js'
-export { ConfigSchema, type ConfigFile, type ClusterConfig } from './config/config-schema.js'
-export { loadPipelineFile, loadPipelineText, type LoadedPipeline } from './config/load-pipeline.js'
-export { PipelineSchema, type PipelineSpec, type TaskSpec } from './core/pipeline/pipeline-schema.js'
-export { resolvePipeline, type ResolvedPipeline, type ResolvedTask, type RetryPolicy } from './core/pipeline/resolved-pipeline.js'
-export { expandPipeline, type TaskInstance } from './core/pipeline/expand-pipeline.js'
-export { parseDurationSeconds, parseMemoryMb, formatDuration } from './core/pipeline/units.js'
-export { planTick, type TickPlan, type PlanOptions } from './core/scheduling/plan-tick.js'
-export type { RunSnapshot, TaskSnapshot, AttemptSnapshot, RunState, TaskState, Capacity } from './core/scheduling/run-snapshot.js'
-export { JobState, isTerminalJobState, canTransition } from './core/job/job-state.js'
+export { type LoadedPipeline, loadPipelineFile, loadPipelineText } from './config/load-pipeline.js'
 export {
-  RpoError,
-  SpecError,
   DagError,
-  ParseError,
-  TransportError,
-  SchedulerCommandError,
-  StoreError,
   isRpoError,
+  ParseError,
+  RpoError,
   type RpoErrorCode,
+  SchedulerCommandError,
+  SpecError,
   type SpecIssue,
+  StoreError,
+  TransportError,
 } from './core/errors.js'
-export { Engine, type EngineOptions, type TickResult } from './engine/engine.js'
-export { EngineEvents, type EngineEventMap, type EngineEventName } from './engine/engine-events.js'
-export { followRun, type FollowOptions } from './engine/follow-run.js'
-export { RunStore, type RunRecord, type AttemptRecord, type EventRecord } from './store/run-store.js'
-export { openDatabase } from './store/open-store.js'
-export { computeRunProgress, type RunProgress, type TaskProgress } from './monitor/run-progress.js'
-export { syncOnce, startDaemon, type SyncResult } from './sync/sync-runs.js'
+export { canTransition, isTerminalJobState, JobState } from './core/job/job-state.js'
+export { expandPipeline, type TaskInstance } from './core/pipeline/expand-pipeline.js'
+export { PipelineSchema, type PipelineSpec, type TaskSpec } from './core/pipeline/pipeline-schema.js'
+export {
+  type ResolvedPipeline,
+  type ResolvedTask,
+  type RetryPolicy,
+  resolvePipeline,
+} from './core/pipeline/resolved-pipeline.js'
+export { formatDuration, parseDurationSeconds, parseMemoryMb } from './core/pipeline/units.js'
+export { type PlanOptions, planTick, type TickPlan } from './core/scheduling/plan-tick.js'
 export type {
+  AttemptSnapshot,
+  Capacity,
+  RunSnapshot,
+  RunState,
+  TaskSnapshot,
+  TaskState,
+} from './core/scheduling/run-snapshot.js'
+export { type App, type CreateAppOptions, createApp } from './create-app.js'
+export { Engine, type EngineOptions, type TickResult } from './engine/engine.js'
+export { type EngineEventMap, type EngineEventName, EngineEvents } from './engine/engine-events.js'
+export { type FollowOptions, followRun } from './engine/follow-run.js'
+export { computeRunProgress, type RunProgress, type TaskProgress } from './monitor/run-progress.js'
+export type {
+  Inventory,
+  JobObservation,
+  JobSubmission,
+  NativeJobId,
   SchedulerAdapter,
   SchedulerCapabilities,
-  JobSubmission,
-  JobObservation,
-  Inventory,
-  NativeJobId,
   SubmissionKey,
 } from './scheduler/scheduler-adapter.js'
-export type { Transport, ExecOptions, ExecResult } from './transport/transport.js'
-export { quoteShellWord, quoteShellCommand } from './script/shell-quote.js'
+export { quoteShellCommand, quoteShellWord } from './script/shell-quote.js'
+export { openDatabase } from './store/open-store.js'
+export { type AttemptRecord, type EventRecord, type RunRecord, RunStore } from './store/run-store.js'
+export { type SyncResult, startDaemon, syncOnce } from './sync/sync-runs.js'
+export type { ExecOptions, ExecResult, Transport } from './transport/transport.js'

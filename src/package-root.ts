@@ -10,7 +10,8 @@ export function packageRoot(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url))
   while (!existsSync(path.join(dir, 'templates')) || !existsSync(path.join(dir, 'package.json'))) {
     const parent = path.dirname(dir)
-    if (parent === dir) throw new Error('rpo: cannot find the package root (templates/ is missing from the installation)')
+    if (parent === dir)
+      throw new Error('rpo: cannot find the package root (templates/ is missing from the installation)')
     dir = parent
   }
   cached = dir

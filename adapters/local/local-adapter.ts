@@ -52,7 +52,14 @@ interface JobFile {
 
 export class LocalAdapter implements SchedulerAdapter {
   readonly kind = 'local' as const
-  readonly capabilities = { nativeDependencies: false, hold: false, requeue: false, arrays: false, priority: false, signal: true }
+  readonly capabilities = {
+    nativeDependencies: false,
+    hold: false,
+    requeue: false,
+    arrays: false,
+    priority: false,
+    signal: true,
+  }
   readonly #cluster: ResolvedLocalCluster
   readonly #jobsRoot: string
   readonly #children = new Set<ChildProcess>()
@@ -162,7 +169,15 @@ export class LocalAdapter implements SchedulerAdapter {
     const status = readJson<LaunchStatus>(path.join(dir, 'status.json'))
     if (!status) {
       if (!existsSync(path.join(dir, 'job.json'))) return null
-      return { jobId, state: 'pending', nativeState: 'starting', exitCode: null, startedAt: null, endedAt: null, name: jobId }
+      return {
+        jobId,
+        state: 'pending',
+        nativeState: 'starting',
+        exitCode: null,
+        startedAt: null,
+        endedAt: null,
+        name: jobId,
+      }
     }
     const job = readJson<JobFile>(path.join(dir, 'job.json'))
     if (status.state === 'running') {

@@ -13,7 +13,8 @@ export function renderTable(headers: readonly string[], rows: readonly (readonly
 }
 
 export function taskLabel(task: TaskProgress): string {
-  if (task.state === 'active') return task.jobState === 'running' || task.jobState === 'completing' ? 'running' : (task.jobState ?? 'queued')
+  if (task.state === 'active')
+    return task.jobState === 'running' || task.jobState === 'completing' ? 'running' : (task.jobState ?? 'queued')
   if (task.state === 'retry_wait') return 'retrying'
   return task.state
 }
@@ -36,7 +37,17 @@ export function renderRunProgress(progress: RunProgress): string {
 }
 
 export function renderCounts(counts: Readonly<Record<string, number>>): string {
-  const order = ['running', 'queued', 'pending', 'retry_wait', 'succeeded', 'skipped', 'failed', 'upstream_failed', 'cancelled']
+  const order = [
+    'running',
+    'queued',
+    'pending',
+    'retry_wait',
+    'succeeded',
+    'skipped',
+    'failed',
+    'upstream_failed',
+    'cancelled',
+  ]
   return order
     .filter((k) => (counts[k] ?? 0) > 0)
     .map((k) => `${counts[k]} ${k === 'retry_wait' ? 'retrying' : k.replace('_', ' ')}`)

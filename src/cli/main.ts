@@ -4,12 +4,12 @@
  */
 import { Command, CommanderError, Option } from 'commander'
 import { z } from 'zod'
-import { loadPipelineFile } from '../config/load-pipeline.js'
 import { ConfigSchema } from '../config/config-schema.js'
-import { type App, createApp } from '../create-app.js'
+import { loadPipelineFile } from '../config/load-pipeline.js'
 import { isRpoError, RpoError, SpecError } from '../core/errors.js'
 import { PipelineSchema } from '../core/pipeline/pipeline-schema.js'
 import { formatDuration } from '../core/pipeline/units.js'
+import { type App, createApp } from '../create-app.js'
 import { followRun } from '../engine/follow-run.js'
 import { computeRunProgress } from '../monitor/run-progress.js'
 import { startDaemon, syncOnce } from '../sync/sync-runs.js'
@@ -26,11 +26,17 @@ export interface CliIo {
   readonly stderr: NodeJS.WriteStream
 }
 
-export async function main(argv: readonly string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
   const out = (text: string) => io.stdout.write(`${text}\n`)
   const program = new Command('rpo')
     .description('Research Pipeline Orchestrator: run ML pipelines locally or on Slurm/PBS clusters')
-    .option('-c, --config <file>', 'config file (default: $RPO_CONFIG, ./rpo.config.{yaml,json}, or built-in local defaults)')
+    .option(
+      '-c, --config <file>',
+      'config file (default: $RPO_CONFIG, ./rpo.config.{yaml,json}, or built-in local defaults)',
+    )
     .addHelpText('after', EXIT_CODES_HELP)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) })
@@ -48,9 +54,11 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
 
   program
     .command('validate')
-    .description('check a pipeline file (schema, dependencies, cycles, resources against the target) without running it')
+    .description(
+      'check a pipeline file (schema, dependencies, cycles, resources against the target) without running it',
+    )
     .argument('<pipeline>', 'pipeline file (YAML or JSON)')
-    .option('--cluster <name>', 'check against this cluster (default: the pipeline\'s, then the config\'s)')
+    .option('--cluster <name>', "check against this cluster (default: the pipeline's, then the config's)")
     .option('--json', 'print the expanded task list as JSON')
     .action(async (file: string, options: { cluster?: string; json?: boolean }) => {
       const loaded = loadPipelineFile(file)
@@ -64,7 +72,9 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
       }
       const groups = loaded.pipeline.tasks.map((t) => {
         const count = loaded.instances.filter((i) => i.group === t.name).length
-        const after = t.after.map((d) => (d.condition === 'succeeded' ? d.task : `${d.task} (${d.condition})`)).join(', ')
+        const after = t.after
+          .map((d) => (d.condition === 'succeeded' ? d.task : `${d.task} (${d.condition})`))
+          .join(', ')
         return [t.name, t.foreach ? 'fan-out' : String(count), after || '-']
       })
       out(`${loaded.file}: valid — ${loaded.instances.length} task(s) in ${loaded.pipeline.tasks.length} step(s)\n`)
@@ -87,7 +97,11 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
         const detach = options.quiet ? () => undefined : reporter.attach(engine.events)
         const { run, resumed } = await engine.startRun(loaded, { resume: !options.new })
         if (!options.quiet) {
-          reporter.line(resumed ? `continuing run ${run.id} (same pipeline file, unfinished)` : `started run ${run.id} with ${loaded.instances.length} task(s) on ${run.cluster}`)
+          reporter.line(
+            resumed
+              ? `continuing run ${run.id} (same pipeline file, unfinished)`
+              : `started run ${run.id} with ${loaded.instances.length} task(s) on ${run.cluster}`,
+          )
         }
         const controller = new AbortController()
         let interrupts = 0
@@ -118,7 +132,9 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
           if (controller.signal.aborted) {
             const { stopped } = await engine.stopRun(run.id, 'interrupt')
             reporter.finish()
-            io.stderr.write(`interrupted: ${stopped} running task(s) stopped. Run \`rpo run ${file}\` again to continue, or \`rpo cancel ${run.id}\`.\n`)
+            io.stderr.write(
+              `interrupted: ${stopped} running task(s) stopped. Run \`rpo run ${file}\` again to continue, or \`rpo cancel ${run.id}\`.\n`,
+            )
             return ExitCode.interrupted
           }
           reporter.finish()
@@ -126,7 +142,10 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
           const { run: record, snapshot } = await app.store.loadSnapshot(run.id)
           const progress = computeRunProgress(record, snapshot, Date.now())
           if (options.json) out(JSON.stringify(progress, null, 2))
-          else out(`\n${renderRunProgress(progress)}\n\nrun ${state} in ${formatDuration(progress.elapsedSeconds)}; logs and outputs under ${app.config.stateDir}`)
+          else
+            out(
+              `\n${renderRunProgress(progress)}\n\nrun ${state} in ${formatDuration(progress.elapsedSeconds)}; logs and outputs under ${app.config.stateDir}`,
+            )
           return state === 'succeeded' ? ExitCode.ok : ExitCode.runFailed
         } finally {
           process.off('SIGINT', onSignal)
@@ -149,7 +168,10 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
         const { run, resumed } = await engine.startRun(loaded, { resume: !options.new })
         const tick = await engine.tick(run.id)
         if (options.json) out(JSON.stringify({ runId: run.id, resumed, state: tick.state, submitted: tick.submitted }))
-        else out(`${resumed ? 'continuing' : 'started'} run ${run.id}: ${tick.submitted} task(s) submitted; \`rpo status ${run.id}\` to follow`)
+        else
+          out(
+            `${resumed ? 'continuing' : 'started'} run ${run.id}: ${tick.submitted} task(s) submitted; \`rpo status ${run.id}\` to follow`,
+          )
       })
     })
 
@@ -169,7 +191,8 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
           return
         }
         const limit = Number.parseInt(options.limit, 10)
-        if (!Number.isInteger(limit) || limit <= 0) throw new RpoError('usage', `--limit: expected a positive whole number, got "${options.limit}"`)
+        if (!Number.isInteger(limit) || limit <= 0)
+          throw new RpoError('usage', `--limit: expected a positive whole number, got "${options.limit}"`)
         const runs = await app.store.listRuns({ limit })
         const rows = await Promise.all(
           runs.map(async (run) => {
@@ -178,14 +201,33 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
           }),
         )
         if (options.json) {
-          out(JSON.stringify(rows.map(({ tasks: _tasks, ...rest }) => rest), null, 2))
+          out(
+            JSON.stringify(
+              rows.map(({ tasks: _tasks, ...rest }) => rest),
+              null,
+              2,
+            ),
+          )
           return
         }
         if (rows.length === 0) {
           out(`no runs yet in ${app.store.description}; start one with \`rpo run <pipeline.yaml>\``)
           return
         }
-        out(renderTable(['RUN', 'PIPELINE', 'CLUSTER', 'STATE', 'DONE', 'ELAPSED', 'CREATED'], rows.map((p) => [p.runId, p.pipeline, p.cluster, p.state, `${p.done}/${p.total}`, formatDuration(p.elapsedSeconds), p.createdAt.replace('T', ' ').slice(0, 19)])))
+        out(
+          renderTable(
+            ['RUN', 'PIPELINE', 'CLUSTER', 'STATE', 'DONE', 'ELAPSED', 'CREATED'],
+            rows.map((p) => [
+              p.runId,
+              p.pipeline,
+              p.cluster,
+              p.state,
+              `${p.done}/${p.total}`,
+              formatDuration(p.elapsedSeconds),
+              p.createdAt.replace('T', ' ').slice(0, 19),
+            ]),
+          ),
+        )
       })
     })
 
@@ -215,14 +257,20 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
         const results = await syncOnce(app)
         if (options.json) out(JSON.stringify(results, null, 2))
         else if (results.length === 0) out('no unfinished runs')
-        else out(renderTable(['RUN', 'STATE', 'SUBMITTED', 'SCHEDULER CMDS', 'NOTE'], results.map((r) => [r.runId, r.state, String(r.submitted), String(r.schedulerCommands), r.error ?? ''])))
+        else
+          out(
+            renderTable(
+              ['RUN', 'STATE', 'SUBMITTED', 'SCHEDULER CMDS', 'NOTE'],
+              results.map((r) => [r.runId, r.state, String(r.submitted), String(r.schedulerCommands), r.error ?? '']),
+            ),
+          )
         if (results.some((r) => r.error)) exitCode = ExitCode.storeError
       })
     })
 
   program
     .command('daemon')
-    .description('keep every run moving on the config\'s sync.schedule (node-cron) until SIGTERM/SIGINT')
+    .description("keep every run moving on the config's sync.schedule (node-cron) until SIGTERM/SIGINT")
     .action(async () => {
       await withApp(async (app) => {
         io.stderr.write(`rpo daemon: syncing on "${app.config.sync.schedule}" with ${app.store.description}\n`)
@@ -236,7 +284,10 @@ export async function main(argv: readonly string[], io: CliIo = { stdout: proces
     .description('print the JSON Schema of pipeline files (or of the config file) for editors')
     .addOption(new Option('--config-file', 'the config file schema instead of the pipeline schema'))
     .action((options: { configFile?: boolean }) => {
-      const schema = z.toJSONSchema(options.configFile ? ConfigSchema : PipelineSchema, { io: 'input', unrepresentable: 'any' })
+      const schema = z.toJSONSchema(options.configFile ? ConfigSchema : PipelineSchema, {
+        io: 'input',
+        unrepresentable: 'any',
+      })
       out(JSON.stringify(schema, null, 2))
     })
 
@@ -256,12 +307,23 @@ async function resolveRunId(app: App, prefix: string): Promise<string> {
   if (exact) return exact.id
   const matches = runs.filter((r) => r.id.startsWith(prefix))
   if (matches.length === 1 && matches[0]) return matches[0].id
-  if (matches.length > 1) throw new RpoError('usage', `"${prefix}" matches ${matches.length} runs (${matches.slice(0, 3).map((r) => r.id).join(', ')}, ...); give more of the id`)
+  if (matches.length > 1)
+    throw new RpoError(
+      'usage',
+      `"${prefix}" matches ${matches.length} runs (${matches
+        .slice(0, 3)
+        .map((r) => r.id)
+        .join(', ')}, ...); give more of the id`,
+    )
   throw new RpoError('run-not-found', `no run "${prefix}" in ${app.store.description}; \`rpo status\` lists the runs`)
 }
 
 export function formatError(error: unknown): string {
-  if (error instanceof SpecError) return `error: ${error.issues.length === 1 ? 'invalid file' : `${error.issues.length} problems`}:\n${error.message.split('\n').map((l) => `  ${l}`).join('\n')}`
+  if (error instanceof SpecError)
+    return `error: ${error.issues.length === 1 ? 'invalid file' : `${error.issues.length} problems`}:\n${error.message
+      .split('\n')
+      .map((l) => `  ${l}`)
+      .join('\n')}`
   if (isRpoError(error)) return `error (${error.code}): ${error.message}`
   const text = error instanceof Error ? (error.stack ?? error.message) : String(error)
   return `internal error: ${text}\nThis is a bug in rpo; please report it with the command you ran.`

@@ -28,7 +28,9 @@ export class ProgressReporter {
 
   attach(events: EngineEvents): () => void {
     const offs = [
-      events.on('task:submitted', (e) => this.line(`→ ${e.taskId} submitted${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`)),
+      events.on('task:submitted', (e) =>
+        this.line(`→ ${e.taskId} submitted${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`),
+      ),
       events.on('task:started', (e) => this.line(`▶ ${e.taskId} started`)),
       events.on('task:succeeded', (e) => this.line(`✓ ${e.taskId} succeeded`)),
       events.on('task:failed', (e) => this.line(`✗ ${e.taskId} failed: ${e.message}`)),

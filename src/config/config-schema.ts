@@ -39,7 +39,9 @@ const LocalClusterSchema = z.strictObject({
 })
 
 const BatchClusterFields = {
-  ssh: SshConnectionSchema.optional().describe('Where the scheduler commands run; omit when rpo runs on the login node'),
+  ssh: SshConnectionSchema.optional().describe(
+    'Where the scheduler commands run; omit when rpo runs on the login node',
+  ),
   workDir: z.string().min(1).describe('Directory on the cluster for job scripts, logs and outputs'),
   partition: z.string().optional(),
   account: z.string().optional(),
@@ -65,7 +67,11 @@ export const BudgetSchema = z.strictObject({
   gpuType: z.string().optional().describe('Only this GPU type; all types when absent'),
   amount: z.number().nonnegative(),
   period: z
-    .union([z.literal('month'), z.strictObject({ rollingDays: z.int().positive() }), z.strictObject({ from: z.string(), until: z.string() })])
+    .union([
+      z.literal('month'),
+      z.strictObject({ rollingDays: z.int().positive() }),
+      z.strictObject({ from: z.string(), until: z.string() }),
+    ])
     .default('month'),
   cap: z.enum(['hard', 'soft']).default('hard'),
   user: z.string().optional().describe('A per-user budget inside the project'),
@@ -83,7 +89,9 @@ export const StoreSchema = z.strictObject({
   url: z
     .string()
     .min(1)
-    .describe('sqlite:<path> (relative to the config file) or postgres://user@host:port/db @default sqlite:.rpo/rpo.sqlite'),
+    .describe(
+      'sqlite:<path> (relative to the config file) or postgres://user@host:port/db @default sqlite:.rpo/rpo.sqlite',
+    ),
   busyTimeout: duration.default('5s').describe('How long to wait for a locked SQLite store'),
 })
 
@@ -92,7 +100,9 @@ export const ConfigSchema = z.strictObject({
   store: StoreSchema.default({ url: 'sqlite:.rpo/rpo.sqlite', busyTimeout: '5s' }),
   stateDir: z.string().default('.rpo').describe('Where local job logs and outputs go (relative to the config file)'),
   defaultCluster: z.string().default('local'),
-  clusters: z.record(name, ClusterSchema).default({ local: { kind: 'local', gpus: [], killGrace: '10s', pollInterval: '250ms' } }),
+  clusters: z
+    .record(name, ClusterSchema)
+    .default({ local: { kind: 'local', gpus: [], killGrace: '10s', pollInterval: '250ms' } }),
   projects: z.record(name, ProjectSchema).default({}),
   sync: z
     .strictObject({

@@ -35,14 +35,17 @@ export function parseDocumentText(file: string, text: string): LoadedDocument {
   const lineCounter = new LineCounter()
   const doc: Document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
   if (doc.errors.length > 0) {
+    // after the first syntax error the parser's later complaints are mostly echoes of it
+    const shown = doc.errors.slice(0, 3)
+    const more = doc.errors.length - shown.length
     throw new SpecError(
       'spec-unparsable',
-      doc.errors.map((error) => {
+      shown.map((error, i) => {
         const pos = lineCounter.linePos(error.pos[0])
         return {
           file: `${file}:${pos.line}:${pos.col}`,
           path: '',
-          message: `not valid YAML/JSON: ${error.message.split('\n')[0]}`,
+          message: `not valid YAML/JSON: ${error.message.split('\n')[0]}${i === shown.length - 1 && more > 0 ? ` (and ${more} more problem(s) after it)` : ''}`,
         }
       }),
     )
@@ -81,7 +84,9 @@ function checkStrictJson(file: string, text: string): void {
       const line = before.split('\n').length
       where = `${file}:${line}:${before.length - before.lastIndexOf('\n')}`
     }
-    throw new SpecError('spec-unparsable', [{ file: where, path: '', message: `not valid YAML/JSON: ${message.replace(/ in JSON at position \d+.*/, '')}` }])
+    throw new SpecError('spec-unparsable', [
+      { file: where, path: '', message: `not valid YAML/JSON: ${message.replace(/ in JSON at position \d+.*/, '')}` },
+    ])
   }
 }
 
@@ -128,7 +133,9 @@ function collectIssues(
     for (const key of issue.keys) {
       const known = keysAtPath(schema, path)
       const suggestion = suggest(key, known)
-      out.push(located(doc, [...path, key], `unknown key "${key}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`))
+      out.push(
+        located(doc, [...path, key], `unknown key "${key}"${suggestion ? ` (did you mean "${suggestion}"?)` : ''}`),
+      )
     }
     return
   }
@@ -142,7 +149,8 @@ function located(doc: LoadedDocument, path: PropertyKey[], message: string): Spe
 
 function describeIssue(issue: ZodIssueLike): string {
   const got = describeValue(issue.input)
-  if (issue.code === 'invalid_type' && issue.input === undefined) return `required (${issue.message.replace(/^Invalid input: /, '')})`
+  if (issue.code === 'invalid_type' && issue.input === undefined)
+    return `required (${issue.message.replace(/^Invalid input: /, '')})`
   if (issue.code === 'invalid_value' && issue.values) {
     return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${got}`
   }
@@ -178,7 +186,9 @@ function pickUnionBranch(branches: ZodIssueLike[][]): ZodIssueLike[] | undefined
 function keysAtPath(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
   let nodes: ZodInternal[] = [schema as unknown as ZodInternal]
   for (const segment of path) nodes = nodes.flatMap((node) => childSchemas(unwrap(node), segment))
-  return nodes.flatMap((node) => unwrap(node).flatMap((n) => (n._zod.def.type === 'object' ? Object.keys(n._zod.def.shape ?? {}) : [])))
+  return nodes.flatMap((node) =>
+    unwrap(node).flatMap((n) => (n._zod.def.type === 'object' ? Object.keys(n._zod.def.shape ?? {}) : [])),
+  )
 }
 
 interface ZodInternal {
@@ -238,11 +248,7 @@ function editDistance(a: string, b: string): number {
     row[0] = i
     for (let j = 1; j <= b.length; j++) {
       const current = row[j] as number
-      row[j] = Math.min(
-        (row[j] as number) + 1,
-        (row[j - 1] as number) + 1,
-        previous + (a[i - 1] === b[j - 1] ? 0 : 1),
-      )
+      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1))
       previous = current
     }
   }

@@ -78,7 +78,12 @@ export function loadConfig(options: LoadConfigOptions = {}): ResolvedConfig {
   return deepFreeze(config)
 }
 
-export function resolveConfig(parsed: ConfigFile, file: string | null, baseDir: string, env: NodeJS.ProcessEnv): ResolvedConfig {
+export function resolveConfig(
+  parsed: ConfigFile,
+  file: string | null,
+  baseDir: string,
+  env: NodeJS.ProcessEnv,
+): ResolvedConfig {
   const clusters: Record<string, ResolvedCluster> = {}
   for (const [name, cluster] of Object.entries(parsed.clusters)) clusters[name] = resolveCluster(name, cluster)
   if (!clusters[parsed.defaultCluster]) {
@@ -116,8 +121,15 @@ function resolveCluster(name: string, cluster: ClusterConfig): ResolvedCluster {
       kind: 'local',
       name,
       cpus: cluster.cpus ?? os.availableParallelism(),
-      memoryMb: cluster.memory === undefined ? Math.floor(os.totalmem() / 1024 / 1024) : (parseMemoryMb(cluster.memory) as number),
-      gpus: cluster.gpus.map((g) => ({ type: g.type, count: g.count, memoryMb: g.memory === undefined ? null : parseMemoryMb(g.memory) })),
+      memoryMb:
+        cluster.memory === undefined
+          ? Math.floor(os.totalmem() / 1024 / 1024)
+          : (parseMemoryMb(cluster.memory) as number),
+      gpus: cluster.gpus.map((g) => ({
+        type: g.type,
+        count: g.count,
+        memoryMb: g.memory === undefined ? null : parseMemoryMb(g.memory),
+      })),
       killGraceMs: (parseDurationSeconds(cluster.killGrace) as number) * 1000,
       pollIntervalMs: (parseDurationSeconds(cluster.pollInterval) as number) * 1000,
     }

@@ -14,7 +14,14 @@ import { isTerminalJobState, type JobState } from '../core/job/job-state.js'
 import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import { explainUnsatisfiable } from '../core/scheduling/capacity.js'
 import { type PlannedEvent, planTick } from '../core/scheduling/plan-tick.js'
-import type { AttemptObservation, AttemptSnapshot, Capacity, RunSnapshot, RunState, TaskSnapshot } from '../core/scheduling/run-snapshot.js'
+import type {
+  AttemptObservation,
+  AttemptSnapshot,
+  Capacity,
+  RunSnapshot,
+  RunState,
+  TaskSnapshot,
+} from '../core/scheduling/run-snapshot.js'
 import { TERMINAL_RUN_STATES } from '../core/scheduling/run-snapshot.js'
 import {
   asNativeJobId,
@@ -105,7 +112,10 @@ export class Engine {
   }
 
   /** Start a run of the pipeline, or continue the unfinished run of the same file content. */
-  async startRun(loaded: LoadedPipeline, options: { resume?: boolean } = {}): Promise<{ run: RunRecord; resumed: boolean }> {
+  async startRun(
+    loaded: LoadedPipeline,
+    options: { resume?: boolean } = {},
+  ): Promise<{ run: RunRecord; resumed: boolean }> {
     await this.checkFeasible(loaded)
     const store = this.#options.store
     if (options.resume !== false) {
@@ -143,7 +153,10 @@ export class Engine {
       // a holder on this machine whose process is gone (killed rpo) will never renew: take over now
       if (holder !== null && isDeadLocalOwner(holder)) await store.releaseLease(leaseName, holder)
       if (!(await store.acquireLease(leaseName, this.owner, iso(now), iso(now + leaseMs)))) {
-        throw new StoreError('lease-held', `run ${runId} is being driven by another rpo process (${holder ?? 'unknown'}); try again shortly`)
+        throw new StoreError(
+          'lease-held',
+          `run ${runId} is being driven by another rpo process (${holder ?? 'unknown'}); try again shortly`,
+        )
       }
     }
     this.#leased.add(leaseName)
@@ -178,9 +191,16 @@ export class Engine {
         missedPolls: 0,
       }))
     const usage = new Map(
-      observations.flatMap((o) => (o.kind === 'observed' && o.job.usage ? [[o.submissionKey, o.job.usage] as const] : [])),
+      observations.flatMap((o) =>
+        o.kind === 'observed' && o.job.usage ? [[o.submissionKey, o.job.usage] as const] : [],
+      ),
     )
-    const attemptUpdates = new Map([...plan.attemptUpdates].map(([key, patch]) => [key, usage.has(key) ? { ...patch, usage: usage.get(key) ?? null } : patch]))
+    const attemptUpdates = new Map(
+      [...plan.attemptUpdates].map(([key, patch]) => [
+        key,
+        usage.has(key) ? { ...patch, usage: usage.get(key) ?? null } : patch,
+      ]),
+    )
     const applied = await store.applyPlan(runId, snapshot.state, {
       taskUpdates: plan.taskUpdates,
       attemptUpdates,
@@ -199,7 +219,17 @@ export class Engine {
     if (plan.submissions.length > 0) {
       const tasks = new Map(snapshot.tasks.map((t) => [t.id, t]))
       for (const instance of plan.newTasks) {
-        tasks.set(instance.id, { ...instance, state: 'pending', reason: null, attempts: 0, failures: 0, nextAttemptAt: null, outputs: null, startedAt: null, endedAt: null })
+        tasks.set(instance.id, {
+          ...instance,
+          state: 'pending',
+          reason: null,
+          attempts: 0,
+          failures: 0,
+          nextAttemptAt: null,
+          outputs: null,
+          startedAt: null,
+          endedAt: null,
+        })
       }
       submitted = await this.#submit(run, tasks, plan.submissions)
       commands += 1
@@ -212,9 +242,14 @@ export class Engine {
     return { runId, state: plan.runState, submitted, schedulerCommands: commands }
   }
 
-  async #observe(run: RunRecord, snapshot: RunSnapshot): Promise<{ observations: AttemptObservation[]; commands: number }> {
+  async #observe(
+    run: RunRecord,
+    snapshot: RunSnapshot,
+  ): Promise<{ observations: AttemptObservation[]; commands: number }> {
     const activeTasks = new Set(snapshot.tasks.filter((t) => t.state === 'active').map((t) => t.id))
-    const live = snapshot.latestAttempts.filter((a) => activeTasks.has(a.taskId) && !isTerminalJobState(a.state as JobState))
+    const live = snapshot.latestAttempts.filter(
+      (a) => activeTasks.has(a.taskId) && !isTerminalJobState(a.state as JobState),
+    )
     const withJob = live.filter((a) => a.jobId !== null)
     const unsent = live.filter((a) => a.jobId === null)
     const observations: AttemptObservation[] = []
@@ -222,7 +257,9 @@ export class Engine {
     try {
       if (unsent.length > 0) {
         commands++
-        const found = await this.#options.adapter.findBySubmissionKey(unsent.map((a) => asSubmissionKey(a.submissionKey)))
+        const found = await this.#options.adapter.findBySubmissionKey(
+          unsent.map((a) => asSubmissionKey(a.submissionKey)),
+        )
         for (const attempt of unsent) {
           const jobId = found.get(asSubmissionKey(attempt.submissionKey))
           observations.push(
@@ -242,33 +279,54 @@ export class Engine {
             observations.push({ kind: 'missing', submissionKey: attempt.submissionKey })
             continue
           }
-          const outputs = job.state === 'succeeded' ? await this.#readOutputs(attempt.submissionKey) : { outputs: null, error: null }
-          observations.push({ kind: 'observed', submissionKey: attempt.submissionKey, job, outputs: outputs.outputs, outputsError: outputs.error })
+          const outputs =
+            job.state === 'succeeded' ? await this.#readOutputs(attempt.submissionKey) : { outputs: null, error: null }
+          observations.push({
+            kind: 'observed',
+            submissionKey: attempt.submissionKey,
+            job,
+            outputs: outputs.outputs,
+            outputsError: outputs.error,
+          })
         }
       }
     } catch (error) {
       // an outage fails the poll, never the jobs: plan on without observations and try again next tick
       const code = isRpoError(error) ? error.code : 'internal'
-      this.events.emit('poll:error', { runId: run.id, code, message: error instanceof Error ? error.message : String(error) })
+      this.events.emit('poll:error', {
+        runId: run.id,
+        code,
+        message: error instanceof Error ? error.message : String(error),
+      })
       return { observations: [], commands }
     }
     return { observations, commands }
   }
 
-  async #readOutputs(submissionKey: string): Promise<{ outputs: Record<string, unknown> | null; error: string | null }> {
+  async #readOutputs(
+    submissionKey: string,
+  ): Promise<{ outputs: Record<string, unknown> | null; error: string | null }> {
     const file = path.posix.join(this.#options.jobsRoot, submissionKey, 'outputs.json')
     const text = await this.#options.readFile(file)
     if (text === null || text.trim() === '') return { outputs: null, error: null }
     try {
       const value = JSON.parse(text) as unknown
-      if (value && typeof value === 'object' && !Array.isArray(value)) return { outputs: value as Record<string, unknown>, error: null }
-      return { outputs: null, error: `$RPO_OUTPUTS (${file}) must hold a JSON object, got ${Array.isArray(value) ? 'a list' : typeof value}` }
+      if (value && typeof value === 'object' && !Array.isArray(value))
+        return { outputs: value as Record<string, unknown>, error: null }
+      return {
+        outputs: null,
+        error: `$RPO_OUTPUTS (${file}) must hold a JSON object, got ${Array.isArray(value) ? 'a list' : typeof value}`,
+      }
     } catch (error) {
       return { outputs: null, error: `$RPO_OUTPUTS (${file}) is not valid JSON: ${(error as Error).message}` }
     }
   }
 
-  async #submit(run: RunRecord, tasks: ReadonlyMap<string, TaskSnapshot>, submissions: readonly { taskId: string; attempt: number; submissionKey: string }[]): Promise<number> {
+  async #submit(
+    run: RunRecord,
+    tasks: ReadonlyMap<string, TaskSnapshot>,
+    submissions: readonly { taskId: string; attempt: number; submissionKey: string }[],
+  ): Promise<number> {
     const definitions = new Map(run.pipeline.tasks.map((t) => [t.name, t]))
     const jobs: JobSubmission[] = submissions.map((s) => {
       const task = tasks.get(s.taskId) as TaskSnapshot
@@ -277,32 +335,55 @@ export class Engine {
     const store = this.#options.store
     try {
       const results = await this.#options.adapter.submit(jobs)
-      const updates = new Map(results.map((r) => [r.submissionKey as string, { jobId: r.jobId as string, state: 'pending' as const }]))
+      const updates = new Map(
+        results.map((r) => [r.submissionKey as string, { jobId: r.jobId as string, state: 'pending' as const }]),
+      )
       await store.updateAttempts(updates)
       for (const result of results) {
         const job = jobs.find((j) => j.submissionKey === result.submissionKey) as JobSubmission
-        this.events.emit('task:submitted', { runId: run.id, taskId: job.taskId, message: `submitted as ${result.jobId}`, jobId: result.jobId, attempt: job.attempt })
+        this.events.emit('task:submitted', {
+          runId: run.id,
+          taskId: job.taskId,
+          message: `submitted as ${result.jobId}`,
+          jobId: result.jobId,
+          attempt: job.attempt,
+        })
       }
       return results.length
     } catch (error) {
       // the outcome is unknown: the attempts stay `submitting` and the next tick looks their keys up
       const code = isRpoError(error) ? error.code : 'internal'
-      this.events.emit('submit:error', { runId: run.id, code, message: error instanceof Error ? error.message : String(error) })
+      this.events.emit('submit:error', {
+        runId: run.id,
+        code,
+        message: error instanceof Error ? error.message : String(error),
+      })
       if (isRpoError(error) && error.code === 'job-rejected') {
-        await this.#rejectAttempts(run.id, jobs, error.message)
+        await this.#rejectAttempts(jobs, error.message)
       }
       return 0
     }
   }
 
-  async #rejectAttempts(runId: string, jobs: readonly JobSubmission[], message: string): Promise<void> {
+  async #rejectAttempts(jobs: readonly JobSubmission[], message: string): Promise<void> {
     const now = iso(this.#clock())
     await this.#options.store.updateAttempts(
-      new Map(jobs.map((j) => [j.submissionKey as string, { state: 'failed' as const, reason: `rejected by the scheduler: ${message}`, endedAt: now }])),
+      new Map(
+        jobs.map((j) => [
+          j.submissionKey as string,
+          { state: 'failed' as const, reason: `rejected by the scheduler: ${message}`, endedAt: now },
+        ]),
+      ),
     )
   }
 
-  #jobSubmission(run: RunRecord, task: TaskSnapshot, definition: ResolvedTask, attempt: number, key: string): JobSubmission {
+  #jobSubmission(
+    run: RunRecord,
+    task: TaskSnapshot,
+    definition: ResolvedTask,
+    attempt: number,
+    key: string,
+  ): JobSubmission {
     const outputDir = path.posix.join(this.#options.runsRoot, run.id, task.id)
     const jobDir = path.posix.join(this.#options.jobsRoot, key)
     const env: Record<string, string> = {
@@ -317,8 +398,10 @@ export class Engine {
       RPO_OUTPUTS: path.posix.join(jobDir, 'outputs.json'),
       RPO_PARAMS: JSON.stringify(task.params),
     }
-    for (const [name, value] of Object.entries(task.params)) env[`RPO_PARAM_${name.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`] = String(value)
-    if (task.item !== null && task.item !== undefined) env.RPO_ITEM = typeof task.item === 'string' ? task.item : JSON.stringify(task.item)
+    for (const [name, value] of Object.entries(task.params))
+      env[`RPO_PARAM_${name.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`] = String(value)
+    if (task.item !== null && task.item !== undefined)
+      env.RPO_ITEM = typeof task.item === 'string' ? task.item : JSON.stringify(task.item)
     return {
       submissionKey: asSubmissionKey(key),
       runId: run.id,
@@ -340,12 +423,18 @@ export class Engine {
    * Stop a run's work. `interrupt` (Ctrl-C) puts unfinished tasks back to pending so a later
    * `rpo run` continues; `cancel` ends the run for good.
    */
-  async stopRun(runId: string, mode: 'interrupt' | 'cancel', options: { waitMs?: number } = {}): Promise<{ stopped: number }> {
+  async stopRun(
+    runId: string,
+    mode: 'interrupt' | 'cancel',
+    options: { waitMs?: number } = {},
+  ): Promise<{ stopped: number }> {
     const store = this.#options.store
     const { snapshot } = await store.loadSnapshot(runId)
     if (TERMINAL_RUN_STATES.has(snapshot.state)) return { stopped: 0 }
     const activeTasks = new Set(snapshot.tasks.filter((t) => t.state === 'active').map((t) => t.id))
-    const live = snapshot.latestAttempts.filter((a) => activeTasks.has(a.taskId) && !isTerminalJobState(a.state as JobState))
+    const live = snapshot.latestAttempts.filter(
+      (a) => activeTasks.has(a.taskId) && !isTerminalJobState(a.state as JobState),
+    )
     const jobIds = live.flatMap((a) => (a.jobId ? [asNativeJobId(a.jobId)] : []))
     // attempts still `submitting` may exist on the scheduler under their key
     const unsent = live.filter((a) => a.jobId === null).map((a) => asSubmissionKey(a.submissionKey))
@@ -357,11 +446,20 @@ export class Engine {
     const taskUpdates = new Map<string, { state: TaskSnapshot['state']; reason: string | null; endedAt?: string }>()
     for (const task of snapshot.tasks) {
       if (task.state === 'active' || task.state === 'pending' || task.state === 'retry_wait') {
-        taskUpdates.set(task.id, mode === 'interrupt' ? { state: 'pending', reason: null } : { state: 'cancelled', reason: why, endedAt: now })
+        taskUpdates.set(
+          task.id,
+          mode === 'interrupt' ? { state: 'pending', reason: null } : { state: 'cancelled', reason: why, endedAt: now },
+        )
       }
     }
-    const attemptUpdates = new Map(live.map((a) => [a.submissionKey, { state: 'cancelled' as const, reason: why, endedAt: now }]))
-    const event: PlannedEvent = { type: 'run:stopped', taskId: null, message: `run ${mode === 'interrupt' ? 'interrupted' : 'cancelled'}: ${live.length} running task(s) stopped` }
+    const attemptUpdates = new Map(
+      live.map((a) => [a.submissionKey, { state: 'cancelled' as const, reason: why, endedAt: now }]),
+    )
+    const event: PlannedEvent = {
+      type: 'run:stopped',
+      taskId: null,
+      message: `run ${mode === 'interrupt' ? 'interrupted' : 'cancelled'}: ${live.length} running task(s) stopped`,
+    }
     await store.applyPlan(runId, snapshot.state, {
       taskUpdates,
       attemptUpdates,

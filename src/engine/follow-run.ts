@@ -35,7 +35,10 @@ export async function followRun(engine: Engine, runId: string, options: FollowOp
     options.onTick?.(result)
     if (result.state !== 'running') return result.state
     // adaptive: back off while nothing is submitted, reset when work moves
-    interval = result.submitted > 0 ? options.pollIntervalMs : Math.min(options.maxPollIntervalMs ?? options.pollIntervalMs, interval * 1.5)
+    interval =
+      result.submitted > 0
+        ? options.pollIntervalMs
+        : Math.min(options.maxPollIntervalMs ?? options.pollIntervalMs, interval * 1.5)
     const wait = engine.adapter.waitForChange?.bind(engine.adapter)
     if (wait) await Promise.race([wait(interval), aborted])
     else await sleep(interval, options.signal)

@@ -2,8 +2,9 @@
  * Progress of a run for people and scripts: counts by state, and one row per task with its latest
  * attempt, elapsed time against the expected duration, and why it is where it is. Pure.
  */
-import type { RunRecord } from '../store/run-store.js'
+
 import type { AttemptSnapshot, RunSnapshot, TaskSnapshot } from '../core/scheduling/run-snapshot.js'
+import type { RunRecord } from '../store/run-store.js'
 
 export interface TaskProgress {
   readonly id: string
@@ -39,10 +40,17 @@ export interface RunProgress {
 export function computeRunProgress(run: RunRecord, snapshot: RunSnapshot, now: number): RunProgress {
   const attempts = new Map(snapshot.latestAttempts.map((a) => [a.taskId, a]))
   const expected = new Map(snapshot.pipeline.tasks.map((t) => [t.name, t.expectedSeconds]))
-  const tasks = snapshot.tasks.filter((t) => t.state !== 'expanded').map((t) => taskProgress(t, attempts.get(t.id), expected.get(t.group) ?? null, now))
+  const tasks = snapshot.tasks
+    .filter((t) => t.state !== 'expanded')
+    .map((t) => taskProgress(t, attempts.get(t.id), expected.get(t.group) ?? null, now))
   const counts: Record<string, number> = {}
   for (const task of tasks) {
-    const key = task.state === 'active' ? (task.jobState === 'running' || task.jobState === 'completing' ? 'running' : 'queued') : task.state
+    const key =
+      task.state === 'active'
+        ? task.jobState === 'running' || task.jobState === 'completing'
+          ? 'running'
+          : 'queued'
+        : task.state
     counts[key] = (counts[key] ?? 0) + 1
   }
   const finished = new Set(['succeeded', 'failed', 'cancelled', 'skipped', 'upstream_failed'])
@@ -59,12 +67,19 @@ export function computeRunProgress(run: RunRecord, snapshot: RunSnapshot, now: n
     counts,
     total: tasks.length,
     done: tasks.filter((t) => finished.has(t.state)).length,
-    expectedRemainingSeconds: tasks.filter((t) => !finished.has(t.state)).reduce((sum, t) => sum + (t.expectedSeconds ?? 0), 0),
+    expectedRemainingSeconds: tasks
+      .filter((t) => !finished.has(t.state))
+      .reduce((sum, t) => sum + (t.expectedSeconds ?? 0), 0),
     tasks,
   }
 }
 
-function taskProgress(task: TaskSnapshot, attempt: AttemptSnapshot | undefined, expectedSeconds: number | null, now: number): TaskProgress {
+function taskProgress(
+  task: TaskSnapshot,
+  attempt: AttemptSnapshot | undefined,
+  expectedSeconds: number | null,
+  now: number,
+): TaskProgress {
   const start = attempt?.startedAt ? Date.parse(attempt.startedAt) : null
   const end = attempt?.endedAt ? Date.parse(attempt.endedAt) : null
   return {

@@ -64,15 +64,24 @@ async function migrateToLatest(opened: OpenedDatabase): Promise<void> {
       return { '001-initial': initialMigration(opened.dialect) }
     },
   }
-  const migrator = new Migrator({ db: opened.db, provider, migrationTableName: 'rpo_migrations', migrationLockTableName: 'rpo_migrations_lock' })
+  const migrator = new Migrator({
+    db: opened.db,
+    provider,
+    migrationTableName: 'rpo_migrations',
+    migrationLockTableName: 'rpo_migrations_lock',
+  })
   const { error, results } = await migrator.migrateToLatest()
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')
     const translated = translateStoreError(error, opened.description)
     if (failed && translated.code === 'store-unavailable') {
-      throw new StoreError('store-migration', `${opened.description}: migration ${failed.migrationName} failed: ${messageOf(error)}`, {
-        cause: error,
-      })
+      throw new StoreError(
+        'store-migration',
+        `${opened.description}: migration ${failed.migrationName} failed: ${messageOf(error)}`,
+        {
+          cause: error,
+        },
+      )
     }
     throw translated
   }
@@ -98,9 +107,17 @@ export function translateStoreError(error: unknown, description: string): StoreE
     )
   }
   if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'EACCES') {
-    return new StoreError('store-unavailable', `${description} cannot be opened for writing: ${message}`, { cause: error })
+    return new StoreError('store-unavailable', `${description} cannot be opened for writing: ${message}`, {
+      cause: error,
+    })
   }
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === '28P01' || code === '3D000' || /connect|timeout/i.test(message)) {
+  if (
+    code === 'ECONNREFUSED' ||
+    code === 'ENOTFOUND' ||
+    code === '28P01' ||
+    code === '3D000' ||
+    /connect|timeout/i.test(message)
+  ) {
     return new StoreError('store-unavailable', `${description} is unreachable: ${message}`, { cause: error })
   }
   return new StoreError('store-unavailable', `${description}: ${message}`, { cause: error })

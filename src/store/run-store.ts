@@ -8,7 +8,14 @@ import { StoreError } from '../core/errors.js'
 import type { TaskInstance } from '../core/pipeline/expand-pipeline.js'
 import type { ResolvedPipeline } from '../core/pipeline/resolved-pipeline.js'
 import type { AttemptPatch, PlannedEvent, TaskPatch } from '../core/scheduling/plan-tick.js'
-import type { AttemptSnapshot, AttemptState, RunSnapshot, RunState, TaskSnapshot, TaskState } from '../core/scheduling/run-snapshot.js'
+import type {
+  AttemptSnapshot,
+  AttemptState,
+  RunSnapshot,
+  RunState,
+  TaskSnapshot,
+  TaskState,
+} from '../core/scheduling/run-snapshot.js'
 import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
 import type { AttemptTable, Database, TaskTable } from './database.js'
 import { type OpenedDatabase, translateStoreError } from './open-store.js'
@@ -97,7 +104,14 @@ export class RunStore {
       await insertTasks(trx, run.id, run.instances, 0, run.now)
       await trx
         .insertInto('events')
-        .values({ run_id: run.id, task_id: null, type: 'run:created', at: run.now, message: `run of ${run.pipeline.name} with ${run.instances.length} tasks`, data_json: null })
+        .values({
+          run_id: run.id,
+          task_id: null,
+          type: 'run:created',
+          at: run.now,
+          message: `run of ${run.pipeline.name} with ${run.instances.length} tasks`,
+          data_json: null,
+        })
         .execute()
     })
   }
@@ -121,13 +135,21 @@ export class RunStore {
 
   async getRun(runId: string): Promise<RunRecord> {
     const row = await this.#read((db) => db.selectFrom('runs').selectAll().where('id', '=', runId).executeTakeFirst())
-    if (!row) throw new StoreError('run-not-found', `no run "${runId}" in ${this.description} (see \`rpo status\` for the runs it has)`)
+    if (!row)
+      throw new StoreError(
+        'run-not-found',
+        `no run "${runId}" in ${this.description} (see \`rpo status\` for the runs it has)`,
+      )
     return toRunRecord(row)
   }
 
   async listRuns(options: { limit?: number; states?: readonly RunState[] } = {}): Promise<RunRecord[]> {
     const rows = await this.#read((db) => {
-      let query = db.selectFrom('runs').selectAll().orderBy('created_at', 'desc').limit(options.limit ?? 20)
+      let query = db
+        .selectFrom('runs')
+        .selectAll()
+        .orderBy('created_at', 'desc')
+        .limit(options.limit ?? 20)
       if (options.states && options.states.length > 0) query = query.where('state', 'in', [...options.states])
       return query.execute()
     })
@@ -139,7 +161,13 @@ export class RunStore {
     const [taskRows, attemptRows] = await this.#read((db) =>
       Promise.all([
         db.selectFrom('tasks').selectAll().where('run_id', '=', runId).orderBy('seq').execute(),
-        db.selectFrom('attempts').selectAll().where('run_id', '=', runId).orderBy('task_id').orderBy('attempt').execute(),
+        db
+          .selectFrom('attempts')
+          .selectAll()
+          .where('run_id', '=', runId)
+          .orderBy('task_id')
+          .orderBy('attempt')
+          .execute(),
       ]),
     )
     const latest = new Map<string, AttemptTable>()
@@ -162,19 +190,34 @@ export class RunStore {
       if (taskId) query = query.where('task_id', '=', taskId)
       return query.orderBy('task_id').orderBy('attempt').execute()
     })
-    return rows.map((row) => ({ ...toAttemptSnapshot(row), runId: row.run_id, usage: row.usage_json ? (JSON.parse(row.usage_json) as ResourceUsage) : null }))
+    return rows.map((row) => ({
+      ...toAttemptSnapshot(row),
+      runId: row.run_id,
+      usage: row.usage_json ? (JSON.parse(row.usage_json) as ResourceUsage) : null,
+    }))
   }
 
   async countSubmissions(runId: string): Promise<number> {
     const row = await this.#read((db) =>
-      db.selectFrom('attempts').select((eb) => eb.fn.countAll<number>().as('n')).where('run_id', '=', runId).executeTakeFirst(),
+      db
+        .selectFrom('attempts')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('run_id', '=', runId)
+        .executeTakeFirst(),
     )
     return Number(row?.n ?? 0)
   }
 
   async listEvents(runId: string, afterId = 0, limit = 1000): Promise<EventRecord[]> {
     const rows = await this.#read((db) =>
-      db.selectFrom('events').selectAll().where('run_id', '=', runId).where('id', '>', afterId).orderBy('id').limit(limit).execute(),
+      db
+        .selectFrom('events')
+        .selectAll()
+        .where('run_id', '=', runId)
+        .where('id', '>', afterId)
+        .orderBy('id')
+        .limit(limit)
+        .execute(),
     )
     return rows.map((row) => ({
       id: Number(row.id),
@@ -197,15 +240,25 @@ export class RunStore {
       const current = await trx.selectFrom('runs').select('state').where('id', '=', runId).executeTakeFirst()
       if (current?.state !== expectedState) return false
       if (plan.newTasks.length > 0) {
-        const last = await trx.selectFrom('tasks').select((eb) => eb.fn.max('seq').as('max')).where('run_id', '=', runId).executeTakeFirst()
+        const last = await trx
+          .selectFrom('tasks')
+          .select((eb) => eb.fn.max('seq').as('max'))
+          .where('run_id', '=', runId)
+          .executeTakeFirst()
         await insertTasks(trx, runId, plan.newTasks, Number(last?.max ?? 0) + 1, plan.now)
       }
       for (const [taskId, patch] of plan.taskUpdates) {
-        await trx.updateTable('tasks').set({ ...taskPatchToRow(patch), updated_at: plan.now }).where('run_id', '=', runId).where('id', '=', taskId).execute()
+        await trx
+          .updateTable('tasks')
+          .set({ ...taskPatchToRow(patch), updated_at: plan.now })
+          .where('run_id', '=', runId)
+          .where('id', '=', taskId)
+          .execute()
       }
       for (const [key, patch] of plan.attemptUpdates) {
         const row = attemptPatchToRow(patch)
-        if (Object.keys(row).length > 0) await trx.updateTable('attempts').set(row).where('submission_key', '=', key).execute()
+        if (Object.keys(row).length > 0)
+          await trx.updateTable('attempts').set(row).where('submission_key', '=', key).execute()
       }
       for (const attempt of plan.newAttempts) {
         await trx.insertInto('attempts').values(attemptToRow(runId, attempt)).execute()
@@ -248,7 +301,14 @@ export class RunStore {
     await this.#write((trx) =>
       trx
         .insertInto('events')
-        .values({ run_id: runId, task_id: event.taskId, type: event.type, at: now, message: event.message, data_json: event.data ? JSON.stringify(event.data) : null })
+        .values({
+          run_id: runId,
+          task_id: event.taskId,
+          type: event.type,
+          at: now,
+          message: event.message,
+          data_json: event.data ? JSON.stringify(event.data) : null,
+        })
         .execute(),
     )
   }
@@ -261,14 +321,17 @@ export class RunStore {
     return this.#write(async (trx) => {
       const current = await trx.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst()
       if (current && current.owner !== owner && current.expires_at > now) return false
-      if (current) await trx.updateTable('leases').set({ owner, expires_at: expiresAt }).where('name', '=', name).execute()
+      if (current)
+        await trx.updateTable('leases').set({ owner, expires_at: expiresAt }).where('name', '=', name).execute()
       else await trx.insertInto('leases').values({ name, owner, expires_at: expiresAt }).execute()
       return true
     })
   }
 
   async leaseHolder(name: string, now: string): Promise<string | null> {
-    const row = await this.#read((db) => db.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst())
+    const row = await this.#read((db) =>
+      db.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst(),
+    )
     return row && row.expires_at > now ? row.owner : null
   }
 
@@ -297,7 +360,13 @@ export class RunStore {
   }
 }
 
-async function insertTasks(trx: Transaction<Database>, runId: string, instances: readonly TaskInstance[], firstSeq: number, now: string) {
+async function insertTasks(
+  trx: Transaction<Database>,
+  runId: string,
+  instances: readonly TaskInstance[],
+  firstSeq: number,
+  now: string,
+) {
   // chunked: SQLite limits bound parameters per statement
   const rows: TaskTable[] = instances.map((instance, i) => ({
     run_id: runId,
@@ -318,7 +387,11 @@ async function insertTasks(trx: Transaction<Database>, runId: string, instances:
     ended_at: null,
     updated_at: now,
   }))
-  for (let i = 0; i < rows.length; i += 500) await trx.insertInto('tasks').values(rows.slice(i, i + 500)).execute()
+  for (let i = 0; i < rows.length; i += 500)
+    await trx
+      .insertInto('tasks')
+      .values(rows.slice(i, i + 500))
+      .execute()
 }
 
 function toRunRecord(row: Database['runs']): RunRecord {

@@ -4,8 +4,8 @@
  * each run's own lease keeps a daemon and an `rpo run` from ticking the same run together.
  */
 import cron from 'node-cron'
-import type { App } from '../create-app.js'
 import { isRpoError } from '../core/errors.js'
+import type { App } from '../create-app.js'
 
 export interface SyncResult {
   readonly runId: string
@@ -22,7 +22,13 @@ export async function syncOnce(app: App): Promise<SyncResult[]> {
     try {
       const engine = await app.engineFor(run.cluster)
       const tick = await engine.tick(run.id)
-      results.push({ runId: run.id, state: tick.state, submitted: tick.submitted, schedulerCommands: tick.schedulerCommands, error: null })
+      results.push({
+        runId: run.id,
+        state: tick.state,
+        submitted: tick.submitted,
+        schedulerCommands: tick.schedulerCommands,
+        error: null,
+      })
     } catch (error) {
       // one run's trouble (its cluster unreachable, its lease held) must not stop the others
       const message = isRpoError(error) ? `${error.code}: ${error.message}` : String(error)
@@ -42,24 +48,36 @@ export async function startDaemon(app: App, options: DaemonOptions): Promise<voi
   const owner = `daemon:${process.pid}`
   const tick = async () => {
     const now = Date.now()
-    const ok = await app.store.acquireLease('sync', owner, new Date(now).toISOString(), new Date(now + 10 * 60_000).toISOString())
+    const ok = await app.store.acquireLease(
+      'sync',
+      owner,
+      new Date(now).toISOString(),
+      new Date(now + 10 * 60_000).toISOString(),
+    )
     if (!ok) {
       options.log('another rpo daemon holds the sync lease; skipping this tick')
       return
     }
     const results = await syncOnce(app)
-    for (const r of results) options.log(`${r.runId}: ${r.error ? `error ${r.error}` : `${r.state}, ${r.submitted} submitted, ${r.schedulerCommands} scheduler command(s)`}`)
+    for (const r of results)
+      options.log(
+        `${r.runId}: ${r.error ? `error ${r.error}` : `${r.state}, ${r.submitted} submitted, ${r.schedulerCommands} scheduler command(s)`}`,
+      )
   }
   let running: Promise<void> = Promise.resolve()
   const task = cron.schedule(
     app.config.sync.schedule,
     () => {
-      running = tick().catch((error) => options.log(`tick failed: ${error instanceof Error ? error.message : String(error)}`))
+      running = tick().catch((error) =>
+        options.log(`tick failed: ${error instanceof Error ? error.message : String(error)}`),
+      )
       return running
     },
     { noOverlap: true, name: 'rpo-sync' },
   )
-  running = tick().catch((error) => options.log(`tick failed: ${error instanceof Error ? error.message : String(error)}`))
+  running = tick().catch((error) =>
+    options.log(`tick failed: ${error instanceof Error ? error.message : String(error)}`),
+  )
   await new Promise<void>((resolve) => {
     const stop = () => resolve()
     process.once('SIGTERM', stop)

@@ -36,10 +36,14 @@ describe('invalid pipeline files', () => {
   })
 
   it('a wrong type says where, what was expected and what was found', async () => {
-    const { dir } = workspace('name: x\ntasks:\n  train:\n    command: python train.py\n    resources:\n      gpus: { count: two }\n')
+    const { dir } = workspace(
+      'name: x\ntasks:\n  train:\n    command: python train.py\n    resources:\n      gpus: { count: two }\n',
+    )
     const result = await runCli(dir, ['run', 'pipeline.yaml'])
     expect(result.code).toBe(2)
-    expect(result.stderr).toContain('pipeline.yaml:6:22: tasks.train.resources.gpus.count: expected a positive integer, got "two"')
+    expect(result.stderr).toContain(
+      'pipeline.yaml:6:22: tasks.train.resources.gpus.count: expected a positive integer, got "two"',
+    )
   })
 
   it('unknown keys are rejected with a did-you-mean', async () => {
@@ -51,14 +55,18 @@ describe('invalid pipeline files', () => {
   })
 
   it('a dependency cycle is named', async () => {
-    const { dir } = workspace('name: x\ntasks:\n  a: { command: "true", after: [c] }\n  b: { command: "true", after: [a] }\n  c: { command: "true", after: [b] }\n')
+    const { dir } = workspace(
+      'name: x\ntasks:\n  a: { command: "true", after: [c] }\n  b: { command: "true", after: [a] }\n  c: { command: "true", after: [b] }\n',
+    )
     const result = await runCli(dir, ['run', 'pipeline.yaml'])
     expect(result.code).toBe(2)
     expect(result.stderr).toMatch(/dependency cycle: (a -> b -> c -> a|b -> c -> a -> b|c -> a -> b -> c)/)
   })
 
   it('a missing dependency is named, with a suggestion', async () => {
-    const { dir } = workspace('name: x\ntasks:\n  prepare: { command: "true" }\n  train: { command: "true", after: [prepar] }\n')
+    const { dir } = workspace(
+      'name: x\ntasks:\n  prepare: { command: "true" }\n  train: { command: "true", after: [prepar] }\n',
+    )
     const result = await runCli(dir, ['validate', 'pipeline.yaml'])
     expect(result.code).toBe(2)
     expect(result.stderr).toContain('tasks.train.after: unknown task "prepar" (did you mean "prepare"?)')
@@ -71,7 +79,9 @@ describe('invalid pipeline files', () => {
     const result = await runCli(dir, ['run', 'pipeline.yaml'])
     expect(result.code).toBe(2)
     expect(result.stderr).toContain('tasks.big.resources: asks for 64 CPUs, but the largest node has 4')
-    expect(result.stderr).toContain('tasks.gpu.resources: asks for 4 GPU(s) of type h100 per node, but the target offers 2×a100')
+    expect(result.stderr).toContain(
+      'tasks.gpu.resources: asks for 4 GPU(s) of type h100 per node, but the target offers 2×a100',
+    )
     const status = await runCli(dir, ['status', '--json'])
     expect(JSON.parse(status.stdout)).toEqual([])
   })
@@ -95,7 +105,7 @@ describe('invalid pipeline files', () => {
 })
 
 describe('tasks that go wrong at run time', () => {
-  it('a command that does not exist fails the task with the shell\'s words, and the run exits 1', async () => {
+  it("a command that does not exist fails the task with the shell's words, and the run exits 1", async () => {
     const { dir } = workspace('name: x\ntasks:\n  train: { command: "no-such-trainer --epochs 3" }\n')
     const result = await runCli(dir, ['run', 'pipeline.yaml', '--quiet'])
     expect(result.code).toBe(1)
@@ -149,7 +159,10 @@ describe('store problems', () => {
 
   it('a store locked by another process is reported as locked, exit 3', async () => {
     const { dir } = workspace('name: x\ntasks: { a: { command: "true" } }\n')
-    writeFileSync(path.join(dir, 'rpo.config.yaml'), `${CONFIG}\nstore: { url: "sqlite:.rpo/rpo.sqlite", busyTimeout: 300ms }\n`)
+    writeFileSync(
+      path.join(dir, 'rpo.config.yaml'),
+      `${CONFIG}\nstore: { url: "sqlite:.rpo/rpo.sqlite", busyTimeout: 300ms }\n`,
+    )
     await runCli(dir, ['status'])
     const holder = new Database(path.join(dir, '.rpo/rpo.sqlite'))
     holder.exec('BEGIN EXCLUSIVE')

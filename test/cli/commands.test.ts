@@ -4,7 +4,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { createApp } from '../../src/create-app.js'
 import { startDaemon } from '../../src/sync/sync-runs.js'
-import { makeWorkDir, REPO_ROOT, runCli, writePipeline } from '../support/cli-harness.js'
+import { isProcessAlive, makeWorkDir, REPO_ROOT, runCli, writePipeline } from '../support/cli-harness.js'
 
 const CONFIG = `
 defaultCluster: box
@@ -30,7 +30,9 @@ async function waitUntil(check: () => Promise<boolean>, timeoutMs = 20_000): Pro
 
 describe('rpo submit + rpo sync (cron style)', () => {
   it('submit returns at once; repeated syncs carry the run to the end', async () => {
-    const dir = workspace('name: chain\ntasks:\n  a: { command: "echo a > a.out" }\n  b: { command: "cat a.out > b.out", after: [a] }\n')
+    const dir = workspace(
+      'name: chain\ntasks:\n  a: { command: "echo a > a.out" }\n  b: { command: "cat a.out > b.out", after: [a] }\n',
+    )
     const submitted = await runCli(dir, ['submit', 'pipeline.yaml', '--json'])
     expect(submitted.code).toBe(0)
     const { runId, submitted: count } = JSON.parse(submitted.stdout)
@@ -73,7 +75,9 @@ describe('rpo status', () => {
 
 describe('rpo cancel', () => {
   it('stops running tasks, records the run cancelled, and a later run of the file starts anew', async () => {
-    const dir = workspace('name: long\ntasks:\n  sleepy: { command: "echo $$ > pid; sleep 30" }\n  later: { command: "true", after: [sleepy] }\n')
+    const dir = workspace(
+      'name: long\ntasks:\n  sleepy: { command: "echo $$ > pid; sleep 30" }\n  later: { command: "true", after: [sleepy] }\n',
+    )
     const submitted = JSON.parse((await runCli(dir, ['submit', 'pipeline.yaml', '--json'])).stdout)
     await waitUntil(async () => {
       try {
@@ -87,7 +91,7 @@ describe('rpo cancel', () => {
     const cancel = await runCli(dir, ['cancel', submitted.runId, '--json'])
     expect(cancel.code).toBe(0)
     expect(JSON.parse(cancel.stdout)).toEqual({ runId: submitted.runId, state: 'cancelled', stopped: 1 })
-    expect(() => process.kill(pid, 0)).toThrow()
+    expect(isProcessAlive(pid)).toBe(false)
     const status = JSON.parse((await runCli(dir, ['status', submitted.runId, '--json'])).stdout)
     expect(status.tasks.map((t: { state: string }) => t.state)).toEqual(['cancelled', 'cancelled'])
     const again = JSON.parse((await runCli(dir, ['submit', 'pipeline.yaml', '--json'])).stdout)

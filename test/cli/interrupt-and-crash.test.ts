@@ -46,7 +46,12 @@ describe('interrupting and crashing rpo run', () => {
     expect(await second.exited(), second.stderr()).toBe(0)
     expect(second.stderr()).toContain(`continuing run ${runId}`)
     // quick ran once; slow was interrupted once and then ran again; after ran once
-    expect(readFileSync(path.join(dir, 'starts.log'), 'utf8').trim().split('\n')).toEqual(['quick', 'slow 1', 'slow 2', 'after'])
+    expect(readFileSync(path.join(dir, 'starts.log'), 'utf8').trim().split('\n')).toEqual([
+      'quick',
+      'slow 1',
+      'slow 2',
+      'after',
+    ])
   }, 60_000)
 
   it('a killed rpo leaves its task running; the next rpo run picks it up without starting it again', async () => {

@@ -31,7 +31,16 @@ describe('rpo run examples/quickstart.yaml (real CLI)', () => {
     expect(await status.exited()).toBe(0)
     const progress = JSON.parse(status.stdout())
     expect(progress.state).toBe('succeeded')
-    expect(progress.tasks.map((t: { id: string }) => t.id)).toEqual(['prepare', 'train.0', 'train.1', 'train.2', 'train.3', 'train.4', 'evaluate', 'report'])
+    expect(progress.tasks.map((t: { id: string }) => t.id)).toEqual([
+      'prepare',
+      'train.0',
+      'train.1',
+      'train.2',
+      'train.3',
+      'train.4',
+      'evaluate',
+      'report',
+    ])
     expect(progress.tasks.every((t: { attempt: number }) => t.attempt === 1)).toBe(true)
   }, 60_000)
 })

@@ -3,7 +3,7 @@
  * real `bin/rpo.js` child process (for signals and crashes). Each test gets its own folder.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { PassThrough } from 'node:stream'
@@ -115,10 +115,16 @@ export function spawnCli(cwd: string, args: readonly string[], env: NodeJS.Proce
   }
 }
 
+/** Alive and not a zombie (an orphaned zombie waits for init to reap it, which may take a while here). */
 export function isProcessAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)
-    return true
+  } catch {
+    return false
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
   } catch {
     return false
   }

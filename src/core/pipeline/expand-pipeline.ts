@@ -37,7 +37,9 @@ export function expandPipeline(pipeline: ResolvedPipeline): TaskInstance[] {
 function expandTask(task: ResolvedTask): TaskInstance[] {
   if (task.foreach) {
     checkPlaceholders(task, new Set(['item']), true)
-    return [{ id: task.name, group: task.name, kind: 'foreach-template', params: {}, item: null, command: task.command }]
+    return [
+      { id: task.name, group: task.name, kind: 'foreach-template', params: {}, item: null, command: task.command },
+    ]
   }
   if (!task.matrix) {
     checkPlaceholders(task, new Set(), false)
@@ -109,7 +111,8 @@ function substitute(task: ResolvedTask, command: string, params: Record<string, 
     if (root === 'item' && item !== undefined) {
       let value: unknown = item
       for (const key of rest) value = (value as Record<string, unknown> | null)?.[key]
-      if (value === undefined) throw new Error(`tasks.${task.name}.command: {{${expression}}} is not in the item ${JSON.stringify(item)}`)
+      if (value === undefined)
+        throw new Error(`tasks.${task.name}.command: {{${expression}}} is not in the item ${JSON.stringify(item)}`)
       return quoteShellWord(typeof value === 'string' ? value : JSON.stringify(value))
     }
     throw new Error(`tasks.${task.name}.command: unknown placeholder {{${expression}}}`)

@@ -104,7 +104,11 @@ export const RetrySchema = z.union([
 export const TaskSchema = z
   .strictObject({
     description: z.string().optional(),
-    command: z.string().min(1).optional().describe('Shell command, run with bash; {{params.x}} and {{item}} are substituted, quoted'),
+    command: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Shell command, run with bash; {{params.x}} and {{item}} are substituted, quoted'),
     script: z.string().min(1).optional().describe('Path of a script to run, relative to the pipeline file'),
     resources: ResourcesSchema.optional(),
     after: z.array(DependencySchema).optional().describe('Upstream tasks'),
@@ -115,14 +119,21 @@ export const TaskSchema = z
     expected: duration.optional().describe('Expected duration, for progress and deadlines'),
     env: z.record(z.string(), scalar).optional(),
     cluster: z.string().optional(),
-    metadata: z.record(z.string(), z.unknown()).optional().describe('Free metadata: experiment parameters, dataset name/version/hash'),
+    metadata: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .describe('Free metadata: experiment parameters, dataset name/version/hash'),
   })
   .superRefine((task, ctx) => {
     if ((task.command === undefined) === (task.script === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'expected exactly one of "command" or "script"', path: [] })
     }
     if (task.matrix && task.foreach) {
-      ctx.addIssue({ code: 'custom', message: '"matrix" and "foreach" cannot be combined on one task', path: ['foreach'] })
+      ctx.addIssue({
+        code: 'custom',
+        message: '"matrix" and "foreach" cannot be combined on one task',
+        path: ['foreach'],
+      })
     }
   })
 export type TaskSpec = z.infer<typeof TaskSchema>

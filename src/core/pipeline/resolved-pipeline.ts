@@ -2,8 +2,9 @@
  * The resolved pipeline: a validated PipelineSpec with units converted, defaults applied and every
  * reference checked (unknown dependencies with a did-you-mean, cycles named by their path). Pure.
  */
-import { DagError } from '../errors.js'
+
 import type { DependencyCondition, GpuRequest, ResourceRequest } from '../../scheduler/scheduler-adapter.js'
+import { DagError } from '../errors.js'
 import type { PipelineSpec, ResourcesSpec, TaskSpec, WhenSpec } from './pipeline-schema.js'
 import { parseDurationSeconds, parseMemoryMb } from './units.js'
 
@@ -123,7 +124,8 @@ export function resolveResources(spec: ResourcesSpec): ResolvedTask['resources']
   return {
     cpus: spec.cpus ?? DEFAULT_RESOURCES.cpus,
     memoryMb: spec.memory === undefined ? DEFAULT_RESOURCES.memoryMb : (parseMemoryMb(spec.memory) as number),
-    timeLimitSeconds: spec.time === undefined ? DEFAULT_RESOURCES.timeLimitSeconds : (parseDurationSeconds(spec.time) as number),
+    timeLimitSeconds:
+      spec.time === undefined ? DEFAULT_RESOURCES.timeLimitSeconds : (parseDurationSeconds(spec.time) as number),
     gpus,
     nodes: spec.nodes ?? DEFAULT_RESOURCES.nodes,
     partition: spec.partition ?? null,
@@ -153,19 +155,27 @@ function checkReferences(tasks: ReadonlyMap<string, ResolvedTask>): void {
   const problems: string[] = []
   for (const task of tasks.values()) {
     for (const dep of task.after) {
-      if (!tasks.has(dep.task)) problems.push(`tasks.${task.name}.after: unknown task "${dep.task}"${hint(dep.task, names)}`)
+      if (!tasks.has(dep.task))
+        problems.push(`tasks.${task.name}.after: unknown task "${dep.task}"${hint(dep.task, names)}`)
       if (dep.task === task.name) problems.push(`tasks.${task.name}.after: a task cannot depend on itself`)
     }
     for (const [i, when] of task.when.entries()) {
-      if (!tasks.has(when.task)) problems.push(`tasks.${task.name}.when[${i}]: unknown task "${when.task}"${hint(when.task, names)}`)
+      if (!tasks.has(when.task))
+        problems.push(`tasks.${task.name}.when[${i}]: unknown task "${when.task}"${hint(when.task, names)}`)
       else if (!task.after.some((dep) => dep.task === when.task)) {
-        problems.push(`tasks.${task.name}.when[${i}]: "${when.task}" must also be listed in "after" (a condition can only look upstream)`)
+        problems.push(
+          `tasks.${task.name}.when[${i}]: "${when.task}" must also be listed in "after" (a condition can only look upstream)`,
+        )
       } else if ('output' in when && (tasks.get(when.task)?.matrix || tasks.get(when.task)?.foreach)) {
-        problems.push(`tasks.${task.name}.when[${i}]: output conditions need a single-instance upstream; "${when.task}" fans out`)
+        problems.push(
+          `tasks.${task.name}.when[${i}]: output conditions need a single-instance upstream; "${when.task}" fans out`,
+        )
       }
     }
     if (task.foreach && !tasks.has(task.foreach.task)) {
-      problems.push(`tasks.${task.name}.foreach.task: unknown task "${task.foreach.task}"${hint(task.foreach.task, names)}`)
+      problems.push(
+        `tasks.${task.name}.foreach.task: unknown task "${task.foreach.task}"${hint(task.foreach.task, names)}`,
+      )
     }
   }
   if (problems.length > 0) throw new DagError('dag-unknown-dependency', problems.join('\n'))
@@ -213,7 +223,10 @@ function topologicalOrder(tasks: ReadonlyMap<string, ResolvedTask>, declared: re
     }
   }
   if (order.length < declared.length) {
-    const cycle = findCycle(tasks, declared.filter((n) => (indegree.get(n) ?? 0) > 0))
+    const cycle = findCycle(
+      tasks,
+      declared.filter((n) => (indegree.get(n) ?? 0) > 0),
+    )
     throw new DagError('dag-cycle', `dependency cycle: ${cycle.join(' -> ')}`)
   }
   return order

@@ -20,7 +20,11 @@ export function reserve(free: Capacity, request: ResourceRequest): Capacity {
     const type = pickGpuType(free, request)
     if (type !== null) gpus[type] = (gpus[type] ?? 0) - request.gpus.count * request.nodes
   }
-  return { cpus: free.cpus - request.cpus * request.nodes, memoryMb: free.memoryMb - request.memoryMb * request.nodes, gpus }
+  return {
+    cpus: free.cpus - request.cpus * request.nodes,
+    memoryMb: free.memoryMb - request.memoryMb * request.nodes,
+    gpus,
+  }
 }
 
 /** The acceptable GPU type with the most free devices, or null. Deterministic on ties (by name). */
@@ -28,7 +32,9 @@ export function pickGpuType(free: Capacity, request: ResourceRequest): string | 
   if (!request.gpus) return null
   const need = request.gpus.count * request.nodes
   const candidates = Object.entries(free.gpus)
-    .filter(([type, count]) => count >= need && (request.gpus?.types.length === 0 || request.gpus?.types.includes(type)))
+    .filter(
+      ([type, count]) => count >= need && (request.gpus?.types.length === 0 || request.gpus?.types.includes(type)),
+    )
     .sort(([ta, a], [tb, b]) => b - a || ta.localeCompare(tb))
   return candidates[0]?.[0] ?? null
 }
@@ -40,13 +46,16 @@ export function explainUnsatisfiable(inventory: Inventory, request: ResourceRequ
   const fitting = inventory.nodes.filter((node) => {
     if (node.cpus < request.cpus || node.memoryMb < request.memoryMb) return false
     if (!wantGpus) return true
-    return node.gpus.some((g) => g.count >= wantGpus.count && (wantGpus.types.length === 0 || wantGpus.types.includes(g.type)))
+    return node.gpus.some(
+      (g) => g.count >= wantGpus.count && (wantGpus.types.length === 0 || wantGpus.types.includes(g.type)),
+    )
   })
   if (fitting.length >= request.nodes) return null
   const maxCpus = Math.max(...inventory.nodes.map((n) => n.cpus))
   const maxMem = Math.max(...inventory.nodes.map((n) => n.memoryMb))
   if (request.cpus > maxCpus) return `asks for ${request.cpus} CPUs, but the largest node has ${maxCpus}`
-  if (request.memoryMb > maxMem) return `asks for ${request.memoryMb} MB of memory, but the largest node has ${maxMem} MB`
+  if (request.memoryMb > maxMem)
+    return `asks for ${request.memoryMb} MB of memory, but the largest node has ${maxMem} MB`
   if (wantGpus) {
     const offered = inventory.nodes.flatMap((n) => n.gpus.map((g) => `${g.count}×${g.type}`))
     const types = wantGpus.types.length > 0 ? ` of type ${wantGpus.types.join(' or ')}` : ''

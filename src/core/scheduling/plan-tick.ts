@@ -5,10 +5,15 @@
  */
 import { canTransition, isTerminalJobState, type JobState } from '../job/job-state.js'
 import { expandForeach, type TaskInstance } from '../pipeline/expand-pipeline.js'
-import type { ResolvedDependency, ResolvedPipeline, ResolvedTask, RetryableEnding } from '../pipeline/resolved-pipeline.js'
+import type {
+  ResolvedDependency,
+  ResolvedPipeline,
+  ResolvedTask,
+  RetryableEnding,
+} from '../pipeline/resolved-pipeline.js'
 import { decideRetry } from '../retry/decide-retry.js'
+import { fitsCapacity, remainingCapacity, reserve } from './capacity.js'
 import { evaluateWhen } from './evaluate-when.js'
-import { fitsCapacity, reserve, remainingCapacity } from './capacity.js'
 import { computePriorities } from './priority.js'
 import {
   type AttemptObservation,
@@ -74,10 +79,16 @@ export function submissionKeyFor(runId: string, taskId: string, attempt: number)
   return `rpo.${runId}.${taskId}.${attempt}`
 }
 
-export function planTick(snapshot: RunSnapshot, observations: readonly AttemptObservation[], options: PlanOptions): TickPlan {
+export function planTick(
+  snapshot: RunSnapshot,
+  observations: readonly AttemptObservation[],
+  options: PlanOptions,
+): TickPlan {
   const nowIso = new Date(options.now).toISOString()
   const tasks = new Map(snapshot.tasks.map((t) => [t.id, { ...t }] as [string, Mutable<TaskSnapshot>]))
-  const attempts = new Map(snapshot.latestAttempts.map((a) => [a.taskId, { ...a }] as [string, Mutable<AttemptSnapshot>]))
+  const attempts = new Map(
+    snapshot.latestAttempts.map((a) => [a.taskId, { ...a }] as [string, Mutable<AttemptSnapshot>]),
+  )
   const taskUpdates = new Map<string, TaskPatch>()
   const attemptUpdates = new Map<string, AttemptPatch>()
   const events: PlannedEvent[] = []
@@ -106,7 +117,7 @@ export function planTick(snapshot: RunSnapshot, observations: readonly AttemptOb
   // decide the outcome of attempts that ended
   for (const attempt of attempts.values()) {
     const task = tasks.get(attempt.taskId)
-    if (!task || task.state !== 'active' || !isTerminalJobState(attempt.state as JobState)) continue
+    if (task?.state !== 'active' || !isTerminalJobState(attempt.state as JobState)) continue
     concludeAttempt(task, attempt, definitions.get(task.group) as ResolvedTask, options.now, nowIso, patchTask, events)
   }
 
@@ -126,7 +137,11 @@ export function planTick(snapshot: RunSnapshot, observations: readonly AttemptOb
         if (verdict.kind === 'skip' || verdict.kind === 'upstream-failed') {
           const state: TaskState = verdict.kind === 'skip' ? 'skipped' : 'upstream_failed'
           patchTask(task.id, { state, reason: verdict.reason, endedAt: nowIso })
-          events.push({ type: verdict.kind === 'skip' ? 'task:skipped' : 'task:upstream-failed', taskId: task.id, message: verdict.reason })
+          events.push({
+            type: verdict.kind === 'skip' ? 'task:skipped' : 'task:upstream-failed',
+            taskId: task.id,
+            message: verdict.reason,
+          })
           continue
         }
         const failedCondition = definition.when.map((w) => evaluateWhen(w, groups)).find((r) => !r.holds)
@@ -146,7 +161,12 @@ export function planTick(snapshot: RunSnapshot, observations: readonly AttemptOb
   }
   for (const attempt of resends) {
     if (snapshot.state === 'running') {
-      submissions.unshift({ taskId: attempt.taskId, attempt: attempt.attempt, submissionKey: attempt.submissionKey, resend: true })
+      submissions.unshift({
+        taskId: attempt.taskId,
+        attempt: attempt.attempt,
+        submissionKey: attempt.submissionKey,
+        resend: true,
+      })
     }
   }
 
@@ -171,7 +191,8 @@ function applyObservation(
   resends: Mutable<AttemptSnapshot>[],
 ): void {
   if (observation.kind === 'found') {
-    if (attempt.state === 'submitting') patchAttempt(attempt, { jobId: observation.jobId, state: 'pending', missedPolls: 0 })
+    if (attempt.state === 'submitting')
+      patchAttempt(attempt, { jobId: observation.jobId, state: 'pending', missedPolls: 0 })
     return
   }
   if (observation.kind === 'never-submitted') {
@@ -251,9 +272,15 @@ function concludeAttempt(
     })
     return
   }
-  const suffix = decision.reason === 'max-attempts' && definition.retry.maxRetries > 0 ? ` (after ${failures} attempts)` : ''
+  const suffix =
+    decision.reason === 'max-attempts' && definition.retry.maxRetries > 0 ? ` (after ${failures} attempts)` : ''
   patchTask(task.id, { state: 'failed', failures, reason: `${why}${suffix}`, endedAt: nowIso })
-  events.push({ type: 'task:failed', taskId: task.id, message: `${why}${suffix}`, data: { exitCode: attempt.exitCode } })
+  events.push({
+    type: 'task:failed',
+    taskId: task.id,
+    message: `${why}${suffix}`,
+    data: { exitCode: attempt.exitCode },
+  })
 }
 
 function describeEnding(attempt: AttemptSnapshot): string {
@@ -285,7 +312,11 @@ export function groupTasks(tasks: ReadonlyMap<string, TaskSnapshot>): Map<string
   return groups
 }
 
-type Verdict = { kind: 'ready' } | { kind: 'wait' } | { kind: 'skip'; reason: string } | { kind: 'upstream-failed'; reason: string }
+type Verdict =
+  | { kind: 'ready' }
+  | { kind: 'wait' }
+  | { kind: 'skip'; reason: string }
+  | { kind: 'upstream-failed'; reason: string }
 
 function judgeDependencies(
   after: readonly ResolvedDependency[],
@@ -295,11 +326,17 @@ function judgeDependencies(
   let waiting = false
   for (const dep of after) {
     const members = (groups.get(dep.task) ?? []).filter((t) => t.state !== 'expanded')
-    const unexpanded = (groups.get(dep.task) ?? []).some((t) => t.kind === 'foreach-template' && t.state !== 'expanded' && !isTerminalTaskState(t.state))
+    const unexpanded = (groups.get(dep.task) ?? []).some(
+      (t) => t.kind === 'foreach-template' && t.state !== 'expanded' && !isTerminalTaskState(t.state),
+    )
     const allDone = !unexpanded && members.every((t) => isTerminalTaskState(t.state))
     const broken = members.find((t) => t.state === 'failed' || t.state === 'cancelled' || t.state === 'upstream_failed')
     if (dep.condition === 'succeeded') {
-      if (broken) return { kind: 'upstream-failed', reason: `upstream ${broken.id} ${broken.state === 'upstream_failed' ? 'did not run (its upstream failed)' : broken.state}` }
+      if (broken)
+        return {
+          kind: 'upstream-failed',
+          reason: `upstream ${broken.id} ${broken.state === 'upstream_failed' ? 'did not run (its upstream failed)' : broken.state}`,
+        }
       if (!allDone) {
         waiting = true
         continue
@@ -348,7 +385,12 @@ function expandTemplate(
     return
   }
   patchTask(template.id, { state: 'expanded', reason: `fanned out into ${instances.length} tasks`, endedAt: nowIso })
-  events.push({ type: 'task:expanded', taskId: template.id, message: `fanned out into ${instances.length} tasks`, data: { count: instances.length } })
+  events.push({
+    type: 'task:expanded',
+    taskId: template.id,
+    message: `fanned out into ${instances.length} tasks`,
+    data: { count: instances.length },
+  })
   const members = groups.get(definition.name) ?? []
   for (const instance of instances) {
     const task: Mutable<TaskSnapshot> = {
@@ -385,12 +427,15 @@ function scheduleReady(
   submissions: PlannedSubmission[],
 ): void {
   const inFlight = [...attempts.values()].filter(
-    (a) => tasks.get(a.taskId)?.state === 'active' && (a.state === 'submitting' || !isTerminalJobState(a.state as JobState)),
+    (a) =>
+      tasks.get(a.taskId)?.state === 'active' && (a.state === 'submitting' || !isTerminalJobState(a.state as JobState)),
   )
   let free = options.capacity
     ? remainingCapacity(
         options.capacity,
-        inFlight.map((a) => definitions.get(tasks.get(a.taskId)?.group ?? '')?.resources).filter((r) => r !== undefined),
+        inFlight
+          .map((a) => definitions.get(tasks.get(a.taskId)?.group ?? '')?.resources)
+          .filter((r) => r !== undefined),
       )
     : null
   let slots = options.maxActive - inFlight.length
@@ -408,7 +453,12 @@ function scheduleReady(
     slots--
     const attempt = task.attempts + 1
     patchTask(task.id, { state: 'active', attempts: attempt, nextAttemptAt: null })
-    submissions.push({ taskId: task.id, attempt, submissionKey: submissionKeyFor(snapshot.id, task.id, attempt), resend: false })
+    submissions.push({
+      taskId: task.id,
+      attempt,
+      submissionKey: submissionKeyFor(snapshot.id, task.id, attempt),
+      resend: false,
+    })
   }
 }
 

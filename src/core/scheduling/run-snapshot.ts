@@ -2,9 +2,10 @@
  * The state of one run as the pure planner sees it: tasks, their latest attempts, and what the
  * scheduler reported this tick. Built by the engine from the store; never touched by I/O here.
  */
+
+import type { JobObservation } from '../../scheduler/scheduler-adapter.js'
 import type { JobState } from '../job/job-state.js'
 import type { ResolvedPipeline, Scalar } from '../pipeline/resolved-pipeline.js'
-import type { JobObservation } from '../../scheduler/scheduler-adapter.js'
 
 export const TaskState = {
   pending: 'pending',
@@ -85,7 +86,13 @@ export interface RunSnapshot {
 
 /** What the engine learned about one attempt this tick. */
 export type AttemptObservation =
-  | { readonly kind: 'observed'; readonly submissionKey: string; readonly job: JobObservation; readonly outputs?: Readonly<Record<string, unknown>> | null; readonly outputsError?: string | null }
+  | {
+      readonly kind: 'observed'
+      readonly submissionKey: string
+      readonly job: JobObservation
+      readonly outputs?: Readonly<Record<string, unknown>> | null
+      readonly outputsError?: string | null
+    }
   | { readonly kind: 'missing'; readonly submissionKey: string }
   /** A `submitting` attempt the scheduler knows under this id (found by submission key). */
   | { readonly kind: 'found'; readonly submissionKey: string; readonly jobId: string }

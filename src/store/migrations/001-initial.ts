@@ -64,13 +64,17 @@ async function up(db: Kysely<unknown>, dialect: StoreDialect): Promise<void> {
     .addColumn('missed_polls', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('usage_json', 'text')
     .addPrimaryKeyConstraint('attempts_pk', ['run_id', 'task_id', 'attempt'])
-    .addForeignKeyConstraint('attempts_task_fk', ['run_id', 'task_id'], 'tasks', ['run_id', 'id'], (c) => c.onDelete('cascade'))
+    .addForeignKeyConstraint('attempts_task_fk', ['run_id', 'task_id'], 'tasks', ['run_id', 'id'], (c) =>
+      c.onDelete('cascade'),
+    )
     .execute()
 
   const isPostgres = dialect === 'postgres'
   await db.schema
     .createTable('events')
-    .addColumn('id', isPostgres ? 'bigserial' : 'integer', (c) => (isPostgres ? c.primaryKey() : c.primaryKey().autoIncrement()))
+    .addColumn('id', isPostgres ? 'bigserial' : 'integer', (c) =>
+      isPostgres ? c.primaryKey() : c.primaryKey().autoIncrement(),
+    )
     .addColumn('run_id', 'text', (c) => c.notNull())
     .addColumn('task_id', 'text')
     .addColumn('type', 'text', (c) => c.notNull())

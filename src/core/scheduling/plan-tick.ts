@@ -126,13 +126,15 @@ export function planTick(
     const groups = groupTasks(tasks)
     const ready: Mutable<TaskSnapshot>[] = []
     for (const definition of snapshot.pipeline.tasks) {
+      // every instance of a step has the same upstream steps: judge them once per step
+      let verdict: Verdict | null = null
       for (const task of groups.get(definition.name) ?? []) {
         if (task.state === 'retry_wait') {
           if (task.nextAttemptAt !== null && Date.parse(task.nextAttemptAt) <= options.now) ready.push(task)
           continue
         }
         if (task.state !== 'pending') continue
-        const verdict = judgeDependencies(definition.after, groups, tasks)
+        verdict ??= judgeDependencies(definition.after, groups)
         if (verdict.kind === 'wait') continue
         if (verdict.kind === 'skip' || verdict.kind === 'upstream-failed') {
           const state: TaskState = verdict.kind === 'skip' ? 'skipped' : 'upstream_failed'
@@ -318,11 +320,7 @@ type Verdict =
   | { kind: 'skip'; reason: string }
   | { kind: 'upstream-failed'; reason: string }
 
-function judgeDependencies(
-  after: readonly ResolvedDependency[],
-  groups: ReadonlyMap<string, readonly TaskSnapshot[]>,
-  _tasks: ReadonlyMap<string, TaskSnapshot>,
-): Verdict {
+function judgeDependencies(after: readonly ResolvedDependency[], groups: ReadonlyMap<string, readonly TaskSnapshot[]>): Verdict {
   let waiting = false
   for (const dep of after) {
     const members = (groups.get(dep.task) ?? []).filter((t) => t.state !== 'expanded')

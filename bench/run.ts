@@ -1,0 +1,5 @@
+/** `npm run bench`: figures and ratios, printed side by side. Not a test: nothing here fails CI. */
+import { benchCore } from './core-bench.js'
+
+console.log(`rpo benchmarks — node ${process.version}, ${new Date().toISOString()}`)
+await benchCore()

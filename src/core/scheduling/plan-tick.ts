@@ -34,6 +34,18 @@ export interface PlanOptions {
   readonly maxActive: number
   /** Polls a job may be missing from the scheduler's answers before it is declared lost. */
   readonly lostAfterMissedPolls: number
+  /**
+   * The scheduler enforces dependencies itself (Slurm, PBS): a task may be submitted while its
+   * upstreams are still queued or running, with a dependency on their jobs. @default false
+   */
+  readonly nativeDependencies?: boolean
+}
+
+/** A dependency the scheduler must enforce: on an upstream attempt in flight (or submitted this tick). */
+export interface NativeDependency {
+  readonly taskId: string
+  readonly submissionKey: string
+  readonly condition: 'succeeded' | 'finished'
 }
 
 export type TaskPatch = Partial<Omit<TaskSnapshot, 'id' | 'group' | 'kind'>>
@@ -45,6 +57,8 @@ export interface PlannedSubmission {
   readonly submissionKey: string
   /** True when this re-sends an attempt that was written but never reached the scheduler. */
   readonly resend: boolean
+  /** Upstream jobs still in flight; an upstream submitted this tick comes earlier in the list. */
+  readonly dependsOn: readonly NativeDependency[]
 }
 
 export type PlannedEvent = {
@@ -67,6 +81,8 @@ export type PlannedEvent = {
 }
 
 export interface TickPlan {
+  /** Attempts to cancel on the scheduler: their upstream failed, or is being retried. */
+  readonly cancellations: readonly { readonly taskId: string; readonly submissionKey: string; readonly jobId: string | null }[]
   readonly attemptUpdates: ReadonlyMap<string, AttemptPatch>
   readonly taskUpdates: ReadonlyMap<string, TaskPatch>
   readonly newTasks: readonly TaskInstance[]
@@ -93,6 +109,7 @@ export function planTick(
   const attemptUpdates = new Map<string, AttemptPatch>()
   const events: PlannedEvent[] = []
   const submissions: PlannedSubmission[] = []
+  const cancellations: { taskId: string; submissionKey: string; jobId: string | null }[] = []
   const newTasks: TaskInstance[] = []
   const definitions = new Map(snapshot.pipeline.tasks.map((t) => [t.name, t]))
 
@@ -124,18 +141,51 @@ export function planTick(
   if (snapshot.state === 'running') {
     // walk pending work in topological order
     const groups = groupTasks(tasks)
-    const ready: Mutable<TaskSnapshot>[] = []
+    const ready: ReadyTask[] = []
+    const tentative = new Set<string>()
     for (const definition of snapshot.pipeline.tasks) {
       // every instance of a step has the same upstream steps: judge them once per step
       let verdict: Verdict | null = null
+      let early: EarlyVerdict | null = null
       for (const task of groups.get(definition.name) ?? []) {
+        if (task.state === 'active' && options.nativeDependencies) {
+          const doomed = judgeInFlightDependents(definition, task, groups, attempts)
+          if (doomed) {
+            const attempt = attempts.get(task.id) as AttemptSnapshot
+            cancellations.push({ taskId: task.id, submissionKey: attempt.submissionKey, jobId: attempt.jobId })
+            patchAttempt(attempt as Mutable<AttemptSnapshot>, { state: 'cancelled', reason: doomed.reason, endedAt: nowIso })
+            if (doomed.kind === 'upstream-failed') {
+              patchTask(task.id, { state: 'upstream_failed', reason: doomed.reason, endedAt: nowIso })
+              events.push({ type: 'task:upstream-failed', taskId: task.id, message: `${doomed.reason}; its queued job is cancelled` })
+            } else {
+              patchTask(task.id, { state: 'pending', reason: doomed.reason })
+            }
+          }
+          continue
+        }
         if (task.state === 'retry_wait') {
-          if (task.nextAttemptAt !== null && Date.parse(task.nextAttemptAt) <= options.now) ready.push(task)
+          if (task.nextAttemptAt === null || Date.parse(task.nextAttemptAt) > options.now) continue
+          verdict ??= judgeDependencies(definition.after, groups)
+          if (verdict.kind === 'ready') ready.push({ task, deps: [] })
+          else if (options.nativeDependencies && task.kind === 'task' && definition.when.length === 0) {
+            early ??= judgeEarly(definition.after, groups, attempts, tentative)
+            if (early) ready.push({ task, deps: early })
+          }
           continue
         }
         if (task.state !== 'pending') continue
         verdict ??= judgeDependencies(definition.after, groups)
-        if (verdict.kind === 'wait') continue
+        if (verdict.kind === 'wait') {
+          // native dependencies: submit now, the scheduler starts it when its upstreams end
+          if (options.nativeDependencies && task.kind === 'task' && definition.when.length === 0) {
+            early ??= judgeEarly(definition.after, groups, attempts, tentative)
+            if (early) {
+              ready.push({ task, deps: early })
+              tentative.add(task.id)
+            }
+          }
+          continue
+        }
         if (verdict.kind === 'skip' || verdict.kind === 'upstream-failed') {
           const state: TaskState = verdict.kind === 'skip' ? 'skipped' : 'upstream_failed'
           patchTask(task.id, { state, reason: verdict.reason, endedAt: nowIso })
@@ -156,19 +206,21 @@ export function planTick(
           expandTemplate(task, definition, tasks, nowIso, patchTask, events, newTasks, groups)
           continue
         }
-        ready.push(task)
+        ready.push({ task, deps: [] })
+        tentative.add(task.id)
       }
     }
     scheduleReady(ready, snapshot, tasks, attempts, definitions, options, patchTask, submissions)
-  }
-  for (const attempt of resends) {
-    if (snapshot.state === 'running') {
-      submissions.unshift({
-        taskId: attempt.taskId,
-        attempt: attempt.attempt,
-        submissionKey: attempt.submissionKey,
-        resend: true,
+    // a resend goes first, with dependencies on whatever of its upstreams is still in flight
+    for (const attempt of resends.reverse()) {
+      const task = tasks.get(attempt.taskId) as TaskSnapshot
+      const definition = definitions.get(task.group) as ResolvedTask
+      const early = options.nativeDependencies ? (judgeEarly(definition.after, groups, attempts, new Set()) ?? []) : []
+      const dependsOn = early.flatMap((d) => {
+        const key = activeKey(tasks.get(d.taskId), attempts)
+        return key === null ? [] : [{ ...d, submissionKey: key }]
       })
+      submissions.unshift({ taskId: attempt.taskId, attempt: attempt.attempt, submissionKey: attempt.submissionKey, resend: true, dependsOn })
     }
   }
 
@@ -176,7 +228,7 @@ export function planTick(
   if (runState !== snapshot.state && (runState === 'succeeded' || runState === 'failed')) {
     events.push({ type: 'run:finished', taskId: null, message: `run ${runState}`, data: { state: runState } })
   }
-  return { attemptUpdates, taskUpdates, newTasks, submissions, runState, events }
+  return { cancellations, attemptUpdates, taskUpdates, newTasks, submissions, runState, events }
 }
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] }
@@ -414,8 +466,14 @@ function expandTemplate(
   groups.set(definition.name, members)
 }
 
+interface ReadyTask {
+  readonly task: Mutable<TaskSnapshot>
+  /** Upstream tasks still in flight (native dependencies); empty when every upstream is done. */
+  readonly deps: readonly { readonly taskId: string; readonly condition: 'succeeded' | 'finished' }[]
+}
+
 function scheduleReady(
-  ready: Mutable<TaskSnapshot>[],
+  ready: ReadyTask[],
   snapshot: RunSnapshot,
   tasks: ReadonlyMap<string, TaskSnapshot>,
   attempts: ReadonlyMap<string, AttemptSnapshot>,
@@ -431,18 +489,34 @@ function scheduleReady(
   let free = options.capacity
     ? remainingCapacity(
         options.capacity,
-        inFlight
-          .map((a) => definitions.get(tasks.get(a.taskId)?.group ?? '')?.resources)
-          .filter((r) => r !== undefined),
+        inFlight.map((a) => definitions.get(tasks.get(a.taskId)?.group ?? '')?.resources).filter((r) => r !== undefined),
       )
     : null
   let slots = options.maxActive - inFlight.length
   const priority = computePriorities(snapshot.pipeline)
+  const order = new Map(snapshot.pipeline.tasks.map((t, i) => [t.name, i]))
+  // an upstream's critical path is never shorter than its dependent's, and ties keep topological
+  // order: upstreams submitted in this tick come before their dependents
   const ordered = [...ready].sort(
-    (a, b) => (priority.get(b.group) ?? 0) - (priority.get(a.group) ?? 0) || compareIds(a.id, b.id),
+    (a, b) =>
+      (priority.get(b.task.group) ?? 0) - (priority.get(a.task.group) ?? 0) ||
+      (order.get(a.task.group) ?? 0) - (order.get(b.task.group) ?? 0) ||
+      compareIds(a.task.id, b.task.id),
   )
-  for (const task of ordered) {
+  const keys = new Map<string, string>()
+  for (const { task, deps } of ordered) {
     if (slots <= 0) break
+    const dependsOn: NativeDependency[] = []
+    let blocked = false
+    for (const dep of deps) {
+      const key = keys.get(dep.taskId) ?? activeKey(tasks.get(dep.taskId), attempts)
+      if (key === null) {
+        blocked = true
+        break
+      }
+      dependsOn.push({ taskId: dep.taskId, submissionKey: key, condition: dep.condition })
+    }
+    if (blocked) continue
     const resources = (definitions.get(task.group) as ResolvedTask).resources
     if (free) {
       if (!fitsCapacity(free, resources)) continue
@@ -450,14 +524,74 @@ function scheduleReady(
     }
     slots--
     const attempt = task.attempts + 1
+    const submissionKey = submissionKeyFor(snapshot.id, task.id, attempt)
+    keys.set(task.id, submissionKey)
     patchTask(task.id, { state: 'active', attempts: attempt, nextAttemptAt: null })
-    submissions.push({
-      taskId: task.id,
-      attempt,
-      submissionKey: submissionKeyFor(snapshot.id, task.id, attempt),
-      resend: false,
-    })
+    submissions.push({ taskId: task.id, attempt, submissionKey, resend: false, dependsOn })
   }
+}
+
+/** The submission key of a task's attempt in flight, or null. */
+function activeKey(task: TaskSnapshot | undefined, attempts: ReadonlyMap<string, AttemptSnapshot>): string | null {
+  if (task?.state !== 'active') return null
+  const attempt = attempts.get(task.id)
+  return attempt && !isTerminalJobState(attempt.state as JobState) ? attempt.submissionKey : null
+}
+
+type EarlyVerdict = { readonly taskId: string; readonly condition: 'succeeded' | 'finished' }[]
+
+/**
+ * Whether a waiting task can be handed to the scheduler now with native dependencies: every
+ * upstream instance is done (and then needs no dependency: a finished job may have aged out of the
+ * scheduler) or in flight / about to be submitted this tick. Never for `condition: failed`.
+ */
+function judgeEarly(
+  after: readonly ResolvedDependency[],
+  groups: ReadonlyMap<string, readonly TaskSnapshot[]>,
+  attempts: ReadonlyMap<string, AttemptSnapshot>,
+  tentative: ReadonlySet<string>,
+): EarlyVerdict | null {
+  const deps: { taskId: string; condition: 'succeeded' | 'finished' }[] = []
+  for (const dep of after) {
+    if (dep.condition === 'failed') return null
+    for (const member of groups.get(dep.task) ?? []) {
+      if (member.kind === 'foreach-template') {
+        if (member.state === 'expanded') continue
+        return null
+      }
+      if (member.state === 'succeeded' || (dep.condition === 'finished' && isTerminalTaskState(member.state))) continue
+      if (tentative.has(member.id) || activeKey(member, attempts) !== null) {
+        deps.push({ taskId: member.id, condition: dep.condition })
+        continue
+      }
+      return null
+    }
+  }
+  return deps
+}
+
+/**
+ * A task in flight with native dependencies whose upstream failed (it can never start) or went back
+ * to be retried (its dependency names the old job): its queued job must be cancelled.
+ */
+function judgeInFlightDependents(
+  definition: ResolvedTask,
+  task: TaskSnapshot,
+  groups: ReadonlyMap<string, readonly TaskSnapshot[]>,
+  attempts: ReadonlyMap<string, AttemptSnapshot>,
+): { kind: 'upstream-failed' | 'rewire'; reason: string } | null {
+  const attempt = attempts.get(task.id)
+  if (!attempt || attempt.startedAt !== null || isTerminalJobState(attempt.state as JobState)) return null
+  for (const dep of definition.after) {
+    if (dep.condition !== 'succeeded') continue
+    for (const member of groups.get(dep.task) ?? []) {
+      if (member.state === 'failed' || member.state === 'cancelled' || member.state === 'upstream_failed') {
+        return { kind: 'upstream-failed', reason: `upstream ${member.id} ${member.state === 'upstream_failed' ? 'did not run (its upstream failed)' : member.state}` }
+      }
+      if (member.state === 'retry_wait') return { kind: 'rewire', reason: `upstream ${member.id} is being retried` }
+    }
+  }
+  return null
 }
 
 /** `train.2` before `train.10`. */

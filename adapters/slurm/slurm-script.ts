@@ -1,0 +1,206 @@
+/**
+ * Render the batch script for one job submission from the logic-less template
+ * `templates/slurm/job.sbatch.tmpl`. Names are validated (`isSafeName`), every value passes through
+ * `quoteShellWord`, and the template only substitutes: `{{name}}` is shell-quoted on the way in,
+ * `{{{name}}}` is a block built and quoted here, `{{! … }}` is a comment.
+ */
+import { RpoError } from '../../src/core/errors.js'
+import type { DependencyCondition, JobSubmission } from '../../src/scheduler/scheduler-adapter.js'
+import { isSafeName, quoteShellWord } from '../../src/script/shell-quote.js'
+import { assertSlurmJobId } from './slurm-commands.js'
+import { formatSlurmTimeLimit } from './slurm-time.js'
+
+/** Where the template lives, relative to the package root (the adapter reads it; rendering is pure). */
+export const SLURM_JOB_TEMPLATE_FILE = 'templates/slurm/job.sbatch.tmpl'
+
+/** Cluster-level choices that are not part of the job itself. */
+export interface SlurmScriptOptions {
+  /** Used when the job names no partition. */
+  readonly partition?: string
+  /** Used when the job has no project (`job.project` is the account otherwise). */
+  readonly account?: string
+  /** Used when the job names no QOS. */
+  readonly qos?: string
+  /** Ask Slurm to signal the batch shell `leadSeconds` before the time limit (checkpoint warning). */
+  readonly signal?: { readonly name: string; readonly leadSeconds: number }
+  /** `--requeue` / `--no-requeue`; absent leaves the cluster default (JobRequeue). */
+  readonly requeue?: boolean
+  /** `--array` index spec, e.g. `0-9%2`. */
+  readonly array?: string
+  /** `--nice` adjustment; positive lowers the priority. */
+  readonly nice?: number
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+const DEPENDENCY_TYPES: Record<DependencyCondition, string> = {
+  succeeded: 'afterok',
+  finished: 'afterany',
+  failed: 'afternotok',
+}
+
+/**
+ * The batch script text for `job`: `#SBATCH` directives, `export` lines for `job.env`, then the
+ * command (run by `bash -c` as one quoted word, so it executes exactly as written).
+ *
+ * Resource mapping: `--cpus-per-task` = cpus and `--mem` = memoryMb (both per node); GPUs per node
+ * as `--gres=gpu[:type]:n` for zero or one acceptable type, or `--gpus`/`--gpus-per-node` plus
+ * `--constraint=a|b` for several (this relies on nodes carrying their GPU type as a feature);
+ * more than one node adds `--nodes` and `--ntasks-per-node=1`. Dependencies map succeeded →
+ * afterok, finished → afterany, failed → afternotok, with `--kill-on-invalid-dep=yes` so a job whose
+ * upstream can never satisfy it is cancelled instead of pending forever.
+ * @throws RpoError('spec-invalid') for an unsafe job name, partition, account, QOS or GPU type, a bad
+ *   env name, a NUL byte, a path with a newline, `%` or backslash, or non-positive resources.
+ */
+export function renderSlurmScript(template: string, job: JobSubmission, options: SlurmScriptOptions = {}): string {
+  return renderTemplate(template, {
+    submission_key: safeName('job name (submission key)', job.submissionKey),
+    sbatch_directives: buildSbatchDirectives(job, options)
+      .map((directive) => `#SBATCH ${directive}`)
+      .join('\n'),
+    env_exports: buildEnvExports(job.env).join('\n'),
+    command: noNul('command', job.command),
+  })
+}
+
+/** The `#SBATCH` options for `job`, each one already quoted (without the `#SBATCH ` prefix). */
+export function buildSbatchDirectives(job: JobSubmission, options: SlurmScriptOptions = {}): string[] {
+  const { resources } = job
+  const directives: string[] = [option('job-name', safeName('job name (submission key)', job.submissionKey))]
+  const partition = job.partition ?? options.partition
+  if (partition !== undefined) directives.push(option('partition', safeName('partition', partition)))
+  const account = job.project ?? options.account
+  if (account != null) directives.push(option('account', safeName('account (project)', account)))
+  const qos = job.qos ?? options.qos
+  if (qos !== undefined) directives.push(option('qos', safeName('qos', qos)))
+  directives.push(option('time', formatSlurmTimeLimit(positive('timeLimitSeconds', resources.timeLimitSeconds))))
+  const nodes = positiveInteger('nodes', resources.nodes)
+  if (nodes > 1) directives.push(option('nodes', String(nodes)), option('ntasks-per-node', '1'))
+  directives.push(option('cpus-per-task', String(positiveInteger('cpus', resources.cpus))))
+  directives.push(option('mem', `${Math.ceil(positive('memoryMb', resources.memoryMb))}M`))
+  directives.push(...gpuDirectives(job, nodes))
+  directives.push(...dependencyDirectives(job))
+  if (options.requeue !== undefined) directives.push(options.requeue ? '--requeue' : '--no-requeue')
+  if (options.signal !== undefined) directives.push(option('signal', signalSpec(options.signal)))
+  if (options.nice !== undefined) {
+    if (!Number.isInteger(options.nice)) throw invalid(`nice must be an integer, got ${options.nice}`)
+    directives.push(option('nice', String(options.nice)))
+  }
+  if (options.array !== undefined) {
+    if (!/^[0-9][0-9,:%-]*$/.test(options.array))
+      throw invalid(`not a Slurm array spec: ${JSON.stringify(options.array)}`)
+    directives.push(option('array', options.array))
+  }
+  directives.push(option('chdir', safePath('workDir', job.workDir)))
+  // %j is sbatch's filename pattern for the job id; append so a requeued run keeps the earlier log
+  const jobDir = safePath('jobDir', job.jobDir).replace(/\/+$/, '')
+  directives.push(option('output', `${jobDir}/slurm-%j.out`), option('error', `${jobDir}/slurm-%j.err`))
+  directives.push(option('open-mode', 'append'))
+  return directives
+}
+
+function gpuDirectives(job: JobSubmission, nodes: number): string[] {
+  const gpus = job.resources.gpus
+  if (gpus === null || gpus.count === 0) return []
+  const count = positiveInteger('gpus.count', gpus.count)
+  const types = [...new Set(gpus.types)].map((type) => safeName('GPU type', type))
+  const [onlyType] = types
+  if (types.length <= 1) return [option('gres', onlyType === undefined ? `gpu:${count}` : `gpu:${onlyType}:${count}`)]
+  // https://slurm.schedmd.com/sbatch.html#OPT_constraint — "[a|b]" makes every node pick the same feature
+  const alternatives = types.join('|')
+  return nodes > 1
+    ? [option('gpus-per-node', String(count)), option('constraint', `[${alternatives}]`)]
+    : [option('gpus', String(count)), option('constraint', alternatives)]
+}
+
+function dependencyDirectives(job: JobSubmission): string[] {
+  if (job.dependsOn.length === 0) return []
+  const groups: string[] = []
+  for (const condition of ['succeeded', 'finished', 'failed'] as const) {
+    const ids = job.dependsOn
+      .filter((dependency) => dependency.condition === condition)
+      .map((d) => assertSlurmJobId(d.jobId))
+    if (ids.length > 0) groups.push([DEPENDENCY_TYPES[condition], ...new Set(ids)].join(':'))
+  }
+  // https://slurm.schedmd.com/sbatch.html#OPT_dependency — ',' means all conditions must hold
+  return [option('dependency', groups.join(',')), option('kill-on-invalid-dep', 'yes')]
+}
+
+function signalSpec(signal: { readonly name: string; readonly leadSeconds: number }): string {
+  const name = signal.name.replace(/^SIG/, '')
+  if (!/^[A-Z0-9]{1,8}$/.test(name)) throw invalid(`not a signal name: ${JSON.stringify(signal.name)}`)
+  // https://slurm.schedmd.com/sbatch.html#OPT_signal — sig_time is 0..65535 seconds; B: = the batch shell only
+  if (!Number.isInteger(signal.leadSeconds) || signal.leadSeconds < 0 || signal.leadSeconds > 65_535) {
+    throw invalid(`signal lead time must be 0..65535 seconds, got ${signal.leadSeconds}`)
+  }
+  return `B:${name}@${signal.leadSeconds}`
+}
+
+/** `export NAME=value` lines, one per variable, in the order given; values are quoted. */
+export function buildEnvExports(env: Readonly<Record<string, string>>): string[] {
+  return Object.entries(env).map(([name, value]) => {
+    if (!ENV_NAME.test(name)) throw invalid(`not an environment variable name: ${JSON.stringify(name)}`)
+    return `export ${name}=${quoteShellWord(noNul(`env ${name}`, value))}`
+  })
+}
+
+function option(name: string, value: string): string {
+  return quoteShellWord(`--${name}=${value}`)
+}
+
+function safeName(what: string, value: string): string {
+  if (!isSafeName(value)) throw invalid(`${what} must match [A-Za-z0-9._-]+, got ${JSON.stringify(value)}`)
+  return value
+}
+
+// sbatch reads #SBATCH lines with its own parser: a backslash escapes even inside single quotes
+// (src/sbatch/opt.c _get_argument) and '%' starts a filename pattern, so neither can be quoted safely
+function safePath(what: string, value: string): string {
+  noNul(what, value)
+  if (value === '' || /[\n\r\\%]/.test(value)) {
+    throw invalid(`${what} must be a non-empty path without newlines, '\\' or '%', got ${JSON.stringify(value)}`)
+  }
+  return value
+}
+
+function noNul(what: string, value: string): string {
+  if (value.includes('\0')) throw invalid(`${what} contains a NUL byte`)
+  return value
+}
+
+function positive(what: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw invalid(`${what} must be positive, got ${value}`)
+  return value
+}
+
+function positiveInteger(what: string, value: number): number {
+  if (!Number.isInteger(value) || value <= 0) throw invalid(`${what} must be a positive integer, got ${value}`)
+  return value
+}
+
+function invalid(message: string): RpoError {
+  return new RpoError('spec-invalid', `Slurm script: ${message}`)
+}
+
+const COMMENT_LINE = /^[ \t]*\{\{![\s\S]*?\}\}[ \t]*\r?\n/gm
+const COMMENT = /\{\{![\s\S]*?\}\}/g
+const RAW_ALONE = /^[ \t]*\{\{\{\s*([a-z_]+)\s*\}\}\}[ \t]*$/
+const PLACEHOLDER = /\{\{\{\s*([a-z_]+)\s*\}\}\}|\{\{\s*([a-z_]+)\s*\}\}/g
+
+// substitution only: no conditionals or loops; a raw block that renders empty removes its line
+function renderTemplate(template: string, values: Readonly<Record<string, string>>): string {
+  const value = (name: string): string => {
+    const found = values[name]
+    if (found === undefined) throw new RpoError('internal', `Slurm template: unknown placeholder {{${name}}}`)
+    return found
+  }
+  const lines = template.replace(COMMENT_LINE, '').replace(COMMENT, '').split('\n')
+  const kept = lines.filter((line) => {
+    const alone = RAW_ALONE.exec(line)
+    return alone?.[1] === undefined || value(alone[1]) !== ''
+  })
+  return kept
+    .join('\n')
+    .replace(PLACEHOLDER, (_match, raw: string | undefined, quoted: string | undefined) =>
+      raw !== undefined ? value(raw) : quoteShellWord(value(quoted ?? '')),
+    )
+}

@@ -100,7 +100,7 @@ export class LocalAdapter implements SchedulerAdapter {
       }
       // a resend after a crash: the launcher already started, so there is nothing to do
       if (!existsSync(path.join(dir, 'status.json'))) this.#launch(job, dir)
-      results.push({ submissionKey: job.submissionKey, jobId: asNativeJobId(job.submissionKey) })
+      results.push({ kind: 'submitted', submissionKey: job.submissionKey, jobId: asNativeJobId(job.submissionKey) })
     }
     return results
   }

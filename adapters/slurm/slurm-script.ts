@@ -112,13 +112,16 @@ function gpuDirectives(job: JobSubmission, nodes: number): string[] {
     : [option('gpus', String(count)), option('constraint', alternatives)]
 }
 
+// upstreams submitted in the same batch have no id yet: the batch submitter wires those on the
+// sbatch command line (see sbatch-batch.ts), where a shell variable can carry the fresh id
 function dependencyDirectives(job: JobSubmission): string[] {
-  if (job.dependsOn.length === 0) return []
+  const known = job.dependsOn.filter((d) => d.jobId !== null)
+  if (known.length === 0) return []
   const groups: string[] = []
   for (const condition of ['succeeded', 'finished', 'failed'] as const) {
-    const ids = job.dependsOn
+    const ids = known
       .filter((dependency) => dependency.condition === condition)
-      .map((d) => assertSlurmJobId(d.jobId))
+      .map((d) => assertSlurmJobId(d.jobId as string))
     if (ids.length > 0) groups.push([DEPENDENCY_TYPES[condition], ...new Set(ids)].join(':'))
   }
   // https://slurm.schedmd.com/sbatch.html#OPT_dependency — ',' means all conditions must hold

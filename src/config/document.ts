@@ -112,6 +112,7 @@ interface ZodIssueLike {
   keys?: string[]
   errors?: ZodIssueLike[][]
   values?: unknown[]
+  issues?: ZodIssueLike[]
 }
 
 function collectIssues(
@@ -128,6 +129,11 @@ function collectIssues(
       for (const inner of branch) collectIssues(schema, inner, path, out, doc)
       return
     }
+  }
+  // a record key that fails its own schema: the key's rule says what names are accepted
+  if (issue.code === 'invalid_key' && issue.issues && issue.issues.length > 0) {
+    for (const inner of issue.issues) out.push(located(doc, path, `invalid key: ${describeIssue(inner)}`))
+    return
   }
   if (issue.code === 'unrecognized_keys' && issue.keys) {
     for (const key of issue.keys) {
@@ -159,6 +165,7 @@ function describeIssue(issue: ZodIssueLike): string {
 }
 
 function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing'
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'a list'
   if (typeof value === 'object') return 'an object'

@@ -13,7 +13,7 @@ import { isRpoError, RpoError, StoreError } from '../core/errors.js'
 import { isTerminalJobState, type JobState } from '../core/job/job-state.js'
 import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import { explainUnsatisfiable } from '../core/scheduling/capacity.js'
-import { type PlannedEvent, planTick } from '../core/scheduling/plan-tick.js'
+import { type PlannedEvent, type PlannedSubmission, planTick } from '../core/scheduling/plan-tick.js'
 import type {
   AttemptObservation,
   AttemptSnapshot,
@@ -172,6 +172,7 @@ export class Engine {
       capacity: this.#options.capacity,
       maxActive: this.#options.maxActive ?? 10_000,
       lostAfterMissedPolls: this.#options.lostAfterMissedPolls ?? 3,
+      nativeDependencies: this.#options.adapter.capabilities.nativeDependencies,
     })
     const submittedAt = iso(this.#clock())
     const newAttempts: AttemptSnapshot[] = plan.submissions
@@ -215,6 +216,20 @@ export class Engine {
       return { runId, state: current.state, submitted: 0, schedulerCommands: commands }
     }
     this.#emitPlanned(runId, plan.events)
+    const doomed = plan.cancellations.flatMap((c) => (c.jobId ? [asNativeJobId(c.jobId)] : []))
+    if (doomed.length > 0) {
+      commands++
+      // best effort: a job that already left the queue needs no cancel, and the next tick re-checks
+      await this.#options.adapter
+        .cancel(doomed)
+        .catch((error: unknown) =>
+          this.events.emit('poll:error', {
+            runId,
+            code: isRpoError(error) ? error.code : 'internal',
+            message: `cancelling ${doomed.join(',')}: ${String(error)}`,
+          }),
+        )
+    }
     let submitted = 0
     if (plan.submissions.length > 0) {
       const tasks = new Map(snapshot.tasks.map((t) => [t.id, t]))
@@ -231,7 +246,10 @@ export class Engine {
           endedAt: null,
         })
       }
-      submitted = await this.#submit(run, tasks, plan.submissions)
+      const knownJobIds = new Map(
+        snapshot.latestAttempts.flatMap((a) => (a.jobId ? [[a.submissionKey, a.jobId] as const] : [])),
+      )
+      submitted = await this.#submit(run, tasks, knownJobIds, plan.submissions)
       commands += 1
     }
     if (plan.runState !== snapshot.state && TERMINAL_RUN_STATES.has(plan.runState)) {
@@ -325,22 +343,55 @@ export class Engine {
   async #submit(
     run: RunRecord,
     tasks: ReadonlyMap<string, TaskSnapshot>,
-    submissions: readonly { taskId: string; attempt: number; submissionKey: string }[],
+    knownJobIds: ReadonlyMap<string, string>,
+    submissions: readonly PlannedSubmission[],
   ): Promise<number> {
     const definitions = new Map(run.pipeline.tasks.map((t) => [t.name, t]))
     const jobs: JobSubmission[] = submissions.map((s) => {
       const task = tasks.get(s.taskId) as TaskSnapshot
-      return this.#jobSubmission(run, task, definitions.get(task.group) as ResolvedTask, s.attempt, s.submissionKey)
+      const job = this.#jobSubmission(
+        run,
+        task,
+        definitions.get(task.group) as ResolvedTask,
+        s.attempt,
+        s.submissionKey,
+      )
+      const dependsOn = s.dependsOn.map((d) => {
+        const jobId = knownJobIds.get(d.submissionKey)
+        return {
+          submissionKey: asSubmissionKey(d.submissionKey),
+          jobId: jobId ? asNativeJobId(jobId) : null,
+          condition: d.condition,
+        }
+      })
+      return { ...job, dependsOn }
     })
-    const store = this.#options.store
+    const byKey = new Map(jobs.map((j) => [j.submissionKey as string, j]))
     try {
       const results = await this.#options.adapter.submit(jobs)
-      const updates = new Map(
-        results.map((r) => [r.submissionKey as string, { jobId: r.jobId as string, state: 'pending' as const }]),
+      const now = iso(this.#clock())
+      await this.#options.store.updateAttempts(
+        new Map(
+          results.map((r) => [
+            r.submissionKey as string,
+            r.kind === 'submitted'
+              ? { jobId: r.jobId as string, state: 'pending' as const }
+              : { state: 'failed' as const, reason: `rejected by the scheduler: ${r.message}`, endedAt: now },
+          ]),
+        ),
       )
-      await store.updateAttempts(updates)
+      let submitted = 0
       for (const result of results) {
-        const job = jobs.find((j) => j.submissionKey === result.submissionKey) as JobSubmission
+        const job = byKey.get(result.submissionKey) as JobSubmission
+        if (result.kind === 'rejected') {
+          this.events.emit('submit:error', {
+            runId: run.id,
+            code: 'job-rejected',
+            message: `${job.taskId}: ${result.message}`,
+          })
+          continue
+        }
+        submitted++
         this.events.emit('task:submitted', {
           runId: run.id,
           taskId: job.taskId,
@@ -349,7 +400,7 @@ export class Engine {
           attempt: job.attempt,
         })
       }
-      return results.length
+      return submitted
     } catch (error) {
       // the outcome is unknown: the attempts stay `submitting` and the next tick looks their keys up
       const code = isRpoError(error) ? error.code : 'internal'

@@ -55,18 +55,27 @@ export interface JobSubmission {
   readonly jobDir: string
   readonly env: Readonly<Record<string, string>>
   readonly resources: ResourceRequest
-  /** Upstream jobs still on the scheduler, for adapters with native dependencies. */
-  readonly dependsOn: readonly { readonly jobId: NativeJobId; readonly condition: DependencyCondition }[]
+  /**
+   * Upstream jobs still on the scheduler, for adapters with native dependencies. `jobId` is null
+   * for an upstream submitted earlier in the same batch: the adapter wires it by submission key.
+   */
+  readonly dependsOn: readonly JobDependency[]
   readonly project: string | null
   readonly partition?: string
   readonly qos?: string
   readonly priority?: number
 }
 
-export interface SubmitResult {
+export interface JobDependency {
   readonly submissionKey: SubmissionKey
-  readonly jobId: NativeJobId
+  readonly jobId: NativeJobId | null
+  readonly condition: DependencyCondition
 }
+
+/** Per job of a batch: its id, or the scheduler's refusal in its own words. */
+export type SubmitResult =
+  | { readonly kind: 'submitted'; readonly submissionKey: SubmissionKey; readonly jobId: NativeJobId }
+  | { readonly kind: 'rejected'; readonly submissionKey: SubmissionKey; readonly message: string }
 
 export interface ResourceUsage {
   readonly elapsedSeconds?: number

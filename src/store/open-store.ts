@@ -5,13 +5,43 @@
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
-import { Kysely, type Migration, type MigrationProvider, Migrator, PostgresDialect, SqliteDialect } from 'kysely'
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  Kysely,
+  type Migration,
+  type MigrationProvider,
+  Migrator,
+  PostgresDialect,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+} from 'kysely'
+
 import pg from 'pg'
 import type { StoreTarget } from '../config/load-config.js'
 import { StoreError } from '../core/errors.js'
 import type { Database } from './database.js'
 import { initialMigration, type StoreDialect } from './migrations/001-initial.js'
 
+// a deferred BEGIN that reads first cannot wait for a writer (SQLite returns SQLITE_BUSY at once when it
+// upgrades to a write), so write transactions take the write lock up front and honour busy_timeout
+class ImmediateSqliteDriver extends SqliteDriver {
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'))
+  }
+}
+class ImmediateSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig
+  constructor(config: SqliteDialectConfig) {
+    super(config)
+    this.#config = config
+  }
+  override createDriver(): Driver {
+    return new ImmediateSqliteDriver(this.#config)
+  }
+}
 export interface OpenedDatabase {
   readonly db: Kysely<Database>
   readonly dialect: StoreDialect
@@ -43,7 +73,11 @@ function openSqlite(target: Extract<StoreTarget, { kind: 'sqlite' }>): OpenedDat
   } catch (error) {
     throw translateStoreError(error, description)
   }
-  return { db: new Kysely<Database>({ dialect: new SqliteDialect({ database }) }), dialect: 'sqlite', description }
+  return {
+    db: new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) }),
+    dialect: 'sqlite',
+    description,
+  }
 }
 
 function openPostgres(url: string): OpenedDatabase {
@@ -105,6 +139,10 @@ export function translateStoreError(error: unknown, description: string): StoreE
       `${description} is not a valid SQLite database (corrupted or not an rpo store). Move it aside to start a new store; nothing was changed.`,
       { cause: error },
     )
+  }
+  if (code.startsWith('SQLITE_CONSTRAINT') || code === '23505' || code === '23503') {
+    // a broken invariant (e.g. the same submission key twice) is a bug, and retrying cannot help
+    return new StoreError('store-migration', `${description}: constraint violated: ${message}`, { cause: error })
   }
   if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'EACCES') {
     return new StoreError('store-unavailable', `${description} cannot be opened for writing: ${message}`, {

@@ -3,7 +3,7 @@
  * (`512M`, `16G`, `1.5T`). Pure parsing into seconds and megabytes; `null` means "not a valid value".
  */
 
-const DURATION_PART = /(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|m|min|mins|h|hr|hrs|d|day|days|w)/gy
+const DURATION_PART = /(\d+(?:\.\d+)?)\s*(ms|secs|sec|s|mins|min|m|hrs|hr|h|days|day|d|w)/gy
 const UNIT_SECONDS: Record<string, number> = {
   ms: 0.001,
   s: 1,

@@ -82,7 +82,11 @@ export type PlannedEvent = {
 
 export interface TickPlan {
   /** Attempts to cancel on the scheduler: their upstream failed, or is being retried. */
-  readonly cancellations: readonly { readonly taskId: string; readonly submissionKey: string; readonly jobId: string | null }[]
+  readonly cancellations: readonly {
+    readonly taskId: string
+    readonly submissionKey: string
+    readonly jobId: string | null
+  }[]
   readonly attemptUpdates: ReadonlyMap<string, AttemptPatch>
   readonly taskUpdates: ReadonlyMap<string, TaskPatch>
   readonly newTasks: readonly TaskInstance[]
@@ -134,7 +138,9 @@ export function planTick(
   // decide the outcome of attempts that ended
   for (const attempt of attempts.values()) {
     const task = tasks.get(attempt.taskId)
-    if (task?.state !== 'active' || !isTerminalJobState(attempt.state as JobState)) continue
+    // a lost job (unknown after lostAfterMissedPolls polls) has ended as far as rpo can tell: the retry policy decides
+    const lost = attempt.state === 'unknown' && attempt.missedPolls >= options.lostAfterMissedPolls
+    if (task?.state !== 'active' || !(isTerminalJobState(attempt.state as JobState) || lost)) continue
     concludeAttempt(task, attempt, definitions.get(task.group) as ResolvedTask, options.now, nowIso, patchTask, events)
   }
 
@@ -153,10 +159,18 @@ export function planTick(
           if (doomed) {
             const attempt = attempts.get(task.id) as AttemptSnapshot
             cancellations.push({ taskId: task.id, submissionKey: attempt.submissionKey, jobId: attempt.jobId })
-            patchAttempt(attempt as Mutable<AttemptSnapshot>, { state: 'cancelled', reason: doomed.reason, endedAt: nowIso })
+            patchAttempt(attempt as Mutable<AttemptSnapshot>, {
+              state: 'cancelled',
+              reason: doomed.reason,
+              endedAt: nowIso,
+            })
             if (doomed.kind === 'upstream-failed') {
               patchTask(task.id, { state: 'upstream_failed', reason: doomed.reason, endedAt: nowIso })
-              events.push({ type: 'task:upstream-failed', taskId: task.id, message: `${doomed.reason}; its queued job is cancelled` })
+              events.push({
+                type: 'task:upstream-failed',
+                taskId: task.id,
+                message: `${doomed.reason}; its queued job is cancelled`,
+              })
             } else {
               patchTask(task.id, { state: 'pending', reason: doomed.reason })
             }
@@ -220,7 +234,13 @@ export function planTick(
         const key = activeKey(tasks.get(d.taskId), attempts)
         return key === null ? [] : [{ ...d, submissionKey: key }]
       })
-      submissions.unshift({ taskId: attempt.taskId, attempt: attempt.attempt, submissionKey: attempt.submissionKey, resend: true, dependsOn })
+      submissions.unshift({
+        taskId: attempt.taskId,
+        attempt: attempt.attempt,
+        submissionKey: attempt.submissionKey,
+        resend: true,
+        dependsOn,
+      })
     }
   }
 
@@ -372,7 +392,10 @@ type Verdict =
   | { kind: 'skip'; reason: string }
   | { kind: 'upstream-failed'; reason: string }
 
-function judgeDependencies(after: readonly ResolvedDependency[], groups: ReadonlyMap<string, readonly TaskSnapshot[]>): Verdict {
+function judgeDependencies(
+  after: readonly ResolvedDependency[],
+  groups: ReadonlyMap<string, readonly TaskSnapshot[]>,
+): Verdict {
   let waiting = false
   for (const dep of after) {
     const members = (groups.get(dep.task) ?? []).filter((t) => t.state !== 'expanded')
@@ -489,7 +512,9 @@ function scheduleReady(
   let free = options.capacity
     ? remainingCapacity(
         options.capacity,
-        inFlight.map((a) => definitions.get(tasks.get(a.taskId)?.group ?? '')?.resources).filter((r) => r !== undefined),
+        inFlight
+          .map((a) => definitions.get(tasks.get(a.taskId)?.group ?? '')?.resources)
+          .filter((r) => r !== undefined),
       )
     : null
   let slots = options.maxActive - inFlight.length
@@ -586,7 +611,10 @@ function judgeInFlightDependents(
     if (dep.condition !== 'succeeded') continue
     for (const member of groups.get(dep.task) ?? []) {
       if (member.state === 'failed' || member.state === 'cancelled' || member.state === 'upstream_failed') {
-        return { kind: 'upstream-failed', reason: `upstream ${member.id} ${member.state === 'upstream_failed' ? 'did not run (its upstream failed)' : member.state}` }
+        return {
+          kind: 'upstream-failed',
+          reason: `upstream ${member.id} ${member.state === 'upstream_failed' ? 'did not run (its upstream failed)' : member.state}`,
+        }
       }
       if (member.state === 'retry_wait') return { kind: 'rewire', reason: `upstream ${member.id} is being retried` }
     }

@@ -57,7 +57,7 @@ describe('LocalAdapter', () => {
   it('runs a command in the work dir with its environment, logs output, reports success and usage', async () => {
     const { dir, adapter, job, jobsRoot } = setup()
     const [result] = await adapter.submit([job('a', 'echo "$GREETING" > greeting.txt; echo out; echo err >&2')])
-    expect(result?.jobId).toBe('a')
+    expect(result).toEqual({ kind: 'submitted', submissionKey: 'a', jobId: 'a' })
     const o = await until(adapter, 'a', (x) => x.state === 'succeeded')
     expect(o.exitCode).toBe(0)
     expect(o.usage?.allocTres).toEqual({ cpu: 1, mem: 100, 'gres/gpu': 0 })

@@ -54,9 +54,9 @@ const GPU_TRAIN = job({
     nodes: 1,
   },
   dependsOn: [
-    { jobId: asNativeJobId('1201'), condition: 'succeeded' },
-    { jobId: asNativeJobId('1202'), condition: 'succeeded' },
-    { jobId: asNativeJobId('1203'), condition: 'finished' },
+    { submissionKey: asSubmissionKey('up-1201'), jobId: asNativeJobId('1201'), condition: 'succeeded' },
+    { submissionKey: asSubmissionKey('up-1202'), jobId: asNativeJobId('1202'), condition: 'succeeded' },
+    { submissionKey: asSubmissionKey('up-1203'), jobId: asNativeJobId('1203'), condition: 'finished' },
   ],
   partition: 'gpu',
   qos: 'normal',
@@ -76,7 +76,7 @@ const MULTI_TYPE = job({
     gpus: { count: 4, types: ['a100', 'h100'] },
     nodes: 2,
   },
-  dependsOn: [{ jobId: asNativeJobId('1300'), condition: 'failed' }],
+  dependsOn: [{ submissionKey: asSubmissionKey('up-1300'), jobId: asNativeJobId('1300'), condition: 'failed' }],
   project: null,
 })
 

@@ -1,0 +1,217 @@
+/**
+ * Finding, validating, resolving and freezing the config: the built-in default, YAML and JSON
+ * files, --config and $RPO_CONFIG, located errors with suggestions, and $RPO_STORE.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadConfig, type ResolvedLocalCluster } from '../../src/config/load-config.js'
+import { type RpoError, SpecError } from '../../src/core/errors.js'
+
+let root: string
+let counter = 0
+
+beforeAll(() => {
+  root = mkdtempSync(path.join(tmpdir(), 'rpo-config-test-'))
+})
+
+afterAll(() => {
+  rmSync(root, { recursive: true, force: true })
+})
+
+function folder(files: Record<string, string> = {}): string {
+  const dir = path.join(root, `case-${++counter}`)
+  mkdirSync(dir, { recursive: true })
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(dir, name)), { recursive: true })
+    writeFileSync(path.join(dir, name), text)
+  }
+  return dir
+}
+
+function errorOf(fn: () => unknown): RpoError {
+  try {
+    fn()
+  } catch (error) {
+    return error as RpoError
+  }
+  throw new Error('expected the config to be rejected')
+}
+
+describe('without a config file', () => {
+  it('uses a local cluster and a SQLite store in .rpo under the working folder', () => {
+    const cwd = folder()
+    const config = loadConfig({ cwd, env: {} })
+    expect(config.file).toBeNull()
+    expect(config.baseDir).toBe(cwd)
+    expect(config.store).toEqual({ kind: 'sqlite', path: path.join(cwd, '.rpo', 'rpo.sqlite'), busyTimeoutMs: 5000 })
+    expect(config.stateDir).toBe(path.join(cwd, '.rpo'))
+    expect(config.defaultCluster).toBe('local')
+    const local = config.clusters.local as ResolvedLocalCluster
+    expect(local).toMatchObject({ kind: 'local', name: 'local', gpus: [], killGraceMs: 10_000, pollIntervalMs: 250 })
+    expect(local.cpus).toBeGreaterThan(0)
+    expect(local.memoryMb).toBeGreaterThan(0)
+    expect(config.projects).toEqual({})
+  })
+})
+
+describe('a config file', () => {
+  it('found in the working folder, with a local cluster that has GPUs, paths relative to the file', () => {
+    const cwd = folder({
+      'rpo.config.yaml': [
+        'store:',
+        '  url: sqlite:state/store.db',
+        '  busyTimeout: 2s',
+        'stateDir: runs',
+        'defaultCluster: workstation',
+        'clusters:',
+        '  workstation:',
+        '    kind: local',
+        '    cpus: 16',
+        '    memory: 64G',
+        '    gpus:',
+        '      - { type: a100, count: 2, memory: 80G }',
+        '      - { type: t4, count: 1 }',
+        '    killGrace: 30s',
+        'projects:',
+        '  vision: { importance: 2 }',
+        '',
+      ].join('\n'),
+    })
+    const config = loadConfig({ cwd, env: {} })
+    expect(config.file).toBe(path.join(cwd, 'rpo.config.yaml'))
+    expect(config.store).toEqual({ kind: 'sqlite', path: path.join(cwd, 'state', 'store.db'), busyTimeoutMs: 2000 })
+    expect(config.stateDir).toBe(path.join(cwd, 'runs'))
+    expect(config.clusters.workstation).toEqual({
+      kind: 'local',
+      name: 'workstation',
+      cpus: 16,
+      memoryMb: 65536,
+      gpus: [
+        { type: 'a100', count: 2, memoryMb: 81920 },
+        { type: 't4', count: 1, memoryMb: null },
+      ],
+      killGraceMs: 30_000,
+      pollIntervalMs: 250,
+    })
+    expect(config.projects.vision).toMatchObject({ importance: 2, budgets: [] })
+  })
+
+  it('may be JSON, and resolves relative paths against its own folder rather than the working folder', () => {
+    const dir = folder({ 'conf/rpo.json': JSON.stringify({ store: { url: 'sqlite:db/rpo.sqlite' } }) })
+    const cwd = folder()
+    const config = loadConfig({ cwd, configPath: path.join(dir, 'conf/rpo.json'), env: {} })
+    expect(config.store).toMatchObject({ kind: 'sqlite', path: path.join(dir, 'conf', 'db', 'rpo.sqlite') })
+  })
+
+  it('is taken from $RPO_CONFIG when no --config is given, and --config wins over it', () => {
+    const dir = folder({
+      'a.yaml': 'defaultCluster: a\nclusters:\n  a: { kind: local, cpus: 1 }\n',
+      'b.yaml': 'defaultCluster: b\nclusters:\n  b: { kind: local, cpus: 2 }\n',
+      'rpo.config.yaml': 'stateDir: ignored\n',
+    })
+    expect(loadConfig({ cwd: dir, env: { RPO_CONFIG: 'a.yaml' } }).defaultCluster).toBe('a')
+    expect(loadConfig({ cwd: dir, configPath: 'b.yaml', env: { RPO_CONFIG: 'a.yaml' } }).defaultCluster).toBe('b')
+  })
+
+  it('reports a missing --config file clearly', () => {
+    const cwd = folder()
+    const error = errorOf(() => loadConfig({ cwd, configPath: 'nope.yaml', env: {} }))
+    expect(error.code).toBe('config-not-found')
+    expect(error.message).toContain(path.join(cwd, 'nope.yaml'))
+    expect(error.message).toContain('no such file')
+  })
+
+  it('resolves a Slurm cluster with its polling defaults', () => {
+    const cwd = folder({
+      'rpo.config.yaml': [
+        'defaultCluster: hpc',
+        'clusters:',
+        '  hpc:',
+        '    kind: slurm',
+        '    workDir: /scratch/rpo',
+        '    ssh: { host: login.example.org, user: alice }',
+        '',
+      ].join('\n'),
+    })
+    const config = loadConfig({ cwd, env: {} })
+    expect(config.clusters.hpc).toMatchObject({
+      kind: 'slurm',
+      name: 'hpc',
+      pollIntervalMs: 15_000,
+      maxPollIntervalMs: 120_000,
+    })
+    expect(config.clusters.hpc?.kind === 'slurm' && config.clusters.hpc.raw.ssh).toMatchObject({
+      port: 22,
+      trustOnFirstUse: false,
+    })
+  })
+})
+
+describe('config errors', () => {
+  it('rejects a defaultCluster that is not defined, listing the clusters there are', () => {
+    const cwd = folder({ 'rpo.config.yaml': 'defaultCluster: gpu-box\n' })
+    const error = errorOf(() => loadConfig({ cwd, env: {} }))
+    expect(error.code).toBe('config-invalid')
+    expect(error.message).toContain('rpo.config.yaml')
+    expect(error.message).toContain('defaultCluster: "gpu-box" is not one of the clusters (local)')
+  })
+
+  it('suggests the key a typo meant, with file:line:col', () => {
+    const cwd = folder({ 'rpo.config.yaml': 'store:\n  url: sqlite:x.db\n  busyTimeuot: 1s\n' })
+    const error = errorOf(() => loadConfig({ cwd, env: {} }))
+    expect(error).toBeInstanceOf(SpecError)
+    expect(error.code).toBe('config-invalid')
+    expect(error.message).toMatch(
+      /rpo\.config\.yaml:3:\d+: store\.busyTimeuot: unknown key "busyTimeuot" \(did you mean "busyTimeout"\?\)/,
+    )
+  })
+
+  it('suggests a top-level key too', () => {
+    const cwd = folder({ 'rpo.config.yaml': 'clusterz: {}\n' })
+    expect(errorOf(() => loadConfig({ cwd, env: {} })).message).toContain(
+      'unknown key "clusterz" (did you mean "clusters"?)',
+    )
+  })
+
+  it('shows the value it got for a wrong type', () => {
+    const cwd = folder({ 'rpo.config.yaml': 'clusters:\n  box:\n    kind: local\n    cpus: many\n' })
+    const error = errorOf(() => loadConfig({ cwd, env: {} }))
+    expect(error.message).toMatch(/rpo\.config\.yaml:4:\d+: clusters\.box\.cpus: .*got "many"/)
+  })
+
+  it('rejects an invalid cron schedule', () => {
+    const cwd = folder({ 'rpo.config.yaml': 'sync:\n  schedule: every minute\n' })
+    expect(errorOf(() => loadConfig({ cwd, env: {} })).message).toContain('sync.schedule: expected a cron expression')
+  })
+})
+
+describe('the resolved config', () => {
+  it('is deeply frozen', () => {
+    const cwd = folder({
+      'rpo.config.yaml': 'clusters:\n  local: { kind: local, cpus: 2, gpus: [{ type: t4, count: 1 }] }\n',
+    })
+    const config = loadConfig({ cwd, env: {} })
+    expect(Object.isFrozen(config)).toBe(true)
+    expect(Object.isFrozen(config.store)).toBe(true)
+    expect(Object.isFrozen(config.clusters)).toBe(true)
+    const local = config.clusters.local as ResolvedLocalCluster
+    expect(Object.isFrozen(local.gpus)).toBe(true)
+    expect(Object.isFrozen(local.gpus[0])).toBe(true)
+    expect(() => {
+      ;(config as { defaultCluster: string }).defaultCluster = 'other'
+    }).toThrow(TypeError)
+  })
+
+  it('takes the store URL from $RPO_STORE over the file', () => {
+    const cwd = folder({ 'rpo.config.yaml': 'store:\n  url: sqlite:file.db\n' })
+    const pgUrl = 'postgres://rpo@db.example.org:5432/rpo'
+    expect(loadConfig({ cwd, env: { RPO_STORE: pgUrl } }).store).toEqual({ kind: 'postgres', url: pgUrl })
+    expect(loadConfig({ cwd, env: { RPO_STORE: 'sqlite:/var/lib/rpo/rpo.sqlite' } }).store).toMatchObject({
+      kind: 'sqlite',
+      path: '/var/lib/rpo/rpo.sqlite',
+    })
+    expect(loadConfig({ cwd: folder(), env: { RPO_STORE: 'postgresql://x@h/db' } }).store.kind).toBe('postgres')
+  })
+})

@@ -3,13 +3,19 @@
  * adapter and transport a cluster gets; everything else receives what it needs.
  */
 import { readFile } from 'node:fs/promises'
+import os from 'node:os'
 import path from 'node:path'
 import { LocalAdapter } from '../adapters/local/local-adapter.js'
+import { SlurmAdapter } from '../adapters/slurm/slurm-adapter.js'
 import { type LoadConfigOptions, loadConfig, type ResolvedCluster, type ResolvedConfig } from './config/load-config.js'
 import { RpoError } from './core/errors.js'
+import { parseDurationSeconds } from './core/pipeline/units.js'
 import { Engine } from './engine/engine.js'
 import { openDatabase } from './store/open-store.js'
 import { RunStore } from './store/run-store.js'
+import { createLocalTransport } from './transport/local-transport.js'
+import { createSshTransport } from './transport/ssh-transport.js'
+import type { Transport } from './transport/transport.js'
 
 export interface App {
   readonly config: ResolvedConfig
@@ -71,10 +77,60 @@ function createEngine(config: ResolvedConfig, cluster: ResolvedCluster, store: R
       ...(clock ? { clock } : {}),
     })
   }
+  if (cluster.kind === 'slurm') {
+    const raw = cluster.raw
+    const transport = raw.ssh
+      ? createSshTransport({
+          host: raw.ssh.host,
+          port: raw.ssh.port,
+          username: raw.ssh.user,
+          ...(raw.ssh.privateKey ? { privateKeyPath: expandHome(raw.ssh.privateKey, config.baseDir) } : {}),
+          ...(raw.ssh.knownHosts ? { knownHostsPath: expandHome(raw.ssh.knownHosts, config.baseDir) } : {}),
+          trustOnFirstUse: raw.ssh.trustOnFirstUse,
+          ...(raw.ssh.connectTimeout !== undefined
+            ? { connectTimeoutMs: (parseDurationSeconds(raw.ssh.connectTimeout) as number) * 1000 }
+            : {}),
+        })
+      : createLocalTransport()
+    const adapter = new SlurmAdapter({
+      transport,
+      script: {
+        ...(raw.partition ? { partition: raw.partition } : {}),
+        ...(raw.account ? { account: raw.account } : {}),
+        ...(raw.qos ? { qos: raw.qos } : {}),
+      },
+    })
+    return new Engine({
+      store,
+      adapter,
+      clusterName: cluster.name,
+      jobsRoot: path.posix.join(raw.workDir, 'jobs'),
+      runsRoot: path.posix.join(raw.workDir, 'runs'),
+      jobWorkDir: raw.workDir,
+      readFile: (file) => readRemoteFile(transport, file),
+      capacity: null,
+      maxActive: raw.maxActive,
+      leaseMs: Math.max(60_000, 3 * cluster.maxPollIntervalMs),
+      ...(clock ? { clock } : {}),
+    })
+  }
   throw new RpoError(
     'usage',
     `cluster "${cluster.name}": the ${cluster.kind} adapter is not available in this version of rpo`,
   )
+}
+
+function expandHome(file: string, baseDir: string): string {
+  return file.startsWith('~/') ? path.join(os.homedir(), file.slice(2)) : path.resolve(baseDir, file)
+}
+
+async function readRemoteFile(transport: Transport, file: string): Promise<string | null> {
+  try {
+    return await transport.readFile(file)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+    throw error
+  }
 }
 
 async function readLocalFile(file: string): Promise<string | null> {

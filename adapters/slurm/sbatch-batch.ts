@@ -5,13 +5,17 @@
  * and parses its answer.
  */
 import { randomBytes } from 'node:crypto'
-import { ParseError } from '../../src/core/errors.js'
+import { ParseError, RpoError } from '../../src/core/errors.js'
 import type { DependencyCondition, JobSubmission, SubmitResult } from '../../src/scheduler/scheduler-adapter.js'
 import { asNativeJobId } from '../../src/scheduler/scheduler-adapter.js'
 import { quoteShellWord } from '../../src/script/shell-quote.js'
 import { assertSlurmJobId } from './slurm-commands.js'
 
-const DEPENDENCY_TYPES: Record<DependencyCondition, string> = { succeeded: 'afterok', finished: 'afterany', failed: 'afternotok' }
+const DEPENDENCY_TYPES: Record<DependencyCondition, string> = {
+  succeeded: 'afterok',
+  finished: 'afterany',
+  failed: 'afternotok',
+}
 
 export interface BatchJob {
   readonly job: JobSubmission
@@ -24,11 +28,26 @@ export interface BatchJob {
  * `rpo-job <index> <jobid>` or `rpo-fail <index> <message>`.
  * @param delimiterSeed random bytes for the heredoc delimiters (injectable for golden tests)
  */
-export function buildBatchSubmitScript(jobs: readonly BatchJob[], delimiterSeed: string = randomBytes(6).toString('hex')): string {
+export function buildBatchSubmitScript(
+  jobs: readonly BatchJob[],
+  delimiterSeed: string = randomBytes(6).toString('hex'),
+): string {
   const index = new Map(jobs.map((b, i) => [b.job.submissionKey as string, i]))
-  const lines = ['set -u', 'export SLURM_TIME_FORMAT=standard']
+  jobs.forEach(({ job }, i) => {
+    for (const d of job.dependsOn) {
+      const at = index.get(d.submissionKey)
+      if (d.jobId === null && (at === undefined || at >= i)) {
+        throw new RpoError(
+          'internal',
+          `${job.submissionKey} depends on ${d.submissionKey}, which is not submitted before it in the batch`,
+        )
+      }
+    }
+  })
+  const lines = ['set -u', 'export SLURM_TIME_FORMAT=standard', jobs.map((_, i) => `id_${i}=`).join(' ')]
   const dirs = [...new Set(jobs.map((b) => b.job.jobDir))]
-  if (dirs.length > 0) lines.push(`mkdir -p -- ${dirs.map(quoteShellWord).join(' ')} || { echo "rpo-mkdir-failed"; exit 3; }`)
+  if (dirs.length > 0)
+    lines.push(`mkdir -p -- ${dirs.map(quoteShellWord).join(' ')} || { echo "rpo-mkdir-failed"; exit 3; }`)
   jobs.forEach(({ job, script }, i) => {
     const delimiter = `RPO_SCRIPT_${delimiterSeed}_${i}`
     if (script.includes(delimiter)) throw new Error(`batch script delimiter collision for ${job.submissionKey}`)
@@ -37,12 +56,11 @@ export function buildBatchSubmitScript(jobs: readonly BatchJob[], delimiterSeed:
     for (const condition of ['succeeded', 'finished', 'failed'] as const) {
       const ids = job.dependsOn
         .filter((d) => d.condition === condition)
-        .map((d) => (d.jobId === null ? `\${id_${index.get(d.submissionKey) ?? missing(job, d.submissionKey)}}` : assertSlurmJobId(d.jobId)))
+        .map((d) => (d.jobId === null ? `\${id_${index.get(d.submissionKey)}}` : assertSlurmJobId(d.jobId)))
       if (ids.length > 0) groups.push([DEPENDENCY_TYPES[condition], ...ids].join(':'))
     }
     const flags = groups.length > 0 ? ` "--dependency=${groups.join(',')}" --kill-on-invalid-dep=yes` : ''
     const guard = inBatch.map((d) => `[ -n "\${id_${index.get(d.submissionKey)}}" ]`).join(' && ')
-    lines.push(`id_${i}=`)
     const submit = [
       `if out=$(sbatch --parsable${flags} 2>&1 <<'${delimiter}'`,
       script.endsWith('\n') ? script.slice(0, -1) : script,
@@ -54,17 +72,20 @@ export function buildBatchSubmitScript(jobs: readonly BatchJob[], delimiterSeed:
       `  echo "rpo-fail ${i} $(printf %s "$out" | tr '\\n' ' ')"`,
       'fi',
     ]
+    // no indentation inside the guard: the heredoc body and its delimiter must stay byte-exact
     if (guard) {
-      lines.push(`if ${guard}; then`, ...submit.map((l) => `  ${l}`), 'else', `  echo "rpo-fail ${i} an upstream job of this batch was refused"`, 'fi')
+      lines.push(
+        `if ${guard}; then`,
+        ...submit,
+        'else',
+        `  echo "rpo-fail ${i} an upstream job of this batch was refused"`,
+        'fi',
+      )
     } else {
       lines.push(...submit)
     }
   })
   return `${lines.join('\n')}\n`
-}
-
-function missing(job: JobSubmission, key: string): never {
-  throw new Error(`${job.submissionKey} depends on ${key}, which is neither known nor earlier in the batch`)
 }
 
 /** Read the batch script's answer. Jobs without a line are left out: their outcome is unknown. */
@@ -76,9 +97,17 @@ export function parseBatchSubmitOutput(stdout: string, jobs: readonly BatchJob[]
     const job = jobs[Number(match[2])]?.job
     if (!job) throw new ParseError('sbatch batch', 'answer for a job index that was not in the batch', line)
     if (match[1] === 'job') {
-      results.push({ kind: 'submitted', submissionKey: job.submissionKey, jobId: asNativeJobId(assertSlurmJobId(match[3] ?? '')) })
+      results.push({
+        kind: 'submitted',
+        submissionKey: job.submissionKey,
+        jobId: asNativeJobId(assertSlurmJobId(match[3] ?? '')),
+      })
     } else {
-      results.push({ kind: 'rejected', submissionKey: job.submissionKey, message: (match[3] ?? '').replace(/^sbatch: error: /, '').trim() })
+      results.push({
+        kind: 'rejected',
+        submissionKey: job.submissionKey,
+        message: (match[3] ?? '').replace(/^sbatch: error: /, '').trim(),
+      })
     }
   }
   return results

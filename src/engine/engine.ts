@@ -44,6 +44,8 @@ export interface EngineOptions {
   readonly runsRoot: string
   /** Reads a file on the target (the task's outputs.json); null when it does not exist. */
   readonly readFile: (file: string) => Promise<string | null>
+  /** Where jobs run on the target; the pipeline file's folder when absent (local executor). */
+  readonly jobWorkDir?: string
   /** Fill at most this capacity (local executor); null lets the scheduler queue. */
   readonly capacity: Capacity | null
   readonly maxActive?: number
@@ -220,15 +222,13 @@ export class Engine {
     if (doomed.length > 0) {
       commands++
       // best effort: a job that already left the queue needs no cancel, and the next tick re-checks
-      await this.#options.adapter
-        .cancel(doomed)
-        .catch((error: unknown) =>
-          this.events.emit('poll:error', {
-            runId,
-            code: isRpoError(error) ? error.code : 'internal',
-            message: `cancelling ${doomed.join(',')}: ${String(error)}`,
-          }),
-        )
+      await this.#options.adapter.cancel(doomed).catch((error: unknown) =>
+        this.events.emit('poll:error', {
+          runId,
+          code: isRpoError(error) ? error.code : 'internal',
+          message: `cancelling ${doomed.join(',')}: ${String(error)}`,
+        }),
+      )
     }
     let submitted = 0
     if (plan.submissions.length > 0) {
@@ -459,7 +459,7 @@ export class Engine {
       taskId: task.id,
       attempt,
       command: task.command,
-      workDir: run.workDir,
+      workDir: this.#options.jobWorkDir ?? run.workDir,
       jobDir,
       env,
       resources: definition.resources,

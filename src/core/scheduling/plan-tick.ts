@@ -244,6 +244,7 @@ export function planTick(
     }
   }
 
+  orderUpstreamsFirst(submissions)
   const runState = decideRunState(snapshot.state, tasks)
   if (runState !== snapshot.state && (runState === 'succeeded' || runState === 'failed')) {
     events.push({ type: 'run:finished', taskId: null, message: `run ${runState}`, data: { state: runState } })
@@ -554,6 +555,35 @@ function scheduleReady(
     patchTask(task.id, { state: 'active', attempts: attempt, nextAttemptAt: null })
     submissions.push({ taskId: task.id, attempt, submissionKey, resend: false, dependsOn })
   }
+}
+
+/**
+ * Keep the priority order, except that a submission never precedes an upstream it depends on in
+ * the same tick (the adapter wires in-batch dependencies in list order).
+ */
+function orderUpstreamsFirst(submissions: PlannedSubmission[]): void {
+  const keys = new Set(submissions.map((s) => s.submissionKey))
+  const placed = new Set<string>()
+  const ordered: PlannedSubmission[] = []
+  let pending = [...submissions]
+  while (pending.length > 0) {
+    const next: PlannedSubmission[] = []
+    for (const submission of pending) {
+      const waits = submission.dependsOn.some((d) => keys.has(d.submissionKey) && !placed.has(d.submissionKey))
+      if (waits) next.push(submission)
+      else {
+        ordered.push(submission)
+        placed.add(submission.submissionKey)
+      }
+    }
+    // a cycle cannot happen (the pipeline is a DAG); guard against looping forever all the same
+    if (next.length === pending.length) {
+      ordered.push(...next)
+      break
+    }
+    pending = next
+  }
+  submissions.splice(0, submissions.length, ...ordered)
 }
 
 /** The submission key of a task's attempt in flight, or null. */

@@ -127,8 +127,8 @@ describe('renderSlurmScript with hostile values', () => {
     const env = Object.fromEntries(HOSTILE.map((value, index) => [`HOSTILE_${index}`, value]))
     const script = renderSlurmScript(TEMPLATE, job({ env }))
     expect(bash(['-n'], script).status).toBe(0)
-    // the rendered script's export part: from the first export up to the exec line
-    const exportPart = script.slice(script.indexOf('\nexport ') + 1, script.indexOf('\nexec '))
+    // the rendered script's export part: from the first export up to the output-folder line
+    const exportPart = script.slice(script.indexOf('\nexport ') + 1, script.indexOf('\n[ -n "${RPO_OUTPUT_DIR') + 1)
     expect(exportPart).toBe(`${buildEnvExports(env).join('\n')}\n`)
     const printer = HOSTILE.map((_, index) => `printf '%s\\0' "$HOSTILE_${index}"`).join('\n')
     const result = bash([], `${exportPart}${printer}\n`)

@@ -1,0 +1,220 @@
+/**
+ * The Slurm adapter: composes the command builders and pure parsers of this folder with a Transport
+ * (SSH or the local shell). It holds no policy. Every operation is one scheduler command for any
+ * number of jobs (one squeue + at most one sacct per poll), and submissions go out as one remote
+ * script per batch so a thousand jobs cost one SSH round trip.
+ */
+import { readFileSync } from 'node:fs'
+import { SchedulerCommandError } from '../../src/core/errors.js'
+import { isTerminalJobState } from '../../src/core/job/job-state.js'
+import { packageRoot } from '../../src/package-root.js'
+import type {
+  Inventory,
+  JobObservation,
+  JobSubmission,
+  NativeJobId,
+  SchedulerAdapter,
+  SubmissionKey,
+  SubmitResult,
+} from '../../src/scheduler/scheduler-adapter.js'
+import { asNativeJobId } from '../../src/scheduler/scheduler-adapter.js'
+import type { ExecResult, Transport } from '../../src/transport/transport.js'
+import { parseSacct, sacctToJobObservations } from './sacct-parser.js'
+import { type BatchJob, buildBatchSubmitScript, parseBatchSubmitOutput } from './sbatch-batch.js'
+import { parseSinfoNodes } from './sinfo-parser.js'
+import {
+  buildSacctArgv,
+  buildSacctByNameArgv,
+  buildScancelArgv,
+  buildScontrolArgv,
+  buildScontrolNiceArgv,
+  buildSinfoArgv,
+  buildSqueueArgv,
+  buildSqueueByNameArgv,
+} from './slurm-commands.js'
+import { renderSlurmScript, SLURM_JOB_TEMPLATE_FILE, type SlurmScriptOptions } from './slurm-script.js'
+import { isSqueueInvalidJobIdError, parseSqueue, squeueToJobObservations } from './squeue-parser.js'
+
+export interface SlurmAdapterOptions {
+  readonly transport: Transport
+  /** Defaults for jobs that name none: partition, account, qos, checkpoint signal, requeue. */
+  readonly script?: SlurmScriptOptions
+  /** How far back `findBySubmissionKey` looks in accounting. @default 14 */
+  readonly lookbackDays?: number
+  /** Per scheduler command. @default 120000 */
+  readonly commandTimeoutMs?: number
+}
+
+// slurmctld says these when it is down or overloaded: worth retrying, never a job failure
+const UNAVAILABLE =
+  /Unable to contact slurm controller|Socket timed out|Connection refused|Slurm backup controller in standby|Zero Bytes were transmitted/i
+
+export class SlurmAdapter implements SchedulerAdapter {
+  readonly kind = 'slurm' as const
+  readonly capabilities = {
+    nativeDependencies: true,
+    hold: true,
+    requeue: true,
+    arrays: true,
+    priority: true,
+    signal: true,
+  }
+  readonly #transport: Transport
+  readonly #options: SlurmAdapterOptions
+  readonly #template: string
+  #utcOffsetMinutes: number | null = null
+  /** Scheduler commands run so far (each squeue/sacct/sbatch batch/scontrol counts as one). */
+  commandsRun = 0
+
+  constructor(options: SlurmAdapterOptions) {
+    this.#transport = options.transport
+    this.#options = options
+    this.#template = readFileSync(`${packageRoot()}/${SLURM_JOB_TEMPLATE_FILE}`, 'utf8')
+  }
+
+  /** The batch script for one job, as it would be submitted (for `rpo compile`). */
+  renderScript(job: JobSubmission): string {
+    return renderSlurmScript(this.#template, job, this.#options.script ?? {})
+  }
+
+  async inventory(): Promise<Inventory> {
+    const result = await this.#run(buildSinfoArgv(), { idempotent: true })
+    return { nodes: parseSinfoNodes(result.stdout) }
+  }
+
+  async submit(jobs: readonly JobSubmission[]): Promise<readonly SubmitResult[]> {
+    if (jobs.length === 0) return []
+    const batch: BatchJob[] = jobs.map((job) => ({ job, script: this.renderScript(job) }))
+    this.commandsRun++
+    // not idempotent: after a dropped connection the engine looks the keys up instead of resubmitting
+    const result = await this.#transport.execScript(buildBatchSubmitScript(batch), {
+      timeoutMs: this.#timeout(jobs.length),
+    })
+    if (result.stdout.includes('rpo-mkdir-failed')) {
+      throw new SchedulerCommandError(
+        'command-failed',
+        ['mkdir'],
+        result.exitCode,
+        result.stderr,
+        `cannot create the job folders on the cluster: ${result.stderr.trim()}`,
+      )
+    }
+    const results = parseBatchSubmitOutput(result.stdout, batch)
+    if (results.length < jobs.length && result.exitCode !== 0) {
+      // the script died part way: the engine finds what did get submitted by submission key
+      throw new SchedulerCommandError(
+        'command-failed',
+        ['sbatch'],
+        result.exitCode,
+        result.stderr,
+        `batch submission stopped after ${results.length} of ${jobs.length} job(s): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+      )
+    }
+    return results
+  }
+
+  async poll(jobIds: readonly NativeJobId[]): Promise<readonly JobObservation[]> {
+    if (jobIds.length === 0) return []
+    const zone = { utcOffsetMinutes: await this.#clusterUtcOffset() }
+    const live = await this.#run(buildSqueueArgv(jobIds), { idempotent: true, allowFailure: isSqueueInvalidJobIdError })
+    const fromSqueue = live.exitCode === 0 ? squeueToJobObservations(parseSqueue(live.stdout, undefined, zone)) : []
+    const byId = new Map(fromSqueue.map((o) => [o.jobId as string, o]))
+    // finished (or purged from slurmctld) jobs: accounting has their final state and usage
+    const needAccounting = jobIds.filter((id) => {
+      const o = byId.get(id)
+      return !o || isTerminalJobState(o.state)
+    })
+    if (needAccounting.length > 0) {
+      const accounting = await this.#run(buildSacctArgv(needAccounting), { idempotent: true })
+      for (const o of sacctToJobObservations(parseSacct(accounting.stdout, undefined, zone))) {
+        const fromQueue = byId.get(o.jobId)
+        // sacct lags squeue by a few seconds: never let it roll a job back to an earlier state
+        if (!fromQueue || isTerminalJobState(o.state)) byId.set(o.jobId, o)
+      }
+    }
+    return jobIds.flatMap((id) => {
+      const o = byId.get(id)
+      return o ? [o] : []
+    })
+  }
+
+  async findBySubmissionKey(keys: readonly SubmissionKey[]): Promise<ReadonlyMap<SubmissionKey, NativeJobId>> {
+    const found = new Map<SubmissionKey, NativeJobId>()
+    if (keys.length === 0) return found
+    const zone = { utcOffsetMinutes: await this.#clusterUtcOffset() }
+    const live = await this.#run(buildSqueueByNameArgv(keys), { idempotent: true })
+    const wanted = new Set<string>(keys)
+    for (const record of parseSqueue(live.stdout, undefined, zone)) {
+      if (record.name && wanted.has(record.name)) found.set(record.name as SubmissionKey, asNativeJobId(record.jobId))
+    }
+    const rest = keys.filter((k) => !found.has(k))
+    if (rest.length > 0) {
+      const accounting = await this.#run(
+        buildSacctByNameArgv(rest, { lookbackDays: this.#options.lookbackDays ?? 14 }),
+        { idempotent: true },
+      )
+      for (const o of sacctToJobObservations(parseSacct(accounting.stdout, undefined, zone))) {
+        if (o.name && wanted.has(o.name) && !found.has(o.name as SubmissionKey))
+          found.set(o.name as SubmissionKey, o.jobId)
+      }
+    }
+    return found
+  }
+
+  async cancel(jobIds: readonly NativeJobId[]): Promise<void> {
+    if (jobIds.length > 0) await this.#run(buildScancelArgv(jobIds), { idempotent: true })
+  }
+
+  async hold(jobIds: readonly NativeJobId[]): Promise<void> {
+    if (jobIds.length > 0) await this.#run(buildScontrolArgv('hold', jobIds), { idempotent: true })
+  }
+
+  async release(jobIds: readonly NativeJobId[]): Promise<void> {
+    if (jobIds.length > 0) await this.#run(buildScontrolArgv('release', jobIds), { idempotent: true })
+  }
+
+  /** Put jobs back in the queue (held, when `hold`): `scontrol requeue[hold]`. */
+  async requeue(jobIds: readonly NativeJobId[], options: { hold?: boolean } = {}): Promise<void> {
+    if (jobIds.length > 0)
+      await this.#run(buildScontrolArgv(options.hold ? 'requeuehold' : 'requeue', jobIds), { idempotent: true })
+  }
+
+  /** Slurm's own priority knob; never on held jobs (an update of nice releases them, see slurm-commands.ts). */
+  async setNice(jobIds: readonly NativeJobId[], nice: number): Promise<void> {
+    if (jobIds.length > 0) await this.#run(buildScontrolNiceArgv(jobIds, nice), { idempotent: true })
+  }
+
+  async close(): Promise<void> {
+    await this.#transport.close()
+  }
+
+  // slurm prints local wall-clock times: learn the cluster's offset once
+  async #clusterUtcOffset(): Promise<number> {
+    if (this.#utcOffsetMinutes !== null) return this.#utcOffsetMinutes
+    const result = await this.#transport.exec(['date', '+%z'], { idempotent: true, timeoutMs: 30_000 })
+    const match = /^([+-])(\d{2})(\d{2})$/.exec(result.stdout.trim())
+    this.#utcOffsetMinutes = match ? (match[1] === '-' ? -1 : 1) * (Number(match[2]) * 60 + Number(match[3])) : 0
+    return this.#utcOffsetMinutes
+  }
+
+  #timeout(jobs = 1): number {
+    return (this.#options.commandTimeoutMs ?? 120_000) + jobs * 200
+  }
+
+  async #run(
+    argv: readonly string[],
+    options: { idempotent: boolean; allowFailure?: (stderr: string) => boolean },
+  ): Promise<ExecResult> {
+    this.commandsRun++
+    const result = await this.#transport.exec(argv, { idempotent: options.idempotent, timeoutMs: this.#timeout() })
+    if (result.exitCode === 0 || options.allowFailure?.(result.stderr)) return result
+    const command = argv.find((word) => word !== 'env' && !word.includes('=')) ?? argv[0] ?? 'command'
+    const code = UNAVAILABLE.test(result.stderr) ? 'scheduler-unavailable' : 'command-failed'
+    throw new SchedulerCommandError(
+      code,
+      [command, ...argv.slice(argv.indexOf(command) + 1)],
+      result.exitCode,
+      result.stderr,
+    )
+  }
+}

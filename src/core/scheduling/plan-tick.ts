@@ -136,12 +136,39 @@ export function planTick(
   }
 
   // decide the outcome of attempts that ended
+  const cancelled: [Mutable<TaskSnapshot>, AttemptSnapshot][] = []
   for (const attempt of attempts.values()) {
     const task = tasks.get(attempt.taskId)
     // a lost job (unknown after lostAfterMissedPolls polls) has ended as far as rpo can tell: the retry policy decides
     const lost = attempt.state === 'unknown' && attempt.missedPolls >= options.lostAfterMissedPolls
     if (task?.state !== 'active' || !(isTerminalJobState(attempt.state as JobState) || lost)) continue
+    if (attempt.state === 'cancelled') {
+      cancelled.push([task, attempt])
+      continue
+    }
     concludeAttempt(task, attempt, definitions.get(task.group) as ResolvedTask, options.now, nowIso, patchTask, events)
+  }
+  // the scheduler cancels a queued dependent whose upstream failed (kill-on-invalid-dep): that is
+  // the upstream's failure showing, not a user's cancel — judged after every upstream was concluded
+  if (cancelled.length > 0) {
+    const groups = groupTasks(tasks)
+    for (const [task, attempt] of cancelled) {
+      const verdict = judgeDependencies((definitions.get(task.group) as ResolvedTask).after, groups)
+      if (verdict.kind === 'upstream-failed') {
+        patchTask(task.id, { state: 'upstream_failed', reason: verdict.reason, endedAt: nowIso })
+        events.push({ type: 'task:upstream-failed', taskId: task.id, message: verdict.reason })
+      } else {
+        concludeAttempt(
+          task,
+          attempt,
+          definitions.get(task.group) as ResolvedTask,
+          options.now,
+          nowIso,
+          patchTask,
+          events,
+        )
+      }
+    }
   }
 
   if (snapshot.state === 'running') {

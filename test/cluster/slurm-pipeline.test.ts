@@ -1,0 +1,99 @@
+// A pipeline file runs on the real Slurm testbed over SSH: native dependencies, GPUs as GRES,
+// sweeps, failure isolation. Checked in Slurm's own accounting, not in rpo's store.
+import { afterAll, describe, expect, it } from 'vitest'
+import { runCli, writePipeline } from '../support/cli-harness.js'
+import { sacctSettled, testbedSsh, testbedWorkspace } from './testbed.js'
+
+const ssh = testbedSsh()
+afterAll(() => ssh.close())
+
+describe('rpo run on Slurm over SSH', () => {
+  it('runs prep → GPU sweep → report with native dependencies and the requested GRES', async () => {
+    const { dir } = testbedWorkspace()
+    writePipeline(
+      dir,
+      'pipeline.yaml',
+      `
+name: stages
+tasks:
+  prep:
+    command: sleep 1; echo prepared > "$RPO_OUTPUT_DIR/data.txt"
+    resources: { partition: cpu, time: 2m, memory: 200M }
+  train:
+    after: [prep]
+    matrix: { lr: [0.1, 0.01], depth: [2, 4] }
+    command: cat "$RPO_RUN_DIR/prep/data.txt"; echo "gpus=$CUDA_VISIBLE_DEVICES"; sleep 1
+    resources: { partition: gpu, gpus: { count: 2, type: a100 }, time: 2m, memory: 500M }
+  small:
+    after: [prep]
+    command: sleep 1
+    resources: { partition: gpu, gpus: { count: 1, type: v100 }, time: 2m, memory: 200M }
+  report:
+    after: [train, small]
+    command: echo done
+    resources: { partition: cpu, time: 1m, memory: 100M }
+`,
+    )
+    const result = await runCli(dir, ['run', 'pipeline.yaml', '--json', '--quiet'])
+    expect(result.code, result.stderr + result.stdout).toBe(0)
+    const progress = JSON.parse(result.stdout)
+    expect(progress.tasks.map((t: { state: string }) => t.state)).toEqual(Array(7).fill('succeeded'))
+
+    const rows = await sacctSettled(
+      ssh,
+      progress.tasks.map((t: { jobId: string }) => t.jobId),
+    )
+    const byTask = new Map(rows.map((r) => [r.name.split('.').slice(2, -1).join('.'), r]))
+    expect([...byTask.keys()].sort()).toEqual(['prep', 'report', 'small', 'train.0', 'train.1', 'train.2', 'train.3'])
+    for (const row of rows) expect(row.state).toBe('COMPLETED')
+    const prep = byTask.get('prep')!
+    for (const id of ['train.0', 'train.1', 'train.2', 'train.3']) {
+      const train = byTask.get(id)!
+      expect(train.start).toBeGreaterThanOrEqual(prep.end)
+      expect(train.allocTres).toContain('gres/gpu:a100=2')
+      expect(train.nodes).toMatch(/^gpu[12]$/)
+      expect(byTask.get('report')!.start).toBeGreaterThanOrEqual(train.end)
+    }
+    expect(byTask.get('small')!.allocTres).toContain('gres/gpu:v100=1')
+    expect(byTask.get('small')!.nodes).toBe('gpu3')
+    // one round of submissions: the whole DAG went to Slurm before prep finished
+    expect(byTask.get('report')!.start).toBeGreaterThan(0)
+  }, 120_000)
+
+  it('a failing stage leaves its dependents upstream_failed and cancelled on the cluster; an independent branch succeeds', async () => {
+    const { dir } = testbedWorkspace()
+    writePipeline(
+      dir,
+      'pipeline.yaml',
+      `
+name: isolation
+defaults:
+  resources: { partition: cpu, time: 1m, memory: 100M }
+tasks:
+  broken: { command: "sleep 1; echo boom >&2; exit 3" }
+  after-broken: { command: "echo never", after: [broken] }
+  then-more: { command: "echo never", after: [after-broken] }
+  independent: { command: "sleep 2; echo fine" }
+`,
+    )
+    const result = await runCli(dir, ['run', 'pipeline.yaml', '--json', '--quiet'])
+    expect(result.code).toBe(1)
+    const tasks = Object.fromEntries(JSON.parse(result.stdout).tasks.map((t: { id: string }) => [t.id, t]))
+    expect(tasks.broken).toMatchObject({ state: 'failed' })
+    expect(tasks.broken.reason).toMatch(/exit|code 3|FAILED/i)
+    expect(tasks['after-broken'].state).toBe('upstream_failed')
+    expect(tasks['then-more'].state).toBe('upstream_failed')
+    expect(tasks.independent.state).toBe('succeeded')
+    const { runId, tasks: list } = JSON.parse(result.stdout)
+    const rows = await sacctSettled(
+      ssh,
+      list.map((t: { jobId: string }) => t.jobId),
+    )
+    const state = (task: string) => rows.find((r) => r.name === `rpo.${runId}.${task}.1`)?.state
+    expect(state('broken')).toBe('FAILED')
+    expect(state('independent')).toBe('COMPLETED')
+    // submitted with native dependencies, then cancelled when their upstream failed
+    expect(state('after-broken')).toMatch(/^CANCELLED/)
+    expect(state('then-more')).toMatch(/^CANCELLED/)
+  }, 120_000)
+})

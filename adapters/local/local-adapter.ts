@@ -63,6 +63,8 @@ export class LocalAdapter implements SchedulerAdapter {
   readonly #cluster: ResolvedLocalCluster
   readonly #jobsRoot: string
   readonly #children = new Set<ChildProcess>()
+  /** Keys launched by this process (their launcher may not have taken its lock yet). */
+  readonly #launched = new Set<string>()
   /** GPU device indices held by jobs this adapter knows to be running. */
   readonly #gpuHolders = new Map<string, number[]>()
   #wake: (() => void) | null = null
@@ -130,6 +132,7 @@ export class LocalAdapter implements SchedulerAdapter {
     })
     child.on('error', () => undefined)
     this.#children.add(child)
+    this.#launched.add(job.submissionKey)
     child.on('exit', () => {
       this.#children.delete(child)
       this.#gpuHolders.delete(job.submissionKey)
@@ -221,7 +224,11 @@ export class LocalAdapter implements SchedulerAdapter {
   async findBySubmissionKey(keys: readonly SubmissionKey[]): Promise<ReadonlyMap<SubmissionKey, NativeJobId>> {
     const found = new Map<SubmissionKey, NativeJobId>()
     for (const key of keys) {
-      if (existsSync(path.join(this.jobDir(key), 'status.json'))) found.set(key, asNativeJobId(key))
+      // the launcher's lock means it started and owns the job; before that, a resend is harmless
+      // (a second launcher would find the lock taken and leave)
+      const dir = this.jobDir(key)
+      const started = existsSync(path.join(dir, 'launcher.lock')) || existsSync(path.join(dir, 'status.json'))
+      if (started || this.#launched.has(key)) found.set(key, asNativeJobId(key))
     }
     return found
   }

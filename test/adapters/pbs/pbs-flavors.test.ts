@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import {
+  choosePbsJobName,
+  detectPbsFlavor,
+  PBS_FLAVOR_NAMES,
+  PBS_FLAVORS,
+  pbsDialectFor,
+} from '../../../adapters/pbs/pbs-flavors.js'
+import { RpoError } from '../../../src/core/errors.js'
+
+const WRAPPERS = join(import.meta.dirname, 'fixtures', 'slurm-torque-wrappers')
+const GPU_CHUNK = { nodes: 1, cpusPerNode: 16, memoryMbPerNode: 64_000, gpusPerNode: 2, gpuType: 'a100' }
+
+describe('detectPbsFlavor', () => {
+  it('reads PBS Pro / OpenPBS versions and picks JSON from 19 on', () => {
+    expect(detectPbsFlavor('pbs_version = 19.1.3\n')).toEqual({
+      flavor: 'pbspro',
+      version: '19.1.3',
+      format: 'json',
+      recognized: true,
+    })
+    expect(detectPbsFlavor('pbs_version = 2022.1.1.20220926110806\n')).toMatchObject({ flavor: 'pbspro', format: 'json' })
+    expect(detectPbsFlavor('pbs_version = 20.0.1\n')).toMatchObject({ flavor: 'openpbs', format: 'json' })
+    expect(detectPbsFlavor('pbs_version = 23.06.06\n')).toMatchObject({ flavor: 'openpbs', format: 'json' })
+    expect(detectPbsFlavor('pbs_version = 14.1.2\n')).toMatchObject({ flavor: 'pbspro', format: 'text' })
+  })
+
+  it('reads Torque versions and picks XML', () => {
+    expect(detectPbsFlavor('Version: 6.1.3\nCommit: 7dc6a5b\n')).toEqual({
+      flavor: 'torque',
+      version: '6.1.3',
+      format: 'xml',
+      recognized: true,
+    })
+    expect(detectPbsFlavor('version: 4.2.10\n')).toMatchObject({ flavor: 'torque', version: '4.2.10' })
+  })
+
+  it('treats the Slurm Torque wrappers (and anything else) as unrecognized Torque-compatible text', () => {
+    const wrapper = readFileSync(join(WRAPPERS, 'qstat-version.txt'), 'utf8')
+    expect(detectPbsFlavor(wrapper)).toEqual({ flavor: 'torque', version: null, format: 'text', recognized: false })
+    expect(detectPbsFlavor('')).toMatchObject({ format: 'text', recognized: false })
+  })
+
+  it('gives a configured flavor its default format', () => {
+    expect(pbsDialectFor('openpbs').format).toBe('json')
+    expect(pbsDialectFor('pbspro', '18.2.0').format).toBe('text')
+    expect(pbsDialectFor('torque').format).toBe('xml')
+  })
+})
+
+describe('PBS_FLAVORS', () => {
+  it('has one strategy per flavor', () => {
+    expect(Object.keys(PBS_FLAVORS).sort()).toEqual([...PBS_FLAVOR_NAMES].sort())
+  })
+
+  it('asks PBS Pro / OpenPBS for select chunks, one per node', () => {
+    expect(PBS_FLAVORS.pbspro.resourceRequests(GPU_CHUNK, { gpuTypeResource: 'gputype' })).toEqual([
+      'select=1:ncpus=16:mem=64000mb:ngpus=2:gputype=a100',
+    ])
+    expect(
+      PBS_FLAVORS.openpbs.resourceRequests({ ...GPU_CHUNK, nodes: 4, gpuType: null }, { gpuResource: 'gpus' }),
+    ).toEqual(['select=4:ncpus=16:mem=64000mb:gpus=2', 'place=scatter'])
+    expect(PBS_FLAVORS.pbspro.resourceRequests({ ...GPU_CHUNK, gpusPerNode: 0, gpuType: null })).toEqual([
+      'select=1:ncpus=16:mem=64000mb',
+    ])
+  })
+
+  it('asks Torque for nodes:ppn:gpus with the type as a node property, and per-job memory', () => {
+    expect(PBS_FLAVORS.torque.resourceRequests({ ...GPU_CHUNK, nodes: 2 }, { gpuTypeResource: 'gputype' })).toEqual([
+      'nodes=2:ppn=16:gpus=2:a100',
+      'mem=128000mb',
+    ])
+  })
+
+  it('refuses a GPU type without a configured type resource', () => {
+    expect(() => PBS_FLAVORS.pbspro.resourceRequests(GPU_CHUNK)).toThrow(/gpuTypeResource/)
+    expect(() => PBS_FLAVORS.torque.resourceRequests(GPU_CHUNK)).toThrow(RpoError)
+  })
+
+  it('spells arrays -J for PBS Pro and -t for Torque', () => {
+    expect(PBS_FLAVORS.pbspro.arrayOption({ first: 0, last: 9, maxConcurrent: 2 })).toEqual(['-J', '0-9%2'])
+    expect(PBS_FLAVORS.torque.arrayOption({ first: 0, last: 9, maxConcurrent: 2 })).toEqual(['-t', '0-9%2'])
+    expect(PBS_FLAVORS.torque.arrayOption({ first: 3, last: 3 })).toEqual(['-t', '3-3'])
+    expect(() => PBS_FLAVORS.pbspro.arrayOption({ first: 3, last: 3 })).toThrow(RpoError)
+    expect(() => PBS_FLAVORS.torque.arrayOption({ first: 5, last: 1 })).toThrow(RpoError)
+    expect(() => PBS_FLAVORS.torque.arrayOption({ first: 0, last: 1, maxConcurrent: 0 })).toThrow(RpoError)
+  })
+
+  it('polls and lists nodes per format', () => {
+    expect(PBS_FLAVORS.pbspro.qstatArgv('json')).toEqual(['qstat', '-f', '-F', 'json', '-x'])
+    expect(PBS_FLAVORS.pbspro.qstatArgv('text')).toEqual(['qstat', '-f', '-x'])
+    expect(PBS_FLAVORS.torque.qstatArgv('xml')).toEqual(['qstat', '-x'])
+    expect(PBS_FLAVORS.torque.qstatArgv('text')).toEqual(['qstat', '-f'])
+    expect(PBS_FLAVORS.openpbs.pbsnodesArgv('json')).toEqual(['pbsnodes', '-av', '-F', 'json'])
+    expect(PBS_FLAVORS.torque.pbsnodesArgv('xml')).toEqual(['pbsnodes', '-x'])
+    expect(PBS_FLAVORS.torque.pbsnodesArgv('text')).toEqual(['pbsnodes', '-a'])
+  })
+})
+
+describe('choosePbsJobName', () => {
+  it('keeps a key that fits and starts with a letter', () => {
+    expect(choosePbsJobName('r1.train.2', 15)).toEqual({ name: 'r1.train.2', keyInVariable: false })
+    expect(choosePbsJobName('r20240501-ab12.train.2', 236)).toEqual({ name: 'r20240501-ab12.train.2', keyInVariable: false })
+  })
+
+  it('shortens a long key deterministically and carries it in a variable', () => {
+    const short = choosePbsJobName('r20240501-ab12.train.2', 15)
+    expect(short.keyInVariable).toBe(true)
+    expect(short.name).toMatch(/^rpo-[0-9a-f]{8}$/)
+    expect(choosePbsJobName('r20240501-ab12.train.2', 15)).toEqual(short)
+    expect(choosePbsJobName('r20240501-ab12.train.3', 15).name).not.toBe(short.name)
+    // a name must start with a letter
+    expect(choosePbsJobName('2024.train.1', 236).keyInVariable).toBe(true)
+  })
+
+  it('refuses a limit that cannot hold the short name', () => {
+    expect(() => choosePbsJobName('a-very-long-submission-key', 8)).toThrow(RpoError)
+  })
+})

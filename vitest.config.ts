@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config'
 
+// two projects: everything that runs on this machine alone, and the live Slurm testbed suites,
+// which run one file at a time (they share one cluster, and the fault tests cut its SSH sessions)
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',
@@ -13,5 +14,15 @@ export default defineConfig({
       exclude: ['**/*.d.ts'],
       reporter: ['text-summary', 'json-summary'],
     },
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/cluster/**'] },
+      },
+      {
+        extends: true,
+        test: { name: 'cluster', include: ['test/cluster/**/*.test.ts'], fileParallelism: false },
+      },
+    ],
   },
 })

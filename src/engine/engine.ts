@@ -369,6 +369,9 @@ export class Engine {
     const byKey = new Map(jobs.map((j) => [j.submissionKey as string, j]))
     try {
       const results = await this.#options.adapter.submit(jobs)
+      // fault injection for the crash-safety tests: die after the scheduler took the jobs and before
+      // their ids are recorded — the worst moment for exactly-once submission
+      if (process.env.RPO_FAULT_INJECT === 'crash-after-submit') process.kill(process.pid, 'SIGKILL')
       const now = iso(this.#clock())
       await this.#options.store.updateAttempts(
         new Map(

@@ -23,6 +23,11 @@ export function renderRunProgress(progress: RunProgress): string {
   const header = [
     `run ${progress.runId}  (${progress.pipeline}${progress.project ? `, project ${progress.project}` : ''}, cluster ${progress.cluster})`,
     `state ${progress.state}  ${progress.done}/${progress.total} done  elapsed ${formatDuration(progress.elapsedSeconds)}  ${renderCounts(progress.counts)}`,
+    ...(progress.lastTickAt
+      ? [
+          `last tick ${progress.lastTickAt.replace('T', ' ').slice(0, 19)}: ${progress.lastTickCommands ?? 0} scheduler command(s)`,
+        ]
+      : []),
   ]
   const rows = progress.tasks.map((t) => [
     t.id,

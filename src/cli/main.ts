@@ -142,14 +142,47 @@ export async function main(
           const { run: record, snapshot } = await app.store.loadSnapshot(run.id)
           const progress = computeRunProgress(record, snapshot, Date.now())
           if (options.json) out(JSON.stringify(progress, null, 2))
-          else
+          else {
+            const where = cluster?.kind === 'local' ? app.config.stateDir : `${cluster?.raw.workDir} on ${run.cluster}`
             out(
-              `\n${renderRunProgress(progress)}\n\nrun ${state} in ${formatDuration(progress.elapsedSeconds)}; logs and outputs under ${app.config.stateDir}`,
+              `\n${renderRunProgress(progress)}\n\nrun ${state} in ${formatDuration(progress.elapsedSeconds)}; logs and outputs under ${where}`,
             )
+          }
           return state === 'succeeded' ? ExitCode.ok : ExitCode.runFailed
         } finally {
           process.off('SIGINT', onSignal)
           process.off('SIGTERM', onSignal)
+        }
+      })
+    })
+
+  program
+    .command('compile')
+    .description('print the batch scripts a run would submit, without submitting anything (dry run)')
+    .argument('<pipeline>', 'pipeline file (YAML or JSON)')
+    .option('--cluster <name>', 'target cluster from the config')
+    .option('--json', 'print the jobs and scripts as JSON')
+    .action(async (file: string, options: { cluster?: string; json?: boolean }) => {
+      const loaded = loadPipelineFile(file)
+      await withApp(async (app) => {
+        const engine = await app.engineFor(options.cluster ?? loaded.pipeline.cluster)
+        const compiled = await engine.compile(loaded)
+        if (options.json) {
+          out(JSON.stringify(compiled, null, 2))
+          return
+        }
+        for (const entry of compiled) {
+          const header = `# ── ${entry.taskId}${entry.after.length > 0 ? ` (after ${entry.after.join(', ')}; wired as scheduler dependencies at submission)` : ''}`
+          if (entry.script) out(`${header}\n${entry.script}`)
+          else if (
+            entry.job.command &&
+            loaded.instances.find((i) => i.id === entry.taskId)?.kind === 'foreach-template'
+          ) {
+            out(`${header}\n# fans out at run time over the list its upstream writes; one job per element\n`)
+          } else
+            out(
+              `${header}\n# the local executor runs this command directly, with no batch script:\n${entry.job.command}\n`,
+            )
         }
       })
     })

@@ -113,6 +113,52 @@ export class Engine {
     if (problems.length > 0) throw new RpoError('resources-unsatisfiable', problems.join('\n'))
   }
 
+  /**
+   * What `rpo run` would submit, without submitting: one entry per task (foreach fan-outs are known
+   * only at run time and are listed as such), with the adapter's batch script where it has one.
+   */
+  async compile(
+    loaded: LoadedPipeline,
+  ): Promise<{ taskId: string; after: string[]; script: string | null; job: JobSubmission }[]> {
+    await this.checkFeasible(loaded)
+    const now = new Date(this.#clock()).toISOString()
+    const run: RunRecord = {
+      id: `${loaded.pipeline.name}-DRYRUN`,
+      pipelineName: loaded.pipeline.name,
+      project: loaded.pipeline.project,
+      cluster: this.#options.clusterName,
+      specHash: loaded.specHash,
+      pipeline: loaded.pipeline,
+      sourceFile: loaded.file,
+      workDir: loaded.workDir,
+      state: 'running',
+      createdAt: now,
+      updatedAt: now,
+      finishedAt: null,
+      lastTickAt: null,
+      lastTickCommands: null,
+    }
+    const definitions = new Map(loaded.pipeline.tasks.map((t) => [t.name, t]))
+    return loaded.instances.map((instance) => {
+      const task: TaskSnapshot = {
+        ...instance,
+        state: 'pending',
+        reason: null,
+        attempts: 0,
+        failures: 0,
+        nextAttemptAt: null,
+        outputs: null,
+        startedAt: null,
+        endedAt: null,
+      }
+      const definition = definitions.get(instance.group) as ResolvedTask
+      const job = this.#jobSubmission(run, task, definition, 1, `rpo.${run.id}.${instance.id}.1`)
+      const after = definition.after.map((d) => (d.condition === 'succeeded' ? d.task : `${d.task} (${d.condition})`))
+      const script = instance.kind === 'foreach-template' ? null : (this.#options.adapter.renderScript?.(job) ?? null)
+      return { taskId: instance.id, after, script, job }
+    })
+  }
+
   /** Start a run of the pipeline, or continue the unfinished run of the same file content. */
   async startRun(
     loaded: LoadedPipeline,
@@ -166,9 +212,9 @@ export class Engine {
     if (TERMINAL_RUN_STATES.has(snapshot.state) || snapshot.state === 'interrupted') {
       return { runId, state: snapshot.state, submitted: 0, schedulerCommands: 0 }
     }
-    let commands = 0
-    const { observations, commands: observeCommands } = await this.#observe(run, snapshot)
-    commands += observeCommands
+    const adapter = this.#options.adapter
+    const commandsBefore = adapter.commandsRun ?? 0
+    const { observations } = await this.#observe(run, snapshot)
     const plan = planTick(snapshot, observations, {
       now: this.#clock(),
       capacity: this.#options.capacity,
@@ -215,12 +261,16 @@ export class Engine {
     })
     if (!applied) {
       const current = await store.getRun(runId)
-      return { runId, state: current.state, submitted: 0, schedulerCommands: commands }
+      return {
+        runId,
+        state: current.state,
+        submitted: 0,
+        schedulerCommands: (adapter.commandsRun ?? 0) - commandsBefore,
+      }
     }
     this.#emitPlanned(runId, plan.events)
     const doomed = plan.cancellations.flatMap((c) => (c.jobId ? [asNativeJobId(c.jobId)] : []))
     if (doomed.length > 0) {
-      commands++
       // best effort: a job that already left the queue needs no cancel, and the next tick re-checks
       await this.#options.adapter.cancel(doomed).catch((error: unknown) =>
         this.events.emit('poll:error', {
@@ -250,20 +300,18 @@ export class Engine {
         snapshot.latestAttempts.flatMap((a) => (a.jobId ? [[a.submissionKey, a.jobId] as const] : [])),
       )
       submitted = await this.#submit(run, tasks, knownJobIds, plan.submissions)
-      commands += 1
     }
     if (plan.runState !== snapshot.state && TERMINAL_RUN_STATES.has(plan.runState)) {
       this.events.emit('run:finished', { runId, state: plan.runState })
       await store.releaseLease(leaseName, this.owner)
     }
+    const commands = (adapter.commandsRun ?? 0) - commandsBefore
+    await store.recordTick(runId, iso(this.#clock()), commands)
     this.events.emit('sync:tick', { runId, state: plan.runState, schedulerCommands: commands })
     return { runId, state: plan.runState, submitted, schedulerCommands: commands }
   }
 
-  async #observe(
-    run: RunRecord,
-    snapshot: RunSnapshot,
-  ): Promise<{ observations: AttemptObservation[]; commands: number }> {
+  async #observe(run: RunRecord, snapshot: RunSnapshot): Promise<{ observations: AttemptObservation[] }> {
     const activeTasks = new Set(snapshot.tasks.filter((t) => t.state === 'active').map((t) => t.id))
     const live = snapshot.latestAttempts.filter(
       (a) => activeTasks.has(a.taskId) && !isTerminalJobState(a.state as JobState),
@@ -271,10 +319,8 @@ export class Engine {
     const withJob = live.filter((a) => a.jobId !== null)
     const unsent = live.filter((a) => a.jobId === null)
     const observations: AttemptObservation[] = []
-    let commands = 0
     try {
       if (unsent.length > 0) {
-        commands++
         const found = await this.#options.adapter.findBySubmissionKey(
           unsent.map((a) => asSubmissionKey(a.submissionKey)),
         )
@@ -288,7 +334,6 @@ export class Engine {
         }
       }
       if (withJob.length > 0) {
-        commands++
         const polled = await this.#options.adapter.poll(withJob.map((a) => asNativeJobId(a.jobId as string)))
         const byId = new Map(polled.map((o) => [o.jobId as string, o]))
         for (const attempt of withJob) {
@@ -316,9 +361,9 @@ export class Engine {
         code,
         message: error instanceof Error ? error.message : String(error),
       })
-      return { observations: [], commands }
+      return { observations: [] }
     }
-    return { observations, commands }
+    return { observations }
   }
 
   async #readOutputs(

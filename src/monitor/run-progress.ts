@@ -35,6 +35,9 @@ export interface RunProgress {
   /** Sum of expected durations of unfinished tasks (a rough "time left" on one slot). */
   readonly expectedRemainingSeconds: number
   readonly tasks: readonly TaskProgress[]
+  /** Scheduler commands the last tick ran (squeue, sacct, sbatch batches, ...). */
+  readonly lastTickCommands: number | null
+  readonly lastTickAt: string | null
 }
 
 export function computeRunProgress(run: RunRecord, snapshot: RunSnapshot, now: number): RunProgress {
@@ -71,6 +74,8 @@ export function computeRunProgress(run: RunRecord, snapshot: RunSnapshot, now: n
       .filter((t) => !finished.has(t.state))
       .reduce((sum, t) => sum + (t.expectedSeconds ?? 0), 0),
     tasks,
+    lastTickCommands: run.lastTickCommands,
+    lastTickAt: run.lastTickAt,
   }
 }
 

@@ -117,6 +117,8 @@ export interface Inventory {
 export interface SchedulerAdapter {
   readonly kind: 'local' | 'slurm' | 'pbs' | 'sim'
   readonly capabilities: SchedulerCapabilities
+  /** Scheduler commands run so far (squeue, sacct, one sbatch batch, ...); absent when none are run. */
+  readonly commandsRun?: number
   /** What the target offers: used for validation ("no node can ever run this") and placement. */
   inventory(): Promise<Inventory>
   /** Submit a batch in dependency order (a job's upstreams come before it in the list). */
@@ -131,6 +133,8 @@ export interface SchedulerAdapter {
   cancel(jobIds: readonly NativeJobId[]): Promise<void>
   hold(jobIds: readonly NativeJobId[]): Promise<void>
   release(jobIds: readonly NativeJobId[]): Promise<void>
+  /** The batch script a job would be submitted with (`rpo compile`); absent for the local executor. */
+  renderScript?(job: JobSubmission): string
   /** Resolve when a job may have changed (a local process ended), or after `timeoutMs`. Optional. */
   waitForChange?(timeoutMs: number): Promise<void>
   /** Release resources such as child-process handles or connections. */

@@ -18,6 +18,8 @@ export interface RunTable {
   created_at: string
   updated_at: string
   finished_at: string | null
+  last_tick_at: string | null
+  last_tick_commands: number | null
 }
 
 export interface TaskTable {

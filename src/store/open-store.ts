@@ -24,6 +24,7 @@ import type { StoreTarget } from '../config/load-config.js'
 import { StoreError } from '../core/errors.js'
 import type { Database } from './database.js'
 import { initialMigration, type StoreDialect } from './migrations/001-initial.js'
+import { tickStatsMigration } from './migrations/002-tick-stats.js'
 
 // a deferred BEGIN that reads first cannot wait for a writer (SQLite returns SQLITE_BUSY at once when it
 // upgrades to a write), so write transactions take the write lock up front and honour busy_timeout
@@ -95,7 +96,7 @@ function openPostgres(url: string): OpenedDatabase {
 async function migrateToLatest(opened: OpenedDatabase): Promise<void> {
   const provider: MigrationProvider = {
     async getMigrations(): Promise<Record<string, Migration>> {
-      return { '001-initial': initialMigration(opened.dialect) }
+      return { '001-initial': initialMigration(opened.dialect), '002-tick-stats': tickStatsMigration }
     },
   }
   const migrator = new Migrator({

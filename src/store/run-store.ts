@@ -33,6 +33,9 @@ export interface RunRecord {
   readonly createdAt: string
   readonly updatedAt: string
   readonly finishedAt: string | null
+  readonly lastTickAt: string | null
+  /** Scheduler commands the last tick ran. */
+  readonly lastTickCommands: number | null
 }
 
 export interface AttemptRecord extends AttemptSnapshot {
@@ -99,6 +102,8 @@ export class RunStore {
           created_at: run.now,
           updated_at: run.now,
           finished_at: null,
+          last_tick_at: null,
+          last_tick_commands: null,
         })
         .execute()
       await insertTasks(trx, run.id, run.instances, 0, run.now)
@@ -288,6 +293,12 @@ export class RunStore {
     })
   }
 
+  async recordTick(runId: string, at: string, commands: number): Promise<void> {
+    await this.#write((trx) =>
+      trx.updateTable('runs').set({ last_tick_at: at, last_tick_commands: commands }).where('id', '=', runId).execute(),
+    )
+  }
+
   /** Record what the scheduler answered to a submission, whatever the run's state is by now. */
   async updateAttempts(updates: ReadonlyMap<string, AttemptPatch>): Promise<void> {
     await this.#write(async (trx) => {
@@ -408,6 +419,8 @@ function toRunRecord(row: Database['runs']): RunRecord {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     finishedAt: row.finished_at,
+    lastTickAt: row.last_tick_at,
+    lastTickCommands: row.last_tick_commands === null ? null : Number(row.last_tick_commands),
   }
 }
 

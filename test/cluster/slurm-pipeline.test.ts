@@ -97,3 +97,52 @@ tasks:
     expect(state('then-more')).toMatch(/^CANCELLED/)
   }, 120_000)
 })
+
+describe('rpo compile and rpo status against Slurm', () => {
+  it('prints the batch scripts without submitting, and status reports the scheduler commands of the last tick', async () => {
+    const { dir } = testbedWorkspace()
+    writePipeline(
+      dir,
+      'pipeline.yaml',
+      `
+name: dry
+tasks:
+  prep: { command: "echo prep", resources: { partition: cpu, time: 1m, memory: 100M } }
+  train:
+    after: [prep]
+    command: "python train.py --lr {{params.lr}}"
+    matrix: { lr: ["1e-3", "3e-4"] }
+    resources: { partition: gpu, gpus: { count: 2, type: a100 }, time: 10m, memory: 1G }
+`,
+    )
+    const compiled = await runCli(dir, ['compile', 'pipeline.yaml'])
+    expect(compiled.code, compiled.stderr).toBe(0)
+    expect(compiled.stdout).toContain('# ── train.1 (after prep; wired as scheduler dependencies at submission)')
+    expect(compiled.stdout).toContain('#SBATCH --gres=gpu:a100:2')
+    expect(compiled.stdout).toContain("exec /bin/bash -c 'python train.py --lr 3e-4'")
+    const none = await runCli(dir, ['status', '--json'])
+    expect(JSON.parse(none.stdout)).toEqual([])
+
+    const bad = await runCli(dir, ['validate', 'pipeline.yaml'])
+    expect(bad.code).toBe(0)
+    writePipeline(
+      dir,
+      'huge.yaml',
+      'name: huge\ntasks:\n  t: { command: "true", resources: { gpus: { count: 8, type: a100 } } }\n',
+    )
+    const huge = await runCli(dir, ['validate', 'huge.yaml'])
+    expect(huge.code).toBe(2)
+    expect(huge.stderr).toContain(
+      'asks for 8 GPU(s) of type a100 per node, but the target offers 4×a100, 4×a100, 2×v100',
+    )
+
+    writePipeline(
+      dir,
+      'one.yaml',
+      'name: one\ntasks:\n  a: { command: "true", resources: { partition: cpu, time: 1m, memory: 100M } }\n',
+    )
+    const run = await runCli(dir, ['run', 'one.yaml', '--quiet'])
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stdout).toMatch(/last tick .*: [12] scheduler command\(s\)/)
+  }, 120_000)
+})

@@ -1,5 +1,8 @@
 /** `npm run bench`: figures and ratios, printed side by side. Not a test: nothing here fails CI. */
 import { benchCore } from './core-bench.js'
+import { benchSlurm } from './slurm-bench.js'
 
 console.log(`rpo benchmarks — node ${process.version}, ${new Date().toISOString()}`)
 await benchCore()
+await benchSlurm()
+process.exit(0)

@@ -60,6 +60,8 @@ export interface TickResult {
   readonly runId: string
   readonly state: RunState
   readonly submitted: number
+  /** Task and attempt transitions this tick decided (0: nothing moved). */
+  readonly changes: number
   readonly schedulerCommands: number
 }
 
@@ -210,7 +212,7 @@ export class Engine {
     this.#leased.add(leaseName)
     const { run, snapshot } = await store.loadSnapshot(runId)
     if (TERMINAL_RUN_STATES.has(snapshot.state) || snapshot.state === 'interrupted') {
-      return { runId, state: snapshot.state, submitted: 0, schedulerCommands: 0 }
+      return { runId, state: snapshot.state, submitted: 0, changes: 0, schedulerCommands: 0 }
     }
     const adapter = this.#options.adapter
     const commandsBefore = adapter.commandsRun ?? 0
@@ -265,6 +267,7 @@ export class Engine {
         runId,
         state: current.state,
         submitted: 0,
+        changes: 0,
         schedulerCommands: (adapter.commandsRun ?? 0) - commandsBefore,
       }
     }
@@ -308,7 +311,8 @@ export class Engine {
     const commands = (adapter.commandsRun ?? 0) - commandsBefore
     await store.recordTick(runId, iso(this.#clock()), commands)
     this.events.emit('sync:tick', { runId, state: plan.runState, schedulerCommands: commands })
-    return { runId, state: plan.runState, submitted, schedulerCommands: commands }
+    const changes = plan.taskUpdates.size + plan.attemptUpdates.size
+    return { runId, state: plan.runState, submitted, changes, schedulerCommands: commands }
   }
 
   async #observe(run: RunRecord, snapshot: RunSnapshot): Promise<{ observations: AttemptObservation[] }> {

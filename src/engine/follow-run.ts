@@ -34,11 +34,9 @@ export async function followRun(engine: Engine, runId: string, options: FollowOp
     }
     options.onTick?.(result)
     if (result.state !== 'running') return result.state
-    // adaptive: back off while nothing is submitted, reset when work moves
-    interval =
-      result.submitted > 0
-        ? options.pollIntervalMs
-        : Math.min(options.maxPollIntervalMs ?? options.pollIntervalMs, interval * 1.5)
+    // adaptive: back off while nothing moves (kind to slurmctld), back to the base interval when something does
+    const moved = result.submitted > 0 || result.changes > 0
+    interval = moved ? options.pollIntervalMs : Math.min(options.maxPollIntervalMs ?? options.pollIntervalMs, interval * 1.5)
     const wait = engine.adapter.waitForChange?.bind(engine.adapter)
     if (wait) await Promise.race([wait(interval), aborted])
     else await sleep(interval, options.signal)

@@ -21,7 +21,10 @@ describe('detectPbsFlavor', () => {
       format: 'json',
       recognized: true,
     })
-    expect(detectPbsFlavor('pbs_version = 2022.1.1.20220926110806\n')).toMatchObject({ flavor: 'pbspro', format: 'json' })
+    expect(detectPbsFlavor('pbs_version = 2022.1.1.20220926110806\n')).toMatchObject({
+      flavor: 'pbspro',
+      format: 'json',
+    })
     expect(detectPbsFlavor('pbs_version = 20.0.1\n')).toMatchObject({ flavor: 'openpbs', format: 'json' })
     expect(detectPbsFlavor('pbs_version = 23.06.06\n')).toMatchObject({ flavor: 'openpbs', format: 'json' })
     expect(detectPbsFlavor('pbs_version = 14.1.2\n')).toMatchObject({ flavor: 'pbspro', format: 'text' })
@@ -102,7 +105,10 @@ describe('PBS_FLAVORS', () => {
 describe('choosePbsJobName', () => {
   it('keeps a key that fits and starts with a letter', () => {
     expect(choosePbsJobName('r1.train.2', 15)).toEqual({ name: 'r1.train.2', keyInVariable: false })
-    expect(choosePbsJobName('r20240501-ab12.train.2', 236)).toEqual({ name: 'r20240501-ab12.train.2', keyInVariable: false })
+    expect(choosePbsJobName('r20240501-ab12.train.2', 236)).toEqual({
+      name: 'r20240501-ab12.train.2',
+      keyInVariable: false,
+    })
   })
 
   it('shortens a long key deterministically and carries it in a variable', () => {

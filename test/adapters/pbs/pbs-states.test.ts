@@ -14,7 +14,10 @@ import { JOB_STATES } from '../../../src/core/job/job-state.js'
 const DOCUMENTED_PBSPRO_CODES = ['B', 'E', 'F', 'H', 'M', 'Q', 'R', 'S', 'T', 'U', 'W', 'X']
 const DOCUMENTED_TORQUE_CODES = ['C', 'E', 'H', 'Q', 'R', 'T', 'W', 'S']
 // OpenPBS src/include/job.h JOB_EXEC_* (negative values); Torque 6.1 "Job exit status"
-const DOCUMENTED_PBSPRO_EXIT = [-1, -2, -3, -4, -5, -6, -7, -10, -11, -12, -13, -14, -15, -16, -17, -18, -19, -20, -21, -22, -23, -24, -25, -26, -27, -28, -29, -30]
+const DOCUMENTED_PBSPRO_EXIT = [
+  -1, -2, -3, -4, -5, -6, -7, -10, -11, -12, -13, -14, -15, -16, -17, -18, -19, -20, -21, -22, -23, -24, -25, -26, -27,
+  -28, -29, -30,
+]
 const DOCUMENTED_TORQUE_EXIT = [-1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, -14]
 
 describe('PBS state table', () => {

@@ -93,7 +93,12 @@ describe('parsePbsTimestamp', () => {
   })
 
   it('refuses other spellings and impossible dates', () => {
-    for (const text of ['2023-04-05T06:07:08', 'Tue Feb 30 10:00:00 2024', 'Xyz Apr  9 15:01:47 2013', 'Tue Apr 9 25:01:47 2013']) {
+    for (const text of [
+      '2023-04-05T06:07:08',
+      'Tue Feb 30 10:00:00 2024',
+      'Xyz Apr  9 15:01:47 2013',
+      'Tue Apr 9 25:01:47 2013',
+    ]) {
       expect(() => parsePbsTimestamp(text), text).toThrow(ParseError)
     }
     expect(() => parsePbsTimestamp(1.5)).toThrow(ParseError)

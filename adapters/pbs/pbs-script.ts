@@ -1,0 +1,227 @@
+/**
+ * Render the batch script for one job submission from the logic-less template
+ * `templates/pbs/job.pbs.tmpl`, for any PBS flavor (the flavor table decides the resource syntax and
+ * the job-name limit). Names are validated (`isSafeName`), every value passes through
+ * `quoteShellWord`, and the template only substitutes: `{{name}}` is shell-quoted on the way in,
+ * `{{{name}}}` is a block built and quoted here, `{{! … }}` is a comment.
+ */
+import { RpoError } from '../../src/core/errors.js'
+import type { JobSubmission } from '../../src/scheduler/scheduler-adapter.js'
+import { isSafeName, quoteShellWord } from '../../src/script/shell-quote.js'
+import { buildPbsDependSpec } from './pbs-commands.js'
+import {
+  choosePbsJobName,
+  PBS_FLAVORS,
+  PBS_SUBMISSION_KEY_VARIABLE,
+  type PbsArraySpec,
+  type PbsFlavorName,
+} from './pbs-flavors.js'
+import { formatPbsWalltime } from './pbs-units.js'
+
+/** Where the template lives, relative to the package root (the adapter reads it; rendering is pure). */
+export const PBS_JOB_TEMPLATE_FILE = 'templates/pbs/job.pbs.tmpl'
+
+/** Cluster-level choices that are not part of the job itself. */
+export interface PbsScriptOptions {
+  readonly flavor: PbsFlavorName
+  /** Used when the job names no partition (`-q`). */
+  readonly queue?: string
+  /** Used when the job has no project (`-A`). */
+  readonly account?: string
+  /** The GPU count resource of a PBS Pro select chunk. @default 'ngpus' */
+  readonly gpuResource?: 'ngpus' | 'gpus'
+  /** Custom resource carrying the GPU type (`:gputype=a100`); required to ask for a GPU type. */
+  readonly gpuTypeResource?: string
+  /**
+   * Send `name` to the command `leadSeconds` before the walltime ends (checkpoint warning). PBS has no
+   * option for this (unlike sbatch --signal), so the script arms a timer before it execs the command.
+   */
+  readonly signal?: { readonly name: string; readonly leadSeconds: number }
+  /** `-r y` / `-r n`; absent leaves the server default. */
+  readonly rerunnable?: boolean
+  /** `-p`, the priority within the queue: -1024 … 1023. */
+  readonly priority?: number
+  /** `-J` (PBS Pro) / `-t` (Torque). */
+  readonly array?: PbsArraySpec
+  /** Overrides the flavor's job-name limit (e.g. a Torque server known to take long names). */
+  readonly maxJobNameLength?: number
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+// #PBS lines are tokenized by qsub, not by a shell: only plain words are safe there, so paths in
+// directives are restricted to characters that need no quoting; ':' would read as host:path
+const DIRECTIVE_PATH = /^\/[A-Za-z0-9._/+@=,-]*$/
+
+/**
+ * The batch script text for `job`: `#PBS` directives, `export` lines for `job.env`, `cd` into
+ * `job.workDir`, then the command (run by `bash -c` as one quoted word, so it executes exactly as written).
+ *
+ * Resource mapping: one chunk per node with cpus, memoryMb and GPUs per node — PBS Pro/OpenPBS
+ * `-l select=N:ncpus=C:mem=Mmb[:ngpus=G][:<gpuTypeResource>=<type>]` (+ `-l place=scatter` for N > 1),
+ * Torque `-l nodes=N:ppn=C[:gpus=G][:<type>]` and `-l mem=<N×M>mb`. PBS cannot express alternative
+ * GPU types, so a job may name at most one. Dependencies on known ids become `-W depend=afterok:…`
+ * (succeeded → afterok, finished → afterany, failed → afternotok); in-batch upstreams (id null) are
+ * wired on the qsub command line (`buildQsubArgv`). Output and error go to `<jobDir>/pbs.out|err`.
+ * A submission key longer than the flavor's job-name limit is carried in `-v RPO_SUBMISSION_KEY=…`.
+ * @throws RpoError('spec-invalid') for an unsafe job name, queue, account or GPU type, several GPU
+ *   types, a bad env name, a NUL byte, a jobDir that is not a plain absolute path, non-positive
+ *   resources, or a bad priority, array or signal.
+ */
+export function renderPbsScript(template: string, job: JobSubmission, options: PbsScriptOptions): string {
+  return renderTemplate(template, {
+    submission_key: safeName('submission key', job.submissionKey),
+    pbs_directives: buildPbsDirectives(job, options)
+      .map((directive) => `#PBS ${directive}`)
+      .join('\n'),
+    env_exports: buildPbsEnvExports(job.env).join('\n'),
+    work_dir: noNul('workDir', job.workDir),
+    signal_timer: buildSignalTimer(job, options.signal),
+    command: noNul('command', job.command),
+  })
+}
+
+/** The `#PBS` options for `job`, each `-X value` with an already-safe value (without the `#PBS ` prefix). */
+export function buildPbsDirectives(job: JobSubmission, options: PbsScriptOptions): string[] {
+  const flavor = PBS_FLAVORS[options.flavor]
+  const { resources } = job
+  const jobName = choosePbsJobName(
+    safeName('submission key', job.submissionKey),
+    options.maxJobNameLength ?? flavor.maxJobNameLength,
+  )
+  const directives = [directive('-N', jobName.name)]
+  const account = job.project ?? options.account
+  if (account != null) directives.push(directive('-A', safeName('account (project)', account)))
+  const queue = job.partition ?? options.queue
+  if (queue !== undefined) directives.push(directive('-q', safeName('queue', queue)))
+  // the script is bash; Torque and PBS run it with the login shell unless -S says otherwise
+  directives.push(directive('-S', '/bin/bash'))
+  directives.push(
+    directive('-l', `walltime=${formatPbsWalltime(positive('timeLimitSeconds', resources.timeLimitSeconds))}`),
+  )
+  const gpus = resources.gpus
+  const gpuTypes = [...new Set(gpus?.types ?? [])].map((type) => safeName('GPU type', type))
+  const gpusPerNode = gpus === null ? 0 : nonNegativeInteger('gpus.count', gpus.count)
+  if (gpusPerNode > 0 && gpuTypes.length > 1) {
+    throw invalid(`PBS cannot ask for one of several GPU types (${gpuTypes.join(', ')}): pick one`)
+  }
+  const chunk = {
+    nodes: positiveInteger('nodes', resources.nodes),
+    cpusPerNode: positiveInteger('cpus', resources.cpus),
+    memoryMbPerNode: positive('memoryMb', resources.memoryMb),
+    gpusPerNode,
+    gpuType: gpusPerNode > 0 ? (gpuTypes[0] ?? null) : null,
+  }
+  const names = {
+    ...(options.gpuResource === undefined ? {} : { gpuResource: options.gpuResource }),
+    ...(options.gpuTypeResource === undefined
+      ? {}
+      : { gpuTypeResource: safeName('gpuTypeResource', options.gpuTypeResource) }),
+  }
+  for (const request of flavor.resourceRequests(chunk, names)) directives.push(directive('-l', request))
+  // upstreams submitted in the same batch have no id yet: buildQsubArgv wires those on the command line
+  const depend = buildPbsDependSpec(
+    job.dependsOn.flatMap((d) => (d.jobId === null ? [] : [{ jobId: d.jobId, condition: d.condition }])),
+  )
+  if (depend !== null) directives.push(directive('-W', `depend=${depend}`))
+  if (options.rerunnable !== undefined) directives.push(directive('-r', options.rerunnable ? 'y' : 'n'))
+  if (options.priority !== undefined) {
+    if (!Number.isInteger(options.priority) || options.priority < -1024 || options.priority > 1023) {
+      throw invalid(`priority must be an integer in -1024…1023, got ${options.priority}`)
+    }
+    directives.push(directive('-p', String(options.priority)))
+  }
+  if (options.array !== undefined) {
+    const [flag, value] = flavor.arrayOption(options.array)
+    directives.push(directive(flag, value))
+  }
+  const jobDir = noNul('jobDir', job.jobDir).replace(/\/+$/, '')
+  if (!DIRECTIVE_PATH.test(jobDir)) {
+    throw invalid(`jobDir must be an absolute path of [A-Za-z0-9._/+@=,-], got ${JSON.stringify(job.jobDir)}`)
+  }
+  directives.push(directive('-o', `${jobDir}/pbs.out`), directive('-e', `${jobDir}/pbs.err`))
+  if (jobName.keyInVariable) directives.push(directive('-v', `${PBS_SUBMISSION_KEY_VARIABLE}=${job.submissionKey}`))
+  return directives
+}
+
+/** `export NAME=value` lines, one per variable, in the order given; values are quoted. */
+export function buildPbsEnvExports(env: Readonly<Record<string, string>>): string[] {
+  return Object.entries(env).map(([name, value]) => {
+    if (!ENV_NAME.test(name)) throw invalid(`not an environment variable name: ${JSON.stringify(name)}`)
+    return `export ${name}=${quoteShellWord(noNul(`env ${name}`, value))}`
+  })
+}
+
+// `$$` in the subshell is the batch shell's pid, which after `exec` is the command's
+function buildSignalTimer(job: JobSubmission, signal: PbsScriptOptions['signal']): string {
+  if (signal === undefined) return ''
+  const name = signal.name.replace(/^SIG/, '')
+  if (!/^[A-Z][A-Z0-9]{0,7}$/.test(name)) throw invalid(`not a signal name: ${JSON.stringify(signal.name)}`)
+  const walltime = Math.ceil(positive('timeLimitSeconds', job.resources.timeLimitSeconds))
+  if (!Number.isInteger(signal.leadSeconds) || signal.leadSeconds < 0 || signal.leadSeconds >= walltime) {
+    throw invalid(`signal lead time must be 0…${walltime - 1} seconds, got ${signal.leadSeconds}`)
+  }
+  const delay = quoteShellWord(String(walltime - signal.leadSeconds))
+  return [
+    `# PBS has no signal-before-walltime option: send SIG${name} ${signal.leadSeconds} s before the limit`,
+    `( sleep ${delay} && kill -s ${quoteShellWord(name)} "$$" ) </dev/null >/dev/null 2>&1 &`,
+  ].join('\n')
+}
+
+// every directive value must be a plain word: qsub's directive tokenizer is not a shell
+function directive(flag: string, value: string): string {
+  if (quoteShellWord(value) !== value) throw invalid(`unsafe value for ${flag}: ${JSON.stringify(value)}`)
+  return `${flag} ${value}`
+}
+
+function safeName(what: string, value: string): string {
+  if (!isSafeName(value)) throw invalid(`${what} must match [A-Za-z0-9._-]+, got ${JSON.stringify(value)}`)
+  return value
+}
+
+function noNul(what: string, value: string): string {
+  if (value.includes('\0')) throw invalid(`${what} contains a NUL byte`)
+  return value
+}
+
+function positive(what: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw invalid(`${what} must be positive, got ${value}`)
+  return value
+}
+
+function positiveInteger(what: string, value: number): number {
+  if (!Number.isInteger(value) || value <= 0) throw invalid(`${what} must be a positive integer, got ${value}`)
+  return value
+}
+
+function nonNegativeInteger(what: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0) throw invalid(`${what} must be a whole number, got ${value}`)
+  return value
+}
+
+function invalid(message: string): RpoError {
+  return new RpoError('spec-invalid', `PBS script: ${message}`)
+}
+
+const COMMENT_LINE = /^[ \t]*\{\{![\s\S]*?\}\}[ \t]*\r?\n/gm
+const COMMENT = /\{\{![\s\S]*?\}\}/g
+const RAW_ALONE = /^[ \t]*\{\{\{\s*([a-z_]+)\s*\}\}\}[ \t]*$/
+const PLACEHOLDER = /\{\{\{\s*([a-z_]+)\s*\}\}\}|\{\{\s*([a-z_]+)\s*\}\}/g
+
+// substitution only: no conditionals or loops; a raw block that renders empty removes its line
+function renderTemplate(template: string, values: Readonly<Record<string, string>>): string {
+  const value = (name: string): string => {
+    const found = Object.hasOwn(values, name) ? values[name] : undefined
+    if (found === undefined) throw new RpoError('internal', `PBS template: unknown placeholder {{${name}}}`)
+    return found
+  }
+  const lines = template.replace(COMMENT_LINE, '').replace(COMMENT, '').split('\n')
+  const kept = lines.filter((line) => {
+    const alone = RAW_ALONE.exec(line)
+    return alone?.[1] === undefined || value(alone[1]) !== ''
+  })
+  return kept
+    .join('\n')
+    .replace(PLACEHOLDER, (_match, raw: string | undefined, quoted: string | undefined) =>
+      raw !== undefined ? value(raw) : quoteShellWord(value(quoted ?? '')),
+    )
+}

@@ -4,14 +4,18 @@ import { features, predict, publishOutputs, runDir, upstream, writeJson } from '
 
 const test = upstream('prepare', 'test.json')
 const scores = []
-for (const task of readdirSync(runDir).filter((name) => /^train\.\d+$/.test(name)).sort()) {
+for (const task of readdirSync(runDir)
+  .filter((name) => /^train\.\d+$/.test(name))
+  .sort()) {
   let model
   try {
     model = upstream(task, 'model.json')
   } catch {
     continue
   }
-  const correct = test.filter(([x, y, label]) => (predict(model.weights, features(x, y, model.degree)) > 0.5 ? 1 : 0) === label)
+  const correct = test.filter(
+    ([x, y, label]) => (predict(model.weights, features(x, y, model.degree)) > 0.5 ? 1 : 0) === label,
+  )
   scores.push({ task, lr: model.lr, degree: model.degree, accuracy: correct.length / test.length })
 }
 if (scores.length === 0) throw new Error('no trained model found')

@@ -36,7 +36,9 @@ export async function followRun(engine: Engine, runId: string, options: FollowOp
     if (result.state !== 'running') return result.state
     // adaptive: back off while nothing moves (kind to slurmctld), back to the base interval when something does
     const moved = result.submitted > 0 || result.changes > 0
-    interval = moved ? options.pollIntervalMs : Math.min(options.maxPollIntervalMs ?? options.pollIntervalMs, interval * 1.5)
+    interval = moved
+      ? options.pollIntervalMs
+      : Math.min(options.maxPollIntervalMs ?? options.pollIntervalMs, interval * 1.5)
     const wait = engine.adapter.waitForChange?.bind(engine.adapter)
     if (wait) await Promise.race([wait(interval), aborted])
     else await sleep(interval, options.signal)

@@ -13,6 +13,7 @@ export default defineConfig({
       include: ['src/**/*.ts', 'adapters/**/*.ts'],
       exclude: ['**/*.d.ts'],
       reporter: ['text-summary', 'json-summary'],
+      thresholds: { lines: 85 },
     },
     projects: [
       {

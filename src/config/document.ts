@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { type Document, isMap, LineCounter, parseDocument } from 'yaml'
 import type { z } from 'zod'
 import { RpoError, SpecError, type SpecIssue } from '../core/errors.js'
+import { suggest } from '../core/text/suggest.js'
 
 export interface LoadedDocument {
   readonly file: string
@@ -232,34 +233,6 @@ function childSchemas(nodes: ZodInternal[], segment: PropertyKey): ZodInternal[]
     if (def.type === 'array' && def.element) return [def.element]
     return []
   })
-}
-
-export function suggest(word: string, candidates: readonly string[]): string | null {
-  let best: string | null = null
-  let bestDistance = Number.POSITIVE_INFINITY
-  for (const candidate of new Set(candidates)) {
-    const d = editDistance(word.toLowerCase(), candidate.toLowerCase())
-    if (d < bestDistance) {
-      best = candidate
-      bestDistance = d
-    }
-  }
-  const limit = Math.max(1, Math.floor(word.length / 3))
-  return best !== null && bestDistance <= limit ? best : null
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0] as number
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j] as number
-      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1))
-      previous = current
-    }
-  }
-  return row[b.length] as number
 }
 
 function dedupe(issues: SpecIssue[]): SpecIssue[] {

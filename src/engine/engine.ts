@@ -22,7 +22,7 @@ import type {
   RunState,
   TaskSnapshot,
 } from '../core/scheduling/run-snapshot.js'
-import { TERMINAL_RUN_STATES } from '../core/scheduling/run-snapshot.js'
+import { newTaskSnapshot, TERMINAL_RUN_STATES } from '../core/scheduling/run-snapshot.js'
 import {
   asNativeJobId,
   asSubmissionKey,
@@ -142,17 +142,7 @@ export class Engine {
     }
     const definitions = new Map(loaded.pipeline.tasks.map((t) => [t.name, t]))
     return loaded.instances.map((instance) => {
-      const task: TaskSnapshot = {
-        ...instance,
-        state: 'pending',
-        reason: null,
-        attempts: 0,
-        failures: 0,
-        nextAttemptAt: null,
-        outputs: null,
-        startedAt: null,
-        endedAt: null,
-      }
+      const task = newTaskSnapshot(instance)
       const definition = definitions.get(instance.group) as ResolvedTask
       const job = this.#jobSubmission(run, task, definition, 1, `rpo.${run.id}.${instance.id}.1`)
       const after = definition.after.map((d) => (d.condition === 'succeeded' ? d.task : `${d.task} (${d.condition})`))
@@ -287,17 +277,7 @@ export class Engine {
     if (plan.submissions.length > 0) {
       const tasks = new Map(snapshot.tasks.map((t) => [t.id, t]))
       for (const instance of plan.newTasks) {
-        tasks.set(instance.id, {
-          ...instance,
-          state: 'pending',
-          reason: null,
-          attempts: 0,
-          failures: 0,
-          nextAttemptAt: null,
-          outputs: null,
-          startedAt: null,
-          endedAt: null,
-        })
+        tasks.set(instance.id, newTaskSnapshot(instance))
       }
       const knownJobIds = new Map(
         snapshot.latestAttempts.flatMap((a) => (a.jobId ? [[a.submissionKey, a.jobId] as const] : [])),

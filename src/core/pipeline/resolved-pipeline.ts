@@ -5,6 +5,7 @@
 
 import type { DependencyCondition, GpuRequest, ResourceRequest } from '../../scheduler/scheduler-adapter.js'
 import { DagError } from '../errors.js'
+import { editDistance } from '../text/suggest.js'
 import type { PipelineSpec, ResourcesSpec, TaskSpec, WhenSpec } from './pipeline-schema.js'
 import { parseDurationSeconds, parseMemoryMb } from './units.js'
 
@@ -182,23 +183,8 @@ function checkReferences(tasks: ReadonlyMap<string, ResolvedTask>): void {
 }
 
 function hint(name: string, names: readonly string[]): string {
-  const close = names.filter((n) => n.toLowerCase().includes(name.toLowerCase()) || levenshteinAtMost(n, name, 2))
+  const close = names.filter((n) => n.toLowerCase().includes(name.toLowerCase()) || editDistance(n, name) <= 2)
   return close.length > 0 ? ` (did you mean "${close[0]}"?)` : ''
-}
-
-function levenshteinAtMost(a: string, b: string, limit: number): boolean {
-  if (Math.abs(a.length - b.length) > limit) return false
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0] as number
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j] as number
-      row[j] = Math.min((row[j] as number) + 1, (row[j - 1] as number) + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1))
-      prev = cur
-    }
-  }
-  return (row[b.length] as number) <= limit
 }
 
 /** Kahn's algorithm; on a cycle, names it (`a -> b -> a`). */

@@ -20,6 +20,7 @@ import {
   type AttemptSnapshot,
   type Capacity,
   isTerminalTaskState,
+  newTaskSnapshot,
   type RunSnapshot,
   type RunState,
   type TaskSnapshot,
@@ -494,22 +495,7 @@ function expandTemplate(
   })
   const members = groups.get(definition.name) ?? []
   for (const instance of instances) {
-    const task: Mutable<TaskSnapshot> = {
-      id: instance.id,
-      group: instance.group,
-      kind: 'task',
-      state: 'pending',
-      reason: null,
-      params: instance.params,
-      item: instance.item,
-      command: instance.command,
-      attempts: 0,
-      failures: 0,
-      nextAttemptAt: null,
-      outputs: null,
-      startedAt: null,
-      endedAt: null,
-    }
+    const task: Mutable<TaskSnapshot> = newTaskSnapshot(instance)
     tasks.set(task.id, task)
     members.push(task)
     newTasks.push(instance)

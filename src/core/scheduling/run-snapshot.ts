@@ -5,6 +5,7 @@
 
 import type { JobObservation } from '../../scheduler/scheduler-adapter.js'
 import type { JobState } from '../job/job-state.js'
+import type { TaskInstance } from '../pipeline/expand-pipeline.js'
 import type { ResolvedPipeline, Scalar } from '../pipeline/resolved-pipeline.js'
 
 export const TaskState = {
@@ -104,4 +105,24 @@ export interface Capacity {
   readonly memoryMb: number
   /** GPUs by type. */
   readonly gpus: Readonly<Record<string, number>>
+}
+
+/** A task as it is before anything ran: pending, no attempts, no outputs. */
+export function newTaskSnapshot(instance: TaskInstance): TaskSnapshot {
+  return {
+    id: instance.id,
+    group: instance.group,
+    kind: instance.kind,
+    state: 'pending',
+    reason: null,
+    params: instance.params,
+    item: instance.item,
+    command: instance.command,
+    attempts: 0,
+    failures: 0,
+    nextAttemptAt: null,
+    outputs: null,
+    startedAt: null,
+    endedAt: null,
+  }
 }

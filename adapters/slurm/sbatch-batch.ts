@@ -9,6 +9,7 @@ import { ParseError, RpoError } from '../../src/core/errors.js'
 import type { DependencyCondition, JobSubmission, SubmitResult } from '../../src/scheduler/scheduler-adapter.js'
 import { asNativeJobId } from '../../src/scheduler/scheduler-adapter.js'
 import { quoteShellWord } from '../../src/script/shell-quote.js'
+import type { BatchUnit } from './slurm-array.js'
 import { assertSlurmJobId } from './slurm-commands.js'
 
 const DEPENDENCY_TYPES: Record<DependencyCondition, string> = {
@@ -17,11 +18,8 @@ const DEPENDENCY_TYPES: Record<DependencyCondition, string> = {
   failed: 'afternotok',
 }
 
-export interface BatchJob {
-  readonly job: JobSubmission
-  /** The rendered batch script (its #SBATCH lines carry dependencies on already-known job ids). */
-  readonly script: string
-}
+/** A unit of the batch: one job, or a sweep's instances as one array job (see slurm-array.ts). */
+export type BatchJob = BatchUnit
 
 /**
  * The bash script that submits `jobs` in order. Prints one line per job:
@@ -32,11 +30,21 @@ export function buildBatchSubmitScript(
   jobs: readonly BatchJob[],
   delimiterSeed: string = randomBytes(6).toString('hex'),
 ): string {
-  const index = new Map(jobs.map((b, i) => [b.job.submissionKey as string, i]))
+  // every submission key → the unit that submits it, and its array index when it is an instance
+  const index = new Map<string, { unit: number; arrayIndex: number | null }>()
+  jobs.forEach((unit, i) => {
+    for (const member of unit.members ?? [unit.job]) {
+      index.set(member.submissionKey, { unit: i, arrayIndex: unit.members ? (member.array?.index ?? null) : null })
+    }
+  })
+  const idOf = (key: string) => {
+    const at = index.get(key) as { unit: number; arrayIndex: number | null }
+    return at.arrayIndex === null ? `\${id_${at.unit}}` : `\${id_${at.unit}}_${at.arrayIndex}`
+  }
   jobs.forEach(({ job }, i) => {
     for (const d of job.dependsOn) {
       const at = index.get(d.submissionKey)
-      if (d.jobId === null && (at === undefined || at >= i)) {
+      if (d.jobId === null && (at === undefined || at.unit >= i)) {
         throw new RpoError(
           'internal',
           `${job.submissionKey} depends on ${d.submissionKey}, which is not submitted before it in the batch`,
@@ -45,7 +53,7 @@ export function buildBatchSubmitScript(
     }
   })
   const lines = ['set -u', 'export SLURM_TIME_FORMAT=standard', jobs.map((_, i) => `id_${i}=`).join(' ')]
-  const dirs = [...new Set(jobs.map((b) => b.job.jobDir))]
+  const dirs = [...new Set(jobs.flatMap((b) => (b.members ?? [b.job]).map((m) => m.jobDir)))]
   if (dirs.length > 0)
     lines.push(`mkdir -p -- ${dirs.map(quoteShellWord).join(' ')} || { echo "rpo-mkdir-failed"; exit 3; }`)
   jobs.forEach(({ job, script }, i) => {
@@ -56,18 +64,19 @@ export function buildBatchSubmitScript(
     for (const condition of ['succeeded', 'finished', 'failed'] as const) {
       const ids = job.dependsOn
         .filter((d) => d.condition === condition)
-        .map((d) => (d.jobId === null ? `\${id_${index.get(d.submissionKey)}}` : assertSlurmJobId(d.jobId)))
+        .map((d) => (d.jobId === null ? idOf(d.submissionKey) : assertSlurmJobId(d.jobId)))
       if (ids.length > 0) groups.push([DEPENDENCY_TYPES[condition], ...ids].join(':'))
     }
     const flags = groups.length > 0 ? ` "--dependency=${groups.join(',')}" --kill-on-invalid-dep=yes` : ''
-    const guard = inBatch.map((d) => `[ -n "\${id_${index.get(d.submissionKey)}}" ]`).join(' && ')
+    const guard = inBatch.map((d) => `[ -n "\${id_${index.get(d.submissionKey)?.unit}}" ]`).join(' && ')
+    const answer = members(jobs[i] as BatchUnit) ? 'rpo-array' : 'rpo-job'
     const submit = [
       `if out=$(sbatch --parsable${flags} 2>&1 <<'${delimiter}'`,
       script.endsWith('\n') ? script.slice(0, -1) : script,
       delimiter,
       '); then',
       `  id_${i}=\${out%%;*}`,
-      `  case "$id_${i}" in ''|*[!0-9_]*) echo "rpo-fail ${i} unexpected sbatch answer: $(printf %s "$out" | tr '\\n' ' ')"; id_${i}= ;; *) echo "rpo-job ${i} $id_${i}" ;; esac`,
+      `  case "$id_${i}" in ''|*[!0-9_]*) echo "rpo-fail ${i} unexpected sbatch answer: $(printf %s "$out" | tr '\\n' ' ')"; id_${i}= ;; *) echo "${answer} ${i} $id_${i}" ;; esac`,
       'else',
       `  echo "rpo-fail ${i} $(printf %s "$out" | tr '\\n' ' ')"`,
       'fi',
@@ -88,14 +97,37 @@ export function buildBatchSubmitScript(
   return `${lines.join('\n')}\n`
 }
 
+function members(unit: BatchUnit): readonly JobSubmission[] | null {
+  return unit.members && unit.members.length > 0 ? unit.members : null
+}
+
 /** Read the batch script's answer. Jobs without a line are left out: their outcome is unknown. */
 export function parseBatchSubmitOutput(stdout: string, jobs: readonly BatchJob[]): SubmitResult[] {
   const results: SubmitResult[] = []
   for (const line of stdout.split('\n')) {
-    const match = /^rpo-(job|fail) (\d+) ?(.*)$/.exec(line.trim())
+    const match = /^rpo-(job|array|fail) (\d+) ?(.*)$/.exec(line.trim())
     if (!match) continue
-    const job = jobs[Number(match[2])]?.job
-    if (!job) throw new ParseError('sbatch batch', 'answer for a job index that was not in the batch', line)
+    const unit = jobs[Number(match[2])]
+    if (!unit) throw new ParseError('sbatch batch', 'answer for a job index that was not in the batch', line)
+    const job = unit.job
+    const instances = members(unit)
+    if (instances) {
+      // an array answers once for all its instances: <array id>_<index> each, or one refusal for all
+      const message = (match[3] ?? '').replace(/^sbatch: error: /, '').trim()
+      const arrayId = match[1] === 'fail' ? '' : assertSlurmJobId(match[3] ?? '')
+      for (const m of instances) {
+        results.push(
+          match[1] === 'fail'
+            ? { kind: 'rejected', submissionKey: m.submissionKey, message }
+            : {
+                kind: 'submitted',
+                submissionKey: m.submissionKey,
+                jobId: asNativeJobId(`${arrayId}_${m.array?.index}`),
+              },
+        )
+      }
+      continue
+    }
     if (match[1] === 'job') {
       results.push({
         kind: 'submitted',

@@ -22,6 +22,7 @@ import type { ExecResult, Transport } from '../../src/transport/transport.js'
 import { parseSacct, sacctToJobObservations } from './sacct-parser.js'
 import { type BatchJob, buildBatchSubmitScript, parseBatchSubmitOutput } from './sbatch-batch.js'
 import { parseSinfoNodes } from './sinfo-parser.js'
+import { groupIntoUnits, renderSlurmArrayScript } from './slurm-array.js'
 import {
   buildSacctArgv,
   buildSacctByNameArgv,
@@ -77,6 +78,21 @@ export class SlurmAdapter implements SchedulerAdapter {
     return renderSlurmScript(this.#template, job, this.#options.script ?? {})
   }
 
+  renderScripts(jobs: readonly JobSubmission[]): { keys: string[]; script: string }[] {
+    return this.#units(jobs).map((u) => ({
+      keys: (u.members ?? [u.job]).map((m) => m.submissionKey),
+      script: u.script,
+    }))
+  }
+
+  #units(jobs: readonly JobSubmission[]): BatchJob[] {
+    return groupIntoUnits(
+      jobs,
+      (job) => this.renderScript(job),
+      (members) => renderSlurmArrayScript(members, this.#options.script ?? {}),
+    )
+  }
+
   async inventory(): Promise<Inventory> {
     const result = await this.#run(buildSinfoArgv(), { idempotent: true })
     return { nodes: parseSinfoNodes(result.stdout) }
@@ -84,7 +100,7 @@ export class SlurmAdapter implements SchedulerAdapter {
 
   async submit(jobs: readonly JobSubmission[]): Promise<readonly SubmitResult[]> {
     if (jobs.length === 0) return []
-    const batch: BatchJob[] = jobs.map((job) => ({ job, script: this.renderScript(job) }))
+    const batch = this.#units(jobs)
     this.commandsRun++
     // not idempotent: after a dropped connection the engine looks the keys up instead of resubmitting
     const result = await this.#transport.execScript(buildBatchSubmitScript(batch), {
@@ -142,20 +158,32 @@ export class SlurmAdapter implements SchedulerAdapter {
     const found = new Map<SubmissionKey, NativeJobId>()
     if (keys.length === 0) return found
     const zone = { utcOffsetMinutes: await this.#clusterUtcOffset() }
-    const live = await this.#run(buildSqueueByNameArgv(keys), { idempotent: true })
-    const wanted = new Set<string>(keys)
-    for (const record of parseSqueue(live.stdout, undefined, zone)) {
-      if (record.name && wanted.has(record.name)) found.set(record.name as SubmissionKey, asNativeJobId(record.jobId))
+    // a sweep instance may have gone out inside an array job named rpo.<run>.<task>.array.<attempt>
+    const names = new Set<string>(keys)
+    for (const key of keys) {
+      const instance = arrayInstance(key)
+      if (instance) names.add(instance.arrayName)
     }
-    const rest = keys.filter((k) => !found.has(k))
-    if (rest.length > 0) {
+    const keyFor = (name: string | null | undefined, jobId: string): SubmissionKey | null => {
+      if (!name) return null
+      if (keys.includes(name as SubmissionKey)) return name as SubmissionKey
+      const index = /_(\d+)$/.exec(jobId)?.[1]
+      if (index === undefined) return null
+      return keys.find((k) => arrayInstance(k)?.arrayName === name && arrayInstance(k)?.index === index) ?? null
+    }
+    const live = await this.#run(buildSqueueByNameArgv([...names] as SubmissionKey[]), { idempotent: true })
+    for (const record of parseSqueue(live.stdout, undefined, zone)) {
+      const key = keyFor(record.name, record.jobId)
+      if (key) found.set(key, asNativeJobId(record.jobId))
+    }
+    if (keys.some((k) => !found.has(k))) {
       const accounting = await this.#run(
-        buildSacctByNameArgv(rest, { lookbackDays: this.#options.lookbackDays ?? 14 }),
+        buildSacctByNameArgv([...names] as SubmissionKey[], { lookbackDays: this.#options.lookbackDays ?? 14 }),
         { idempotent: true },
       )
       for (const o of sacctToJobObservations(parseSacct(accounting.stdout, undefined, zone))) {
-        if (o.name && wanted.has(o.name) && !found.has(o.name as SubmissionKey))
-          found.set(o.name as SubmissionKey, o.jobId)
+        const key = keyFor(o.name, o.jobId)
+        if (key && !found.has(key)) found.set(key, o.jobId)
       }
     }
     return found
@@ -217,4 +245,10 @@ export class SlurmAdapter implements SchedulerAdapter {
       result.stderr,
     )
   }
+}
+
+/** `rpo.<run>.<task>.<index>.<attempt>` → the array job name its sweep would have used, and the index. */
+function arrayInstance(key: string): { arrayName: string; index: string } | null {
+  const m = /^(.*)\.(\d+)\.(\d+)$/.exec(key)
+  return m ? { arrayName: `${m[1]}.array.${m[3]}`, index: m[2] as string } : null
 }

@@ -103,7 +103,8 @@ export function buildSqueueByNameArgv(keys: readonly SubmissionKey[]): readonly 
 }
 
 function squeueBase(): string[] {
-  return [...SLURM_OUTPUT_ENV, 'squeue', '--noheader', '--states=all', `--format=${buildSqueueFormat()}`]
+  // --array: one line per array task, even while pending (squeue folds pending tasks into 123_[1-9])
+  return [...SLURM_OUTPUT_ENV, 'squeue', '--noheader', '--array', '--states=all', `--format=${buildSqueueFormat()}`]
 }
 
 /**

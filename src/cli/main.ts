@@ -172,17 +172,20 @@ export async function main(
           return
         }
         for (const entry of compiled) {
-          const header = `# ── ${entry.taskId}${entry.after.length > 0 ? ` (after ${entry.after.join(', ')}; wired as scheduler dependencies at submission)` : ''}`
-          if (entry.script) out(`${header}\n${entry.script}`)
-          else if (
-            entry.job.command &&
-            loaded.instances.find((i) => i.id === entry.taskId)?.kind === 'foreach-template'
-          ) {
+          const tasks =
+            entry.taskIds.length > 1
+              ? `${entry.taskIds[0]} … ${entry.taskIds.at(-1)} (${entry.taskIds.length} tasks as one job array)`
+              : entry.taskIds[0]
+          const after =
+            entry.after.length > 0
+              ? ` (after ${entry.after.join(', ')}; wired as scheduler dependencies at submission)`
+              : ''
+          const header = `# ── ${tasks}${after}`
+          if (entry.fanOut)
             out(`${header}\n# fans out at run time over the list its upstream writes; one job per element\n`)
-          } else
-            out(
-              `${header}\n# the local executor runs this command directly, with no batch script:\n${entry.job.command}\n`,
-            )
+          else if (entry.script) out(`${header}\n${entry.script}`)
+          else
+            out(`${header}\n# the local executor runs this command directly, with no batch script:\n${entry.command}\n`)
         }
       })
     })

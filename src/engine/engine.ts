@@ -56,6 +56,17 @@ export interface EngineOptions {
   readonly leaseMs?: number
 }
 
+/** One scheduler job of a dry run (`rpo compile`). */
+export interface CompiledJob {
+  readonly taskIds: readonly string[]
+  readonly after: readonly string[]
+  /** The batch script, or null where the target runs commands directly (local executor). */
+  readonly script: string | null
+  readonly command: string
+  /** A foreach task: its instances exist only once its upstream wrote the list. */
+  readonly fanOut: boolean
+}
+
 export interface TickResult {
   readonly runId: string
   readonly state: RunState
@@ -116,12 +127,11 @@ export class Engine {
   }
 
   /**
-   * What `rpo run` would submit, without submitting: one entry per task (foreach fan-outs are known
-   * only at run time and are listed as such), with the adapter's batch script where it has one.
+   * What `rpo run` would submit, without submitting: the scheduler jobs in submission order, each
+   * with the tasks it carries (several for a sweep that goes out as a job array) and its batch script
+   * where the adapter has one. Foreach fan-outs are known only at run time and are listed as such.
    */
-  async compile(
-    loaded: LoadedPipeline,
-  ): Promise<{ taskId: string; after: string[]; script: string | null; job: JobSubmission }[]> {
+  async compile(loaded: LoadedPipeline): Promise<CompiledJob[]> {
     await this.checkFeasible(loaded)
     const now = new Date(this.#clock()).toISOString()
     const run: RunRecord = {
@@ -141,14 +151,35 @@ export class Engine {
       lastTickCommands: null,
     }
     const definitions = new Map(loaded.pipeline.tasks.map((t) => [t.name, t]))
-    return loaded.instances.map((instance) => {
-      const task = newTaskSnapshot(instance)
+    const jobs = loaded.instances.map((instance) => {
       const definition = definitions.get(instance.group) as ResolvedTask
-      const job = this.#jobSubmission(run, task, definition, 1, `rpo.${run.id}.${instance.id}.1`)
-      const after = definition.after.map((d) => (d.condition === 'succeeded' ? d.task : `${d.task} (${d.condition})`))
-      const script = instance.kind === 'foreach-template' ? null : (this.#options.adapter.renderScript?.(job) ?? null)
-      return { taskId: instance.id, after, script, job }
+      const job = this.#jobSubmission(run, newTaskSnapshot(instance), definition, 1, `rpo.${run.id}.${instance.id}.1`)
+      return {
+        instance,
+        job,
+        after: definition.after.map((d) => (d.condition === 'succeeded' ? d.task : `${d.task} (${d.condition})`)),
+      }
     })
+    const byKey = new Map(jobs.map((j) => [j.job.submissionKey as string, j]))
+    const scripted = jobs.filter((j) => j.instance.kind !== 'foreach-template').map((j) => j.job)
+    const rendered =
+      this.#options.adapter.renderScripts?.(scripted) ??
+      scripted.map((job) => ({ keys: [job.submissionKey], script: null }))
+    const compiled: CompiledJob[] = rendered.map((unit) => {
+      const first = byKey.get(unit.keys[0] as string) as (typeof jobs)[number]
+      return {
+        taskIds: unit.keys.map((k) => (byKey.get(k) as (typeof jobs)[number]).instance.id),
+        after: first.after,
+        script: unit.script,
+        command: first.job.command,
+        fanOut: false,
+      }
+    })
+    for (const j of jobs) {
+      if (j.instance.kind === 'foreach-template')
+        compiled.push({ taskIds: [j.instance.id], after: j.after, script: null, command: j.job.command, fanOut: true })
+    }
+    return compiled
   }
 
   /** Start a run of the pipeline, or continue the unfinished run of the same file content. */
@@ -213,6 +244,7 @@ export class Engine {
       maxActive: this.#options.maxActive ?? 10_000,
       lostAfterMissedPolls: this.#options.lostAfterMissedPolls ?? 3,
       nativeDependencies: this.#options.adapter.capabilities.nativeDependencies,
+      schedulerThrottles: this.#options.adapter.capabilities.arrays,
     })
     const submittedAt = iso(this.#clock())
     const newAttempts: AttemptSnapshot[] = plan.submissions
@@ -497,6 +529,15 @@ export class Engine {
       resources: definition.resources,
       dependsOn: [],
       project: run.project,
+      ...(definition.matrix && /^\d+$/.test(task.id.slice(task.group.length + 1))
+        ? {
+            array: {
+              key: asSubmissionKey(`rpo.${run.id}.${task.group}.array.${attempt}`),
+              index: Number(task.id.slice(task.group.length + 1)),
+              throttle: definition.maxParallel,
+            },
+          }
+        : {}),
       ...(definition.resources.partition ? { partition: definition.resources.partition } : {}),
       ...(definition.resources.qos ? { qos: definition.resources.qos } : {}),
     }

@@ -64,6 +64,12 @@ export interface JobSubmission {
   readonly partition?: string
   readonly qos?: string
   readonly priority?: number
+  /**
+   * One instance of a sweep: adapters with job arrays may submit the instances of one batch that
+   * share `key` as a single array job (index = the instance number, `throttle` = at most this many
+   * at once). Absent for tasks that are not sweep instances.
+   */
+  readonly array?: { readonly key: SubmissionKey; readonly index: number; readonly throttle: number | null }
 }
 
 export interface JobDependency {
@@ -133,8 +139,14 @@ export interface SchedulerAdapter {
   cancel(jobIds: readonly NativeJobId[]): Promise<void>
   hold(jobIds: readonly NativeJobId[]): Promise<void>
   release(jobIds: readonly NativeJobId[]): Promise<void>
-  /** The batch script a job would be submitted with (`rpo compile`); absent for the local executor. */
-  renderScript?(job: JobSubmission): string
+  /**
+   * The batch scripts a batch would be submitted with (`rpo compile`): one per scheduler job, with
+   * the submission keys it carries (several for a sweep submitted as an array). Absent for the
+   * local executor.
+   */
+  renderScripts?(
+    jobs: readonly JobSubmission[],
+  ): readonly { readonly keys: readonly string[]; readonly script: string }[]
   /** Resolve when a job may have changed (a local process ended), or after `timeoutMs`. Optional. */
   waitForChange?(timeoutMs: number): Promise<void>
   /** Release resources such as child-process handles or connections. */

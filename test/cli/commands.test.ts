@@ -138,3 +138,24 @@ describe('rpo daemon', () => {
     expect(lines.some((l) => l.includes(`${submitted.runId}: succeeded`))).toBe(true)
   })
 })
+
+describe('rpo compile on the local executor', () => {
+  it('lists each task with its command, and fan-outs as known only at run time', async () => {
+    const dir = workspace(
+      'name: c\ntasks:\n  a: { command: "echo a" }\n  b: { command: "echo {{item}}", foreach: { task: a, output: xs } }\n',
+    )
+    const result = await runCli(dir, ['compile', 'pipeline.yaml'])
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stdout).toContain(
+      '# ── a\n# the local executor runs this command directly, with no batch script:\necho a',
+    )
+    expect(result.stdout).toContain(
+      '# ── b (after a; wired as scheduler dependencies at submission)\n# fans out at run time',
+    )
+    const json = JSON.parse((await runCli(dir, ['compile', 'pipeline.yaml', '--json'])).stdout)
+    expect(json.map((j: { taskIds: string[]; fanOut: boolean }) => [j.taskIds, j.fanOut])).toEqual([
+      [['a'], false],
+      [['b'], true],
+    ])
+  })
+})

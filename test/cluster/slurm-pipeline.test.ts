@@ -1,6 +1,8 @@
 // A pipeline file runs on the real Slurm testbed over SSH: native dependencies, GPUs as GRES,
 // sweeps, failure isolation. Checked in Slurm's own accounting, not in rpo's store.
 import { afterAll, describe, expect, it } from 'vitest'
+import { SlurmAdapter } from '../../adapters/slurm/slurm-adapter.js'
+import { asSubmissionKey } from '../../src/scheduler/scheduler-adapter.js'
 import { runCli, writePipeline } from '../support/cli-harness.js'
 import { sacctSettled, testbedSsh, testbedWorkspace } from './testbed.js'
 
@@ -43,7 +45,9 @@ tasks:
       ssh,
       progress.tasks.map((t: { jobId: string }) => t.jobId),
     )
-    const byTask = new Map(rows.map((r) => [r.name.split('.').slice(2, -1).join('.'), r]))
+    // by job id: the sweep went out as one array job, whose instances share its name
+    const taskOfJob = new Map(progress.tasks.map((t: { id: string; jobId: string }) => [t.jobId, t.id]))
+    const byTask = new Map(rows.map((r) => [taskOfJob.get(r.jobId) as string, r]))
     expect([...byTask.keys()].sort()).toEqual(['prep', 'report', 'small', 'train.0', 'train.1', 'train.2', 'train.3'])
     for (const row of rows) expect(row.state).toBe('COMPLETED')
     const prep = byTask.get('prep')!
@@ -89,7 +93,10 @@ tasks:
       ssh,
       list.map((t: { jobId: string }) => t.jobId),
     )
-    const state = (task: string) => rows.find((r) => r.name === `rpo.${runId}.${task}.1`)?.state
+    // by job id: right after the jobs end, slurmdbd may still list their name as "allocation"
+    const jobOf = new Map(list.map((t: { id: string; jobId: string }) => [t.id, t.jobId]))
+    const state = (task: string) => rows.find((r) => r.jobId === jobOf.get(task))?.state
+    void runId
     expect(state('broken')).toBe('FAILED')
     expect(state('independent')).toBe('COMPLETED')
     // submitted with native dependencies, then cancelled when their upstream failed
@@ -117,9 +124,12 @@ tasks:
     )
     const compiled = await runCli(dir, ['compile', 'pipeline.yaml'])
     expect(compiled.code, compiled.stderr).toBe(0)
-    expect(compiled.stdout).toContain('# ── train.1 (after prep; wired as scheduler dependencies at submission)')
+    expect(compiled.stdout).toContain(
+      '# ── train.0 … train.1 (2 tasks as one job array) (after prep; wired as scheduler dependencies at submission)',
+    )
+    expect(compiled.stdout).toContain('#SBATCH --array=0,1')
     expect(compiled.stdout).toContain('#SBATCH --gres=gpu:a100:2')
-    expect(compiled.stdout).toContain("exec /bin/bash -c 'python train.py --lr 3e-4'")
+    expect(compiled.stdout).toContain("  exec /bin/bash -c 'python train.py --lr 3e-4'")
     const none = await runCli(dir, ['status', '--json'])
     expect(JSON.parse(none.stdout)).toEqual([])
 
@@ -144,5 +154,51 @@ tasks:
     const run = await runCli(dir, ['run', 'one.yaml', '--quiet'])
     expect(run.code, run.stderr).toBe(0)
     expect(run.stdout).toMatch(/last tick .*: [12] scheduler command\(s\)/)
+  }, 120_000)
+})
+
+describe('sweeps as job arrays', () => {
+  it('submits a sweep as one throttled array job, each instance with its own id, and the report after all of them', async () => {
+    const { dir } = testbedWorkspace()
+    writePipeline(
+      dir,
+      'pipeline.yaml',
+      `
+name: arrays
+tasks:
+  train:
+    matrix: { lr: [0.1, 0.2, 0.3, 0.4, 0.5] }
+    maxParallel: 2
+    command: echo "lr={{params.lr}} task=$SLURM_ARRAY_TASK_ID" > "$RPO_OUTPUT_DIR/log"; sleep 2
+    resources: { partition: gpu, gpus: { count: 1, type: a100 }, time: 1m, memory: 100M }
+  report:
+    after: [train]
+    command: cat "$RPO_RUN_DIR"/train.*/log
+    resources: { partition: cpu, time: 1m, memory: 100M }
+`,
+    )
+    const result = await runCli(dir, ['run', 'pipeline.yaml', '--json', '--quiet'])
+    expect(result.code, result.stderr).toBe(0)
+    const { tasks } = JSON.parse(result.stdout)
+    const trainIds: string[] = tasks
+      .filter((t: { id: string }) => t.id.startsWith('train.'))
+      .map((t: { jobId: string }) => t.jobId)
+    const arrayId = trainIds[0]?.split('_')[0]
+    expect(trainIds).toEqual([0, 1, 2, 3, 4].map((i) => `${arrayId}_${i}`))
+    const rows = await sacctSettled(ssh, [...trainIds, tasks.at(-1).jobId])
+    const train = rows.filter((r) => r.jobId.includes('_'))
+    expect(train).toHaveLength(5)
+    // the throttle: never more than 2 instances running at the same second
+    const busiest = Math.max(...train.map((r) => train.filter((o) => o.start <= r.start && r.start < o.end).length))
+    expect(busiest).toBeLessThanOrEqual(2)
+    const report = rows.find((r) => !r.jobId.includes('_'))!
+    for (const r of train) expect(report.start).toBeGreaterThanOrEqual(r.end)
+
+    // after a crash, each instance is found by its own submission key
+    const adapter = new SlurmAdapter({ transport: testbedSsh() })
+    const runId = JSON.parse(result.stdout).runId
+    const found = await adapter.findBySubmissionKey([0, 4].map((i) => asSubmissionKey(`rpo.${runId}.train.${i}.1`)))
+    await adapter.close()
+    expect([...found.values()].sort()).toEqual([`${arrayId}_0`, `${arrayId}_4`])
   }, 120_000)
 })

@@ -168,3 +168,31 @@ tasks:
     expect(peak).toBe(2)
   })
 })
+
+describe('maxParallel on the local executor', () => {
+  it('keeps at most maxParallel instances of a sweep running, whatever the free CPUs', async () => {
+    const { dir, code } = await run(`
+name: throttled
+tasks:
+  w:
+    matrix: { i: [1, 2, 3, 4] }
+    maxParallel: 1
+    command: echo "start $(date +%s%N)" >> par.log; sleep 0.3; echo "end $(date +%s%N)" >> par.log
+`)
+    expect(code).toBe(0)
+    const events = readFileSync(path.join(dir, 'par.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .map(([kind, t]) => ({ delta: kind === 'start' ? 1 : -1, t: BigInt(t as string) }))
+      .sort((a, b) => (a.t < b.t ? -1 : a.t > b.t ? 1 : a.delta - b.delta))
+    let running = 0
+    let peak = 0
+    for (const e of events) {
+      running += e.delta
+      peak = Math.max(peak, running)
+    }
+    expect(events).toHaveLength(8)
+    expect(peak).toBe(1)
+  })
+})

@@ -117,6 +117,9 @@ export const TaskSchema = z
     foreach: ForeachSchema.optional(),
     retries: RetrySchema.optional(),
     expected: duration.optional().describe('Expected duration, for progress and deadlines'),
+    maxParallel: positiveInt
+      .optional()
+      .describe('At most this many instances of a sweep or fan-out at once (on Slurm: the job array throttle %k)'),
     env: z.record(z.string(), scalar).optional(),
     cluster: z.string().optional(),
     metadata: z

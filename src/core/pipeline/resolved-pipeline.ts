@@ -39,6 +39,8 @@ export interface ResolvedTask {
   readonly foreach: { readonly task: string; readonly output: string } | null
   readonly retry: RetryPolicy
   readonly expectedSeconds: number | null
+  /** At most this many instances at once; null for no limit. */
+  readonly maxParallel: number | null
   readonly env: Readonly<Record<string, string>>
   readonly metadata: Readonly<Record<string, unknown>>
 }
@@ -109,6 +111,7 @@ function resolveTask(name: string, task: TaskSpec, spec: PipelineSpec, options: 
     foreach: task.foreach ?? null,
     retry: resolveRetry(task.retries ?? spec.defaults?.retries),
     expectedSeconds: task.expected === undefined ? null : parseDurationSeconds(task.expected),
+    maxParallel: task.maxParallel ?? null,
     env: stringifyValues({ ...spec.defaults?.env, ...spec.env, ...task.env }),
     metadata: task.metadata ?? {},
   }

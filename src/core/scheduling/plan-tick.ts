@@ -40,6 +40,11 @@ export interface PlanOptions {
    * upstreams are still queued or running, with a dependency on their jobs. @default false
    */
   readonly nativeDependencies?: boolean
+  /**
+   * The scheduler enforces a task's `maxParallel` itself (Slurm job arrays with a %k throttle);
+   * otherwise the planner keeps at most that many instances in flight. @default false
+   */
+  readonly schedulerThrottles?: boolean
 }
 
 /** A dependency the scheduler must enforce: on an upstream attempt in flight (or submitted this tick). */
@@ -543,8 +548,15 @@ function scheduleReady(
       compareIds(a.task.id, b.task.id),
   )
   const keys = new Map<string, string>()
+  const inFlightByGroup = new Map<string, number>()
+  for (const a of inFlight) {
+    const group = tasks.get(a.taskId)?.group ?? ''
+    inFlightByGroup.set(group, (inFlightByGroup.get(group) ?? 0) + 1)
+  }
   for (const { task, deps } of ordered) {
     if (slots <= 0) break
+    const limit = (definitions.get(task.group) as ResolvedTask).maxParallel
+    if (limit !== null && !options.schedulerThrottles && (inFlightByGroup.get(task.group) ?? 0) >= limit) continue
     const dependsOn: NativeDependency[] = []
     let blocked = false
     for (const dep of deps) {
@@ -562,6 +574,7 @@ function scheduleReady(
       free = reserve(free, resources)
     }
     slots--
+    inFlightByGroup.set(task.group, (inFlightByGroup.get(task.group) ?? 0) + 1)
     const attempt = task.attempts + 1
     const submissionKey = submissionKeyFor(snapshot.id, task.id, attempt)
     keys.set(task.id, submissionKey)

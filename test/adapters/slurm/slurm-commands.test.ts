@@ -32,18 +32,20 @@ describe('Slurm argv builders', () => {
 
   it('squeue: all states of the given jobs in the rpo format, with standard timestamps', () => {
     const argv = buildSqueueArgv(ids('1', '2_3', '4_[1-3]'))
-    expect(argv.slice(0, 6)).toEqual([
+    // --array: one line per array task, pending ones included
+    expect(argv.slice(0, 7)).toEqual([
       'env',
       'SLURM_TIME_FORMAT=standard',
       'SLURM_BITSTR_LEN=0',
       'squeue',
       '--noheader',
+      '--array',
       '--states=all',
     ])
-    expect(argv[6]).toBe(
+    expect(argv[7]).toBe(
       `--format=%i${US}%A${US}%F${US}%K${US}%T${US}%r${US}%j${US}%M${US}%l${US}%S${US}%V${US}%e${US}%N${US}%P${US}%a${US}%D${US}%C${US}%b`,
     )
-    expect(argv[7]).toBe('--jobs=1,2_3,4_[1-3]')
+    expect(argv[8]).toBe('--jobs=1,2_3,4_[1-3]')
     expect(buildSqueueByNameArgv([asSubmissionKey('run1.train.1'), asSubmissionKey('run1.eval.1')]).at(-1)).toBe(
       '--name=run1.train.1,run1.eval.1',
     )

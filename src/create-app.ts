@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { LocalAdapter } from '../adapters/local/local-adapter.js'
+import { PbsAdapter } from '../adapters/pbs/pbs-adapter.js'
 import { SlurmAdapter } from '../adapters/slurm/slurm-adapter.js'
 import { type LoadConfigOptions, loadConfig, type ResolvedCluster, type ResolvedConfig } from './config/load-config.js'
 import { RpoError } from './core/errors.js'
@@ -77,7 +78,7 @@ function createEngine(config: ResolvedConfig, cluster: ResolvedCluster, store: R
       ...(clock ? { clock } : {}),
     })
   }
-  if (cluster.kind === 'slurm') {
+  if (cluster.kind === 'slurm' || cluster.kind === 'pbs') {
     const raw = cluster.raw
     const transport = raw.ssh
       ? createSshTransport({
@@ -92,19 +93,32 @@ function createEngine(config: ResolvedConfig, cluster: ResolvedCluster, store: R
             : {}),
         })
       : createLocalTransport()
-    const adapter = new SlurmAdapter({
-      transport,
-      script: {
-        ...(raw.partition ? { partition: raw.partition } : {}),
-        ...(raw.account ? { account: raw.account } : {}),
-        ...(raw.qos ? { qos: raw.qos } : {}),
-      },
-    })
+    const jobsRoot = path.posix.join(raw.workDir, 'jobs')
+    const adapter =
+      raw.kind === 'pbs'
+        ? new PbsAdapter({
+            transport,
+            ...(raw.flavor ? { flavor: raw.flavor } : {}),
+            // PBS has queues where Slurm has partitions; it has no QOS
+            script: {
+              ...(raw.partition ? { queue: raw.partition } : {}),
+              ...(raw.account ? { account: raw.account } : {}),
+            },
+            jobsRoot,
+          })
+        : new SlurmAdapter({
+            transport,
+            script: {
+              ...(raw.partition ? { partition: raw.partition } : {}),
+              ...(raw.account ? { account: raw.account } : {}),
+              ...(raw.qos ? { qos: raw.qos } : {}),
+            },
+          })
     return new Engine({
       store,
       adapter,
       clusterName: cluster.name,
-      jobsRoot: path.posix.join(raw.workDir, 'jobs'),
+      jobsRoot,
       runsRoot: path.posix.join(raw.workDir, 'runs'),
       jobWorkDir: raw.workDir,
       readFile: (file) => readRemoteFile(transport, file),
@@ -114,10 +128,7 @@ function createEngine(config: ResolvedConfig, cluster: ResolvedCluster, store: R
       ...(clock ? { clock } : {}),
     })
   }
-  throw new RpoError(
-    'usage',
-    `cluster "${cluster.name}": the ${cluster.kind} adapter is not available in this version of rpo`,
-  )
+  throw new RpoError('internal', `no adapter for cluster kind ${JSON.stringify((cluster as { kind: string }).kind)}`)
 }
 
 function expandHome(file: string, baseDir: string): string {

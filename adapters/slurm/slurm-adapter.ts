@@ -27,6 +27,7 @@ import {
   buildSacctArgv,
   buildSacctByNameArgv,
   buildScancelArgv,
+  buildScancelSignalArgv,
   buildScontrolArgv,
   buildScontrolNiceArgv,
   buildSinfoArgv,
@@ -135,7 +136,7 @@ export class SlurmAdapter implements SchedulerAdapter {
     const live = await this.#run(buildSqueueArgv(jobIds), { idempotent: true, allowFailure: isSqueueInvalidJobIdError })
     const fromSqueue = live.exitCode === 0 ? squeueToJobObservations(parseSqueue(live.stdout, undefined, zone)) : []
     const byId = new Map(fromSqueue.map((o) => [o.jobId as string, o]))
-    // finished (or purged from slurmctld) jobs: accounting has their final state and usage
+    // finished (or purged from slurmctld) jobs: accounting has their final record and usage
     const needAccounting = jobIds.filter((id) => {
       const o = byId.get(id)
       return !o || isTerminalJobState(o.state)
@@ -144,8 +145,10 @@ export class SlurmAdapter implements SchedulerAdapter {
       const accounting = await this.#run(buildSacctArgv(needAccounting), { idempotent: true })
       for (const o of sacctToJobObservations(parseSacct(accounting.stdout, undefined, zone))) {
         const fromQueue = byId.get(o.jobId)
-        // sacct lags squeue by a few seconds: never let it roll a job back to an earlier state
-        if (!fromQueue || isTerminalJobState(o.state)) byId.set(o.jobId, o)
+        // while slurmctld still lists the job, its state wins: sacct lags by seconds, and for a job
+        // being requeued it still shows the run that was just killed (FAILED) — taking that would end
+        // an attempt that is in fact back in the queue. sacct adds the final record and the usage.
+        if (!fromQueue || (isTerminalJobState(fromQueue.state) && isTerminalJobState(o.state))) byId.set(o.jobId, o)
       }
     }
     return jobIds.flatMap((id) => {
@@ -205,6 +208,11 @@ export class SlurmAdapter implements SchedulerAdapter {
   async requeue(jobIds: readonly NativeJobId[], options: { hold?: boolean } = {}): Promise<void> {
     if (jobIds.length > 0)
       await this.#run(buildScontrolArgv(options.hold ? 'requeuehold' : 'requeue', jobIds), { idempotent: true })
+  }
+
+  /** Send a signal to the jobs' batch shells (e.g. SIGUSR2: checkpoint now), `scancel --signal --batch`. */
+  async signal(jobIds: readonly NativeJobId[], signal: string): Promise<void> {
+    if (jobIds.length > 0) await this.#run(buildScancelSignalArgv(jobIds, signal, 'batch'), { idempotent: true })
   }
 
   /** Slurm's own priority knob; never on held jobs (an update of nice releases them, see slurm-commands.ts). */

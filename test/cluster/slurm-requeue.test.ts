@@ -52,6 +52,12 @@ describe('requeue on Slurm', () => {
     expect(result?.kind).toBe('submitted')
     const id = (result as { jobId: string }).jobId
     await until(id, (o) => o.state === 'running')
+    // requeue once the command itself runs: a requeue during job launch can end the job FAILED instead
+    for (let i = 0; i < 60; i++) {
+      const log = await ssh.exec(['cat', `${remote}/out/starts.log`], { idempotent: true })
+      if (log.stdout.includes('start 0')) break
+      await new Promise((r) => setTimeout(r, 250))
+    }
     await adapter.requeue([asNativeJobId(id)])
     const back = await until(id, (o) => o.state !== 'running')
     expect(['completing', 'pending', 'requeued', 'held']).toContain(back.state)

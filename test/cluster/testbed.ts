@@ -43,7 +43,10 @@ export function testbedSsh(): SshTransport {
 }
 
 /** A local folder with an rpo.config.yaml whose default cluster is the testbed, with its own remote work dir. */
-export function testbedWorkspace(options: { pollInterval?: string } = {}): { dir: string; remoteDir: string } {
+export function testbedWorkspace(options: { pollInterval?: string; kind?: 'slurm' | 'pbs' } = {}): {
+  dir: string
+  remoteDir: string
+} {
   const t = testbed()
   const dir = makeWorkDir('rpo-cluster-')
   const remoteDir = `${t.workDir}/t-${randomUUID().slice(0, 8)}`
@@ -52,7 +55,7 @@ export function testbedWorkspace(options: { pollInterval?: string } = {}): { dir
     `defaultCluster: testbed
 clusters:
   testbed:
-    kind: slurm
+    kind: ${options.kind ?? 'slurm'}
     ssh: { host: "${t.host}", port: ${t.port}, user: ${t.user}, privateKey: "${t.privateKeyPath}", knownHosts: "${t.knownHostsPath}" }
     workDir: ${remoteDir}
     account: ${t.defaultAccount}

@@ -1,0 +1,267 @@
+/**
+ * The remote shell scripts of the PBS adapter, each one SSH round trip for any number of jobs. Pure:
+ * builds the script texts and parses their answers.
+ *
+ * - Submission: every job's rendered script is written to `<jobDir>/job.pbs` through a quoted heredoc
+ *   (qsub needs a file: the Slurm Torque wrappers cannot read a script from stdin), then
+ *   `qsub -o … -e … [-W depend=…] <file>`. A dependency on a job of the same batch is a shell variable
+ *   on the qsub command line; a job whose in-batch upstream was refused is not submitted. The answer
+ *   is one `rpo-job <i> <id>` / `rpo-fail <i> <message>` line per job, and each new id is also written
+ *   to `<jobDir>/job_id` before it is announced, so a lookup by submission key finds it after a crash.
+ * - Job files: one `cat` per file of many job folders (exit statuses, cancel markers, job ids).
+ * - Exit-status files: the command wrapper that records the exit status where a server does not.
+ */
+import { randomBytes } from 'node:crypto'
+import { ParseError, RpoError } from '../../src/core/errors.js'
+import type { DependencyCondition, JobSubmission, SubmitResult } from '../../src/scheduler/scheduler-adapter.js'
+import { quoteShellWord } from '../../src/script/shell-quote.js'
+import { assertPbsJobId } from './pbs-commands.js'
+
+/** The files rpo keeps in a PBS job's folder besides the scheduler's own output. */
+export const PBS_JOB_FILES = {
+  /** The rendered batch script handed to qsub. */
+  script: 'job.pbs',
+  stdout: 'pbs.out',
+  stderr: 'pbs.err',
+  /** The id qsub printed, written before rpo is told (crash safety; see findBySubmissionKey). */
+  jobId: 'job_id',
+  /** The command's exit status, written by the script itself (only where the server prints none). */
+  exitStatus: 'exit_status',
+  /** Written by rpo before it deletes the job (only where the server prints no exit status). */
+  cancelMarker: 'cancel_requested',
+} as const
+
+export type PbsJobFile = 'jobId' | 'exitStatus' | 'cancelMarker'
+
+const DEPEND_TYPES: Record<DependencyCondition, string> = {
+  succeeded: 'afterok',
+  finished: 'afterany',
+  failed: 'afternotok',
+}
+
+export interface QsubBatchJob {
+  readonly job: JobSubmission
+  /** The rendered batch script (its `#PBS -W depend` carries the upstreams whose ids were already known). */
+  readonly script: string
+}
+
+/** A job's folder without trailing slashes; refused when it could not be a plain absolute path. */
+export function pbsJobDir(job: Pick<JobSubmission, 'jobDir' | 'submissionKey'>): string {
+  const dir = job.jobDir.replace(/\/+$/, '')
+  if (!dir.startsWith('/') || /[\n\r\0]/.test(dir)) {
+    throw new RpoError('internal', `${job.submissionKey}: the job folder must be an absolute path, got ${job.jobDir}`)
+  }
+  return dir
+}
+
+/**
+ * The bash script that writes and submits `jobs` in order (upstreams before their dependents).
+ * Prints `rpo-job <index> <jobid>` or `rpo-fail <index> <message>` per job, and `rpo-mkdir-failed`
+ * (exit 3) when the job folders cannot be created.
+ * @param delimiterSeed random bytes for the heredoc delimiters (injectable for golden tests)
+ * @throws RpoError('internal') when a job depends on an in-batch job that does not come before it.
+ */
+export function buildQsubBatchScript(
+  jobs: readonly QsubBatchJob[],
+  delimiterSeed: string = randomBytes(6).toString('hex'),
+): string {
+  const index = new Map(jobs.map((b, i) => [b.job.submissionKey as string, i]))
+  jobs.forEach(({ job }, i) => {
+    for (const d of job.dependsOn) {
+      const at = index.get(d.submissionKey)
+      if (d.jobId === null && (at === undefined || at >= i)) {
+        throw new RpoError(
+          'internal',
+          `${job.submissionKey} depends on ${d.submissionKey}, which is not submitted before it in the batch`,
+        )
+      }
+    }
+  })
+  const dirs = jobs.map(({ job }) => pbsJobDir(job))
+  const lines = [
+    'set -u',
+    jobs.map((_, i) => `id_${i}=`).join(' '),
+    "rpo_id_re='^[0-9]+(\\[[0-9]*\\])?(\\.[A-Za-z0-9._-]+)?$'",
+    'rpo_err=$(mktemp 2>/dev/null) || rpo_err=/tmp/rpo-qsub-err.$$',
+    `trap 'rm -f -- "$rpo_err"' EXIT`,
+    '# one line of text: newlines and tabs become spaces',
+    `rpo_one_line() { printf '%s' "$*" | tr '\\n\\t' '  '; }`,
+    '# rpo_qsub <index> <job folder> <qsub arguments…>: sets rpo_id to the new id, or empty',
+    'rpo_qsub() {',
+    '  local i=$1 dir=$2 out line',
+    '  shift 2',
+    '  rpo_id=',
+    `  rm -f -- "$dir/${PBS_JOB_FILES.jobId}" "$dir/${PBS_JOB_FILES.exitStatus}" "$dir/${PBS_JOB_FILES.cancelMarker}"`,
+    '  if out=$(qsub "$@" 2>"$rpo_err"); then',
+    '    # the id is the last non-blank line (site submit filters may print notices before it)',
+    `    while IFS= read -r line; do line=\${line//[[:space:]]/}; [ -z "$line" ] || rpo_id=$line; done <<<"$out"`,
+    '    if [[ $rpo_id =~ $rpo_id_re ]]; then',
+    `      printf '%s\\n' "$rpo_id" >"$dir/${PBS_JOB_FILES.jobId}" 2>/dev/null`,
+    '      echo "rpo-job $i $rpo_id"',
+    '    else',
+    '      rpo_id=',
+    '      echo "rpo-fail $i unexpected qsub answer: $(rpo_one_line "$out" "$(cat -- "$rpo_err")")"',
+    '    fi',
+    '  else',
+    '    echo "rpo-fail $i $(rpo_one_line "$(cat -- "$rpo_err")" "$out")"',
+    '  fi',
+    '}',
+  ]
+  const uniqueDirs = [...new Set(dirs)]
+  if (uniqueDirs.length > 0)
+    lines.push(`mkdir -p -- ${uniqueDirs.map(quoteShellWord).join(' ')} || { echo "rpo-mkdir-failed"; exit 3; }`)
+  jobs.forEach(({ job, script }, i) => {
+    const delimiter = `RPO_SCRIPT_${delimiterSeed}_${i}`
+    if (script.includes(delimiter)) throw new Error(`batch script delimiter collision for ${job.submissionKey}`)
+    const dir = dirs[i] as string
+    const file = quoteShellWord(`${dir}/${PBS_JOB_FILES.script}`)
+    const groups: string[] = []
+    for (const condition of ['succeeded', 'finished', 'failed'] as const) {
+      const ids = job.dependsOn
+        .filter((d) => d.condition === condition)
+        .map((d) => (d.jobId === null ? `\${id_${index.get(d.submissionKey)}}` : assertPbsJobId(d.jobId)))
+      if (ids.length > 0) groups.push([DEPEND_TYPES[condition], ...new Set(ids)].join(':'))
+    }
+    const argv = [
+      '-o',
+      quoteShellWord(`${dir}/${PBS_JOB_FILES.stdout}`),
+      '-e',
+      quoteShellWord(`${dir}/${PBS_JOB_FILES.stderr}`),
+      // ids are digits, dots, letters and brackets (checked above or by rpo_id_re): safe in double quotes
+      ...(groups.length > 0 ? ['-W', `"depend=${groups.join(',')}"`] : []),
+      file,
+    ]
+    const submit = [
+      `if ! cat >${file} <<'${delimiter}'`,
+      script.endsWith('\n') ? script.slice(0, -1) : script,
+      delimiter,
+      'then',
+      `  echo "rpo-fail ${i} cannot write the job script ${dir}/${PBS_JOB_FILES.script}"`,
+      'else',
+      `  rpo_qsub ${i} ${quoteShellWord(dir)} ${argv.join(' ')}`,
+      `  id_${i}=$rpo_id`,
+      'fi',
+    ]
+    const inBatch = [
+      ...new Set(job.dependsOn.filter((d) => d.jobId === null).map((d) => index.get(d.submissionKey) as number)),
+    ]
+    // no indentation inside the guard: the heredoc body and its delimiter must stay byte-exact
+    if (inBatch.length > 0) {
+      lines.push(
+        `if ${inBatch.map((k) => `[ -n "\${id_${k}}" ]`).join(' && ')}; then`,
+        ...submit,
+        'else',
+        `  echo "rpo-fail ${i} an upstream job of this batch was refused"`,
+        'fi',
+      )
+    } else {
+      lines.push(...submit)
+    }
+  })
+  return `${lines.join('\n')}\n`
+}
+
+/**
+ * Read the batch script's answer. Jobs without a line are left out: their outcome is unknown (the
+ * caller finds them by submission key). The wrappers' qsub wraps sbatch's refusal in a long text:
+ * the message keeps the scheduler's own words.
+ * @throws ParseError for an answer about an index that was not in the batch.
+ */
+export function parseQsubBatchOutput(stdout: string, jobs: readonly QsubBatchJob[]): SubmitResult[] {
+  const results: SubmitResult[] = []
+  for (const line of stdout.split('\n')) {
+    const match = /^rpo-(job|fail) (\d+) ?(.*)$/.exec(line.trim())
+    if (!match) continue
+    const job = jobs[Number(match[2])]?.job
+    if (!job) throw new ParseError('qsub batch', 'answer for a job index that was not in the batch', line)
+    if (match[1] === 'job') {
+      results.push({ kind: 'submitted', submissionKey: job.submissionKey, jobId: assertPbsJobId(match[3] ?? '') })
+    } else {
+      results.push({ kind: 'rejected', submissionKey: job.submissionKey, message: cleanQsubMessage(match[3] ?? '') })
+    }
+  }
+  return results
+}
+
+/**
+ * qsub's refusal in the scheduler's own words: the Slurm wrappers print "There was an error running
+ * the Slurm sbatch command. The command was: '…' and the output was: '<sbatch's words>'".
+ */
+export function cleanQsubMessage(message: string): string {
+  let text = message.trim()
+  const wrapped = /and the output was:\s*'([\s\S]*?)'?\s*$/.exec(text)
+  if (wrapped?.[1] !== undefined) text = wrapped[1].trim()
+  text = text.replace(/^(?:qsub|sbatch):\s*(?:error:\s*)?/i, '').trim()
+  return text === '' ? 'qsub refused the job without saying why' : text.slice(0, 1000)
+}
+
+/**
+ * The command as the batch script runs it when the server reports no exit status (the Slurm Torque
+ * wrappers): run it with `bash -c` exactly as written, write its exit status to `<jobDir>/exit_status`
+ * (through a temporary file, so a reader never sees half a number), and exit with it. A job killed
+ * from outside (qdel, walltime) writes nothing; the adapter never reads a missing file as success.
+ */
+export function withExitStatusFile(command: string, jobDir: string): string {
+  if (command.includes('\0')) throw new RpoError('spec-invalid', 'PBS script: command contains a NUL byte')
+  const dir = jobDir.replace(/\/+$/, '')
+  const file = quoteShellWord(`${dir}/${PBS_JOB_FILES.exitStatus}`)
+  const temporary = quoteShellWord(`${dir}/${PBS_JOB_FILES.exitStatus}.tmp`)
+  return [
+    '# rpo: this server reports no exit status, so the job records its own',
+    `/bin/bash -c ${quoteShellWord(command)}`,
+    'rpo_status=$?',
+    `printf '%s\\n' "$rpo_status" >${temporary} && mv -f -- ${temporary} ${file}`,
+    'exit "$rpo_status"',
+  ].join('\n')
+}
+
+/** Which of a job folder's rpo files to read. */
+export interface JobFilesRequest {
+  readonly dir: string
+  readonly files: readonly PbsJobFile[]
+}
+
+/** What was found: the first line of each file that exists (a marker file reads as ''). */
+export type JobFilesFound = Partial<Record<PbsJobFile, string>>
+
+/**
+ * One script that prints `rpo-file <index> <file> <first line>` for every requested file that exists,
+ * so any number of job folders costs one round trip.
+ */
+export function buildReadJobFilesScript(requests: readonly JobFilesRequest[]): string {
+  const lines = [
+    'rpo_read() { local v; [ -f "$3" ] || return 0; v=$(head -n 1 -- "$3" 2>/dev/null | tr -d \'\\r\\t\'); printf \'rpo-file %s %s %s\\n\' "$1" "$2" "$v"; }',
+  ]
+  requests.forEach((request, i) => {
+    const dir = request.dir.replace(/\/+$/, '')
+    for (const file of request.files)
+      lines.push(`rpo_read ${i} ${file} ${quoteShellWord(`${dir}/${PBS_JOB_FILES[file]}`)}`)
+  })
+  return `${lines.join('\n')}\n`
+}
+
+/** Parse buildReadJobFilesScript's answer: one entry per request index that had any file. */
+export function parseReadJobFilesOutput(stdout: string): Map<number, JobFilesFound> {
+  const found = new Map<number, JobFilesFound>()
+  for (const line of stdout.split('\n')) {
+    const match = /^rpo-file (\d+) (jobId|exitStatus|cancelMarker) ?(.*)$/.exec(line.replace(/\r$/, ''))
+    if (!match) continue
+    const i = Number(match[1])
+    const entry = found.get(i) ?? {}
+    entry[match[2] as PbsJobFile] = (match[3] ?? '').trim()
+    found.set(i, entry)
+  }
+  return found
+}
+
+/**
+ * Mark jobs as deleted by rpo, then delete them: `touch <dir>/cancel_requested …; exec qdel <ids>`.
+ * The exit status of the script is qdel's.
+ */
+export function buildMarkAndDeleteScript(dirs: readonly string[], qdelArgv: readonly string[]): string {
+  const lines: string[] = []
+  const files = dirs.map((d) => quoteShellWord(`${d.replace(/\/+$/, '')}/${PBS_JOB_FILES.cancelMarker}`))
+  if (files.length > 0) lines.push(`touch -- ${files.join(' ')} 2>/dev/null`)
+  lines.push(`exec ${qdelArgv.map(quoteShellWord).join(' ')}`)
+  return `${lines.join('\n')}\n`
+}

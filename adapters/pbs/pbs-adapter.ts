@@ -45,6 +45,7 @@ import type {
 } from '../../src/scheduler/scheduler-adapter.js'
 import { asNativeJobId } from '../../src/scheduler/scheduler-adapter.js'
 import { isSafeName } from '../../src/script/shell-quote.js'
+import { readUtcOffsetMinutes } from '../../src/transport/cluster-clock.js'
 import type { ExecResult, Transport } from '../../src/transport/transport.js'
 import {
   buildPbsnodesArgv,
@@ -515,10 +516,7 @@ export class PbsAdapter implements SchedulerAdapter {
 
   // text and some JSON output print local wall-clock times: learn the cluster's offset once
   async #clusterUtcOffset(): Promise<number> {
-    if (this.#utcOffsetMinutes !== null) return this.#utcOffsetMinutes
-    const result = await this.#transport.exec(['date', '+%z'], { idempotent: true, timeoutMs: 30_000 })
-    const match = /^([+-])(\d{2})(\d{2})$/.exec(result.stdout.trim())
-    this.#utcOffsetMinutes = match ? (match[1] === '-' ? -1 : 1) * (Number(match[2]) * 60 + Number(match[3])) : 0
+    this.#utcOffsetMinutes ??= await readUtcOffsetMinutes(this.#transport)
     return this.#utcOffsetMinutes
   }
 

@@ -18,6 +18,7 @@ import type {
   SubmitResult,
 } from '../../src/scheduler/scheduler-adapter.js'
 import { asNativeJobId } from '../../src/scheduler/scheduler-adapter.js'
+import { readUtcOffsetMinutes } from '../../src/transport/cluster-clock.js'
 import type { ExecResult, Transport } from '../../src/transport/transport.js'
 import { parseSacct, sacctToJobObservations } from './sacct-parser.js'
 import { type BatchJob, buildBatchSubmitScript, parseBatchSubmitOutput } from './sbatch-batch.js'
@@ -226,10 +227,7 @@ export class SlurmAdapter implements SchedulerAdapter {
 
   // slurm prints local wall-clock times: learn the cluster's offset once
   async #clusterUtcOffset(): Promise<number> {
-    if (this.#utcOffsetMinutes !== null) return this.#utcOffsetMinutes
-    const result = await this.#transport.exec(['date', '+%z'], { idempotent: true, timeoutMs: 30_000 })
-    const match = /^([+-])(\d{2})(\d{2})$/.exec(result.stdout.trim())
-    this.#utcOffsetMinutes = match ? (match[1] === '-' ? -1 : 1) * (Number(match[2]) * 60 + Number(match[3])) : 0
+    this.#utcOffsetMinutes ??= await readUtcOffsetMinutes(this.#transport)
     return this.#utcOffsetMinutes
   }
 

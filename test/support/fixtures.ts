@@ -15,6 +15,7 @@ import type {
   RunState,
   TaskSnapshot,
 } from '../../src/core/scheduling/run-snapshot.js'
+import { newTaskSnapshot } from '../../src/core/scheduling/run-snapshot.js'
 import { asNativeJobId } from '../../src/scheduler/scheduler-adapter.js'
 
 export const T0 = Date.parse('2025-03-01T12:00:00.000Z')
@@ -24,22 +25,7 @@ export function pipelineOf(yaml: string, file = 'pipeline.yaml'): LoadedPipeline
 }
 
 export function pendingTask(instance: TaskInstance): TaskSnapshot {
-  return {
-    id: instance.id,
-    group: instance.group,
-    kind: instance.kind,
-    state: 'pending',
-    reason: null,
-    params: instance.params,
-    item: instance.item,
-    command: instance.command,
-    attempts: 0,
-    failures: 0,
-    nextAttemptAt: null,
-    outputs: null,
-    startedAt: null,
-    endedAt: null,
-  }
+  return newTaskSnapshot(instance)
 }
 
 export function snapshotOf(loaded: LoadedPipeline, state: RunState = 'running', id = 'run1'): RunSnapshot {

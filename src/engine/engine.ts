@@ -32,7 +32,9 @@ import {
   type SchedulerAdapter,
 } from '../scheduler/scheduler-adapter.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
+import { type CompiledJob, compilePipeline } from './compile-run.js'
 import { EngineEvents } from './engine-events.js'
+import { buildJobSubmission } from './job-submission.js'
 
 export interface EngineOptions {
   readonly store: RunStore
@@ -56,16 +58,7 @@ export interface EngineOptions {
   readonly leaseMs?: number
 }
 
-/** One scheduler job of a dry run (`rpo compile`). */
-export interface CompiledJob {
-  readonly taskIds: readonly string[]
-  readonly after: readonly string[]
-  /** The batch script, or null where the target runs commands directly (local executor). */
-  readonly script: string | null
-  readonly command: string
-  /** A foreach task: its instances exist only once its upstream wrote the list. */
-  readonly fanOut: boolean
-}
+export type { CompiledJob }
 
 export interface TickResult {
   readonly runId: string
@@ -126,60 +119,18 @@ export class Engine {
     if (problems.length > 0) throw new RpoError('resources-unsatisfiable', problems.join('\n'))
   }
 
-  /**
-   * What `rpo run` would submit, without submitting: the scheduler jobs in submission order, each
-   * with the tasks it carries (several for a sweep that goes out as a job array) and its batch script
-   * where the adapter has one. Foreach fan-outs are known only at run time and are listed as such.
-   */
+  /** What `rpo run` would submit, without submitting (`rpo compile`): see compile-run.ts. */
   async compile(loaded: LoadedPipeline): Promise<CompiledJob[]> {
     await this.checkFeasible(loaded)
-    const now = new Date(this.#clock()).toISOString()
-    const run: RunRecord = {
-      id: `${loaded.pipeline.name}-DRYRUN`,
-      pipelineName: loaded.pipeline.name,
-      project: loaded.pipeline.project,
-      cluster: this.#options.clusterName,
-      specHash: loaded.specHash,
-      pipeline: loaded.pipeline,
-      sourceFile: loaded.file,
-      workDir: loaded.workDir,
-      state: 'running',
-      createdAt: now,
-      updatedAt: now,
-      finishedAt: null,
-      lastTickAt: null,
-      lastTickCommands: null,
-    }
-    const definitions = new Map(loaded.pipeline.tasks.map((t) => [t.name, t]))
-    const jobs = loaded.instances.map((instance) => {
-      const definition = definitions.get(instance.group) as ResolvedTask
-      const job = this.#jobSubmission(run, newTaskSnapshot(instance), definition, 1, `rpo.${run.id}.${instance.id}.1`)
-      return {
-        instance,
-        job,
-        after: definition.after.map((d) => (d.condition === 'succeeded' ? d.task : `${d.task} (${d.condition})`)),
-      }
-    })
-    const byKey = new Map(jobs.map((j) => [j.job.submissionKey as string, j]))
-    const scripted = jobs.filter((j) => j.instance.kind !== 'foreach-template').map((j) => j.job)
-    const rendered =
-      this.#options.adapter.renderScripts?.(scripted) ??
-      scripted.map((job) => ({ keys: [job.submissionKey], script: null }))
-    const compiled: CompiledJob[] = rendered.map((unit) => {
-      const first = byKey.get(unit.keys[0] as string) as (typeof jobs)[number]
-      return {
-        taskIds: unit.keys.map((k) => (byKey.get(k) as (typeof jobs)[number]).instance.id),
-        after: first.after,
-        script: unit.script,
-        command: first.job.command,
-        fanOut: false,
-      }
-    })
-    for (const j of jobs) {
-      if (j.instance.kind === 'foreach-template')
-        compiled.push({ taskIds: [j.instance.id], after: j.after, script: null, command: j.job.command, fanOut: true })
-    }
-    return compiled
+    return compilePipeline(
+      {
+        adapter: this.#options.adapter,
+        clusterName: this.#options.clusterName,
+        layout: this.#options,
+        now: this.#clock(),
+      },
+      loaded,
+    )
   }
 
   /** Start a run of the pipeline, or continue the unfinished run of the same file content. */
@@ -499,48 +450,7 @@ export class Engine {
     attempt: number,
     key: string,
   ): JobSubmission {
-    const outputDir = path.posix.join(this.#options.runsRoot, run.id, task.id)
-    const jobDir = path.posix.join(this.#options.jobsRoot, key)
-    const env: Record<string, string> = {
-      ...definition.env,
-      RPO_RUN_ID: run.id,
-      RPO_PIPELINE: run.pipelineName,
-      RPO_TASK_ID: task.id,
-      RPO_TASK_NAME: task.group,
-      RPO_ATTEMPT: String(attempt),
-      RPO_RUN_DIR: path.posix.join(this.#options.runsRoot, run.id),
-      RPO_OUTPUT_DIR: outputDir,
-      RPO_OUTPUTS: path.posix.join(jobDir, 'outputs.json'),
-      RPO_PARAMS: JSON.stringify(task.params),
-    }
-    for (const [name, value] of Object.entries(task.params))
-      env[`RPO_PARAM_${name.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`] = String(value)
-    if (task.item !== null && task.item !== undefined)
-      env.RPO_ITEM = typeof task.item === 'string' ? task.item : JSON.stringify(task.item)
-    return {
-      submissionKey: asSubmissionKey(key),
-      runId: run.id,
-      taskId: task.id,
-      attempt,
-      command: task.command,
-      workDir: this.#options.jobWorkDir ?? run.workDir,
-      jobDir,
-      env,
-      resources: definition.resources,
-      dependsOn: [],
-      project: run.project,
-      ...(definition.matrix && /^\d+$/.test(task.id.slice(task.group.length + 1))
-        ? {
-            array: {
-              key: asSubmissionKey(`rpo.${run.id}.${task.group}.array.${attempt}`),
-              index: Number(task.id.slice(task.group.length + 1)),
-              throttle: definition.maxParallel,
-            },
-          }
-        : {}),
-      ...(definition.resources.partition ? { partition: definition.resources.partition } : {}),
-      ...(definition.resources.qos ? { qos: definition.resources.qos } : {}),
-    }
+    return buildJobSubmission(this.#options, { run, task, definition, attempt, submissionKey: key })
   }
 
   /**

@@ -5,14 +5,19 @@
  */
 import { canTransition, isTerminalJobState, type JobState } from '../job/job-state.js'
 import { expandForeach, type TaskInstance } from '../pipeline/expand-pipeline.js'
-import type {
-  ResolvedDependency,
-  ResolvedPipeline,
-  ResolvedTask,
-  RetryableEnding,
-} from '../pipeline/resolved-pipeline.js'
+import type { ResolvedPipeline, ResolvedTask, RetryableEnding } from '../pipeline/resolved-pipeline.js'
 import { decideRetry } from '../retry/decide-retry.js'
 import { fitsCapacity, remainingCapacity, reserve } from './capacity.js'
+import {
+  activeKey,
+  type EarlyVerdict,
+  groupTasks,
+  judgeDependencies,
+  judgeEarly,
+  judgeInFlightDependents,
+  orderUpstreamsFirst,
+  type Verdict,
+} from './dependencies.js'
 import { evaluateWhen } from './evaluate-when.js'
 import { computePriorities } from './priority.js'
 import {
@@ -410,59 +415,6 @@ function describeEnding(attempt: AttemptSnapshot): string {
   }
 }
 
-export function groupTasks(tasks: ReadonlyMap<string, TaskSnapshot>): Map<string, TaskSnapshot[]> {
-  const groups = new Map<string, TaskSnapshot[]>()
-  for (const task of tasks.values()) {
-    const list = groups.get(task.group)
-    if (list) list.push(task)
-    else groups.set(task.group, [task])
-  }
-  return groups
-}
-
-type Verdict =
-  | { kind: 'ready' }
-  | { kind: 'wait' }
-  | { kind: 'skip'; reason: string }
-  | { kind: 'upstream-failed'; reason: string }
-
-function judgeDependencies(
-  after: readonly ResolvedDependency[],
-  groups: ReadonlyMap<string, readonly TaskSnapshot[]>,
-): Verdict {
-  let waiting = false
-  for (const dep of after) {
-    const members = (groups.get(dep.task) ?? []).filter((t) => t.state !== 'expanded')
-    const unexpanded = (groups.get(dep.task) ?? []).some(
-      (t) => t.kind === 'foreach-template' && t.state !== 'expanded' && !isTerminalTaskState(t.state),
-    )
-    const allDone = !unexpanded && members.every((t) => isTerminalTaskState(t.state))
-    const broken = members.find((t) => t.state === 'failed' || t.state === 'cancelled' || t.state === 'upstream_failed')
-    if (dep.condition === 'succeeded') {
-      if (broken)
-        return {
-          kind: 'upstream-failed',
-          reason: `upstream ${broken.id} ${broken.state === 'upstream_failed' ? 'did not run (its upstream failed)' : broken.state}`,
-        }
-      if (!allDone) {
-        waiting = true
-        continue
-      }
-      const skipped = members.find((t) => t.state === 'skipped')
-      if (skipped) return { kind: 'skip', reason: `upstream ${skipped.id} was skipped` }
-    } else if (dep.condition === 'finished') {
-      if (!allDone) waiting = true
-    } else {
-      if (!allDone) {
-        waiting = true
-        continue
-      }
-      if (!broken) return { kind: 'skip', reason: `runs only if ${dep.task} fails, and it did not` }
-    }
-  }
-  return waiting ? { kind: 'wait' } : { kind: 'ready' }
-}
-
 function expandTemplate(
   template: Mutable<TaskSnapshot>,
   definition: ResolvedTask,
@@ -581,101 +533,6 @@ function scheduleReady(
     patchTask(task.id, { state: 'active', attempts: attempt, nextAttemptAt: null })
     submissions.push({ taskId: task.id, attempt, submissionKey, resend: false, dependsOn })
   }
-}
-
-/**
- * Keep the priority order, except that a submission never precedes an upstream it depends on in
- * the same tick (the adapter wires in-batch dependencies in list order).
- */
-function orderUpstreamsFirst(submissions: PlannedSubmission[]): void {
-  const keys = new Set(submissions.map((s) => s.submissionKey))
-  const placed = new Set<string>()
-  const ordered: PlannedSubmission[] = []
-  let pending = [...submissions]
-  while (pending.length > 0) {
-    const next: PlannedSubmission[] = []
-    for (const submission of pending) {
-      const waits = submission.dependsOn.some((d) => keys.has(d.submissionKey) && !placed.has(d.submissionKey))
-      if (waits) next.push(submission)
-      else {
-        ordered.push(submission)
-        placed.add(submission.submissionKey)
-      }
-    }
-    // a cycle cannot happen (the pipeline is a DAG); guard against looping forever all the same
-    if (next.length === pending.length) {
-      ordered.push(...next)
-      break
-    }
-    pending = next
-  }
-  submissions.splice(0, submissions.length, ...ordered)
-}
-
-/** The submission key of a task's attempt in flight, or null. */
-function activeKey(task: TaskSnapshot | undefined, attempts: ReadonlyMap<string, AttemptSnapshot>): string | null {
-  if (task?.state !== 'active') return null
-  const attempt = attempts.get(task.id)
-  return attempt && !isTerminalJobState(attempt.state as JobState) ? attempt.submissionKey : null
-}
-
-type EarlyVerdict = { readonly taskId: string; readonly condition: 'succeeded' | 'finished' }[]
-
-/**
- * Whether a waiting task can be handed to the scheduler now with native dependencies: every
- * upstream instance is done (and then needs no dependency: a finished job may have aged out of the
- * scheduler) or in flight / about to be submitted this tick. Never for `condition: failed`.
- */
-function judgeEarly(
-  after: readonly ResolvedDependency[],
-  groups: ReadonlyMap<string, readonly TaskSnapshot[]>,
-  attempts: ReadonlyMap<string, AttemptSnapshot>,
-  tentative: ReadonlySet<string>,
-): EarlyVerdict | null {
-  const deps: { taskId: string; condition: 'succeeded' | 'finished' }[] = []
-  for (const dep of after) {
-    if (dep.condition === 'failed') return null
-    for (const member of groups.get(dep.task) ?? []) {
-      if (member.kind === 'foreach-template') {
-        if (member.state === 'expanded') continue
-        return null
-      }
-      if (member.state === 'succeeded' || (dep.condition === 'finished' && isTerminalTaskState(member.state))) continue
-      if (tentative.has(member.id) || activeKey(member, attempts) !== null) {
-        deps.push({ taskId: member.id, condition: dep.condition })
-        continue
-      }
-      return null
-    }
-  }
-  return deps
-}
-
-/**
- * A task in flight with native dependencies whose upstream failed (it can never start) or went back
- * to be retried (its dependency names the old job): its queued job must be cancelled.
- */
-function judgeInFlightDependents(
-  definition: ResolvedTask,
-  task: TaskSnapshot,
-  groups: ReadonlyMap<string, readonly TaskSnapshot[]>,
-  attempts: ReadonlyMap<string, AttemptSnapshot>,
-): { kind: 'upstream-failed' | 'rewire'; reason: string } | null {
-  const attempt = attempts.get(task.id)
-  if (!attempt || attempt.startedAt !== null || isTerminalJobState(attempt.state as JobState)) return null
-  for (const dep of definition.after) {
-    if (dep.condition !== 'succeeded') continue
-    for (const member of groups.get(dep.task) ?? []) {
-      if (member.state === 'failed' || member.state === 'cancelled' || member.state === 'upstream_failed') {
-        return {
-          kind: 'upstream-failed',
-          reason: `upstream ${member.id} ${member.state === 'upstream_failed' ? 'did not run (its upstream failed)' : member.state}`,
-        }
-      }
-      if (member.state === 'retry_wait') return { kind: 'rewire', reason: `upstream ${member.id} is being retried` }
-    }
-  }
-  return null
 }
 
 /** `train.2` before `train.10`. */

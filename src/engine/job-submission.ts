@@ -1,0 +1,78 @@
+/**
+ * What one task attempt asks of the scheduler: its command, folders, environment (the RPO_* names
+ * documented in README.md), resources, and — for sweep instances — its place in a job array.
+ * Dependencies are filled in by the engine at submission time.
+ */
+import path from 'node:path'
+import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
+import type { TaskSnapshot } from '../core/scheduling/run-snapshot.js'
+import { asSubmissionKey, type JobSubmission } from '../scheduler/scheduler-adapter.js'
+import type { RunRecord } from '../store/run-store.js'
+
+export interface JobLayout {
+  /** Attempt folders on the target: `<jobsRoot>/<submission key>`. */
+  readonly jobsRoot: string
+  /** Task output folders on the target: `<runsRoot>/<run id>/<task id>`. */
+  readonly runsRoot: string
+  /** Where commands run on the target; the pipeline file's folder when absent. */
+  readonly jobWorkDir?: string | undefined
+}
+
+export interface AttemptToSubmit {
+  readonly run: RunRecord
+  readonly task: TaskSnapshot
+  readonly definition: ResolvedTask
+  readonly attempt: number
+  readonly submissionKey: string
+}
+
+export function buildJobSubmission(
+  layout: JobLayout,
+  { run, task, definition, attempt, submissionKey }: AttemptToSubmit,
+): JobSubmission {
+  const jobDir = path.posix.join(layout.jobsRoot, submissionKey)
+  const env: Record<string, string> = {
+    ...definition.env,
+    RPO_RUN_ID: run.id,
+    RPO_PIPELINE: run.pipelineName,
+    RPO_TASK_ID: task.id,
+    RPO_TASK_NAME: task.group,
+    RPO_ATTEMPT: String(attempt),
+    RPO_RUN_DIR: path.posix.join(layout.runsRoot, run.id),
+    RPO_OUTPUT_DIR: path.posix.join(layout.runsRoot, run.id, task.id),
+    RPO_OUTPUTS: path.posix.join(jobDir, 'outputs.json'),
+    RPO_PARAMS: JSON.stringify(task.params),
+  }
+  for (const [name, value] of Object.entries(task.params)) {
+    env[`RPO_PARAM_${name.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`] = String(value)
+  }
+  if (task.item !== null && task.item !== undefined) {
+    env.RPO_ITEM = typeof task.item === 'string' ? task.item : JSON.stringify(task.item)
+  }
+  const instance = task.id.slice(task.group.length + 1)
+  return {
+    submissionKey: asSubmissionKey(submissionKey),
+    runId: run.id,
+    taskId: task.id,
+    attempt,
+    command: task.command,
+    workDir: layout.jobWorkDir ?? run.workDir,
+    jobDir,
+    env,
+    resources: definition.resources,
+    dependsOn: [],
+    project: run.project,
+    // a sweep instance (`train.3`) may go out inside its sweep's job array
+    ...(definition.matrix && /^\d+$/.test(instance)
+      ? {
+          array: {
+            key: asSubmissionKey(`rpo.${run.id}.${task.group}.array.${attempt}`),
+            index: Number(instance),
+            throttle: definition.maxParallel,
+          },
+        }
+      : {}),
+    ...(definition.resources.partition ? { partition: definition.resources.partition } : {}),
+    ...(definition.resources.qos ? { qos: definition.resources.qos } : {}),
+  }
+}

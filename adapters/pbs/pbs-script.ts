@@ -5,9 +5,10 @@
  * `quoteShellWord`, and the template only substitutes: `{{name}}` is shell-quoted on the way in,
  * `{{{name}}}` is a block built and quoted here, `{{! … }}` is a comment.
  */
-import { RpoError } from '../../src/core/errors.js'
 import type { JobSubmission } from '../../src/scheduler/scheduler-adapter.js'
-import { isSafeName, quoteShellWord } from '../../src/script/shell-quote.js'
+import { renderScriptTemplate } from '../../src/script/render-template.js'
+import { scriptValueChecks } from '../../src/script/script-values.js'
+import { quoteShellWord } from '../../src/script/shell-quote.js'
 import { buildPbsDependSpec } from './pbs-commands.js'
 import {
   choosePbsJobName,
@@ -17,6 +18,8 @@ import {
   type PbsFlavorName,
 } from './pbs-flavors.js'
 import { formatPbsWalltime } from './pbs-units.js'
+
+const { invalid, safeName, noNul, positive, positiveInteger, nonNegativeInteger } = scriptValueChecks('PBS script')
 
 /** Where the template lives, relative to the package root (the adapter reads it; rendering is pure). */
 export const PBS_JOB_TEMPLATE_FILE = 'templates/pbs/job.pbs.tmpl'
@@ -68,7 +71,7 @@ const DIRECTIVE_PATH = /^\/[A-Za-z0-9._/+@=,-]*$/
  *   resources, or a bad priority, array or signal.
  */
 export function renderPbsScript(template: string, job: JobSubmission, options: PbsScriptOptions): string {
-  return renderTemplate(template, {
+  return renderScriptTemplate('PBS template', template, {
     submission_key: safeName('submission key', job.submissionKey),
     pbs_directives: buildPbsDirectives(job, options)
       .map((directive) => `#PBS ${directive}`)
@@ -171,57 +174,4 @@ function buildSignalTimer(job: JobSubmission, signal: PbsScriptOptions['signal']
 function directive(flag: string, value: string): string {
   if (quoteShellWord(value) !== value) throw invalid(`unsafe value for ${flag}: ${JSON.stringify(value)}`)
   return `${flag} ${value}`
-}
-
-function safeName(what: string, value: string): string {
-  if (!isSafeName(value)) throw invalid(`${what} must match [A-Za-z0-9._-]+, got ${JSON.stringify(value)}`)
-  return value
-}
-
-function noNul(what: string, value: string): string {
-  if (value.includes('\0')) throw invalid(`${what} contains a NUL byte`)
-  return value
-}
-
-function positive(what: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) throw invalid(`${what} must be positive, got ${value}`)
-  return value
-}
-
-function positiveInteger(what: string, value: number): number {
-  if (!Number.isInteger(value) || value <= 0) throw invalid(`${what} must be a positive integer, got ${value}`)
-  return value
-}
-
-function nonNegativeInteger(what: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0) throw invalid(`${what} must be a whole number, got ${value}`)
-  return value
-}
-
-function invalid(message: string): RpoError {
-  return new RpoError('spec-invalid', `PBS script: ${message}`)
-}
-
-const COMMENT_LINE = /^[ \t]*\{\{![\s\S]*?\}\}[ \t]*\r?\n/gm
-const COMMENT = /\{\{![\s\S]*?\}\}/g
-const RAW_ALONE = /^[ \t]*\{\{\{\s*([a-z_]+)\s*\}\}\}[ \t]*$/
-const PLACEHOLDER = /\{\{\{\s*([a-z_]+)\s*\}\}\}|\{\{\s*([a-z_]+)\s*\}\}/g
-
-// substitution only: no conditionals or loops; a raw block that renders empty removes its line
-function renderTemplate(template: string, values: Readonly<Record<string, string>>): string {
-  const value = (name: string): string => {
-    const found = Object.hasOwn(values, name) ? values[name] : undefined
-    if (found === undefined) throw new RpoError('internal', `PBS template: unknown placeholder {{${name}}}`)
-    return found
-  }
-  const lines = template.replace(COMMENT_LINE, '').replace(COMMENT, '').split('\n')
-  const kept = lines.filter((line) => {
-    const alone = RAW_ALONE.exec(line)
-    return alone?.[1] === undefined || value(alone[1]) !== ''
-  })
-  return kept
-    .join('\n')
-    .replace(PLACEHOLDER, (_match, raw: string | undefined, quoted: string | undefined) =>
-      raw !== undefined ? value(raw) : quoteShellWord(value(quoted ?? '')),
-    )
 }

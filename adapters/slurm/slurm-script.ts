@@ -4,11 +4,14 @@
  * `quoteShellWord`, and the template only substitutes: `{{name}}` is shell-quoted on the way in,
  * `{{{name}}}` is a block built and quoted here, `{{! … }}` is a comment.
  */
-import { RpoError } from '../../src/core/errors.js'
 import type { DependencyCondition, JobSubmission } from '../../src/scheduler/scheduler-adapter.js'
-import { isSafeName, quoteShellWord } from '../../src/script/shell-quote.js'
+import { renderScriptTemplate } from '../../src/script/render-template.js'
+import { scriptValueChecks } from '../../src/script/script-values.js'
+import { quoteShellWord } from '../../src/script/shell-quote.js'
 import { assertSlurmJobId } from './slurm-commands.js'
 import { formatSlurmTimeLimit } from './slurm-time.js'
+
+const { invalid, safeName, noNul, positive, positiveInteger } = scriptValueChecks('Slurm script')
 
 /** Where the template lives, relative to the package root (the adapter reads it; rendering is pure). */
 export const SLURM_JOB_TEMPLATE_FILE = 'templates/slurm/job.sbatch.tmpl'
@@ -52,7 +55,7 @@ const DEPENDENCY_TYPES: Record<DependencyCondition, string> = {
  *   env name, a NUL byte, a path with a newline, `%` or backslash, or non-positive resources.
  */
 export function renderSlurmScript(template: string, job: JobSubmission, options: SlurmScriptOptions = {}): string {
-  return renderTemplate(template, {
+  return renderScriptTemplate('Slurm template', template, {
     submission_key: safeName('job name (submission key)', job.submissionKey),
     sbatch_directives: buildSbatchDirectives(job, options)
       .map((directive) => `#SBATCH ${directive}`)
@@ -150,11 +153,6 @@ function option(name: string, value: string): string {
   return quoteShellWord(`--${name}=${value}`)
 }
 
-function safeName(what: string, value: string): string {
-  if (!isSafeName(value)) throw invalid(`${what} must match [A-Za-z0-9._-]+, got ${JSON.stringify(value)}`)
-  return value
-}
-
 // sbatch reads #SBATCH lines with its own parser: a backslash escapes even inside single quotes
 // (src/sbatch/opt.c _get_argument) and '%' starts a filename pattern, so neither can be quoted safely
 function safePath(what: string, value: string): string {
@@ -163,47 +161,4 @@ function safePath(what: string, value: string): string {
     throw invalid(`${what} must be a non-empty path without newlines, '\\' or '%', got ${JSON.stringify(value)}`)
   }
   return value
-}
-
-function noNul(what: string, value: string): string {
-  if (value.includes('\0')) throw invalid(`${what} contains a NUL byte`)
-  return value
-}
-
-function positive(what: string, value: number): number {
-  if (!Number.isFinite(value) || value <= 0) throw invalid(`${what} must be positive, got ${value}`)
-  return value
-}
-
-function positiveInteger(what: string, value: number): number {
-  if (!Number.isInteger(value) || value <= 0) throw invalid(`${what} must be a positive integer, got ${value}`)
-  return value
-}
-
-function invalid(message: string): RpoError {
-  return new RpoError('spec-invalid', `Slurm script: ${message}`)
-}
-
-const COMMENT_LINE = /^[ \t]*\{\{![\s\S]*?\}\}[ \t]*\r?\n/gm
-const COMMENT = /\{\{![\s\S]*?\}\}/g
-const RAW_ALONE = /^[ \t]*\{\{\{\s*([a-z_]+)\s*\}\}\}[ \t]*$/
-const PLACEHOLDER = /\{\{\{\s*([a-z_]+)\s*\}\}\}|\{\{\s*([a-z_]+)\s*\}\}/g
-
-// substitution only: no conditionals or loops; a raw block that renders empty removes its line
-function renderTemplate(template: string, values: Readonly<Record<string, string>>): string {
-  const value = (name: string): string => {
-    const found = values[name]
-    if (found === undefined) throw new RpoError('internal', `Slurm template: unknown placeholder {{${name}}}`)
-    return found
-  }
-  const lines = template.replace(COMMENT_LINE, '').replace(COMMENT, '').split('\n')
-  const kept = lines.filter((line) => {
-    const alone = RAW_ALONE.exec(line)
-    return alone?.[1] === undefined || value(alone[1]) !== ''
-  })
-  return kept
-    .join('\n')
-    .replace(PLACEHOLDER, (_match, raw: string | undefined, quoted: string | undefined) =>
-      raw !== undefined ? value(raw) : quoteShellWord(value(quoted ?? '')),
-    )
 }

@@ -32,6 +32,7 @@
 import { readFileSync } from 'node:fs'
 import { RpoError, SchedulerCommandError } from '../../src/core/errors.js'
 import { packageRoot } from '../../src/package-root.js'
+import { runBatchScript } from '../../src/scheduler/run-batch-script.js'
 import type {
   Inventory,
   InventoryNode,
@@ -252,19 +253,7 @@ export class PbsAdapter implements SchedulerAdapter {
     const submitted = new Map<string, SubmitResult>()
     if (batch.length > 0) {
       this.commandsRun++
-      // not idempotent: after a dropped connection the engine looks the keys up instead of resubmitting
-      const result = await this.#transport.execScript(buildQsubBatchScript(batch), {
-        timeoutMs: this.#timeout(batch.length),
-      })
-      if (result.stdout.includes('rpo-mkdir-failed')) {
-        throw new SchedulerCommandError(
-          'command-failed',
-          ['mkdir'],
-          result.exitCode,
-          result.stderr,
-          `cannot create the job folders on the cluster: ${result.stderr.trim()}`,
-        )
-      }
+      const result = await runBatchScript(this.#transport, buildQsubBatchScript(batch), this.#timeout(batch.length))
       const results = parseQsubBatchOutput(result.stdout, batch)
       const folders = new Map(batch.map((b) => [b.job.submissionKey as string, pbsJobDir(b.job)]))
       for (const r of results) {

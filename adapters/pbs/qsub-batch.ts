@@ -11,8 +11,10 @@
  * - Job files: one `cat` per file of many job folders (exit statuses, cancel markers, job ids).
  * - Exit-status files: the command wrapper that records the exit status where a server does not.
  */
+
 import { randomBytes } from 'node:crypto'
 import { ParseError, RpoError } from '../../src/core/errors.js'
+import { MKDIR_FAILED } from '../../src/scheduler/run-batch-script.js'
 import type { DependencyCondition, JobSubmission, SubmitResult } from '../../src/scheduler/scheduler-adapter.js'
 import { quoteShellWord } from '../../src/script/shell-quote.js'
 import { assertPbsJobId } from './pbs-commands.js'
@@ -109,7 +111,7 @@ export function buildQsubBatchScript(
   ]
   const uniqueDirs = [...new Set(dirs)]
   if (uniqueDirs.length > 0)
-    lines.push(`mkdir -p -- ${uniqueDirs.map(quoteShellWord).join(' ')} || { echo "rpo-mkdir-failed"; exit 3; }`)
+    lines.push(`mkdir -p -- ${uniqueDirs.map(quoteShellWord).join(' ')} || { echo "${MKDIR_FAILED}"; exit 3; }`)
   jobs.forEach(({ job, script }, i) => {
     const delimiter = `RPO_SCRIPT_${delimiterSeed}_${i}`
     if (script.includes(delimiter)) throw new Error(`batch script delimiter collision for ${job.submissionKey}`)

@@ -4,8 +4,10 @@
  * command line; a job whose in-batch upstream was refused is not submitted. Pure: builds the script
  * and parses its answer.
  */
+
 import { randomBytes } from 'node:crypto'
 import { ParseError, RpoError } from '../../src/core/errors.js'
+import { MKDIR_FAILED } from '../../src/scheduler/run-batch-script.js'
 import type { DependencyCondition, JobSubmission, SubmitResult } from '../../src/scheduler/scheduler-adapter.js'
 import { asNativeJobId } from '../../src/scheduler/scheduler-adapter.js'
 import { quoteShellWord } from '../../src/script/shell-quote.js'
@@ -55,7 +57,7 @@ export function buildBatchSubmitScript(
   const lines = ['set -u', 'export SLURM_TIME_FORMAT=standard', jobs.map((_, i) => `id_${i}=`).join(' ')]
   const dirs = [...new Set(jobs.flatMap((b) => (b.members ?? [b.job]).map((m) => m.jobDir)))]
   if (dirs.length > 0)
-    lines.push(`mkdir -p -- ${dirs.map(quoteShellWord).join(' ')} || { echo "rpo-mkdir-failed"; exit 3; }`)
+    lines.push(`mkdir -p -- ${dirs.map(quoteShellWord).join(' ')} || { echo "${MKDIR_FAILED}"; exit 3; }`)
   jobs.forEach(({ job, script }, i) => {
     const delimiter = `RPO_SCRIPT_${delimiterSeed}_${i}`
     if (script.includes(delimiter)) throw new Error(`batch script delimiter collision for ${job.submissionKey}`)

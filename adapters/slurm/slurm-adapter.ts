@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { SchedulerCommandError } from '../../src/core/errors.js'
 import { isTerminalJobState } from '../../src/core/job/job-state.js'
 import { packageRoot } from '../../src/package-root.js'
+import { runBatchScript } from '../../src/scheduler/run-batch-script.js'
 import type {
   Inventory,
   JobObservation,
@@ -104,19 +105,7 @@ export class SlurmAdapter implements SchedulerAdapter {
     if (jobs.length === 0) return []
     const batch = this.#units(jobs)
     this.commandsRun++
-    // not idempotent: after a dropped connection the engine looks the keys up instead of resubmitting
-    const result = await this.#transport.execScript(buildBatchSubmitScript(batch), {
-      timeoutMs: this.#timeout(jobs.length),
-    })
-    if (result.stdout.includes('rpo-mkdir-failed')) {
-      throw new SchedulerCommandError(
-        'command-failed',
-        ['mkdir'],
-        result.exitCode,
-        result.stderr,
-        `cannot create the job folders on the cluster: ${result.stderr.trim()}`,
-      )
-    }
+    const result = await runBatchScript(this.#transport, buildBatchSubmitScript(batch), this.#timeout(jobs.length))
     const results = parseBatchSubmitOutput(result.stdout, batch)
     if (results.length < jobs.length && result.exitCode !== 0) {
       // the script died part way: the engine finds what did get submitted by submission key

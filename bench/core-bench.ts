@@ -38,6 +38,8 @@ export async function benchCore(): Promise<void> {
     command: i.command,
     attempts: n < 4000 ? 1 : 0,
     failures: 0,
+    resumes: 0,
+    overrides: null,
     nextAttemptAt: null,
     outputs: null,
     startedAt: null,

@@ -6,6 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { constants } from 'node:os'
 import path from 'node:path'
 import type { ResolvedLocalCluster } from '../../src/config/load-config.js'
 import { RpoError } from '../../src/core/errors.js'
@@ -48,6 +49,8 @@ interface JobFile {
   gpuDevices: number[]
   cpus: number
   memoryMb: number
+  /** A checkpointing task: send `signal` to the command `leadSeconds` before the time limit. */
+  checkpointWarning?: { signal: string; leadSeconds: number }
 }
 
 export class LocalAdapter implements SchedulerAdapter {
@@ -112,6 +115,11 @@ export class LocalAdapter implements SchedulerAdapter {
     const gpuDevices = this.#allocateGpus(job)
     const env: Record<string, string> = { ...job.env }
     if (job.resources.gpus) env.CUDA_VISIBLE_DEVICES = gpuDevices.join(',')
+    if (job.checkpoint) {
+      // the helper ships with the package: import it from there
+      env.RPO_CHECKPOINT_LIB = templatePath('checkpoint')
+      env.PYTHONPATH = [env.RPO_CHECKPOINT_LIB, env.PYTHONPATH ?? process.env.PYTHONPATH].filter(Boolean).join(':')
+    }
     const jobFile: JobFile = {
       command: job.command,
       cwd: job.workDir,
@@ -121,6 +129,9 @@ export class LocalAdapter implements SchedulerAdapter {
       gpuDevices,
       cpus: job.resources.cpus,
       memoryMb: job.resources.memoryMb,
+      ...(job.checkpoint
+        ? { checkpointWarning: { signal: `SIG${job.checkpoint.signal}`, leadSeconds: job.checkpoint.leadSeconds } }
+        : {}),
     }
     const file = path.join(dir, 'job.json')
     writeFileSync(`${file}.tmp`, JSON.stringify(jobFile, null, 2))
@@ -254,6 +265,16 @@ export class LocalAdapter implements SchedulerAdapter {
       // no lock: the launcher has not begun and will see the marker; lock without status: it is starting
       if (!existsSync(path.join(dir, 'launcher.lock')) || Date.now() > deadline) return
       await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+  }
+
+  /** Signal a running task's command (the launcher's child), e.g. USR2 to ask it to checkpoint. */
+  async signal(jobIds: readonly NativeJobId[], name: string): Promise<void> {
+    const signalName = `SIG${name.replace(/^SIG/, '')}` as NodeJS.Signals
+    if (!(signalName in constants.signals)) throw new RpoError('usage', `not a signal name: ${JSON.stringify(name)}`)
+    for (const jobId of jobIds) {
+      const status = readJson<LaunchStatus>(path.join(this.jobDir(jobId), 'status.json'))
+      if (status?.state === 'running' && status.pid) signal(status.pid, signalName)
     }
   }
 

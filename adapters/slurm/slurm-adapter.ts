@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs'
 import { SchedulerCommandError } from '../../src/core/errors.js'
 import { isTerminalJobState } from '../../src/core/job/job-state.js'
 import { packageRoot } from '../../src/package-root.js'
+import { stageCheckpointHelper } from '../../src/scheduler/checkpoint-helper.js'
 import { runBatchScript } from '../../src/scheduler/run-batch-script.js'
 import type {
   Inventory,
@@ -67,6 +68,7 @@ export class SlurmAdapter implements SchedulerAdapter {
   readonly #options: SlurmAdapterOptions
   readonly #template: string
   #utcOffsetMinutes: number | null = null
+  readonly #stagedHelpers = new Set<string>()
   /** Scheduler commands run so far (each squeue/sacct/sbatch batch/scontrol counts as one). */
   commandsRun = 0
 
@@ -104,6 +106,7 @@ export class SlurmAdapter implements SchedulerAdapter {
   async submit(jobs: readonly JobSubmission[]): Promise<readonly SubmitResult[]> {
     if (jobs.length === 0) return []
     const batch = this.#units(jobs)
+    await stageCheckpointHelper(this.#transport, jobs, this.#stagedHelpers)
     this.commandsRun++
     const result = await runBatchScript(this.#transport, buildBatchSubmitScript(batch), this.#timeout(jobs.length))
     const results = parseBatchSubmitOutput(result.stdout, batch)

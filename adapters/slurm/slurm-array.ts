@@ -6,7 +6,7 @@
  */
 import type { JobSubmission } from '../../src/scheduler/scheduler-adapter.js'
 import { quoteShellWord } from '../../src/script/shell-quote.js'
-import { buildEnvExports, buildSbatchDirectives, type SlurmScriptOptions } from './slurm-script.js'
+import { buildEnvExports, buildCheckpointSetup, buildSbatchDirectives, type SlurmScriptOptions } from './slurm-script.js'
 
 /** A unit of a submission batch: one job, or the instances of a sweep submitted as one array. */
 export interface BatchUnit {
@@ -25,6 +25,9 @@ function arrayShape(job: JobSubmission): string {
     job.project,
     job.partition ?? null,
     job.qos ?? null,
+    job.checkpoint ?? null,
+    job.excludeNodes ?? null,
+    job.hold ?? false,
   ])
 }
 
@@ -77,6 +80,7 @@ export function renderSlurmArrayScript(members: readonly JobSubmission[], option
   const branches = members.flatMap((m) => [
     `${(m.array as NonNullable<JobSubmission['array']>).index})`,
     ...buildEnvExports(m.env).map((line) => `  ${line}`),
+    ...buildCheckpointSetup(m).map((line) => `  ${line}`),
     '  [ -n "${RPO_OUTPUT_DIR:-}" ] && mkdir -p -- "$RPO_OUTPUT_DIR"',
     `  exec /bin/bash -c ${quoteShellWord(m.command)}`,
     '  ;;',

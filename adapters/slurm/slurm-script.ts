@@ -5,6 +5,7 @@
  * `{{{name}}}` is a block built and quoted here, `{{! … }}` is a comment.
  */
 import type { DependencyCondition, JobSubmission } from '../../src/scheduler/scheduler-adapter.js'
+import { checkpointLibExports } from '../../src/scheduler/checkpoint-helper.js'
 import { renderScriptTemplate } from '../../src/script/render-template.js'
 import { scriptValueChecks } from '../../src/script/script-values.js'
 import { quoteShellWord } from '../../src/script/shell-quote.js'
@@ -61,6 +62,7 @@ export function renderSlurmScript(template: string, job: JobSubmission, options:
       .map((directive) => `#SBATCH ${directive}`)
       .join('\n'),
     env_exports: buildEnvExports(job.env).join('\n'),
+    checkpoint_setup: buildCheckpointSetup(job).join('\n'),
     command: noNul('command', job.command),
   })
 }
@@ -82,8 +84,18 @@ export function buildSbatchDirectives(job: JobSubmission, options: SlurmScriptOp
   directives.push(option('mem', `${Math.ceil(positive('memoryMb', resources.memoryMb))}M`))
   directives.push(...gpuDirectives(job, nodes))
   directives.push(...dependencyDirectives(job))
-  if (options.requeue !== undefined) directives.push(options.requeue ? '--requeue' : '--no-requeue')
-  if (options.signal !== undefined) directives.push(option('signal', signalSpec(options.signal)))
+  // a checkpointing job is requeueable (Slurm restarts it in place after a node failure) and is
+  // warned before its time limit; cluster-wide settings apply to the others
+  const requeue = job.checkpoint ? true : options.requeue
+  if (requeue !== undefined) directives.push(requeue ? '--requeue' : '--no-requeue')
+  const signal = job.checkpoint
+    ? { name: job.checkpoint.signal, leadSeconds: job.checkpoint.leadSeconds }
+    : options.signal
+  if (signal !== undefined) directives.push(option('signal', signalSpec(signal)))
+  if (job.excludeNodes && job.excludeNodes.length > 0) {
+    directives.push(option('exclude', job.excludeNodes.map((node) => safeName('excluded node', node)).join(',')))
+  }
+  if (job.hold) directives.push('--hold')
   if (options.nice !== undefined) {
     if (!Number.isInteger(options.nice)) throw invalid(`nice must be an integer, got ${options.nice}`)
     directives.push(option('nice', String(options.nice)))
@@ -139,6 +151,24 @@ function signalSpec(signal: { readonly name: string; readonly leadSeconds: numbe
     throw invalid(`signal lead time must be 0..65535 seconds, got ${signal.leadSeconds}`)
   }
   return `B:${name}@${signal.leadSeconds}`
+}
+
+/**
+ * For a checkpointing job: make the helper importable, and stop a job that Slurm restarted in
+ * place (node failure, preemption) more often than the task allows, so a job that dies right after
+ * every restart cannot loop.
+ */
+export function buildCheckpointSetup(job: JobSubmission): string[] {
+  if (!job.checkpoint) return []
+  const limit = job.checkpoint.maxRestarts
+  if (!Number.isInteger(limit) || limit < 0) throw invalid(`maxRestarts must be a non-negative integer, got ${limit}`)
+  return [
+    ...checkpointLibExports(job),
+    `if [ "\${SLURM_RESTART_COUNT:-0}" -gt ${limit} ]; then`,
+    `  echo "rpo: restarted \${SLURM_RESTART_COUNT} times by Slurm, more than the ${limit} restarts left by the task's checkpoint.maxResumes; not running again" >&2`,
+    '  exit 3',
+    'fi',
+  ]
 }
 
 /** `export NAME=value` lines, one per variable, in the order given; values are quoted. */

@@ -10,6 +10,7 @@ import { isRpoError, RpoError, SpecError } from '../core/errors.js'
 import { PipelineSchema } from '../core/pipeline/pipeline-schema.js'
 import { formatDuration } from '../core/pipeline/units.js'
 import { type App, createApp } from '../create-app.js'
+import { requestCheckpoint } from '../engine/checkpoint-task.js'
 import { followRun } from '../engine/follow-run.js'
 import { computeRunProgress } from '../monitor/run-progress.js'
 import { startDaemon, syncOnce } from '../sync/sync-runs.js'
@@ -285,6 +286,26 @@ export async function main(
     })
 
   program
+    .command('checkpoint')
+    .description('ask a running task to save a checkpoint and exit 85; rpo then resumes it from there')
+    .argument('<task>', 'task id, e.g. train or train.3')
+    .option('--run <run>', 'run id (or a unique prefix); default: the unfinished run that has this task')
+    .option('--json', 'print the result as JSON')
+    .action(async (taskId: string, options: { run?: string; json?: boolean }) => {
+      await withApp(async (app) => {
+        const id = options.run ? await resolveRunId(app, options.run) : await runWithTask(app, taskId)
+        const run = await app.store.getRun(id)
+        const engine = await app.engineFor(run.cluster)
+        const request = await requestCheckpoint(app.store, engine.adapter, id, taskId, new Date().toISOString())
+        if (options.json) out(JSON.stringify(request))
+        else
+          out(
+            `asked ${taskId} (job ${request.jobId}, attempt ${request.attempt}) to checkpoint with SIG${request.signal}; \`rpo status ${id}\` shows when it resumes`,
+          )
+      })
+    })
+
+  program
     .command('sync')
     .description('one tick for every unfinished run: poll, decide, submit (for cron)')
     .option('--json', 'print per-run results as JSON')
@@ -335,6 +356,23 @@ export async function main(
     io.stderr.write(`${formatError(error)}\n`)
     return exitCodeFor(error)
   }
+}
+
+/** The one unfinished run that has task `taskId`. */
+async function runWithTask(app: App, taskId: string): Promise<string> {
+  const runs = await app.store.listRuns({ limit: 1000, states: ['running'] })
+  const holders: string[] = []
+  for (const run of runs) {
+    const { snapshot } = await app.store.loadSnapshot(run.id)
+    if (snapshot.tasks.some((t) => t.id === taskId)) holders.push(run.id)
+  }
+  if (holders.length === 1) return holders[0] as string
+  if (holders.length === 0)
+    throw new RpoError('task-not-found', `no unfinished run has a task "${taskId}"; \`rpo status\` lists the runs`)
+  throw new RpoError(
+    'usage',
+    `${holders.length} unfinished runs have a task "${taskId}" (${holders.join(', ')}); pick one with --run`,
+  )
 }
 
 async function resolveRunId(app: App, prefix: string): Promise<string> {

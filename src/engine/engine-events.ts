@@ -22,6 +22,8 @@ export interface EngineEventMap {
   'task:succeeded': TaskEventPayload
   'task:failed': TaskEventPayload
   'task:retrying': TaskEventPayload
+  'task:resuming': TaskEventPayload
+  'task:checkpoint-requested': TaskEventPayload
   'task:skipped': TaskEventPayload
   'task:upstream-failed': TaskEventPayload
   'task:cancelled': TaskEventPayload

@@ -213,6 +213,7 @@ export class Engine {
         startedAt: null,
         endedAt: null,
         missedPolls: 0,
+        nodes: [],
       }))
     const usage = new Map(
       observations.flatMap((o) =>

@@ -49,6 +49,20 @@ export function buildJobSubmission(
   if (task.item !== null && task.item !== undefined) {
     env.RPO_ITEM = typeof task.item === 'string' ? task.item : JSON.stringify(task.item)
   }
+  const checkpoint = definition.checkpoint
+  if (checkpoint) {
+    // docs/checkpointing.md, protocol 1: one folder per (run, task), the same for every attempt
+    env.RPO_CHECKPOINT_PROTOCOL = '1'
+    env.RPO_CHECKPOINT_DIR = path.posix.resolve(env.RPO_OUTPUT_DIR as string, checkpoint.dir)
+    env.RPO_CHECKPOINT_KEEP = String(checkpoint.keep)
+    env.RPO_CHECKPOINT_EVERY = checkpoint.every
+    env.RPO_CHECKPOINT_SIGNAL = checkpoint.signal
+    env.RPO_CHECKPOINT_LEAD_SECONDS = String(checkpoint.leadSeconds)
+    env.RPO_RESUME = task.resumes > 0 || task.failures > 0 ? '1' : '0'
+  }
+  const overrides = task.overrides
+  const resources =
+    overrides?.memoryMb !== undefined ? { ...definition.resources, memoryMb: overrides.memoryMb } : definition.resources
   const instance = task.id.slice(task.group.length + 1)
   return {
     submissionKey: asSubmissionKey(submissionKey),
@@ -59,7 +73,7 @@ export function buildJobSubmission(
     workDir: layout.jobWorkDir ?? run.workDir,
     jobDir,
     env,
-    resources: definition.resources,
+    resources,
     dependsOn: [],
     project: run.project,
     // a sweep instance (`train.3`) may go out inside its sweep's job array
@@ -72,6 +86,16 @@ export function buildJobSubmission(
           },
         }
       : {}),
+    ...(checkpoint
+      ? {
+          checkpoint: {
+            signal: checkpoint.signal,
+            leadSeconds: checkpoint.leadSeconds,
+            maxRestarts: Math.max(0, checkpoint.maxResumes - task.resumes),
+          },
+        }
+      : {}),
+    ...(overrides?.excludeNodes?.length ? { excludeNodes: overrides.excludeNodes } : {}),
     ...(definition.resources.partition ? { partition: definition.resources.partition } : {}),
     ...(definition.resources.qos ? { qos: definition.resources.qos } : {}),
   }

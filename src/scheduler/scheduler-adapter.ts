@@ -70,6 +70,16 @@ export interface JobSubmission {
    * at once). Absent for tasks that are not sweep instances.
    */
   readonly array?: { readonly key: SubmissionKey; readonly index: number; readonly throttle: number | null }
+  /**
+   * The task checkpoints (docs/checkpointing.md): ask the scheduler to send `signal` `leadSeconds`
+   * before the time limit, make the job requeueable, and stop a job restarted in place more than
+   * `maxRestarts` times.
+   */
+  readonly checkpoint?: { readonly signal: string; readonly leadSeconds: number; readonly maxRestarts: number }
+  /** Nodes this attempt must not run on (a node that failed an earlier attempt). */
+  readonly excludeNodes?: readonly string[]
+  /** Submit held: the job waits on the scheduler until released (budget enforcement). */
+  readonly hold?: boolean
 }
 
 export interface JobDependency {
@@ -139,6 +149,18 @@ export interface SchedulerAdapter {
   cancel(jobIds: readonly NativeJobId[]): Promise<void>
   hold(jobIds: readonly NativeJobId[]): Promise<void>
   release(jobIds: readonly NativeJobId[]): Promise<void>
+  /**
+   * Send `signal` (a name such as `USR2`) to running jobs' commands: how rpo asks a job to
+   * checkpoint and exit 85 (docs/checkpointing.md). Absent where the target cannot signal.
+   */
+  signal?(jobIds: readonly NativeJobId[], signal: string): Promise<void>
+  /** Put running jobs back in the queue (held with `hold`), keeping their job ids. */
+  requeue?(jobIds: readonly NativeJobId[], options?: { readonly hold?: boolean }): Promise<void>
+  /**
+   * The scheduler's own priority for pending jobs, as a Slurm-style nice value: 0 is the highest,
+   * larger is lower (PBS maps it onto `qalter -p`).
+   */
+  setNice?(jobIds: readonly NativeJobId[], nice: number): Promise<void>
   /**
    * The batch scripts a batch would be submitted with (`rpo compile`): one per scheduler job, with
    * the submission keys it carries (several for a sweep submitted as an array). Absent for the

@@ -37,6 +37,8 @@ export interface TaskTable {
   failures: number
   next_attempt_at: string | null
   outputs_json: string | null
+  resumes: number
+  overrides_json: string | null
   started_at: string | null
   ended_at: string | null
   updated_at: string
@@ -57,6 +59,7 @@ export interface AttemptTable {
   ended_at: string | null
   missed_polls: number
   usage_json: string | null
+  nodes_json: string | null
 }
 
 export interface EventTable {

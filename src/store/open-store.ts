@@ -25,6 +25,7 @@ import { StoreError } from '../core/errors.js'
 import type { Database } from './database.js'
 import { initialMigration, type StoreDialect } from './migrations/001-initial.js'
 import { tickStatsMigration } from './migrations/002-tick-stats.js'
+import { checkpointResumeMigration } from './migrations/003-checkpoint-resume.js'
 
 // a deferred BEGIN that reads first cannot wait for a writer (SQLite returns SQLITE_BUSY at once when it
 // upgrades to a write), so write transactions take the write lock up front and honour busy_timeout
@@ -96,7 +97,11 @@ function openPostgres(url: string): OpenedDatabase {
 async function migrateToLatest(opened: OpenedDatabase): Promise<void> {
   const provider: MigrationProvider = {
     async getMigrations(): Promise<Record<string, Migration>> {
-      return { '001-initial': initialMigration(opened.dialect), '002-tick-stats': tickStatsMigration }
+      return {
+        '001-initial': initialMigration(opened.dialect),
+        '002-tick-stats': tickStatsMigration,
+        '003-checkpoint-resume': checkpointResumeMigration,
+      }
     },
   }
   const migrator = new Migrator({

@@ -13,6 +13,7 @@ import type {
   AttemptState,
   RunSnapshot,
   RunState,
+  TaskOverrides,
   TaskSnapshot,
   TaskState,
 } from '../core/scheduling/run-snapshot.js'
@@ -392,6 +393,8 @@ async function insertTasks(
     command: instance.command,
     attempts: 0,
     failures: 0,
+    resumes: 0,
+    overrides_json: null,
     next_attempt_at: null,
     outputs_json: null,
     started_at: null,
@@ -436,6 +439,8 @@ function toTaskSnapshot(row: TaskTable): TaskSnapshot {
     command: row.command,
     attempts: Number(row.attempts),
     failures: Number(row.failures),
+    resumes: Number(row.resumes ?? 0),
+    overrides: row.overrides_json ? (JSON.parse(row.overrides_json) as TaskOverrides) : null,
     nextAttemptAt: row.next_attempt_at,
     outputs: row.outputs_json === null ? null : (JSON.parse(row.outputs_json) as Record<string, unknown>),
     startedAt: row.started_at,
@@ -457,6 +462,7 @@ function toAttemptSnapshot(row: AttemptTable): AttemptSnapshot {
     startedAt: row.started_at,
     endedAt: row.ended_at,
     missedPolls: Number(row.missed_polls),
+    nodes: row.nodes_json ? (JSON.parse(row.nodes_json) as string[]) : [],
   }
 }
 
@@ -476,6 +482,7 @@ function attemptToRow(runId: string, a: AttemptSnapshot): AttemptTable {
     ended_at: a.endedAt,
     missed_polls: a.missedPolls,
     usage_json: null,
+    nodes_json: a.nodes.length > 0 ? JSON.stringify(a.nodes) : null,
   }
 }
 
@@ -485,6 +492,9 @@ function taskPatchToRow(patch: TaskPatch): Partial<TaskTable> {
   if (patch.reason !== undefined) row.reason = patch.reason
   if (patch.attempts !== undefined) row.attempts = patch.attempts
   if (patch.failures !== undefined) row.failures = patch.failures
+  if (patch.resumes !== undefined) row.resumes = patch.resumes
+  if (patch.overrides !== undefined)
+    row.overrides_json = patch.overrides === null ? null : JSON.stringify(patch.overrides)
   if (patch.nextAttemptAt !== undefined) row.next_attempt_at = patch.nextAttemptAt
   if (patch.outputs !== undefined) row.outputs_json = patch.outputs === null ? null : JSON.stringify(patch.outputs)
   if (patch.startedAt !== undefined) row.started_at = patch.startedAt
@@ -503,6 +513,7 @@ function attemptPatchToRow(patch: AttemptPatch & { usage?: ResourceUsage | null 
   if (patch.startedAt !== undefined) row.started_at = patch.startedAt
   if (patch.endedAt !== undefined) row.ended_at = patch.endedAt
   if (patch.missedPolls !== undefined) row.missed_polls = patch.missedPolls
+  if (patch.nodes !== undefined) row.nodes_json = patch.nodes.length > 0 ? JSON.stringify(patch.nodes) : null
   if (patch.usage !== undefined) row.usage_json = patch.usage === null ? null : JSON.stringify(patch.usage)
   return row
 }

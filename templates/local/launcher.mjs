@@ -92,6 +92,17 @@ function stop(why) {
 }
 
 const limit = setTimeout(() => stop('timeout'), job.timeLimitSeconds * 1000)
+// a checkpointing task is told first, like Slurm's --signal: it saves and exits 85 before the limit
+const warning = job.checkpointWarning
+  ? setTimeout(
+      () => {
+        try {
+          process.kill(child.pid, job.checkpointWarning.signal)
+        } catch {}
+      },
+      Math.max(0, job.timeLimitSeconds - job.checkpointWarning.leadSeconds) * 1000,
+    )
+  : null
 if (cancelRequested) stop('cancelled')
 
 child.on('error', (error) => {
@@ -102,6 +113,7 @@ child.on('error', (error) => {
 
 child.on('exit', (code, signal) => {
   clearTimeout(limit)
+  if (warning) clearTimeout(warning)
   // the command's own children may linger in its process group: end them with it
   try {
     process.kill(-child.pid, 'SIGKILL')

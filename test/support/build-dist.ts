@@ -3,6 +3,8 @@ import { spawnSync } from 'node:child_process'
 import path from 'node:path'
 
 export default function setup(): void {
+  // RPO_TEST_PREBUILT=1: dist/ was built already (e.g. `npm run build` while iterating on one file)
+  if (process.env.RPO_TEST_PREBUILT === '1') return
   const root = path.resolve(import.meta.dirname, '../..')
   const result = spawnSync(
     process.execPath,

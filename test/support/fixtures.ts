@@ -47,6 +47,7 @@ export function attemptOf(taskId: string, attempt: number, overrides: Partial<At
     startedAt: null,
     endedAt: null,
     missedPolls: 0,
+    nodes: [],
     ...overrides,
   }
 }
@@ -69,6 +70,7 @@ export interface ObservedExtra {
   readonly outputs?: Record<string, unknown> | null
   readonly outputsError?: string | null
   readonly reason?: string | null
+  readonly nodes?: readonly string[]
 }
 
 /**
@@ -127,6 +129,7 @@ export class PlanDriver {
         reason: extra.reason ?? null,
         startedAt: new Date(this.now - 1000),
         endedAt: ended ? new Date(this.now) : null,
+        ...(extra.nodes ? { nodes: extra.nodes } : {}),
       },
       outputs: extra.outputs ?? null,
       outputsError: extra.outputsError ?? null,
@@ -164,6 +167,7 @@ export function applyPlanToSnapshot(snapshot: RunSnapshot, plan: TickPlan, now: 
       startedAt: null,
       endedAt: null,
       missedPolls: 0,
+      nodes: [],
     })
   }
   return { ...snapshot, state: plan.runState, tasks, latestAttempts: [...latest.values()] }

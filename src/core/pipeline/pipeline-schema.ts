@@ -98,8 +98,46 @@ export const RetrySchema = z.union([
       .array(z.enum(['failed', 'timeout', 'out_of_memory', 'node_fail', 'preempted', 'lost']))
       .optional()
       .describe('Which endings are retried @default all of them'),
+    oomMemoryFactor: z
+      .number()
+      .min(1)
+      .optional()
+      .describe('After an out-of-memory ending, the next attempt asks for this much more memory @default 1.5'),
+    oomMaxMemory: memory
+      .optional()
+      .describe('Memory escalation stops here; an attempt that ran out of memory at this size is not retried'),
   }),
 ])
+
+const CHECKPOINT_EVERY = /^(never|(\d+(steps|s|m|h))(,\d+(steps|s|m|h))*)$/
+
+export const CheckpointSchema = z
+  .strictObject({
+    dir: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("Checkpoint folder, relative to the task's output folder (or absolute) @default checkpoints"),
+    every: z
+      .union([z.int().positive(), z.string().regex(CHECKPOINT_EVERY)])
+      .optional()
+      .describe('Periodic saves: seconds, or "500steps", "10m", "500steps,30m", "never" @default 10m'),
+    keep: positiveInt.optional().describe('How many checkpoints to keep @default 3'),
+    leadTime: duration
+      .optional()
+      .describe('Signal the job this long before its time limit (Slurm may send it up to 60 s earlier) @default 5m'),
+    signal: z
+      .string()
+      .regex(/^(SIG)?[A-Z0-9]{1,8}$/)
+      .optional()
+      .describe('The signal that asks the job to checkpoint and exit 85 @default USR2 (NCCL owns USR1)'),
+    maxResumes: z
+      .int()
+      .nonnegative()
+      .optional()
+      .describe('Resumes allowed after checkpoints, time limits, node failures and preemptions @default 20'),
+  })
+  .describe('Opt in to checkpoint-resume (docs/checkpointing.md)')
 
 export const TaskSchema = z
   .strictObject({
@@ -116,6 +154,7 @@ export const TaskSchema = z
     matrix: MatrixSchema.optional(),
     foreach: ForeachSchema.optional(),
     retries: RetrySchema.optional(),
+    checkpoint: CheckpointSchema.optional(),
     expected: duration.optional().describe('Expected duration, for progress and deadlines'),
     maxParallel: positiveInt
       .optional()

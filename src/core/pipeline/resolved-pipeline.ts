@@ -18,7 +18,26 @@ export interface RetryPolicy {
   readonly factor: number
   readonly maxBackoffSeconds: number
   readonly on: readonly RetryableEnding[]
+  /** Memory multiplier for the attempt after an out-of-memory ending. */
+  readonly oomMemoryFactor: number
+  /** Escalation ceiling in MB; null for none. */
+  readonly oomMaxMemoryMb: number | null
 }
+
+/** A task's checkpoint-resume settings (docs/checkpointing.md, protocol 1). */
+export interface ResolvedCheckpoint {
+  /** Relative to the task's output folder unless absolute. */
+  readonly dir: string
+  /** `RPO_CHECKPOINT_EVERY` form: `600s`, `500steps`, `500steps,30m`, `never`. */
+  readonly every: string
+  readonly keep: number
+  readonly leadSeconds: number
+  /** Without the SIG prefix, e.g. `USR2`. */
+  readonly signal: string
+  readonly maxResumes: number
+}
+
+export const CHECKPOINT_EXIT_CODE = 85
 export type RetryableEnding = 'failed' | 'timeout' | 'out_of_memory' | 'node_fail' | 'preempted' | 'lost'
 const ALL_ENDINGS: readonly RetryableEnding[] = ['failed', 'timeout', 'out_of_memory', 'node_fail', 'preempted', 'lost']
 
@@ -38,6 +57,7 @@ export interface ResolvedTask {
   readonly matrix: ResolvedMatrix | null
   readonly foreach: { readonly task: string; readonly output: string } | null
   readonly retry: RetryPolicy
+  readonly checkpoint: ResolvedCheckpoint | null
   readonly expectedSeconds: number | null
   /** At most this many instances at once; null for no limit. */
   readonly maxParallel: number | null
@@ -110,6 +130,7 @@ function resolveTask(name: string, task: TaskSpec, spec: PipelineSpec, options: 
       : null,
     foreach: task.foreach ?? null,
     retry: resolveRetry(task.retries ?? spec.defaults?.retries),
+    checkpoint: task.checkpoint ? resolveCheckpoint(task.checkpoint) : null,
     expectedSeconds: task.expected === undefined ? null : parseDurationSeconds(task.expected),
     maxParallel: task.maxParallel ?? null,
     env: stringifyValues({ ...spec.defaults?.env, ...spec.env, ...task.env }),
@@ -139,7 +160,15 @@ export function resolveResources(spec: ResourcesSpec): ResolvedTask['resources']
 
 function resolveRetry(spec: TaskSpec['retries']): RetryPolicy {
   if (spec === undefined || typeof spec === 'number') {
-    return { maxRetries: spec ?? 0, backoffSeconds: 5, factor: 2, maxBackoffSeconds: 600, on: ALL_ENDINGS }
+    return {
+      maxRetries: spec ?? 0,
+      backoffSeconds: 5,
+      factor: 2,
+      maxBackoffSeconds: 600,
+      on: ALL_ENDINGS,
+      oomMemoryFactor: DEFAULT_OOM_FACTOR,
+      oomMaxMemoryMb: null,
+    }
   }
   return {
     maxRetries: spec.max,
@@ -147,6 +176,21 @@ function resolveRetry(spec: TaskSpec['retries']): RetryPolicy {
     factor: spec.factor ?? 2,
     maxBackoffSeconds: spec.maxBackoff === undefined ? 600 : (parseDurationSeconds(spec.maxBackoff) as number),
     on: spec.on ?? ALL_ENDINGS,
+    oomMemoryFactor: spec.oomMemoryFactor ?? DEFAULT_OOM_FACTOR,
+    oomMaxMemoryMb: spec.oomMaxMemory === undefined ? null : (parseMemoryMb(spec.oomMaxMemory) as number),
+  }
+}
+
+const DEFAULT_OOM_FACTOR = 1.5
+
+function resolveCheckpoint(spec: NonNullable<TaskSpec['checkpoint']>): ResolvedCheckpoint {
+  return {
+    dir: spec.dir ?? 'checkpoints',
+    every: spec.every === undefined ? '600s' : typeof spec.every === 'number' ? `${spec.every}s` : spec.every,
+    keep: spec.keep ?? 3,
+    leadSeconds: spec.leadTime === undefined ? 300 : (parseDurationSeconds(spec.leadTime) as number),
+    signal: (spec.signal ?? 'USR2').replace(/^SIG/, ''),
+    maxResumes: spec.maxResumes ?? 20,
   }
 }
 
@@ -158,6 +202,11 @@ function checkReferences(tasks: ReadonlyMap<string, ResolvedTask>): void {
   const names = [...tasks.keys()]
   const problems: string[] = []
   for (const task of tasks.values()) {
+    if (task.checkpoint && task.checkpoint.leadSeconds >= task.resources.timeLimitSeconds) {
+      problems.push(
+        `tasks.${task.name}.checkpoint.leadTime: ${task.checkpoint.leadSeconds}s is not shorter than the time limit (${task.resources.timeLimitSeconds}s); the job would be told to stop as it starts`,
+      )
+    }
     for (const dep of task.after) {
       if (!tasks.has(dep.task))
         problems.push(`tasks.${task.name}.after: unknown task "${dep.task}"${hint(dep.task, names)}`)

@@ -6,7 +6,7 @@
 import { canTransition, isTerminalJobState, type JobState } from '../job/job-state.js'
 import { expandForeach, type TaskInstance } from '../pipeline/expand-pipeline.js'
 import type { ResolvedPipeline, ResolvedTask, RetryableEnding } from '../pipeline/resolved-pipeline.js'
-import { decideRetry } from '../retry/decide-retry.js'
+import { decideAfterEnding } from '../retry/decide-after-ending.js'
 import { fitsCapacity, remainingCapacity, reserve } from './capacity.js'
 import {
   activeKey,
@@ -78,6 +78,8 @@ export type PlannedEvent = {
     | 'task:succeeded'
     | 'task:failed'
     | 'task:retrying'
+    | 'task:resuming'
+    | 'task:checkpoint-requested'
     | 'task:skipped'
     | 'task:upstream-failed'
     | 'task:cancelled'
@@ -336,6 +338,7 @@ function applyObservation(
     startedAt: job.startedAt ? job.startedAt.toISOString() : attempt.startedAt,
     endedAt: job.endedAt ? job.endedAt.toISOString() : isTerminalJobState(job.state) ? nowIso : null,
   }
+  if (job.nodes && job.nodes.length > 0 && job.nodes.join() !== attempt.nodes.join()) patch.nodes = job.nodes
   const task = tasks.get(attempt.taskId)
   if (task && attempt.startedAt === null && patch.startedAt) {
     events.push({ type: 'task:started', taskId: attempt.taskId, message: `attempt ${attempt.attempt} started` })
@@ -372,26 +375,53 @@ function concludeAttempt(
     events.push({ type: 'task:cancelled', taskId: task.id, message: why })
     return
   }
-  const ending: RetryableEnding = attempt.state === 'unknown' ? 'lost' : (attempt.state as RetryableEnding)
-  const failures = task.failures + 1
-  const decision = decideRetry(ending, failures, definition.retry)
-  if (decision.kind === 'retry') {
-    const nextAttemptAt = new Date(now + decision.delaySeconds * 1000).toISOString()
-    patchTask(task.id, { state: 'retry_wait', failures, reason: why, nextAttemptAt })
+  const decision = decideAfterEnding(
+    {
+      state: attempt.state === 'unknown' ? 'unknown' : (attempt.state as RetryableEnding),
+      exitCode: attempt.exitCode,
+      nodes: attempt.nodes,
+      why,
+    },
+    task,
+    definition,
+  )
+  if (decision.kind === 'resume') {
+    patchTask(task.id, {
+      state: 'retry_wait',
+      resumes: decision.resumes,
+      overrides: decision.overrides,
+      reason: decision.why,
+      nextAttemptAt: nowIso,
+    })
     events.push({
-      type: 'task:retrying',
+      type: 'task:resuming',
       taskId: task.id,
-      message: `${why}; retry ${failures}/${definition.retry.maxRetries} in ${decision.delaySeconds}s`,
+      message: `${decision.why} (resume ${decision.resumes}/${definition.checkpoint?.maxResumes})`,
+      data: { exitCode: attempt.exitCode, state: attempt.state, nodes: attempt.nodes },
     })
     return
   }
-  const suffix =
-    decision.reason === 'max-attempts' && definition.retry.maxRetries > 0 ? ` (after ${failures} attempts)` : ''
-  patchTask(task.id, { state: 'failed', failures, reason: `${why}${suffix}`, endedAt: nowIso })
+  if (decision.kind === 'retry') {
+    const nextAttemptAt = new Date(now + decision.delaySeconds * 1000).toISOString()
+    patchTask(task.id, {
+      state: 'retry_wait',
+      failures: decision.failures,
+      overrides: decision.overrides,
+      reason: decision.why,
+      nextAttemptAt,
+    })
+    events.push({
+      type: 'task:retrying',
+      taskId: task.id,
+      message: `${decision.why}; retry ${decision.failures}/${definition.retry.maxRetries} in ${decision.delaySeconds}s`,
+    })
+    return
+  }
+  patchTask(task.id, { state: 'failed', failures: decision.failures, reason: decision.why, endedAt: nowIso })
   events.push({
     type: 'task:failed',
     taskId: task.id,
-    message: `${why}${suffix}`,
+    message: decision.why,
     data: { exitCode: attempt.exitCode },
   })
 }

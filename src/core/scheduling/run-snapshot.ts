@@ -54,6 +54,16 @@ export interface AttemptSnapshot {
   readonly endedAt: string | null
   /** Consecutive polls that did not report this job. */
   readonly missedPolls: number
+  /** Nodes the job ran on, as the scheduler reported them. */
+  readonly nodes: readonly string[]
+}
+
+/** What the failure policy changed for a task's next attempts. */
+export interface TaskOverrides {
+  /** Escalated after out-of-memory endings. */
+  readonly memoryMb?: number
+  /** Nodes a job of this task failed on. */
+  readonly excludeNodes?: readonly string[]
 }
 
 export interface TaskSnapshot {
@@ -69,6 +79,9 @@ export interface TaskSnapshot {
   readonly attempts: number
   /** Failed attempts that count against the retry policy (interruptions do not). */
   readonly failures: number
+  /** Attempts started again from a checkpoint (exit 85, time limit, node failure, preemption). */
+  readonly resumes: number
+  readonly overrides: TaskOverrides | null
   readonly nextAttemptAt: string | null
   readonly outputs: Readonly<Record<string, unknown>> | null
   readonly startedAt: string | null
@@ -120,6 +133,8 @@ export function newTaskSnapshot(instance: TaskInstance): TaskSnapshot {
     command: instance.command,
     attempts: 0,
     failures: 0,
+    resumes: 0,
+    overrides: null,
     nextAttemptAt: null,
     outputs: null,
     startedAt: null,

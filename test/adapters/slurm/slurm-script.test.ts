@@ -80,7 +80,19 @@ const MULTI_TYPE = job({
   project: null,
 })
 
+const CHECKPOINTED = job({
+  submissionKey: asSubmissionKey('r20240501-ab12.train.3'),
+  taskId: 'train',
+  attempt: 3,
+  command: 'python train.py --epochs 90',
+  jobDir: '/home/alice/.rpo/runs/r20240501-ab12/train/3',
+  env: { RPO_CHECKPOINT_DIR: '/home/alice/.rpo/runs/r20240501-ab12/train/checkpoints', RPO_RESUME: '1' },
+  checkpoint: { signal: 'USR2', leadSeconds: 300, maxRestarts: 18 },
+  excludeNodes: ['gpu1', 'gpu3'],
+})
+
 const CASES: [string, JobSubmission, SlurmScriptOptions][] = [
+  ['checkpointed-task.sbatch', CHECKPOINTED, { partition: 'gpu', requeue: false }],
   ['cpu-task.sbatch', job(), { partition: 'cpu', requeue: false }],
   ['gpu-task-with-deps.sbatch', GPU_TRAIN, GPU_OPTIONS],
   ['multi-type-gpu-task.sbatch', MULTI_TYPE, { account: 'default', partition: 'gpu' }],
@@ -112,6 +124,25 @@ describe('renderSlurmScript resource mapping', () => {
     const lines = directives(job({ resources: { ...CPU, gpus: { count: 2, types: ['a100', 'v100'] } } }))
     expect(lines).toContain('--gpus=2')
     expect(lines).toContain("'--constraint=a100|v100'")
+  })
+
+  it('warns a checkpointing job before its time limit, makes it requeueable and keeps failed nodes off', () => {
+    const lines = directives(CHECKPOINTED, { requeue: false, signal: { name: 'TERM', leadSeconds: 30 } })
+    expect(lines).toEqual(expect.arrayContaining(['--requeue', '--signal=B:USR2@300', '--exclude=gpu1,gpu3']))
+    expect(lines).not.toContain('--no-requeue')
+    expect(directives(job({ hold: true }))).toContain('--hold')
+    expect(() => directives(job({ excludeNodes: ['gpu1;rm'] }))).toThrow(RpoError)
+  })
+
+  it('stops a job that Slurm restarted in place more often than the task allows', () => {
+    const script = renderSlurmScript(TEMPLATE, { ...CHECKPOINTED, command: 'echo ran' }, {})
+    const run = (restarts: string) => bash([], script, { SLURM_RESTART_COUNT: restarts })
+    expect(run('18')).toMatchObject({ status: 0, stdout: 'ran\n' })
+    const stopped = run('19')
+    expect(stopped.status).toBe(3)
+    expect(stopped.stderr).toContain(
+      "restarted 19 times by Slurm, more than the 18 restarts left by the task's checkpoint.maxResumes",
+    )
   })
 
   it('prefers the job partition, QOS and project over the cluster defaults', () => {
@@ -184,6 +215,6 @@ describe('renderSlurmScript with hostile values', () => {
   })
 })
 
-function bash(args: string[], script: string) {
-  return spawnSync('bash', [...args, '-s'], { input: script, encoding: 'utf8' })
+function bash(args: string[], script: string, env: Record<string, string> = {}) {
+  return spawnSync('bash', [...args, '-s'], { input: script, encoding: 'utf8', env: { ...process.env, ...env } })
 }

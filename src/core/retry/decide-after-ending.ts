@@ -1,0 +1,110 @@
+/**
+ * The failure policy: what follows an attempt that ended without success. A task with a checkpoint
+ * resumes after a checkpoint exit (85), a time limit, a node failure or a preemption — at once, not
+ * counted as a failure, but bounded by `checkpoint.maxResumes`; out-of-memory retries ask for more
+ * memory up to a ceiling; a node that failed a job is excluded from the task's next attempts; the
+ * rest goes to the retry policy. Pure: the same history always gives the same decision.
+ */
+import { CHECKPOINT_EXIT_CODE, type ResolvedTask, type RetryableEnding } from '../pipeline/resolved-pipeline.js'
+import type { TaskOverrides } from '../scheduling/run-snapshot.js'
+import { decideRetry } from './decide-retry.js'
+
+export interface EndedAttempt {
+  /** The attempt's final job state (`unknown` for a lost job). */
+  readonly state: RetryableEnding | 'unknown'
+  readonly exitCode: number | null
+  readonly nodes: readonly string[]
+  /** How the ending reads to a user, e.g. "exited with code 3". */
+  readonly why: string
+}
+
+export interface TaskHistory {
+  readonly failures: number
+  readonly resumes: number
+  readonly overrides: TaskOverrides | null
+}
+
+export type EndingDecision =
+  | {
+      readonly kind: 'resume'
+      readonly why: string
+      readonly resumes: number
+      readonly overrides: TaskOverrides | null
+    }
+  | {
+      readonly kind: 'retry'
+      readonly why: string
+      readonly failures: number
+      readonly delaySeconds: number
+      readonly overrides: TaskOverrides | null
+    }
+  | { readonly kind: 'give-up'; readonly why: string; readonly failures: number; readonly resumes: number }
+
+/** Keep the exclusion list short: a task that failed on this many nodes has a problem of its own. */
+const MAX_EXCLUDED_NODES = 16
+const RESUMABLE: ReadonlySet<string> = new Set(['timeout', 'node_fail', 'preempted'])
+
+export function decideAfterEnding(ended: EndedAttempt, history: TaskHistory, definition: ResolvedTask): EndingDecision {
+  const overrides = ended.state === 'node_fail' ? excludeNodes(history.overrides, ended.nodes) : history.overrides
+  const checkpoint = definition.checkpoint
+  const checkpointed = ended.state === 'failed' && ended.exitCode === CHECKPOINT_EXIT_CODE
+  if (checkpoint && (checkpointed || RESUMABLE.has(ended.state))) {
+    const why = checkpointed ? 'checkpointed and asked to be resumed (exit 85)' : ended.why
+    const resumes = history.resumes + 1
+    if (resumes > checkpoint.maxResumes) {
+      return {
+        kind: 'give-up',
+        why: `${why}; not resumed: already resumed ${history.resumes} times (checkpoint.maxResumes ${checkpoint.maxResumes})`,
+        failures: history.failures,
+        resumes: history.resumes,
+      }
+    }
+    return { kind: 'resume', why: `${why}; resuming from its last checkpoint`, resumes, overrides }
+  }
+
+  const ending: RetryableEnding = ended.state === 'unknown' ? 'lost' : ended.state
+  const failures = history.failures + 1
+  if (ending === 'out_of_memory') {
+    const current = history.overrides?.memoryMb ?? definition.resources.memoryMb
+    const ceiling = definition.retry.oomMaxMemoryMb
+    if (ceiling !== null && current >= ceiling) {
+      return {
+        kind: 'give-up',
+        why: `${ended.why} with ${current} MB, the escalation ceiling (retries.oomMaxMemory)`,
+        failures,
+        resumes: history.resumes,
+      }
+    }
+    const escalated = Math.ceil(current * definition.retry.oomMemoryFactor)
+    const memoryMb = ceiling === null ? escalated : Math.min(escalated, ceiling)
+    const decision = decideRetry(ending, failures, definition.retry)
+    if (decision.kind === 'give-up') return giveUp(ended.why, decision.reason, failures, history, definition)
+    return {
+      kind: 'retry',
+      why: `${ended.why} with ${current} MB; the next attempt asks for ${memoryMb} MB`,
+      failures,
+      delaySeconds: decision.delaySeconds,
+      overrides: { ...overrides, memoryMb },
+    }
+  }
+  const decision = decideRetry(ending, failures, definition.retry)
+  if (decision.kind === 'give-up') return giveUp(ended.why, decision.reason, failures, history, definition)
+  return { kind: 'retry', why: ended.why, failures, delaySeconds: decision.delaySeconds, overrides }
+}
+
+function giveUp(
+  why: string,
+  reason: 'not-retryable' | 'max-attempts',
+  failures: number,
+  history: TaskHistory,
+  definition: ResolvedTask,
+): EndingDecision {
+  const suffix = reason === 'max-attempts' && definition.retry.maxRetries > 0 ? ` (after ${failures} attempts)` : ''
+  return { kind: 'give-up', why: `${why}${suffix}`, failures, resumes: history.resumes }
+}
+
+function excludeNodes(overrides: TaskOverrides | null, nodes: readonly string[]): TaskOverrides | null {
+  if (nodes.length === 0) return overrides
+  const excluded = [...new Set([...(overrides?.excludeNodes ?? []), ...nodes])].slice(-MAX_EXCLUDED_NODES)
+  return { ...overrides, excludeNodes: excluded }
+}

@@ -1,0 +1,75 @@
+// Checkpoint-resume end to end on the local executor with real PyTorch: the launcher warns the
+// task before its time limit (like Slurm's --signal), the job saves and exits 85, rpo resumes it
+// from the checkpoint until it finishes — with the same final weights as an uninterrupted run.
+import { spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { makeWorkDir, runCli, writePipeline } from '../support/cli-harness.js'
+
+const ROOT = path.resolve(import.meta.dirname, '../..')
+const TRAIN = path.join(ROOT, 'templates/checkpoint/examples/train_torch.py')
+const PYTHON = process.env.RPO_TEST_PYTHON ?? '/usr/bin/python3'
+const STEPS = 160
+const EVERY = 20
+
+const CONFIG = `
+defaultCluster: box
+clusters:
+  box: { kind: local, cpus: 2, memory: 4G, killGrace: 2s, pollInterval: 100ms }
+`
+
+describe('checkpoint resume on the local executor', () => {
+  it('resumes a PyTorch job told to stop before its time limit, ending with the uninterrupted weights', async () => {
+    const reference = spawnSync(
+      PYTHON,
+      [TRAIN, '--steps', String(STEPS), '--every', String(EVERY), '--dir', path.join(makeWorkDir(), 'ref')],
+      { encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } },
+    )
+    expect(reference.status, reference.stderr).toBe(0)
+    const uninterrupted = JSON.parse(reference.stdout.trim().split('\n').at(-1) as string)
+
+    const dir = makeWorkDir()
+    writeFileSync(path.join(dir, 'rpo.config.yaml'), CONFIG)
+    writePipeline(
+      dir,
+      'pipeline.yaml',
+      `
+name: ckpt
+tasks:
+  train:
+    # ~80 steps fit between the start and the warning, so the job needs two or three starts
+    command: exec ${PYTHON} ${TRAIN} --steps ${STEPS} --every ${EVERY} --step-delay 0.03 --progress-every 0
+    resources: { time: 10s }
+    checkpoint: { leadTime: 5s, maxResumes: 10 }
+  report:
+    after: [train]
+    command: echo done
+`,
+    )
+    process.env.PYTHONDONTWRITEBYTECODE = '1'
+    const result = await runCli(dir, ['run', 'pipeline.yaml', '--json', '--quiet'])
+    expect(result.code, result.stderr + result.stdout).toBe(0)
+    const progress = JSON.parse(result.stdout)
+    const train = progress.tasks.find((t: { id: string }) => t.id === 'train')
+    expect(train.state).toBe('succeeded')
+    expect(train.attempt).toBeGreaterThanOrEqual(2)
+
+    const checkpointDir = path.join(dir, '.rpo/runs', progress.runId, 'train/checkpoints')
+    const events = readFileSync(path.join(checkpointDir, 'events.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { event: string; attempt: number; code?: number })
+    const exits = events.filter((e) => e.event === 'checkpoint:exit')
+    expect(exits.length).toBe(train.attempt - 1)
+    expect(exits.every((e) => e.code === 85)).toBe(true)
+    expect(events.filter((e) => e.event === 'checkpoint:loaded').length).toBe(train.attempt - 1)
+
+    const outputs = JSON.parse(readFileSync(path.join(dir, '.rpo/jobs', `rpo.${progress.runId}.train.${train.attempt}`, 'outputs.json'), 'utf8'))
+    expect(outputs.weights_sha256).toBe(uninterrupted.weights_sha256)
+    expect(outputs.loss).toBe(uninterrupted.loss)
+    // a stop on the signal saves where it is, so nothing is redone; at most one interval if it was not
+    expect(outputs.executed_total).toBeGreaterThanOrEqual(STEPS)
+    expect(outputs.executed_total).toBeLessThanOrEqual(STEPS + EVERY)
+  }, 120_000)
+})

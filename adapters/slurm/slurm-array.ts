@@ -6,7 +6,12 @@
  */
 import type { JobSubmission } from '../../src/scheduler/scheduler-adapter.js'
 import { quoteShellWord } from '../../src/script/shell-quote.js'
-import { buildEnvExports, buildCheckpointSetup, buildSbatchDirectives, type SlurmScriptOptions } from './slurm-script.js'
+import {
+  buildCheckpointSetup,
+  buildEnvExports,
+  buildSbatchDirectives,
+  type SlurmScriptOptions,
+} from './slurm-script.js'
 
 /** A unit of a submission batch: one job, or the instances of a sweep submitted as one array. */
 export interface BatchUnit {

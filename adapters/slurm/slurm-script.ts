@@ -4,8 +4,9 @@
  * `quoteShellWord`, and the template only substitutes: `{{name}}` is shell-quoted on the way in,
  * `{{{name}}}` is a block built and quoted here, `{{! … }}` is a comment.
  */
-import type { DependencyCondition, JobSubmission } from '../../src/scheduler/scheduler-adapter.js'
+
 import { checkpointLibExports } from '../../src/scheduler/checkpoint-helper.js'
+import type { DependencyCondition, JobSubmission } from '../../src/scheduler/scheduler-adapter.js'
 import { renderScriptTemplate } from '../../src/script/render-template.js'
 import { scriptValueChecks } from '../../src/script/script-values.js'
 import { quoteShellWord } from '../../src/script/shell-quote.js'

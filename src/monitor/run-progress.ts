@@ -18,6 +18,10 @@ export interface TaskProgress {
   readonly elapsedSeconds: number | null
   readonly expectedSeconds: number | null
   readonly reason: string | null
+  /** Times the task was resumed from a checkpoint. */
+  readonly resumes: number
+  /** What the task wrote to $RPO_OUTPUTS, once it succeeded. */
+  readonly outputs: Readonly<Record<string, unknown>> | null
 }
 
 export interface RunProgress {
@@ -98,5 +102,7 @@ function taskProgress(
     elapsedSeconds: start === null ? null : Math.max(0, ((end ?? now) - start) / 1000),
     expectedSeconds,
     reason: task.reason,
+    resumes: task.resumes,
+    outputs: task.outputs,
   }
 }

@@ -43,7 +43,7 @@ export function checkpointLibDir(job: JobSubmission): string {
 export function checkpointLibExports(job: JobSubmission): string[] {
   if (!job.checkpoint) return []
   const dir = quoteShellWord(checkpointLibDir(job))
-  return [`export RPO_CHECKPOINT_LIB=${dir}`, `export PYTHONPATH=${dir}"\${PYTHONPATH:+:\$PYTHONPATH}"`]
+  return [`export RPO_CHECKPOINT_LIB=${dir}`, `export PYTHONPATH=${dir}"\${PYTHONPATH:+:$PYTHONPATH}"`]
 }
 
 /**

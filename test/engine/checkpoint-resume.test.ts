@@ -65,7 +65,9 @@ tasks:
     expect(exits.every((e) => e.code === 85)).toBe(true)
     expect(events.filter((e) => e.event === 'checkpoint:loaded').length).toBe(train.attempt - 1)
 
-    const outputs = JSON.parse(readFileSync(path.join(dir, '.rpo/jobs', `rpo.${progress.runId}.train.${train.attempt}`, 'outputs.json'), 'utf8'))
+    const outputs = JSON.parse(
+      readFileSync(path.join(dir, '.rpo/jobs', `rpo.${progress.runId}.train.${train.attempt}`, 'outputs.json'), 'utf8'),
+    )
     expect(outputs.weights_sha256).toBe(uninterrupted.weights_sha256)
     expect(outputs.loss).toBe(uninterrupted.loss)
     // a stop on the signal saves where it is, so nothing is redone; at most one interval if it was not

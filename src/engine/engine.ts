@@ -56,6 +56,8 @@ export interface EngineOptions {
   readonly lostAfterMissedPolls?: number
   /** How long a tick's claim on a run lasts; must exceed the longest poll interval. @default 60000 */
   readonly leaseMs?: number
+  /** Who starts runs here (per-user budgets): $RPO_USER, else the login name. */
+  readonly user?: string
 }
 
 export type { CompiledJob }
@@ -158,6 +160,7 @@ export class Engine {
       specHash: loaded.specHash,
       sourceFile: loaded.file,
       workDir: loaded.workDir,
+      user: this.#options.user ?? currentUser(),
       now: now.toISOString(),
     })
     this.events.emit('run:created', { runId: id, tasks: loaded.instances.length })
@@ -262,6 +265,11 @@ export class Engine {
       const tasks = new Map(snapshot.tasks.map((t) => [t.id, t]))
       for (const instance of plan.newTasks) {
         tasks.set(instance.id, newTaskSnapshot(instance))
+      }
+      // submit with what this tick decided: a resume's count, escalated memory, excluded nodes
+      for (const [id, patch] of plan.taskUpdates) {
+        const task = tasks.get(id)
+        if (task) tasks.set(id, { ...task, ...patch })
       }
       const knownJobIds = new Map(
         snapshot.latestAttempts.flatMap((a) => (a.jobId ? [[a.submissionKey, a.jobId] as const] : [])),
@@ -543,6 +551,15 @@ export class Engine {
       if (event.type === 'run:finished' || event.type === 'run:resumed' || event.type === 'run:stopped') continue
       this.events.emit(event.type, payload)
     }
+  }
+}
+
+function currentUser(): string | null {
+  if (process.env.RPO_USER) return process.env.RPO_USER
+  try {
+    return os.userInfo().username
+  } catch {
+    return null
   }
 }
 

@@ -74,4 +74,25 @@ tasks:
     expect(outputs.executed_total).toBeGreaterThanOrEqual(STEPS)
     expect(outputs.executed_total).toBeLessThanOrEqual(STEPS + EVERY)
   }, 120_000)
+
+  it('tells the resumed attempt that it resumes, in the tick that saw the exit 85', async () => {
+    const dir = makeWorkDir()
+    writeFileSync(path.join(dir, 'rpo.config.yaml'), CONFIG)
+    writePipeline(
+      dir,
+      'pipeline.yaml',
+      `
+name: resume-env
+tasks:
+  job:
+    command: echo "attempt=$RPO_ATTEMPT resume=$RPO_RESUME" >> starts.log; [ "$RPO_RESUME" = 1 ] || exit 85
+    checkpoint: { maxResumes: 3, leadTime: 1s }
+`,
+    )
+    const result = await runCli(dir, ['run', 'pipeline.yaml', '--json', '--quiet'])
+    expect(result.code, result.stderr + result.stdout).toBe(0)
+    const job = JSON.parse(result.stdout).tasks[0]
+    expect(job).toMatchObject({ state: 'succeeded', attempt: 2, resumes: 1 })
+    expect(readFileSync(path.join(dir, 'starts.log'), 'utf8')).toBe('attempt=1 resume=0\nattempt=2 resume=1\n')
+  })
 })

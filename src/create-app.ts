@@ -99,6 +99,7 @@ function createEngine(config: ResolvedConfig, cluster: ResolvedCluster, store: R
         ? new PbsAdapter({
             transport,
             ...(raw.flavor ? { flavor: raw.flavor } : {}),
+            ...(raw.arrays !== undefined ? { arrays: raw.arrays } : {}),
             // PBS has queues where Slurm has partitions; it has no QOS
             script: {
               ...(raw.partition ? { queue: raw.partition } : {}),

@@ -24,6 +24,14 @@
  * - Times: the wrappers print Slurm's start time as `mtime` and its end time as `ctime`.
  * - Job names: no Variable_List is printed, so the submission key must be the job name (limit 200).
  *
+ * Sweeps go out as job arrays where the server has them (pbs-array.ts: `-J` on PBS Pro/OpenPBS 20+,
+ * `-t` on Torque; never on the wrappers, see `capabilities`). Each instance is known by its subjob id
+ * (`1234[7].server`): a poll asks for the array (`1234[].server`) with `-t` and reports each subjob
+ * under its own id, never the array's record; a lookup by key lists subjobs too and reads a subjob
+ * as its instance (pbs-subjobs.ts). qdel, qsig and qrerun take subjob ids; qhold and qrls on a PBS Pro
+ * subjob are refused (PBS Pro holds whole arrays only). A dependent of instances waits for their whole
+ * array (pbs-commands.ts pbsDependTerm).
+ *
  * Where the job folders live: the adapter remembers the folder of each job it submitted; with
  * `jobsRoot` (the engine's `<jobsRoot>/<submission key>` layout) it also finds them after a restart,
  * and `findBySubmissionKey` reads `<jobDir>/job_id` (written by the batch script before rpo learns the
@@ -48,6 +56,7 @@ import { asNativeJobId } from '../../src/scheduler/scheduler-adapter.js'
 import { isSafeName } from '../../src/script/shell-quote.js'
 import { readUtcOffsetMinutes } from '../../src/transport/cluster-clock.js'
 import type { ExecResult, Transport } from '../../src/transport/transport.js'
+import { groupPbsSweeps, type PbsBatchUnit, renderPbsArrayScript } from './pbs-array.js'
 import {
   buildPbsnodesArgv,
   buildQalterPriorityArgv,
@@ -70,6 +79,7 @@ import {
 } from './pbs-job-record.js'
 import { PBS_JOB_TEMPLATE_FILE, type PbsScriptOptions, renderPbsScript } from './pbs-script.js'
 import { isPbsFinishedState } from './pbs-states.js'
+import { pbsArrayParentId, pbsRecordKey, pbsSubjobIndex } from './pbs-subjobs.js'
 import { parsePbsTimestamp } from './pbs-units.js'
 import { parsePbsnodesJson, parsePbsnodesText, parsePbsnodesXml } from './pbsnodes-parser.js'
 import { parseQstatJson } from './qstat-json-parser.js'
@@ -88,8 +98,8 @@ import {
   withExitStatusFile,
 } from './qsub-batch.js'
 
-/** Cluster-level script choices (the flavor comes from the adapter; arrays and priority are not used yet). */
-export type PbsAdapterScriptOptions = Omit<PbsScriptOptions, 'flavor' | 'array' | 'priority'>
+/** Cluster-level script choices (the flavor comes from the adapter, arrays from the batch; priority is not used yet). */
+export type PbsAdapterScriptOptions = Omit<PbsScriptOptions, 'flavor' | 'array' | 'streams' | 'priority'>
 
 export interface PbsAdapterOptions {
   readonly transport: Transport
@@ -107,6 +117,11 @@ export interface PbsAdapterOptions {
    * @default true only for a server whose qstat names no version (the Slurm Torque wrappers)
    */
   readonly exitStatusFiles?: boolean
+  /**
+   * Submit a batch's sweep instances as job arrays (throttled by the server with `%maxParallel`).
+   * Set false for a server that refuses arrays. @default true where the server has them (see capabilities)
+   */
+  readonly arrays?: boolean
   /** `findBySubmissionKey` ignores jobs created longer ago than this. @default 14 */
   readonly lookbackDays?: number
   /** Per scheduler command. @default 120000 */
@@ -149,17 +164,29 @@ export class PbsAdapter implements SchedulerAdapter {
     this.#template = readFileSync(`${packageRoot()}/${PBS_JOB_TEMPLATE_FILE}`, 'utf8')
   }
 
-  /** What this server can do; conservative (no requeue, priority, signal) until the flavor is known. */
+  /** What this server can do; conservative (no requeue, arrays, priority, signal) until the flavor is known. */
   get capabilities(): SchedulerCapabilities {
     const full = this.#dialect?.recognized === true
     return {
       nativeDependencies: true,
       hold: true,
       requeue: full, // qrerun: broken in the Slurm wrappers
-      arrays: false,
+      arrays: this.#arraysOn(this.#dialect),
+      wholeArrayDependencies: this.#arraysOn(this.#dialect),
       priority: full, // qalter -p: not in the Slurm wrappers
       signal: full, // qsig: not in the Slurm wrappers
     }
+  }
+
+  // The Slurm Torque wrappers' qsub takes -t (it becomes sbatch --array), but their qstat prints the
+  // array's tasks as plain Slurm job ids without an index, so no instance could be told apart or
+  // observed: never arrays there. PBS Pro before OpenPBS 20 has no `%` throttle (pbs-flavors.ts).
+  #arraysOn(dialect: PbsDialect | null): boolean {
+    return (
+      dialect?.recognized === true &&
+      this.#options.arrays !== false &&
+      PBS_FLAVORS[dialect.flavor].arrays.supported(dialect.version)
+    )
   }
 
   /** The flavor, version and output format in use; null until configured or detected. */
@@ -207,9 +234,14 @@ export class PbsAdapter implements SchedulerAdapter {
     return this.#render(job, this.#dialect)
   }
 
-  /** The scripts of a batch (`rpo compile`): one per job — no job arrays yet, so sweep instances go one by one. */
+  /** The scripts of a batch (`rpo compile`): one per scheduler job, a sweep's array carrying all its instances. */
   renderScripts(jobs: readonly JobSubmission[]): { keys: string[]; script: string }[] {
-    return jobs.map((job) => ({ keys: [job.submissionKey], script: this.renderScript(job) }))
+    const dialect = this.#dialect
+    if (dialect === null) return jobs.map((job) => ({ keys: [job.submissionKey], script: this.renderScript(job) }))
+    return this.#units(jobs, dialect).map((unit) => ({
+      keys: (unit.array?.members ?? [unit.job]).map((m) => m.submissionKey),
+      script: this.#renderUnit(unit, dialect),
+    }))
   }
 
   async inventory(): Promise<Inventory> {
@@ -233,29 +265,33 @@ export class PbsAdapter implements SchedulerAdapter {
     const dialect = await this.detect()
     const early = new Map<string, SubmitResult>()
     const batch: QsubBatchJob[] = []
-    for (const job of jobs) {
+    for (const unit of this.#units(jobs, dialect)) {
+      const refuse = (message: string) => {
+        for (const { submissionKey } of unit.array?.members ?? [unit.job]) {
+          early.set(submissionKey, { kind: 'rejected', submissionKey, message })
+        }
+      }
       // an in-batch upstream this adapter refused: the dependent cannot be wired, refuse it too
-      if (job.dependsOn.some((d) => d.jobId === null && early.has(d.submissionKey))) {
-        early.set(job.submissionKey, {
-          kind: 'rejected',
-          submissionKey: job.submissionKey,
-          message: 'an upstream job of this batch was refused',
-        })
+      if (unit.job.dependsOn.some((d) => d.jobId === null && early.has(d.submissionKey))) {
+        refuse('an upstream job of this batch was refused')
         continue
       }
       try {
-        batch.push({ job, script: this.#render(job, dialect) })
+        batch.push({ ...unit, script: this.#renderUnit(unit, dialect) })
       } catch (error) {
         if (!(error instanceof RpoError) || error.code !== 'spec-invalid') throw error
-        early.set(job.submissionKey, { kind: 'rejected', submissionKey: job.submissionKey, message: error.message })
+        refuse(error.message)
       }
     }
     const submitted = new Map<string, SubmitResult>()
     if (batch.length > 0) {
       this.commandsRun++
-      const result = await runBatchScript(this.#transport, buildQsubBatchScript(batch), this.#timeout(batch.length))
+      const script = buildQsubBatchScript(batch, { flavor: dialect.flavor })
+      const result = await runBatchScript(this.#transport, script, this.#timeout(jobs.length))
       const results = parseQsubBatchOutput(result.stdout, batch)
-      const folders = new Map(batch.map((b) => [b.job.submissionKey as string, pbsJobDir(b.job)]))
+      const folders = new Map(
+        batch.flatMap((b) => (b.array?.members ?? [b.job]).map((m) => [m.submissionKey as string, pbsJobDir(m)])),
+      )
       for (const r of results) {
         if (r.kind === 'submitted') this.#rememberJobDir(r.jobId, folders.get(r.submissionKey))
         submitted.set(r.submissionKey, r)
@@ -265,14 +301,15 @@ export class PbsAdapter implements SchedulerAdapter {
         // the server did not refuse the jobs, it did not answer: the engine finds what got through by key
         throw new SchedulerCommandError('scheduler-unavailable', ['qsub'], result.exitCode, unavailable.message)
       }
-      if (results.length < batch.length && result.exitCode !== 0) {
+      const expected = batch.reduce((n, b) => n + (b.array?.members.length ?? 1), 0)
+      if (results.length < expected && result.exitCode !== 0) {
         // the script died part way: the engine finds what did get submitted by submission key
         throw new SchedulerCommandError(
           'command-failed',
           ['qsub'],
           result.exitCode,
           result.stderr,
-          `batch submission stopped after ${results.length} of ${batch.length} job(s): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+          `batch submission stopped after ${results.length} of ${expected} job(s): ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`,
         )
       }
     }
@@ -286,11 +323,17 @@ export class PbsAdapter implements SchedulerAdapter {
     if (jobIds.length === 0) return []
     const dialect = await this.detect()
     const zone = { utcOffsetMinutes: await this.#clusterUtcOffset() }
-    const result = await this.#run(buildQstatArgv(dialect, jobIds), {
+    // a subjob is asked for through its array with -t, which lists every subjob (queued ones too) on
+    // PBS Pro and Torque alike; the array's own record never stands for an instance (another sequence)
+    const subjobs = jobIds.some((id) => pbsSubjobIndex(id) !== null)
+    const query = [...new Set(jobIds.map((id) => (pbsSubjobIndex(id) === null ? id : (pbsArrayParentId(id) ?? id))))]
+    const result = await this.#run(buildQstatArgv(dialect, query, { subjobs }), {
       idempotent: true,
       allowFailure: onlyUnknownJobs,
     })
-    const records = await this.#withJobFiles(dialect, this.#parseJobs(dialect, result.stdout, zone))
+    const asked = new Set(jobIds.map(sequenceOf))
+    const printed = this.#parseJobs(dialect, result.stdout, zone).filter((r) => asked.has(sequenceOf(r.jobId)))
+    const records = await this.#withJobFiles(dialect, printed)
     const bySequence = new Map<string, JobObservation>()
     for (const o of this.#observe(dialect, records)) bySequence.set(sequenceOf(o.jobId), o)
     // one observation per id asked about, under the id as rpo knows it; ids qstat did not print are absent
@@ -305,13 +348,15 @@ export class PbsAdapter implements SchedulerAdapter {
     if (keys.length === 0) return found
     const dialect = await this.detect()
     const zone = { utcOffsetMinutes: await this.#clusterUtcOffset() }
-    // PBS cannot select by name or variable: list every job (history too where the server keeps it) and filter
-    const result = await this.#run(buildQstatAllArgv(dialect), { idempotent: true, allowFailure: onlyUnknownJobs })
+    // PBS cannot select by name or variable: list every job (history too where the server keeps it,
+    // subjobs one by one where sweeps may be arrays) and filter; a subjob stands for its instance
+    const argv = buildQstatAllArgv(dialect, { subjobs: this.#arraysOn(dialect) })
+    const result = await this.#run(argv, { idempotent: true, allowFailure: onlyUnknownJobs })
     const cutoff = Date.now() - (this.#options.lookbackDays ?? 14) * 86_400_000
     const records = this.#parseJobs(dialect, result.stdout, zone).filter(
       (r) => r.createdAt === null || r.createdAt.getTime() >= cutoff,
     )
-    for (const [key, id] of findPbsJobsBySubmissionKey(records, keys)) found.set(key, id)
+    for (const [key, id] of findPbsJobsBySubmissionKey(records, keys, pbsRecordKey)) found.set(key, id)
     // jobs the scheduler no longer lists (the wrappers forget finished jobs after ~5 min): the id the
     // batch script wrote to the job folder proves the job was submitted, so it is not sent again
     const jobsRoot = this.#options.jobsRoot
@@ -351,12 +396,33 @@ export class PbsAdapter implements SchedulerAdapter {
     if (result.exitCode !== 0 && !alreadyGone(result)) throw commandError(argv, result)
   }
 
+  /** `qhold`; refused for one instance of a PBS Pro job array (see #refuseSubjobHold). */
   async hold(jobIds: readonly NativeJobId[]): Promise<void> {
-    if (jobIds.length > 0) await this.#run(buildQholdArgv(jobIds), { idempotent: true })
+    if (jobIds.length === 0) return
+    await this.#refuseSubjobHold(jobIds, 'holding (qhold)')
+    await this.#run(buildQholdArgv(jobIds), { idempotent: true })
   }
 
+  /** `qrls`; refused for one instance of a PBS Pro job array (see #refuseSubjobHold). */
   async release(jobIds: readonly NativeJobId[]): Promise<void> {
-    if (jobIds.length > 0) await this.#run(buildQrlsArgv(jobIds), { idempotent: true })
+    if (jobIds.length === 0) return
+    await this.#refuseSubjobHold(jobIds, 'releasing (qrls)')
+    await this.#run(buildQrlsArgv(jobIds), { idempotent: true })
+  }
+
+  // PBS Pro qhold(1B)/qrls(1B) act on jobs and whole arrays, "not on subjobs": holding the array
+  // instead would silently hold its other instances too, so say so rather than do it
+  async #refuseSubjobHold(jobIds: readonly NativeJobId[], what: string): Promise<void> {
+    const subjob = jobIds.find((id) => pbsSubjobIndex(id) !== null)
+    if (subjob === undefined) return
+    const dialect = await this.detect()
+    if (PBS_FLAVORS[dialect.flavor].arrays.holdSubjobs) return
+    throw new RpoError(
+      'usage',
+      `${what} one instance of a job array is not possible on ${this.#describeDialect()}: ${subjob} is a subjob, ` +
+        `and PBS Pro holds and releases whole arrays only (${pbsArrayParentId(subjob)}); ` +
+        'hold the whole array, or submit sweeps without arrays (PBS adapter option arrays: false)',
+    )
   }
 
   /** Put running jobs back in the queue (`qrerun`; they must be rerunnable, `script.rerunnable`). */
@@ -371,6 +437,15 @@ export class PbsAdapter implements SchedulerAdapter {
     if (jobIds.length > 0) await this.#run(buildQalterPriorityArgv(jobIds, priority), { idempotent: true })
   }
 
+  /**
+   * The contract's Slurm-style nice (0 highest … 10000 lowest, src/core/policy/nice-levels.ts) as a
+   * PBS priority (1023 highest … -1024 lowest).
+   */
+  async setNice(jobIds: readonly NativeJobId[], nice: number): Promise<void> {
+    const clamped = Math.min(10_000, Math.max(0, nice))
+    await this.setPriority(jobIds, Math.round(1023 - (clamped / 10_000) * 2047))
+  }
+
   /** Send a signal to running jobs: `qsig -s <signal>`. */
   async signal(jobIds: readonly NativeJobId[], signal: string): Promise<void> {
     await this.#require('signal', 'signalling a job (qsig)')
@@ -381,19 +456,37 @@ export class PbsAdapter implements SchedulerAdapter {
     await this.#transport.close()
   }
 
+  #units(jobs: readonly JobSubmission[], dialect: PbsDialect): PbsBatchUnit[] {
+    return this.#arraysOn(dialect) ? groupPbsSweeps(jobs, dialect.flavor) : jobs.map((job) => ({ job }))
+  }
+
+  #renderUnit(unit: PbsBatchUnit, dialect: PbsDialect): string {
+    if (unit.array === undefined) return this.#render(unit.job, dialect)
+    const members = unit.array.members.map((m) => ({ ...m, command: this.#command(m, dialect) }))
+    return renderPbsArrayScript(unit.array, members, this.#scriptOptions(dialect))
+  }
+
   #render(job: JobSubmission, dialect: PbsDialect): string {
-    const script = this.#options.script ?? {}
-    const wrappers = !dialect.recognized
-    const command = this.#usesExitStatusFiles(dialect) ? withExitStatusFile(job.command, pbsJobDir(job)) : job.command
     return renderPbsScript(
       this.#template,
-      { ...job, command },
-      {
-        ...script,
-        flavor: dialect.flavor,
-        ...(wrappers && script.maxJobNameLength === undefined ? { maxJobNameLength: WRAPPERS_MAX_JOB_NAME } : {}),
-      },
+      { ...job, command: this.#command(job, dialect) },
+      this.#scriptOptions(dialect),
     )
+  }
+
+  // the command as the script runs it: recording its own exit status where the server reports none
+  #command(job: JobSubmission, dialect: PbsDialect): string {
+    return this.#usesExitStatusFiles(dialect) ? withExitStatusFile(job.command, pbsJobDir(job)) : job.command
+  }
+
+  #scriptOptions(dialect: PbsDialect): PbsScriptOptions {
+    const script = this.#options.script ?? {}
+    const wrappers = !dialect.recognized
+    return {
+      ...script,
+      flavor: dialect.flavor,
+      ...(wrappers && script.maxJobNameLength === undefined ? { maxJobNameLength: WRAPPERS_MAX_JOB_NAME } : {}),
+    }
   }
 
   #usesExitStatusFiles(dialect: PbsDialect): boolean {
@@ -453,14 +546,22 @@ export class PbsAdapter implements SchedulerAdapter {
       if (!dialect.recognized && o.state === 'pending' && record.attributes.Priority?.trim() === '0') {
         return { ...o, state: 'held', reason: 'held (priority 0: qhold or qsub -h)' }
       }
-      return o
+      if (pbsSubjobIndex(record.jobId) === null) return o
+      // a subjob carries its array's name: report the instance it runs
+      const named = { ...o, name: pbsRecordKey(record) ?? o.name }
+      // held by the server itself for its array's throttle (pbs-flavors.ts): it releases it itself
+      const silent = PBS_FLAVORS[dialect.flavor].arrays.silentThrottleHolds
+      if (silent && o.state === 'held' && !/[uosp]/.test(record.holdTypes ?? '')) {
+        return { ...named, state: 'pending', reason: 'waiting for a slot of its job array (held by the server itself)' }
+      }
+      return named
     })
   }
 
   #jobDirOf(record: PbsJobRecord): string | undefined {
     const known = this.#jobDirs.get(sequenceOf(record.jobId))
     if (known !== undefined) return known
-    const key = record.submissionKey ?? record.name
+    const key = pbsRecordKey(record)
     const jobsRoot = this.#options.jobsRoot
     return jobsRoot !== undefined && key !== null && isSafeName(key) ? `${jobsRoot}/${key}` : undefined
   }

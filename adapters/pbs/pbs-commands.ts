@@ -6,8 +6,9 @@
  */
 import { ParseError, RpoError } from '../../src/core/errors.js'
 import { asNativeJobId, type DependencyCondition, type NativeJobId } from '../../src/scheduler/scheduler-adapter.js'
-import { PBS_FLAVORS, type PbsDialect } from './pbs-flavors.js'
+import { PBS_DEPEND_TYPES, PBS_FLAVORS, type PbsDialect, type PbsFlavorName } from './pbs-flavors.js'
 import { PBS_JOB_ID } from './pbs-job-record.js'
+import { pbsArrayParentId } from './pbs-subjobs.js'
 
 /**
  * Check that `id` is a PBS job id (`123`, `123.server`, `123[].server`, `123[4].server`).
@@ -23,33 +24,56 @@ function jobIds(command: string, ids: readonly string[]): NativeJobId[] {
   return ids.map(assertPbsJobId)
 }
 
-// PBS Pro UG "Job dependencies"; Torque qsub(1) -W depend: the same after* types
-const DEPEND_TYPES: Record<DependencyCondition, string> = {
-  succeeded: 'afterok',
-  finished: 'afterany',
-  failed: 'afternotok',
-}
-
 /** An upstream job by id and the condition it must meet. */
 export interface PbsDependency {
   readonly jobId: string
   readonly condition: DependencyCondition
 }
 
+/** One `-W depend` term: the type and the id (or the shell variable that will hold it). */
+export interface PbsDependTerm {
+  readonly type: string
+  readonly id: string
+}
+
 /**
- * The value of `-W depend=`: `afterok:1.srv:2.srv,afterany:3.srv` (ids of one type joined by ':',
- * types by ','; all must hold). Null when there is nothing to wait for.
+ * The `-W depend` term for an upstream: a plain job as is; a subjob or array as its whole array
+ * (`1234[7].srv` → `1234[].srv`) with the flavor's array type, because neither PBS Pro nor Torque
+ * can wait for one subjob. A dependent of some instances thus waits for all of its array: correct,
+ * but stricter when it needs only some of them (see pbs-array.ts).
  * @throws RpoError('internal') for a malformed id.
  */
-export function buildPbsDependSpec(dependencies: readonly PbsDependency[]): string | null {
-  const groups: string[] = []
-  for (const condition of ['succeeded', 'finished', 'failed'] as const) {
-    const ids = dependencies
-      .filter((dependency) => dependency.condition === condition)
-      .map((d) => assertPbsJobId(d.jobId))
-    if (ids.length > 0) groups.push([DEPEND_TYPES[condition], ...new Set(ids)].join(':'))
-  }
-  return groups.length === 0 ? null : groups.join(',')
+export function pbsDependTerm(
+  jobId: string,
+  condition: DependencyCondition,
+  flavor: PbsFlavorName = 'pbspro',
+): PbsDependTerm {
+  const parent = pbsArrayParentId(assertPbsJobId(jobId))
+  return parent === null
+    ? { type: PBS_DEPEND_TYPES[condition], id: jobId }
+    : { type: PBS_FLAVORS[flavor].arrays.dependTypes[condition], id: parent }
+}
+
+/** `afterok:1.srv:2.srv,afterany:3.srv`: ids of one type joined by ':', types by ','; duplicates once. */
+export function joinPbsDependTerms(terms: readonly PbsDependTerm[]): string | null {
+  const byType = new Map<string, Set<string>>()
+  for (const { type, id } of terms) byType.set(type, (byType.get(type) ?? new Set()).add(id))
+  return byType.size === 0 ? null : [...byType].map(([type, ids]) => [type, ...ids].join(':')).join(',')
+}
+
+/**
+ * The value of `-W depend=`: `afterok:1.srv:2.srv,afterany:3.srv` (ids of one type joined by ':',
+ * types by ','; all must hold), upstreams in an array as their array (pbsDependTerm). Null when
+ * there is nothing to wait for.
+ * @throws RpoError('internal') for a malformed id.
+ */
+export function buildPbsDependSpec(
+  dependencies: readonly PbsDependency[],
+  flavor: PbsFlavorName = 'pbspro',
+): string | null {
+  const order = ['succeeded', 'finished', 'failed'] as const
+  const sorted = [...dependencies].sort((a, b) => order.indexOf(a.condition) - order.indexOf(b.condition))
+  return joinPbsDependTerms(sorted.map((d) => pbsDependTerm(d.jobId, d.condition, flavor)))
 }
 
 export interface QsubArgvOptions {
@@ -99,20 +123,28 @@ export function parseQsubOutput(stdout: string): NativeJobId {
  * `qstat -x <ids>` (Torque XML), `qstat -f -x <ids>` (older PBS Pro) or `qstat -f <ids>` (Torque text,
  * the Slurm wrappers). An id the server no longer knows makes qstat print "Unknown Job Id" on stderr
  * and exit non-zero while still printing the others: the caller parses stdout either way, and a
- * missing job is unknown, not finished.
+ * missing job is unknown, not finished. With `subjobs` (`-t`), an array id lists every subjob too.
  */
-export function buildQstatArgv(dialect: PbsDialect, ids: readonly string[]): readonly string[] {
-  return [...PBS_FLAVORS[dialect.flavor].qstatArgv(dialect.format), ...jobIds('qstat', ids)]
+export function buildQstatArgv(
+  dialect: PbsDialect,
+  ids: readonly string[],
+  options: { readonly subjobs?: boolean } = {},
+): readonly string[] {
+  return [...PBS_FLAVORS[dialect.flavor].qstatArgv(dialect.format, options), ...jobIds('qstat', ids)]
 }
 
 /**
  * Full status of every job the server shows (history included on PBS Pro), to find jobs by submission
  * key: PBS cannot select by name or variable, so the caller filters with findPbsJobsBySubmissionKey.
+ * With `subjobs` (`-t`) the subjobs of arrays are listed one by one.
  * `-u <user>` is not added: with `-f -F json` OpenPBS mixes a text table into the JSON
  * (openpbs/openpbs#2675), and Torque ignores it for `-f`. On a large server the answer is large.
  */
-export function buildQstatAllArgv(dialect: PbsDialect): readonly string[] {
-  return PBS_FLAVORS[dialect.flavor].qstatArgv(dialect.format)
+export function buildQstatAllArgv(
+  dialect: PbsDialect,
+  options: { readonly subjobs?: boolean } = {},
+): readonly string[] {
+  return PBS_FLAVORS[dialect.flavor].qstatArgv(dialect.format, options)
 }
 
 /** `qhold <id> …`: hold queued jobs (a running job is checkpointed and held where the site supports it). */

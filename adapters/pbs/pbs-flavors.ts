@@ -1,10 +1,11 @@
 /**
  * The ONE place for what differs between PBS Pro, OpenPBS and Torque: a table of small strategy
- * objects (resource syntax, array option, job-name limit, status and inventory commands), the choice of
+ * objects (resource syntax, job arrays, job-name limit, status and inventory commands), the choice of
  * output format per version, and `detectPbsFlavor` from `qstat --version`. Everything else in
  * adapters/pbs reads these objects instead of asking which flavor it is.
  */
 import { RpoError } from '../../src/core/errors.js'
+import type { DependencyCondition } from '../../src/scheduler/scheduler-adapter.js'
 import type { PbsExitStatusFamily } from './pbs-states.js'
 import { formatPbsSizeMb } from './pbs-units.js'
 
@@ -32,11 +33,41 @@ export interface PbsGpuResourceNames {
   readonly gpuTypeResource?: string
 }
 
-/** An array request: indices `first`..`last`, at most `maxConcurrent` running at once. */
+/** An array request: these indices (ascending, distinct), at most `maxConcurrent` running at once. */
 export interface PbsArraySpec {
-  readonly first: number
-  readonly last: number
+  readonly indices: readonly number[]
   readonly maxConcurrent?: number
+}
+
+/** How a flavor runs a job array: which indices one array can hold, and how its subjobs are spelled. */
+export interface PbsArrayDialect {
+  /** The array option and its value, e.g. `['-J', '0-9:3%2']`. @throws RpoError('spec-invalid') when `spec` cannot be one array. */
+  option(spec: PbsArraySpec): readonly [string, string]
+  /**
+   * Split ascending distinct indices into the groups that can each be one array (2+ indices each);
+   * an index in no group goes out as a job of its own.
+   */
+  split(indices: readonly number[]): number[][]
+  /** The environment variable that holds a subjob's index in its job script. */
+  readonly indexVariable: string
+  /**
+   * The text the server replaces with the subjob index in `-o`/`-e` paths; null where the server
+   * appends `-<index>` to the paths instead (Torque), so the script itself must redirect per instance.
+   */
+  readonly pathIndexToken: string | null
+  /** `-W depend` types for a dependency on a whole array (`1234[].server`). */
+  readonly dependTypes: Readonly<Record<DependencyCondition, string>>
+  /** qhold/qrls accept one subjob's id (Torque); PBS Pro holds and releases whole arrays only. */
+  readonly holdSubjobs: boolean
+  /** The server makes every array rerunnable, so an array script asks for no `-r n` (PBS Pro). */
+  readonly alwaysRerunnable: boolean
+  /**
+   * The server itself holds the subjobs beyond an array's throttle (and all of them while it creates
+   * the array) and prints no hold letter for that: such a subjob (H, no u/o/s/p) waits, it is not held.
+   */
+  readonly silentThrottleHolds: boolean
+  /** The server takes arrays with a `%` throttle, by its version (null: not printed, assume current). */
+  supported(version: string | null): boolean
 }
 
 export interface PbsFlavor {
@@ -52,10 +83,13 @@ export interface PbsFlavor {
   readonly outputFormats: readonly PbsOutputFormat[]
   /** `-l` values for the job's resources (without walltime), in directive order. */
   resourceRequests(chunk: PbsChunkRequest, names?: PbsGpuResourceNames): string[]
-  /** The array option and its value, e.g. `['-J', '0-9%2']`. */
-  arrayOption(spec: PbsArraySpec): readonly [string, string]
-  /** `qstat` argv (before the job ids) that prints full status, finished jobs included where possible. */
-  qstatArgv(format: PbsOutputFormat): readonly string[]
+  /** Job arrays: option, grouping, subjob spelling. */
+  readonly arrays: PbsArrayDialect
+  /**
+   * `qstat` argv (before the job ids) that prints full status, finished jobs included where possible;
+   * with `subjobs`, every subjob of an array too (`-t`).
+   */
+  qstatArgv(format: PbsOutputFormat, options?: { readonly subjobs?: boolean }): readonly string[]
   /** `pbsnodes` argv that prints every node in `format`. */
   pbsnodesArgv(format: PbsOutputFormat): readonly string[]
 }
@@ -94,15 +128,69 @@ function gpuTypeResource(names: PbsGpuResourceNames): string {
   return names.gpuTypeResource
 }
 
-function arraySpec(spec: PbsArraySpec): string {
-  const { first, last, maxConcurrent } = spec
-  if (!Number.isInteger(first) || !Number.isInteger(last) || first < 0 || last < first) {
-    throw new RpoError('spec-invalid', `PBS script: not an array range ${first}-${last}`)
+function checkArraySpec(spec: PbsArraySpec): { indices: readonly number[]; throttle: string } {
+  const { indices, maxConcurrent } = spec
+  const ascending = indices.every((index, i) => i === 0 || index > (indices[i - 1] as number))
+  if (indices.length === 0 || !ascending || indices.some((index) => !Number.isInteger(index) || index < 0)) {
+    throw new RpoError('spec-invalid', `PBS script: not ascending array indices: ${indices.join(',')}`)
   }
   if (maxConcurrent !== undefined && (!Number.isInteger(maxConcurrent) || maxConcurrent < 1)) {
     throw new RpoError('spec-invalid', `PBS script: array concurrency must be a positive integer, got ${maxConcurrent}`)
   }
-  return `${first}-${last}${maxConcurrent === undefined ? '' : `%${maxConcurrent}`}`
+  return { indices, throttle: maxConcurrent === undefined ? '' : `%${maxConcurrent}` }
+}
+
+/** `first-last[:step]` when the indices are evenly spaced (what PBS Pro -J can say), else null. */
+function evenRange(indices: readonly number[]): string | null {
+  if (indices.length < 2) return null
+  const first = indices[0] as number
+  const last = indices.at(-1) as number
+  const step = (indices[1] as number) - first
+  if (indices.some((index, i) => index !== first + i * step)) return null
+  return step === 1 ? `${first}-${last}` : `${first}-${last}:${step}`
+}
+
+// greedy: the longest evenly spaced run from the lowest index, then again from the next one
+function evenRuns(indices: readonly number[]): number[][] {
+  const runs: number[][] = []
+  let start = 0
+  while (start < indices.length - 1) {
+    const step = (indices[start + 1] as number) - (indices[start] as number)
+    let end = start + 1
+    while (end + 1 < indices.length && (indices[end + 1] as number) - (indices[end] as number) === step) end++
+    runs.push(indices.slice(start, end + 1))
+    start = end + 1
+  }
+  return runs
+}
+
+/** `0-3,7,9-10`: runs of consecutive indices as ranges (Torque -t takes any such list). */
+function indexList(indices: readonly number[]): string {
+  const parts: string[] = []
+  let start = 0
+  for (let i = 1; i <= indices.length; i++) {
+    if (i < indices.length && (indices[i] as number) === (indices[i - 1] as number) + 1) continue
+    const first = indices[start] as number
+    const last = indices[i - 1] as number
+    parts.push(first === last ? String(first) : `${first}-${last}`)
+    start = i
+  }
+  return parts.join(',')
+}
+
+function majorVersion(version: string | null): number | null {
+  const major = version === null ? Number.NaN : Number.parseInt(version, 10)
+  return Number.isNaN(major) ? null : major
+}
+
+/**
+ * The `-W depend` type of a dependency on a plain job (not an array): PBS Pro UG "Job dependencies"
+ * and Torque qsub(1) -W depend use the same after* types.
+ */
+export const PBS_DEPEND_TYPES: Readonly<Record<DependencyCondition, string>> = {
+  succeeded: 'afterok',
+  finished: 'afterany',
+  failed: 'afternotok',
 }
 
 const PBSPRO_FAMILY: Omit<PbsFlavor, 'name'> = {
@@ -111,13 +199,43 @@ const PBSPRO_FAMILY: Omit<PbsFlavor, 'name'> = {
   maxJobNameLength: 236,
   outputFormats: ['json', 'text'],
   resourceRequests: pbsSelect,
-  // PBS Pro: -J <start>-<end>[:<step>][%<max running>]; a range of one index is refused by qsub
-  arrayOption: (spec) => {
-    if (spec.first === spec.last) throw new RpoError('spec-invalid', 'PBS script: a PBS Pro job array needs 2+ indices')
-    return ['-J', arraySpec(spec)]
+  // PBS Pro qsub(1B): -J <first>-<last>[:<step>][%<max running subjobs>], 2+ indices, never a list;
+  // subjobs are `1234[7].server`, the index is $PBS_ARRAY_INDEX, `^array_index^` in -o/-e is replaced
+  // by it (server array_func.c subst_array_index), and dependencies name the whole array (`1234[]`)
+  arrays: {
+    option: (spec) => {
+      const { indices, throttle } = checkArraySpec(spec)
+      const range = evenRange(indices)
+      if (range === null) {
+        throw new RpoError(
+          'spec-invalid',
+          `PBS script: a PBS Pro job array needs 2+ evenly spaced indices, got ${indices.join(',')}`,
+        )
+      }
+      return ['-J', `${range}${throttle}`]
+    },
+    split: evenRuns,
+    indexVariable: 'PBS_ARRAY_INDEX',
+    pathIndexToken: '^array_index^',
+    dependTypes: PBS_DEPEND_TYPES,
+    // qhold(1B), qrls(1B): "can be used on jobs and job arrays, but not on subjobs"
+    holdSubjobs: false,
+    // qsub(1B) -J: "Job arrays are always rerunnable"
+    alwaysRerunnable: true,
+    // the scheduler throttles with max_run_subjobs: the waiting subjobs stay queued
+    silentThrottleHolds: false,
+    // the `%` throttle (max_run_subjobs) is in OpenPBS's qsub(1B) but not in the 2016 PBS Pro one:
+    // before 20 rpo does not rely on it, and the planner keeps maxParallel itself
+    supported: (version) => {
+      const major = majorVersion(version)
+      return major === null || major >= 20
+    },
   },
   // -x: finished jobs too (job history), so a job that ended between two polls still has a row
-  qstatArgv: (format) => (format === 'json' ? ['qstat', '-f', '-F', 'json', '-x'] : ['qstat', '-f', '-x']),
+  qstatArgv: (format, options = {}) => [
+    ...(format === 'json' ? ['qstat', '-f', '-F', 'json', '-x'] : ['qstat', '-f', '-x']),
+    ...(options.subjobs === true ? ['-t'] : []),
+  ],
   pbsnodesArgv: (format) => (format === 'json' ? ['pbsnodes', '-av', '-F', 'json'] : ['pbsnodes', '-av']),
 }
 
@@ -133,9 +251,31 @@ export const PBS_FLAVORS: Readonly<Record<PbsFlavorName, PbsFlavor>> = {
     maxJobNameLength: 15,
     outputFormats: ['xml', 'text'],
     resourceRequests: torqueNodes,
-    arrayOption: (spec) => ['-t', arraySpec(spec)],
+    // Torque qsub(1): -t <list of ids and ranges>[%<slot limit>]; subjobs are `1234[7].server`, the
+    // index is $PBS_ARRAYID; the server appends `-<index>` to the -o/-e paths and the job name
+    // (server job_func.c job_clone), and a dependency on an array is `afterokarray:1234[]`
+    arrays: {
+      option: (spec) => {
+        const { indices, throttle } = checkArraySpec(spec)
+        return ['-t', `${indexList(indices)}${throttle}`]
+      },
+      split: (indices) => (indices.length >= 2 ? [[...indices]] : []),
+      indexVariable: 'PBS_ARRAYID',
+      pathIndexToken: null,
+      dependTypes: { succeeded: 'afterokarray', finished: 'afteranyarray', failed: 'afternotokarray' },
+      // subjobs are whole jobs there (job_clone): qhold/qrls take their ids
+      holdSubjobs: true,
+      alwaysRerunnable: false,
+      // job_func.c job_clone_wt holds subjobs with HOLD_a while cloning and HOLD_l beyond the slot
+      // limit; attr_fn_hold.c encode_hold prints only s, o and u
+      silentThrottleHolds: true,
+      supported: () => true,
+    },
     // Torque's -x is XML, not history; finished jobs stay visible for keep_completed seconds
-    qstatArgv: (format) => (format === 'xml' ? ['qstat', '-x'] : ['qstat', '-f']),
+    qstatArgv: (format, options = {}) => [
+      ...(format === 'xml' ? ['qstat', '-x'] : ['qstat', '-f']),
+      ...(options.subjobs === true ? ['-t'] : []),
+    ],
     pbsnodesArgv: (format) => (format === 'xml' ? ['pbsnodes', '-x'] : ['pbsnodes', '-a']),
   },
 }

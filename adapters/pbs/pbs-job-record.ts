@@ -318,15 +318,17 @@ export function parseTorqueNodes(spec: string): { nodes: number; cpus: number; g
  * job without that variable, as its job name. PBS cannot select by name or variable (qselect -N
  * matches names only, and a shortened name is not the key), so the caller lists the jobs with
  * `buildQstatAllArgv` and filters here. When several jobs carry one key, the one created last wins.
+ * @param keyOf the key a record stands for (pbs-subjobs.ts pbsRecordKey also reads subjobs as their instances)
  */
 export function findPbsJobsBySubmissionKey(
   records: readonly PbsJobRecord[],
   keys: readonly SubmissionKey[],
+  keyOf: (record: PbsJobRecord) => string | null = (record) => record.submissionKey ?? record.name,
 ): Map<SubmissionKey, NativeJobId> {
   const wanted = new Set<string>(keys)
   const found = new Map<SubmissionKey, PbsJobRecord>()
   for (const record of records) {
-    const key = record.submissionKey ?? record.name
+    const key = keyOf(record)
     if (key === null || !wanted.has(key)) continue
     const seen = found.get(key as SubmissionKey)
     const created = record.createdAt?.getTime() ?? Number.NEGATIVE_INFINITY

@@ -46,6 +46,11 @@ export interface PbsScriptOptions {
   readonly priority?: number
   /** `-J` (PBS Pro) / `-t` (Torque). */
   readonly array?: PbsArraySpec
+  /**
+   * `-o`/`-e` paths instead of `<jobDir>/pbs.out|err`: a job array's, which may hold the flavor's
+   * index token (`^array_index^`). Absolute plain paths only.
+   */
+  readonly streams?: { readonly stdout: string; readonly stderr: string }
   /** Overrides the flavor's job-name limit (e.g. a Torque server known to take long names). */
   readonly maxJobNameLength?: number
 }
@@ -78,7 +83,7 @@ export function renderPbsScript(template: string, job: JobSubmission, options: P
       .join('\n'),
     env_exports: buildPbsEnvExports(job.env).join('\n'),
     work_dir: noNul('workDir', job.workDir),
-    signal_timer: buildSignalTimer(job, options.signal),
+    signal_timer: buildPbsSignalTimer(job, options.signal),
     command: noNul('command', job.command),
   })
 }
@@ -124,8 +129,11 @@ export function buildPbsDirectives(job: JobSubmission, options: PbsScriptOptions
   // upstreams submitted in the same batch have no id yet: buildQsubArgv wires those on the command line
   const depend = buildPbsDependSpec(
     job.dependsOn.flatMap((d) => (d.jobId === null ? [] : [{ jobId: d.jobId, condition: d.condition }])),
+    options.flavor,
   )
-  if (depend !== null) directives.push(directive('-W', `depend=${depend}`))
+  // built from checked ids only (assertPbsJobId): digits, letters, dots, dashes and an array's
+  // brackets (`1234[].srv`), which qsub's directive reader takes as they are
+  if (depend !== null) directives.push(`-W depend=${depend}`)
   if (options.rerunnable !== undefined) directives.push(directive('-r', options.rerunnable ? 'y' : 'n'))
   if (options.priority !== undefined) {
     if (!Number.isInteger(options.priority) || options.priority < -1024 || options.priority > 1023) {
@@ -134,14 +142,28 @@ export function buildPbsDirectives(job: JobSubmission, options: PbsScriptOptions
     directives.push(directive('-p', String(options.priority)))
   }
   if (options.array !== undefined) {
-    const [flag, value] = flavor.arrayOption(options.array)
+    const [flag, value] = flavor.arrays.option(options.array)
     directives.push(directive(flag, value))
   }
   const jobDir = noNul('jobDir', job.jobDir).replace(/\/+$/, '')
   if (!DIRECTIVE_PATH.test(jobDir)) {
     throw invalid(`jobDir must be an absolute path of [A-Za-z0-9._/+@=,-], got ${JSON.stringify(job.jobDir)}`)
   }
-  directives.push(directive('-o', `${jobDir}/pbs.out`), directive('-e', `${jobDir}/pbs.err`))
+  if (options.streams === undefined) {
+    directives.push(directive('-o', `${jobDir}/pbs.out`), directive('-e', `${jobDir}/pbs.err`))
+  } else {
+    const token = flavor.arrays.pathIndexToken
+    for (const [flag, path] of [
+      ['-o', options.streams.stdout],
+      ['-e', options.streams.stderr],
+    ] as const) {
+      // the index token is the one thing besides a plain path that qsub's directive reader gets
+      if (!DIRECTIVE_PATH.test(token === null ? path : path.replace(token, 'x'))) {
+        throw invalid(`${flag} must be an absolute path of [A-Za-z0-9._/+@=,-], got ${JSON.stringify(path)}`)
+      }
+      directives.push(`${flag} ${path}`)
+    }
+  }
   if (jobName.keyInVariable) directives.push(directive('-v', `${PBS_SUBMISSION_KEY_VARIABLE}=${job.submissionKey}`))
   return directives
 }
@@ -154,8 +176,11 @@ export function buildPbsEnvExports(env: Readonly<Record<string, string>>): strin
   })
 }
 
-// `$$` in the subshell is the batch shell's pid, which after `exec` is the command's
-function buildSignalTimer(job: JobSubmission, signal: PbsScriptOptions['signal']): string {
+/**
+ * The timer that sends the checkpoint signal before the walltime ends; '' without a signal.
+ * `$$` in the subshell is the batch shell's pid, which after `exec` is the command's.
+ */
+export function buildPbsSignalTimer(job: JobSubmission, signal: PbsScriptOptions['signal']): string {
   if (signal === undefined) return ''
   const name = signal.name.replace(/^SIG/, '')
   if (!/^[A-Z][A-Z0-9]{0,7}$/.test(name)) throw invalid(`not a signal name: ${JSON.stringify(signal.name)}`)

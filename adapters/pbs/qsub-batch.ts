@@ -8,6 +8,9 @@
  *   on the qsub command line; a job whose in-batch upstream was refused is not submitted. The answer
  *   is one `rpo-job <i> <id>` / `rpo-fail <i> <message>` line per job, and each new id is also written
  *   to `<jobDir>/job_id` before it is announced, so a lookup by submission key finds it after a crash.
+ *   A sweep submitted as one job array (pbs-array.ts) is one unit: its script and array id go to the
+ *   array folder, each instance folder gets its subjob id (`1234[7].srv`) in `job_id`, and the one
+ *   answer line stands for every instance.
  * - Job files: one `cat` per file of many job folders (exit statuses, cancel markers, job ids).
  * - Exit-status files: the command wrapper that records the exit status where a server does not.
  */
@@ -15,9 +18,13 @@
 import { randomBytes } from 'node:crypto'
 import { ParseError, RpoError } from '../../src/core/errors.js'
 import { MKDIR_FAILED } from '../../src/scheduler/run-batch-script.js'
-import type { DependencyCondition, JobSubmission, SubmitResult } from '../../src/scheduler/scheduler-adapter.js'
+import type { JobSubmission, SubmitResult } from '../../src/scheduler/scheduler-adapter.js'
+import { asNativeJobId } from '../../src/scheduler/scheduler-adapter.js'
 import { quoteShellWord } from '../../src/script/shell-quote.js'
-import { assertPbsJobId } from './pbs-commands.js'
+import type { PbsArrayUnit } from './pbs-array.js'
+import { assertPbsJobId, joinPbsDependTerms, type PbsDependTerm, pbsDependTerm } from './pbs-commands.js'
+import { PBS_DEPEND_TYPES, PBS_FLAVORS, type PbsFlavorName } from './pbs-flavors.js'
+import { pbsArrayParentId, pbsSubjobId } from './pbs-subjobs.js'
 
 /** The files rpo keeps in a PBS job's folder besides the scheduler's own output. */
 export const PBS_JOB_FILES = {
@@ -35,16 +42,20 @@ export const PBS_JOB_FILES = {
 
 export type PbsJobFile = 'jobId' | 'exitStatus' | 'cancelMarker'
 
-const DEPEND_TYPES: Record<DependencyCondition, string> = {
-  succeeded: 'afterok',
-  finished: 'afterany',
-  failed: 'afternotok',
-}
-
 export interface QsubBatchJob {
+  /** The job; for an array, the job the array is submitted as (array key and folder, shared dependencies). */
   readonly job: JobSubmission
   /** The rendered batch script (its `#PBS -W depend` carries the upstreams whose ids were already known). */
   readonly script: string
+  /** Present when the unit is a sweep's instances as one job array. */
+  readonly array?: PbsArrayUnit
+}
+
+export interface QsubBatchOptions {
+  /** Random bytes for the heredoc delimiters (injectable for golden tests). */
+  readonly delimiterSeed?: string
+  /** Whose dependency types apply to arrays. @default 'pbspro' */
+  readonly flavor?: PbsFlavorName
 }
 
 /** A job's folder without trailing slashes; refused when it could not be a plain absolute path. */
@@ -58,16 +69,20 @@ export function pbsJobDir(job: Pick<JobSubmission, 'jobDir' | 'submissionKey'>):
 
 /**
  * The bash script that writes and submits `jobs` in order (upstreams before their dependents).
- * Prints `rpo-job <index> <jobid>` or `rpo-fail <index> <message>` per job, and `rpo-mkdir-failed`
- * (exit 3) when the job folders cannot be created.
- * @param delimiterSeed random bytes for the heredoc delimiters (injectable for golden tests)
+ * Prints `rpo-job <index> <jobid>` or `rpo-fail <index> <message>` per unit, and `rpo-mkdir-failed`
+ * (exit 3) when the job folders cannot be created. A dependency on an instance of an in-batch array
+ * waits for the whole array (the flavor's array dependency type on `<id>[]`).
  * @throws RpoError('internal') when a job depends on an in-batch job that does not come before it.
  */
-export function buildQsubBatchScript(
-  jobs: readonly QsubBatchJob[],
-  delimiterSeed: string = randomBytes(6).toString('hex'),
-): string {
-  const index = new Map(jobs.map((b, i) => [b.job.submissionKey as string, i]))
+export function buildQsubBatchScript(jobs: readonly QsubBatchJob[], options: QsubBatchOptions = {}): string {
+  const delimiterSeed = options.delimiterSeed ?? randomBytes(6).toString('hex')
+  const flavor = options.flavor ?? 'pbspro'
+  // every submission key → the unit that submits it (an array's instances and its own key alike)
+  const index = new Map<string, number>()
+  jobs.forEach((b, i) => {
+    index.set(b.job.submissionKey, i)
+    for (const member of b.array?.members ?? []) index.set(member.submissionKey, i)
+  })
   jobs.forEach(({ job }, i) => {
     for (const d of job.dependsOn) {
       const at = index.get(d.submissionKey)
@@ -80,25 +95,35 @@ export function buildQsubBatchScript(
     }
   })
   const dirs = jobs.map(({ job }) => pbsJobDir(job))
+  const memberDirs = jobs.map(({ array }) => (array?.members ?? []).map((m) => pbsJobDir(m)))
   const lines = [
     'set -u',
     jobs.map((_, i) => `id_${i}=`).join(' '),
+    'rpo_subjobs=()',
     "rpo_id_re='^[0-9]+(\\[[0-9]*\\])?(\\.[A-Za-z0-9._-]+)?$'",
     'rpo_err=$(mktemp 2>/dev/null) || rpo_err=/tmp/rpo-qsub-err.$$',
     `trap 'rm -f -- "$rpo_err"' EXIT`,
     '# one line of text: newlines and tabs become spaces',
     `rpo_one_line() { printf '%s' "$*" | tr '\\n\\t' '  '; }`,
-    '# rpo_qsub <index> <job folder> <qsub arguments…>: sets rpo_id to the new id, or empty',
+    '# rpo_qsub <index> <job folder> <qsub arguments…>: sets rpo_id to the new id, or empty. For a job',
+    '# array, rpo_subjobs holds <array index> <instance folder> pairs: each folder gets its subjob id',
     'rpo_qsub() {',
-    '  local i=$1 dir=$2 out line',
+    '  local i=$1 dir=$2 out line k',
     '  shift 2',
     '  rpo_id=',
     `  rm -f -- "$dir/${PBS_JOB_FILES.jobId}" "$dir/${PBS_JOB_FILES.exitStatus}" "$dir/${PBS_JOB_FILES.cancelMarker}"`,
+    `  for ((k = 1; k < \${#rpo_subjobs[@]}; k += 2)); do`,
+    `    rm -f -- "\${rpo_subjobs[k]}/${PBS_JOB_FILES.jobId}" "\${rpo_subjobs[k]}/${PBS_JOB_FILES.exitStatus}" "\${rpo_subjobs[k]}/${PBS_JOB_FILES.cancelMarker}"`,
+    '  done',
     '  if out=$(qsub "$@" 2>"$rpo_err"); then',
     '    # the id is the last non-blank line (site submit filters may print notices before it)',
     `    while IFS= read -r line; do line=\${line//[[:space:]]/}; [ -z "$line" ] || rpo_id=$line; done <<<"$out"`,
-    '    if [[ $rpo_id =~ $rpo_id_re ]]; then',
+    '    # an array must answer with an array id (1234[].server): its subjob ids are made from it',
+    `    if [[ $rpo_id =~ $rpo_id_re ]] && { [ \${#rpo_subjobs[@]} -eq 0 ] || [[ $rpo_id == *"[]"* ]]; }; then`,
     `      printf '%s\\n' "$rpo_id" >"$dir/${PBS_JOB_FILES.jobId}" 2>/dev/null`,
+    `      for ((k = 0; k < \${#rpo_subjobs[@]}; k += 2)); do`,
+    `        printf '%s\\n' "\${rpo_id%%\\[\\]*}[\${rpo_subjobs[k]}]\${rpo_id#*\\[\\]}" >"\${rpo_subjobs[k+1]}/${PBS_JOB_FILES.jobId}" 2>/dev/null`,
+    '      done',
     '      echo "rpo-job $i $rpo_id"',
     '    else',
     '      rpo_id=',
@@ -109,30 +134,38 @@ export function buildQsubBatchScript(
     '  fi',
     '}',
   ]
-  const uniqueDirs = [...new Set(dirs)]
+  const uniqueDirs = [...new Set([...dirs, ...memberDirs.flat()])]
   if (uniqueDirs.length > 0)
     lines.push(`mkdir -p -- ${uniqueDirs.map(quoteShellWord).join(' ')} || { echo "${MKDIR_FAILED}"; exit 3; }`)
-  jobs.forEach(({ job, script }, i) => {
+  jobs.forEach(({ job, script, array }, i) => {
     const delimiter = `RPO_SCRIPT_${delimiterSeed}_${i}`
     if (script.includes(delimiter)) throw new Error(`batch script delimiter collision for ${job.submissionKey}`)
     const dir = dirs[i] as string
     const file = quoteShellWord(`${dir}/${PBS_JOB_FILES.script}`)
-    const groups: string[] = []
-    for (const condition of ['succeeded', 'finished', 'failed'] as const) {
-      const ids = job.dependsOn
-        .filter((d) => d.condition === condition)
-        .map((d) => (d.jobId === null ? `\${id_${index.get(d.submissionKey)}}` : assertPbsJobId(d.jobId)))
-      if (ids.length > 0) groups.push([DEPEND_TYPES[condition], ...new Set(ids)].join(':'))
-    }
+    const order = ['succeeded', 'finished', 'failed'] as const
+    const terms = [...job.dependsOn]
+      .sort((a, b) => order.indexOf(a.condition) - order.indexOf(b.condition))
+      .map((d): PbsDependTerm => {
+        if (d.jobId !== null) return pbsDependTerm(d.jobId, d.condition, flavor)
+        const at = index.get(d.submissionKey) as number
+        // an upstream in an in-batch array: its variable holds the array's id (1234[].srv)
+        const type = jobs[at]?.array ? PBS_FLAVORS[flavor].arrays.dependTypes : PBS_DEPEND_TYPES
+        return { type: type[d.condition], id: `\${id_${at}}` }
+      })
+    const depend = joinPbsDependTerms(terms)
     const argv = [
       '-o',
-      quoteShellWord(`${dir}/${PBS_JOB_FILES.stdout}`),
+      quoteShellWord(array?.stdout ?? `${dir}/${PBS_JOB_FILES.stdout}`),
       '-e',
-      quoteShellWord(`${dir}/${PBS_JOB_FILES.stderr}`),
+      quoteShellWord(array?.stderr ?? `${dir}/${PBS_JOB_FILES.stderr}`),
       // ids are digits, dots, letters and brackets (checked above or by rpo_id_re): safe in double quotes
-      ...(groups.length > 0 ? ['-W', `"depend=${groups.join(',')}"`] : []),
+      ...(depend !== null ? ['-W', `"depend=${depend}"`] : []),
       file,
     ]
+    const subjobs = (array?.members ?? []).map((_, m) => [
+      String(array?.indices[m]),
+      quoteShellWord(memberDirs[i]?.[m] as string),
+    ])
     const submit = [
       `if ! cat >${file} <<'${delimiter}'`,
       script.endsWith('\n') ? script.slice(0, -1) : script,
@@ -140,7 +173,9 @@ export function buildQsubBatchScript(
       'then',
       `  echo "rpo-fail ${i} cannot write the job script ${dir}/${PBS_JOB_FILES.script}"`,
       'else',
+      ...(subjobs.length > 0 ? [`  rpo_subjobs=(${subjobs.flat().join(' ')})`] : []),
       `  rpo_qsub ${i} ${quoteShellWord(dir)} ${argv.join(' ')}`,
+      ...(subjobs.length > 0 ? ['  rpo_subjobs=()'] : []),
       `  id_${i}=$rpo_id`,
       'fi',
     ]
@@ -166,7 +201,8 @@ export function buildQsubBatchScript(
 /**
  * Read the batch script's answer. Jobs without a line are left out: their outcome is unknown (the
  * caller finds them by submission key). The wrappers' qsub wraps sbatch's refusal in a long text:
- * the message keeps the scheduler's own words.
+ * the message keeps the scheduler's own words. An array's one line answers for each instance:
+ * `<seq>[<index>]<.server>` each, or the same refusal for all.
  * @throws ParseError for an answer about an index that was not in the batch.
  */
 export function parseQsubBatchOutput(stdout: string, jobs: readonly QsubBatchJob[]): SubmitResult[] {
@@ -174,8 +210,13 @@ export function parseQsubBatchOutput(stdout: string, jobs: readonly QsubBatchJob
   for (const line of stdout.split('\n')) {
     const match = /^rpo-(job|fail) (\d+) ?(.*)$/.exec(line.trim())
     if (!match) continue
-    const job = jobs[Number(match[2])]?.job
-    if (!job) throw new ParseError('qsub batch', 'answer for a job index that was not in the batch', line)
+    const unit = jobs[Number(match[2])]
+    if (!unit) throw new ParseError('qsub batch', 'answer for a job index that was not in the batch', line)
+    const job = unit.job
+    if (unit.array) {
+      results.push(...arrayResults(unit.array, match[1] === 'job', match[3] ?? ''))
+      continue
+    }
     if (match[1] === 'job') {
       results.push({ kind: 'submitted', submissionKey: job.submissionKey, jobId: assertPbsJobId(match[3] ?? '') })
     } else {
@@ -183,6 +224,23 @@ export function parseQsubBatchOutput(stdout: string, jobs: readonly QsubBatchJob
     }
   }
   return results
+}
+
+function arrayResults(array: PbsArrayUnit, submitted: boolean, said: string): SubmitResult[] {
+  const id = submitted ? assertPbsJobId(said) : null
+  // the script only announces array ids; anything else is a refusal, never a guessed subjob id
+  const arrayId = id !== null && pbsArrayParentId(id) === id ? id : null
+  const message =
+    arrayId === null && submitted ? `qsub did not answer with a job array id: ${said}` : cleanQsubMessage(said)
+  return array.members.map((member, m) =>
+    arrayId === null
+      ? { kind: 'rejected', submissionKey: member.submissionKey, message }
+      : {
+          kind: 'submitted',
+          submissionKey: member.submissionKey,
+          jobId: asNativeJobId(pbsSubjobId(arrayId, array.indices[m] as number)),
+        },
+  )
 }
 
 /**

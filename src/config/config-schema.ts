@@ -55,6 +55,12 @@ const SlurmClusterSchema = z.strictObject({ kind: z.literal('slurm'), ...BatchCl
 const PbsClusterSchema = z.strictObject({
   kind: z.literal('pbs'),
   flavor: z.enum(['pbspro', 'openpbs', 'torque']).optional().describe('Detected from qstat --version when absent'),
+  arrays: z
+    .boolean()
+    .optional()
+    .describe(
+      'Submit sweeps as job arrays (-J/-t); set false for a server that refuses them @default true where supported',
+    ),
   ...BatchClusterFields,
 })
 
@@ -104,6 +110,17 @@ export const ConfigSchema = z.strictObject({
     .record(name, ClusterSchema)
     .default({ local: { kind: 'local', gpus: [], killGrace: '10s', pollInterval: '250ms' } }),
   projects: z.record(name, ProjectSchema).default({}),
+  enforcement: z
+    .strictObject({
+      runningAtHardCap: z
+        .enum(['finish', 'cancel'])
+        .default('finish')
+        .describe(
+          'A running job that reaches a hard cap and cannot checkpoint: let it finish (the cap is crossed by what it still uses) or cancel it',
+        ),
+    })
+    .default({ runningAtHardCap: 'finish' })
+    .describe('What rpo does at a budget cap (jobs that can checkpoint are always checkpointed and held)'),
   sync: z
     .strictObject({
       schedule: z

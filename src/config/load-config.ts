@@ -46,6 +46,7 @@ export interface ResolvedConfig {
   readonly defaultCluster: string
   readonly clusters: Readonly<Record<string, ResolvedCluster>>
   readonly projects: ConfigFile['projects']
+  readonly enforcement: ConfigFile['enforcement']
   readonly sync: ConfigFile['sync']
 }
 
@@ -100,6 +101,7 @@ export function resolveConfig(
     defaultCluster: parsed.defaultCluster,
     clusters,
     projects: parsed.projects,
+    enforcement: parsed.enforcement,
     sync: parsed.sync,
   }
 }

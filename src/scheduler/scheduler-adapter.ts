@@ -22,6 +22,11 @@ export interface SchedulerCapabilities {
   readonly hold: boolean
   readonly requeue: boolean
   readonly arrays: boolean
+  /**
+   * A dependency on one array instance waits for the whole array (PBS: `afterok:1234[]`), so an
+   * array holding an instance that failed and is being retried can never satisfy a dependent.
+   */
+  readonly wholeArrayDependencies?: boolean
   readonly priority: boolean
   readonly signal: boolean
 }

@@ -112,6 +112,7 @@ export function judgeEarly(
   groups: ReadonlyMap<string, readonly TaskSnapshot[]>,
   attempts: ReadonlyMap<string, AttemptSnapshot>,
   tentative: ReadonlySet<string>,
+  wholeArrays = false,
 ): EarlyVerdict | null {
   const deps: { taskId: string; condition: 'succeeded' | 'finished' }[] = []
   for (const dep of after) {
@@ -122,6 +123,10 @@ export function judgeEarly(
         return null
       }
       if (member.state === 'succeeded' || (dep.condition === 'finished' && isTerminalTaskState(member.state))) continue
+      // a dependency on a whole array that holds a retried instance's failed job is never met:
+      // wait for the upstreams to finish instead of wiring it
+      const retried = member.attempts > 1 || (member.attempts >= 1 && tentative.has(member.id))
+      if (wholeArrays && retried) return null
       if (tentative.has(member.id) || activeKey(member, attempts) !== null) {
         deps.push({ taskId: member.id, condition: dep.condition })
         continue

@@ -50,7 +50,20 @@ export interface PlanOptions {
    * otherwise the planner keeps at most that many instances in flight. @default false
    */
   readonly schedulerThrottles?: boolean
+  /** A dependency on an array instance waits for its whole array (PBS): see SchedulerCapabilities. */
+  readonly wholeArrayDependencies?: boolean
+  /**
+   * Budget admission, asked for each task about to be submitted, in submission order (it may
+   * reserve what it admits): `hold` submits the job held on the scheduler, `wait` keeps the task
+   * pending (where the scheduler cannot hold). Both carry the reason, shown on the task.
+   */
+  readonly admit?: (task: TaskSnapshot, definition: ResolvedTask) => AdmissionVerdict
 }
+
+export type AdmissionVerdict =
+  | { readonly kind: 'admit' }
+  | { readonly kind: 'hold'; readonly reason: string }
+  | { readonly kind: 'wait'; readonly reason: string }
 
 /** A dependency the scheduler must enforce: on an upstream attempt in flight (or submitted this tick). */
 export interface NativeDependency {
@@ -70,6 +83,8 @@ export interface PlannedSubmission {
   readonly resend: boolean
   /** Upstream jobs still in flight; an upstream submitted this tick comes earlier in the list. */
   readonly dependsOn: readonly NativeDependency[]
+  /** Submit held, for this reason (a budget): released by the budget enforcement. */
+  readonly hold?: string
 }
 
 export type PlannedEvent = {
@@ -222,7 +237,7 @@ export function planTick(
           verdict ??= judgeDependencies(definition.after, groups)
           if (verdict.kind === 'ready') ready.push({ task, deps: [] })
           else if (options.nativeDependencies && task.kind === 'task' && definition.when.length === 0) {
-            early ??= judgeEarly(definition.after, groups, attempts, tentative)
+            early ??= judgeEarly(definition.after, groups, attempts, tentative, options.wholeArrayDependencies)
             if (early) ready.push({ task, deps: early })
           }
           continue
@@ -232,7 +247,7 @@ export function planTick(
         if (verdict.kind === 'wait') {
           // native dependencies: submit now, the scheduler starts it when its upstreams end
           if (options.nativeDependencies && task.kind === 'task' && definition.when.length === 0) {
-            early ??= judgeEarly(definition.after, groups, attempts, tentative)
+            early ??= judgeEarly(definition.after, groups, attempts, tentative, options.wholeArrayDependencies)
             if (early) {
               ready.push({ task, deps: early })
               tentative.add(task.id)
@@ -269,7 +284,9 @@ export function planTick(
     for (const attempt of resends.reverse()) {
       const task = tasks.get(attempt.taskId) as TaskSnapshot
       const definition = definitions.get(task.group) as ResolvedTask
-      const early = options.nativeDependencies ? (judgeEarly(definition.after, groups, attempts, new Set()) ?? []) : []
+      const early = options.nativeDependencies
+        ? (judgeEarly(definition.after, groups, attempts, new Set(), options.wholeArrayDependencies) ?? [])
+        : []
       const dependsOn = early.flatMap((d) => {
         const key = activeKey(tasks.get(d.taskId), attempts)
         return key === null ? [] : [{ ...d, submissionKey: key }]
@@ -550,18 +567,34 @@ function scheduleReady(
       dependsOn.push({ taskId: dep.taskId, submissionKey: key, condition: dep.condition })
     }
     if (blocked) continue
-    const resources = (definitions.get(task.group) as ResolvedTask).resources
-    if (free) {
-      if (!fitsCapacity(free, resources)) continue
-      free = reserve(free, resources)
+    const definition = definitions.get(task.group) as ResolvedTask
+    const resources = definition.resources
+    if (free && !fitsCapacity(free, resources)) continue
+    const verdict = options.admit?.(task, definition) ?? { kind: 'admit' }
+    if (verdict.kind === 'wait') {
+      if (task.reason !== verdict.reason) patchTask(task.id, { reason: verdict.reason })
+      continue
     }
+    if (free) free = reserve(free, resources)
     slots--
     inFlightByGroup.set(task.group, (inFlightByGroup.get(task.group) ?? 0) + 1)
     const attempt = task.attempts + 1
     const submissionKey = submissionKeyFor(snapshot.id, task.id, attempt)
     keys.set(task.id, submissionKey)
-    patchTask(task.id, { state: 'active', attempts: attempt, nextAttemptAt: null })
-    submissions.push({ taskId: task.id, attempt, submissionKey, resend: false, dependsOn })
+    patchTask(task.id, {
+      state: 'active',
+      attempts: attempt,
+      nextAttemptAt: null,
+      ...(verdict.kind === 'hold' ? { reason: verdict.reason } : {}),
+    })
+    submissions.push({
+      taskId: task.id,
+      attempt,
+      submissionKey,
+      resend: false,
+      dependsOn,
+      ...(verdict.kind === 'hold' ? { hold: verdict.reason } : {}),
+    })
   }
 }
 

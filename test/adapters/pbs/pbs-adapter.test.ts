@@ -13,69 +13,11 @@ import {
   type JobSubmission,
   type NativeJobId,
 } from '../../../src/scheduler/scheduler-adapter.js'
-import type { ExecOptions, ExecResult, Transport } from '../../../src/transport/transport.js'
+import { type Answer, exit, FakeTransport, ok } from './fake-pbs-transport.js'
 
 const FIXTURES = join(import.meta.dirname, 'fixtures', 'slurm-torque-wrappers')
 const fixture = (name: string) => readFileSync(join(FIXTURES, name), 'utf8')
 const WRAPPERS_VERSION = fixture('qstat-version.txt')
-
-const ok = (stdout = '', stderr = ''): ExecResult => ({ stdout, stderr, exitCode: 0, signal: null })
-const exit = (exitCode: number, stdout = '', stderr = ''): ExecResult => ({ stdout, stderr, exitCode, signal: null })
-
-type Answer = (argv: readonly string[]) => ExecResult | undefined
-
-/**
- * Commands are answered by `answer`; scripts by `scriptAnswer`, except the job-file reads, which are
- * answered from `files` (a fake remote file system) the way the real script would.
- */
-class FakeTransport implements Transport {
-  readonly description = 'fake login node'
-  readonly commands: string[][] = []
-  readonly scripts: string[] = []
-  readonly files = new Map<string, string>()
-  closed = false
-  constructor(
-    public answer: Answer,
-    public scriptAnswer: (script: string) => ExecResult = () => ok(),
-  ) {}
-
-  async exec(argv: readonly string[], _options?: ExecOptions): Promise<ExecResult> {
-    this.commands.push([...argv])
-    if (argv[0] === 'date') return ok('+0000\n')
-    const result = this.answer(argv)
-    if (result === undefined) throw new Error(`unexpected command ${argv.join(' ')}`)
-    return result
-  }
-
-  async execScript(script: string): Promise<ExecResult> {
-    this.scripts.push(script)
-    if (script.startsWith('rpo_read()')) {
-      const lines = [...script.matchAll(/^rpo_read (\d+) (\w+) (\S+)$/gm)].flatMap(([, i, name, file]) => {
-        const content = this.files.get((file as string).replace(/^'|'$/g, ''))
-        return content === undefined ? [] : [`rpo-file ${i} ${name} ${content.split('\n')[0]}`]
-      })
-      return ok(lines.map((l) => `${l}\n`).join(''))
-    }
-    return this.scriptAnswer(script)
-  }
-
-  async readFile(): Promise<string> {
-    throw new Error('not used')
-  }
-
-  async writeFile(): Promise<void> {
-    throw new Error('not used')
-  }
-
-  async close(): Promise<void> {
-    this.closed = true
-  }
-
-  /** Scheduler commands only (not `date`). */
-  get schedulerCommands(): string[] {
-    return this.commands.filter((argv) => argv[0] !== 'date').map((argv) => argv.join(' '))
-  }
-}
 
 /** Answers like the Slurm Torque wrappers on the testbed, from the captured outputs. */
 function wrappers(extra: Answer = () => undefined): Answer {
@@ -143,6 +85,7 @@ describe('flavor detection', () => {
       hold: true,
       requeue: false,
       arrays: false,
+      wholeArrayDependencies: false,
       priority: false,
       signal: false,
     })
@@ -443,11 +386,18 @@ describe('cancel, hold, release, requeue, priority', () => {
     await pro.requeue(ids('1.srv', '2.srv'))
     await pro.setPriority(ids('1.srv'), -5)
     await pro.signal(ids('1.srv'), 'USR1')
+    // the budget policy's nice (0 first … 10000 last) maps onto PBS's 1023 … -1024
+    await pro.setNice(ids('3.srv'), 0)
+    await pro.setNice(ids('4.srv'), 10_000)
+    await pro.setNice(ids('5.srv'), 5_000)
     expect(transport.schedulerCommands).toEqual([
       'qstat --version',
       'qrerun 1.srv 2.srv',
       'qalter -p -5 1.srv',
       'qsig -s USR1 1.srv',
+      'qalter -p 1023 3.srv',
+      'qalter -p -1024 4.srv',
+      'qalter -p 0 5.srv',
     ])
   })
 })
@@ -487,7 +437,7 @@ describe('inventory, renderScript, close', () => {
     expect(script).toContain('#PBS -N rpo.r1.task.1\n')
     expect(script).not.toContain('RPO_SUBMISSION_KEY')
     expect(script).toContain("/bin/bash -c '\\''echo hi'\\''\nrpo_status=$?")
-    // rpo compile: one script per job (no arrays yet, so a sweep's instances go one by one)
+    // rpo compile: one script per job (never arrays on the wrappers, so a sweep's instances go one by one)
     const sweep = [0, 1].map((index) => ({
       ...job(`rpo.r1.train.${index}.1`),
       array: { key: asSubmissionKey('rpo.r1.train'), index, throttle: null },

@@ -82,13 +82,62 @@ describe('PBS_FLAVORS', () => {
     expect(() => PBS_FLAVORS.torque.resourceRequests(GPU_CHUNK)).toThrow(RpoError)
   })
 
-  it('spells arrays -J for PBS Pro and -t for Torque', () => {
-    expect(PBS_FLAVORS.pbspro.arrayOption({ first: 0, last: 9, maxConcurrent: 2 })).toEqual(['-J', '0-9%2'])
-    expect(PBS_FLAVORS.torque.arrayOption({ first: 0, last: 9, maxConcurrent: 2 })).toEqual(['-t', '0-9%2'])
-    expect(PBS_FLAVORS.torque.arrayOption({ first: 3, last: 3 })).toEqual(['-t', '3-3'])
-    expect(() => PBS_FLAVORS.pbspro.arrayOption({ first: 3, last: 3 })).toThrow(RpoError)
-    expect(() => PBS_FLAVORS.torque.arrayOption({ first: 5, last: 1 })).toThrow(RpoError)
-    expect(() => PBS_FLAVORS.torque.arrayOption({ first: 0, last: 1, maxConcurrent: 0 })).toThrow(RpoError)
+  it('spells arrays -J <range>[:step] for PBS Pro and -t <list> for Torque, with the % throttle', () => {
+    const { pbspro, torque } = PBS_FLAVORS
+    expect(pbspro.arrays.option({ indices: [0, 1, 2, 3], maxConcurrent: 2 })).toEqual(['-J', '0-3%2'])
+    expect(pbspro.arrays.option({ indices: [1, 4, 7] })).toEqual(['-J', '1-7:3'])
+    expect(torque.arrays.option({ indices: [0, 1, 2, 3], maxConcurrent: 2 })).toEqual(['-t', '0-3%2'])
+    expect(torque.arrays.option({ indices: [0, 2, 3, 4, 9] })).toEqual(['-t', '0,2-4,9'])
+    expect(torque.arrays.option({ indices: [3] })).toEqual(['-t', '3'])
+    // PBS Pro -J: 2+ evenly spaced indices, never a list
+    expect(() => pbspro.arrays.option({ indices: [3] })).toThrow(RpoError)
+    expect(() => pbspro.arrays.option({ indices: [0, 1, 3] })).toThrow(/evenly spaced/)
+    expect(() => torque.arrays.option({ indices: [5, 1] })).toThrow(RpoError)
+    expect(() => torque.arrays.option({ indices: [] })).toThrow(RpoError)
+    expect(() => torque.arrays.option({ indices: [-1, 0] })).toThrow(RpoError)
+    expect(() => torque.arrays.option({ indices: [0, 1], maxConcurrent: 0 })).toThrow(RpoError)
+  })
+
+  it('splits indices into the arrays each flavor can hold', () => {
+    const { pbspro, torque } = PBS_FLAVORS
+    expect(pbspro.arrays.split([0, 1, 2, 3])).toEqual([[0, 1, 2, 3]])
+    expect(pbspro.arrays.split([0, 2, 4, 6])).toEqual([[0, 2, 4, 6]])
+    // the longest even run from the lowest index, then again: 3 stays alone
+    expect(pbspro.arrays.split([0, 1, 3])).toEqual([[0, 1]])
+    expect(pbspro.arrays.split([0, 1, 2, 3, 5, 7, 9])).toEqual([
+      [0, 1, 2, 3],
+      [5, 7, 9],
+    ])
+    expect(pbspro.arrays.split([4])).toEqual([])
+    expect(torque.arrays.split([0, 1, 3, 10])).toEqual([[0, 1, 3, 10]])
+    expect(torque.arrays.split([7])).toEqual([])
+  })
+
+  it('names subjob indices, output paths and array dependencies per flavor', () => {
+    expect(PBS_FLAVORS.pbspro.arrays).toMatchObject({
+      indexVariable: 'PBS_ARRAY_INDEX',
+      pathIndexToken: '^array_index^',
+      dependTypes: { succeeded: 'afterok', finished: 'afterany', failed: 'afternotok' },
+      holdSubjobs: false,
+      alwaysRerunnable: true,
+      silentThrottleHolds: false,
+    })
+    expect(PBS_FLAVORS.torque.arrays).toMatchObject({
+      indexVariable: 'PBS_ARRAYID',
+      pathIndexToken: null,
+      dependTypes: { succeeded: 'afterokarray', finished: 'afteranyarray', failed: 'afternotokarray' },
+      holdSubjobs: true,
+      alwaysRerunnable: false,
+      silentThrottleHolds: true,
+    })
+    // the % throttle: OpenPBS 20+, Altair's year-numbered PBS Pro, or a version nobody printed
+    expect(['19.1.3', '20.0.1', '2022.1.1', null].map((v) => PBS_FLAVORS.pbspro.arrays.supported(v))).toEqual([
+      false,
+      true,
+      true,
+      true,
+    ])
+    expect(PBS_FLAVORS.torque.arrays.supported('6.1.3')).toBe(true)
   })
 
   it('polls and lists nodes per format', () => {
@@ -96,6 +145,9 @@ describe('PBS_FLAVORS', () => {
     expect(PBS_FLAVORS.pbspro.qstatArgv('text')).toEqual(['qstat', '-f', '-x'])
     expect(PBS_FLAVORS.torque.qstatArgv('xml')).toEqual(['qstat', '-x'])
     expect(PBS_FLAVORS.torque.qstatArgv('text')).toEqual(['qstat', '-f'])
+    // -t: array subjobs one by one
+    expect(PBS_FLAVORS.pbspro.qstatArgv('json', { subjobs: true })).toEqual(['qstat', '-f', '-F', 'json', '-x', '-t'])
+    expect(PBS_FLAVORS.torque.qstatArgv('xml', { subjobs: true })).toEqual(['qstat', '-x', '-t'])
     expect(PBS_FLAVORS.openpbs.pbsnodesArgv('json')).toEqual(['pbsnodes', '-av', '-F', 'json'])
     expect(PBS_FLAVORS.torque.pbsnodesArgv('xml')).toEqual(['pbsnodes', '-x'])
     expect(PBS_FLAVORS.torque.pbsnodesArgv('text')).toEqual(['pbsnodes', '-a'])

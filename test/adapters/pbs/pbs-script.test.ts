@@ -161,11 +161,33 @@ describe('renderPbsScript resource mapping', () => {
     ).toThrow(/several GPU types/)
   })
 
-  it('adds an array request in the flavor spelling', () => {
-    expect(directives(job(), { flavor: 'pbspro', array: { first: 0, last: 9, maxConcurrent: 2 } })).toContain(
-      '-J 0-9%2',
+  it('waits for the whole array when an upstream is an array instance (PBS Pro plain types, Torque *array)', () => {
+    const afterInstance = job({
+      dependsOn: [
+        {
+          submissionKey: asSubmissionKey('r.train.2.1'),
+          jobId: asNativeJobId('1190[2].pbs-srv'),
+          condition: 'succeeded',
+        },
+        {
+          submissionKey: asSubmissionKey('r.train.3.1'),
+          jobId: asNativeJobId('1190[3].pbs-srv'),
+          condition: 'succeeded',
+        },
+        { submissionKey: asSubmissionKey('r.prep.1'), jobId: asNativeJobId('1189.pbs-srv'), condition: 'succeeded' },
+      ],
+    })
+    expect(directives(afterInstance, { flavor: 'pbspro' })).toContain('-W depend=afterok:1190[].pbs-srv:1189.pbs-srv')
+    expect(directives(afterInstance, { flavor: 'torque' })).toContain(
+      '-W depend=afterokarray:1190[].pbs-srv,afterok:1189.pbs-srv',
     )
-    expect(directives(job(), { flavor: 'torque', array: { first: 0, last: 9 } })).toContain('-t 0-9')
+  })
+
+  it('adds an array request in the flavor spelling', () => {
+    expect(
+      directives(job(), { flavor: 'pbspro', array: { indices: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], maxConcurrent: 2 } }),
+    ).toContain('-J 0-9%2')
+    expect(directives(job(), { flavor: 'torque', array: { indices: [0, 1, 2, 5] } })).toContain('-t 0-2,5')
   })
 })
 
@@ -246,7 +268,8 @@ describe('renderPbsScript with hostile values', () => {
       () => renderPbsScript(TEMPLATE, job(), { flavor: 'pbspro', signal: { name: 'USR2;id', leadSeconds: 60 } }),
       () => renderPbsScript(TEMPLATE, job(), { flavor: 'pbspro', signal: { name: 'USR2', leadSeconds: 7_200 } }),
       () => renderPbsScript(TEMPLATE, job(), { flavor: 'pbspro', priority: 5_000 }),
-      () => renderPbsScript(TEMPLATE, job(), { flavor: 'pbspro', array: { first: 3, last: 1 } }),
+      () => renderPbsScript(TEMPLATE, job(), { flavor: 'pbspro', array: { indices: [3, 1] } }),
+      () => renderPbsScript(TEMPLATE, job(), { flavor: 'pbspro', streams: { stdout: 'rel/out', stderr: '/e' } }),
     ]
     for (const render of rejected) {
       expect(render).toThrow(RpoError)

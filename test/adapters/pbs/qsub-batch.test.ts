@@ -6,6 +6,8 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { groupPbsSweeps } from '../../../adapters/pbs/pbs-array.js'
+import type { PbsFlavorName } from '../../../adapters/pbs/pbs-flavors.js'
 import {
   buildMarkAndDeleteScript,
   buildQsubBatchScript,
@@ -28,7 +30,8 @@ import {
 const WORK = mkdtempSync(join(tmpdir(), 'rpo-qsub-batch-'))
 afterAll(() => rmSync(WORK, { recursive: true, force: true }))
 
-// qsub: one notice line, then `<n>.fakesrv`; refuses a script that contains REFUSE; logs its argv
+// qsub: one notice line, then `<n>.fakesrv` (`<n>[].fakesrv` for an array); refuses a script that
+// contains REFUSE; logs its argv
 const FAKE_QSUB = `#!/bin/bash
 printf '%s\\n' "$*" >>"$FAKE_LOG"
 if grep -q REFUSE "\${@: -1}"; then echo "qsub: Unknown queue" >&2; echo "(see the site docs)" >&2; exit 1; fi
@@ -36,7 +39,8 @@ if grep -q GARBLED "\${@: -1}"; then echo "Job submitted, id to follow"; exit 0;
 n=$(( $(cat "$FAKE_COUNTER" 2>/dev/null || echo 100) + 1 ))
 echo "$n" >"$FAKE_COUNTER"
 echo "site notice: be nice"
-echo "$n.fakesrv"
+# a job array (#PBS -J on PBS Pro, -t on Torque) is answered as <n>[].<server>
+if grep -q '^#PBS -[Jt] ' "\${@: -1}"; then echo "$n[].fakesrv"; else echo "$n.fakesrv"; fi
 `
 const FAKE_QDEL = `#!/bin/bash
 printf 'qdel %s\\n' "$*" >>"$FAKE_LOG"
@@ -122,7 +126,7 @@ describe('buildQsubBatchScript', () => {
       },
       { job: job(dir, 'c', [upstream('a', 'finished'), upstream('b', 'failed')]), script: '#!/bin/bash\necho c' },
     ]
-    const script = buildQsubBatchScript(batch, 'seed')
+    const script = buildQsubBatchScript(batch, { delimiterSeed: 'seed' })
     expect(bashSyntax(script)).toEqual({ code: 0, stderr: '' })
     const lines = script.split('\n')
     expect(lines.slice(0, 2)).toEqual(['set -u', 'id_0= id_1= id_2='])
@@ -152,9 +156,9 @@ describe('buildQsubBatchScript', () => {
     expect(() => buildQsubBatchScript([{ job: job(dir, 'b', [upstream('nowhere')]), script: 'x' }])).toThrow(
       /not submitted before it in the batch/,
     )
-    expect(() => buildQsubBatchScript([{ job: job(dir, 'a'), script: 'x\nRPO_SCRIPT_s_0\n' }], 's')).toThrow(
-      /delimiter collision/,
-    )
+    expect(() =>
+      buildQsubBatchScript([{ job: job(dir, 'a'), script: 'x\nRPO_SCRIPT_s_0\n' }], { delimiterSeed: 's' }),
+    ).toThrow(/delimiter collision/)
     expect(() => buildQsubBatchScript([{ job: { ...job(dir, 'a'), jobDir: 'relative/x' }, script: 'x' }])).toThrow(
       /absolute path/,
     )
@@ -227,6 +231,131 @@ describe('buildQsubBatchScript', () => {
     expect(code).toBe(3)
     expect(stdout).toContain('rpo-mkdir-failed')
     expect(box.log()).toEqual([])
+  })
+})
+
+describe('job arrays in a submission batch', () => {
+  function sweep(dir: string, indices: readonly number[], flavor: PbsFlavorName, refuse = false): QsubBatchJob[] {
+    const members = indices.map((index) => {
+      const key = `rpo.r1.train.${index}.1`
+      return {
+        ...job(dir, key, [upstream('rpo.r1.prep.1')]),
+        array: { key: asSubmissionKey('rpo.r1.train.array.1'), index, throttle: 2 },
+      }
+    })
+    const report = job(dir, 'rpo.r1.report.1', [
+      ...members.map((m) => upstream(m.submissionKey)),
+      // an instance of an earlier array, by its subjob id: the dependency names the whole array
+      { submissionKey: asSubmissionKey('rpo.r1.tok.3.1'), jobId: asNativeJobId('77[3].srv'), condition: 'finished' },
+    ])
+    const flag = flavor === 'torque' ? '-t' : '-J'
+    return groupPbsSweeps([job(dir, 'rpo.r1.prep.1'), ...members, report], flavor).map((unit) => ({
+      ...unit,
+      script: unit.array
+        ? `#!/bin/bash\n#PBS ${flag} ${unit.array.indices.join(',')}\n${refuse ? '# REFUSE\n' : ''}`
+        : '#!/bin/bash\n',
+    }))
+  }
+
+  it('PBS Pro: submits the array once, gives each instance its subjob id and folder, and waits for the array', () => {
+    const box = sandbox('array-pro')
+    const batch = sweep(box.dir, [0, 1, 2, 3], 'pbspro')
+    expect(batch.map((b) => b.array?.indices ?? b.job.submissionKey)).toEqual([
+      'rpo.r1.prep.1',
+      [0, 1, 2, 3],
+      'rpo.r1.report.1',
+    ])
+    const jobs = (key: string) => join(box.dir, 'jobs', key)
+    // a stale file of an earlier submission under an instance key is removed before qsub
+    mkdirSync(jobs('rpo.r1.train.2.1'), { recursive: true })
+    writeFileSync(join(jobs('rpo.r1.train.2.1'), PBS_JOB_FILES.exitStatus), '0\n')
+    const script = buildQsubBatchScript(batch, { flavor: 'pbspro' })
+    expect(bashSyntax(script)).toEqual({ code: 0, stderr: '' })
+    const { stdout, code } = box.run(script)
+    expect(code).toBe(0)
+    expect(parseQsubBatchOutput(stdout, batch)).toEqual([
+      { kind: 'submitted', submissionKey: 'rpo.r1.prep.1', jobId: '101.fakesrv' },
+      { kind: 'submitted', submissionKey: 'rpo.r1.train.0.1', jobId: '102[0].fakesrv' },
+      { kind: 'submitted', submissionKey: 'rpo.r1.train.1.1', jobId: '102[1].fakesrv' },
+      { kind: 'submitted', submissionKey: 'rpo.r1.train.2.1', jobId: '102[2].fakesrv' },
+      { kind: 'submitted', submissionKey: 'rpo.r1.train.3.1', jobId: '102[3].fakesrv' },
+      { kind: 'submitted', submissionKey: 'rpo.r1.report.1', jobId: '103.fakesrv' },
+    ])
+    const array = jobs('rpo.r1.train.array.1')
+    expect(box.log()).toEqual([
+      `-o ${jobs('rpo.r1.prep.1')}/pbs.out -e ${jobs('rpo.r1.prep.1')}/pbs.err ${jobs('rpo.r1.prep.1')}/job.pbs`,
+      // each subjob writes into its own instance folder: PBS Pro puts the index in for ^array_index^
+      `-o ${box.dir}/jobs/rpo.r1.train.^array_index^.1/pbs.out -e ${box.dir}/jobs/rpo.r1.train.^array_index^.1/pbs.err -W depend=afterok:101.fakesrv ${array}/job.pbs`,
+      `-o ${jobs('rpo.r1.report.1')}/pbs.out -e ${jobs('rpo.r1.report.1')}/pbs.err -W depend=afterok:102[].fakesrv,afterany:77[].srv ${jobs('rpo.r1.report.1')}/job.pbs`,
+    ])
+    // the array's script and id in the array folder; each instance folder has its own subjob id
+    expect(readFileSync(join(array, PBS_JOB_FILES.script), 'utf8')).toBe('#!/bin/bash\n#PBS -J 0,1,2,3\n')
+    expect(readFileSync(join(array, PBS_JOB_FILES.jobId), 'utf8')).toBe('102[].fakesrv\n')
+    for (const index of [0, 1, 2, 3]) {
+      expect(readFileSync(join(jobs(`rpo.r1.train.${index}.1`), PBS_JOB_FILES.jobId), 'utf8')).toBe(
+        `102[${index}].fakesrv\n`,
+      )
+    }
+    expect(existsSync(join(jobs('rpo.r1.train.2.1'), PBS_JOB_FILES.exitStatus))).toBe(false)
+  })
+
+  it('Torque: the dependents wait with afterokarray / afteranyarray', () => {
+    const box = sandbox('array-torque')
+    const batch = sweep(box.dir, [0, 2, 5], 'torque')
+    const { code } = box.run(buildQsubBatchScript(batch, { flavor: 'torque' }))
+    expect(code).toBe(0)
+    const jobs = (key: string) => join(box.dir, 'jobs', key)
+    expect(box.log()[1]).toBe(
+      `-o ${jobs('rpo.r1.train.array.1')}/pbs.out -e ${jobs('rpo.r1.train.array.1')}/pbs.err -W depend=afterok:101.fakesrv ${jobs('rpo.r1.train.array.1')}/job.pbs`,
+    )
+    expect(box.log()[2]).toContain('-W depend=afterokarray:102[].fakesrv,afteranyarray:77[].srv ')
+    expect(readFileSync(join(jobs('rpo.r1.train.5.1'), PBS_JOB_FILES.jobId), 'utf8')).toBe('102[5].fakesrv\n')
+  })
+
+  it('a refused array refuses every instance and keeps its dependents back; no instance gets an id', () => {
+    const box = sandbox('array-refused')
+    const batch = sweep(box.dir, [0, 1], 'pbspro', true)
+    const { stdout } = box.run(buildQsubBatchScript(batch))
+    expect(parseQsubBatchOutput(stdout, batch)).toEqual([
+      { kind: 'submitted', submissionKey: 'rpo.r1.prep.1', jobId: '101.fakesrv' },
+      { kind: 'rejected', submissionKey: 'rpo.r1.train.0.1', message: 'Unknown queue (see the site docs)' },
+      { kind: 'rejected', submissionKey: 'rpo.r1.train.1.1', message: 'Unknown queue (see the site docs)' },
+      { kind: 'rejected', submissionKey: 'rpo.r1.report.1', message: 'an upstream job of this batch was refused' },
+    ])
+    expect(existsSync(join(box.dir, 'jobs/rpo.r1.train.0.1', PBS_JOB_FILES.jobId))).toBe(false)
+  })
+
+  it('an array answered with a plain id is refused in the script, never turned into guessed subjob ids', () => {
+    const box = sandbox('array-plain-id')
+    // the script has no array option, so the fake qsub answers 101.fakesrv
+    const batch = sweep(box.dir, [0, 1], 'pbspro').map((b) => (b.array ? { ...b, script: '#!/bin/bash\n' } : b))
+    const { stdout } = box.run(buildQsubBatchScript(batch))
+    expect(stdout).toContain('rpo-fail 1 unexpected qsub answer: site notice: be nice 102.fakesrv')
+    expect(parseQsubBatchOutput(stdout, batch).filter((r) => r.submissionKey.startsWith('rpo.r1.train'))).toEqual([
+      {
+        kind: 'rejected',
+        submissionKey: 'rpo.r1.train.0.1',
+        message: 'unexpected qsub answer: site notice: be nice 102.fakesrv',
+      },
+      {
+        kind: 'rejected',
+        submissionKey: 'rpo.r1.train.1.1',
+        message: 'unexpected qsub answer: site notice: be nice 102.fakesrv',
+      },
+    ])
+    // and should such a line reach the parser anyway, it is a refusal too
+    expect(parseQsubBatchOutput('rpo-job 1 55.srv\n', batch)).toEqual([
+      {
+        kind: 'rejected',
+        submissionKey: 'rpo.r1.train.0.1',
+        message: 'qsub did not answer with a job array id: 55.srv',
+      },
+      {
+        kind: 'rejected',
+        submissionKey: 'rpo.r1.train.1.1',
+        message: 'qsub did not answer with a job array id: 55.srv',
+      },
+    ])
   })
 })
 

@@ -280,3 +280,34 @@ describe('scale', () => {
     expect(elapsedMs).toBeLessThan(5000)
   })
 })
+
+describe('dependencies on whole arrays (PBS)', () => {
+  const SWEEP = `
+name: demo
+tasks:
+  train: { command: "t {{params.i}}", matrix: { i: [1, 2] }, retries: { max: 1, backoff: 0s } }
+  report: { command: r, after: [train] }
+`
+  const run = (wholeArrayDependencies: boolean) => {
+    const driver = new PlanDriver(SWEEP, { nativeDependencies: true, wholeArrayDependencies })
+    expect(submittedIds(driver.tick()).sort()).toEqual(['report', 'train.0', 'train.1'])
+    // train.0 fails and is retried: report's queued job names the failed one and is rewired
+    driver.tick([driver.observe('train.0', 'failed')])
+    return driver
+  }
+
+  it('waits for the upstreams to finish instead of depending on an array that holds a retried instance', () => {
+    const driver = run(true)
+    expect(driver.task('report').state).toBe('pending')
+    expect(submittedIds(driver.tick())).not.toContain('report')
+    driver.tick([driver.observe('train.0', 'succeeded'), driver.observe('train.1', 'succeeded')])
+    expect(driver.task('report').state).toBe('active')
+    expect(driver.snapshot.latestAttempts.find((a) => a.taskId === 'report')?.attempt).toBe(2)
+  })
+
+  it('rewires at once where dependencies name single instances (Slurm)', () => {
+    const driver = run(false)
+    expect(submittedIds(driver.tick())).toContain('report')
+    expect(driver.task('report').state).toBe('active')
+  })
+})

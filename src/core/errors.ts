@@ -31,6 +31,12 @@ export type RpoErrorCode =
   | 'run-not-found'
   | 'task-not-found'
   | 'lease-held'
+  | 'budget-period-invalid'
+  | 'grant-invalid'
+  | 'grant-not-found'
+  | 'grant-expired'
+  | 'revoke-exceeds-unused'
+  | 'lend-exceeds-remaining'
   | 'usage'
   | 'internal'
 
@@ -145,6 +151,23 @@ export class StoreError extends RpoError {
       retryable: code === 'store-locked' || code === 'store-unavailable' || code === 'lease-held',
     })
     this.name = 'StoreError'
+  }
+}
+
+/** A budget period or a lend/revoke request that cannot be applied; the message names the bad value. */
+export class BudgetError extends RpoError {
+  constructor(
+    code:
+      | 'budget-period-invalid'
+      | 'grant-invalid'
+      | 'grant-not-found'
+      | 'grant-expired'
+      | 'revoke-exceeds-unused'
+      | 'lend-exceeds-remaining',
+    message: string,
+  ) {
+    super(code, message)
+    this.name = 'BudgetError'
   }
 }
 

@@ -1,0 +1,128 @@
+/**
+ * The SchedulerAdapter over a simulated cluster: what the engine calls on Slurm, answered by
+ * SimCluster in virtual time. Holds no policy. Virtual time moves only when someone moves it: the
+ * scenario driver (cluster.advanceTo), `waitForChange` (which jumps to the next job change instead
+ * of sleeping), or — for callers that wait in real time, like the shared conformance suite — a
+ * fixed step before every poll (`advancePerPollMs`).
+ */
+import type {
+  Inventory,
+  JobObservation,
+  JobSubmission,
+  NativeJobId,
+  SchedulerAdapter,
+  SubmissionKey,
+  SubmitResult,
+} from '../../src/scheduler/scheduler-adapter.js'
+import type { SimCluster } from './sim-cluster.js'
+
+export interface SimAdapterOptions {
+  readonly cluster: SimCluster
+  /** Advance virtual time by this much before each poll answers. @default 0 (the driver moves time) */
+  readonly advancePerPollMs?: number
+}
+
+export class SimAdapter implements SchedulerAdapter {
+  readonly kind = 'sim' as const
+  readonly capabilities = {
+    nativeDependencies: true,
+    hold: true,
+    requeue: true,
+    arrays: false,
+    priority: true,
+    signal: true,
+  }
+  readonly cluster: SimCluster
+  readonly #advancePerPollMs: number
+  /** Scheduler calls so far, counted as the Slurm adapter counts commands (one per call, whatever the batch). */
+  commandsRun = 0
+
+  constructor(options: SimAdapterOptions) {
+    this.cluster = options.cluster
+    this.#advancePerPollMs = options.advancePerPollMs ?? 0
+  }
+
+  async inventory(): Promise<Inventory> {
+    this.commandsRun++
+    return this.cluster.inventory()
+  }
+
+  async submit(jobs: readonly JobSubmission[]): Promise<readonly SubmitResult[]> {
+    if (jobs.length === 0) return []
+    this.commandsRun++
+    return this.cluster.submit(jobs)
+  }
+
+  async poll(jobIds: readonly NativeJobId[]): Promise<readonly JobObservation[]> {
+    if (this.#advancePerPollMs > 0) this.cluster.advanceBy(this.#advancePerPollMs)
+    if (jobIds.length === 0) return []
+    this.commandsRun++
+    return this.cluster.observe(jobIds)
+  }
+
+  async findBySubmissionKey(keys: readonly SubmissionKey[]): Promise<ReadonlyMap<SubmissionKey, NativeJobId>> {
+    if (keys.length > 0) this.commandsRun++
+    return this.cluster.findBySubmissionKey(keys)
+  }
+
+  async cancel(jobIds: readonly NativeJobId[]): Promise<void> {
+    this.#control(jobIds, () => this.cluster.cancel(jobIds))
+  }
+
+  async hold(jobIds: readonly NativeJobId[]): Promise<void> {
+    this.#control(jobIds, () => this.cluster.hold(jobIds))
+  }
+
+  async release(jobIds: readonly NativeJobId[]): Promise<void> {
+    this.#control(jobIds, () => this.cluster.release(jobIds))
+  }
+
+  /** Put jobs back in the queue, held when `hold` (as the Slurm adapter's `requeue`). */
+  async requeue(jobIds: readonly NativeJobId[], options: { hold?: boolean } = {}): Promise<void> {
+    this.#control(jobIds, () => this.cluster.requeue(jobIds, options))
+  }
+
+  /** Send a signal to running jobs (e.g. `USR2`: checkpoint now), as the Slurm adapter's `signal`. */
+  async signal(jobIds: readonly NativeJobId[], signal: string): Promise<void> {
+    this.#control(jobIds, () => this.cluster.signal(jobIds, signal))
+  }
+
+  /** Slurm's knob: lower nice runs first. */
+  async setNice(jobIds: readonly NativeJobId[], nice: number): Promise<void> {
+    this.#control(jobIds, () => this.cluster.setNice(jobIds, nice))
+  }
+
+  /** PBS's knob: higher priority runs first (nice = −priority). */
+  async setPriority(jobIds: readonly NativeJobId[], priority: number): Promise<void> {
+    this.#control(jobIds, () => this.cluster.setNice(jobIds, -priority))
+  }
+
+  /**
+   * Instead of sleeping: move virtual time to the next job change (a start, an end, a requeue) or
+   * by `timeoutMs`, whichever comes first. A follow loop thus runs a day of cluster time in moments.
+   */
+  async waitForChange(timeoutMs: number): Promise<void> {
+    const clock = this.cluster.clock
+    const deadline = clock.now() + Math.max(0, timeoutMs)
+    const before = this.cluster.changeCount
+    for (;;) {
+      const next = clock.nextEventAt()
+      if (next === null || next > deadline) {
+        this.cluster.advanceTo(deadline)
+        break
+      }
+      this.cluster.advanceTo(next)
+      if (this.cluster.changeCount !== before) break
+    }
+    // let other work on the event loop run between virtual waits
+    await new Promise<void>((resolve) => setImmediate(resolve))
+  }
+
+  async close(): Promise<void> {}
+
+  #control(jobIds: readonly NativeJobId[], action: () => void): void {
+    if (jobIds.length === 0) return
+    this.commandsRun++
+    action()
+  }
+}

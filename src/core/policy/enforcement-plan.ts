@@ -1,0 +1,280 @@
+/**
+ * Budget and priority enforcement for one tick: snapshot + now → scheduler actions (hold,
+ * release, requeue, cancel, setNice), each with a reason sentence, and an explanation for every
+ * job. PURE and deterministic, whatever the order of jobs and projects. The rules, as applied:
+ *  (c) a running job of an owner at or over a HARD cap (used + accrued ≥ effective, e.g. after a
+ *      budget cut or a revoke) is checkpointed and requeued on hold; one that cannot checkpoint
+ *      follows `runningAtHardCap` ('finish' lets it run out, 'cancel' stops it);
+ *  (a)(b) pending and rpo-held jobs, in priority order, are admitted against the hard caps with
+ *      what running jobs may still use reserved first, reserving as it goes: a pending job that
+ *      does not fit is held, an rpo-held job that fits again is released — so two releases never
+ *      together cross a cap. Jobs held by their user are never released;
+ *  (d) soft caps (soft-give-back.ts): over-soft work runs while capacity would idle, and is the
+ *      first to be checkpoint-requeued when in-budget work waits for its GPU type;
+ *  (e) every job left pending gets a nice value from its rank (nice-levels.ts).
+ * A hard cap is checked at each tick, so a running job may overshoot it by at most one tick of usage.
+ */
+import { type BookLine, BudgetBook } from '../budget/budget-admission.js'
+import { describeOwner, formatAmount } from '../budget/budget-rules.js'
+import { computeBudgetStatus } from '../budget/budget-status.js'
+import { describeScope, meterAmount } from '../budget/tres-hours.js'
+import type {
+  EnforcementAction,
+  EnforcementJob,
+  EnforcementPlan,
+  EnforcementSnapshot,
+  JobDecision,
+  JudgedJobs,
+} from './enforcement-snapshot.js'
+import { planNice } from './nice-levels.js'
+import { rankTasks, scoreProjects, type TaskView } from './priority-score.js'
+import { planSoftGiveBack, softSentence } from './soft-give-back.js'
+
+export type {
+  EnforcementAction,
+  EnforcementBudget,
+  EnforcementJob,
+  EnforcementPlan,
+  EnforcementProject,
+  EnforcementSnapshot,
+  JobDecision,
+  JobExplanation,
+} from './enforcement-snapshot.js'
+
+const EPSILON = 1e-9
+
+const JOB_VIEW: TaskView<EnforcementJob> = {
+  id: (job) => job.jobId,
+  project: (job) => job.project,
+  criticalPathSeconds: (job) => job.criticalPathSeconds ?? 0,
+  readySince: (job) => job.readySince,
+  overSoft: () => undefined,
+}
+
+export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): EnforcementPlan {
+  const statuses =
+    snapshot.budget.kind === 'statuses'
+      ? snapshot.budget.statuses
+      : computeBudgetStatus({ ...snapshot.budget, commitments: [], now })
+  const book = new BudgetBook(statuses, false)
+  const jobs = snapshot.jobs
+  // accrue in id order, so the sums (and so every decision) do not depend on the order jobs came in
+  const accruing = jobs.filter((job) => job.state === 'running' && job.unchargedHours)
+  accruing.sort((a, b) => (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0))
+  for (const job of accruing) if (job.unchargedHours) book.accrue(job.project, job.user, job.unchargedHours)
+
+  // rank, with tiers from the soft caps as they stand (accrued usage included)
+  const projectScores = scoreProjects(
+    snapshot.projects.map((p) => ({ ...p, overSoft: book.linesFor(p.project, null).some(isSoftExceeded) })),
+    now,
+  )
+  const lines = jobs.map((job) => book.linesFor(job.project, job.user))
+  const overSoftLine = jobs.map((job, i) => firstLine(lines[i] as readonly BookLine[], job, isSoftExceeded))
+  const ranking = rankTasks(jobs, projectScores, { ...JOB_VIEW, overSoft: (_, i) => overSoftLine[i] !== null })
+  const judged: JudgedJobs = {
+    jobs,
+    ranking,
+    overSoftLine,
+    decision: new Array<JobDecision>(jobs.length).fill('run'),
+    reason: new Array<string>(jobs.length).fill(''),
+    nice: new Array<number | null>(jobs.length).fill(null),
+  }
+  const deadlines = new Map(snapshot.projects.map((p) => [p.project, p.deadline]))
+  // one buffer for what the job at hand counts on each of its owner's lines
+  let widest = 0
+  for (const own of new Set(lines)) widest = Math.max(widest, own.length)
+  const amounts = new Float64Array(widest)
+  const meter = (i: number) => {
+    const job = jobs[i] as EnforcementJob
+    const own = lines[i] as readonly BookLine[]
+    const hoursLeft = Math.max(0, job.timeLimitSeconds - job.elapsedSeconds) / 3600
+    for (let k = 0; k < own.length; k++) {
+      const status = (own[k] as BookLine).status
+      amounts[k] = job.worstCase
+        ? meterAmount(status, job.worstCase, status.gpuWeights)
+        : meterAmount(status, job.rate, status.gpuWeights) * hoursLeft
+    }
+    return amounts
+  }
+
+  const stops: EnforcementAction[] = []
+  const holds: EnforcementAction[] = []
+  const releases: EnforcementAction[] = []
+
+  // (c) running jobs at a hard cap stop; the others keep what they may still use reserved
+  const sentences = new LineSentences()
+  for (let r = 0; r < ranking.order.length; r++) {
+    const i = ranking.order[r] as number
+    const job = jobs[i] as EnforcementJob
+    if (job.state !== 'running') continue
+    const reached = firstLine(lines[i] as readonly BookLine[], job, isHardReached)
+    if (!reached) {
+      const soft = overSoftLine[i]
+      judged.reason[i] = soft
+        ? sentences.say(
+            soft,
+            'soft-run',
+            () => `${softSentence(soft)}: runs while no in-budget work waits for what it holds`,
+          )
+        : 'running within its hard caps'
+      book.reserveAmounts(lines[i] as readonly BookLine[], meter(i))
+      continue
+    }
+    const why = () => `${reachedSentence(reached)}${deadlineNote(deadlines.get(job.project))}`
+    const ruleId = reached.status.ruleId
+    const { jobId, attemptKey } = job
+    if (job.checkpointable) {
+      const reason = sentences.say(reached, 'requeue', () => `${why()}: checkpoint and requeue on hold`)
+      stops.push({ kind: 'requeue', hold: true, checkpoint: true, ruleId, jobId, attemptKey, reason })
+      setDecision(judged, i, 'requeue', reason)
+    } else if (snapshot.runningAtHardCap === 'cancel') {
+      const reason = sentences.say(
+        reached,
+        'cancel',
+        () => `${why()}: it cannot checkpoint, and the policy at a hard cap is to cancel`,
+      )
+      stops.push({ kind: 'cancel', ruleId, jobId, attemptKey, reason })
+      setDecision(judged, i, 'cancel', reason)
+    } else {
+      const reason = sentences.say(
+        reached,
+        'finish',
+        () => `${why()}: it cannot checkpoint, and the policy at a hard cap is to let it finish`,
+      )
+      setDecision(judged, i, 'finish', reason)
+      book.reserveAmounts(lines[i] as readonly BookLine[], meter(i))
+    }
+  }
+
+  // (a)(b) pending and rpo-held jobs against the hard caps, in rank order, reserving as they go
+  const endings = new RefusalEndings(deadlines)
+  for (let r = 0; r < ranking.order.length; r++) {
+    const i = ranking.order[r] as number
+    const job = jobs[i] as EnforcementJob
+    if (job.state === 'running') continue
+    if (job.state === 'held' && !job.heldByRpo) {
+      setDecision(judged, i, 'user-held', 'held by its user: rpo never releases it')
+      continue
+    }
+    const own = lines[i] as readonly BookLine[]
+    const jobAmounts = meter(i)
+    const refusing = book.firstRefusal(own, jobAmounts)
+    const { jobId, attemptKey } = job
+    if (refusing >= 0) {
+      const line = own[refusing] as BookLine
+      const pending = job.state === 'pending'
+      const ending = endings.of(job.project, pending ? 'hold' : 'stays held')
+      const reason = book.refusalReason(line, jobAmounts[refusing] as number, ending)
+      setDecision(judged, i, pending ? 'hold' : 'keep-held', reason)
+      if (pending) holds.push({ kind: 'hold', ruleId: line.status.ruleId, jobId, attemptKey, reason })
+      continue
+    }
+    const fit = book.tightestFit(own, jobAmounts)
+    book.reserveAmounts(own, jobAmounts)
+    const fits = fit ? `fits ${fit.reason}` : 'no hard cap counts it'
+    if (job.state === 'held') {
+      const reason = `${fits}: release`
+      releases.push({ kind: 'release', jobId, attemptKey, reason })
+      setDecision(judged, i, 'release', reason)
+    } else setDecision(judged, i, 'wait', fits)
+  }
+
+  const softStops = planSoftGiveBack(judged, snapshot, now)
+  const nices = planNice(judged)
+  const projectsById = new Map(projectScores.map((p) => [p.project, p]))
+  return {
+    actions: [...stops, ...softStops, ...holds, ...releases, ...nices],
+    explanations: Array.from(ranking.order, (i) => {
+      const job = jobs[i] as EnforcementJob
+      return {
+        jobId: job.jobId,
+        attemptKey: job.attemptKey,
+        runId: job.runId,
+        taskId: job.taskId,
+        project: job.project,
+        state: job.state,
+        rank: ranking.rank[i] as number,
+        score: ranking.score[i] as number,
+        projectScore: ranking.projectScore[i] as number,
+        pathFraction: ranking.pathFraction[i] as number,
+        terms: projectsById.get(job.project)?.terms ?? null,
+        overSoft: ranking.overSoft[i] === 1,
+        decision: judged.decision[i] as JobDecision,
+        nice: judged.nice[i] ?? null,
+        reason: judged.reason[i] as string,
+      }
+    }),
+    projectScores,
+    statuses,
+  }
+}
+
+function setDecision(judged: JudgedJobs, i: number, decision: JobDecision, reason: string): void {
+  judged.decision[i] = decision
+  judged.reason[i] = reason
+}
+
+/** The endings of refusal sentences, one string per project and outcome so BudgetBook can memo by them. */
+class RefusalEndings {
+  readonly #known = new Map<string, { readonly hold: string; readonly held: string }>()
+  readonly #deadlines: ReadonlyMap<string, string | null>
+
+  constructor(deadlines: ReadonlyMap<string, string | null>) {
+    this.#deadlines = deadlines
+  }
+
+  of(project: string, outcome: 'hold' | 'stays held'): string {
+    let endings = this.#known.get(project)
+    if (!endings) {
+      const note = deadlineNote(this.#deadlines.get(project))
+      endings = { hold: `${note}: hold`, held: `${note}: stays held` }
+      this.#known.set(project, endings)
+    }
+    return outcome === 'hold' ? endings.hold : endings.held
+  }
+}
+
+/** Sentences about one line whose totals stay put during a pass, built once per line and outcome. */
+class LineSentences {
+  readonly #known = new Map<BookLine, Map<string, string>>()
+
+  say(line: BookLine, outcome: string, build: () => string): string {
+    const byOutcome = this.#known.get(line) ?? new Map<string, string>()
+    if (byOutcome.size === 0) this.#known.set(line, byOutcome)
+    let sentence = byOutcome.get(outcome)
+    if (sentence === undefined) {
+      sentence = build()
+      byOutcome.set(outcome, sentence)
+    }
+    return sentence
+  }
+}
+
+/** The first of the lines in the given state that the job counts on (uses anything of), or null. */
+function firstLine(
+  lines: readonly BookLine[],
+  job: EnforcementJob,
+  inState: (line: BookLine) => boolean,
+): BookLine | null {
+  for (const line of lines) {
+    if (inState(line) && meterAmount(line.status, job.rate, line.status.gpuWeights) > 0) return line
+  }
+  return null
+}
+
+function isHardReached(line: BookLine): boolean {
+  return line.status.cap === 'hard' && line.used >= line.status.effective - EPSILON
+}
+
+function isSoftExceeded(line: BookLine): boolean {
+  return line.status.cap === 'soft' && line.used >= line.status.effective - EPSILON
+}
+
+function reachedSentence(line: BookLine): string {
+  const s = line.status
+  return `${describeOwner(s)} reached its hard ${describeScope(s)} cap: used ${formatAmount(line.used)} >= ${formatAmount(s.effective)} (${s.window.label})`
+}
+
+function deadlineNote(deadline: string | null | undefined): string {
+  return deadline ? `; the hard cap wins over its deadline ${deadline}` : ''
+}

@@ -1,0 +1,212 @@
+/** Priority scores: each term's value, the formula, tiers and tie-breaks, and monotonicity over random inputs. */
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import { RpoError } from '../../../src/core/errors.js'
+import { type ProjectPriorityInput, scoreProjects, scoreTasks } from '../../../src/core/policy/priority-score.js'
+
+const NOW = Date.parse('2026-11-20T00:00:00Z')
+const DAY = 86_400
+
+function input(project: string, overrides: Partial<ProjectPriorityInput> = {}): ProjectPriorityInput {
+  return {
+    project,
+    importance: 1,
+    deadline: null,
+    share: null,
+    usage: 0,
+    remainingCriticalPathSeconds: 0,
+    expectedWorkSeconds: 0,
+    doneWorkSeconds: 0,
+    startedAt: null,
+    overSoft: false,
+    ...overrides,
+  }
+}
+
+const order = (scores: { project: string }[]) => scores.map((s) => s.project)
+
+describe('terms', () => {
+  it('urgency: critical path over time left; 1 without slack or past the deadline; 0 without a deadline', () => {
+    const [far, tight, late, none] = ['far', 'tight', 'late', 'none'].map(
+      (p) =>
+        scoreProjects(
+          [
+            input(p, {
+              deadline:
+                {
+                  far: '2026-11-30T00:00:00Z',
+                  tight: '2026-11-21T00:00:00Z',
+                  late: '2026-11-19T00:00:00Z',
+                  none: null,
+                }[p] ?? null,
+              remainingCriticalPathSeconds: 2 * DAY,
+            }),
+          ],
+          NOW,
+        )[0],
+    )
+    expect(far?.terms).toMatchObject({ urgency: 0.2, slackSeconds: 8 * DAY })
+    expect(tight?.terms).toMatchObject({ urgency: 1, slackSeconds: -DAY })
+    expect(late?.terms.urgency).toBe(1)
+    expect(none?.terms).toMatchObject({ urgency: 0, slackSeconds: null })
+  })
+
+  it('fair share: (target − actual) ÷ target, targets normalised over the projects that have a share', () => {
+    const scores = scoreProjects(
+      [input('a', { share: 1, usage: 50 }), input('b', { share: 3, usage: 50 }), input('c')],
+      NOW,
+    )
+    const byName = new Map(scores.map((s) => [s.project, s.terms]))
+    expect(byName.get('a')).toMatchObject({ targetShare: 0.25, actualShare: 0.5, fairShare: -1 })
+    expect(byName.get('b')?.fairShare).toBeCloseTo(1 / 3, 12)
+    expect(byName.get('c')).toMatchObject({ targetShare: null, actualShare: 0, fairShare: 0 })
+  })
+
+  it('progress lag: time elapsed to the deadline minus work done, as fractions', () => {
+    const [s] = scoreProjects(
+      [
+        input('a', {
+          deadline: '2026-11-25T00:00:00Z',
+          startedAt: '2026-11-15T00:00:00Z',
+          expectedWorkSeconds: 100,
+          doneWorkSeconds: 20,
+        }),
+      ],
+      NOW,
+    )
+    expect(s?.terms.progressLag).toBeCloseTo(0.3, 12)
+  })
+
+  it('combines them as importance × (1 + 2·urgency + 0.4·fairShare + 0.4·progressLag)', () => {
+    const [s] = scoreProjects(
+      [
+        input('a', {
+          importance: 2,
+          deadline: '2026-11-30T00:00:00Z',
+          remainingCriticalPathSeconds: 2 * DAY,
+          startedAt: '2026-11-10T00:00:00Z',
+          expectedWorkSeconds: 100,
+          doneWorkSeconds: 20,
+        }),
+      ],
+      NOW,
+    )
+    // urgency 0.2, progress lag 0.5 − 0.2 = 0.3
+    expect(s?.score).toBeCloseTo(2 * (1 + 0.4 + 0.12), 12)
+  })
+
+  it('refuses a deadline that is not a timestamp, naming it', () => {
+    expect(() => scoreProjects([input('a', { deadline: 'soon' })], NOW)).toThrow(RpoError)
+    expect(() => scoreProjects([input('a', { deadline: 'soon' })], NOW)).toThrow('project a deadline "soon"')
+  })
+})
+
+describe('order', () => {
+  it('flips two projects when a deadline approaches: same inputs, a later now', () => {
+    const projects = [
+      input('steady', { importance: 2 }),
+      input('paper', { deadline: '2026-12-20T00:00:00Z', remainingCriticalPathSeconds: 3 * DAY }),
+    ]
+    expect(order(scoreProjects(projects, NOW))).toEqual(['steady', 'paper'])
+    expect(order(scoreProjects(projects, Date.parse('2026-12-18T00:00:00Z')))).toEqual(['paper', 'steady'])
+  })
+
+  it('restores fair share: whoever used less than its share goes first, and the order turns as usage turns', () => {
+    const at = (a: number, b: number) =>
+      order(scoreProjects([input('a', { share: 1, usage: a }), input('b', { share: 1, usage: b })], NOW))
+    expect(at(90, 10)).toEqual(['b', 'a'])
+    expect(at(10, 90)).toEqual(['a', 'b'])
+    expect(at(50, 50)).toEqual(['a', 'b'])
+  })
+
+  it('ranks over-soft-cap work below any in-budget work, whatever the scores', () => {
+    const scores = scoreProjects(
+      [input('big', { importance: 100, overSoft: true }), input('small', { importance: 0.1 })],
+      NOW,
+    )
+    expect(order(scores)).toEqual(['small', 'big'])
+    expect(scores.map((s) => s.rank)).toEqual([0, 1])
+  })
+
+  it('orders tasks by project score, then critical path, then time ready, then id', () => {
+    const projects = scoreProjects([input('a', { importance: 2 }), input('b')], NOW)
+    const tasks = scoreTasks(
+      [
+        { id: 'b1', project: 'b', criticalPathSeconds: 100, readySince: '2026-11-19T00:00:00Z' },
+        { id: 'a-short', project: 'a', criticalPathSeconds: 10, readySince: '2026-11-19T00:00:00Z' },
+        { id: 'a-long', project: 'a', criticalPathSeconds: 100, readySince: '2026-11-19T00:00:00Z' },
+        { id: 'b3', project: 'b', criticalPathSeconds: 50, readySince: '2026-11-19T00:00:00Z' },
+        { id: 'b2', project: 'b', criticalPathSeconds: 50, readySince: '2026-11-18T00:00:00Z' },
+        { id: 'b0', project: 'b', criticalPathSeconds: 50, readySince: '2026-11-18T00:00:00Z' },
+      ],
+      projects,
+    )
+    expect(tasks.map((t) => t.id)).toEqual(['a-long', 'a-short', 'b1', 'b0', 'b2', 'b3'])
+    expect(tasks[0]).toMatchObject({ score: 2 * 1.1, projectScore: 2, pathFraction: 1, rank: 0 })
+    expect(tasks[1]?.score).toBeCloseTo(2 * 1.01, 12)
+  })
+})
+
+interface RandomProject {
+  readonly importance: number
+  readonly deadlineDays: number | null
+  readonly share: number | null
+  readonly usage: number
+  readonly pathDays: number
+  readonly startedDaysAgo: number | null
+  readonly expected: number
+  readonly doneFraction: number
+}
+
+describe('monotonicity', () => {
+  const project: fc.Arbitrary<RandomProject> = fc.record({
+    importance: fc.double({ min: 0.1, max: 10, noNaN: true }),
+    deadlineDays: fc.option(fc.double({ min: -5, max: 60, noNaN: true })),
+    share: fc.option(fc.double({ min: 0.1, max: 5, noNaN: true })),
+    usage: fc.double({ min: 0, max: 1000, noNaN: true }),
+    pathDays: fc.double({ min: 0, max: 30, noNaN: true }),
+    startedDaysAgo: fc.option(fc.double({ min: 0, max: 30, noNaN: true })),
+    expected: fc.double({ min: 0, max: 1000, noNaN: true }),
+    doneFraction: fc.double({ min: 0, max: 1, noNaN: true }),
+  })
+  const toInput = (p: RandomProject): ProjectPriorityInput =>
+    input('p', {
+      importance: p.importance,
+      deadline: p.deadlineDays === null ? null : new Date(NOW + p.deadlineDays * DAY * 1000).toISOString(),
+      share: p.share,
+      usage: p.usage,
+      remainingCriticalPathSeconds: p.pathDays * DAY,
+      startedAt: p.startedDaysAgo === null ? null : new Date(NOW - p.startedDaysAgo * DAY * 1000).toISOString(),
+      expectedWorkSeconds: p.expected,
+      doneWorkSeconds: p.expected * p.doneFraction,
+    })
+  const other = input('other', { share: 1, usage: 100 })
+  const scoreOf = (p: ProjectPriorityInput, now = NOW) =>
+    scoreProjects([p, other], now).find((s) => s.project === 'p')?.score as number
+
+  it('rises strictly with importance and never falls with a longer remaining path, less usage or less work done', () => {
+    fc.assert(
+      fc.property(project, fc.double({ min: 1.01, max: 3, noNaN: true }), (p, factor) => {
+        const base = toInput(p)
+        expect(scoreOf({ ...base, importance: base.importance * factor })).toBeGreaterThan(scoreOf(base))
+        expect(
+          scoreOf({ ...base, remainingCriticalPathSeconds: base.remainingCriticalPathSeconds * factor + 1 }),
+        ).toBeGreaterThanOrEqual(scoreOf(base))
+        expect(scoreOf({ ...base, usage: base.usage / factor })).toBeGreaterThanOrEqual(scoreOf(base) - 1e-12)
+        expect(scoreOf({ ...base, doneWorkSeconds: base.doneWorkSeconds / factor })).toBeGreaterThanOrEqual(
+          scoreOf(base),
+        )
+        expect(scoreOf(base)).toBeGreaterThan(0)
+      }),
+    )
+  })
+
+  it('never falls as a deadline comes closer (a later now, nothing else changed)', () => {
+    fc.assert(
+      fc.property(project, fc.double({ min: 0, max: 20, noNaN: true }), (p, laterDays) => {
+        const base = toInput({ ...p, startedDaysAgo: null })
+        expect(scoreOf(base, NOW + laterDays * DAY * 1000)).toBeGreaterThanOrEqual(scoreOf(base))
+      }),
+    )
+  })
+})

@@ -11,6 +11,7 @@ import { SlurmAdapter } from '../adapters/slurm/slurm-adapter.js'
 import { type LoadConfigOptions, loadConfig, type ResolvedCluster, type ResolvedConfig } from './config/load-config.js'
 import { RpoError } from './core/errors.js'
 import { parseDurationSeconds } from './core/pipeline/units.js'
+import { BudgetService } from './budget/budget-service.js'
 import { Engine } from './engine/engine.js'
 import { openDatabase } from './store/open-store.js'
 import { RunStore } from './store/run-store.js'
@@ -21,6 +22,8 @@ import type { Transport } from './transport/transport.js'
 export interface App {
   readonly config: ResolvedConfig
   readonly store: RunStore
+  /** Budgets, priorities and their enforcement, shared by every cluster's engine. */
+  readonly budgets: BudgetService
   /** The engine for a cluster (created on first use, one per cluster). */
   engineFor(clusterName?: string | null): Promise<Engine>
   close(): Promise<void>
@@ -34,10 +37,12 @@ export interface CreateAppOptions extends LoadConfigOptions {
 export async function createApp(options: CreateAppOptions = {}): Promise<App> {
   const config = options.config ?? loadConfig(options)
   const store = new RunStore(await openDatabase(config.store))
+  const budgets = new BudgetService(config, store)
   const engines = new Map<string, Engine>()
   return {
     config,
     store,
+    budgets,
     async engineFor(clusterName) {
       const name = clusterName ?? config.defaultCluster
       const existing = engines.get(name)
@@ -49,7 +54,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<App> {
           `no cluster "${name}" in ${config.file ?? 'the config'} (clusters: ${Object.keys(config.clusters).join(', ')})`,
         )
       }
-      const engine = createEngine(config, cluster, store, options.clock)
+      const engine = createEngine(config, cluster, store, budgets, options.clock)
       engines.set(name, engine)
       return engine
     },
@@ -60,7 +65,13 @@ export async function createApp(options: CreateAppOptions = {}): Promise<App> {
   }
 }
 
-function createEngine(config: ResolvedConfig, cluster: ResolvedCluster, store: RunStore, clock?: () => number): Engine {
+function createEngine(
+  config: ResolvedConfig,
+  cluster: ResolvedCluster,
+  store: RunStore,
+  budget: BudgetService,
+  clock?: () => number,
+): Engine {
   if (cluster.kind === 'local') {
     const jobsRoot = path.join(config.stateDir, 'jobs')
     return new Engine({
@@ -75,6 +86,7 @@ function createEngine(config: ResolvedConfig, cluster: ResolvedCluster, store: R
         memoryMb: cluster.memoryMb,
         gpus: Object.fromEntries(cluster.gpus.map((g) => [g.type, g.count])),
       },
+      budget,
       ...(clock ? { clock } : {}),
     })
   }
@@ -126,6 +138,7 @@ function createEngine(config: ResolvedConfig, cluster: ResolvedCluster, store: R
       capacity: null,
       maxActive: raw.maxActive,
       leaseMs: Math.max(60_000, 3 * cluster.maxPollIntervalMs),
+      budget,
       ...(clock ? { clock } : {}),
     })
   }

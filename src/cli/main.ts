@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError, Option } from 'commander'
 import { z } from 'zod'
+import { explainTask, renderExplanation } from '../budget/explain-task.js'
 import { ConfigSchema } from '../config/config-schema.js'
 import { loadPipelineFile } from '../config/load-pipeline.js'
 import { isRpoError, RpoError, SpecError } from '../core/errors.js'
@@ -14,6 +15,7 @@ import { requestCheckpoint } from '../engine/checkpoint-task.js'
 import { followRun } from '../engine/follow-run.js'
 import { computeRunProgress } from '../monitor/run-progress.js'
 import { startDaemon, syncOnce } from '../sync/sync-runs.js'
+import { registerBudgetCommands } from './budget-commands.js'
 import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js'
 import { renderRunProgress, renderTable } from './format.js'
 import { ProgressReporter } from './progress-reporter.js'
@@ -302,6 +304,22 @@ export async function main(
           out(
             `asked ${taskId} (job ${request.jobId}, attempt ${request.attempt}) to checkpoint with SIG${request.signal}; \`rpo status ${id}\` shows when it resumes`,
           )
+      })
+    })
+
+  registerBudgetCommands(program, { withApp, out, runWithTask, resolveRunId })
+
+  program
+    .command('explain')
+    .description('why a task is where it is: what it waits for, its priority and its budget')
+    .argument('<task>', 'task id, e.g. train or train.3')
+    .option('--run <run>', 'run id (or a unique prefix); default: the unfinished run that has this task')
+    .option('--json', 'print as JSON')
+    .action(async (taskId: string, options: { run?: string; json?: boolean }) => {
+      await withApp(async (app) => {
+        const id = options.run ? await resolveRunId(app, options.run) : await runWithTask(app, taskId)
+        const explanation = await explainTask(app.store, app.budgets, id, taskId, Date.now())
+        out(options.json ? JSON.stringify(explanation, null, 2) : renderExplanation(explanation))
       })
     })
 

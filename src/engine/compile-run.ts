@@ -34,6 +34,7 @@ export function compilePipeline(context: CompileContext, loaded: LoadedPipeline)
     id: `${loaded.pipeline.name}-DRYRUN`,
     pipelineName: loaded.pipeline.name,
     project: loaded.pipeline.project,
+    user: null,
     cluster: context.clusterName,
     specHash: loaded.specHash,
     pipeline: loaded.pipeline,

@@ -8,12 +8,13 @@
 import { randomUUID } from 'node:crypto'
 import os from 'node:os'
 import path from 'node:path'
+import type { BudgetGate } from '../budget/budget-service.js'
 import type { LoadedPipeline } from '../config/load-pipeline.js'
 import { isRpoError, RpoError, StoreError } from '../core/errors.js'
 import { isTerminalJobState, type JobState } from '../core/job/job-state.js'
 import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import { explainUnsatisfiable } from '../core/scheduling/capacity.js'
-import { type PlannedEvent, type PlannedSubmission, planTick } from '../core/scheduling/plan-tick.js'
+import { type PlannedEvent, type PlannedSubmission, type PlanOptions, planTick } from '../core/scheduling/plan-tick.js'
 import type {
   AttemptObservation,
   AttemptSnapshot,
@@ -58,6 +59,8 @@ export interface EngineOptions {
   readonly leaseMs?: number
   /** Who starts runs here (per-user budgets): $RPO_USER, else the login name. */
   readonly user?: string
+  /** Budgets: charging, admission and enforcement (absent: nothing is budgeted). */
+  readonly budget?: BudgetGate
 }
 
 export type { CompiledJob }
@@ -192,6 +195,35 @@ export class Engine {
     const adapter = this.#options.adapter
     const commandsBefore = adapter.commandsRun ?? 0
     const { observations } = await this.#observe(run, snapshot)
+    const budget = this.#options.budget
+    if (budget)
+      await this.#budgetStep(runId, 'charging usage', () => budget.charge(run, snapshot, observations, this.#clock()))
+    const admit = budget
+      ? await this.#budgetStep(runId, 'checking budgets', () =>
+          budget.admission(run, adapter.capabilities.hold, this.#clock()),
+        )
+      : null
+    // two processes admitting work of one project at once could together cross its cap
+    const budgetLease = admit && run.project ? `budget:${run.project}` : null
+    if (budgetLease) await this.#waitForLease(budgetLease)
+    try {
+      return await this.#planAndAct(run, snapshot, observations, admit ?? undefined, leaseName, commandsBefore)
+    } finally {
+      if (budgetLease) await store.releaseLease(budgetLease, this.owner)
+    }
+  }
+
+  async #planAndAct(
+    run: RunRecord,
+    snapshot: RunSnapshot,
+    observations: readonly AttemptObservation[],
+    admit: PlanOptions['admit'],
+    leaseName: string,
+    commandsBefore: number,
+  ): Promise<TickResult> {
+    const store = this.#options.store
+    const adapter = this.#options.adapter
+    const runId = run.id
     const plan = planTick(snapshot, observations, {
       now: this.#clock(),
       capacity: this.#options.capacity,
@@ -199,6 +231,8 @@ export class Engine {
       lostAfterMissedPolls: this.#options.lostAfterMissedPolls ?? 3,
       nativeDependencies: this.#options.adapter.capabilities.nativeDependencies,
       schedulerThrottles: this.#options.adapter.capabilities.arrays,
+      wholeArrayDependencies: this.#options.adapter.capabilities.wholeArrayDependencies ?? false,
+      ...(admit ? { admit } : {}),
     })
     const submittedAt = iso(this.#clock())
     const newAttempts: AttemptSnapshot[] = plan.submissions
@@ -217,6 +251,7 @@ export class Engine {
         endedAt: null,
         missedPolls: 0,
         nodes: [],
+        heldReason: s.hold ?? null,
       }))
     const usage = new Map(
       observations.flatMap((o) =>
@@ -274,17 +309,60 @@ export class Engine {
       const knownJobIds = new Map(
         snapshot.latestAttempts.flatMap((a) => (a.jobId ? [[a.submissionKey, a.jobId] as const] : [])),
       )
-      submitted = await this.#submit(run, tasks, knownJobIds, plan.submissions)
+      // a resend after a crash goes out held if it was to be held
+      const heldReasons = new Map(
+        snapshot.latestAttempts.flatMap((a) => (a.heldReason ? [[a.submissionKey, a.heldReason] as const] : [])),
+      )
+      submitted = await this.#submit(run, tasks, knownJobIds, heldReasons, plan.submissions)
     }
     if (plan.runState !== snapshot.state && TERMINAL_RUN_STATES.has(plan.runState)) {
       this.events.emit('run:finished', { runId, state: plan.runState })
       await store.releaseLease(leaseName, this.owner)
+    }
+    const budget = this.#options.budget
+    if (budget) {
+      await this.#budgetStep(runId, 'enforcing budgets', () =>
+        budget.enforce(this.#options.clusterName, adapter, this.#clock()),
+      )
     }
     const commands = (adapter.commandsRun ?? 0) - commandsBefore
     await store.recordTick(runId, iso(this.#clock()), commands)
     this.events.emit('sync:tick', { runId, state: plan.runState, schedulerCommands: commands })
     const changes = plan.taskUpdates.size + plan.attemptUpdates.size
     return { runId, state: plan.runState, submitted, changes, schedulerCommands: commands }
+  }
+
+  /** A budget step that fails (store, scheduler) is reported and skipped: budgets never stop a run's tick. */
+  async #budgetStep<T>(runId: string, what: string, step: () => Promise<T>): Promise<T | null> {
+    try {
+      return await step()
+    } catch (error) {
+      this.events.emit('poll:error', {
+        runId,
+        code: isRpoError(error) ? error.code : 'internal',
+        message: `${what}: ${error instanceof Error ? error.message : String(error)}`,
+      })
+      return null
+    }
+  }
+
+  /** Take a short store lease, waiting (up to 30 s) while another process holds it. */
+  async #waitForLease(name: string): Promise<void> {
+    const store = this.#options.store
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      const now = this.#clock()
+      if (await store.acquireLease(name, this.owner, iso(now), iso(now + 60_000))) return
+      const holder = await store.leaseHolder(name, iso(now))
+      if (holder !== null && isDeadLocalOwner(holder)) await store.releaseLease(name, holder)
+      if (Date.now() > deadline) {
+        throw new StoreError(
+          'lease-held',
+          `the budget of this run's project is being decided by ${holder}; try again shortly`,
+        )
+      }
+      await new Promise((r) => setTimeout(r, 100))
+    }
   }
 
   async #observe(run: RunRecord, snapshot: RunSnapshot): Promise<{ observations: AttemptObservation[] }> {
@@ -365,6 +443,7 @@ export class Engine {
     run: RunRecord,
     tasks: ReadonlyMap<string, TaskSnapshot>,
     knownJobIds: ReadonlyMap<string, string>,
+    heldReasons: ReadonlyMap<string, string>,
     submissions: readonly PlannedSubmission[],
   ): Promise<number> {
     const definitions = new Map(run.pipeline.tasks.map((t) => [t.name, t]))
@@ -385,7 +464,8 @@ export class Engine {
           condition: d.condition,
         }
       })
-      return { ...job, dependsOn }
+      const hold = s.hold ?? (s.resend ? heldReasons.get(s.submissionKey) : undefined)
+      return { ...job, dependsOn, ...(hold ? { hold: true } : {}) }
     })
     const byKey = new Map(jobs.map((j) => [j.submissionKey as string, j]))
     try {

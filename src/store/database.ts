@@ -20,6 +20,8 @@ export interface RunTable {
   finished_at: string | null
   last_tick_at: string | null
   last_tick_commands: number | null
+  /** Who started the run (per-user budgets). */
+  user_name: string | null
 }
 
 export interface TaskTable {
@@ -60,6 +62,40 @@ export interface AttemptTable {
   missed_polls: number
   usage_json: string | null
   nodes_json: string | null
+  /** Why rpo holds this job for a budget; null when it does not. */
+  held_reason: string | null
+  /** The nice value rpo last set on the pending job. */
+  nice: number | null
+}
+
+export interface LedgerEntryTable {
+  seq: Generated<number>
+  key: string
+  at: string
+  kind: string
+  from_account: string
+  to_account: string
+  hours_json: string
+  scope_json: string | null
+  grant_id: string | null
+  expires_at: string | null
+  usage_key: string | null
+  actor: string
+  note: string
+}
+
+export interface BudgetSettingTable {
+  seq: Generated<number>
+  project: string
+  user_name: string | null
+  resource: string
+  gpu_type: string | null
+  amount: number
+  period_json: string
+  cap: string
+  actor: string
+  at: string
+  note: string
 }
 
 export interface EventTable {
@@ -84,4 +120,6 @@ export interface Database {
   attempts: AttemptTable
   events: EventTable
   leases: LeaseTable
+  ledger_entries: LedgerEntryTable
+  budget_settings: BudgetSettingTable
 }

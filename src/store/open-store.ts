@@ -26,6 +26,7 @@ import type { Database } from './database.js'
 import { initialMigration, type StoreDialect } from './migrations/001-initial.js'
 import { tickStatsMigration } from './migrations/002-tick-stats.js'
 import { checkpointResumeMigration } from './migrations/003-checkpoint-resume.js'
+import { budgetsMigration } from './migrations/004-budgets.js'
 
 // a deferred BEGIN that reads first cannot wait for a writer (SQLite returns SQLITE_BUSY at once when it
 // upgrades to a write), so write transactions take the write lock up front and honour busy_timeout
@@ -101,6 +102,7 @@ async function migrateToLatest(opened: OpenedDatabase): Promise<void> {
         '001-initial': initialMigration(opened.dialect),
         '002-tick-stats': tickStatsMigration,
         '003-checkpoint-resume': checkpointResumeMigration,
+        '004-budgets': budgetsMigration(opened.dialect),
       }
     },
   }

@@ -3,6 +3,7 @@
  * domain types the engine and the planner use. Every multi-row change is one transaction, so a
  * crash leaves either the old state or the new one.
  */
+
 import type { Kysely, Transaction } from 'kysely'
 import { StoreError } from '../core/errors.js'
 import type { TaskInstance } from '../core/pipeline/expand-pipeline.js'
@@ -18,6 +19,7 @@ import type {
   TaskState,
 } from '../core/scheduling/run-snapshot.js'
 import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
+import { BudgetStore } from './budget-store.js'
 import type { AttemptTable, Database, TaskTable } from './database.js'
 import { type OpenedDatabase, translateStoreError } from './open-store.js'
 
@@ -37,6 +39,8 @@ export interface RunRecord {
   readonly lastTickAt: string | null
   /** Scheduler commands the last tick ran. */
   readonly lastTickCommands: number | null
+  /** Who started the run; per-user budgets charge its jobs to this user. */
+  readonly user: string | null
 }
 
 export interface AttemptRecord extends AttemptSnapshot {
@@ -63,6 +67,7 @@ export interface NewRun {
   readonly sourceFile: string
   readonly workDir: string
   readonly now: string
+  readonly user?: string | null
 }
 
 export interface PlanWrite {
@@ -80,10 +85,14 @@ export class RunStore {
   readonly description: string
   readonly dialect: OpenedDatabase['dialect']
 
+  /** The ledger, budget changes and the jobs in flight across runs. */
+  readonly budgets: BudgetStore
+
   constructor(opened: OpenedDatabase) {
     this.#db = opened.db
     this.description = opened.description
     this.dialect = opened.dialect
+    this.budgets = new BudgetStore(opened.db, opened.description)
   }
 
   async createRun(run: NewRun): Promise<void> {
@@ -105,6 +114,7 @@ export class RunStore {
           finished_at: null,
           last_tick_at: null,
           last_tick_commands: null,
+          user_name: run.user ?? null,
         })
         .execute()
       await insertTasks(trx, run.id, run.instances, 0, run.now)
@@ -424,6 +434,7 @@ function toRunRecord(row: Database['runs']): RunRecord {
     finishedAt: row.finished_at,
     lastTickAt: row.last_tick_at,
     lastTickCommands: row.last_tick_commands === null ? null : Number(row.last_tick_commands),
+    user: row.user_name ?? null,
   }
 }
 
@@ -463,6 +474,8 @@ function toAttemptSnapshot(row: AttemptTable): AttemptSnapshot {
     endedAt: row.ended_at,
     missedPolls: Number(row.missed_polls),
     nodes: row.nodes_json ? (JSON.parse(row.nodes_json) as string[]) : [],
+    ...(row.held_reason === null ? {} : { heldReason: row.held_reason }),
+    ...(row.nice === null ? {} : { nice: Number(row.nice) }),
   }
 }
 
@@ -483,6 +496,8 @@ function attemptToRow(runId: string, a: AttemptSnapshot): AttemptTable {
     missed_polls: a.missedPolls,
     usage_json: null,
     nodes_json: a.nodes.length > 0 ? JSON.stringify(a.nodes) : null,
+    held_reason: a.heldReason ?? null,
+    nice: a.nice ?? null,
   }
 }
 
@@ -513,6 +528,8 @@ function attemptPatchToRow(patch: AttemptPatch & { usage?: ResourceUsage | null 
   if (patch.startedAt !== undefined) row.started_at = patch.startedAt
   if (patch.endedAt !== undefined) row.ended_at = patch.endedAt
   if (patch.missedPolls !== undefined) row.missed_polls = patch.missedPolls
+  if (patch.heldReason !== undefined) row.held_reason = patch.heldReason
+  if (patch.nice !== undefined) row.nice = patch.nice
   if (patch.nodes !== undefined) row.nodes_json = patch.nodes.length > 0 ? JSON.stringify(patch.nodes) : null
   if (patch.usage !== undefined) row.usage_json = patch.usage === null ? null : JSON.stringify(patch.usage)
   return row

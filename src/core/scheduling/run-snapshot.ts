@@ -56,6 +56,10 @@ export interface AttemptSnapshot {
   readonly missedPolls: number
   /** Nodes the job ran on, as the scheduler reported them. */
   readonly nodes: readonly string[]
+  /** Why rpo holds the job for a budget (submitted held, or held later); absent/null when it does not. */
+  readonly heldReason?: string | null
+  /** The nice value rpo last set on the pending job. */
+  readonly nice?: number | null
 }
 
 /** What the failure policy changed for a task's next attempts. */

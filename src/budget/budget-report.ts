@@ -1,0 +1,143 @@
+/**
+ * What `rpo budget report` shows: one line per budget rule (budget, used — weighted and raw —,
+ * committed, remaining, lent, borrowed, projected exhaustion, state) and, with `--by`, usage
+ * broken down by user, task, GPU type or day from the ledger's charges. Pure.
+ */
+import { type BudgetLedger, parseAccount } from '../core/budget/budget-ledger.js'
+import type { BudgetStatus } from '../core/budget/budget-status.js'
+import type { TresHours } from '../core/budget/tres-hours.js'
+
+export type ReportBreakdown = 'user' | 'task' | 'gpu-type' | 'day'
+
+export interface ReportFilter {
+  readonly project?: string | undefined
+  readonly user?: string | undefined
+  /** Epoch ms; charges before are left out of the breakdown. */
+  readonly since?: number | undefined
+  readonly until?: number | undefined
+}
+
+export interface BudgetReportLine {
+  readonly rule: string
+  readonly project: string
+  readonly user: string | null
+  readonly resource: string
+  readonly gpuType: string | null
+  readonly cap: string
+  readonly window: string
+  readonly amount: number
+  readonly lent: number
+  readonly borrowed: number
+  readonly budget: number
+  readonly used: number
+  /** GPU-hours per type before weights, CPU-hours, GB-hours. */
+  readonly usedRaw: TresHours
+  readonly committed: number
+  readonly remaining: number
+  readonly burnPerDay: number
+  readonly projectedExhaustion: string | null
+  readonly state: string
+  readonly grants: readonly {
+    readonly grantId: string
+    readonly lender: string
+    readonly borrower: string
+    readonly amount: number
+    readonly used: number
+    readonly unused: number
+    readonly expiresAt: string
+    readonly approvedBy: string
+  }[]
+}
+
+export interface BreakdownLine {
+  readonly project: string
+  readonly key: string
+  readonly gpuHours: number
+  readonly cpuHours: number
+  readonly memoryGbHours: number
+}
+
+export function budgetReportLines(statuses: readonly BudgetStatus[], filter: ReportFilter): BudgetReportLine[] {
+  return statuses
+    .filter((s) => (filter.project === undefined || s.project === filter.project) && matchesUser(s.user, filter.user))
+    .map((s) => ({
+      rule: s.ruleId,
+      project: s.project,
+      user: s.user,
+      resource: s.resource,
+      gpuType: s.gpuType,
+      cap: s.cap,
+      window: s.window.label,
+      amount: s.amount,
+      lent: s.lent,
+      borrowed: s.borrowed,
+      budget: s.effective,
+      used: s.used,
+      usedRaw: s.usedRaw,
+      committed: s.committed,
+      remaining: s.remaining,
+      burnPerDay: s.burnPerDay,
+      projectedExhaustion: s.projectedExhaustion,
+      state: s.state,
+      grants: s.grants.map((g) => ({
+        grantId: g.grantId,
+        lender: g.lender,
+        borrower: g.borrower,
+        amount: g.net,
+        used: g.used,
+        unused: g.unused,
+        expiresAt: g.expiresAt,
+        approvedBy: g.actor,
+      })),
+    }))
+}
+
+/** Charged usage grouped by `by`, from the ledger's charge entries. */
+export function usageBreakdown(entries: BudgetLedger, by: ReportBreakdown, filter: ReportFilter): BreakdownLine[] {
+  const lines = new Map<string, { project: string; key: string; gpu: number; cpu: number; mem: number }>()
+  const add = (project: string, key: string, gpu: number, cpu: number, mem: number) => {
+    const id = `${project}\u0000${key}`
+    const line = lines.get(id) ?? { project, key, gpu: 0, cpu: 0, mem: 0 }
+    line.gpu += gpu
+    line.cpu += cpu
+    line.mem += mem
+    lines.set(id, line)
+  }
+  for (const entry of entries) {
+    if (entry.kind !== 'charge') continue
+    const owner = parseAccount(entry.to)
+    if (filter.project !== undefined && owner.project !== filter.project) continue
+    if (!matchesUser(owner.user, filter.user)) continue
+    const at = Date.parse(entry.at)
+    if ((filter.since !== undefined && at < filter.since) || (filter.until !== undefined && at >= filter.until))
+      continue
+    const gpuTotal = Object.values(entry.hours.gpu).reduce((a, b) => a + b, 0)
+    if (by === 'gpu-type') {
+      for (const [type, hours] of Object.entries(entry.hours.gpu)) add(owner.project, type, hours, 0, 0)
+      if (gpuTotal === 0) add(owner.project, '(no GPU)', 0, entry.hours.cpu, entry.hours.memoryGb)
+      else add(owner.project, '(cpu and memory)', 0, entry.hours.cpu, entry.hours.memoryGb)
+      continue
+    }
+    const key =
+      by === 'user'
+        ? (owner.user ?? '(unknown)')
+        : by === 'day'
+          ? entry.at.slice(0, 10)
+          : taskOfUsageKey(entry.usageKey)
+    add(owner.project, key, gpuTotal, entry.hours.cpu, entry.hours.memoryGb)
+  }
+  return [...lines.values()]
+    .sort((a, b) => a.project.localeCompare(b.project) || a.key.localeCompare(b.key))
+    .map((l) => ({ project: l.project, key: l.key, gpuHours: l.gpu, cpuHours: l.cpu, memoryGbHours: l.mem }))
+}
+
+/** `rpo.<run>.<task>.<attempt>@<start>` → `<run>/<task>`. */
+export function taskOfUsageKey(usageKey: string | undefined): string {
+  const key = (usageKey ?? '').split('@')[0] ?? ''
+  const match = /^rpo\.([^.]+)\.(.+)\.(\d+)$/.exec(key)
+  return match ? `${match[1]}/${match[2]}` : key || '(unknown)'
+}
+
+function matchesUser(user: string | null, wanted: string | undefined): boolean {
+  return wanted === undefined || user === wanted
+}

@@ -1,0 +1,131 @@
+/**
+ * `rpo explain <task>`: why a task is where it is — its state and rpo's reason, what it waits for
+ * (upstream tasks, a budget, the scheduler), its priority score and the terms that make it, the
+ * decision the enforcement would take for its job, and its project's budgets. Read-only.
+ */
+import { RpoError } from '../core/errors.js'
+import type { JobExplanation } from '../core/policy/enforcement-plan.js'
+import type { ProjectScore } from '../core/policy/priority-score.js'
+import { suggest } from '../core/text/suggest.js'
+import type { RunStore } from '../store/run-store.js'
+import { type BudgetReportLine, budgetReportLines } from './budget-report.js'
+import type { BudgetService } from './budget-service.js'
+
+export interface TaskExplanation {
+  readonly runId: string
+  readonly taskId: string
+  readonly project: string | null
+  readonly state: string
+  readonly reason: string | null
+  readonly attempt: {
+    readonly number: number
+    readonly jobId: string | null
+    readonly jobState: string
+    readonly schedulerState: string | null
+    readonly schedulerReason: string | null
+    readonly heldByRpo: string | null
+    readonly nice: number | null
+  } | null
+  /** Plain sentences, most pressing first. */
+  readonly waitingFor: readonly string[]
+  /** The enforcement's judgement of the task's job (absent without budgets or priorities). */
+  readonly job: JobExplanation | null
+  readonly projectScore: ProjectScore | null
+  readonly budgets: readonly BudgetReportLine[]
+}
+
+export async function explainTask(
+  store: RunStore,
+  budgets: BudgetService,
+  runId: string,
+  taskId: string,
+  now: number,
+): Promise<TaskExplanation> {
+  const { run, snapshot } = await store.loadSnapshot(runId)
+  const task = snapshot.tasks.find((t) => t.id === taskId)
+  if (!task) {
+    const hint = suggest(
+      taskId,
+      snapshot.tasks.map((t) => t.id),
+    )
+    throw new RpoError(
+      'task-not-found',
+      `run ${runId} has no task "${taskId}"${hint ? `; did you mean "${hint}"?` : ''}`,
+    )
+  }
+  const attempt = snapshot.latestAttempts.find((a) => a.taskId === taskId) ?? null
+  const definition = snapshot.pipeline.tasks.find((t) => t.name === task.group)
+  const waitingFor: string[] = []
+  if (task.state === 'pending' || task.state === 'retry_wait') {
+    const byGroup = new Map<string, string[]>()
+    for (const t of snapshot.tasks) byGroup.set(t.group, [...(byGroup.get(t.group) ?? []), t.state])
+    for (const dep of definition?.after ?? []) {
+      const states = byGroup.get(dep.task) ?? []
+      const open = states.filter((s) => s !== 'succeeded' && s !== 'skipped').length
+      if (open > 0) waitingFor.push(`upstream ${dep.task}: ${open} of ${states.length} not finished`)
+    }
+    if (task.state === 'retry_wait' && task.nextAttemptAt) waitingFor.push(`its next attempt at ${task.nextAttemptAt}`)
+  }
+  if (task.reason?.startsWith('budget:')) waitingFor.push(task.reason)
+  if (attempt?.heldReason) waitingFor.push(`held by rpo: ${attempt.heldReason}`)
+  if (attempt && (attempt.state === 'pending' || attempt.state === 'held') && task.state === 'active') {
+    waitingFor.push(
+      `the scheduler: job ${attempt.jobId ?? '(being submitted)'} is ${attempt.nativeState ?? attempt.state}${attempt.reason ? ` (${attempt.reason})` : ''}`,
+    )
+  }
+  const decided = await budgets.decide(now)
+  const job = decided?.plan.explanations.find((e) => e.attemptKey === attempt?.submissionKey) ?? null
+  const projectScore = decided?.plan.projectScores.find((p) => p.project === run.project) ?? null
+  const { statuses } = await budgets.statuses(now)
+  return {
+    runId,
+    taskId,
+    project: run.project,
+    state: task.state,
+    reason: task.reason,
+    attempt: attempt && {
+      number: attempt.attempt,
+      jobId: attempt.jobId,
+      jobState: attempt.state,
+      schedulerState: attempt.nativeState,
+      schedulerReason: attempt.reason,
+      heldByRpo: attempt.heldReason ?? null,
+      nice: attempt.nice ?? null,
+    },
+    waitingFor,
+    job,
+    projectScore,
+    budgets: run.project === null ? [] : budgetReportLines(statuses, { project: run.project }),
+  }
+}
+
+/** The explanation as text for the terminal. */
+export function renderExplanation(e: TaskExplanation): string {
+  const lines = [`${e.taskId} (run ${e.runId}${e.project ? `, project ${e.project}` : ''}): ${e.state}`]
+  if (e.reason) lines.push(`  reason: ${e.reason}`)
+  if (e.attempt) {
+    lines.push(
+      `  attempt ${e.attempt.number}: job ${e.attempt.jobId ?? '-'} ${e.attempt.jobState}${e.attempt.schedulerState ? ` (${e.attempt.schedulerState})` : ''}${e.attempt.nice !== null ? `, nice ${e.attempt.nice}` : ''}`,
+    )
+  }
+  if (e.waitingFor.length > 0) {
+    lines.push('  waiting for:')
+    for (const w of e.waitingFor) lines.push(`    - ${w}`)
+  }
+  if (e.job) {
+    lines.push(`  decision: ${e.job.decision} — ${e.job.reason}`)
+    lines.push(`  rank ${e.job.rank + 1}, score ${e.job.score.toFixed(3)} (project ${e.job.projectScore.toFixed(3)})`)
+  }
+  if (e.projectScore) {
+    const t = e.projectScore.terms
+    lines.push(
+      `  priority terms: importance ${t.importance}, urgency ${t.urgency.toFixed(2)}${t.slackSeconds !== null ? ` (slack ${Math.round(t.slackSeconds / 3600)} h)` : ''}, fair share ${t.fairShare.toFixed(2)}${t.targetShare !== null ? ` (target ${(t.targetShare * 100).toFixed(0)}%, actual ${((t.actualShare ?? 0) * 100).toFixed(0)}%)` : ''}, progress lag ${t.progressLag.toFixed(2)}${e.projectScore.overSoft ? '; over a soft cap: ranks below in-budget work' : ''}`,
+    )
+  }
+  for (const b of e.budgets) {
+    lines.push(
+      `  budget ${b.resource}${b.gpuType ? `:${b.gpuType}` : ''}${b.user ? ` (${b.user})` : ''} ${b.cap}: used ${b.used.toFixed(2)} + committed ${b.committed.toFixed(2)} of ${b.budget.toFixed(2)} (${b.window}), ${b.state}`,
+    )
+  }
+  return lines.join('\n')
+}

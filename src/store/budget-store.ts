@@ -1,0 +1,243 @@
+/**
+ * The budget side of the store: the ledger (append-only; an entry whose key exists is skipped, so
+ * charging the same usage twice writes nothing), budget changes made at run time, and the jobs in
+ * flight across every running run — what budget decisions are taken over.
+ */
+import type { Kysely, Transaction } from 'kysely'
+import type { AccountId, BudgetLedger, LedgerEntry, LedgerEntryKind } from '../core/budget/budget-ledger.js'
+import type { BudgetPeriod } from '../core/budget/budget-period.js'
+import type { BudgetCap } from '../core/budget/budget-rules.js'
+import type { BudgetResource, BudgetScope, TresHours } from '../core/budget/tres-hours.js'
+import type { ResolvedPipeline } from '../core/pipeline/resolved-pipeline.js'
+import type { AttemptState, TaskOverrides } from '../core/scheduling/run-snapshot.js'
+import type { Database, LedgerEntryTable } from './database.js'
+import { translateStoreError } from './open-store.js'
+
+/** A budget as changed at run time by an admin: replaces the config's budget of the same scope. */
+export interface BudgetSetting {
+  readonly project: string
+  readonly user: string | null
+  readonly resource: BudgetResource
+  readonly gpuType: string | null
+  readonly amount: number
+  readonly period: BudgetPeriod
+  readonly cap: BudgetCap
+  readonly actor: string
+  readonly at: string
+  readonly note: string
+}
+
+/** One attempt whose job is still on a scheduler, with what the budget decision needs about it. */
+export interface InFlightAttempt {
+  readonly runId: string
+  readonly cluster: string
+  readonly project: string | null
+  readonly user: string | null
+  readonly taskId: string
+  readonly group: string
+  readonly attempt: number
+  readonly submissionKey: string
+  readonly jobId: string | null
+  readonly state: AttemptState
+  readonly startedAt: string | null
+  readonly submittedAt: string
+  readonly heldReason: string | null
+  readonly nice: number | null
+  readonly overrides: TaskOverrides | null
+  readonly pipeline: ResolvedPipeline
+}
+
+export class BudgetStore {
+  readonly #db: Kysely<Database>
+  readonly #description: string
+
+  constructor(db: Kysely<Database>, description: string) {
+    this.#db = db
+    this.#description = description
+  }
+
+  /** Append entries; those whose key is already there are skipped. Returns how many were new. */
+  async appendEntries(entries: readonly LedgerEntry[]): Promise<number> {
+    if (entries.length === 0) return 0
+    return this.#write(async (trx) => {
+      let added = 0
+      for (const entry of entries) {
+        const result = await trx
+          .insertInto('ledger_entries')
+          .values(entryToRow(entry))
+          .onConflict((oc) => oc.column('key').doNothing())
+          .executeTakeFirst()
+        added += Number(result.numInsertedOrUpdatedRows ?? 0)
+      }
+      return added
+    })
+  }
+
+  /** The whole ledger, oldest first. */
+  async listEntries(): Promise<BudgetLedger> {
+    const rows = await this.#read((db) => db.selectFrom('ledger_entries').selectAll().orderBy('seq').execute())
+    return rows.map(rowToEntry)
+  }
+
+  async addSetting(setting: BudgetSetting): Promise<void> {
+    await this.#write((trx) =>
+      trx
+        .insertInto('budget_settings')
+        .values({
+          project: setting.project,
+          user_name: setting.user,
+          resource: setting.resource,
+          gpu_type: setting.gpuType,
+          amount: setting.amount,
+          period_json: JSON.stringify(setting.period),
+          cap: setting.cap,
+          actor: setting.actor,
+          at: setting.at,
+          note: setting.note,
+        })
+        .execute(),
+    )
+  }
+
+  /** Every change, oldest first (the newest per scope is in force). */
+  async listSettings(): Promise<BudgetSetting[]> {
+    const rows = await this.#read((db) => db.selectFrom('budget_settings').selectAll().orderBy('seq').execute())
+    return rows.map((row) => ({
+      project: row.project,
+      user: row.user_name,
+      resource: row.resource as BudgetResource,
+      gpuType: row.gpu_type,
+      amount: Number(row.amount),
+      period: JSON.parse(row.period_json) as BudgetPeriod,
+      cap: row.cap as BudgetCap,
+      actor: row.actor,
+      at: row.at,
+      note: row.note,
+    }))
+  }
+
+  /** Attempts of running runs whose jobs have not ended, with their run's pipeline. */
+  async listInFlight(): Promise<InFlightAttempt[]> {
+    const rows = await this.#read((db) =>
+      db
+        .selectFrom('attempts as a')
+        .innerJoin('tasks as t', (join) => join.onRef('t.run_id', '=', 'a.run_id').onRef('t.id', '=', 'a.task_id'))
+        .innerJoin('runs as r', 'r.id', 'a.run_id')
+        .where('r.state', '=', 'running')
+        .where('t.state', '=', 'active')
+        .whereRef('t.attempts', '=', 'a.attempt')
+        .where('a.state', 'in', ['submitting', 'pending', 'held', 'running', 'completing', 'requeued', 'unknown'])
+        .select([
+          'a.run_id',
+          'r.cluster',
+          'r.project',
+          'r.user_name',
+          'a.task_id',
+          't.group_name',
+          'a.attempt',
+          'a.submission_key',
+          'a.job_id',
+          'a.state',
+          'a.started_at',
+          'a.submitted_at',
+          'a.held_reason',
+          'a.nice',
+          't.overrides_json',
+          'r.pipeline_json',
+        ])
+        .orderBy('a.submitted_at')
+        .orderBy('a.submission_key')
+        .execute(),
+    )
+    const pipelines = new Map<string, ResolvedPipeline>()
+    return rows.map((row) => {
+      let pipeline = pipelines.get(row.run_id)
+      if (!pipeline) {
+        pipeline = JSON.parse(row.pipeline_json) as ResolvedPipeline
+        pipelines.set(row.run_id, pipeline)
+      }
+      return {
+        runId: row.run_id,
+        cluster: row.cluster,
+        project: row.project,
+        user: row.user_name,
+        taskId: row.task_id,
+        group: row.group_name,
+        attempt: Number(row.attempt),
+        submissionKey: row.submission_key,
+        jobId: row.job_id,
+        state: row.state as AttemptState,
+        startedAt: row.started_at,
+        submittedAt: row.submitted_at,
+        heldReason: row.held_reason,
+        nice: row.nice === null ? null : Number(row.nice),
+        overrides: row.overrides_json ? (JSON.parse(row.overrides_json) as TaskOverrides) : null,
+        pipeline,
+      }
+    })
+  }
+
+  /** Record what rpo did to an attempt's job for a budget: held (with why) or released, its nice. */
+  async markAttempt(
+    submissionKey: string,
+    patch: { readonly heldReason?: string | null; readonly nice?: number | null },
+  ): Promise<void> {
+    const values: { held_reason?: string | null; nice?: number | null } = {}
+    if (patch.heldReason !== undefined) values.held_reason = patch.heldReason
+    if (patch.nice !== undefined) values.nice = patch.nice
+    if (Object.keys(values).length === 0) return
+    await this.#write((trx) =>
+      trx.updateTable('attempts').set(values).where('submission_key', '=', submissionKey).execute(),
+    )
+  }
+
+  async #read<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.#db)
+    } catch (error) {
+      throw translateStoreError(error, this.#description)
+    }
+  }
+
+  async #write<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    try {
+      return await this.#db.transaction().execute(fn)
+    } catch (error) {
+      throw translateStoreError(error, this.#description)
+    }
+  }
+}
+
+function entryToRow(entry: LedgerEntry): Omit<LedgerEntryTable, 'seq'> {
+  return {
+    key: entry.key,
+    at: entry.at,
+    kind: entry.kind,
+    from_account: entry.from,
+    to_account: entry.to,
+    hours_json: JSON.stringify(entry.hours),
+    scope_json: entry.ruleScope ? JSON.stringify(entry.ruleScope) : null,
+    grant_id: entry.grantId ?? null,
+    expires_at: entry.expiresAt ?? null,
+    usage_key: entry.usageKey ?? null,
+    actor: entry.actor,
+    note: entry.note,
+  }
+}
+
+function rowToEntry(row: Omit<LedgerEntryTable, 'seq'>): LedgerEntry {
+  return {
+    key: row.key,
+    at: row.at,
+    kind: row.kind as LedgerEntryKind,
+    from: row.from_account as AccountId,
+    to: row.to_account as AccountId,
+    hours: JSON.parse(row.hours_json) as TresHours,
+    ...(row.scope_json ? { ruleScope: JSON.parse(row.scope_json) as BudgetScope } : {}),
+    ...(row.grant_id ? { grantId: row.grant_id } : {}),
+    ...(row.expires_at ? { expiresAt: row.expires_at } : {}),
+    ...(row.usage_key ? { usageKey: row.usage_key } : {}),
+    actor: row.actor,
+    note: row.note,
+  }
+}

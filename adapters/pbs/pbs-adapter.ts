@@ -37,9 +37,11 @@
  * and `findBySubmissionKey` reads `<jobDir>/job_id` (written by the batch script before rpo learns the
  * id) for jobs the scheduler no longer lists, so a job submitted just before a crash is not sent twice.
  */
+
 import { readFileSync } from 'node:fs'
 import { RpoError, SchedulerCommandError } from '../../src/core/errors.js'
 import { packageRoot } from '../../src/package-root.js'
+import { stageCheckpointHelper } from '../../src/scheduler/checkpoint-helper.js'
 import { runBatchScript } from '../../src/scheduler/run-batch-script.js'
 import type {
   Inventory,
@@ -154,6 +156,8 @@ export class PbsAdapter implements SchedulerAdapter {
   #utcOffsetMinutes: number | null = null
   /** Job folder by job sequence number, for the files of jobs this process submitted or saw. */
   readonly #jobDirs = new Map<string, string>()
+  /** Checkpoint helper folders already copied to the cluster by this adapter. */
+  readonly #stagedHelpers = new Set<string>()
   /** Scheduler commands run so far (each qstat/pbsnodes/qdel/qhold/qrls/qrerun/qalter/qsig and each qsub batch). */
   commandsRun = 0
 
@@ -173,6 +177,8 @@ export class PbsAdapter implements SchedulerAdapter {
       requeue: full, // qrerun: broken in the Slurm wrappers
       arrays: this.#arraysOn(this.#dialect),
       wholeArrayDependencies: this.#arraysOn(this.#dialect),
+      // the job script arms its own timer for a checkpointing job (pbs-script.ts buildPbsSignalTimer)
+      signalsBeforeLimit: true,
       priority: full, // qalter -p: not in the Slurm wrappers
       signal: full, // qsig: not in the Slurm wrappers
     }
@@ -263,6 +269,7 @@ export class PbsAdapter implements SchedulerAdapter {
   async submit(jobs: readonly JobSubmission[]): Promise<readonly SubmitResult[]> {
     if (jobs.length === 0) return []
     const dialect = await this.detect()
+    await stageCheckpointHelper(this.#transport, jobs, this.#stagedHelpers)
     const early = new Map<string, SubmitResult>()
     const batch: QsubBatchJob[] = []
     for (const unit of this.#units(jobs, dialect)) {

@@ -16,12 +16,19 @@
  * so a sweep split into several arrays (or with instances that went singly) may run more than
  * maxParallel at once; and a dependent of instances waits for their whole array (pbs-commands.ts).
  */
+import { checkpointLibExports } from '../../src/scheduler/checkpoint-helper.js'
 import type { JobSubmission, SubmissionKey } from '../../src/scheduler/scheduler-adapter.js'
 import { asSubmissionKey } from '../../src/scheduler/scheduler-adapter.js'
 import { scriptValueChecks } from '../../src/script/script-values.js'
 import { quoteShellWord } from '../../src/script/shell-quote.js'
 import { PBS_FLAVORS, type PbsFlavorName } from './pbs-flavors.js'
-import { buildPbsDirectives, buildPbsEnvExports, buildPbsSignalTimer, type PbsScriptOptions } from './pbs-script.js'
+import {
+  buildPbsDirectives,
+  buildPbsEnvExports,
+  buildPbsSignalTimer,
+  checkpointSignal,
+  type PbsScriptOptions,
+} from './pbs-script.js'
 import { instanceKeyOf } from './pbs-subjobs.js'
 import { PBS_JOB_FILES } from './qsub-batch.js'
 
@@ -176,9 +183,10 @@ export function renderPbsArrayScript(
         `# rpo submission ${member.submissionKey}`,
         ...redirect,
         ...buildPbsEnvExports(member.env),
+        ...checkpointLibExports(member),
         `cd -- ${quoteShellWord(noNul('workDir', member.workDir))} || exit 1`,
         `[ -z "\${RPO_OUTPUT_DIR:-}" ] || mkdir -p -- "$RPO_OUTPUT_DIR" || exit 1`,
-        ...buildPbsSignalTimer(member, options.signal).split('\n'),
+        ...buildPbsSignalTimer(member, checkpointSignal(member, options.signal)).split('\n'),
         `exec /bin/bash -c ${quoteShellWord(noNul('command', member.command))}`,
         ';;',
       ]),

@@ -5,6 +5,7 @@
  * `quoteShellWord`, and the template only substitutes: `{{name}}` is shell-quoted on the way in,
  * `{{{name}}}` is a block built and quoted here, `{{! … }}` is a comment.
  */
+import { checkpointLibExports } from '../../src/scheduler/checkpoint-helper.js'
 import type { JobSubmission } from '../../src/scheduler/scheduler-adapter.js'
 import { renderScriptTemplate } from '../../src/script/render-template.js'
 import { scriptValueChecks } from '../../src/script/script-values.js'
@@ -81,9 +82,9 @@ export function renderPbsScript(template: string, job: JobSubmission, options: P
     pbs_directives: buildPbsDirectives(job, options)
       .map((directive) => `#PBS ${directive}`)
       .join('\n'),
-    env_exports: buildPbsEnvExports(job.env).join('\n'),
+    env_exports: [...buildPbsEnvExports(job.env), ...checkpointLibExports(job)].join('\n'),
     work_dir: noNul('workDir', job.workDir),
-    signal_timer: buildPbsSignalTimer(job, options.signal),
+    signal_timer: buildPbsSignalTimer(job, checkpointSignal(job, options.signal)),
     command: noNul('command', job.command),
   })
 }
@@ -134,7 +135,11 @@ export function buildPbsDirectives(job: JobSubmission, options: PbsScriptOptions
   // built from checked ids only (assertPbsJobId): digits, letters, dots, dashes and an array's
   // brackets (`1234[].srv`), which qsub's directive reader takes as they are
   if (depend !== null) directives.push(`-W depend=${depend}`)
-  if (options.rerunnable !== undefined) directives.push(directive('-r', options.rerunnable ? 'y' : 'n'))
+  // a checkpointing job may be rerun (qrerun, a node failure) and resumes from its checkpoint
+  const rerunnable = job.checkpoint ? true : options.rerunnable
+  if (rerunnable !== undefined) directives.push(directive('-r', rerunnable ? 'y' : 'n'))
+  // submitted held (a budget): qrls releases it
+  if (job.hold) directives.push('-h')
   if (options.priority !== undefined) {
     if (!Number.isInteger(options.priority) || options.priority < -1024 || options.priority > 1023) {
       throw invalid(`priority must be an integer in -1024…1023, got ${options.priority}`)
@@ -174,6 +179,11 @@ export function buildPbsEnvExports(env: Readonly<Record<string, string>>): strin
     if (!ENV_NAME.test(name)) throw invalid(`not an environment variable name: ${JSON.stringify(name)}`)
     return `export ${name}=${quoteShellWord(noNul(`env ${name}`, value))}`
   })
+}
+
+/** The warning a job gets before its walltime: its own checkpoint settings, else the cluster's. */
+export function checkpointSignal(job: JobSubmission, fallback: PbsScriptOptions['signal']): PbsScriptOptions['signal'] {
+  return job.checkpoint ? { name: job.checkpoint.signal, leadSeconds: job.checkpoint.leadSeconds } : fallback
 }
 
 /**

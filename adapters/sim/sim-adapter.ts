@@ -11,6 +11,7 @@ import type {
   JobSubmission,
   NativeJobId,
   SchedulerAdapter,
+  SchedulerCapabilities,
   SubmissionKey,
   SubmitResult,
 } from '../../src/scheduler/scheduler-adapter.js'
@@ -20,18 +21,16 @@ export interface SimAdapterOptions {
   readonly cluster: SimCluster
   /** Advance virtual time by this much before each poll answers. @default 0 (the driver moves time) */
   readonly advancePerPollMs?: number
+  /**
+   * Whether the cluster warns checkpointing jobs before their limit (its workloads read
+   * RPO_CHECKPOINT_LEAD_SECONDS). false models PBS, where rpo sends the warning itself. @default true
+   */
+  readonly signalsBeforeLimit?: boolean
 }
 
 export class SimAdapter implements SchedulerAdapter {
   readonly kind = 'sim' as const
-  readonly capabilities = {
-    nativeDependencies: true,
-    hold: true,
-    requeue: true,
-    arrays: false,
-    priority: true,
-    signal: true,
-  }
+  readonly capabilities: SchedulerCapabilities
   readonly cluster: SimCluster
   readonly #advancePerPollMs: number
   /** Scheduler calls so far, counted as the Slurm adapter counts commands (one per call, whatever the batch). */
@@ -40,6 +39,16 @@ export class SimAdapter implements SchedulerAdapter {
   constructor(options: SimAdapterOptions) {
     this.cluster = options.cluster
     this.#advancePerPollMs = options.advancePerPollMs ?? 0
+    this.capabilities = {
+      nativeDependencies: true,
+      hold: true,
+      requeue: true,
+      arrays: false,
+      priority: true,
+      signal: true,
+      // the simulated cluster warns jobs before their limit the way Slurm's --signal does
+      signalsBeforeLimit: options.signalsBeforeLimit ?? true,
+    }
   }
 
   async inventory(): Promise<Inventory> {

@@ -94,6 +94,8 @@ export class Engine {
   readonly owner: string
   #inventory: Inventory | null = null
   readonly #leased = new Set<string>()
+  /** Attempts already warned before their time limit (where rpo sends the warning itself). */
+  readonly #warned = new Set<string>()
 
   constructor(options: EngineOptions) {
     this.#options = options
@@ -319,6 +321,7 @@ export class Engine {
       this.events.emit('run:finished', { runId, state: plan.runState })
       await store.releaseLease(leaseName, this.owner)
     }
+    await this.#warnBeforeLimit(run, snapshot, plan.attemptUpdates)
     const budget = this.#options.budget
     if (budget) {
       await this.#budgetStep(runId, 'enforcing budgets', () =>
@@ -330,6 +333,53 @@ export class Engine {
     this.events.emit('sync:tick', { runId, state: plan.runState, schedulerCommands: commands })
     const changes = plan.taskUpdates.size + plan.attemptUpdates.size
     return { runId, state: plan.runState, submitted, changes, schedulerCommands: commands }
+  }
+
+  /**
+   * Where the scheduler does not warn a checkpointing job before its time limit (PBS), rpo does:
+   * the task's signal, `leadTime` before the limit by rpo's clock, once per attempt.
+   */
+  async #warnBeforeLimit(
+    run: RunRecord,
+    snapshot: RunSnapshot,
+    updates: ReadonlyMap<string, Partial<AttemptSnapshot>>,
+  ): Promise<void> {
+    const adapter = this.#options.adapter
+    if (adapter.capabilities.signalsBeforeLimit || !adapter.capabilities.signal || !adapter.signal) return
+    const now = this.#clock()
+    const definitions = new Map(run.pipeline.tasks.map((t) => [t.name, t]))
+    const groups = new Map(snapshot.tasks.map((t) => [t.id, t.group]))
+    for (const before of snapshot.latestAttempts) {
+      const attempt = { ...before, ...updates.get(before.submissionKey) }
+      if (attempt.state !== 'running' || !attempt.startedAt || !attempt.jobId) continue
+      if (this.#warned.has(attempt.submissionKey)) continue
+      const definition = definitions.get(groups.get(attempt.taskId) ?? '')
+      const checkpoint = definition?.checkpoint
+      if (!definition || !checkpoint) continue
+      const warnAt =
+        Date.parse(attempt.startedAt) + (definition.resources.timeLimitSeconds - checkpoint.leadSeconds) * 1000
+      if (now < warnAt) continue
+      this.#warned.add(attempt.submissionKey)
+      try {
+        await adapter.signal([asNativeJobId(attempt.jobId)], checkpoint.signal)
+        await this.#options.store.appendEvent(
+          run.id,
+          {
+            type: 'task:checkpoint-requested',
+            taskId: attempt.taskId,
+            message: `time limit in ${checkpoint.leadSeconds}s: asked job ${attempt.jobId} to checkpoint with SIG${checkpoint.signal}`,
+            data: { jobId: attempt.jobId, attempt: attempt.attempt, signal: checkpoint.signal },
+          },
+          iso(now),
+        )
+      } catch (error) {
+        this.events.emit('poll:error', {
+          runId: run.id,
+          code: isRpoError(error) ? error.code : 'internal',
+          message: `warning job ${attempt.jobId} before its time limit: ${error instanceof Error ? error.message : String(error)}`,
+        })
+      }
+    }
   }
 
   /** A budget step that fails (store, scheduler) is reported and skipped: budgets never stop a run's tick. */

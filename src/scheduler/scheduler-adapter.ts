@@ -29,6 +29,11 @@ export interface SchedulerCapabilities {
   readonly wholeArrayDependencies?: boolean
   readonly priority: boolean
   readonly signal: boolean
+  /**
+   * The scheduler (or executor) itself warns a checkpointing job `leadSeconds` before its time
+   * limit (Slurm --signal, the local launcher); otherwise rpo sends the signal from its own clock.
+   */
+  readonly signalsBeforeLimit?: boolean
 }
 
 export interface GpuRequest {

@@ -84,7 +84,9 @@ export class BudgetBook {
 
   /** Count usage not yet charged (accrued by running jobs since the last poll). */
   accrue(project: string, user: string | null, hours: TresHours): void {
-    for (const line of this.linesFor(project, user)) {
+    const lines = this.linesFor(project, user)
+    for (let k = 0; k < lines.length; k++) {
+      const line = lines[k] as BookLine
       line.used += meterAmount(line.status, hours, line.status.gpuWeights)
     }
   }

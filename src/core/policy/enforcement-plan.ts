@@ -256,7 +256,8 @@ function firstLine(
   job: EnforcementJob,
   inState: (line: BookLine) => boolean,
 ): BookLine | null {
-  for (const line of lines) {
+  for (let k = 0; k < lines.length; k++) {
+    const line = lines[k] as BookLine
     if (inState(line) && meterAmount(line.status, job.rate, line.status.gpuWeights) > 0) return line
   }
   return null

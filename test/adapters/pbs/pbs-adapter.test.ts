@@ -86,6 +86,7 @@ describe('flavor detection', () => {
       requeue: false,
       arrays: false,
       wholeArrayDependencies: false,
+      signalsBeforeLimit: true,
       priority: false,
       signal: false,
     })

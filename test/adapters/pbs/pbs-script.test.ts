@@ -119,6 +119,27 @@ describe('renderPbsScript golden files', () => {
   })
 })
 
+describe('renderPbsScript for a checkpointing task', () => {
+  const checkpointed = job({
+    checkpoint: { signal: 'USR2', leadSeconds: 120, maxRestarts: 5 },
+    hold: true,
+    resources: { ...CPU, timeLimitSeconds: 3600 },
+  })
+  const script = renderPbsScript(TEMPLATE, checkpointed, { flavor: 'torque', rerunnable: false })
+
+  it('is rerunnable, held when a budget says so, and warned by its own timer before the walltime', () => {
+    const directives = script.split('\n').filter((l) => l.startsWith('#PBS '))
+    expect(directives).toEqual(expect.arrayContaining(['#PBS -r y', '#PBS -h']))
+    expect(directives).not.toContain('#PBS -r n')
+    expect(script).toContain(`( sleep 3480 && kill -s USR2 "$$" ) </dev/null >/dev/null 2>&1 &`)
+  })
+
+  it('finds the checkpoint helper rpo staged beside the job folders', () => {
+    expect(script).toMatch(/^export RPO_CHECKPOINT_LIB=\S+\/\.rpo-lib\/checkpoint-[0-9a-f]{12}$/m)
+    expect(script).toMatch(/^export PYTHONPATH=\S+\/\.rpo-lib\/checkpoint-[0-9a-f]{12}"\$\{PYTHONPATH:\+:\$PYTHONPATH\}"$/m)
+  })
+})
+
 describe('renderPbsScript resource mapping', () => {
   const directives = (submission: JobSubmission, options: PbsScriptOptions) =>
     renderPbsScript(TEMPLATE, submission, options)

@@ -28,6 +28,7 @@ describe('SimAdapter', () => {
       arrays: false,
       priority: true,
       signal: true,
+      signalsBeforeLimit: true,
     })
   })
 

@@ -12,6 +12,9 @@
  * ```
  */
 
+export { type BudgetReportLine, budgetReportLines, usageBreakdown } from './budget/budget-report.js'
+export { type BudgetGate, BudgetService, type EnforcementOutcome } from './budget/budget-service.js'
+export { explainTask, renderExplanation, type TaskExplanation } from './budget/explain-task.js'
 export { type ClusterConfig, type ConfigFile, ConfigSchema } from './config/config-schema.js'
 export {
   findConfigFile,
@@ -22,6 +25,12 @@ export {
   type StoreTarget,
 } from './config/load-config.js'
 export { type LoadedPipeline, loadPipelineFile, loadPipelineText } from './config/load-pipeline.js'
+export { type AdmissionDecision, admit, BudgetBook } from './core/budget/budget-admission.js'
+export { type BudgetLedger, type LedgerEntry, planCharges } from './core/budget/budget-ledger.js'
+export { type BudgetPeriod, periodWindow } from './core/budget/budget-period.js'
+export { type BudgetRule, budgetRulesOf } from './core/budget/budget-rules.js'
+export { type BudgetStatus, computeBudgetStatus } from './core/budget/budget-status.js'
+export { type TresHours, tresHoursOf } from './core/budget/tres-hours.js'
 export {
   DagError,
   isRpoError,
@@ -44,6 +53,13 @@ export {
   resolvePipeline,
 } from './core/pipeline/resolved-pipeline.js'
 export { formatDuration, parseDurationSeconds, parseMemoryMb } from './core/pipeline/units.js'
+export {
+  decideEnforcement,
+  type EnforcementPlan,
+  type EnforcementSnapshot,
+} from './core/policy/enforcement-plan.js'
+export { type ProjectScore, scoreProjects, scoreTasks } from './core/policy/priority-score.js'
+export { decideAfterEnding, type EndingDecision } from './core/retry/decide-after-ending.js'
 export { type PlanOptions, planTick, type TickPlan } from './core/scheduling/plan-tick.js'
 export type {
   AttemptSnapshot,
@@ -54,6 +70,7 @@ export type {
   TaskState,
 } from './core/scheduling/run-snapshot.js'
 export { type App, type CreateAppOptions, createApp } from './create-app.js'
+export { type CheckpointRequest, requestCheckpoint } from './engine/checkpoint-task.js'
 export { Engine, type EngineOptions, type TickResult } from './engine/engine.js'
 export { type EngineEventMap, type EngineEventName, EngineEvents } from './engine/engine-events.js'
 export { type FollowOptions, followRun } from './engine/follow-run.js'

@@ -62,6 +62,7 @@ export class LocalAdapter implements SchedulerAdapter {
     arrays: false,
     priority: false,
     signal: true,
+    signalsBeforeLimit: true,
   }
   readonly #cluster: ResolvedLocalCluster
   readonly #jobsRoot: string

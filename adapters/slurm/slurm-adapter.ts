@@ -63,6 +63,7 @@ export class SlurmAdapter implements SchedulerAdapter {
     arrays: true,
     priority: true,
     signal: true,
+    signalsBeforeLimit: true,
   }
   readonly #transport: Transport
   readonly #options: SlurmAdapterOptions

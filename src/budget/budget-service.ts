@@ -16,7 +16,7 @@ import {
 import { type BudgetRule, budgetRulesOf, sameScope } from '../core/budget/budget-rules.js'
 import { type BudgetStatus, type Commitment, computeBudgetStatus } from '../core/budget/budget-status.js'
 import { requestedAllocTres, requestedRate, requestedWorstCase } from '../core/budget/requested-tres.js'
-import { tresHoursOf } from '../core/budget/tres-hours.js'
+import { scaleTresHours, tresHoursOf } from '../core/budget/tres-hours.js'
 import { isTerminalJobState, type JobState } from '../core/job/job-state.js'
 import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import {
@@ -61,6 +61,8 @@ interface JudgedJob {
 }
 
 const MIN_ENFORCE_INTERVAL_MS = 1000
+/** How often a running job's provisional usage is written to the ledger. */
+const CHARGE_INTERVAL_MS = 5 * 60_000
 
 export class BudgetService implements BudgetGate {
   readonly #config: ResolvedConfig
@@ -116,7 +118,7 @@ export class BudgetService implements BudgetGate {
     const statuses = computeBudgetStatus({
       rules,
       entries,
-      commitments: this.#commitments(inFlight, now),
+      commitments: this.#commitments(inFlight, entries, now),
       gpuWeights: this.gpuWeights(),
       now,
     })
@@ -140,7 +142,7 @@ export class BudgetService implements BudgetGate {
     const taskOf = new Map(snapshot.latestAttempts.map((a) => [a.submissionKey, a.taskId]))
     const tasks = new Map(snapshot.tasks.map((t) => [t.id, t]))
     const definitions = new Map(snapshot.pipeline.tasks.map((t) => [t.name, t]))
-    const usage: UsageObservation[] = []
+    const usage: (UsageObservation & { final: boolean; submissionKey: string })[] = []
     for (const o of observations) {
       if (o.kind !== 'observed') continue
       const elapsedSeconds = o.job.usage?.elapsedSeconds
@@ -164,11 +166,20 @@ export class BudgetService implements BudgetGate {
         user: run.user,
         at,
         hours: tresHoursOf(allocTres, elapsedSeconds),
+        final: isTerminalJobState(o.job.state),
+        submissionKey: o.submissionKey,
       })
     }
     if (usage.length === 0) return
     const entries = await this.#store.budgets.listEntries()
-    await this.#store.budgets.appendEntries(planCharges(usage, chargedByUsageKey(entries)))
+    // a running job is charged at most every CHARGE_INTERVAL_MS (the ledger stays small); the
+    // commitments count what it used since, so nothing slips between charges
+    const lastCharged = lastChargeBySubmission(entries)
+    const due = usage.filter((u) => {
+      const last = lastCharged.get(u.submissionKey)
+      return u.final || last === undefined || now - last >= CHARGE_INTERVAL_MS || now < last
+    })
+    await this.#store.budgets.appendEntries(planCharges(due, chargedByUsageKey(entries)))
   }
 
   async admission(
@@ -210,7 +221,7 @@ export class BudgetService implements BudgetGate {
       this.#store.budgets.listInFlight(),
       this.#projectInputs(now),
     ])
-    const jobs = this.#judgedJobs(inFlight, now)
+    const jobs = this.#judgedJobs(inFlight, entries, now)
     const plan = decideEnforcement(
       {
         projects,
@@ -286,8 +297,13 @@ export class BudgetService implements BudgetGate {
     return { plan: decided.plan, applied, failures }
   }
 
-  #commitments(inFlight: readonly InFlightAttempt[], now: number): Commitment[] {
+  /**
+   * What in-flight jobs may still use at worst: a running job's rate over what is left of its time
+   * limit counted from its last charge (what it used since is not in the ledger yet).
+   */
+  #commitments(inFlight: readonly InFlightAttempt[], entries: BudgetLedger, now: number): Commitment[] {
     const weights = this.gpuWeights()
+    const lastCharged = lastChargeBySubmission(entries)
     const commitments: Commitment[] = []
     for (const attempt of inFlight) {
       // a held job commits nothing until it is released (admission re-checks it then)
@@ -299,15 +315,16 @@ export class BudgetService implements BudgetGate {
         project: attempt.project,
         user: attempt.user,
         rate: requestedRate(resources, weights[attempt.project] ?? {}),
-        elapsedSeconds: attempt.startedAt ? Math.max(0, (now - Date.parse(attempt.startedAt)) / 1000) : 0,
+        elapsedSeconds: chargedSeconds(attempt, lastCharged),
         timeLimitSeconds: resources.timeLimitSeconds,
       })
     }
     return commitments
   }
 
-  #judgedJobs(inFlight: readonly InFlightAttempt[], now: number): JudgedJob[] {
+  #judgedJobs(inFlight: readonly InFlightAttempt[], entries: BudgetLedger, now: number): JudgedJob[] {
     const weights = this.gpuWeights()
+    const lastCharged = lastChargeBySubmission(entries)
     const paths = new Map<string, Map<string, number>>()
     const jobs: JudgedJob[] = []
     for (const attempt of inFlight) {
@@ -323,6 +340,10 @@ export class BudgetService implements BudgetGate {
       const resources = withOverrides(definition, attempt)
       const running = attempt.state === 'running' || attempt.state === 'completing'
       const held = attempt.state === 'held' || attempt.heldReason !== null
+      const rate = requestedRate(resources, weights[attempt.project] ?? {})
+      const elapsed = running && attempt.startedAt ? Math.max(0, (now - Date.parse(attempt.startedAt)) / 1000) : 0
+      // what it used since its last charge: not in the ledger yet, but spent
+      const uncharged = running ? Math.max(0, elapsed - chargedSeconds(attempt, lastCharged)) : 0
       jobs.push({
         attempt,
         definition,
@@ -338,8 +359,9 @@ export class BudgetService implements BudgetGate {
           currentNice: attempt.nice,
           gpuType: resources.gpus?.types[0] ?? null,
           gpus: resources.gpus?.count ?? 0,
-          rate: requestedRate(resources, weights[attempt.project] ?? {}),
-          elapsedSeconds: running && attempt.startedAt ? Math.max(0, (now - Date.parse(attempt.startedAt)) / 1000) : 0,
+          rate,
+          elapsedSeconds: elapsed,
+          unchargedHours: scaleTresHours(rate, uncharged / 3600),
           timeLimitSeconds: resources.timeLimitSeconds,
           checkpointable: definition.checkpoint !== null,
           readySince: attempt.submittedAt,
@@ -401,6 +423,25 @@ export class BudgetService implements BudgetGate {
       }
     })
   }
+}
+
+/** Per submission key, when its job was last charged (epoch ms). */
+function lastChargeBySubmission(entries: BudgetLedger): Map<string, number> {
+  const last = new Map<string, number>()
+  for (const entry of entries) {
+    if (entry.kind !== 'charge' || !entry.usageKey) continue
+    const key = entry.usageKey.slice(0, entry.usageKey.lastIndexOf('@'))
+    const at = Date.parse(entry.at)
+    if (!(at <= (last.get(key) ?? Number.NEGATIVE_INFINITY))) last.set(key, at)
+  }
+  return last
+}
+
+/** How much of a running job's time the ledger already holds: from its start to its last charge. */
+function chargedSeconds(attempt: InFlightAttempt, lastCharged: ReadonlyMap<string, number>): number {
+  if (!attempt.startedAt) return 0
+  const last = lastCharged.get(attempt.submissionKey)
+  return last === undefined ? 0 : Math.max(0, (last - Date.parse(attempt.startedAt)) / 1000)
 }
 
 function withOverrides(definition: ResolvedTask, attempt: InFlightAttempt): ResolvedTask['resources'] {

@@ -31,6 +31,12 @@ export function exitCodeFor(error: unknown): number {
     case 'usage':
     case 'run-not-found':
     case 'task-not-found':
+    case 'budget-period-invalid':
+    case 'grant-invalid':
+    case 'grant-not-found':
+    case 'grant-expired':
+    case 'revoke-exceeds-unused':
+    case 'lend-exceeds-remaining':
       return ExitCode.invalidInput
     case 'store-locked':
     case 'store-corrupt':

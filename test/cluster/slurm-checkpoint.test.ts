@@ -10,7 +10,8 @@ import { runCli, writePipeline } from '../support/cli-harness.js'
 import { testbedSsh, testbedWorkspace } from './testbed.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
-const TRAIN = readFileSync(path.join(ROOT, 'templates/checkpoint/examples/train_torch.py'), 'utf8')
+const EXAMPLES = path.join(ROOT, 'templates/checkpoint/examples')
+const TRAINERS = ['train_torch.py', 'train_sklearn.py'] as const
 const HELPER = readFileSync(path.join(ROOT, 'templates/checkpoint/rpo_checkpoint.py'), 'utf8')
 const PYTHON = '/usr/bin/python3'
 const ssh = testbedSsh()
@@ -23,9 +24,9 @@ interface TrainResult {
 }
 
 /** The same job run straight through on the cluster, as the reference. */
-async function uninterrupted(remoteDir: string, args: string): Promise<TrainResult> {
+async function uninterrupted(remoteDir: string, args: string, trainer = 'train_torch.py'): Promise<TrainResult> {
   const result = await ssh.execScript(
-    `mkdir -p ${remoteDir}/ref && cd ${remoteDir} && PYTHONPATH=${remoteDir}/reflib PYTHONDONTWRITEBYTECODE=1 ${PYTHON} train_torch.py ${args} --dir ${remoteDir}/ref --step-delay 0 --progress-every 0`,
+    `mkdir -p ${remoteDir}/ref && cd ${remoteDir} && PYTHONPATH=${remoteDir}/reflib PYTHONDONTWRITEBYTECODE=1 ${PYTHON} ${trainer} ${args} --dir ${remoteDir}/ref --step-delay 0 --progress-every 0`,
     { timeoutMs: 120_000 },
   )
   expect(result.exitCode, result.stderr).toBe(0)
@@ -36,18 +37,20 @@ async function workspaceWithTrainer(): Promise<{ dir: string; remoteDir: string 
   const workspace = testbedWorkspace({ pollInterval: '500ms' })
   // the job imports rpo_checkpoint from the copy rpo stages on PYTHONPATH, not from beside the script
   await ssh.execScript(`mkdir -p ${workspace.remoteDir}/reflib`, { timeoutMs: 10_000 })
-  await ssh.writeFile(`${workspace.remoteDir}/train_torch.py`, TRAIN)
+  for (const trainer of TRAINERS) {
+    await ssh.writeFile(`${workspace.remoteDir}/${trainer}`, readFileSync(path.join(EXAMPLES, trainer), 'utf8'))
+  }
   // only the reference run, outside rpo, gets the helper from here
   await ssh.writeFile(`${workspace.remoteDir}/reflib/rpo_checkpoint.py`, HELPER)
   return workspace
 }
 
-function pipeline(args: string, resources: string, checkpoint: string): string {
+function pipeline(args: string, resources: string, checkpoint: string, trainer = 'train_torch.py'): string {
   return `
 name: ckpt
 tasks:
   train:
-    command: exec ${PYTHON} train_torch.py ${args} --progress-every 0
+    command: exec ${PYTHON} ${trainer} ${args} --progress-every 0
     resources: ${resources}
     checkpoint: ${checkpoint}
 `
@@ -201,46 +204,54 @@ describe('checkpoint-resume on Slurm with PyTorch', () => {
     }
   }, 400_000)
 
-  it('rpo checkpoint asks a running job to save and stop; rpo resumes it to the uninterrupted weights', async () => {
-    const { dir, remoteDir } = await workspaceWithTrainer()
-    const args = '--steps 300 --every 0'
-    writePipeline(
-      dir,
-      'pipeline.yaml',
-      pipeline(
-        `${args} --step-delay 0.1`,
-        '{ partition: cpu, time: 10m, memory: 1G }',
-        '{ every: never, leadTime: 60s }',
-      ),
-    )
-    const reference = await uninterrupted(remoteDir, args)
-    const run = startRun(dir)
-    try {
-      // wait until the job is well into training, then ask it to checkpoint
-      for (let i = 0; ; i++) {
-        const steps = await ssh.execScript(
-          `wc -l < ${remoteDir}/runs/*/train/checkpoints/executed-steps.log 2>/dev/null || echo 0`,
-          {
-            timeoutMs: 10_000,
-          },
-        )
-        if (Number(steps.stdout.trim()) >= 50) break
-        if (i > 180) throw new Error('the training job never got going')
-        await new Promise((r) => setTimeout(r, 500))
+  it.each([
+    ['PyTorch', 'train_torch.py'],
+    ['scikit-learn', 'train_sklearn.py'],
+  ])(
+    'rpo checkpoint asks a running %s job to save and stop; rpo resumes it to the uninterrupted weights',
+    async (_, trainer) => {
+      const { dir, remoteDir } = await workspaceWithTrainer()
+      const args = '--steps 300 --every 0'
+      writePipeline(
+        dir,
+        'pipeline.yaml',
+        pipeline(
+          `${args} --step-delay 0.1`,
+          '{ partition: cpu, time: 10m, memory: 1G }',
+          '{ every: never, leadTime: 60s }',
+          trainer,
+        ),
+      )
+      const reference = await uninterrupted(remoteDir, args, trainer)
+      const run = startRun(dir)
+      try {
+        // wait until the job is well into training, then ask it to checkpoint
+        for (let i = 0; ; i++) {
+          const steps = await ssh.execScript(
+            `wc -l < ${remoteDir}/runs/*/train/checkpoints/executed-steps.log 2>/dev/null || echo 0`,
+            {
+              timeoutMs: 10_000,
+            },
+          )
+          if (Number(steps.stdout.trim()) >= 50) break
+          if (i > 180) throw new Error('the training job never got going')
+          await new Promise((r) => setTimeout(r, 500))
+        }
+        const asked = await runCli(dir, ['checkpoint', 'train', '--json'])
+        expect(asked.code, asked.stderr).toBe(0)
+        expect(JSON.parse(asked.stdout)).toMatchObject({ taskId: 'train', attempt: 1, signal: 'USR2' })
+        const { code, stdout, stderr } = await run.done
+        expect(code, stderr + stdout).toBe(0)
+        const train = trainOf(stdout)
+        expect(train).toMatchObject({ state: 'succeeded', attempt: 2 })
+        const outputs = train.outputs as TrainResult
+        expect(outputs.weights_sha256).toBe(reference.weights_sha256)
+        // saved on the signal where it stood: nothing was redone
+        expect(outputs.executed_total).toBe(300)
+      } finally {
+        run.child.kill('SIGTERM')
       }
-      const asked = await runCli(dir, ['checkpoint', 'train', '--json'])
-      expect(asked.code, asked.stderr).toBe(0)
-      expect(JSON.parse(asked.stdout)).toMatchObject({ taskId: 'train', attempt: 1, signal: 'USR2' })
-      const { code, stdout, stderr } = await run.done
-      expect(code, stderr + stdout).toBe(0)
-      const train = trainOf(stdout)
-      expect(train).toMatchObject({ state: 'succeeded', attempt: 2 })
-      const outputs = train.outputs as TrainResult
-      expect(outputs.weights_sha256).toBe(reference.weights_sha256)
-      // saved on the signal where it stood: nothing was redone
-      expect(outputs.executed_total).toBe(300)
-    } finally {
-      run.child.kill('SIGTERM')
-    }
-  }, 300_000)
+    },
+    300_000,
+  )
 })

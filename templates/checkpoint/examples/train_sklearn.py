@@ -79,9 +79,14 @@ def main() -> int:
     executed_log.close()
     with open(os.path.join(ckpt.dir, "executed-steps.log")) as f:
         total_executed = sum(1 for _ in f)
-    print(json.dumps({"event": "finished", "final_step": args.steps, "start_step": start,
-                      "weights_sha256": model_sha256(model), "accuracy": float(model.score(inputs, labels)),
-                      "executed": executed, "executed_total": total_executed}), flush=True)
+    result = {"event": "finished", "final_step": args.steps, "start_step": start,
+              "weights_sha256": model_sha256(model), "accuracy": float(model.score(inputs, labels)),
+              "executed": executed, "executed_total": total_executed}
+    print(json.dumps(result), flush=True)
+    # under rpo: the result becomes the task's outputs
+    if os.environ.get("RPO_OUTPUTS"):
+        with open(os.environ["RPO_OUTPUTS"], "w") as f:
+            json.dump(result, f)
     return 0
 
 

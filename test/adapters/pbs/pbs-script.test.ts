@@ -136,7 +136,9 @@ describe('renderPbsScript for a checkpointing task', () => {
 
   it('finds the checkpoint helper rpo staged beside the job folders', () => {
     expect(script).toMatch(/^export RPO_CHECKPOINT_LIB=\S+\/\.rpo-lib\/checkpoint-[0-9a-f]{12}$/m)
-    expect(script).toMatch(/^export PYTHONPATH=\S+\/\.rpo-lib\/checkpoint-[0-9a-f]{12}"\$\{PYTHONPATH:\+:\$PYTHONPATH\}"$/m)
+    expect(script).toMatch(
+      /^export PYTHONPATH=\S+\/\.rpo-lib\/checkpoint-[0-9a-f]{12}"\$\{PYTHONPATH:\+:\$PYTHONPATH\}"$/m,
+    )
   })
 })
 

@@ -1,6 +1,7 @@
 /** Budget periods → windows: UTC calendar months and their boundaries, rolling days, fixed windows and their errors. */
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { isInWindow, periodWindow } from '../../../src/core/budget/budget-period.js'
+import { instantOf, isInWindow, parseInstant, periodWindow } from '../../../src/core/budget/budget-period.js'
 import { BudgetError } from '../../../src/core/errors.js'
 
 const at = (iso: string) => Date.parse(iso)
@@ -65,5 +66,31 @@ describe('periodWindow', () => {
     expect(caught).toBeInstanceOf(BudgetError)
     expect((caught as BudgetError).code).toBe('budget-period-invalid')
     expect((caught as BudgetError).message).toContain(message)
+  })
+})
+
+describe('instants', () => {
+  it('reads toISOString output exactly as Date.parse does, without Date.parse', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: -2_208_988_800_000, max: 7_258_118_400_000 }), (ms) => {
+        const iso = new Date(ms).toISOString()
+        expect(instantOf(iso)).toBe(ms)
+        const seconds = `${iso.slice(0, 19)}Z`
+        expect(instantOf(seconds)).toBe(Date.parse(seconds))
+      }),
+    )
+  })
+
+  it('falls back to Date.parse for other ISO forms, and names a bad timestamp in a typed error', () => {
+    expect(instantOf('2026-11-20T12:00:00+02:00')).toBe(Date.parse('2026-11-20T10:00:00Z'))
+    expect(instantOf('2026-11-20')).toBe(Date.parse('2026-11-20T00:00:00Z'))
+    expect(instantOf('2026-02-30T00:00:00Z')).toBe(Date.parse('2026-02-30T00:00:00Z'))
+    expect(Number.isNaN(instantOf('yesterday'))).toBe(true)
+    expect(() => parseInstant('project p deadline', 'yesterday', 'config-invalid')).toThrow(
+      expect.objectContaining({
+        code: 'config-invalid',
+        message: 'project p deadline "yesterday" is not an ISO timestamp',
+      }),
+    )
   })
 })

@@ -404,3 +404,71 @@ describe('scenarios', () => {
     expect(isZeroTresHours(ledgerTotal(entries))).toBe(true)
   })
 })
+
+describe('inputs', () => {
+  const parts = {
+    budgets: { vision: [{ resource: 'gpu-hours' as const, amount: 15 }] },
+    entries: [chargeOf('vision', 10)],
+    jobs: [jobOf('vision', { jobId: 'p', timeLimitSeconds: 4 * HOUR })],
+  }
+
+  it('decides the same from precomputed statuses as from the ledger (their committed is not counted twice)', () => {
+    const fromLedger = decideEnforcement(snapshotOf(parts), NOW)
+    const snapshot = snapshotOf(parts)
+    if (snapshot.budget.kind !== 'ledger') throw new Error('expected a ledger snapshot')
+    const running = {
+      project: 'vision',
+      user: null,
+      rate: gpuRate('a100', 1),
+      elapsedSeconds: 0,
+      timeLimitSeconds: HOUR,
+    }
+    const statuses = computeBudgetStatus({ ...snapshot.budget, commitments: [running], now: NOW })
+    const fromStatuses = decideEnforcement({ ...snapshot, budget: { kind: 'statuses', statuses } }, NOW)
+    expect(fromStatuses.actions).toEqual(fromLedger.actions)
+    expect(explanationOf(fromStatuses, 'p').decision).toBe('wait')
+  })
+
+  it('takes a job’s own worst case over rate × time left when it is given', () => {
+    const big = jobOf('vision', { jobId: 'p', timeLimitSeconds: HOUR, worstCase: gpuRate('a100', 6) })
+    const plan = decideEnforcement(snapshotOf({ ...parts, jobs: [big] }), NOW)
+    expect(actionsOf(plan, 'hold')[0]?.reason).toContain('this job 6.0 > 15.0')
+  })
+
+  it('ranks only the jobs of a user over a per-user soft cap as over-soft', () => {
+    const plan = decideEnforcement(
+      snapshotOf({
+        budgets: { vision: [{ resource: 'gpu-hours', amount: 5, cap: 'soft', user: 'bob' }] },
+        entries: [chargeOf('vision', 6, { user: 'bob' })],
+        jobs: [jobOf('vision', { jobId: 'bob', user: 'bob' }), jobOf('vision', { jobId: 'alice', user: 'alice' })],
+      }),
+      NOW,
+    )
+    expect(plan.explanations.map((e) => [e.jobId, e.overSoft, e.nice])).toEqual([
+      ['alice', false, 0],
+      ['bob', true, 5100],
+    ])
+  })
+
+  it('scores a project missing from the projects list as importance 1 with no terms', () => {
+    const plan = decideEnforcement({ ...snapshotOf({ jobs: [jobOf('ghost', { jobId: 'g' })] }), projects: [] }, NOW)
+    expect(explanationOf(plan, 'g')).toMatchObject({ score: 1, terms: null, decision: 'wait' })
+  })
+
+  it('frees GPUs of any type for waiting work that accepts any type, after typed demand', () => {
+    const plan = decideEnforcement(
+      snapshotOf({
+        budgets: { vision: [{ resource: 'gpu-hours', amount: 10, cap: 'soft' }] },
+        entries: [chargeOf('vision', 20)],
+        jobs: [
+          jobOf('vision', { jobId: 'v-a100', state: 'running', gpus: 2, gpuType: 'a100' }),
+          jobOf('vision', { jobId: 'v-h100', state: 'running', gpus: 2, gpuType: 'h100', criticalPathSeconds: 100 }),
+          jobOf('nlp', { jobId: 'any', gpus: 1, gpuType: null }),
+        ],
+        freeGpus: { a100: 0, h100: 0 },
+      }),
+      NOW,
+    )
+    expect(actionsOf(plan, 'requeue').map((a) => [a.jobId, a.hold])).toEqual([['v-a100', false]])
+  })
+})

@@ -118,7 +118,7 @@ export class BudgetService implements BudgetGate {
     const statuses = computeBudgetStatus({
       rules,
       entries,
-      commitments: this.#commitments(inFlight, entries, now),
+      commitments: this.#commitments(inFlight, entries),
       gpuWeights: this.gpuWeights(),
       now,
     })
@@ -301,7 +301,7 @@ export class BudgetService implements BudgetGate {
    * What in-flight jobs may still use at worst: a running job's rate over what is left of its time
    * limit counted from its last charge (what it used since is not in the ledger yet).
    */
-  #commitments(inFlight: readonly InFlightAttempt[], entries: BudgetLedger, now: number): Commitment[] {
+  #commitments(inFlight: readonly InFlightAttempt[], entries: BudgetLedger): Commitment[] {
     const weights = this.gpuWeights()
     const lastCharged = lastChargeBySubmission(entries)
     const commitments: Commitment[] = []

@@ -3,10 +3,9 @@
  * (upstream tasks, a budget, the scheduler), its priority score and the terms that make it, the
  * decision the enforcement would take for its job, and its project's budgets. Read-only.
  */
-import { RpoError } from '../core/errors.js'
 import type { JobExplanation } from '../core/policy/enforcement-plan.js'
 import type { ProjectScore } from '../core/policy/priority-score.js'
-import { suggest } from '../core/text/suggest.js'
+import { requireTask } from '../core/scheduling/run-snapshot.js'
 import type { RunStore } from '../store/run-store.js'
 import { type BudgetReportLine, budgetReportLines } from './budget-report.js'
 import type { BudgetService } from './budget-service.js'
@@ -42,17 +41,7 @@ export async function explainTask(
   now: number,
 ): Promise<TaskExplanation> {
   const { run, snapshot } = await store.loadSnapshot(runId)
-  const task = snapshot.tasks.find((t) => t.id === taskId)
-  if (!task) {
-    const hint = suggest(
-      taskId,
-      snapshot.tasks.map((t) => t.id),
-    )
-    throw new RpoError(
-      'task-not-found',
-      `run ${runId} has no task "${taskId}"${hint ? `; did you mean "${hint}"?` : ''}`,
-    )
-  }
+  const task = requireTask(snapshot, taskId)
   const attempt = snapshot.latestAttempts.find((a) => a.taskId === taskId) ?? null
   const definition = snapshot.pipeline.tasks.find((t) => t.name === task.group)
   const waitingFor: string[] = []

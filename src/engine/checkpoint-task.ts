@@ -6,7 +6,7 @@
 
 import { RpoError } from '../core/errors.js'
 import { isTerminalJobState, type JobState } from '../core/job/job-state.js'
-import { suggest } from '../core/text/suggest.js'
+import { requireTask } from '../core/scheduling/run-snapshot.js'
 import { asNativeJobId, type SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
 import type { RunStore } from '../store/run-store.js'
 
@@ -30,17 +30,7 @@ export async function requestCheckpoint(
   now: string,
 ): Promise<CheckpointRequest> {
   const { snapshot } = await store.loadSnapshot(runId)
-  const task = snapshot.tasks.find((t) => t.id === taskId)
-  if (!task) {
-    const hint = suggest(
-      taskId,
-      snapshot.tasks.map((t) => t.id),
-    )
-    throw new RpoError(
-      'task-not-found',
-      `run ${runId} has no task "${taskId}"${hint ? `; did you mean "${hint}"?` : ''}`,
-    )
-  }
+  const task = requireTask(snapshot, taskId)
   const definition = snapshot.pipeline.tasks.find((t) => t.name === task.group)
   if (!definition?.checkpoint) {
     throw new RpoError(

@@ -6,16 +6,11 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { SimAdapter } from '../../adapters/sim/sim-adapter.js'
-import { SimClock } from '../../adapters/sim/sim-clock.js'
-import { SimCluster } from '../../adapters/sim/sim-cluster.js'
 import { gpuUtilization, jobTimes } from '../../adapters/sim/sim-metrics.js'
 import { BudgetService } from '../../src/budget/budget-service.js'
 import { loadConfig } from '../../src/config/load-config.js'
 import { loadPipelineText } from '../../src/config/load-pipeline.js'
-import { Engine } from '../../src/engine/engine.js'
-import { openDatabase } from '../../src/store/open-store.js'
-import { RunStore } from '../../src/store/run-store.js'
+import { simEngine } from '../support/sim-engine.js'
 
 const START = Date.parse('2026-11-02T08:00:00Z')
 const MINUTE = 60_000
@@ -52,27 +47,15 @@ describe('budgets and priorities on the simulated cluster', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rpo-contention-'))
     writeFileSync(path.join(dir, 'rpo.config.yaml'), CONFIG)
     const config = loadConfig({ configPath: path.join(dir, 'rpo.config.yaml') })
-    const clock = new SimClock(START)
-    const cluster = new SimCluster({
-      clock,
+    const { clock, cluster, store, engine, close } = await simEngine({
+      start: START,
       nodes: [
         { name: 'g1', cpus: 32, memoryMb: 256_000, gpus: [{ type: 'a100', count: 4 }] },
         { name: 'g2', cpus: 32, memoryMb: 256_000, gpus: [{ type: 'a100', count: 4 }] },
       ],
+      budget: (store) => new BudgetService(config, store),
     })
-    const store = new RunStore(await openDatabase({ kind: 'sqlite', path: ':memory:', busyTimeoutMs: 1000 }))
     const budgets = new BudgetService(config, store)
-    const engine = new Engine({
-      store,
-      adapter: new SimAdapter({ cluster }),
-      clusterName: 'sim',
-      jobsRoot: '/sim/jobs',
-      runsRoot: '/sim/runs',
-      readFile: async () => null,
-      capacity: null,
-      clock: () => clock.now(),
-      budget: budgets,
-    })
     try {
       // the least important work is submitted first: only priorities can put urgent ahead
       const runs = new Map<string, string>()
@@ -122,8 +105,7 @@ describe('budgets and priorities on the simulated cluster', () => {
       const busy = gpuUtilization(cluster, { fromMs: START, toMs: START + 20 * HOUR, onlyWhilePending: true })
       expect(busy.ratio).toBeGreaterThanOrEqual(0.9)
     } finally {
-      await engine.close()
-      await store.close()
+      await close()
     }
   }, 120_000)
 })

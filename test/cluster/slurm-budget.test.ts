@@ -2,14 +2,12 @@
 // cap waits held on the cluster (squeue says so) and is released when another project lends budget;
 // a running job of a project whose budget is cut is checkpointed and its task goes back held; what
 // rpo charged for a job matches what Slurm's accounting says it used.
-import { type ChildProcess, spawn } from 'node:child_process'
 import { appendFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { runCli, writePipeline } from '../support/cli-harness.js'
+import { runCli, spawnCli, writePipeline } from '../support/cli-harness.js'
 import { testbedSsh, testbedWorkspace } from './testbed.js'
 
-const ROOT = path.resolve(import.meta.dirname, '../..')
 const ssh = testbedSsh()
 afterAll(() => ssh.close())
 
@@ -23,28 +21,6 @@ projects:
     budgets:
       - { resource: gpu-hours, amount: 100, cap: hard }
 `
-
-function startRun(dir: string): {
-  child: ChildProcess
-  done: Promise<{ code: number | null; stdout: string; stderr: string }>
-} {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/rpo.js'), 'run', 'pipeline.yaml', '--json', '--quiet'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.on('data', (c) => {
-    stdout += String(c)
-  })
-  child.stderr?.on('data', (c) => {
-    stderr += String(c)
-  })
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code) => resolve({ code, stdout, stderr })),
-  )
-  return { child, done }
-}
 
 /** The testbed's view of the jobs named like this run's task: `<id> <state> <reason>`. */
 async function squeueFor(task: string): Promise<{ id: string; state: string; reason: string }[]> {
@@ -86,7 +62,7 @@ tasks:
     resources: { partition: gpu, gpus: { count: 1, type: a100 }, time: 10m, memory: 100M }
 `,
     )
-    const run = startRun(dir)
+    const run = spawnCli(dir, ['run', 'pipeline.yaml', '--json', '--quiet'])
     try {
       const held = await until('the job held on the cluster', async () => {
         const jobs = await squeueFor('train')
@@ -114,7 +90,7 @@ tasks:
         '--json',
       ])
       expect(grant.code, grant.stderr).toBe(0)
-      const { code, stdout, stderr } = await run.done
+      const { code, stdout, stderr } = await run.closed()
       expect(code, stderr + stdout).toBe(0)
       const train = JSON.parse(stdout).tasks[0]
       expect(train).toMatchObject({ state: 'succeeded', attempt: 1, jobId: held.id })
@@ -159,7 +135,7 @@ tasks:
     checkpoint: { leadTime: 60s }
 `,
     )
-    const run = startRun(dir)
+    const run = spawnCli(dir, ['run', 'pipeline.yaml', '--json', '--quiet'])
     try {
       const running = await until('the job running', async () => {
         const jobs = await squeueFor('train')

@@ -2,11 +2,11 @@
 // deterministic training job is interrupted by its time limit (Slurm's --signal), by a node failure
 // (scontrol … state=down while it runs) and by `rpo checkpoint`; each time it resumes from its
 // checkpoint and ends with the weights of an uninterrupted run, redoing at most one interval.
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { runCli, writePipeline } from '../support/cli-harness.js'
+import { runCli, spawnCli, writePipeline } from '../support/cli-harness.js'
 import { testbedSsh, testbedWorkspace } from './testbed.js'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
@@ -54,30 +54,6 @@ tasks:
     resources: ${resources}
     checkpoint: ${checkpoint}
 `
-}
-
-/** `rpo run` in a child process, so the test can act on the cluster while it runs. */
-function startRun(dir: string): {
-  child: ChildProcess
-  done: Promise<{ code: number | null; stdout: string; stderr: string }>
-} {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/rpo.js'), 'run', 'pipeline.yaml', '--json', '--quiet'], {
-    cwd: dir,
-    env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout?.on('data', (c) => {
-    stdout += String(c)
-  })
-  child.stderr?.on('data', (c) => {
-    stderr += String(c)
-  })
-  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code) => resolve({ code, stdout, stderr })),
-  )
-  return { child, done }
 }
 
 /** Wait until the task's checkpoint folder holds a checkpoint at or after `step`. */
@@ -159,7 +135,7 @@ describe('checkpoint-resume on Slurm with PyTorch', () => {
       ),
     )
     const reference = await uninterrupted(remoteDir, args)
-    const run = startRun(dir)
+    const run = spawnCli(dir, ['run', 'pipeline.yaml', '--json', '--quiet'], { PYTHONDONTWRITEBYTECODE: '1' })
     let downed: string | null = null
     try {
       await waitForCheckpoint(remoteDir, 75)
@@ -173,7 +149,7 @@ describe('checkpoint-resume on Slurm with PyTorch', () => {
         encoding: 'utf8',
       })
       expect(down.status, down.stderr).toBe(0)
-      const { code, stdout, stderr } = await run.done
+      const { code, stdout, stderr } = await run.closed()
       expect(code, stderr + stdout).toBe(0)
       const train = trainOf(stdout)
       expect(train.state).toBe('succeeded')
@@ -223,7 +199,7 @@ describe('checkpoint-resume on Slurm with PyTorch', () => {
         ),
       )
       const reference = await uninterrupted(remoteDir, args, trainer)
-      const run = startRun(dir)
+      const run = spawnCli(dir, ['run', 'pipeline.yaml', '--json', '--quiet'], { PYTHONDONTWRITEBYTECODE: '1' })
       try {
         // wait until the job is well into training, then ask it to checkpoint
         for (let i = 0; ; i++) {
@@ -240,7 +216,7 @@ describe('checkpoint-resume on Slurm with PyTorch', () => {
         const asked = await runCli(dir, ['checkpoint', 'train', '--json'])
         expect(asked.code, asked.stderr).toBe(0)
         expect(JSON.parse(asked.stdout)).toMatchObject({ taskId: 'train', attempt: 1, signal: 'USR2' })
-        const { code, stdout, stderr } = await run.done
+        const { code, stdout, stderr } = await run.closed()
         expect(code, stderr + stdout).toBe(0)
         const train = trainOf(stdout)
         expect(train).toMatchObject({ state: 'succeeded', attempt: 2 })

@@ -2,14 +2,9 @@
 // its own clock: on the simulated cluster with the warning left to rpo, a 2-hour training with a
 // 1-hour limit is asked to checkpoint before each limit, exits 85 and resumes — it never times out.
 import { describe, expect, it } from 'vitest'
-import { SimAdapter } from '../../adapters/sim/sim-adapter.js'
-import { SimClock } from '../../adapters/sim/sim-clock.js'
-import { SimCluster } from '../../adapters/sim/sim-cluster.js'
 import { workloadFromEnv } from '../../adapters/sim/sim-workload.js'
 import { loadPipelineText } from '../../src/config/load-pipeline.js'
-import { Engine } from '../../src/engine/engine.js'
-import { openDatabase } from '../../src/store/open-store.js'
-import { RunStore } from '../../src/store/run-store.js'
+import { simEngine } from '../support/sim-engine.js'
 
 const START = Date.parse('2026-11-02T08:00:00Z')
 const MINUTE = 60_000
@@ -25,23 +20,12 @@ tasks:
 `
 
 async function runWith(signalsBeforeLimit: boolean) {
-  const clock = new SimClock(START)
-  const cluster = new SimCluster({
-    clock,
+  const { clock, cluster, store, engine, close } = await simEngine({
+    start: START,
+    signalsBeforeLimit,
     nodes: [{ name: 'g1', cpus: 8, memoryMb: 64_000, gpus: [{ type: 'a100', count: 1 }] }],
     // the cluster itself never warns: only rpo can
     workload: (job) => ({ ...workloadFromEnv(job), signalLeadSeconds: null }),
-  })
-  const store = new RunStore(await openDatabase({ kind: 'sqlite', path: ':memory:', busyTimeoutMs: 1000 }))
-  const engine = new Engine({
-    store,
-    adapter: new SimAdapter({ cluster, signalsBeforeLimit }),
-    clusterName: 'sim',
-    jobsRoot: '/sim/jobs',
-    runsRoot: '/sim/runs',
-    readFile: async () => null,
-    capacity: null,
-    clock: () => clock.now(),
   })
   try {
     const runId = (await engine.startRun(loadPipelineText('/sim/long.yaml', PIPELINE))).run.id
@@ -54,8 +38,7 @@ async function runWith(signalsBeforeLimit: boolean) {
     const events = await store.listEvents(runId)
     return { state, attempts, events }
   } finally {
-    await engine.close()
-    await store.close()
+    await close()
   }
 }
 

@@ -60,6 +60,8 @@ export interface SpawnedCli {
   /** Resolves when stderr or stdout contains the text. */
   waitFor(text: string | RegExp, timeoutMs?: number): Promise<void>
   exited(): Promise<number | null>
+  /** Resolves once it exited and its output was read to the end: what to await before parsing stdout. */
+  closed(): Promise<{ code: number | null; stdout: string; stderr: string }>
 }
 
 export function spawnCli(cwd: string, args: readonly string[], env: NodeJS.ProcessEnv = {}): SpawnedCli {
@@ -83,6 +85,9 @@ export function spawnCli(cwd: string, args: readonly string[], env: NodeJS.Proce
     check()
   })
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  const closed = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('close', (code) => resolve({ code, stdout: out, stderr: err })),
+  )
   return {
     child,
     stdout: () => out,
@@ -112,6 +117,7 @@ export function spawnCli(cwd: string, args: readonly string[], env: NodeJS.Proce
       })
     },
     exited: () => exit,
+    closed: () => closed,
   }
 }
 

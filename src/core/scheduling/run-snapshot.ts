@@ -4,9 +4,11 @@
  */
 
 import type { JobObservation } from '../../scheduler/scheduler-adapter.js'
+import { RpoError } from '../errors.js'
 import type { JobState } from '../job/job-state.js'
 import type { TaskInstance } from '../pipeline/expand-pipeline.js'
 import type { ResolvedPipeline, Scalar } from '../pipeline/resolved-pipeline.js'
+import { suggest } from '../text/suggest.js'
 
 export const TaskState = {
   pending: 'pending',
@@ -144,4 +146,18 @@ export function newTaskSnapshot(instance: TaskInstance): TaskSnapshot {
     startedAt: null,
     endedAt: null,
   }
+}
+
+/** The task `taskId` of the run, or a task-not-found error with the closest id as a suggestion. */
+export function requireTask(snapshot: RunSnapshot, taskId: string): TaskSnapshot {
+  const task = snapshot.tasks.find((t) => t.id === taskId)
+  if (task) return task
+  const hint = suggest(
+    taskId,
+    snapshot.tasks.map((t) => t.id),
+  )
+  throw new RpoError(
+    'task-not-found',
+    `run ${snapshot.id} has no task "${taskId}"${hint ? `; did you mean "${hint}"?` : ''}`,
+  )
 }

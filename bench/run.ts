@@ -1,4 +1,5 @@
 /** `npm run bench`: figures and ratios, printed side by side. Not a test: nothing here fails CI. */
+import { benchCheckpoint } from './checkpoint-bench.js'
 import { benchCore } from './core-bench.js'
 import { benchPolicy } from './policy-bench.js'
 import { benchSlurm } from './slurm-bench.js'
@@ -7,4 +8,5 @@ console.log(`rpo benchmarks — node ${process.version}, ${new Date().toISOStrin
 await benchCore()
 await benchPolicy()
 await benchSlurm()
+await benchCheckpoint()
 process.exit(0)

@@ -13,8 +13,10 @@ import {
   planCharges,
   type UsageObservation,
 } from '../core/budget/budget-ledger.js'
+import { periodWindow } from '../core/budget/budget-period.js'
 import { type BudgetRule, budgetRulesOf, sameScope } from '../core/budget/budget-rules.js'
 import { type BudgetStatus, type Commitment, computeBudgetStatus } from '../core/budget/budget-status.js'
+import { indexUsage, projectUsage } from '../core/budget/budget-usage.js'
 import { requestedAllocTres, requestedRate, requestedWorstCase } from '../core/budget/requested-tres.js'
 import { scaleTresHours, tresHoursOf } from '../core/budget/tres-hours.js'
 import { isTerminalJobState, type JobState } from '../core/job/job-state.js'
@@ -399,14 +401,18 @@ export class BudgetService implements BudgetGate {
           deadlines.set(run.project, snapshot.pipeline.deadline)
       }
     }
-    const { statuses } = await this.statuses(now)
+    // fair share compares weighted GPU-hours this month, budget or not
+    const usageByProject = projectUsage(
+      indexUsage(await this.#store.budgets.listEntries()),
+      periodWindow('month', now),
+      { resource: 'gpu-hours', gpuType: null },
+      this.gpuWeights(),
+    )
     const names = new Set([...Object.keys(this.#config.projects), ...progress.keys()])
     return [...names].map((project) => {
       const config = this.#config.projects[project]
       const p = progress.get(project)
-      const usage = statuses
-        .filter((s) => s.project === project && s.user === null && s.resource === 'gpu-hours' && s.gpuType === null)
-        .reduce((max, s) => Math.max(max, s.used), 0)
+      const usage = usageByProject.get(project) ?? 0
       const deadline = [config?.deadline, deadlines.get(project)]
         .filter((d): d is string => typeof d === 'string')
         .sort((a, b) => Date.parse(a) - Date.parse(b))[0]

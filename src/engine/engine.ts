@@ -29,13 +29,13 @@ import {
   asSubmissionKey,
   type Inventory,
   type JobSubmission,
-  type NativeJobId,
   type SchedulerAdapter,
 } from '../scheduler/scheduler-adapter.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
 import { type CompiledJob, compilePipeline } from './compile-run.js'
 import { EngineEvents } from './engine-events.js'
 import { buildJobSubmission } from './job-submission.js'
+import { stopRun } from './stop-run.js'
 
 export interface EngineOptions {
   readonly store: RunStore
@@ -594,66 +594,23 @@ export class Engine {
 
   /**
    * Stop a run's work. `interrupt` (Ctrl-C) puts unfinished tasks back to pending so a later
-   * `rpo run` continues; `cancel` ends the run for good.
+   * `rpo run` continues; `cancel` ends the run for good. See stop-run.ts.
    */
   async stopRun(
     runId: string,
     mode: 'interrupt' | 'cancel',
     options: { waitMs?: number } = {},
   ): Promise<{ stopped: number }> {
-    const store = this.#options.store
-    const { snapshot } = await store.loadSnapshot(runId)
-    if (TERMINAL_RUN_STATES.has(snapshot.state)) return { stopped: 0 }
-    const activeTasks = new Set(snapshot.tasks.filter((t) => t.state === 'active').map((t) => t.id))
-    const live = snapshot.latestAttempts.filter(
-      (a) => activeTasks.has(a.taskId) && !isTerminalJobState(a.state as JobState),
+    const result = await stopRun(
+      { store: this.#options.store, adapter: this.#options.adapter, now: () => iso(this.#clock()) },
+      runId,
+      mode,
+      options,
     )
-    const jobIds = live.flatMap((a) => (a.jobId ? [asNativeJobId(a.jobId)] : []))
-    // attempts still `submitting` may exist on the scheduler under their key
-    const unsent = live.filter((a) => a.jobId === null).map((a) => asSubmissionKey(a.submissionKey))
-    if (unsent.length > 0) jobIds.push(...(await this.#options.adapter.findBySubmissionKey(unsent)).values())
-    if (jobIds.length > 0) await this.#options.adapter.cancel(jobIds)
-    await this.#waitForEnd(jobIds, options.waitMs ?? 15_000)
-    const now = iso(this.#clock())
-    const why = mode === 'interrupt' ? 'interrupted by the user' : 'cancelled by the user'
-    const taskUpdates = new Map<string, { state: TaskSnapshot['state']; reason: string | null; endedAt?: string }>()
-    for (const task of snapshot.tasks) {
-      if (task.state === 'active' || task.state === 'pending' || task.state === 'retry_wait') {
-        taskUpdates.set(
-          task.id,
-          mode === 'interrupt' ? { state: 'pending', reason: null } : { state: 'cancelled', reason: why, endedAt: now },
-        )
-      }
-    }
-    const attemptUpdates = new Map(
-      live.map((a) => [a.submissionKey, { state: 'cancelled' as const, reason: why, endedAt: now }]),
-    )
-    const event: PlannedEvent = {
-      type: 'run:stopped',
-      taskId: null,
-      message: `run ${mode === 'interrupt' ? 'interrupted' : 'cancelled'}: ${live.length} running task(s) stopped`,
-    }
-    await store.applyPlan(runId, snapshot.state, {
-      taskUpdates,
-      attemptUpdates,
-      newTasks: [],
-      newAttempts: [],
-      events: [event],
-      runState: mode === 'interrupt' ? 'interrupted' : 'cancelled',
-      now,
-    })
-    await store.releaseLease(`run:${runId}`, this.owner)
-    this.events.emit(mode === 'interrupt' ? 'run:interrupted' : 'run:cancelled', { runId, message: event.message })
-    return { stopped: live.length }
-  }
-
-  async #waitForEnd(jobIds: readonly NativeJobId[], waitMs: number): Promise<void> {
-    const deadline = Date.now() + waitMs
-    while (jobIds.length > 0 && Date.now() < deadline) {
-      const polled = await this.#options.adapter.poll(jobIds).catch(() => [])
-      if (polled.every((o) => isTerminalJobState(o.state))) return
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    if (result.stopped === null) return { stopped: 0 }
+    await this.#options.store.releaseLease(`run:${runId}`, this.owner)
+    this.events.emit(mode === 'interrupt' ? 'run:interrupted' : 'run:cancelled', { runId, message: result.message })
+    return { stopped: result.stopped }
   }
 
   async #setRunState(runId: string, from: RunState, to: RunState): Promise<void> {

@@ -1,10 +1,11 @@
 // The other commands, as a user types them: submit + sync, status, cancel, schema, validate --json, daemon.
+import { spawn } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { createApp } from '../../src/create-app.js'
 import { startDaemon } from '../../src/sync/sync-runs.js'
-import { isProcessAlive, makeWorkDir, REPO_ROOT, runCli, writePipeline } from '../support/cli-harness.js'
+import { isProcessAlive, makeWorkDir, REPO_ROOT, RPO_BIN, runCli, writePipeline } from '../support/cli-harness.js'
 
 const CONFIG = `
 defaultCluster: box
@@ -157,5 +158,27 @@ describe('rpo compile on the local executor', () => {
       [['a'], false],
       [['b'], true],
     ])
+  })
+})
+
+describe('output into a pipe that closes early', () => {
+  it('stops quietly when the reader goes away (rpo validate --json | head -1)', async () => {
+    // half a megabyte of output: far more than a pipe holds, so the write meets the closed pipe
+    const dir = workspace(
+      `name: big\ntasks:\n  t:\n    command: echo {{params.i}}\n    matrix: { i: [${Array.from({ length: 3000 }, (_, i) => i).join(', ')}] }\n`,
+    )
+    const child = spawn(process.execPath, [RPO_BIN, 'validate', 'pipeline.yaml', '--json'], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (c) => {
+      stderr += String(c)
+    })
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()))
+    child.stdout.destroy()
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)))
+    expect(stderr).not.toMatch(/EPIPE|Error/)
+    expect(code).toBe(0)
   })
 })

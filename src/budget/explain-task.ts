@@ -31,6 +31,8 @@ export interface TaskExplanation {
   readonly job: JobExplanation | null
   readonly projectScore: ProjectScore | null
   readonly budgets: readonly BudgetReportLine[]
+  /** What the task's jobs said about their checkpoints (newest last), for tasks that checkpoint. */
+  readonly checkpoints: readonly string[]
 }
 
 export async function explainTask(
@@ -66,6 +68,11 @@ export async function explainTask(
   const job = decided?.plan.explanations.find((e) => e.attemptKey === attempt?.submissionKey) ?? null
   const projectScore = decided?.plan.projectScores.find((p) => p.project === run.project) ?? null
   const { statuses } = await budgets.statuses(now)
+  const checkpoints = definition?.checkpoint
+    ? (await store.listEvents(runId, 0, 100_000))
+        .filter((e) => e.taskId === taskId && (e.type === 'task:checkpoint' || e.type === 'task:checkpoint-requested'))
+        .map((e) => e.message)
+    : []
   return {
     runId,
     taskId,
@@ -85,6 +92,7 @@ export async function explainTask(
     job,
     projectScore,
     budgets: run.project === null ? [] : budgetReportLines(statuses, { project: run.project }),
+    checkpoints,
   }
 }
 
@@ -110,6 +118,10 @@ export function renderExplanation(e: TaskExplanation): string {
     lines.push(
       `  priority terms: importance ${t.importance}, urgency ${t.urgency.toFixed(2)}${t.slackSeconds !== null ? ` (slack ${Math.round(t.slackSeconds / 3600)} h)` : ''}, fair share ${t.fairShare.toFixed(2)}${t.targetShare !== null ? ` (target ${(t.targetShare * 100).toFixed(0)}%, actual ${((t.actualShare ?? 0) * 100).toFixed(0)}%)` : ''}, progress lag ${t.progressLag.toFixed(2)}${e.projectScore.overSoft ? '; over a soft cap: ranks below in-budget work' : ''}`,
     )
+  }
+  if (e.checkpoints.length > 0) {
+    lines.push('  checkpoints:')
+    for (const c of e.checkpoints.slice(-5)) lines.push(`    - ${c}`)
   }
   for (const b of e.budgets) {
     lines.push(

@@ -36,6 +36,7 @@ export class ProgressReporter {
       events.on('task:failed', (e) => this.line(`✗ ${e.taskId} failed: ${e.message}`)),
       events.on('task:retrying', (e) => this.line(`↻ ${e.taskId} ${e.message}`)),
       events.on('task:resuming', (e) => this.line(`⟳ ${e.taskId} ${e.message}`)),
+      events.on('task:checkpoint', (e) => this.line(`${e.data?.warning ? '!' : '⚑'} ${e.taskId} ${e.message}`)),
       events.on('task:skipped', (e) => this.line(`- ${e.taskId} skipped: ${e.message}`)),
       events.on('task:upstream-failed', (e) => this.line(`✗ ${e.taskId} will not run: ${e.message}`)),
       events.on('task:cancelled', (e) => this.line(`■ ${e.taskId} cancelled`)),

@@ -24,6 +24,7 @@ export interface EngineEventMap {
   'task:retrying': TaskEventPayload
   'task:resuming': TaskEventPayload
   'task:checkpoint-requested': TaskEventPayload
+  'task:checkpoint': TaskEventPayload
   'task:skipped': TaskEventPayload
   'task:upstream-failed': TaskEventPayload
   'task:cancelled': TaskEventPayload

@@ -32,6 +32,7 @@ import {
   type SchedulerAdapter,
 } from '../scheduler/scheduler-adapter.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
+import { checkpointEventsForAttempt } from './checkpoint-report.js'
 import { type CompiledJob, compilePipeline } from './compile-run.js'
 import { EngineEvents } from './engine-events.js'
 import { buildJobSubmission } from './job-submission.js'
@@ -322,6 +323,7 @@ export class Engine {
       await store.releaseLease(leaseName, this.owner)
     }
     await this.#warnBeforeLimit(run, snapshot, plan.attemptUpdates)
+    await this.#reportCheckpoints(run, snapshot, plan.attemptUpdates)
     const budget = this.#options.budget
     if (budget) {
       await this.#budgetStep(runId, 'enforcing budgets', () =>
@@ -377,6 +379,49 @@ export class Engine {
           runId: run.id,
           code: isRpoError(error) ? error.code : 'internal',
           message: `warning job ${attempt.jobId} before its time limit: ${error instanceof Error ? error.message : String(error)}`,
+        })
+      }
+    }
+  }
+
+  /** When a checkpointing attempt ends, what its job said about its checkpoints (checkpoint-report.ts). */
+  async #reportCheckpoints(
+    run: RunRecord,
+    snapshot: RunSnapshot,
+    updates: ReadonlyMap<string, Partial<AttemptSnapshot>>,
+  ): Promise<void> {
+    const definitions = new Map(run.pipeline.tasks.map((t) => [t.name, t]))
+    const groups = new Map(snapshot.tasks.map((t) => [t.id, t.group]))
+    for (const attempt of snapshot.latestAttempts) {
+      const state = updates.get(attempt.submissionKey)?.state
+      if (
+        state === undefined ||
+        !isTerminalJobState(state as JobState) ||
+        isTerminalJobState(attempt.state as JobState)
+      )
+        continue
+      const checkpoint = definitions.get(groups.get(attempt.taskId) ?? '')?.checkpoint
+      if (!checkpoint) continue
+      const outputDir = path.posix.join(this.#options.runsRoot, run.id, attempt.taskId)
+      const file = path.posix.join(path.posix.resolve(outputDir, checkpoint.dir), 'events.jsonl')
+      try {
+        const text = await this.#options.readFile(file)
+        if (text === null) continue
+        const at = iso(this.#clock())
+        for (const event of checkpointEventsForAttempt(attempt.taskId, attempt.attempt, text)) {
+          await this.#options.store.appendEvent(run.id, event, at)
+          this.events.emit('task:checkpoint', {
+            runId: run.id,
+            taskId: event.taskId,
+            message: event.message,
+            data: event.data,
+          })
+        }
+      } catch (error) {
+        this.events.emit('poll:error', {
+          runId: run.id,
+          code: isRpoError(error) ? error.code : 'internal',
+          message: `reading ${file}: ${error instanceof Error ? error.message : String(error)}`,
         })
       }
     }

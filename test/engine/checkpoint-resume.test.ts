@@ -64,6 +64,9 @@ tasks:
     expect(exits.length).toBe(train.attempt - 1)
     expect(exits.every((e) => e.code === 85)).toBe(true)
     expect(events.filter((e) => e.event === 'checkpoint:loaded').length).toBe(train.attempt - 1)
+    // rpo read them back when each attempt ended
+    const explained = JSON.parse((await runCli(dir, ['explain', 'train', '--run', progress.runId, '--json'])).stdout)
+    expect(explained.checkpoints).toContainEqual(expect.stringMatching(/^attempt 2 resumed from step \d+ \(ckpt-/))
 
     const outputs = JSON.parse(
       readFileSync(path.join(dir, '.rpo/jobs', `rpo.${progress.runId}.train.${train.attempt}`, 'outputs.json'), 'utf8'),

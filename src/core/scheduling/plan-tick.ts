@@ -95,6 +95,7 @@ export type PlannedEvent = {
     | 'task:retrying'
     | 'task:resuming'
     | 'task:checkpoint-requested'
+    | 'task:checkpoint'
     | 'task:skipped'
     | 'task:upstream-failed'
     | 'task:cancelled'

@@ -4,10 +4,10 @@
  * a ~1 GiB checkpoint. RPO_BENCH_QUICK=1 runs the small version (seconds instead of minutes).
  */
 import { spawnSync } from 'node:child_process'
-import path from 'node:path'
+import { templatePath } from '../src/package-root.js'
 
 const PYTHON = process.env.RPO_TEST_PYTHON ?? '/usr/bin/python3'
-const SCRIPT = path.resolve(import.meta.dirname, '../templates/checkpoint/bench_overhead.py')
+const SCRIPT = templatePath('checkpoint', 'bench_overhead.py')
 
 interface OverheadSide {
   readonly cost_per_save_seconds: number

@@ -129,7 +129,7 @@ export async function benchPolicy(): Promise<void> {
       ` (load average ${loadavg()[0]?.toFixed(2)} on ${availableParallelism()} CPUs: wall times include waiting for a CPU)`,
   )
   const verdict = (m: Measurement) =>
-    `median ${(m.medianMs / TARGET_MS).toFixed(2)}×, p99 ${(m.p99Ms / TARGET_MS).toFixed(2)}× of the ${TARGET_MS} ms target → ${m.medianMs < TARGET_MS ? 'ok' : 'MISSED'}`
+    `median ${(m.medianMs / TARGET_MS).toFixed(2)}×, p99 ${(m.p99Ms / TARGET_MS).toFixed(2)}× of the ${TARGET_MS} ms target → ${m.p99Ms < TARGET_MS ? 'ok' : m.medianMs < TARGET_MS ? 'median ok, p99 OVER' : 'MISSED'}`
 
   const full = await measure('decideEnforcement, statuses from a 20,000-entry ledger', 40, () =>
     decideEnforcement(snapshot, NOW),

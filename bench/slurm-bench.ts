@@ -3,6 +3,7 @@
  * on the login node, makespan of a native-dependency DAG vs the same DAG by hand, and the cost of a
  * 10,000-job poll (command count and parse time).
  */
+
 import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -13,12 +14,13 @@ import { SQUEUE_DELIMITER } from '../adapters/slurm/squeue-parser.js'
 import { loadPipelineText } from '../src/config/load-pipeline.js'
 import { createApp } from '../src/create-app.js'
 import { followRun } from '../src/engine/follow-run.js'
+import { packageRoot } from '../src/package-root.js'
 import { asNativeJobId, asSubmissionKey, type JobSubmission } from '../src/scheduler/scheduler-adapter.js'
 import { createSshTransport } from '../src/transport/ssh-transport.js'
 import type { ExecResult, Transport } from '../src/transport/transport.js'
 import { measure, report } from './measure.js'
 
-const CONNECTION = path.resolve(import.meta.dirname, '../test/cluster/.testbed/connection.json')
+const CONNECTION = path.join(packageRoot(), 'test/cluster/.testbed/connection.json')
 
 interface Connection {
   host: string

@@ -6,7 +6,17 @@ export interface Measurement {
   readonly p99Ms: number
 }
 
-export async function measure(name: string, runs: number, fn: () => unknown | Promise<unknown>): Promise<Measurement> {
+/**
+ * @param warmup calls made and not timed first: a long-running rpo (the daemon, `rpo run`) decides
+ *   every tick, so the figure that matters is the JIT-compiled steady state, not the first call
+ */
+export async function measure(
+  name: string,
+  runs: number,
+  fn: () => unknown | Promise<unknown>,
+  warmup = 0,
+): Promise<Measurement> {
+  for (let i = 0; i < warmup; i++) await fn()
   const times: number[] = []
   for (let i = 0; i < runs; i++) {
     const start = performance.now()

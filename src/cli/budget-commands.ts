@@ -10,7 +10,6 @@ import { type BreakdownLine, budgetReportLines, type ReportBreakdown, usageBreak
 import type { GrantStatus } from '../core/budget/budget-grants.js'
 import { planGrant, planRevoke } from '../core/budget/budget-grants.js'
 import type { BudgetPeriod } from '../core/budget/budget-period.js'
-import { formatAmount } from '../core/budget/budget-rules.js'
 import type { BudgetResource } from '../core/budget/tres-hours.js'
 import { RpoError } from '../core/errors.js'
 import { parseDurationSeconds } from '../core/pipeline/units.js'
@@ -119,6 +118,8 @@ export function registerBudgetCommands(program: Command, context: CommandContext
           }
           if (lines.length === 0) {
             out('no budgets: add them under projects.<name>.budgets in the config, or with `rpo budget set`')
+            // usage is charged whether or not a project has a budget
+            if (breakdown) out(`\n${renderBreakdown(breakdown, options.by as ReportBreakdown)}`)
             return
           }
           out(
@@ -145,13 +146,13 @@ export function registerBudgetCommands(program: Command, context: CommandContext
                 l.gpuType ? `${l.resource}:${l.gpuType}` : l.resource,
                 l.cap,
                 l.window,
-                formatAmount(l.budget),
-                formatAmount(l.used),
+                hours(l.budget),
+                hours(l.used),
                 rawGpu(l.usedRaw.gpu),
-                formatAmount(l.committed),
-                formatAmount(l.remaining),
-                formatAmount(l.lent),
-                formatAmount(l.borrowed),
+                hours(l.committed),
+                hours(l.remaining),
+                hours(l.lent),
+                hours(l.borrowed),
                 l.projectedExhaustion ? l.projectedExhaustion.slice(0, 16).replace('T', ' ') : '-',
                 l.state,
               ]),
@@ -167,9 +168,9 @@ export function registerBudgetCommands(program: Command, context: CommandContext
                   g.grantId,
                   g.lender,
                   g.borrower,
-                  formatAmount(g.amount),
-                  formatAmount(g.used),
-                  formatAmount(g.unused),
+                  hours(g.amount),
+                  hours(g.used),
+                  hours(g.unused),
                   g.expiresAt.slice(0, 16).replace('T', ' '),
                   g.approvedBy,
                 ]),
@@ -232,7 +233,7 @@ export function registerBudgetCommands(program: Command, context: CommandContext
           if (options.json) out(JSON.stringify(setting))
           else
             out(
-              `budget of ${setting.user ? `${setting.user} in ` : ''}project ${setting.project}: ${formatAmount(amount)} ${setting.resource}${setting.gpuType ? ` (${setting.gpuType})` : ''} per ${options.period}, ${setting.cap} cap (set by ${setting.actor})`,
+              `budget of ${setting.user ? `${setting.user} in ` : ''}project ${setting.project}: ${hours(amount)} ${setting.resource}${setting.gpuType ? ` (${setting.gpuType})` : ''} per ${options.period}, ${setting.cap} cap (set by ${setting.actor})`,
             )
         })
       },
@@ -323,21 +324,21 @@ function renderBreakdown(lines: readonly BreakdownLine[], by: ReportBreakdown): 
   if (lines.length === 0) return `no usage charged${by ? ` to break down by ${by}` : ''} in this range`
   return renderTable(
     ['PROJECT', by.toUpperCase(), 'GPU-H', 'CPU-H', 'MEM GB-H'],
-    lines.map((b) => [
-      b.project,
-      b.key,
-      formatAmount(b.gpuHours),
-      formatAmount(b.cpuHours),
-      formatAmount(b.memoryGbHours),
-    ]),
+    lines.map((b) => [b.project, b.key, hours(b.gpuHours), hours(b.cpuHours), hours(b.memoryGbHours)]),
   )
 }
 
 function rawGpu(gpu: Readonly<Record<string, number>>): string {
   const parts = Object.entries(gpu)
     .filter(([, h]) => h > 0)
-    .map(([type, h]) => `${type}:${formatAmount(h)}`)
+    .map(([type, h]) => `${type}:${hours(h)}`)
   return parts.length > 0 ? parts.join(' ') : '-'
+}
+
+/** Hours for people: one decimal from 1 up, two significant digits below (a short job is not "0.0"). */
+function hours(value: number): string {
+  if (value === 0) return '0'
+  return Math.abs(value) >= 1 ? value.toFixed(1) : value.toPrecision(2)
 }
 
 function num(value: number): string {

@@ -67,6 +67,25 @@ describe('rpo budget', () => {
     ).toEqual(['nlp', 'vision'])
   })
 
+  it('charges usage for projects without a budget too, and breaks it down on request', async () => {
+    const dir = makeWorkDir()
+    writeFileSync(
+      path.join(dir, 'rpo.config.yaml'),
+      'defaultCluster: box\nclusters:\n  box: { kind: local, cpus: 2, memory: 4G, pollInterval: 50ms }\n',
+    )
+    writePipeline(
+      dir,
+      'p.yaml',
+      'name: free\nproject: demo\ntasks:\n  a: { command: sleep 1, resources: { time: 1m } }\n',
+    )
+    expect((await runCli(dir, ['run', 'p.yaml', '--quiet'])).code).toBe(0)
+    const report = await runCli(dir, ['budget', 'report', '--by', 'task'])
+    expect(report.code, report.stderr).toBe(0)
+    expect(report.stdout).toMatch(/^no budgets: add them under projects/m)
+    // about one CPU-second: shown as such, not rounded away to 0.0
+    expect(report.stdout).toMatch(/^demo\s+free-\S+\/a\s+0\s+0\.000[2-9]\d*\s/m)
+  })
+
   it('charges a job run once: the same report twice adds nothing, a longer one only the difference', async () => {
     const dir = workspace()
     writePipeline(
@@ -210,7 +229,7 @@ describe('rpo budget', () => {
       'freeze',
     ])
     expect(set.code, set.stderr).toBe(0)
-    expect(set.stdout).toMatch(/budget of project vision: 0\.0 cpu-hours per month, hard cap \(set by /)
+    expect(set.stdout).toMatch(/budget of project vision: 0\.0010 cpu-hours per month, hard cap \(set by /)
     // worst case 1 CPU × 1 h: more than 0.001 CPU-hours, so the task may not start
     writePipeline(
       dir,

@@ -54,6 +54,9 @@ export interface SlurmAdapterOptions {
 const UNAVAILABLE =
   /Unable to contact slurm controller|Socket timed out|Connection refused|Slurm backup controller in standby|Zero Bytes were transmitted/i
 
+/** How long a job squeue reports ended may wait for its sacct record before it is taken as it is. */
+const ACCOUNTING_GRACE_MS = 60_000
+
 export class SlurmAdapter implements SchedulerAdapter {
   readonly kind = 'slurm' as const
   readonly capabilities = {
@@ -143,6 +146,20 @@ export class SlurmAdapter implements SchedulerAdapter {
         // being requeued it still shows the run that was just killed (FAILED) — taking that would end
         // an attempt that is in fact back in the queue. sacct adds the final record and the usage.
         if (!fromQueue || (isTerminalJobState(fromQueue.state) && isTerminalJobState(o.state))) byId.set(o.jobId, o)
+      }
+    }
+    // squeue says the job ended but accounting has no final record yet: its exit code (85 means
+    // "checkpointed, resume me", not a failure) and usage are still to come — report it completing
+    // for a while rather than ended without them
+    for (const [id, o] of byId) {
+      if ((o.state !== 'succeeded' && o.state !== 'failed') || o.exitCode !== null) continue
+      const endedAgo = o.endedAt ? Date.now() - o.endedAt.getTime() : 0
+      if (endedAgo < ACCOUNTING_GRACE_MS) {
+        byId.set(id, {
+          ...o,
+          state: 'completing',
+          reason: 'ended; waiting for accounting (sacct) to record its exit code',
+        })
       }
     }
     return jobIds.flatMap((id) => {

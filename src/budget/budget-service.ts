@@ -29,7 +29,12 @@ import {
 } from '../core/policy/enforcement-plan.js'
 import type { AdmissionVerdict } from '../core/scheduling/plan-tick.js'
 import { computePriorities } from '../core/scheduling/priority.js'
-import type { AttemptObservation, RunSnapshot, TaskSnapshot } from '../core/scheduling/run-snapshot.js'
+import {
+  type AttemptObservation,
+  attemptResources,
+  type RunSnapshot,
+  type TaskSnapshot,
+} from '../core/scheduling/run-snapshot.js'
 import { asNativeJobId, type SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
 import type { InFlightAttempt } from '../store/budget-store.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
@@ -154,10 +159,7 @@ export class BudgetService implements BudgetGate {
         const task = tasks.get(taskOf.get(o.submissionKey) ?? '')
         const definition = task && definitions.get(task.group)
         if (!task || !definition) continue
-        const resources =
-          task.overrides?.memoryMb !== undefined
-            ? { ...definition.resources, memoryMb: task.overrides.memoryMb }
-            : definition.resources
+        const resources = attemptResources(definition, task.overrides)
         allocTres = requestedAllocTres(resources, weights)
       }
       // one usage key per run of the job: a job Slurm restarted in place starts a new one
@@ -197,10 +199,7 @@ export class BudgetService implements BudgetGate {
     const book = new BudgetBook(statuses)
     const weights = this.gpuWeights()[project] ?? {}
     return (task, definition) => {
-      const resources =
-        task.overrides?.memoryMb !== undefined
-          ? { ...definition.resources, memoryMb: task.overrides.memoryMb }
-          : definition.resources
+      const resources = attemptResources(definition, task.overrides)
       const request = { project, user: run.user, worstCase: requestedWorstCase(resources, weights) }
       const decision = book.check(request)
       if (decision.kind === 'refuse') {
@@ -312,7 +311,7 @@ export class BudgetService implements BudgetGate {
       if (attempt.project === null || attempt.heldReason !== null || attempt.state === 'held') continue
       const definition = attempt.pipeline.tasks.find((t) => t.name === attempt.group)
       if (!definition) continue
-      const resources = withOverrides(definition, attempt)
+      const resources = attemptResources(definition, attempt.overrides)
       commitments.push({
         project: attempt.project,
         user: attempt.user,
@@ -339,7 +338,7 @@ export class BudgetService implements BudgetGate {
         runPaths = computePriorities(attempt.pipeline)
         paths.set(attempt.runId, runPaths)
       }
-      const resources = withOverrides(definition, attempt)
+      const resources = attemptResources(definition, attempt.overrides)
       const running = attempt.state === 'running' || attempt.state === 'completing'
       const held = attempt.state === 'held' || attempt.heldReason !== null
       const rate = requestedRate(resources, weights[attempt.project] ?? {})
@@ -448,10 +447,4 @@ function chargedSeconds(attempt: InFlightAttempt, lastCharged: ReadonlyMap<strin
   if (!attempt.startedAt) return 0
   const last = lastCharged.get(attempt.submissionKey)
   return last === undefined ? 0 : Math.max(0, (last - Date.parse(attempt.startedAt)) / 1000)
-}
-
-function withOverrides(definition: ResolvedTask, attempt: InFlightAttempt): ResolvedTask['resources'] {
-  return attempt.overrides?.memoryMb !== undefined
-    ? { ...definition.resources, memoryMb: attempt.overrides.memoryMb }
-    : definition.resources
 }

@@ -5,7 +5,7 @@
  */
 import path from 'node:path'
 import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
-import type { TaskSnapshot } from '../core/scheduling/run-snapshot.js'
+import { attemptResources, type TaskSnapshot } from '../core/scheduling/run-snapshot.js'
 import { asSubmissionKey, type JobSubmission } from '../scheduler/scheduler-adapter.js'
 import type { RunRecord } from '../store/run-store.js'
 
@@ -61,8 +61,7 @@ export function buildJobSubmission(
     env.RPO_RESUME = task.resumes > 0 || task.failures > 0 ? '1' : '0'
   }
   const overrides = task.overrides
-  const resources =
-    overrides?.memoryMb !== undefined ? { ...definition.resources, memoryMb: overrides.memoryMb } : definition.resources
+  const resources = attemptResources(definition, overrides)
   const instance = task.id.slice(task.group.length + 1)
   return {
     submissionKey: asSubmissionKey(submissionKey),

@@ -6,7 +6,7 @@
  * rest goes to the retry policy. Pure: the same history always gives the same decision.
  */
 import { CHECKPOINT_EXIT_CODE, type ResolvedTask, type RetryableEnding } from '../pipeline/resolved-pipeline.js'
-import type { TaskOverrides } from '../scheduling/run-snapshot.js'
+import { attemptResources, type TaskOverrides } from '../scheduling/run-snapshot.js'
 import { decideRetry } from './decide-retry.js'
 
 export interface EndedAttempt {
@@ -65,7 +65,7 @@ export function decideAfterEnding(ended: EndedAttempt, history: TaskHistory, def
   const ending: RetryableEnding = ended.state === 'unknown' ? 'lost' : ended.state
   const failures = history.failures + 1
   if (ending === 'out_of_memory') {
-    const current = history.overrides?.memoryMb ?? definition.resources.memoryMb
+    const current = attemptResources(definition, history.overrides).memoryMb
     const ceiling = definition.retry.oomMaxMemoryMb
     if (ceiling !== null && current >= ceiling) {
       return {

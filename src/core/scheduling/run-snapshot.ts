@@ -7,7 +7,7 @@ import type { JobObservation } from '../../scheduler/scheduler-adapter.js'
 import { RpoError } from '../errors.js'
 import type { JobState } from '../job/job-state.js'
 import type { TaskInstance } from '../pipeline/expand-pipeline.js'
-import type { ResolvedPipeline, Scalar } from '../pipeline/resolved-pipeline.js'
+import type { ResolvedPipeline, ResolvedTask, Scalar } from '../pipeline/resolved-pipeline.js'
 import { suggest } from '../text/suggest.js'
 
 export const TaskState = {
@@ -70,6 +70,13 @@ export interface TaskOverrides {
   readonly memoryMb?: number
   /** Nodes a job of this task failed on. */
   readonly excludeNodes?: readonly string[]
+}
+
+/** What a task's next attempt asks for: its declared resources with the failure policy's memory. */
+export function attemptResources(definition: ResolvedTask, overrides: TaskOverrides | null): ResolvedTask['resources'] {
+  return overrides?.memoryMb !== undefined
+    ? { ...definition.resources, memoryMb: overrides.memoryMb }
+    : definition.resources
 }
 
 export interface TaskSnapshot {

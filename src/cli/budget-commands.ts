@@ -4,7 +4,6 @@
  * settings for `set`); reports and explanations are computed from the same pure core that enforces.
  */
 import { randomUUID } from 'node:crypto'
-import os from 'node:os'
 import { type Command, Option } from 'commander'
 import { type BreakdownLine, budgetReportLines, type ReportBreakdown, usageBreakdown } from '../budget/budget-report.js'
 import type { GrantStatus } from '../core/budget/budget-grants.js'
@@ -14,6 +13,7 @@ import type { BudgetResource } from '../core/budget/tres-hours.js'
 import { RpoError } from '../core/errors.js'
 import { parseDurationSeconds } from '../core/pipeline/units.js'
 import type { App } from '../create-app.js'
+import { currentUser } from '../current-user.js'
 import { renderTable } from './format.js'
 
 export interface CommandContext {
@@ -355,14 +355,9 @@ function uniqueBy<T>(items: readonly T[], key: (item: T) => string): T[] {
   return [...seen.values()]
 }
 
-/** Who is making a change: $RPO_USER, else the login name. */
+/** Who is making a change, as recorded with it. */
 function actor(): string {
-  if (process.env.RPO_USER) return process.env.RPO_USER
-  try {
-    return os.userInfo().username
-  } catch {
-    return 'unknown'
-  }
+  return currentUser() ?? 'unknown'
 }
 
 function parseAmount(option: string, text: string, zeroAllowed: boolean): number {

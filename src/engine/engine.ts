@@ -24,6 +24,7 @@ import type {
   TaskSnapshot,
 } from '../core/scheduling/run-snapshot.js'
 import { newTaskSnapshot, TERMINAL_RUN_STATES } from '../core/scheduling/run-snapshot.js'
+import { currentUser } from '../current-user.js'
 import {
   asNativeJobId,
   asSubmissionKey,
@@ -35,7 +36,7 @@ import type { RunRecord, RunStore } from '../store/run-store.js'
 import { checkpointEventsForAttempt } from './checkpoint-report.js'
 import { type CompiledJob, compilePipeline } from './compile-run.js'
 import { EngineEvents } from './engine-events.js'
-import { buildJobSubmission } from './job-submission.js'
+import { buildJobSubmission, checkpointDir } from './job-submission.js'
 import { stopRun } from './stop-run.js'
 
 export interface EngineOptions {
@@ -402,8 +403,7 @@ export class Engine {
         continue
       const checkpoint = definitions.get(groups.get(attempt.taskId) ?? '')?.checkpoint
       if (!checkpoint) continue
-      const outputDir = path.posix.join(this.#options.runsRoot, run.id, attempt.taskId)
-      const file = path.posix.join(path.posix.resolve(outputDir, checkpoint.dir), 'events.jsonl')
+      const file = path.posix.join(checkpointDir(this.#options, run.id, attempt.taskId, checkpoint), 'events.jsonl')
       try {
         const text = await this.#options.readFile(file)
         if (text === null) continue
@@ -683,15 +683,6 @@ export class Engine {
       if (event.type === 'run:finished' || event.type === 'run:resumed' || event.type === 'run:stopped') continue
       this.events.emit(event.type, payload)
     }
-  }
-}
-
-function currentUser(): string | null {
-  if (process.env.RPO_USER) return process.env.RPO_USER
-  try {
-    return os.userInfo().username
-  } catch {
-    return null
   }
 }
 

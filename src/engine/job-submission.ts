@@ -4,7 +4,7 @@
  * Dependencies are filled in by the engine at submission time.
  */
 import path from 'node:path'
-import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
+import type { ResolvedCheckpoint, ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import { attemptResources, type TaskSnapshot } from '../core/scheduling/run-snapshot.js'
 import { asSubmissionKey, type JobSubmission } from '../scheduler/scheduler-adapter.js'
 import type { RunRecord } from '../store/run-store.js'
@@ -26,6 +26,21 @@ export interface AttemptToSubmit {
   readonly submissionKey: string
 }
 
+/** A task's artifact folder on the target (`RPO_OUTPUT_DIR`), shared by its attempts. */
+export function taskOutputDir(layout: JobLayout, runId: string, taskId: string): string {
+  return path.posix.join(layout.runsRoot, runId, taskId)
+}
+
+/** A task's checkpoint folder on the target (`RPO_CHECKPOINT_DIR`): `checkpoint.dir` within its artifact folder. */
+export function checkpointDir(
+  layout: JobLayout,
+  runId: string,
+  taskId: string,
+  checkpoint: ResolvedCheckpoint,
+): string {
+  return path.posix.resolve(taskOutputDir(layout, runId, taskId), checkpoint.dir)
+}
+
 export function buildJobSubmission(
   layout: JobLayout,
   { run, task, definition, attempt, submissionKey }: AttemptToSubmit,
@@ -39,7 +54,7 @@ export function buildJobSubmission(
     RPO_TASK_NAME: task.group,
     RPO_ATTEMPT: String(attempt),
     RPO_RUN_DIR: path.posix.join(layout.runsRoot, run.id),
-    RPO_OUTPUT_DIR: path.posix.join(layout.runsRoot, run.id, task.id),
+    RPO_OUTPUT_DIR: taskOutputDir(layout, run.id, task.id),
     RPO_OUTPUTS: path.posix.join(jobDir, 'outputs.json'),
     RPO_PARAMS: JSON.stringify(task.params),
   }
@@ -53,7 +68,7 @@ export function buildJobSubmission(
   if (checkpoint) {
     // docs/checkpointing.md, protocol 1: one folder per (run, task), the same for every attempt
     env.RPO_CHECKPOINT_PROTOCOL = '1'
-    env.RPO_CHECKPOINT_DIR = path.posix.resolve(env.RPO_OUTPUT_DIR as string, checkpoint.dir)
+    env.RPO_CHECKPOINT_DIR = checkpointDir(layout, run.id, task.id, checkpoint)
     env.RPO_CHECKPOINT_KEEP = String(checkpoint.keep)
     env.RPO_CHECKPOINT_EVERY = checkpoint.every
     env.RPO_CHECKPOINT_SIGNAL = checkpoint.signal

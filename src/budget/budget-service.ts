@@ -217,11 +217,11 @@ export class BudgetService implements BudgetGate {
     const budgeted = new Set(rules.map((r) => r.project))
     const hasPriorityTerms = Object.values(this.#config.projects).some((p) => p.deadline || p.share)
     if (budgeted.size === 0 && !hasPriorityTerms) return null
-    const [entries, inFlight, projects] = await Promise.all([
+    const [entries, inFlight] = await Promise.all([
       this.#store.budgets.listEntries(),
       this.#store.budgets.listInFlight(),
-      this.#projectInputs(now),
     ])
+    const projects = await this.#projectInputs(entries, now)
     const jobs = this.#judgedJobs(inFlight, entries, now)
     const plan = decideEnforcement(
       {
@@ -374,7 +374,7 @@ export class BudgetService implements BudgetGate {
   }
 
   /** Importance, deadline, share, usage and progress of every configured project. */
-  async #projectInputs(now: number): Promise<EnforcementProject[]> {
+  async #projectInputs(entries: BudgetLedger, now: number): Promise<EnforcementProject[]> {
     const runs = await this.#store.listRuns({ limit: 10_000, states: ['running'] })
     const progress = new Map<string, { remaining: number; expected: number; done: number; started: string | null }>()
     const deadlines = new Map<string, string>()
@@ -402,7 +402,7 @@ export class BudgetService implements BudgetGate {
     }
     // fair share compares weighted GPU-hours this month, budget or not
     const usageByProject = projectUsage(
-      indexUsage(await this.#store.budgets.listEntries()),
+      indexUsage(entries),
       periodWindow('month', now),
       { resource: 'gpu-hours', gpuType: null },
       this.gpuWeights(),

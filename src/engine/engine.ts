@@ -178,18 +178,12 @@ export class Engine {
   async tick(runId: string): Promise<TickResult> {
     const store = this.#options.store
     const leaseName = `run:${runId}`
-    const now = this.#clock()
-    const leaseMs = this.#options.leaseMs ?? DEFAULT_LEASE_MS
-    if (!(await store.acquireLease(leaseName, this.owner, iso(now), iso(now + leaseMs)))) {
-      const holder = await store.leaseHolder(leaseName, iso(now))
-      // a holder on this machine whose process is gone (killed rpo) will never renew: take over now
-      if (holder !== null && isDeadLocalOwner(holder)) await store.releaseLease(leaseName, holder)
-      if (!(await store.acquireLease(leaseName, this.owner, iso(now), iso(now + leaseMs)))) {
-        throw new StoreError(
-          'lease-held',
-          `run ${runId} is being driven by another rpo process (${holder ?? 'unknown'}); try again shortly`,
-        )
-      }
+    const holder = await this.#takeLease(leaseName, this.#options.leaseMs ?? DEFAULT_LEASE_MS)
+    if (holder !== null) {
+      throw new StoreError(
+        'lease-held',
+        `run ${runId} is being driven by another rpo process (${holder}); try again shortly`,
+      )
     }
     this.#leased.add(leaseName)
     const { run, snapshot } = await store.loadSnapshot(runId)
@@ -442,14 +436,25 @@ export class Engine {
   }
 
   /** Take a short store lease, waiting (up to 30 s) while another process holds it. */
-  async #waitForLease(name: string): Promise<void> {
+  /**
+   * Claim a store lease for `leaseMs`; a holder on this machine whose process is gone (a killed rpo)
+   * will never renew, so its lease is taken over at once. Returns null when claimed, else the holder.
+   */
+  async #takeLease(name: string, leaseMs: number): Promise<string | null> {
     const store = this.#options.store
+    const now = this.#clock()
+    if (await store.acquireLease(name, this.owner, iso(now), iso(now + leaseMs))) return null
+    const holder = await store.leaseHolder(name, iso(now))
+    if (holder !== null && isDeadLocalOwner(holder)) await store.releaseLease(name, holder)
+    if (await store.acquireLease(name, this.owner, iso(now), iso(now + leaseMs))) return null
+    return holder ?? 'unknown'
+  }
+
+  async #waitForLease(name: string): Promise<void> {
     const deadline = Date.now() + 30_000
     for (;;) {
-      const now = this.#clock()
-      if (await store.acquireLease(name, this.owner, iso(now), iso(now + 60_000))) return
-      const holder = await store.leaseHolder(name, iso(now))
-      if (holder !== null && isDeadLocalOwner(holder)) await store.releaseLease(name, holder)
+      const holder = await this.#takeLease(name, 60_000)
+      if (holder === null) return
       if (Date.now() > deadline) {
         throw new StoreError(
           'lease-held',

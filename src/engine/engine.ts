@@ -321,9 +321,13 @@ export class Engine {
     await this.#reportCheckpoints(run, snapshot, plan.attemptUpdates)
     const budget = this.#options.budget
     if (budget) {
-      await this.#budgetStep(runId, 'enforcing budgets', () =>
+      const outcome = await this.#budgetStep(runId, 'enforcing budgets', () =>
         budget.enforce(this.#options.clusterName, adapter, this.#clock()),
       )
+      // one action the scheduler refused (a hold, a release) must not stop the others, nor go unsaid
+      for (const failure of outcome?.failures ?? []) {
+        this.events.emit('poll:error', { runId, code: 'command-failed', message: `enforcing budgets: ${failure}` })
+      }
     }
     const commands = (adapter.commandsRun ?? 0) - commandsBefore
     await store.recordTick(runId, iso(this.#clock()), commands)

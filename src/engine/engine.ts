@@ -12,7 +12,7 @@ import type { BudgetGate } from '../budget/budget-service.js'
 import type { LoadedPipeline } from '../config/load-pipeline.js'
 import { isRpoError, RpoError, StoreError } from '../core/errors.js'
 import { isTerminalJobState, type JobState } from '../core/job/job-state.js'
-import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
+import type { ResolvedCheckpoint, ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import { explainUnsatisfiable } from '../core/scheduling/capacity.js'
 import { type PlannedEvent, type PlannedSubmission, type PlanOptions, planTick } from '../core/scheduling/plan-tick.js'
 import type {
@@ -348,15 +348,9 @@ export class Engine {
     const adapter = this.#options.adapter
     if (adapter.capabilities.signalsBeforeLimit || !adapter.capabilities.signal || !adapter.signal) return
     const now = this.#clock()
-    const definitions = new Map(run.pipeline.tasks.map((t) => [t.name, t]))
-    const groups = new Map(snapshot.tasks.map((t) => [t.id, t.group]))
-    for (const before of snapshot.latestAttempts) {
-      const attempt = { ...before, ...updates.get(before.submissionKey) }
+    for (const { attempt, definition, checkpoint } of checkpointingAttempts(run, snapshot, updates)) {
       if (attempt.state !== 'running' || !attempt.startedAt || !attempt.jobId) continue
       if (this.#warned.has(attempt.submissionKey)) continue
-      const definition = definitions.get(groups.get(attempt.taskId) ?? '')
-      const checkpoint = definition?.checkpoint
-      if (!definition || !checkpoint) continue
       const warnAt =
         Date.parse(attempt.startedAt) + (definition.resources.timeLimitSeconds - checkpoint.leadSeconds) * 1000
       if (now < warnAt) continue
@@ -389,18 +383,9 @@ export class Engine {
     snapshot: RunSnapshot,
     updates: ReadonlyMap<string, Partial<AttemptSnapshot>>,
   ): Promise<void> {
-    const definitions = new Map(run.pipeline.tasks.map((t) => [t.name, t]))
-    const groups = new Map(snapshot.tasks.map((t) => [t.id, t.group]))
-    for (const attempt of snapshot.latestAttempts) {
-      const state = updates.get(attempt.submissionKey)?.state
-      if (
-        state === undefined ||
-        !isTerminalJobState(state as JobState) ||
-        isTerminalJobState(attempt.state as JobState)
-      )
-        continue
-      const checkpoint = definitions.get(groups.get(attempt.taskId) ?? '')?.checkpoint
-      if (!checkpoint) continue
+    for (const { before, attempt, checkpoint } of checkpointingAttempts(run, snapshot, updates)) {
+      // ended in this tick: it was not ended before it
+      if (!isTerminalJobState(attempt.state as JobState) || isTerminalJobState(before.state as JobState)) continue
       const file = path.posix.join(checkpointDir(this.#options, run.id, attempt.taskId, checkpoint), 'events.jsonl')
       try {
         const text = await this.#options.readFile(file)
@@ -693,6 +678,22 @@ export class Engine {
       this.events.emit(event.type, payload)
     }
   }
+}
+
+/** The latest attempts of the run's checkpointing tasks, as they are before and after this tick's updates. */
+function checkpointingAttempts(
+  run: RunRecord,
+  snapshot: RunSnapshot,
+  updates: ReadonlyMap<string, Partial<AttemptSnapshot>>,
+): { before: AttemptSnapshot; attempt: AttemptSnapshot; definition: ResolvedTask; checkpoint: ResolvedCheckpoint }[] {
+  const definitions = new Map(run.pipeline.tasks.map((t) => [t.name, t]))
+  const groups = new Map(snapshot.tasks.map((t) => [t.id, t.group]))
+  return snapshot.latestAttempts.flatMap((before) => {
+    const definition = definitions.get(groups.get(before.taskId) ?? '')
+    if (!definition?.checkpoint) return []
+    const attempt = { ...before, ...updates.get(before.submissionKey) }
+    return [{ before, attempt, definition, checkpoint: definition.checkpoint }]
+  })
 }
 
 function iso(ms: number): string {

@@ -16,23 +16,31 @@ import { followRun } from '../engine/follow-run.js'
 import { computeRunProgress } from '../monitor/run-progress.js'
 import { startDaemon, syncOnce } from '../sync/sync-runs.js'
 import { registerBudgetCommands } from './budget-commands.js'
+import { positiveCount } from './cli-arguments.js'
 import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js'
 import { renderRunProgress, renderTable } from './format.js'
 import { ProgressReporter } from './progress-reporter.js'
+import { type TextSink, terminalSafe } from './terminal-text.js'
+
+/** `rpo status -n`: more runs than this is a report, not a listing. */
+const MAX_LISTED_RUNS = 10_000
 
 interface GlobalOptions {
   config?: string
 }
 
 export interface CliIo {
-  readonly stdout: NodeJS.WriteStream
-  readonly stderr: NodeJS.WriteStream
+  readonly stdout: TextSink
+  readonly stderr: TextSink
 }
 
 export async function main(
   argv: readonly string[],
-  io: CliIo = { stdout: process.stdout, stderr: process.stderr },
+  terminal: CliIo = { stdout: process.stdout, stderr: process.stderr },
 ): Promise<number> {
+  // everything printed is cleaned of control characters (task output, params and reasons reach it);
+  // only the progress reporter writes to `terminal` itself, for its status line
+  const io: CliIo = { stdout: terminalSafe(terminal.stdout), stderr: terminalSafe(terminal.stderr) }
   const out = (text: string) => io.stdout.write(`${text}\n`)
   const program = new Command('rpo')
     .description('Research Pipeline Orchestrator: run ML pipelines locally or on Slurm/PBS clusters')
@@ -96,7 +104,7 @@ export async function main(
       const loaded = loadPipelineFile(file)
       exitCode = await withApp(async (app) => {
         const engine = await app.engineFor(options.cluster ?? loaded.pipeline.cluster)
-        const reporter = new ProgressReporter({ stream: io.stderr })
+        const reporter = new ProgressReporter({ stream: terminal.stderr })
         const detach = options.quiet ? () => undefined : reporter.attach(engine.events)
         const { run, resumed } = await engine.startRun(loaded, { resume: !options.new })
         if (!options.quiet) {
@@ -219,8 +227,8 @@ export async function main(
     .description('list recent runs, or show one run task by task')
     .argument('[run]', 'run id (or a unique prefix)')
     .option('--json', 'print as JSON')
-    .option('-n, --limit <count>', 'runs to list', '20')
-    .action(async (runId: string | undefined, options: { json?: boolean; limit: string }) => {
+    .option('-n, --limit <count>', `runs to list (1 to ${MAX_LISTED_RUNS})`, positiveCount(MAX_LISTED_RUNS), 20)
+    .action(async (runId: string | undefined, options: { json?: boolean; limit: number }) => {
       await withApp(async (app) => {
         if (runId) {
           const id = await resolveRunId(app, runId)
@@ -229,10 +237,7 @@ export async function main(
           out(options.json ? JSON.stringify(progress, null, 2) : renderRunProgress(progress))
           return
         }
-        const limit = Number.parseInt(options.limit, 10)
-        if (!Number.isInteger(limit) || limit <= 0)
-          throw new RpoError('usage', `--limit: expected a positive whole number, got "${options.limit}"`)
-        const runs = await app.store.listRuns({ limit })
+        const runs = await app.store.listRuns({ limit: options.limit })
         const rows = await Promise.all(
           runs.map(async (run) => {
             const { snapshot } = await app.store.loadSnapshot(run.id)

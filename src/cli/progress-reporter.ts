@@ -7,14 +7,16 @@ import { formatDuration } from '../core/pipeline/units.js'
 import type { EngineEvents } from '../engine/engine-events.js'
 import type { RunProgress } from '../monitor/run-progress.js'
 import { renderCounts } from './format.js'
+import { type TextSink, toTerminalText } from './terminal-text.js'
 
 export interface ProgressReporterOptions {
-  readonly stream: NodeJS.WriteStream
+  /** The raw terminal: the reporter cleans its text itself and adds its own status-line escapes. */
+  readonly stream: TextSink
   readonly clock?: () => number
 }
 
 export class ProgressReporter {
-  readonly #stream: NodeJS.WriteStream
+  readonly #stream: TextSink
   readonly #isTty: boolean
   readonly #clock: () => number
   #statusShown = false
@@ -53,14 +55,14 @@ export class ProgressReporter {
   line(text: string): void {
     const time = new Date(this.#clock()).toTimeString().slice(0, 8)
     this.#clearStatus()
-    this.#stream.write(`${time}  ${text}\n`)
+    this.#stream.write(`${time}  ${toTerminalText(text)}\n`)
   }
 
   /** Show the summary: continuously on a TTY, every 30 s otherwise. */
   status(progress: RunProgress): void {
     const text = `[${progress.done}/${progress.total} done${renderCounts(progress.counts) ? `: ${renderCounts(progress.counts)}` : ''}] elapsed ${formatDuration(progress.elapsedSeconds)}${progress.expectedRemainingSeconds > 0 ? `, ~${formatDuration(progress.expectedRemainingSeconds)} of work left` : ''}`
     if (this.#isTty) {
-      this.#stream.write(`\r\x1b[K${text}`)
+      this.#stream.write(`\r\x1b[K${toTerminalText(text)}`)
       this.#statusShown = true
       return
     }

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process'
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import path from 'node:path'
+import { afterDelay } from './deadline-timer.mjs'
 
 const jobDir = process.argv[2]
 if (!jobDir) {
@@ -84,36 +85,37 @@ function stop(why) {
   try {
     process.kill(-child.pid, 'SIGTERM')
   } catch {}
-  setTimeout(() => {
-    try {
-      process.kill(-child.pid, 'SIGKILL')
-    } catch {}
-  }, job.killGraceMs).unref()
+  afterDelay(
+    job.killGraceMs,
+    () => {
+      try {
+        process.kill(-child.pid, 'SIGKILL')
+      } catch {}
+    },
+    { keepAlive: false },
+  )
 }
 
-const limit = setTimeout(() => stop('timeout'), job.timeLimitSeconds * 1000)
+const cancelLimit = afterDelay(job.timeLimitSeconds * 1000, () => stop('timeout'))
 // a checkpointing task is told first, like Slurm's --signal: it saves and exits 85 before the limit
-const warning = job.checkpointWarning
-  ? setTimeout(
-      () => {
-        try {
-          process.kill(child.pid, job.checkpointWarning.signal)
-        } catch {}
-      },
-      Math.max(0, job.timeLimitSeconds - job.checkpointWarning.leadSeconds) * 1000,
-    )
-  : null
+const cancelWarning = job.checkpointWarning
+  ? afterDelay(Math.max(0, job.timeLimitSeconds - job.checkpointWarning.leadSeconds) * 1000, () => {
+      try {
+        process.kill(child.pid, job.checkpointWarning.signal)
+      } catch {}
+    })
+  : () => undefined
 if (cancelRequested) stop('cancelled')
 
 child.on('error', (error) => {
-  clearTimeout(limit)
+  cancelLimit()
   writeStatus({ state: 'failed', launcherPid: process.pid, startedAt, endedAt: new Date().toISOString(), exitCode: 127, reason: `could not start: ${error.message}` })
   process.exit(0)
 })
 
 child.on('exit', (code, signal) => {
-  clearTimeout(limit)
-  if (warning) clearTimeout(warning)
+  cancelLimit()
+  cancelWarning()
   // the command's own children may linger in its process group: end them with it
   try {
     process.kill(-child.pid, 'SIGKILL')

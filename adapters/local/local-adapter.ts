@@ -30,7 +30,7 @@ export interface LocalAdapterOptions {
 }
 
 interface LaunchStatus {
-  state: 'running' | 'succeeded' | 'failed' | 'timeout' | 'cancelled'
+  state: 'running' | 'succeeded' | 'failed' | 'timeout' | 'cancelled' | 'out_of_memory'
   launcherPid: number
   pid?: number
   startedAt: string
@@ -38,6 +38,8 @@ interface LaunchStatus {
   exitCode?: number | null
   signal?: string | null
   reason?: string | null
+  /** The most memory the task's processes were seen to hold (where the launcher can measure it). */
+  maxRssMb?: number
 }
 
 interface JobFile {
@@ -228,6 +230,7 @@ export class LocalAdapter implements SchedulerAdapter {
       name: jobId,
       usage: {
         elapsedSeconds: ((endedAt ?? new Date()).getTime() - startedAt.getTime()) / 1000,
+        ...(status.maxRssMb === undefined ? {} : { maxRssMb: status.maxRssMb }),
         allocTres: job ? { cpu: job.cpus, mem: job.memoryMb, 'gres/gpu': job.gpuDevices.length } : {},
       },
     }

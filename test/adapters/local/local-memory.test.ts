@@ -33,6 +33,24 @@ describe('local memory limit', () => {
     expect(o.reason).toMatch(/over its 100 MB limit$/)
   })
 
+  it('counts pages that forked workers share with their parent once, as a cgroup would', async () => {
+    const { adapter, job } = localSetup()
+    // four processes with 60 MB resident each, but one copy of it: RSS sums to 240 MB, PSS to 60 MB
+    const forked = [
+      'import os, time',
+      "b = b'x' * (60 << 20)",
+      'kids = [os.fork() for _ in range(1)] + [os.fork()]',
+      'time.sleep(2)',
+    ].join('; ')
+    await adapter.submit([
+      job('workers', `/usr/bin/python3 -c "${forked}"`, {
+        resources: { cpus: 1, memoryMb: 150, timeLimitSeconds: 120, gpus: null, nodes: 1 },
+      }),
+    ])
+    const o = await until(adapter, 'workers', (x) => ended(x.state))
+    expect(o.state).toBe('succeeded')
+  })
+
   it('leaves a task under its memory alone and reports the most it used', async () => {
     const { adapter, job } = localSetup()
     await adapter.submit([

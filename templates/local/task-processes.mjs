@@ -27,12 +27,12 @@ function readProc(file) {
   }
 }
 
-/** The parent pid and state letter from /proc/<pid>/stat (the name may hold spaces and parentheses). */
+/** State letter, parent pid and start time from /proc/<pid>/stat (the name may hold spaces and parentheses). */
 function readStat(pid) {
   const stat = readProc(`/proc/${pid}/stat`)?.toString('latin1')
   if (!stat) return null
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return { state: fields[0], parent: Number(fields[1]) }
+  return { state: fields[0], parent: Number(fields[1]), started: fields[19] }
 }
 
 function kilobytes(text, field) {
@@ -48,9 +48,10 @@ export function canTrackProcesses() {
 export class TaskProcesses {
   #rootPid
   #needle
-  /** pid → the parent pid when first seen, for every process seen in the last listing */
-  #parentOf = new Map()
-  #tracked = new Set()
+  /** pid → its parent pid when first seen and its start time, for every process in the last listing */
+  #seen = new Map()
+  /** pid → its start time, for the task's processes (a pid reused by another process is not the task's) */
+  #tracked = new Map()
 
   constructor(rootPid, markerValue) {
     this.#rootPid = rootPid
@@ -63,36 +64,38 @@ export class TaskProcesses {
     try {
       names = readdirSync('/proc')
     } catch {
-      return [...this.#tracked]
+      return [...this.#tracked.keys()]
     }
     const present = new Set()
     for (const name of names) {
       const pid = Number(name)
       if (!Number.isInteger(pid) || pid <= 0) continue
       present.add(pid)
-      if (this.#parentOf.has(pid)) continue
+      if (this.#seen.has(pid)) continue
       const stat = readStat(pid)
       if (!stat) continue
-      this.#parentOf.set(pid, stat.parent)
-      if (pid === this.#rootPid || this.#carriesMarker(pid)) this.#tracked.add(pid)
+      this.#seen.set(pid, stat)
+      if (pid === this.#rootPid || this.#carriesMarker(pid)) this.#tracked.set(pid, stat.started)
     }
-    for (const pid of this.#parentOf.keys()) {
+    for (const pid of this.#seen.keys()) {
       if (!present.has(pid)) {
-        this.#parentOf.delete(pid)
+        this.#seen.delete(pid)
         this.#tracked.delete(pid)
       }
     }
-    // descendants by ancestry at first sight, to a fixed point (a new child may be listed before its parent)
+    // descendants by ancestry at first sight, to a fixed point (a new child may be listed before its
+    // parent); a process older than the task process with its parent's pid had another parent
     for (let grew = true; grew; ) {
       grew = false
-      for (const [pid, parent] of this.#parentOf) {
-        if (!this.#tracked.has(pid) && this.#tracked.has(parent)) {
-          this.#tracked.add(pid)
+      for (const [pid, { parent, started }] of this.#seen) {
+        const parentStarted = this.#tracked.get(parent)
+        if (!this.#tracked.has(pid) && parentStarted !== undefined && Number(started) >= Number(parentStarted)) {
+          this.#tracked.set(pid, started)
           grew = true
         }
       }
     }
-    return [...this.#tracked]
+    return [...this.#tracked.keys()]
   }
 
   #carriesMarker(pid) {
@@ -105,7 +108,7 @@ export class TaskProcesses {
   /** Resident memory of the task's processes in kB (RSS: pages shared between them count more than once). */
   residentKb() {
     let total = 0
-    for (const pid of this.#tracked) {
+    for (const pid of this.#tracked.keys()) {
       const status = readProc(`/proc/${pid}/status`)?.toString('latin1')
       if (status) total += kilobytes(status, 'VmRSS')
     }
@@ -119,7 +122,7 @@ export class TaskProcesses {
    */
   proportionalKb() {
     let total = 0
-    for (const pid of this.#tracked) {
+    for (const pid of this.#tracked.keys()) {
       const rollup = readProc(`/proc/${pid}/smaps_rollup`)?.toString('latin1')
       if (rollup) total += kilobytes(rollup, 'Pss')
       else {
@@ -133,9 +136,9 @@ export class TaskProcesses {
   /** Send a signal to every live process of the task; returns how many were signalled. */
   signalAll(signal) {
     let signalled = 0
-    for (const pid of this.#tracked) {
+    for (const [pid, started] of this.#tracked) {
       const stat = readStat(pid)
-      if (!stat || stat.state === 'Z') continue
+      if (!stat || stat.state === 'Z' || stat.started !== started) continue
       try {
         process.kill(pid, signal)
         signalled++

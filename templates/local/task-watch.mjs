@@ -64,11 +64,10 @@ export function watchTask({ pid, marker, memoryLimitMb, onOverLimit }) {
     tracking: processes !== null,
     /** Signal every process of the task. */
     signal(name) {
+      // list first: a child that cleared its environment is only known by its parent, still alive now
+      processes?.refresh()
       signalGroup(name)
-      if (processes) {
-        processes.refresh()
-        processes.signalAll(name)
-      }
+      processes?.signalAll(name)
     },
     /** Stop watching and kill whatever the task left running; resolves once none is left. */
     async endAll() {

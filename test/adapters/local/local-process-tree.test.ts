@@ -15,10 +15,12 @@ const ESCAPE = [
   'while [ ! -s daemon.pid ]; do sleep 0.05; done',
   'touch started',
 ].join('; ')
+// a child that cleared its environment (no marker): found as a child of the task's shell while it runs
+const CLEARED = 'env -i /usr/bin/setsid /bin/sleep 300 & echo $! > cleared.pid'
 const ended = (state: string) => state !== 'running' && state !== 'pending'
 
-function escapees(dir: string): number[] {
-  return ['escaped.pid', 'daemon.pid'].map((file) => Number(readFileSync(path.join(dir, file), 'utf8')))
+function escapees(dir: string, files = ['escaped.pid', 'daemon.pid']): number[] {
+  return files.map((file) => Number(readFileSync(path.join(dir, file), 'utf8')))
 }
 
 describe('local process tree', () => {
@@ -33,23 +35,23 @@ describe('local process tree', () => {
 
   it('ends them on cancel', async () => {
     const { dir, adapter, job } = localSetup()
-    await adapter.submit([job('cancelled', `${ESCAPE}; sleep 300`)])
+    await adapter.submit([job('cancelled', `${CLEARED}; ${ESCAPE}; sleep 300`)])
     await until(adapter, 'cancelled', (x) => existsSync(path.join(dir, 'started')) || ended(x.state))
     await adapter.cancel([asNativeJobId('cancelled')])
     const o = await until(adapter, 'cancelled', (x) => ended(x.state))
     expect(o.state).toBe('cancelled')
-    expect(escapees(dir).filter(isProcessAlive)).toEqual([])
+    expect(escapees(dir, ['escaped.pid', 'daemon.pid', 'cleared.pid']).filter(isProcessAlive)).toEqual([])
   })
 
   it('ends them at the time limit', async () => {
     const { dir, adapter, job } = localSetup()
     await adapter.submit([
-      job('late', `${ESCAPE}; sleep 300`, {
+      job('late', `${CLEARED}; ${ESCAPE}; sleep 300`, {
         resources: { cpus: 1, memoryMb: 100, timeLimitSeconds: 2, gpus: null, nodes: 1 },
       }),
     ])
     const o = await until(adapter, 'late', (x) => ended(x.state))
     expect(o.state).toBe('timeout')
-    expect(escapees(dir).filter(isProcessAlive)).toEqual([])
+    expect(escapees(dir, ['escaped.pid', 'daemon.pid', 'cleared.pid']).filter(isProcessAlive)).toEqual([])
   })
 })

@@ -22,6 +22,9 @@ import {
   type SubmissionKey,
   type SubmitResult,
 } from '../../src/scheduler/scheduler-adapter.js'
+import { killLeftovers } from './leftover-processes.js'
+
+const LAUNCHER_GONE = 'launcher-gone'
 
 export interface LocalAdapterOptions {
   readonly cluster: ResolvedLocalCluster
@@ -77,7 +80,8 @@ export class LocalAdapter implements SchedulerAdapter {
 
   constructor(options: LocalAdapterOptions) {
     this.#cluster = options.cluster
-    this.#jobsRoot = options.jobsRoot
+    // absolute: the launcher marks the job's processes with this folder, whatever its working folder
+    this.#jobsRoot = path.resolve(options.jobsRoot)
   }
 
   jobDir(key: string): string {
@@ -176,7 +180,13 @@ export class LocalAdapter implements SchedulerAdapter {
     const observations: JobObservation[] = []
     for (const jobId of jobIds) {
       const observation = this.#observe(jobId)
-      if (observation) observations.push(observation)
+      if (!observation) continue
+      // a job reported lost must not go on running beside the attempt that replaces it
+      if (observation.nativeState === LAUNCHER_GONE) {
+        const status = readJson<LaunchStatus>(path.join(this.jobDir(jobId), 'status.json'))
+        await killLeftovers(status?.pid, this.jobDir(jobId))
+      }
+      observations.push(observation)
     }
     return observations
   }
@@ -203,7 +213,7 @@ export class LocalAdapter implements SchedulerAdapter {
         return {
           jobId,
           state: 'node_fail',
-          nativeState: 'launcher-gone',
+          nativeState: LAUNCHER_GONE,
           exitCode: null,
           reason: 'the local launcher process disappeared before the task ended',
           startedAt: new Date(status.startedAt),
@@ -263,7 +273,7 @@ export class LocalAdapter implements SchedulerAdapter {
       if (status) {
         if (status.state !== 'running') return
         if (isAlive(status.launcherPid)) signal(status.launcherPid, 'SIGTERM')
-        else if (status.pid) signal(-status.pid, 'SIGKILL')
+        else await killLeftovers(status.pid, dir)
         return
       }
       // no lock: the launcher has not begun and will see the marker; lock without status: it is starting

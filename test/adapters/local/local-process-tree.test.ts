@@ -1,6 +1,6 @@
 // Every process a local task started ends with it, including those that left its process group:
 // a `setsid` child and a double-forked daemon, whether the task ended by itself, was cancelled or
-// ran past its time limit.
+// ran past its time limit, or its launcher was killed.
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -53,5 +53,16 @@ describe('local process tree', () => {
     const o = await until(adapter, 'late', (x) => ended(x.state))
     expect(o.state).toBe('timeout')
     expect(escapees(dir, ['escaped.pid', 'daemon.pid', 'cleared.pid']).filter(isProcessAlive)).toEqual([])
+  })
+
+  it('ends them, and the task, when its launcher was killed and the job is reported node_fail', async () => {
+    const { dir, jobsRoot, adapter, job } = localSetup()
+    await adapter.submit([job('orphaned', `${ESCAPE}; sleep 300`)])
+    await until(adapter, 'orphaned', (x) => existsSync(path.join(dir, 'started')) || ended(x.state))
+    const status = JSON.parse(readFileSync(path.join(jobsRoot, 'orphaned/status.json'), 'utf8'))
+    process.kill(status.launcherPid, 'SIGKILL')
+    const o = await until(adapter, 'orphaned', (x) => ended(x.state))
+    expect(o.state).toBe('node_fail')
+    expect([status.pid, ...escapees(dir)].filter(isProcessAlive)).toEqual([])
   })
 })

@@ -26,6 +26,12 @@ const PAUSE_MS = 20
  * resolves once none is left (or after about two seconds).
  */
 export async function killLeftovers(rootPid: number | undefined, jobDir: string): Promise<void> {
+  loaded ??= import(pathToFileURL(templatePath('local', 'task-processes.mjs')).href) as Promise<TaskProcessesModule>
+  const { canTrackProcesses, TaskProcesses } = await loaded
+  // by the marker only: the recorded pid may have been reused since the launcher died
+  const processes = canTrackProcesses() ? new TaskProcesses(-1, jobDir) : null
+  // listed before the group is killed: a dying process's environment can no longer be read
+  processes?.refresh()
   if (rootPid !== undefined) {
     try {
       process.kill(-rootPid, 'SIGKILL')
@@ -33,11 +39,7 @@ export async function killLeftovers(rootPid: number | undefined, jobDir: string)
       // the process group is gone already
     }
   }
-  loaded ??= import(pathToFileURL(templatePath('local', 'task-processes.mjs')).href) as Promise<TaskProcessesModule>
-  const { canTrackProcesses, TaskProcesses } = await loaded
-  if (!canTrackProcesses()) return
-  // by the marker only: the recorded pid may have been reused since the launcher died
-  const processes = new TaskProcesses(-1, jobDir)
+  if (!processes) return
   for (let i = 0; i < ATTEMPTS; i++) {
     processes.refresh()
     if (processes.signalAll('SIGKILL') === 0) return

@@ -72,6 +72,7 @@ export function watchTask({ pid, marker, memoryLimitMb, onOverLimit }) {
     /** Stop watching and kill whatever the task left running; resolves once none is left. */
     async endAll() {
       if (timer) clearInterval(timer)
+      processes?.refresh()
       signalGroup('SIGKILL')
       if (!processes) return
       for (let i = 0; i < END_ATTEMPTS; i++) {

@@ -138,14 +138,14 @@ child.on('exit', async (code, signal) => {
       : ending === 'out_of_memory'
         ? `used ${memoryUsedMb} MB, over its ${job.memoryMb} MB limit`
         : ending === 'cancelled'
-        ? 'cancelled'
-        : code === 127
-          ? 'command not found (exit 127); see stderr.log'
-          : signal
-            ? `killed by ${signal}`
-            : code === 0
-              ? null
-              : `exited with code ${code}`
+          ? 'cancelled'
+          : code === 127
+            ? 'command not found (exit 127); see stderr.log'
+            : signal
+              ? `killed by ${signal}`
+              : code === 0
+                ? null
+                : `exited with code ${code}`
   const said = state === 'failed' ? lastLine(path.join(jobDir, 'stderr.log')) : null
   const peakMb = watch.peakMb()
   writeStatus({ state, launcherPid: process.pid, pid: child.pid, startedAt, endedAt, exitCode: code, signal, reason: said ? `${reason}: ${said}` : reason, ...(peakMb === null ? {} : { maxRssMb: Math.max(peakMb, memoryUsedMb ?? 0) }) })

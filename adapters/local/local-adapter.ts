@@ -25,6 +25,7 @@ import {
 import { killLeftovers } from './leftover-processes.js'
 
 const LAUNCHER_GONE = 'launcher-gone'
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface LocalAdapterOptions {
   readonly cluster: ResolvedLocalCluster
@@ -303,7 +304,8 @@ export class LocalAdapter implements SchedulerAdapter {
   /** Resolves when one of the jobs started here ends, or after `timeoutMs`. */
   waitForChange(timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs)
+      // setTimeout fires a delay past 2^31-1 ms at once; waking early is harmless, spinning is not
+      const timer = setTimeout(done, Math.min(timeoutMs, MAX_TIMER_MS))
       const self = this
       function done() {
         clearTimeout(timer)

@@ -63,3 +63,17 @@ describe('local kill grace', () => {
     await until(adapter, 'graceful', (x) => x.state === 'timeout')
   })
 })
+
+describe('local waitForChange', () => {
+  it('a wait beyond 24.8 days does not return at once', async () => {
+    const { adapter } = localSetup()
+    let returned = false
+    const wait = adapter.waitForChange(30 * DAY * 1000).then(() => {
+      returned = true
+    })
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(returned).toBe(false)
+    await adapter.close()
+    await wait
+  })
+})

@@ -20,7 +20,8 @@ const END_PAUSE_MS = 20
  */
 export function watchTask({ pid, marker, memoryLimitMb, onOverLimit }) {
   const processes = canTrackProcesses() ? new TaskProcesses(pid, marker) : null
-  const limitKb = memoryLimitMb * 1024
+  // a job file without a memory figure (never written by rpo) is measured but not limited
+  const limitKb = memoryLimitMb > 0 ? memoryLimitMb * 1024 : Number.POSITIVE_INFINITY
   let peakKb = 0
   let lastConfirm = Number.NEGATIVE_INFINITY
   let timer = null

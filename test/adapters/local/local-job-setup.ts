@@ -42,7 +42,7 @@ export function localSetup(clusterOverrides: Partial<ResolvedLocalCluster> = {})
   return { dir, jobsRoot, adapter, job }
 }
 
-/** Poll until `done` holds (or the job ended, when `orEnded`); fails after ~10 s. */
+/** Poll until `done` holds; fails after about ten seconds of polling. */
 export async function until(
   adapter: LocalAdapter,
   id: string,

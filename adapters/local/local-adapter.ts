@@ -22,6 +22,10 @@ import {
   type SubmissionKey,
   type SubmitResult,
 } from '../../src/scheduler/scheduler-adapter.js'
+import { killLeftovers } from './leftover-processes.js'
+
+const LAUNCHER_GONE = 'launcher-gone'
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 export interface LocalAdapterOptions {
   readonly cluster: ResolvedLocalCluster
@@ -30,7 +34,7 @@ export interface LocalAdapterOptions {
 }
 
 interface LaunchStatus {
-  state: 'running' | 'succeeded' | 'failed' | 'timeout' | 'cancelled'
+  state: 'running' | 'succeeded' | 'failed' | 'timeout' | 'cancelled' | 'out_of_memory'
   launcherPid: number
   pid?: number
   startedAt: string
@@ -38,6 +42,8 @@ interface LaunchStatus {
   exitCode?: number | null
   signal?: string | null
   reason?: string | null
+  /** The most memory the task's processes were seen to hold (where the launcher can measure it). */
+  maxRssMb?: number
 }
 
 interface JobFile {
@@ -75,7 +81,8 @@ export class LocalAdapter implements SchedulerAdapter {
 
   constructor(options: LocalAdapterOptions) {
     this.#cluster = options.cluster
-    this.#jobsRoot = options.jobsRoot
+    // absolute: the launcher marks the job's processes with this folder, whatever its working folder
+    this.#jobsRoot = path.resolve(options.jobsRoot)
   }
 
   jobDir(key: string): string {
@@ -174,7 +181,13 @@ export class LocalAdapter implements SchedulerAdapter {
     const observations: JobObservation[] = []
     for (const jobId of jobIds) {
       const observation = this.#observe(jobId)
-      if (observation) observations.push(observation)
+      if (!observation) continue
+      // a job reported lost must not go on running beside the attempt that replaces it
+      if (observation.nativeState === LAUNCHER_GONE) {
+        const status = readJson<LaunchStatus>(path.join(this.jobDir(jobId), 'status.json'))
+        await killLeftovers(status?.pid, this.jobDir(jobId))
+      }
+      observations.push(observation)
     }
     return observations
   }
@@ -201,7 +214,7 @@ export class LocalAdapter implements SchedulerAdapter {
         return {
           jobId,
           state: 'node_fail',
-          nativeState: 'launcher-gone',
+          nativeState: LAUNCHER_GONE,
           exitCode: null,
           reason: 'the local launcher process disappeared before the task ended',
           startedAt: new Date(status.startedAt),
@@ -228,6 +241,7 @@ export class LocalAdapter implements SchedulerAdapter {
       name: jobId,
       usage: {
         elapsedSeconds: ((endedAt ?? new Date()).getTime() - startedAt.getTime()) / 1000,
+        ...(status.maxRssMb === undefined ? {} : { maxRssMb: status.maxRssMb }),
         allocTres: job ? { cpu: job.cpus, mem: job.memoryMb, 'gres/gpu': job.gpuDevices.length } : {},
       },
     }
@@ -260,7 +274,7 @@ export class LocalAdapter implements SchedulerAdapter {
       if (status) {
         if (status.state !== 'running') return
         if (isAlive(status.launcherPid)) signal(status.launcherPid, 'SIGTERM')
-        else if (status.pid) signal(-status.pid, 'SIGKILL')
+        else await killLeftovers(status.pid, dir)
         return
       }
       // no lock: the launcher has not begun and will see the marker; lock without status: it is starting
@@ -290,7 +304,8 @@ export class LocalAdapter implements SchedulerAdapter {
   /** Resolves when one of the jobs started here ends, or after `timeoutMs`. */
   waitForChange(timeoutMs: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, timeoutMs)
+      // setTimeout fires a delay past 2^31-1 ms at once; waking early is harmless, spinning is not
+      const timer = setTimeout(done, Math.min(timeoutMs, MAX_TIMER_MS))
       const self = this
       function done() {
         clearTimeout(timer)

@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // rpo local launcher: runs one task attempt as a detached process and records what happened in
 // status.json, so the outcome survives the rpo process that started it. It enforces the time limit
-// (SIGTERM, then SIGKILL after the grace period) and turns its own SIGTERM into a clean cancel.
+// (SIGTERM, then SIGKILL after the grace period) and the memory limit (task-watch.mjs), turns its
+// own SIGTERM into a clean cancel, and ends every process the task started when the task ends.
 // Plain JavaScript with no dependencies: it runs from the installed package as it is.
 import { spawn } from 'node:child_process'
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs'
 import path from 'node:path'
+import { afterDelay } from './deadline-timer.mjs'
+import { MARKER } from './task-processes.mjs'
+import { watchTask } from './task-watch.mjs'
 
 const jobDir = process.argv[2]
 if (!jobDir) {
@@ -65,10 +69,12 @@ const stdout = openSync(path.join(jobDir, 'stdout.log'), 'a')
 const stderr = openSync(path.join(jobDir, 'stderr.log'), 'a')
 const startedAt = new Date().toISOString()
 let ending = null
+let memoryUsedMb = null
 try {
   child = spawn('/bin/bash', ['-c', job.command], {
     cwd: job.cwd,
-    env: { ...process.env, ...job.env },
+    // the marker finds the task's processes even after they left its process group (task-processes.mjs)
+    env: { ...process.env, ...job.env, [MARKER]: path.resolve(jobDir) },
     stdio: ['ignore', stdout, stderr],
     detached: true,
   })
@@ -78,61 +84,70 @@ try {
 }
 writeStatus({ state: 'running', launcherPid: process.pid, pid: child.pid, startedAt })
 
+const watch = watchTask({
+  pid: child.pid,
+  marker: path.resolve(jobDir),
+  memoryLimitMb: job.memoryMb,
+  // like the kernel's OOM killer under a cgroup limit: no grace period
+  onOverLimit(usedMb) {
+    if (ending !== null) return
+    ending = 'out_of_memory'
+    memoryUsedMb = usedMb
+    watch.signal('SIGKILL')
+  },
+})
+if (!watch.tracking) {
+  writeSync(stderr, 'rpo: this system has no /proc, so the memory limit is not enforced and processes that leave the task\'s process group are not ended with it\n')
+}
+
 function stop(why) {
   if (ending !== null) return
   ending = why
-  try {
-    process.kill(-child.pid, 'SIGTERM')
-  } catch {}
-  setTimeout(() => {
-    try {
-      process.kill(-child.pid, 'SIGKILL')
-    } catch {}
-  }, job.killGraceMs).unref()
+  watch.signal('SIGTERM')
+  afterDelay(job.killGraceMs, () => watch.signal('SIGKILL'), { keepAlive: false })
 }
 
-const limit = setTimeout(() => stop('timeout'), job.timeLimitSeconds * 1000)
+const cancelLimit = afterDelay(job.timeLimitSeconds * 1000, () => stop('timeout'))
 // a checkpointing task is told first, like Slurm's --signal: it saves and exits 85 before the limit
-const warning = job.checkpointWarning
-  ? setTimeout(
-      () => {
-        try {
-          process.kill(child.pid, job.checkpointWarning.signal)
-        } catch {}
-      },
-      Math.max(0, job.timeLimitSeconds - job.checkpointWarning.leadSeconds) * 1000,
-    )
-  : null
+const cancelWarning = job.checkpointWarning
+  ? afterDelay(Math.max(0, job.timeLimitSeconds - job.checkpointWarning.leadSeconds) * 1000, () => {
+      try {
+        process.kill(child.pid, job.checkpointWarning.signal)
+      } catch {}
+    })
+  : () => undefined
 if (cancelRequested) stop('cancelled')
 
-child.on('error', (error) => {
-  clearTimeout(limit)
+child.on('error', async (error) => {
+  cancelLimit()
+  await watch.endAll()
   writeStatus({ state: 'failed', launcherPid: process.pid, startedAt, endedAt: new Date().toISOString(), exitCode: 127, reason: `could not start: ${error.message}` })
   process.exit(0)
 })
 
-child.on('exit', (code, signal) => {
-  clearTimeout(limit)
-  if (warning) clearTimeout(warning)
-  // the command's own children may linger in its process group: end them with it
-  try {
-    process.kill(-child.pid, 'SIGKILL')
-  } catch {}
+child.on('exit', async (code, signal) => {
+  cancelLimit()
+  cancelWarning()
   const endedAt = new Date().toISOString()
+  // the command's own children may linger, in its process group or out of it: end them with it
+  await watch.endAll()
   const state = ending ?? (code === 0 ? 'succeeded' : 'failed')
   const reason =
     ending === 'timeout'
       ? `ran past its time limit of ${job.timeLimitSeconds}s and was stopped`
-      : ending === 'cancelled'
-        ? 'cancelled'
-        : code === 127
-          ? 'command not found (exit 127); see stderr.log'
-          : signal
-            ? `killed by ${signal}`
-            : code === 0
-              ? null
-              : `exited with code ${code}`
+      : ending === 'out_of_memory'
+        ? `used ${memoryUsedMb} MB, over its ${job.memoryMb} MB limit`
+        : ending === 'cancelled'
+          ? 'cancelled'
+          : code === 127
+            ? 'command not found (exit 127); see stderr.log'
+            : signal
+              ? `killed by ${signal}`
+              : code === 0
+                ? null
+                : `exited with code ${code}`
   const said = state === 'failed' ? lastLine(path.join(jobDir, 'stderr.log')) : null
-  writeStatus({ state, launcherPid: process.pid, pid: child.pid, startedAt, endedAt, exitCode: code, signal, reason: said ? `${reason}: ${said}` : reason })
+  const peakMb = watch.peakMb()
+  writeStatus({ state, launcherPid: process.pid, pid: child.pid, startedAt, endedAt, exitCode: code, signal, reason: said ? `${reason}: ${said}` : reason, ...(peakMb === null ? {} : { maxRssMb: Math.max(peakMb, memoryUsedMb ?? 0) }) })
   process.exit(0)
 })

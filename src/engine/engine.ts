@@ -11,13 +11,7 @@ import type { LoadedPipeline } from '../config/load-pipeline.js'
 import { isRpoError, RpoError, StoreError } from '../core/errors.js'
 import { explainUnsatisfiable } from '../core/scheduling/capacity.js'
 import { type PlannedEvent, type PlanOptions, planTick } from '../core/scheduling/plan-tick.js'
-import type {
-  AttemptObservation,
-  AttemptSnapshot,
-  Capacity,
-  RunSnapshot,
-  RunState,
-} from '../core/scheduling/run-snapshot.js'
+import type { AttemptObservation, Capacity, RunSnapshot, RunState } from '../core/scheduling/run-snapshot.js'
 import { TERMINAL_RUN_STATES } from '../core/scheduling/run-snapshot.js'
 import { currentUser } from '../current-user.js'
 import { asNativeJobId, type Inventory, type SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
@@ -27,6 +21,7 @@ import { type CompiledJob, compilePipeline } from './compile-run.js'
 import { EngineEvents } from './engine-events.js'
 import { Leases } from './leases.js'
 import { liveAttempts, observeAttempts } from './observe-step.js'
+import { planWrite } from './persist-step.js'
 import { type StopMode, stopRun } from './stop-run.js'
 import { submitPlanned } from './submit-step.js'
 
@@ -242,46 +237,8 @@ export class Engine {
       maxActive: this.#options.maxActive ?? 10_000,
       ...(admit ? { admit } : {}),
     })
-    const submittedAt = iso(this.#clock())
-    const newAttempts: AttemptSnapshot[] = plan.submissions
-      .filter((s) => !s.resend)
-      .map((s) => ({
-        taskId: s.taskId,
-        attempt: s.attempt,
-        submissionKey: s.submissionKey,
-        jobId: null,
-        state: 'submitting',
-        nativeState: null,
-        exitCode: null,
-        reason: null,
-        submittedAt,
-        startedAt: null,
-        endedAt: null,
-        missedPolls: 0,
-        nodes: [],
-        heldReason: s.hold ?? null,
-      }))
-    const usage = new Map(
-      observations.flatMap((o) =>
-        o.kind === 'observed' && o.job.usage ? [[o.submissionKey, o.job.usage] as const] : [],
-      ),
-    )
-    const attemptUpdates = new Map(
-      [...plan.attemptUpdates].map(([key, patch]) => [
-        key,
-        usage.has(key) ? { ...patch, usage: usage.get(key) ?? null } : patch,
-      ]),
-    )
     // refused when the run's state changed since the snapshot (a stop decided by another process)
-    const applied = await store.applyPlan(runId, snapshot.state, {
-      taskUpdates: plan.taskUpdates,
-      attemptUpdates,
-      newTasks: plan.newTasks,
-      newAttempts,
-      events: plan.events,
-      runState: plan.runState,
-      now: submittedAt,
-    })
+    const applied = await store.applyPlan(runId, snapshot.state, planWrite(plan, observations, iso(this.#clock())))
     if (!applied) {
       const current = await store.getRun(runId)
       return {

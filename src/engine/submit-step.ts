@@ -3,13 +3,14 @@
  * send them in one batch, and record what the scheduler answered. The attempts were written
  * `submitting` before this runs, so a crash here is recovered by looking their keys up.
  *
- * When the batch throws, what happens to its attempts depends on the error: a transient one (a
- * dropped connection, a busy store) leaves them `submitting`, looked up and sent again next tick; a
+ * When the batch throws, what happens to its attempts depends on the error: a transient one or a
+ * connection's (dropped, timed out — the far side may still be submitting), or a busy store, leaves
+ * them `submitting`, looked up and sent again next tick; a
  * rejection fails them; anything else (an internal error such as a job folder that cannot be
  * written) would fail the same way every tick, so the jobs the scheduler took anyway keep their ids
  * and the others end failed with the error as the reason — the retry policy decides what follows.
  */
-import { isRpoError } from '../core/errors.js'
+import { isRpoError, TransportError } from '../core/errors.js'
 import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import type { TickPlan } from '../core/scheduling/plan-tick.js'
 import { newTaskSnapshot, type RunSnapshot, type TaskSnapshot } from '../core/scheduling/run-snapshot.js'
@@ -85,7 +86,7 @@ export async function submitPlanned(
       return 0
     }
     // the outcome is unknown: the attempts stay `submitting` and the next tick looks their keys up
-    if (isRpoError(error) && error.retryable) return 0
+    if (mayStillSubmit(error)) return 0
     return await settleFailedBatch(deps, run, jobs, message)
   }
 }
@@ -186,4 +187,12 @@ async function failAttempts(deps: SubmitDeps, jobs: readonly JobSubmission[], re
   await deps.store.updateAttempts(
     new Map(jobs.map((j) => [j.submissionKey as string, { state: 'failed' as const, reason, endedAt }])),
   )
+}
+
+/**
+ * Transient errors, and any trouble with the connection (a timed-out command may still be
+ * submitting on the far side): a lookup now could miss a job that appears a moment later.
+ */
+function mayStillSubmit(error: unknown): boolean {
+  return isRpoError(error) && (error.retryable || error instanceof TransportError)
 }

@@ -66,17 +66,28 @@ export async function stopRun(
   // read after the intent: a tick that was planning meanwhile may have written attempts
   const { run, snapshot } = await store.loadSnapshot(runId)
   const live = liveAttempts(snapshot)
-  const unsent = live.filter((a) => a.jobId === null)
-  const found = new Map<string, NativeJobId>(
-    unsent.length > 0 ? await adapter.findBySubmissionKey(unsent.map((a) => asSubmissionKey(a.submissionKey))) : [],
-  )
+  const found = new Map<string, NativeJobId>()
+  /** Job ids of attempts still `submitting` that the scheduler has under their keys, not found before. */
+  const lookUp = async (attempts: readonly AttemptSnapshot[]): Promise<NativeJobId[]> => {
+    const keys = attempts.filter((a) => a.jobId === null && !found.has(a.submissionKey))
+    if (keys.length === 0) return []
+    const answer = await adapter.findBySubmissionKey(keys.map((a) => asSubmissionKey(a.submissionKey)))
+    for (const [key, jobId] of answer) found.set(key, jobId)
+    return [...answer.values()]
+  }
+  const jobIds = [...live.flatMap((a) => (a.jobId ? [a.jobId as NativeJobId] : [])), ...(await lookUp(live))]
+  if (jobIds.length > 0) await adapter.cancel(jobIds)
+  await waitForEnd(adapter, jobIds, options.waitMs ?? 15_000)
+  // a tick that wrote its attempts just before the intent may have sent them after the lookup above
+  const late = await lookUp(live)
+  if (late.length > 0) {
+    await adapter.cancel(late)
+    await waitForEnd(adapter, late, options.waitMs ?? 15_000)
+  }
   const known = live.map((a) => {
     const jobId = a.jobId ?? found.get(a.submissionKey) ?? null
     return jobId === a.jobId ? a : { ...a, jobId }
   })
-  const jobIds = known.flatMap((a) => (a.jobId ? [a.jobId as NativeJobId] : []))
-  if (jobIds.length > 0) await adapter.cancel(jobIds)
-  await waitForEnd(adapter, jobIds, options.waitMs ?? 15_000)
   // what each job reported: throws (the run stays `interrupting`/`cancelling`, and the next rpo
   // finishes the stop) rather than guess that a job we cannot see was stopped
   const observations = await pollAttempts(deps.observe, known)

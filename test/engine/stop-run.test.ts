@@ -8,6 +8,7 @@ import { SimAdapter } from '../../adapters/sim/sim-adapter.js'
 import { SimClock } from '../../adapters/sim/sim-clock.js'
 import { SimCluster } from '../../adapters/sim/sim-cluster.js'
 import { loadPipelineText } from '../../src/config/load-pipeline.js'
+import { RpoError } from '../../src/core/errors.js'
 import { Engine } from '../../src/engine/engine.js'
 import type { NativeJobId, SchedulerAdapter } from '../../src/scheduler/scheduler-adapter.js'
 import { openDatabase } from '../../src/store/open-store.js'
@@ -172,5 +173,44 @@ describe('stopping a run', () => {
     expect(await tasksOf(w.store, runId)).toEqual({ fast: 'cancelled', slow: 'cancelled', next: 'cancelled' })
     expect(ticks).toEqual(['cancelling'])
     expect((await follower.tick(runId)).state).toBe('cancelled')
+  })
+
+  it('cancels a job that reaches the scheduler only after the stop first looked for it', async () => {
+    const w = await world()
+    // a tick that dies between sending the jobs and recording their ids: attempts stay `submitting`
+    const sender = w.engine({
+      wrap: (adapter) =>
+        new Proxy(adapter, {
+          get(target, name, receiver) {
+            if (name === 'submit')
+              return async (jobs: Parameters<SchedulerAdapter['submit']>[0]) => {
+                await target.submit(jobs)
+                throw new RpoError('ssh-socket', 'connection reset by peer', { retryable: true })
+              }
+            const value = Reflect.get(target, name, receiver)
+            return typeof value === 'function' ? value.bind(target) : value
+          },
+        }),
+    })
+    const runId = (await sender.startRun(PIPELINE)).run.id
+    await sender.tick(runId)
+    expect(w.cluster.jobs().map((j) => j.state)).toEqual(['running', 'running', 'pending'])
+    // the scheduler shows the jobs only from the second lookup on (sbatch still running the first time)
+    let lookups = 0
+    const canceller = w.engine({
+      wrap: (adapter) =>
+        new Proxy(adapter, {
+          get(target, name, receiver) {
+            if (name === 'findBySubmissionKey')
+              return async (keys: Parameters<SchedulerAdapter['findBySubmissionKey']>[0]) =>
+                lookups++ === 0 ? new Map() : target.findBySubmissionKey(keys)
+            const value = Reflect.get(target, name, receiver)
+            return typeof value === 'function' ? value.bind(target) : value
+          },
+        }),
+    })
+    await canceller.stopRun(runId, 'cancel', { waitMs: 0 })
+    expect(w.cluster.jobs().map((j) => j.state)).toEqual(['cancelled', 'cancelled', 'cancelled'])
+    expect(await tasksOf(w.store, runId)).toEqual({ fast: 'cancelled', slow: 'cancelled', next: 'cancelled' })
   })
 })

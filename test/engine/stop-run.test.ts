@@ -17,6 +17,8 @@ import { RunStore } from '../../src/store/run-store.js'
 const START = Date.parse('2026-11-02T08:00:00Z')
 
 interface World {
+  /** What the jobs' outputs.json files hold, by path (`/sim/jobs/<submission key>/outputs.json`). */
+  readonly files: Map<string, string>
   readonly clock: SimClock
   readonly cluster: SimCluster
   readonly store: RunStore
@@ -33,7 +35,9 @@ async function world(): Promise<World> {
   const cluster = new SimCluster({ nodes: [{ name: 'c1', cpus: 8, memoryMb: 16_000 }], clock })
   const store = new RunStore(await openDatabase({ kind: 'sqlite', path: ':memory:', busyTimeoutMs: 1000 }))
   opened.push(() => store.close())
+  const files = new Map<string, string>()
   return {
+    files,
     clock,
     cluster,
     store,
@@ -45,7 +49,7 @@ async function world(): Promise<World> {
         clusterName: 'sim',
         jobsRoot: '/sim/jobs',
         runsRoot: '/sim/runs',
-        readFile: async () => null,
+        readFile: async (file) => files.get(file) ?? null,
         capacity: null,
         clock: () => clock.now(),
         ...(options.owner ? { owner: options.owner } : {}),
@@ -212,5 +216,33 @@ describe('stopping a run', () => {
     await canceller.stopRun(runId, 'cancel', { waitMs: 0 })
     expect(w.cluster.jobs().map((j) => j.state)).toEqual(['cancelled', 'cancelled', 'cancelled'])
     expect(await tasksOf(w.store, runId)).toEqual({ fast: 'cancelled', slow: 'cancelled', next: 'cancelled' })
+  })
+
+  it('a job that finished before Ctrl-C has its outputs read: its fan-out is expanded for the rerun', async () => {
+    const w = await world()
+    const engine = w.engine()
+    const pipeline = loadPipelineText(
+      '/sim/fan.yaml',
+      `
+name: fan
+tasks:
+  split: { command: x, env: { RPO_SIM_DURATION: 10s } }
+  slow: { command: x, env: { RPO_SIM_DURATION: 1h } }
+  process: { command: x, foreach: { task: split, output: shards } }
+`,
+    )
+    const runId = (await engine.startRun(pipeline)).run.id
+    await engine.tick(runId)
+    const split = await attemptOf(w.store, runId, 'split')
+    w.files.set(`/sim/jobs/${split?.submissionKey}/outputs.json`, '{"shards": ["a", "b"]}')
+    w.cluster.advanceBy(30_000)
+    await engine.stopRun(runId, 'interrupt')
+    expect(await tasksOf(w.store, runId)).toEqual({
+      split: 'succeeded',
+      slow: 'pending',
+      process: 'expanded',
+      'process.0': 'pending',
+      'process.1': 'pending',
+    })
   })
 })

@@ -1,6 +1,8 @@
 // What a submission that throws does to its attempts: an error rpo cannot wait out (a job folder it
 // cannot write) ends them failed with the error as the reason, so the run ends; a dropped connection
 // leaves them `submitting`, looked up and sent again on the next tick.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { SimAdapter } from '../../adapters/sim/sim-adapter.js'
 import { SimClock } from '../../adapters/sim/sim-clock.js'
@@ -11,6 +13,7 @@ import { Engine } from '../../src/engine/engine.js'
 import type { JobSubmission, SchedulerAdapter } from '../../src/scheduler/scheduler-adapter.js'
 import { openDatabase } from '../../src/store/open-store.js'
 import { RunStore } from '../../src/store/run-store.js'
+import { makeWorkDir, spawnCli, writePipeline } from '../support/cli-harness.js'
 
 const START = Date.parse('2026-11-02T08:00:00Z')
 const closing: (() => Promise<void>)[] = []
@@ -105,4 +108,22 @@ describe('a submission that throws', () => {
     const a = (await store.loadSnapshot(runId)).snapshot.tasks.find((t) => t.id === 'a')
     expect(a?.attempts).toBe(1)
   })
+})
+
+describe('rpo run when the local executor cannot write a job folder', () => {
+  it('ends the run failed with the error, instead of retrying the submission forever (even with -q)', async () => {
+    const dir = makeWorkDir()
+    writePipeline(dir, 'p.yaml', 'name: p\ntasks:\n  a: { command: "true" }\n')
+    // the jobs folder is a file: every job folder under it fails with ENOTDIR
+    mkdirSync(path.join(dir, '.rpo'))
+    writeFileSync(path.join(dir, '.rpo', 'jobs'), '')
+    const cli = spawnCli(dir, ['run', 'p.yaml', '-q', '--json'])
+    const guard = setTimeout(() => cli.child.kill('SIGKILL'), 20_000)
+    const { code, stdout } = await cli.closed()
+    clearTimeout(guard)
+    expect(code).toBe(1)
+    const task = JSON.parse(stdout).tasks[0]
+    expect(task.state).toBe('failed')
+    expect(task.reason).toContain('submission failed: ENOTDIR')
+  }, 30_000)
 })

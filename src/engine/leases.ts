@@ -58,7 +58,11 @@ export class Leases {
    * Claim `name`, waiting while a live holder has it. The wait is in real time whatever the clock:
    * it is another process's work being waited for.
    */
-  async wait(name: string, leaseMs: number, options: { timeoutMs: number; busy: (holder: string) => string }) {
+  async wait(
+    name: string,
+    leaseMs: number,
+    options: { timeoutMs: number; busy: (holder: string) => string },
+  ): Promise<void> {
     const deadline = Date.now() + options.timeoutMs
     for (;;) {
       const holder = await this.take(name, leaseMs)

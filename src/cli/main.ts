@@ -150,6 +150,11 @@ export async function main(
           }
           reporter.finish()
           detach()
+          // only `rpo cancel` (another process) cancels a run; it may still be stopping its jobs
+          if (state === 'cancelling' || state === 'cancelled') {
+            io.stderr.write(`run ${run.id} was cancelled (by rpo cancel)\n`)
+            return ExitCode.runFailed
+          }
           const { run: record, snapshot } = await app.store.loadSnapshot(run.id)
           const progress = computeRunProgress(record, snapshot, Date.now())
           if (options.json) out(JSON.stringify(progress, null, 2))

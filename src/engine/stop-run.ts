@@ -1,76 +1,210 @@
 /**
- * Stopping a run's work (`rpo cancel`, Ctrl-C during `rpo run`): cancel its jobs on the scheduler
- * (including attempts written but not yet known by job id), wait briefly for them to end, and
- * record the run interrupted (unfinished tasks back to pending, so `rpo run` continues it) or
- * cancelled (for good).
+ * Stopping a run's work (`rpo cancel`, Ctrl-C during `rpo run`).
+ *
+ * 1. The intent is recorded first — the run becomes `interrupting` or `cancelling` — so a process
+ *    that dies mid-stop (a second Ctrl-C forces exit) leaves a run the next rpo recognises and
+ *    finishes stopping, and a tick another process planned on the `running` run is refused by the
+ *    store instead of recording the cancelled jobs as failures.
+ * 2. Its jobs are cancelled (including attempts written but not yet known by job id), and given a
+ *    moment to end.
+ * 3. What each job then reports is read: a job that had already ended on its own (succeeded, failed,
+ *    timed out…) is recorded as the scheduler says, through one planner step without submissions,
+ *    so its outputs, its dependents' readiness, `when` conditions and fan-outs are right. Only the
+ *    jobs really stopped become `cancelled`, their tasks back to pending (interrupt: `rpo run`
+ *    continues) or cancelled (for good).
  */
-import { isTerminalJobState, type JobState } from '../core/job/job-state.js'
-import type { PlannedEvent } from '../core/scheduling/plan-tick.js'
-import { type TaskSnapshot, TERMINAL_RUN_STATES } from '../core/scheduling/run-snapshot.js'
+import { isTerminalJobState } from '../core/job/job-state.js'
+import { type PlannedEvent, type PlanOptions, planTick } from '../core/scheduling/plan-tick.js'
 import {
-  asNativeJobId,
-  asSubmissionKey,
-  type NativeJobId,
-  type SchedulerAdapter,
-} from '../scheduler/scheduler-adapter.js'
-import type { RunStore } from '../store/run-store.js'
+  type AttemptObservation,
+  type AttemptSnapshot,
+  type RunSnapshot,
+  type RunState,
+  type TaskState,
+  TERMINAL_RUN_STATES,
+} from '../core/scheduling/run-snapshot.js'
+import { asSubmissionKey, type NativeJobId, type SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
+import type { PlanWrite, RunRecord, RunStore } from '../store/run-store.js'
+import { liveAttempts, type ObserveDeps, pollAttempts } from './observe-step.js'
+
+export type StopMode = 'interrupt' | 'cancel'
 
 export interface StopRunDeps {
   readonly store: RunStore
   readonly adapter: SchedulerAdapter
-  /** ISO time, from the engine's clock. */
-  readonly now: () => string
+  readonly observe: ObserveDeps
+  /** The engine's clock. */
+  readonly clock: () => number
+  /** The planner's options as a tick would use them (submissions are turned off here). */
+  readonly planOptions: () => Omit<PlanOptions, 'now' | 'maxActive' | 'admit'>
+  /** Charge what the jobs used (budgets), best effort. */
+  readonly charge?: (
+    run: RunRecord,
+    snapshot: RunSnapshot,
+    observations: readonly AttemptObservation[],
+  ) => Promise<void>
 }
 
-/** `stopped` is null when the run had already ended (nothing was recorded). */
+/** The run state that records the intent to stop in `mode`. */
+export function stoppingState(mode: StopMode): RunState {
+  return mode === 'interrupt' ? 'interrupting' : 'cancelling'
+}
+
+/** `stopped` is null when there was nothing to stop (the run had ended, or was already interrupted). */
 export async function stopRun(
   deps: StopRunDeps,
   runId: string,
-  mode: 'interrupt' | 'cancel',
+  mode: StopMode,
   options: { waitMs?: number } = {},
-): Promise<{ stopped: number | null; message: string }> {
+): Promise<{ stopped: number | null; message: string; state: RunState }> {
   const { store, adapter } = deps
-  const { snapshot } = await store.loadSnapshot(runId)
-  if (TERMINAL_RUN_STATES.has(snapshot.state)) return { stopped: null, message: `run already ${snapshot.state}` }
-  const activeTasks = new Set(snapshot.tasks.filter((t) => t.state === 'active').map((t) => t.id))
-  const live = snapshot.latestAttempts.filter(
-    (a) => activeTasks.has(a.taskId) && !isTerminalJobState(a.state as JobState),
-  )
-  const jobIds = live.flatMap((a) => (a.jobId ? [asNativeJobId(a.jobId)] : []))
-  // attempts still `submitting` may exist on the scheduler under their key
-  const unsent = live.filter((a) => a.jobId === null).map((a) => asSubmissionKey(a.submissionKey))
-  if (unsent.length > 0) jobIds.push(...(await adapter.findBySubmissionKey(unsent)).values())
+  const intent = await recordIntent(deps, runId, mode)
+  if (intent.kind === 'nothing') return { stopped: null, message: `run already ${intent.state}`, state: intent.state }
+  const stopping = intent.state
+  // a cancel under way is never turned back into an interrupt
+  const effective: StopMode = stopping === 'cancelling' ? 'cancel' : 'interrupt'
+  // read after the intent: a tick that was planning meanwhile may have written attempts
+  const { run, snapshot } = await store.loadSnapshot(runId)
+  const live = liveAttempts(snapshot)
+  const found = new Map<string, NativeJobId>()
+  /** Job ids of attempts still `submitting` that the scheduler has under their keys, not found before. */
+  const lookUp = async (attempts: readonly AttemptSnapshot[]): Promise<NativeJobId[]> => {
+    const keys = attempts.filter((a) => a.jobId === null && !found.has(a.submissionKey))
+    if (keys.length === 0) return []
+    const answer = await adapter.findBySubmissionKey(keys.map((a) => asSubmissionKey(a.submissionKey)))
+    for (const [key, jobId] of answer) found.set(key, jobId)
+    return [...answer.values()]
+  }
+  const jobIds = [...live.flatMap((a) => (a.jobId ? [a.jobId as NativeJobId] : [])), ...(await lookUp(live))]
   if (jobIds.length > 0) await adapter.cancel(jobIds)
   await waitForEnd(adapter, jobIds, options.waitMs ?? 15_000)
-  const now = deps.now()
-  const why = mode === 'interrupt' ? 'interrupted by the user' : 'cancelled by the user'
-  const taskUpdates = new Map<string, { state: TaskSnapshot['state']; reason: string | null; endedAt?: string }>()
-  for (const task of snapshot.tasks) {
-    if (task.state === 'active' || task.state === 'pending' || task.state === 'retry_wait') {
-      taskUpdates.set(
-        task.id,
-        mode === 'interrupt' ? { state: 'pending', reason: null } : { state: 'cancelled', reason: why, endedAt: now },
-      )
-    }
+  // a tick that wrote its attempts just before the intent may have sent them after the lookup above
+  const late = await lookUp(live)
+  if (late.length > 0) {
+    await adapter.cancel(late)
+    await waitForEnd(adapter, late, options.waitMs ?? 15_000)
   }
-  const attemptUpdates = new Map(
-    live.map((a) => [a.submissionKey, { state: 'cancelled' as const, reason: why, endedAt: now }]),
+  const known = live.map((a) => {
+    const jobId = a.jobId ?? found.get(a.submissionKey) ?? null
+    return jobId === a.jobId ? a : { ...a, jobId }
+  })
+  // what each job reported: throws (the run stays `interrupting`/`cancelling`, and the next rpo
+  // finishes the stop) rather than guess that a job we cannot see was stopped
+  const observations = await pollAttempts(deps.observe, known)
+  await deps.charge?.(run, snapshot, observations).catch(() => undefined)
+  const endedOnItsOwn = observations.filter(
+    (o) => o.kind === 'observed' && isTerminalJobState(o.job.state) && o.job.state !== 'cancelled',
   )
-  const event: PlannedEvent = {
+  const ended = new Set(endedOnItsOwn.map((o) => o.submissionKey))
+  const stopped = live.filter((a) => !ended.has(a.submissionKey))
+  const write = composeStop(deps, snapshot, effective, found, endedOnItsOwn, stopped)
+  const applied = await store.applyPlan(runId, stopping, write)
+  if (!applied) {
+    const now = await store.getRun(runId)
+    return { stopped: stopped.length, message: `run already ${now.state}`, state: now.state }
+  }
+  return { stopped: stopped.length, message: (write.events.at(-1) as PlannedEvent).message, state: write.runState }
+}
+
+/** Record `interrupting`/`cancelling` unless the run ended, or is already being stopped that way. */
+async function recordIntent(
+  deps: StopRunDeps,
+  runId: string,
+  mode: StopMode,
+): Promise<{ kind: 'stop'; state: RunState } | { kind: 'nothing'; state: RunState }> {
+  // the run's state may change between the read and the write (a follower finishing it): read again
+  for (;;) {
+    const current = (await deps.store.getRun(runId)).state
+    if (TERMINAL_RUN_STATES.has(current)) return { kind: 'nothing', state: current }
+    if (mode === 'interrupt' && current === 'interrupted') return { kind: 'nothing', state: current }
+    if (current === 'cancelling') return { kind: 'stop', state: current }
+    const target = stoppingState(mode)
+    if (current === target) return { kind: 'stop', state: current }
+    const written = await deps.store.applyPlan(runId, current, {
+      taskUpdates: new Map(),
+      attemptUpdates: new Map(),
+      newTasks: [],
+      newAttempts: [],
+      events: [
+        {
+          type: 'run:stopped',
+          taskId: null,
+          message: mode === 'interrupt' ? 'interrupting the run' : 'cancelling the run',
+        },
+      ],
+      runState: target,
+      now: new Date(deps.clock()).toISOString(),
+    })
+    if (written) return { kind: 'stop', state: target }
+  }
+}
+
+/**
+ * One write: the planner's step for the jobs that ended on their own, then the stop for the rest —
+ * their attempts cancelled, every unfinished task pending (interrupt) or cancelled.
+ */
+function composeStop(
+  deps: StopRunDeps,
+  snapshot: RunSnapshot,
+  mode: StopMode,
+  found: ReadonlyMap<string, NativeJobId>,
+  endedOnItsOwn: readonly AttemptObservation[],
+  stopped: readonly AttemptSnapshot[],
+): PlanWrite & { events: PlannedEvent[] } {
+  const now = deps.clock()
+  const nowIso = new Date(now).toISOString()
+  const foundFirst: AttemptObservation[] = endedOnItsOwn.flatMap((o) => {
+    const jobId = found.get(o.submissionKey)
+    return jobId ? [{ kind: 'found', submissionKey: o.submissionKey, jobId }] : []
+  })
+  // planned as if running, so readiness, conditions and fan-outs are judged; nothing is submitted
+  const plan = planTick({ ...snapshot, state: 'running' }, [...foundFirst, ...endedOnItsOwn], {
+    ...deps.planOptions(),
+    now,
+    maxActive: 0,
+  })
+  const why = mode === 'interrupt' ? 'interrupted by the user' : 'cancelled by the user'
+  const attemptUpdates = new Map(plan.attemptUpdates)
+  for (const attempt of stopped) {
+    const jobId = found.get(attempt.submissionKey)
+    attemptUpdates.set(attempt.submissionKey, {
+      ...attemptUpdates.get(attempt.submissionKey),
+      ...(jobId ? { jobId } : {}),
+      state: 'cancelled',
+      reason: why,
+      endedAt: nowIso,
+    })
+  }
+  const taskUpdates = new Map(plan.taskUpdates)
+  const before = new Map<string, TaskState>([
+    ...snapshot.tasks.map((t) => [t.id, t.state] as const),
+    ...plan.newTasks.map((t) => [t.id, 'pending'] as const),
+  ])
+  for (const [id, was] of before) {
+    const patch = taskUpdates.get(id)
+    const state = patch?.state ?? was
+    if (state !== 'active' && state !== 'pending' && state !== 'retry_wait') continue
+    taskUpdates.set(id, {
+      ...patch,
+      ...(mode === 'interrupt'
+        ? { state: 'pending', reason: null }
+        : { state: 'cancelled', reason: why, endedAt: nowIso }),
+    })
+  }
+  const stoppedEvent: PlannedEvent = {
     type: 'run:stopped',
     taskId: null,
-    message: `run ${mode === 'interrupt' ? 'interrupted' : 'cancelled'}: ${live.length} running task(s) stopped`,
+    message: `run ${mode === 'interrupt' ? 'interrupted' : 'cancelled'}: ${stopped.length} running task(s) stopped`,
   }
-  await store.applyPlan(runId, snapshot.state, {
+  return {
     taskUpdates,
     attemptUpdates,
-    newTasks: [],
+    newTasks: plan.newTasks,
     newAttempts: [],
-    events: [event],
+    events: [...plan.events.filter((e) => e.type !== 'run:finished'), stoppedEvent],
     runState: mode === 'interrupt' ? 'interrupted' : 'cancelled',
-    now,
-  })
-  return { stopped: live.length, message: event.message }
+    now: nowIso,
+  }
 }
 
 async function waitForEnd(adapter: SchedulerAdapter, jobIds: readonly NativeJobId[], waitMs: number): Promise<void> {

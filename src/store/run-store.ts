@@ -141,7 +141,7 @@ export class RunStore {
         .where('pipeline_name', '=', pipelineName)
         .where('spec_hash', '=', specHash)
         .where('cluster', '=', cluster)
-        .where('state', 'in', ['running', 'interrupted'])
+        .where('state', 'in', ['running', 'interrupting', 'interrupted'])
         .orderBy('created_at', 'desc')
         .limit(1)
         .executeTakeFirst(),

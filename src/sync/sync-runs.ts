@@ -1,11 +1,13 @@
 /**
  * Scheduled sync: one tick for every unfinished run (`rpo sync`, for cron), and the daemon that
- * does it on a node-cron schedule. A store-wide `sync` lease keeps two daemons from ticking at once;
+ * does it on a node-cron schedule. A store-wide `sync` lease keeps two daemons from ticking at once
+ * (the engine's lease mechanism, so a killed daemon's lease is taken over at once on its machine);
  * each run's own lease keeps a daemon and an `rpo run` from ticking the same run together.
  */
 import cron from 'node-cron'
 import { isRpoError } from '../core/errors.js'
 import type { App } from '../create-app.js'
+import { Leases, localOwner } from '../engine/leases.js'
 
 export interface SyncResult {
   readonly runId: string
@@ -38,6 +40,8 @@ export async function syncOnce(app: App): Promise<SyncResult[]> {
   return results
 }
 
+const SYNC_LEASE_MS = 10 * 60_000
+
 export interface DaemonOptions {
   readonly log: (line: string) => void
   /** Resolves the daemon when aborted (tests); SIGTERM/SIGINT do the same. */
@@ -45,17 +49,12 @@ export interface DaemonOptions {
 }
 
 export async function startDaemon(app: App, options: DaemonOptions): Promise<void> {
-  const owner = `daemon:${process.pid}`
+  const leases = new Leases(app.store, { owner: localOwner('daemon') })
   const tick = async () => {
-    const now = Date.now()
-    const ok = await app.store.acquireLease(
-      'sync',
-      owner,
-      new Date(now).toISOString(),
-      new Date(now + 10 * 60_000).toISOString(),
-    )
-    if (!ok) {
-      options.log('another rpo daemon holds the sync lease; skipping this tick')
+    // renewed every tick; a daemon on another machine that dies is waited out for this long
+    const holder = await leases.take('sync', SYNC_LEASE_MS)
+    if (holder !== null) {
+      options.log(`another rpo daemon (${holder}) holds the sync lease; skipping this tick`)
       return
     }
     const results = await syncOnce(app)
@@ -86,5 +85,5 @@ export async function startDaemon(app: App, options: DaemonOptions): Promise<voi
   })
   await task.stop()
   await running
-  await app.store.releaseLease('sync', owner)
+  await leases.releaseAll()
 }

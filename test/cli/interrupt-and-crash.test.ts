@@ -2,7 +2,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { isProcessAlive, makeWorkDir, spawnCli, writePipeline } from '../support/cli-harness.js'
+import { isProcessAlive, makeWorkDir, runCli, spawnCli, writePipeline } from '../support/cli-harness.js'
 
 // "slow" sleeps only on its first attempt (marker file), records each start, and leaves its pid behind
 const PIPELINE = `
@@ -51,6 +51,49 @@ describe('interrupting and crashing rpo run', () => {
       'slow 1',
       'slow 2',
       'after',
+    ])
+  }, 60_000)
+
+  it('a second Ctrl-C right after the first forces exit 130, and the next rpo run still continues the run', async () => {
+    const dir = makeWorkDir()
+    writePipeline(dir, 'p.yaml', PIPELINE)
+    const first = spawnCli(dir, ['run', 'p.yaml'])
+    await first.waitFor('▶ slow started')
+    first.child.kill('SIGINT')
+    await new Promise((r) => setTimeout(r, 20))
+    first.child.kill('SIGINT')
+    expect(await first.exited()).toBe(130)
+    const runId = /started run (\S+)/.exec(first.stderr())?.[1] as string
+
+    const second = spawnCli(dir, ['run', 'p.yaml'])
+    expect(await second.exited(), second.stderr()).toBe(0)
+    expect(second.stderr()).toContain(`continuing run ${runId}`)
+    expect(readFileSync(path.join(dir, 'starts.log'), 'utf8').trim().split('\n')).toEqual([
+      'quick',
+      'slow 1',
+      'slow 2',
+      'after',
+    ])
+  }, 60_000)
+
+  it('`rpo cancel` while `rpo run` follows the run: the run is cancelled and the follower says so', async () => {
+    const dir = makeWorkDir()
+    writePipeline(dir, 'p.yaml', PIPELINE)
+    const follower = spawnCli(dir, ['run', 'p.yaml'])
+    await follower.waitFor('▶ slow started')
+    const runId = /started run (\S+)/.exec(follower.stderr())?.[1] as string
+    const cancel = await runCli(dir, ['cancel', runId])
+    expect(cancel.code, cancel.stderr).toBe(0)
+    expect(cancel.stdout).toContain(`run ${runId} cancelled`)
+    expect(await follower.exited(), follower.stderr()).toBe(1)
+    expect(follower.stderr()).toContain(`run ${runId} was cancelled (by rpo cancel)`)
+    const status = await runCli(dir, ['status', runId, '--json'])
+    const progress = JSON.parse(status.stdout)
+    expect(progress.state).toBe('cancelled')
+    expect(progress.tasks.map((t: { id: string; state: string }) => [t.id, t.state])).toEqual([
+      ['quick', 'succeeded'],
+      ['slow', 'cancelled'],
+      ['after', 'cancelled'],
     ])
   }, 60_000)
 

@@ -36,7 +36,8 @@ export function isTerminalTaskState(state: TaskState): boolean {
   return TERMINAL_TASK_STATES.has(state)
 }
 
-export type RunState = 'running' | 'interrupted' | 'succeeded' | 'failed' | 'cancelled'
+/** `interrupting` and `cancelling`: a stop was decided and is under way (or its process died mid-stop). */
+export type RunState = 'running' | 'interrupting' | 'interrupted' | 'cancelling' | 'succeeded' | 'failed' | 'cancelled'
 export const TERMINAL_RUN_STATES: ReadonlySet<RunState> = new Set<RunState>(['succeeded', 'failed', 'cancelled'])
 
 /** An attempt is `submitting` from the moment its key is written until the scheduler returns a job id. */

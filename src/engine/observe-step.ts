@@ -1,0 +1,97 @@
+/**
+ * The tick's observe step: what the scheduler says about a run's attempts in flight. Attempts
+ * written but without a job id are looked up by submission key; the others are polled in one call;
+ * a job that succeeded has its $RPO_OUTPUTS read. Also used when a run is stopped, to record what
+ * each job really reported before the stop marks the rest.
+ */
+import path from 'node:path'
+import { isTerminalJobState, type JobState } from '../core/job/job-state.js'
+import type { AttemptObservation, AttemptSnapshot, RunSnapshot } from '../core/scheduling/run-snapshot.js'
+import { asNativeJobId, asSubmissionKey, type SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
+
+export interface ObserveDeps {
+  readonly adapter: SchedulerAdapter
+  /** Where attempt folders live on the target (`<jobsRoot>/<submission key>`). */
+  readonly jobsRoot: string
+  readonly readFile: (file: string) => Promise<string | null>
+}
+
+/** The latest attempts of active tasks whose jobs have not ended (or were never confirmed sent). */
+export function liveAttempts(snapshot: RunSnapshot): AttemptSnapshot[] {
+  const activeTasks = new Set(snapshot.tasks.filter((t) => t.state === 'active').map((t) => t.id))
+  return snapshot.latestAttempts.filter((a) => activeTasks.has(a.taskId) && !isTerminalJobState(a.state as JobState))
+}
+
+/**
+ * Observations for the live attempts: `found`/`never-submitted` for those without a job id, and
+ * `observed`/`missing` for those with one. Throws when the scheduler cannot be asked.
+ */
+export async function observeAttempts(
+  deps: ObserveDeps,
+  live: readonly AttemptSnapshot[],
+): Promise<AttemptObservation[]> {
+  const unsent = live.filter((a) => a.jobId === null)
+  const observations: AttemptObservation[] = []
+  if (unsent.length > 0) {
+    const found = await deps.adapter.findBySubmissionKey(unsent.map((a) => asSubmissionKey(a.submissionKey)))
+    for (const attempt of unsent) {
+      const jobId = found.get(asSubmissionKey(attempt.submissionKey))
+      observations.push(
+        jobId
+          ? { kind: 'found', submissionKey: attempt.submissionKey, jobId }
+          : { kind: 'never-submitted', submissionKey: attempt.submissionKey },
+      )
+    }
+  }
+  observations.push(...(await pollAttempts(deps, live)))
+  return observations
+}
+
+/** `observed` (outputs read if it succeeded) or `missing` for each attempt that has a job id. */
+export async function pollAttempts(
+  deps: ObserveDeps,
+  attempts: readonly AttemptSnapshot[],
+): Promise<AttemptObservation[]> {
+  const withJob = attempts.filter((a) => a.jobId !== null)
+  if (withJob.length === 0) return []
+  const polled = await deps.adapter.poll(withJob.map((a) => asNativeJobId(a.jobId as string)))
+  const byId = new Map(polled.map((o) => [o.jobId as string, o]))
+  const observations: AttemptObservation[] = []
+  for (const attempt of withJob) {
+    const job = byId.get(attempt.jobId as string)
+    if (!job) {
+      observations.push({ kind: 'missing', submissionKey: attempt.submissionKey })
+      continue
+    }
+    const outputs =
+      job.state === 'succeeded' ? await readOutputs(deps, attempt.submissionKey) : { outputs: null, error: null }
+    observations.push({
+      kind: 'observed',
+      submissionKey: attempt.submissionKey,
+      job,
+      outputs: outputs.outputs,
+      outputsError: outputs.error,
+    })
+  }
+  return observations
+}
+
+async function readOutputs(
+  deps: ObserveDeps,
+  submissionKey: string,
+): Promise<{ outputs: Record<string, unknown> | null; error: string | null }> {
+  const file = path.posix.join(deps.jobsRoot, submissionKey, 'outputs.json')
+  const text = await deps.readFile(file)
+  if (text === null || text.trim() === '') return { outputs: null, error: null }
+  try {
+    const value = JSON.parse(text) as unknown
+    if (value && typeof value === 'object' && !Array.isArray(value))
+      return { outputs: value as Record<string, unknown>, error: null }
+    return {
+      outputs: null,
+      error: `$RPO_OUTPUTS (${file}) must hold a JSON object, got ${Array.isArray(value) ? 'a list' : typeof value}`,
+    }
+  } catch (error) {
+    return { outputs: null, error: `$RPO_OUTPUTS (${file}) is not valid JSON: ${(error as Error).message}` }
+  }
+}

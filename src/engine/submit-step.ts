@@ -1,0 +1,198 @@
+/**
+ * The tick's submit step: turn the plan's submissions into jobs (with the task as this tick left it),
+ * send them in one batch, and record what the scheduler answered. The attempts were written
+ * `submitting` before this runs, so a crash here is recovered by looking their keys up.
+ *
+ * When the batch throws, what happens to its attempts depends on the error: a transient one or a
+ * connection's (dropped, timed out — the far side may still be submitting), or a busy store, leaves
+ * them `submitting`, looked up and sent again next tick; a
+ * rejection fails them; anything else (an internal error such as a job folder that cannot be
+ * written) would fail the same way every tick, so the jobs the scheduler took anyway keep their ids
+ * and the others end failed with the error as the reason — the retry policy decides what follows.
+ */
+import { isRpoError, TransportError } from '../core/errors.js'
+import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
+import type { TickPlan } from '../core/scheduling/plan-tick.js'
+import { newTaskSnapshot, type RunSnapshot, type TaskSnapshot } from '../core/scheduling/run-snapshot.js'
+import {
+  asNativeJobId,
+  asSubmissionKey,
+  type JobSubmission,
+  type SchedulerAdapter,
+} from '../scheduler/scheduler-adapter.js'
+import type { RunRecord, RunStore } from '../store/run-store.js'
+import type { EngineEvents } from './engine-events.js'
+import { buildJobSubmission, type JobLayout } from './job-submission.js'
+
+export interface SubmitDeps {
+  readonly store: RunStore
+  readonly adapter: SchedulerAdapter
+  readonly layout: JobLayout
+  readonly events: EngineEvents
+  /** ISO time, from the engine's clock. */
+  readonly now: () => string
+}
+
+/** Submit what the plan decided; returns how many jobs the scheduler took. */
+export async function submitPlanned(
+  deps: SubmitDeps,
+  run: RunRecord,
+  snapshot: RunSnapshot,
+  plan: Pick<TickPlan, 'submissions' | 'newTasks' | 'taskUpdates'>,
+): Promise<number> {
+  if (plan.submissions.length === 0) return 0
+  const tasks = new Map(snapshot.tasks.map((t) => [t.id, t]))
+  for (const instance of plan.newTasks) tasks.set(instance.id, newTaskSnapshot(instance))
+  // submit with what this tick decided: a resume's count, escalated memory, excluded nodes
+  for (const [id, patch] of plan.taskUpdates) {
+    const task = tasks.get(id)
+    if (task) tasks.set(id, { ...task, ...patch })
+  }
+  const knownJobIds = new Map(
+    snapshot.latestAttempts.flatMap((a) => (a.jobId ? [[a.submissionKey, a.jobId] as const] : [])),
+  )
+  // a resend after a crash goes out held if it was to be held
+  const heldReasons = new Map(
+    snapshot.latestAttempts.flatMap((a) => (a.heldReason ? [[a.submissionKey, a.heldReason] as const] : [])),
+  )
+  const definitions = new Map(run.pipeline.tasks.map((t) => [t.name, t]))
+  const jobs: JobSubmission[] = plan.submissions.map((s) => {
+    const task = tasks.get(s.taskId) as TaskSnapshot
+    const job = buildJobSubmission(deps.layout, {
+      run,
+      task,
+      definition: definitions.get(task.group) as ResolvedTask,
+      attempt: s.attempt,
+      submissionKey: s.submissionKey,
+    })
+    const dependsOn = s.dependsOn.map((d) => {
+      const jobId = knownJobIds.get(d.submissionKey)
+      return {
+        submissionKey: asSubmissionKey(d.submissionKey),
+        jobId: jobId ? asNativeJobId(jobId) : null,
+        condition: d.condition,
+      }
+    })
+    const hold = s.hold ?? (s.resend ? heldReasons.get(s.submissionKey) : undefined)
+    return { ...job, dependsOn, ...(hold ? { hold: true } : {}) }
+  })
+  try {
+    return await sendBatch(deps, run, jobs)
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    deps.events.emit('submit:error', { runId: run.id, code: isRpoError(error) ? error.code : 'internal', message })
+    if (isRpoError(error) && error.code === 'job-rejected') {
+      await failAttempts(deps, jobs, `rejected by the scheduler: ${message}`)
+      return 0
+    }
+    // the outcome is unknown: the attempts stay `submitting` and the next tick looks their keys up
+    if (mayStillSubmit(error)) return 0
+    return await settleFailedBatch(deps, run, jobs, message)
+  }
+}
+
+async function sendBatch(deps: SubmitDeps, run: RunRecord, jobs: readonly JobSubmission[]): Promise<number> {
+  const results = await deps.adapter.submit(jobs)
+  // fault injection for the crash-safety tests: die after the scheduler took the jobs and before
+  // their ids are recorded — the worst moment for exactly-once submission
+  if (process.env.RPO_FAULT_INJECT === 'crash-after-submit') process.kill(process.pid, 'SIGKILL')
+  const now = deps.now()
+  await deps.store.updateAttempts(
+    new Map(
+      results.map((r) => [
+        r.submissionKey as string,
+        r.kind === 'submitted'
+          ? { jobId: r.jobId as string, state: 'pending' as const }
+          : { state: 'failed' as const, reason: `rejected by the scheduler: ${r.message}`, endedAt: now },
+      ]),
+    ),
+  )
+  const byKey = new Map(jobs.map((j) => [j.submissionKey as string, j]))
+  let submitted = 0
+  for (const result of results) {
+    const job = byKey.get(result.submissionKey) as JobSubmission
+    if (result.kind === 'rejected') {
+      deps.events.emit('submit:error', {
+        runId: run.id,
+        code: 'job-rejected',
+        message: `${job.taskId}: ${result.message}`,
+      })
+      continue
+    }
+    submitted++
+    deps.events.emit('task:submitted', {
+      runId: run.id,
+      taskId: job.taskId,
+      message: `submitted as ${result.jobId}`,
+      jobId: result.jobId,
+      attempt: job.attempt,
+    })
+  }
+  return submitted
+}
+
+/**
+ * After a batch failed for a reason that is not transient: the jobs the scheduler has under their
+ * keys keep their ids, the others end failed. If the scheduler cannot even be asked, they stay
+ * `submitting` for the next tick to look up.
+ */
+async function settleFailedBatch(
+  deps: SubmitDeps,
+  run: RunRecord,
+  jobs: readonly JobSubmission[],
+  message: string,
+): Promise<number> {
+  let found: ReadonlyMap<string, string>
+  try {
+    found = await deps.adapter.findBySubmissionKey(jobs.map((j) => j.submissionKey))
+  } catch {
+    return 0
+  }
+  await deps.store.updateAttempts(
+    new Map(
+      jobs.flatMap((j) =>
+        found.has(j.submissionKey)
+          ? [
+              [
+                j.submissionKey as string,
+                { jobId: found.get(j.submissionKey) as string, state: 'pending' as const },
+              ] as const,
+            ]
+          : [],
+      ),
+    ),
+  )
+  await failAttempts(
+    deps,
+    jobs.filter((j) => !found.has(j.submissionKey)),
+    `submission failed: ${message}`,
+  )
+  for (const job of jobs) {
+    const jobId = found.get(job.submissionKey)
+    if (jobId)
+      deps.events.emit('task:submitted', {
+        runId: run.id,
+        taskId: job.taskId,
+        message: `submitted as ${jobId}`,
+        jobId,
+        attempt: job.attempt,
+      })
+  }
+  return found.size
+}
+
+async function failAttempts(deps: SubmitDeps, jobs: readonly JobSubmission[], reason: string): Promise<void> {
+  if (jobs.length === 0) return
+  const endedAt = deps.now()
+  await deps.store.updateAttempts(
+    new Map(jobs.map((j) => [j.submissionKey as string, { state: 'failed' as const, reason, endedAt }])),
+  )
+}
+
+/**
+ * Transient errors, and any trouble with the connection (a timed-out command may still be
+ * submitting on the far side): a lookup now could miss a job that appears a moment later.
+ */
+function mayStillSubmit(error: unknown): boolean {
+  return isRpoError(error) && (error.retryable || error instanceof TransportError)
+}

@@ -8,6 +8,7 @@ import { type Command, Option } from 'commander'
 import { type BreakdownLine, budgetReportLines, type ReportBreakdown, usageBreakdown } from '../budget/budget-report.js'
 import type { GrantStatus } from '../core/budget/budget-grants.js'
 import { planGrant, planRevoke } from '../core/budget/budget-grants.js'
+import type { BudgetProblem } from '../core/budget/budget-judgement.js'
 import type { BudgetPeriod } from '../core/budget/budget-period.js'
 import type { BudgetResource } from '../core/budget/tres-hours.js'
 import { RpoError } from '../core/errors.js'
@@ -59,9 +60,12 @@ export function registerBudgetCommands(program: Command, context: CommandContext
         }
         await withApp(async (app) => {
           const now = Date.now()
-          const { statuses, entries } = await app.budgets.statuses(now)
-          if (options.project !== undefined && !statuses.some((s) => s.project === options.project)) {
-            const known = [...new Set(statuses.map((s) => s.project))]
+          const all = await app.budgets.statuses(now)
+          const { statuses, entries } = all
+          // a budget that cannot be judged is shown with why, never a reason to fail the whole report
+          const problems = all.problems.filter((p) => options.project === undefined || p.project === options.project)
+          const known = [...new Set([...statuses, ...all.problems].map((s) => s.project))]
+          if (options.project !== undefined && !known.includes(options.project)) {
             throw new RpoError(
               'usage',
               `project "${options.project}" has no budget${known.length ? ` (budgeted: ${known.join(', ')})` : ' (no project has one: add budgets in the config or with `rpo budget set`)'}`,
@@ -70,7 +74,7 @@ export function registerBudgetCommands(program: Command, context: CommandContext
           const lines = budgetReportLines(statuses, filter)
           const breakdown = options.by ? usageBreakdown(entries, options.by, filter) : null
           if (options.json) {
-            out(JSON.stringify({ at: new Date(now).toISOString(), budgets: lines, breakdown }, null, 2))
+            out(JSON.stringify({ at: new Date(now).toISOString(), budgets: lines, problems, breakdown }, null, 2))
             return
           }
           if (options.csv) {
@@ -112,11 +116,29 @@ export function registerBudgetCommands(program: Command, context: CommandContext
                     l.projectedExhaustion ?? '',
                     l.state,
                   ]),
+                  ...problems.map((p) => [
+                    p.project,
+                    '',
+                    '',
+                    '',
+                    '',
+                    '',
+                    '',
+                    '',
+                    '',
+                    '',
+                    '',
+                    '',
+                    '',
+                    `cannot-judge: ${p.message}`,
+                  ]),
                 ]
             out(rows.map(csvLine).join('\n'))
             return
           }
+          if (problems.length > 0) out(renderProblems(problems))
           if (lines.length === 0) {
+            if (problems.length > 0) return
             out('no budgets: add them under projects.<name>.budgets in the config, or with `rpo budget set`')
             // usage is charged whether or not a project has a budget
             if (breakdown) out(`\n${renderBreakdown(breakdown, options.by as ReportBreakdown)}`)
@@ -318,6 +340,15 @@ export function registerBudgetCommands(program: Command, context: CommandContext
         else out(`${entry.key}: ${entry.note} (by ${entry.actor})`)
       })
     })
+}
+
+/** Budgets that cannot be judged: their project's new work waits until the setting is fixed. */
+function renderProblems(problems: readonly BudgetProblem[]): string {
+  const lines = problems.map((p) => `! ${p.message}`)
+  if (problems.some((p) => p.kind === 'budget')) {
+    lines.push('  (the work of such a project waits until the setting is fixed, e.g. with `rpo budget set`)')
+  }
+  return `${lines.join('\n')}\n`
 }
 
 function renderBreakdown(lines: readonly BreakdownLine[], by: ReportBreakdown): string {

@@ -88,6 +88,25 @@ describe('budgets fail closed', () => {
     const explained = await runCli(dir, ['explain', 'capped-task'])
     expect(explained.code, explained.stderr).toBe(0)
     expect(explained.stdout).toMatch(/budget: project capped would exceed its hard cpu-hours cap/)
+    // lending to (or from) a project whose budget cannot be judged waits until it is fixed
+    const lend = await runCli(dir, [
+      'budget',
+      'grant',
+      '--from',
+      'roomy',
+      '--to',
+      'other',
+      '--resource',
+      'gpu-hours',
+      '--amount',
+      '1',
+      '--expires',
+      '7d',
+    ])
+    expect(lend.code).toBe(2)
+    expect(lend.stderr).toMatch(
+      /cannot lend now: the budget of project other cannot be judged: .*fix that setting first/,
+    )
   })
 
   it("a project's own bad setting makes its work wait with the setting named, others go", async () => {

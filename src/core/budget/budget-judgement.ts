@@ -152,11 +152,15 @@ function entryProblem(entry: LedgerEntry): string | null {
     return `its expiry ${JSON.stringify(entry.expiresAt)} is not an ISO timestamp`
   }
   const hours = entry.hours
-  const meters = hours ? [hours.cpu, hours.memoryGb, hours.billing, ...Object.values(hours.gpu ?? {})] : [Number.NaN]
-  if (meters.some((h) => typeof h !== 'number' || !Number.isFinite(h) || h < 0)) {
-    return 'its hours are not finite, non-negative numbers'
-  }
-  return null
+  // no array per entry: the ledger is screened on every decision, and it holds tens of thousands
+  let sound = hours !== null && typeof hours === 'object' && isMeter(hours.cpu) && isMeter(hours.memoryGb)
+  sound = sound && isMeter(hours.billing) && hours.gpu !== null && typeof hours.gpu === 'object'
+  if (sound) for (const type in hours.gpu) sound = sound && isMeter(hours.gpu[type])
+  return sound ? null : 'its hours are not finite, non-negative numbers'
+}
+
+function isMeter(value: unknown): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0
 }
 
 function entryProjects(entry: LedgerEntry): string[] {

@@ -75,7 +75,7 @@ describe('budget admins', () => {
     const grant = await as('alice', dir, [...lend, '--expires', '7d'])
     expect(grant.code).toBe(2)
     expect(grant.stderr).toMatch(
-      /user alice may not lend from project nlp's budget; its admins are: nora, global admins: root/,
+      /user alice may not change project nlp's budget \(lend from it\); its admins are: nora, global admins: root/,
     )
     expect(await changesRecorded(dir)).toBe(0)
   })
@@ -101,7 +101,7 @@ describe('budget admins', () => {
     // revoking is the lender's: the borrower's admin may not
     const byBorrower = await as('alice', dir, ['budget', 'revoke', grantId])
     expect(byBorrower.code).toBe(2)
-    expect(byBorrower.stderr).toMatch(/user alice may not take back a grant of project nlp's budget/)
+    expect(byBorrower.stderr).toMatch(/user alice may not change project nlp's budget \(take back what it lent\)/)
     const revoke = await as('root', dir, ['budget', 'revoke', grantId, '--json'])
     expect(revoke.code, revoke.stderr).toBe(0)
     expect(JSON.parse(revoke.stdout)).toMatchObject({ approvedBy: 'root', approvedAs: 'global admin' })

@@ -34,10 +34,10 @@ export function budgetPermission(
   if (user !== null && global.includes(user)) return { kind: 'allowed', as: 'global admin' }
   if (user !== null && own.includes(user)) return { kind: 'allowed', as: `admin of project ${project}` }
   const who = user === null ? 'an unknown user (set $RPO_USER)' : `user ${user}`
-  const verb = change === 'change' ? `change project ${project}'s budget` : `${change} project ${project}'s budget`
+  const how = change === 'change' ? '' : change === 'lend from' ? ' (lend from it)' : ' (take back what it lent)'
   return {
     kind: 'refused',
-    reason: `${who} may not ${verb}; its admins are: ${list(own)}, global admins: ${list(global)} (the config's projects.${project}.admins and admins)`,
+    reason: `${who} may not change project ${project}'s budget${how}; its admins are: ${list(own)}, global admins: ${list(global)} (the config's projects.${project}.admins and admins)`,
   }
 }
 

@@ -31,7 +31,7 @@ describe('budgetPermission', () => {
     expect(budgetPermission(admins, 'mallory', 'vision', 'lend from')).toMatchObject({
       kind: 'refused',
       reason: expect.stringMatching(
-        /^user mallory may not lend from project vision's budget; its admins are: alice, global admins: root/,
+        /^user mallory may not change project vision's budget \(lend from it\); its admins are: alice, global admins: root/,
       ),
     })
     expect(budgetPermission(admins, null, 'vision')).toMatchObject({

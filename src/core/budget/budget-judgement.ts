@@ -9,7 +9,7 @@
 
 import type { BudgetLedger, LedgerEntry } from './budget-ledger.js'
 import { parseAccount } from './budget-ledger.js'
-import { amountProblem, isBudgetResource, nameProblem } from './budget-limits.js'
+import { amountProblem, isBudgetResource } from './budget-limits.js'
 import { type BudgetPeriod, instantOf, periodWindow } from './budget-period.js'
 import { type BudgetRule, describeOwner } from './budget-rules.js'
 import { type BudgetStatus, type BudgetStatusInput, computeBudgetStatusFrom } from './budget-status.js'
@@ -88,12 +88,9 @@ export function judgeBudgets(input: BudgetStatusInput): BudgetJudgement {
 
 /** Why a rule cannot be used to judge work, or null. */
 export function ruleProblem(rule: BudgetRule, now: number): string | null {
-  const name = nameProblem('project', rule.project)
-  if (name) return name
-  if (rule.user !== null) {
-    const user = nameProblem('user', rule.user)
-    if (user) return user
-  }
+  // what the computation needs, not the CLI's name rules: a config may name what the CLI would not
+  if (typeof rule.project !== 'string' || rule.project === '') return 'its project name is empty'
+  if (rule.user !== null && (typeof rule.user !== 'string' || rule.user === '')) return 'its user name is empty'
   if (!isBudgetResource(rule.resource)) return `${JSON.stringify(rule.resource)} is not a budget resource`
   if (rule.gpuType !== null && typeof rule.gpuType !== 'string') return 'its GPU type is not a name'
   if (rule.cap !== 'hard' && rule.cap !== 'soft') return `its cap ${JSON.stringify(rule.cap)} is neither hard nor soft`

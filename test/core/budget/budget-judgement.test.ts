@@ -59,7 +59,7 @@ describe('judgeBudgets', () => {
     ['a resource it does not know', { resource: 'gpus' }, /"gpus" is not a budget resource/],
     ['a cap that is neither', { cap: 'maybe' }, /its cap "maybe" is neither hard nor soft/],
     ['an absurd amount', { amount: 1e300 }, /more than the largest allowed/],
-    ['an empty user', { user: '' }, /the user name is empty/],
+    ['an empty user', { user: '' }, /its user name is empty/],
     ['a period that is not one', { period: { weeks: 2 } }, /budget period/],
   ])('refuses a rule with %s', (_, change, message) => {
     const bad = { ...budgetRulesOf('other', [{ resource: 'gpu-hours', amount: 5 }])[0]!, ...change } as BudgetRule

@@ -38,6 +38,9 @@ async function recorded(dir: string): Promise<{ settings: number; entries: numbe
   }
 }
 
+// the sound dates move with the clock: a change may name dates within ten years of now
+const YEAR = new Date().getUTCFullYear()
+
 const set = (...extra: string[]) => ['budget', 'set', '--resource', 'gpu-hours', ...extra]
 const grant = (...extra: string[]) => [
   'budget',
@@ -67,7 +70,7 @@ describe('budget changes are checked before they are recorded', () => {
     ],
     [set('--project', 'other', '--amount', '5', '--period', '2026-02-30..2026-03-31'), /is not a calendar date/],
     [
-      set('--project', 'other', '--amount', '5', '--period', '2026-01-01..9999-12-31'),
+      set('--project', 'other', '--amount', '5', '--period', `${YEAR}-01-01..9999-12-31`),
       /until 9999-12-31 is more than 3660 days \(10 years\) ahead/,
     ],
     [set('--project', 'other', '--amount', 'Infinity'), /--amount "Infinity": expected a non-negative number of hours/],
@@ -131,7 +134,7 @@ describe('budget changes are checked before they are recorded', () => {
     const dir = workspace()
     const ok = await runCli(
       dir,
-      set('--project', 'other', '--amount', '5', '--period', '2026-01-01..2026-03-31', '--user', 'jane.doe'),
+      set('--project', 'other', '--amount', '5', '--period', `${YEAR}-01-01..${YEAR}-03-31`, '--user', 'jane.doe'),
     )
     expect(ok.code, ok.stderr).toBe(0)
     const lent = await runCli(dir, grant('--amount', '2', '--expires', '30d'))

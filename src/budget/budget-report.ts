@@ -1,11 +1,15 @@
 /**
  * What `rpo budget report` shows: one line per budget rule (budget, used — weighted and raw —,
- * committed, remaining, lent, borrowed, projected exhaustion, state) and, with `--by`, usage
- * broken down by user, task, GPU type or day from the ledger's charges. Pure.
+ * committed, remaining, lent, borrowed, projected exhaustion, state), every budget change with
+ * who approved it, and, with `--by`, usage broken down by user, task, GPU type or day from the
+ * ledger's charges. Pure.
  */
+import { describePeriod } from '../core/budget/budget-judgement.js'
 import { type BudgetLedger, parseAccount } from '../core/budget/budget-ledger.js'
+import { formatAmount } from '../core/budget/budget-rules.js'
 import type { BudgetStatus } from '../core/budget/budget-status.js'
-import type { TresHours } from '../core/budget/tres-hours.js'
+import { describeScope, meterAmount, type TresHours } from '../core/budget/tres-hours.js'
+import type { BudgetSetting } from '../store/budget-store.js'
 
 export type ReportBreakdown = 'user' | 'task' | 'gpu-type' | 'day'
 
@@ -90,6 +94,55 @@ export function budgetReportLines(statuses: readonly BudgetStatus[], filter: Rep
         approvedBy: g.actor,
       })),
     }))
+}
+
+/** One change of a budget: a `rpo budget set`, a grant, a revoke or the return at a grant's expiry. */
+export interface BudgetChange {
+  readonly at: string
+  readonly kind: 'set' | 'grant' | 'revoke' | 'expiry'
+  /** The project whose budget it changes (the lender, for grants and revokes). */
+  readonly project: string
+  /** The borrower, for grants and revokes. */
+  readonly to: string | null
+  readonly what: string
+  /** Who approved it: the user who made it; `rpo` for what rpo does by itself at expiry. */
+  readonly approvedBy: string
+  readonly note: string
+}
+
+/** Every budget change, oldest first, of the filter's project (as owner, lender or borrower). */
+export function budgetChanges(
+  settings: readonly BudgetSetting[],
+  entries: BudgetLedger,
+  filter: ReportFilter,
+): BudgetChange[] {
+  const changes: BudgetChange[] = settings.map((s) => ({
+    at: s.at,
+    kind: 'set',
+    project: s.project,
+    to: null,
+    what: `${s.user ? `user ${s.user}: ` : ''}${formatAmount(s.amount)} ${describeScope({ resource: s.resource, gpuType: s.gpuType })} per ${describePeriod(s.period)}, ${s.cap} cap`,
+    approvedBy: s.actor,
+    note: s.note,
+  }))
+  for (const entry of entries) {
+    if ((entry.kind !== 'grant' && entry.kind !== 'revoke') || !entry.ruleScope) continue
+    const expiry = entry.kind === 'revoke' && entry.key.startsWith('expire:')
+    // a revoke moves back from the borrower to the lender
+    const [lender, borrower] = entry.kind === 'grant' ? [entry.from, entry.to] : [entry.to, entry.from]
+    changes.push({
+      at: entry.at,
+      kind: expiry ? 'expiry' : entry.kind,
+      project: parseAccount(lender).project,
+      to: parseAccount(borrower).project,
+      what: `${entry.kind === 'grant' ? 'lends' : 'takes back'} ${formatAmount(meterAmount(entry.ruleScope, entry.hours))} ${describeScope(entry.ruleScope)} (${entry.grantId ?? entry.key})`,
+      approvedBy: entry.actor,
+      note: entry.note,
+    })
+  }
+  return changes
+    .filter((c) => filter.project === undefined || c.project === filter.project || c.to === filter.project)
+    .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
 }
 
 /** Charged usage grouped by `by`, from the ledger's charge entries. */

@@ -7,26 +7,20 @@
  */
 import type { ResolvedConfig } from '../config/load-config.js'
 import { BudgetBook } from '../core/budget/budget-admission.js'
+import { type BudgetProblem, judgeBudgets, readableEntries } from '../core/budget/budget-judgement.js'
 import {
   type BudgetLedger,
   chargedByUsageKey,
   planCharges,
   type UsageObservation,
 } from '../core/budget/budget-ledger.js'
-import { periodWindow } from '../core/budget/budget-period.js'
 import { type BudgetRule, budgetRulesOf, sameScope } from '../core/budget/budget-rules.js'
-import { type BudgetStatus, type Commitment, computeBudgetStatus } from '../core/budget/budget-status.js'
-import { indexUsage, projectUsage } from '../core/budget/budget-usage.js'
+import type { BudgetStatus, Commitment } from '../core/budget/budget-status.js'
 import { requestedAllocTres, requestedRate, requestedWorstCase } from '../core/budget/requested-tres.js'
 import { scaleTresHours, tresHoursOf } from '../core/budget/tres-hours.js'
 import { isTerminalJobState, type JobState } from '../core/job/job-state.js'
 import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
-import {
-  decideEnforcement,
-  type EnforcementJob,
-  type EnforcementPlan,
-  type EnforcementProject,
-} from '../core/policy/enforcement-plan.js'
+import { decideEnforcement, type EnforcementJob, type EnforcementPlan } from '../core/policy/enforcement-plan.js'
 import type { AdmissionVerdict } from '../core/scheduling/plan-tick.js'
 import { computePriorities } from '../core/scheduling/priority.js'
 import {
@@ -38,6 +32,7 @@ import {
 import { asNativeJobId, type SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
 import type { InFlightAttempt } from '../store/budget-store.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
+import { projectPriorityInputs } from './project-priority-inputs.js'
 
 /** What the engine asks of budgets during a tick (absent when nothing is budgeted). */
 export interface BudgetGate {
@@ -58,6 +53,8 @@ export interface EnforcementOutcome {
   /** Actions the adapter carried out; a failed one is reported, not thrown. */
   readonly applied: number
   readonly failures: readonly string[]
+  /** Budgets that cannot be judged (their work is held) and deadlines ranked without: each a tick error. */
+  readonly problems: readonly BudgetProblem[]
 }
 
 /** The jobs a budget decision is about, with the attempt each came from. */
@@ -87,10 +84,10 @@ export class BudgetService implements BudgetGate {
   /** The rules in force: the config's, each replaced by the newest `rpo budget set` of its scope. */
   async rules(): Promise<BudgetRule[]> {
     const fromConfig = Object.entries(this.#config.projects).flatMap(([project, p]) =>
-      budgetRulesOf(project, p.budgets),
+      budgetRulesOf(project, p.budgets).map((rule) => ({ ...rule, origin: `projects.${rule.id} in the config` })),
     )
     const settings = await this.#store.budgets.listSettings()
-    const rules = [...fromConfig]
+    const rules: BudgetRule[] = [...fromConfig]
     for (const [index, setting] of settings.entries()) {
       const replaced: BudgetRule = {
         id: `${setting.project}.set[${index}]`,
@@ -101,6 +98,7 @@ export class BudgetService implements BudgetGate {
         amount: setting.amount,
         period: setting.period,
         cap: setting.cap,
+        origin: `rpo budget set by ${setting.actor} at ${setting.at}`,
       }
       const at = rules.findIndex(
         (r) => r.project === setting.project && r.user === setting.user && sameScope(r, replaced),
@@ -115,21 +113,29 @@ export class BudgetService implements BudgetGate {
     return Object.fromEntries(Object.entries(this.#config.projects).map(([name, p]) => [name, p.gpuWeights ?? {}]))
   }
 
-  /** Where every budget stands now, with what in-flight jobs may still use. */
-  async statuses(now: number): Promise<{ statuses: BudgetStatus[]; entries: BudgetLedger; rules: BudgetRule[] }> {
+  /**
+   * Where every budget stands now, with what in-flight jobs may still use. A project whose budget
+   * cannot be judged has no status but a problem: callers hold its work, never read it as unbudgeted.
+   */
+  async statuses(now: number): Promise<{
+    statuses: BudgetStatus[]
+    entries: BudgetLedger
+    rules: BudgetRule[]
+    problems: BudgetProblem[]
+  }> {
     const [rules, entries, inFlight] = await Promise.all([
       this.rules(),
       this.#store.budgets.listEntries(),
       this.#store.budgets.listInFlight(),
     ])
-    const statuses = computeBudgetStatus({
+    const { statuses, problems } = judgeBudgets({
       rules,
       entries,
-      commitments: this.#commitments(inFlight, entries),
+      commitments: this.#commitments(inFlight, readableEntries(entries)),
       gpuWeights: this.gpuWeights(),
       now,
     })
-    return { statuses, entries, rules }
+    return { statuses, entries, rules, problems }
   }
 
   /**
@@ -195,7 +201,13 @@ export class BudgetService implements BudgetGate {
     if (project === null) return null
     const rules = await this.rules()
     if (!rules.some((r) => r.project === project)) return null
-    const { statuses } = await this.statuses(now)
+    const { statuses, problems } = await this.statuses(now)
+    // fail closed: no status for the project is never "no cap"
+    const problem = problems.find((p) => p.kind === 'budget' && p.project === project)
+    if (problem) {
+      const reason = `budget: ${problem.message}`
+      return () => (canHold ? { kind: 'hold', reason } : { kind: 'wait', reason })
+    }
     const book = new BudgetBook(statuses)
     const weights = this.gpuWeights()[project] ?? {}
     return (task, definition) => {
@@ -221,14 +233,23 @@ export class BudgetService implements BudgetGate {
       this.#store.budgets.listEntries(),
       this.#store.budgets.listInFlight(),
     ])
-    const projects = await this.#projectInputs(entries, now)
-    const jobs = this.#judgedJobs(inFlight, entries, now)
+    const readable = readableEntries(entries)
+    const { projects, problems } = await projectPriorityInputs(
+      this.#config,
+      this.#store,
+      readable,
+      this.gpuWeights(),
+      now,
+    )
+    const jobs = this.#judgedJobs(inFlight, readable, now)
     const plan = decideEnforcement(
       {
         projects,
+        // the whole ledger: the decision names the entries it cannot read, and whose budget they make unjudgeable
         budget: { kind: 'ledger', rules, entries, gpuWeights: this.gpuWeights() },
         jobs: jobs.map((j) => j.job),
         runningAtHardCap: this.#config.enforcement.runningAtHardCap,
+        problems,
       },
       now,
     )
@@ -295,7 +316,7 @@ export class BudgetService implements BudgetGate {
         failures.push(`${action.kind} ${action.jobId}: ${error instanceof Error ? error.message : String(error)}`)
       }
     }
-    return { plan: decided.plan, applied, failures }
+    return { plan: decided.plan, applied, failures, problems: decided.plan.problems }
   }
 
   /**
@@ -371,62 +392,6 @@ export class BudgetService implements BudgetGate {
       })
     }
     return jobs
-  }
-
-  /** Importance, deadline, share, usage and progress of every configured project. */
-  async #projectInputs(entries: BudgetLedger, now: number): Promise<EnforcementProject[]> {
-    const runs = await this.#store.listRuns({ limit: 10_000, states: ['running'] })
-    const progress = new Map<string, { remaining: number; expected: number; done: number; started: string | null }>()
-    const deadlines = new Map<string, string>()
-    for (const run of runs) {
-      if (run.project === null) continue
-      const { snapshot } = await this.#store.loadSnapshot(run.id)
-      const expected = new Map(snapshot.pipeline.tasks.map((t) => [t.name, t.expectedSeconds ?? 60]))
-      const paths = computePriorities(snapshot.pipeline)
-      const entry = progress.get(run.project) ?? { remaining: 0, expected: 0, done: 0, started: null }
-      let remaining = 0
-      for (const task of snapshot.tasks) {
-        const seconds = expected.get(task.group) ?? 60
-        entry.expected += seconds
-        if (task.state === 'succeeded' || task.state === 'skipped') entry.done += seconds
-        else remaining = Math.max(remaining, paths.get(task.group) ?? 0)
-      }
-      entry.remaining = Math.max(entry.remaining, remaining)
-      if (entry.started === null || run.createdAt < entry.started) entry.started = run.createdAt
-      progress.set(run.project, entry)
-      if (snapshot.pipeline.deadline) {
-        const earlier = deadlines.get(run.project)
-        if (!earlier || Date.parse(snapshot.pipeline.deadline) < Date.parse(earlier))
-          deadlines.set(run.project, snapshot.pipeline.deadline)
-      }
-    }
-    // fair share compares weighted GPU-hours this month, budget or not
-    const usageByProject = projectUsage(
-      indexUsage(entries),
-      periodWindow('month', now),
-      { resource: 'gpu-hours', gpuType: null },
-      this.gpuWeights(),
-    )
-    const names = new Set([...Object.keys(this.#config.projects), ...progress.keys()])
-    return [...names].map((project) => {
-      const config = this.#config.projects[project]
-      const p = progress.get(project)
-      const usage = usageByProject.get(project) ?? 0
-      const deadline = [config?.deadline, deadlines.get(project)]
-        .filter((d): d is string => typeof d === 'string')
-        .sort((a, b) => Date.parse(a) - Date.parse(b))[0]
-      return {
-        project,
-        importance: config?.importance ?? 1,
-        deadline: deadline ?? null,
-        share: config?.share ?? null,
-        usage,
-        remainingCriticalPathSeconds: p?.remaining ?? 0,
-        expectedWorkSeconds: p?.expected ?? 0,
-        doneWorkSeconds: p?.done ?? 0,
-        startedAt: p?.started ?? null,
-      }
-    })
   }
 }
 

@@ -31,6 +31,8 @@ export interface TaskExplanation {
   readonly job: JobExplanation | null
   readonly projectScore: ProjectScore | null
   readonly budgets: readonly BudgetReportLine[]
+  /** Why the project's budget (or the decision) cannot be judged: its work waits meanwhile. */
+  readonly budgetProblems: readonly string[]
   /** What the task's jobs said about their checkpoints (newest last), for tasks that checkpoint. */
   readonly checkpoints: readonly string[]
 }
@@ -64,10 +66,22 @@ export async function explainTask(
       `the scheduler: job ${attempt.jobId ?? '(being submitted)'} is ${attempt.nativeState ?? attempt.state}${attempt.reason ? ` (${attempt.reason})` : ''}`,
     )
   }
-  const decided = await budgets.decide(now)
+  // what cannot be judged is said in the explanation, never a reason to explain nothing
+  const budgetProblems: string[] = []
+  const decided = await budgets.decide(now).catch((error: unknown) => {
+    budgetProblems.push(`the budget decision cannot be made: ${messageOf(error)}`)
+    return null
+  })
   const job = decided?.plan.explanations.find((e) => e.attemptKey === attempt?.submissionKey) ?? null
   const projectScore = decided?.plan.projectScores.find((p) => p.project === run.project) ?? null
-  const { statuses } = await budgets.statuses(now)
+  const judged = await budgets.statuses(now).catch((error: unknown) => {
+    budgetProblems.push(`budgets cannot be read: ${messageOf(error)}`)
+    return null
+  })
+  const statuses = judged?.statuses ?? []
+  for (const problem of judged?.problems ?? []) {
+    if (problem.project === run.project) budgetProblems.push(problem.message)
+  }
   const checkpoints = definition?.checkpoint
     ? (await store.listEvents(runId, 0, 100_000))
         .filter((e) => e.taskId === taskId && (e.type === 'task:checkpoint' || e.type === 'task:checkpoint-requested'))
@@ -92,8 +106,13 @@ export async function explainTask(
     job,
     projectScore,
     budgets: run.project === null ? [] : budgetReportLines(statuses, { project: run.project }),
+    budgetProblems: [...new Set(budgetProblems)],
     checkpoints,
   }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
 }
 
 /** The explanation as text for the terminal. */
@@ -123,6 +142,7 @@ export function renderExplanation(e: TaskExplanation): string {
     lines.push('  checkpoints:')
     for (const c of e.checkpoints.slice(-5)) lines.push(`    - ${c}`)
   }
+  for (const problem of e.budgetProblems) lines.push(`  ! ${problem}`)
   for (const b of e.budgets) {
     lines.push(
       `  budget ${b.resource}${b.gpuType ? `:${b.gpuType}` : ''}${b.user ? ` (${b.user})` : ''} ${b.cap}: used ${b.used.toFixed(2)} + committed ${b.committed.toFixed(2)} of ${b.budget.toFixed(2)} (${b.window}), ${b.state}`,

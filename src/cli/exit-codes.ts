@@ -37,6 +37,7 @@ export function exitCodeFor(error: unknown): number {
     case 'grant-expired':
     case 'revoke-exceeds-unused':
     case 'lend-exceeds-remaining':
+    case 'budget-not-permitted':
       return ExitCode.invalidInput
     case 'store-locked':
     case 'store-corrupt':

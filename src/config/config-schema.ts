@@ -83,12 +83,22 @@ export const BudgetSchema = z.strictObject({
   user: z.string().optional().describe('A per-user budget inside the project'),
 })
 
+const userName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+  error: "expected a user name made of letters, digits, '.', '_' and '-'",
+})
+const admins = z.array(userName)
+
 export const ProjectSchema = z.strictObject({
   importance: z.number().positive().default(1),
   deadline: z.string().optional(),
   share: z.number().positive().optional().describe('Target fair share of the cluster'),
   budgets: z.array(BudgetSchema).default([]),
   gpuWeights: z.record(z.string(), z.number().positive()).optional().describe('Billing weight per GPU type'),
+  admins: admins
+    .optional()
+    .describe(
+      "Users who may change this project's budget and lend from it (rpo budget set|grant|revoke), besides the global admins",
+    ),
 })
 
 export const StoreSchema = z.strictObject({
@@ -110,6 +120,11 @@ export const ConfigSchema = z.strictObject({
     .record(name, ClusterSchema)
     .default({ local: { kind: 'local', gpus: [], killGrace: '10s', pollInterval: '250ms' } }),
   projects: z.record(name, ProjectSchema).default({}),
+  admins: admins
+    .optional()
+    .describe(
+      "Users who may change any project's budget. When no admins are configured anywhere, anyone may; once any are, only they may",
+    ),
   enforcement: z
     .strictObject({
       runningAtHardCap: z

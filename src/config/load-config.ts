@@ -46,6 +46,8 @@ export interface ResolvedConfig {
   readonly defaultCluster: string
   readonly clusters: Readonly<Record<string, ResolvedCluster>>
   readonly projects: ConfigFile['projects']
+  /** Global budget admins; null when the config names none. */
+  readonly admins: readonly string[] | null
   readonly enforcement: ConfigFile['enforcement']
   readonly sync: ConfigFile['sync']
 }
@@ -101,6 +103,7 @@ export function resolveConfig(
     defaultCluster: parsed.defaultCluster,
     clusters,
     projects: parsed.projects,
+    admins: parsed.admins ?? null,
     enforcement: parsed.enforcement,
     sync: parsed.sync,
   }

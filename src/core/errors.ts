@@ -37,6 +37,7 @@ export type RpoErrorCode =
   | 'grant-expired'
   | 'revoke-exceeds-unused'
   | 'lend-exceeds-remaining'
+  | 'budget-not-permitted'
   | 'usage'
   | 'internal'
 
@@ -154,7 +155,7 @@ export class StoreError extends RpoError {
   }
 }
 
-/** A budget period or a lend/revoke request that cannot be applied; the message names the bad value. */
+/** A budget period or a budget change that cannot be applied (or that this user may not make); the message names the bad value. */
 export class BudgetError extends RpoError {
   constructor(
     code:
@@ -163,7 +164,8 @@ export class BudgetError extends RpoError {
       | 'grant-not-found'
       | 'grant-expired'
       | 'revoke-exceeds-unused'
-      | 'lend-exceeds-remaining',
+      | 'lend-exceeds-remaining'
+      | 'budget-not-permitted',
     message: string,
   ) {
     super(code, message)

@@ -189,9 +189,13 @@ export class Engine {
     const budget = this.#options.budget
     if (budget)
       await this.#budgetStep(runId, 'charging usage', () => budget.charge(run, snapshot, observations, this.#clock()))
+    // budgets fail closed: when admission cannot be computed, the work of a budgeted run waits, saying why
     const admit = budget
-      ? await this.#budgetStep(runId, 'checking budgets', () =>
-          budget.admission(run, adapter.capabilities.hold, this.#clock()),
+      ? await this.#budgetStep(
+          runId,
+          'checking budgets',
+          () => budget.admission(run, adapter.capabilities.hold, this.#clock()),
+          (why) => (run.project === null ? null : () => ({ kind: 'wait', reason: `budget: cannot be judged: ${why}` })),
         )
       : null
     // two processes admitting work of one project at once could together cross its cap
@@ -288,6 +292,9 @@ export class Engine {
       for (const failure of outcome?.failures ?? []) {
         this.events.emit('poll:error', { runId, code: 'command-failed', message: `enforcing budgets: ${failure}` })
       }
+      for (const problem of outcome?.problems ?? []) {
+        this.events.emit('poll:error', { runId, code: 'budget-invalid', message: problem.message })
+      }
     }
     const commands = (adapter.commandsRun ?? 0) - commandsBefore
     await store.recordTick(runId, iso(this.#clock()), commands)
@@ -296,17 +303,26 @@ export class Engine {
     return { runId, state: plan.runState, submitted, changes, schedulerCommands: commands }
   }
 
-  /** A budget step that fails (store, scheduler) is reported and skipped: budgets never stop a run's tick. */
-  async #budgetStep<T>(runId: string, what: string, step: () => Promise<T>): Promise<T | null> {
+  /**
+   * A budget step that fails (store, scheduler) is reported and never stops a run's tick; its
+   * result is then `failed(why)` — for admission, one that lets nothing through — or null.
+   */
+  async #budgetStep<T>(
+    runId: string,
+    what: string,
+    step: () => Promise<T>,
+    failed?: (why: string) => T | null,
+  ): Promise<T | null> {
     try {
       return await step()
     } catch (error) {
+      const why = error instanceof Error ? error.message : String(error)
       this.events.emit('poll:error', {
         runId,
         code: isRpoError(error) ? error.code : 'internal',
-        message: `${what}: ${error instanceof Error ? error.message : String(error)}`,
+        message: `${what}: ${why}`,
       })
-      return null
+      return failed ? failed(why) : null
     }
   }
 

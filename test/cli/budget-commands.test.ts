@@ -197,7 +197,7 @@ describe('rpo budget', () => {
       '--amount',
       'lots',
     ])
-    expect(badAmount.stderr).toMatch(/--amount: expected a non-negative number of hours, got "lots"/)
+    expect(badAmount.stderr).toMatch(/--amount "lots": expected a non-negative number of hours/)
     const badResource = await runCli(dir, [
       'budget',
       'set',

@@ -147,3 +147,16 @@ function digitsAt(value: string, from: number, count: number): number {
   }
   return result
 }
+
+/**
+ * An ISO 8601 date or date-time as the CLI takes it (a date-time without an offset is UTC, an
+ * impossible date such as 2026-02-30 is refused), as epoch ms; NaN when it is not one. A date alone
+ * means its start, or with `dateOnlyMeans: 'end'` the start of the next day.
+ */
+export function strictInstant(value: string, dateOnlyMeans: 'start' | 'end' = 'start'): number {
+  try {
+    return parseBoundary('from', value, dateOnlyMeans)
+  } catch {
+    return Number.NaN
+  }
+}

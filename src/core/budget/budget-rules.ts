@@ -16,6 +16,8 @@ export interface BudgetRule extends BudgetScope {
   readonly amount: number
   readonly period: BudgetPeriod
   readonly cap: BudgetCap
+  /** Where it comes from, for messages: `config`, `rpo budget set by alice at …`. */
+  readonly origin?: string
 }
 
 /** One `budgets[]` item as the config schema produces it (structural: the core imports no config). */

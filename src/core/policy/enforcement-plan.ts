@@ -12,11 +12,15 @@
  *  (d) soft caps (soft-give-back.ts): over-soft work runs while capacity would idle, and is the
  *      first to be checkpoint-requeued when in-budget work waits for its GPU type;
  *  (e) every job left pending gets a nice value from its rank (nice-levels.ts).
+ * Fail closed: a project whose budget cannot be judged (budget-judgement.ts) has its pending jobs
+ * held and its rpo-held jobs kept held, with the problem as the reason; its running jobs run on
+ * (a setting rpo cannot read is no reason to destroy work). Other projects are judged as usual.
+ * A deadline that is not a date is ranked as no deadline, and said.
  * A hard cap is checked at each tick, so a running job may overshoot it by at most one tick of usage.
  */
 import { type BookLine, BudgetBook } from '../budget/budget-admission.js'
+import { type BudgetProblem, deadlineProblem, judgeBudgets } from '../budget/budget-judgement.js'
 import { describeOwner, formatAmount } from '../budget/budget-rules.js'
-import { computeBudgetStatus } from '../budget/budget-status.js'
 import { describeScope, meterAmount } from '../budget/tres-hours.js'
 import type {
   EnforcementAction,
@@ -52,10 +56,22 @@ const JOB_VIEW: TaskView<EnforcementJob> = {
 }
 
 export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): EnforcementPlan {
-  const statuses =
+  const judgement =
     snapshot.budget.kind === 'statuses'
-      ? snapshot.budget.statuses
-      : computeBudgetStatus({ ...snapshot.budget, commitments: [], now })
+      ? { statuses: snapshot.budget.statuses, problems: [] }
+      : judgeBudgets({ ...snapshot.budget, commitments: [], now })
+  const statuses = judgement.statuses
+  const problems: BudgetProblem[] = [...(snapshot.problems ?? []), ...judgement.problems]
+  const projectInputs = snapshot.projects.map((p) => {
+    const problem = p.deadline === null ? null : deadlineProblem(p.project, p.deadline, `project ${p.project}`)
+    if (problem === null) return p
+    if (!problems.some((known) => known.kind === 'deadline' && known.project === p.project)) problems.push(problem)
+    return { ...p, deadline: null }
+  })
+  const unjudged = new Map<string, BudgetProblem>()
+  for (const problem of problems) {
+    if (problem.kind === 'budget' && !unjudged.has(problem.project)) unjudged.set(problem.project, problem)
+  }
   const book = new BudgetBook(statuses, false)
   const jobs = snapshot.jobs
   // accrue in id order, so the sums (and so every decision) do not depend on the order jobs came in
@@ -65,7 +81,7 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
 
   // rank, with tiers from the soft caps as they stand (accrued usage included)
   const projectScores = scoreProjects(
-    snapshot.projects.map((p) => ({ ...p, overSoft: book.linesFor(p.project, null).some(isSoftExceeded) })),
+    projectInputs.map((p) => ({ ...p, overSoft: book.linesFor(p.project, null).some(isSoftExceeded) })),
     now,
   )
   const lines = jobs.map((job) => book.linesFor(job.project, job.user))
@@ -79,7 +95,7 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
     reason: new Array<string>(jobs.length).fill(''),
     nice: new Array<number | null>(jobs.length).fill(null),
   }
-  const deadlines = new Map(snapshot.projects.map((p) => [p.project, p.deadline]))
+  const deadlines = new Map(projectInputs.map((p) => [p.project, p.deadline]))
   // one buffer for what the job at hand counts on each of its owner's lines
   let widest = 0
   for (const own of new Set(lines)) widest = Math.max(widest, own.length)
@@ -107,6 +123,11 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
     const i = ranking.order[r] as number
     const job = jobs[i] as EnforcementJob
     if (job.state !== 'running') continue
+    const problem = unjudged.get(job.project)
+    if (problem) {
+      judged.reason[i] = `${problem.message}: it runs on; new work of the project waits`
+      continue
+    }
     const reached = firstLine(lines[i] as readonly BookLine[], job, isHardReached)
     if (!reached) {
       const soft = overSoftLine[i]
@@ -156,10 +177,18 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
       setDecision(judged, i, 'user-held', 'held by its user: rpo never releases it')
       continue
     }
+    const { jobId, attemptKey } = job
+    const problem = unjudged.get(job.project)
+    if (problem) {
+      const pending = job.state === 'pending'
+      const reason = `${problem.message}: ${pending ? 'hold' : 'stays held'}`
+      setDecision(judged, i, pending ? 'hold' : 'keep-held', reason)
+      if (pending) holds.push({ kind: 'hold', ruleId: problem.source, jobId, attemptKey, reason })
+      continue
+    }
     const own = lines[i] as readonly BookLine[]
     const jobAmounts = meter(i)
     const refusing = book.firstRefusal(own, jobAmounts)
-    const { jobId, attemptKey } = job
     if (refusing >= 0) {
       const line = own[refusing] as BookLine
       const pending = job.state === 'pending'
@@ -206,6 +235,7 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
     }),
     projectScores,
     statuses,
+    problems,
   }
 }
 

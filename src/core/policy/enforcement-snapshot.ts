@@ -4,6 +4,7 @@
  * and the working state its rule modules share while they fill the plan in.
  */
 import type { BookLine } from '../budget/budget-admission.js'
+import type { BudgetProblem } from '../budget/budget-judgement.js'
 import type { BudgetLedger } from '../budget/budget-ledger.js'
 import type { BudgetRule } from '../budget/budget-rules.js'
 import type { BudgetStatus } from '../budget/budget-status.js'
@@ -63,6 +64,11 @@ export interface EnforcementSnapshot {
   readonly runningAtHardCap: 'finish' | 'cancel'
   /** Without `freeGpus`: how long in-budget work must wait before it counts as contended. @default 300 */
   readonly contentionAfterSeconds?: number
+  /**
+   * What the caller already found it cannot judge (a project's settings it could not read, a
+   * deadline that is not a date); merged with what the decision finds itself. @default none
+   */
+  readonly problems?: readonly BudgetProblem[]
 }
 
 interface JobRef {
@@ -115,7 +121,13 @@ export interface EnforcementPlan {
   /** One per job, in rank order. */
   readonly explanations: readonly JobExplanation[]
   readonly projectScores: readonly ProjectScore[]
+  /** Of the projects that could be judged. */
   readonly statuses: readonly BudgetStatus[]
+  /**
+   * Budgets that cannot be judged (that project's pending work is held, its held work stays held)
+   * and deadlines ranked without: each a sentence naming the project and the setting.
+   */
+  readonly problems: readonly BudgetProblem[]
 }
 
 /**

@@ -1,0 +1,91 @@
+/**
+ * What the priority score needs of every project, read from the config and the running runs:
+ * importance, the earliest deadline, the fair-share target and this month's usage, and progress
+ * (remaining critical path, expected and done work). A deadline that is not a date (an older rpo
+ * recorded it, or the config was not checked) is left out and returned as a problem naming where
+ * it was written, so one bad value never stops the decision for every project.
+ */
+import type { ResolvedConfig } from '../config/load-config.js'
+import { type BudgetProblem, deadlineProblem } from '../core/budget/budget-judgement.js'
+import type { BudgetLedger } from '../core/budget/budget-ledger.js'
+import { instantOf, periodWindow } from '../core/budget/budget-period.js'
+import { indexUsage, projectUsage } from '../core/budget/budget-usage.js'
+import type { EnforcementProject } from '../core/policy/enforcement-plan.js'
+import { computePriorities } from '../core/scheduling/priority.js'
+import type { RunStore } from '../store/run-store.js'
+
+interface Progress {
+  remaining: number
+  expected: number
+  done: number
+  started: string | null
+}
+
+export async function projectPriorityInputs(
+  config: ResolvedConfig,
+  store: RunStore,
+  entries: BudgetLedger,
+  gpuWeights: Readonly<Record<string, Readonly<Record<string, number>>>>,
+  now: number,
+): Promise<{ projects: EnforcementProject[]; problems: BudgetProblem[] }> {
+  const problems: BudgetProblem[] = []
+  const runs = await store.listRuns({ limit: 10_000, states: ['running'] })
+  const progress = new Map<string, Progress>()
+  const deadlines = new Map<string, { at: number; text: string }>()
+  const offerDeadline = (project: string, text: string | undefined, source: string) => {
+    if (typeof text !== 'string') return
+    const problem = deadlineProblem(project, text, source)
+    if (problem) {
+      problems.push(problem)
+      return
+    }
+    const at = instantOf(text)
+    const earlier = deadlines.get(project)
+    if (!earlier || at < earlier.at) deadlines.set(project, { at, text })
+  }
+  for (const run of runs) {
+    if (run.project === null) continue
+    const { snapshot } = await store.loadSnapshot(run.id)
+    const expected = new Map(snapshot.pipeline.tasks.map((t) => [t.name, t.expectedSeconds ?? 60]))
+    const paths = computePriorities(snapshot.pipeline)
+    const entry = progress.get(run.project) ?? { remaining: 0, expected: 0, done: 0, started: null }
+    let remaining = 0
+    for (const task of snapshot.tasks) {
+      const seconds = expected.get(task.group) ?? 60
+      entry.expected += seconds
+      if (task.state === 'succeeded' || task.state === 'skipped') entry.done += seconds
+      else remaining = Math.max(remaining, paths.get(task.group) ?? 0)
+    }
+    entry.remaining = Math.max(entry.remaining, remaining)
+    if (entry.started === null || run.createdAt < entry.started) entry.started = run.createdAt
+    progress.set(run.project, entry)
+    offerDeadline(run.project, snapshot.pipeline.deadline ?? undefined, `the deadline of run ${run.id}`)
+  }
+  for (const [project, p] of Object.entries(config.projects)) {
+    offerDeadline(project, p.deadline, `projects.${project}.deadline in the config`)
+  }
+  // fair share compares weighted GPU-hours this month, budget or not
+  const usageByProject = projectUsage(
+    indexUsage(entries),
+    periodWindow('month', now),
+    { resource: 'gpu-hours', gpuType: null },
+    gpuWeights,
+  )
+  const names = new Set([...Object.keys(config.projects), ...progress.keys()])
+  const projects = [...names].map((project) => {
+    const own = config.projects[project]
+    const p = progress.get(project)
+    return {
+      project,
+      importance: own?.importance ?? 1,
+      deadline: deadlines.get(project)?.text ?? null,
+      share: own?.share ?? null,
+      usage: usageByProject.get(project) ?? 0,
+      remainingCriticalPathSeconds: p?.remaining ?? 0,
+      expectedWorkSeconds: p?.expected ?? 0,
+      doneWorkSeconds: p?.done ?? 0,
+      startedAt: p?.started ?? null,
+    }
+  })
+  return { projects, problems }
+}

@@ -44,7 +44,14 @@ export class ProgressReporter {
       events.on('task:cancelled', (e) => this.line(`■ ${e.taskId} cancelled`)),
       events.on('task:expanded', (e) => this.line(`⋔ ${e.taskId} ${e.message}`)),
       events.on('task:lost', (e) => this.line(`? ${e.taskId} ${e.message}`)),
-      events.on('poll:error', (e) => this.line(`! could not poll the scheduler (${e.code}): ${e.message}; will retry`)),
+      // tick errors: a failed poll, a budget step, a checkpoint report; the engine carries on each time
+      events.on('poll:error', (e) =>
+        this.line(
+          e.code === 'budget-invalid'
+            ? `! budget problem: ${e.message}`
+            : `! ${e.message} (${e.code}); rpo carries on and tries again next tick`,
+        ),
+      ),
       events.on('submit:error', (e) => this.line(`! submission failed (${e.code}): ${e.message}`)),
     ]
     return () => {

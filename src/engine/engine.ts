@@ -334,7 +334,7 @@ export class Engine {
       this.events.emit('poll:error', {
         runId: run.id,
         code: isRpoError(error) ? error.code : 'internal',
-        message: error instanceof Error ? error.message : String(error),
+        message: `could not poll the scheduler: ${error instanceof Error ? error.message : String(error)}`,
       })
       return []
     }

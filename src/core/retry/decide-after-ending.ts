@@ -16,6 +16,8 @@ export interface EndedAttempt {
   readonly nodes: readonly string[]
   /** How the ending reads to a user, e.g. "exited with code 3". */
   readonly why: string
+  /** What the executor saw, e.g. "used 412 MB, over its 64 MB limit" (shown after out-of-memory endings). */
+  readonly evidence?: string | null
 }
 
 export interface TaskHistory {
@@ -67,10 +69,12 @@ export function decideAfterEnding(ended: EndedAttempt, history: TaskHistory, def
   if (ending === 'out_of_memory') {
     const current = attemptResources(definition, history.overrides).memoryMb
     const ceiling = definition.retry.oomMaxMemoryMb
+    // the executor's evidence (what the job used, the scheduler's words) is what a user acts on
+    const seen = ended.evidence ? ` (${ended.evidence})` : ''
     if (ceiling !== null && current >= ceiling) {
       return {
         kind: 'give-up',
-        why: `${ended.why} with ${current} MB, the escalation ceiling (retries.oomMaxMemory)`,
+        why: `${ended.why} with ${current} MB${seen}, the escalation ceiling (retries.oomMaxMemory)`,
         failures,
         resumes: history.resumes,
       }
@@ -81,7 +85,7 @@ export function decideAfterEnding(ended: EndedAttempt, history: TaskHistory, def
     if (decision.kind === 'give-up') return giveUp(ended.why, decision.reason, failures, history, definition)
     return {
       kind: 'retry',
-      why: `${ended.why} with ${current} MB; the next attempt asks for ${memoryMb} MB`,
+      why: `${ended.why} with ${current} MB${seen}; the next attempt asks for ${memoryMb} MB`,
       failures,
       delaySeconds: decision.delaySeconds,
       overrides: { ...overrides, memoryMb },

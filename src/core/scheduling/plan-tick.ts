@@ -399,6 +399,7 @@ function concludeAttempt(
       exitCode: attempt.exitCode,
       nodes: attempt.nodes,
       why,
+      evidence: attempt.state === 'out_of_memory' ? attempt.reason : null,
     },
     task,
     definition,

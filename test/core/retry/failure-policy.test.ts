@@ -120,6 +120,15 @@ describe('out of memory', () => {
     })
   })
 
+  it("names the executor's evidence beside the escalation", () => {
+    const run = new PlanDriver(TRAIN(OOM))
+    run.tick()
+    run.tick([run.observe('train', 'out_of_memory', { reason: 'used 9000 MB, over its 4096 MB limit' })])
+    expect(run.task('train').reason).toBe(
+      'ran out of memory with 4096 MB (used 9000 MB, over its 4096 MB limit); the next attempt asks for 8192 MB',
+    )
+  })
+
   it('escalates by 1.5× by default and is bounded by the retry count', () => {
     const run = new PlanDriver(TRAIN('    retries: 1\n'))
     run.tick()

@@ -9,6 +9,7 @@ import { SchedulerCommandError } from '../../src/core/errors.js'
 import { isTerminalJobState } from '../../src/core/job/job-state.js'
 import { packageRoot } from '../../src/package-root.js'
 import { stageCheckpointHelper } from '../../src/scheduler/checkpoint-helper.js'
+import { readOutputTails } from '../../src/scheduler/output-tails.js'
 import { runBatchScript } from '../../src/scheduler/run-batch-script.js'
 import type {
   Inventory,
@@ -39,11 +40,9 @@ import {
   buildSqueueByNameArgv,
 } from './slurm-commands.js'
 import {
-  buildReadOutputTailsScript,
   findMemoryKillMessage,
   overMemoryFromAccounting,
   overMemoryFromOutput,
-  parseReadOutputTails,
   slurmOutputFiles,
 } from './slurm-memory-kill.js'
 import { renderSlurmScript, SLURM_JOB_TEMPLATE_FILE, type SlurmScriptOptions } from './slurm-script.js'
@@ -202,14 +201,7 @@ export class SlurmAdapter implements SchedulerAdapter {
     }
     if (unexplained.length === 0) return
     this.commandsRun++
-    const result = await this.#transport.execScript(buildReadOutputTailsScript(unexplained), {
-      idempotent: true,
-      timeoutMs: this.#timeout(unexplained.length),
-    })
-    if (result.exitCode !== 0) {
-      throw new SchedulerCommandError('command-failed', ['tail'], result.exitCode, result.stderr)
-    }
-    const tails = parseReadOutputTails(result.stdout)
+    const tails = await readOutputTails(this.#transport, unexplained, this.#timeout(unexplained.length))
     unexplained.forEach(({ id }, i) => {
       const message = findMemoryKillMessage(tails.get(i) ?? '')
       const o = byId.get(id)

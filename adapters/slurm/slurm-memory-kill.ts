@@ -14,13 +14,9 @@
  * applies): accounting (killed by SIGKILL with a step's MaxRSS at or over the memory allocated per
  * node — the sample that triggered the kill is the one sacct keeps), and, when accounting is not
  * conclusive (several tasks together over the limit, a sample that missed the peak), those messages
- * in the tail of the job's output files, read over the transport for failed jobs only. Pure.
+ * in the tail of the job's output files (src/scheduler/output-tails.ts, failed jobs only). Pure.
  */
 import type { JobObservation } from '../../src/scheduler/scheduler-adapter.js'
-import { quoteShellWord } from '../../src/script/shell-quote.js'
-
-/** How much of the end of each output file is read: the messages are the last thing slurmstepd writes. */
-export const OUTPUT_TAIL_BYTES = 16_384
 
 // src/slurmd/common/jobacct_gather.c (_acct_kill_step / jobacct_gather_handle_mem_limit) and
 // slurmstepd's step-complete message; older releases say "Job … exceeded memory limit"
@@ -75,34 +71,6 @@ export function overMemoryFromOutput(o: JobObservation, message: string): JobObs
 export function slurmOutputFiles(jobDir: string, jobId: string): string[] {
   const dir = jobDir.replace(/\/+$/, '')
   return [`${dir}/slurm-${jobId}.err`, `${dir}/slurm-${jobId}.out`]
-}
-
-/**
- * One remote script printing the last OUTPUT_TAIL_BYTES of each job's output files as
- * `rpo-tail <i> <base64>` lines (base64, so nothing a job printed can pass for a frame); a missing
- * file prints nothing.
- */
-export function buildReadOutputTailsScript(requests: readonly { readonly files: readonly string[] }[]): string {
-  const lines = ['set -u']
-  requests.forEach((request, i) => {
-    for (const file of request.files) {
-      const quoted = quoteShellWord(file)
-      lines.push(
-        `if [ -f ${quoted} ]; then printf 'rpo-tail ${i} '; tail -c ${OUTPUT_TAIL_BYTES} -- ${quoted} | base64 -w 0; echo; fi`,
-      )
-    }
-  })
-  return `${lines.join('\n')}\n`
-}
-
-/** `buildReadOutputTailsScript`'s output → the text read for each request (its files joined), by index. */
-export function parseReadOutputTails(stdout: string): Map<number, string> {
-  const found = new Map<number, string>()
-  for (const match of stdout.matchAll(/^rpo-tail (\d+) ([A-Za-z0-9+/=]*)$/gm)) {
-    const i = Number(match[1])
-    found.set(i, `${found.get(i) ?? ''}${Buffer.from(match[2] ?? '', 'base64').toString('utf8')}\n`)
-  }
-  return found
 }
 
 function formatMb(mb: number): string {

@@ -42,6 +42,7 @@ import { readFileSync } from 'node:fs'
 import { RpoError, SchedulerCommandError } from '../../src/core/errors.js'
 import { packageRoot } from '../../src/package-root.js'
 import { stageCheckpointHelper } from '../../src/scheduler/checkpoint-helper.js'
+import { readOutputTails } from '../../src/scheduler/output-tails.js'
 import { runBatchScript } from '../../src/scheduler/run-batch-script.js'
 import type {
   Inventory,
@@ -79,6 +80,12 @@ import {
   type PbsParseOptions,
   toPbsJobObservations,
 } from './pbs-job-record.js'
+import {
+  findPbsMemoryKillMessage,
+  pbsOutputFiles,
+  pbsOverMemoryFromAccounting,
+  pbsOverMemoryFromOutput,
+} from './pbs-memory-kill.js'
 import { PBS_JOB_TEMPLATE_FILE, type PbsScriptOptions, renderPbsScript } from './pbs-script.js'
 import { isPbsFinishedState } from './pbs-states.js'
 import { pbsArrayParentId, pbsRecordKey, pbsSubjobIndex } from './pbs-subjobs.js'
@@ -341,8 +348,12 @@ export class PbsAdapter implements SchedulerAdapter {
     const asked = new Set(jobIds.map(sequenceOf))
     const printed = this.#parseJobs(dialect, result.stdout, zone).filter((r) => asked.has(sequenceOf(r.jobId)))
     const records = await this.#withJobFiles(dialect, printed)
+    const observed = await this.#recogniseMemoryKills(
+      this.#observe(dialect, records),
+      records.map((r) => r.record),
+    )
     const bySequence = new Map<string, JobObservation>()
-    for (const o of this.#observe(dialect, records)) bySequence.set(sequenceOf(o.jobId), o)
+    for (const o of observed) bySequence.set(sequenceOf(o.jobId), o)
     // one observation per id asked about, under the id as rpo knows it; ids qstat did not print are absent
     return jobIds.flatMap((id) => {
       const o = bySequence.get(sequenceOf(id))
@@ -563,6 +574,29 @@ export class PbsAdapter implements SchedulerAdapter {
       }
       return named
     })
+  }
+
+  // a MoM polling memory kills with a plain signal status on some servers (pbs-memory-kill.ts):
+  // accounting's figures, else the MoM's message in the job's output, make it out_of_memory
+  async #recogniseMemoryKills(
+    observations: readonly JobObservation[],
+    records: readonly PbsJobRecord[],
+  ): Promise<JobObservation[]> {
+    const judged = observations.map(pbsOverMemoryFromAccounting)
+    const unexplained = judged.flatMap((o, i) => {
+      const record = records[i]
+      const dir = o.state === 'failed' && record !== undefined ? this.#jobDirOf(record) : undefined
+      return dir === undefined ? [] : [{ i, files: pbsOutputFiles(dir) }]
+    })
+    if (unexplained.length === 0) return judged
+    this.commandsRun++
+    const tails = await readOutputTails(this.#transport, unexplained, this.#timeout(unexplained.length))
+    unexplained.forEach(({ i }, n) => {
+      const message = findPbsMemoryKillMessage(tails.get(n) ?? '')
+      const o = judged[i]
+      if (message !== null && o !== undefined) judged[i] = pbsOverMemoryFromOutput(o, message)
+    })
+    return judged
   }
 
   #jobDirOf(record: PbsJobRecord): string | undefined {

@@ -168,10 +168,11 @@ describe('poll on the Slurm wrappers', () => {
       nodes: ['cpu1'],
     })
     expect(seen[2]?.endedAt).toEqual(new Date('2026-11-28T14:14:32Z'))
-    // one qstat and one read of the job folders
+    // one qstat, one read of the job folders, and one of the failed job's output (a memory kill?)
     expect(transport.schedulerCommands).toEqual(['qstat --version', 'qstat -f 43 44 45 46 47 48'])
-    expect(transport.scripts).toHaveLength(1)
-    expect(pbs.commandsRun).toBe(2)
+    expect(transport.scripts).toHaveLength(2)
+    expect(transport.scripts[1]).toContain(`${root}/rpo-pbsfx-fail/pbs.err`)
+    expect(pbs.commandsRun).toBe(3)
   })
 
   it('a queued job with priority 0 is held; a running one with priority 0 is still running', async () => {

@@ -171,7 +171,8 @@ export function buildQsubBatchScript(jobs: readonly QsubBatchJob[], options: Qsu
       script.endsWith('\n') ? script.slice(0, -1) : script,
       delimiter,
       'then',
-      `  echo "rpo-fail ${i} cannot write the job script ${dir}/${PBS_JOB_FILES.script}"`,
+      // the path as one quoted word: inside "…" a folder named $(…) would run
+      `  printf 'rpo-fail ${i} cannot write the job script %s\\n' ${file}`,
       'else',
       ...(subjobs.length > 0 ? [`  rpo_subjobs=(${subjobs.flat().join(' ')})`] : []),
       `  rpo_qsub ${i} ${quoteShellWord(dir)} ${argv.join(' ')}`,

@@ -14,8 +14,10 @@
  *   assumes success. So there the job script records its own: the command runs as `bash -c <command>`
  *   and its exit status is written to `<jobDir>/exit_status` (withExitStatusFile). For a job that qstat
  *   reports finished without an exit status, the adapter reads those files (one remote script for all
- *   of them). A job killed from outside writes nothing: when rpo itself deleted it (it writes
- *   `<jobDir>/cancel_requested` before qdel) it is `cancelled`; otherwise (walltime, node failure) it
+ *   of them). A job rpo itself deleted (it writes `<jobDir>/cancel_requested` before qdel) is
+ *   `cancelled` unless it recorded exit 0 — also when it recorded a signal's status, which it can:
+ *   scancel signals the job's processes one by one. Another job killed from outside writes nothing
+ *   as a rule; then (walltime, node failure) it
  *   stays `unknown` and, once the wrappers forget it (~5 min), the engine declares it lost. Real PBS
  *   and Torque report Exit_status, so their scripts run the command with `exec` as rendered and no file
  *   is read (override with `exitStatusFiles`).
@@ -539,11 +541,16 @@ export class PbsAdapter implements SchedulerAdapter {
       const found: JobFilesFound = files.get(n) ?? {}
       const entry = plain[i] as { record: PbsJobRecord; cancelled: boolean }
       this.#rememberJobDir(entry.record.jobId, dir)
-      if (found.exitStatus !== undefined && /^-?\d{1,5}$/.test(found.exitStatus)) {
-        const family = entry.record.family ?? PBS_FLAVORS[dialect.flavor].exitStatusFamily
-        entry.record = { ...entry.record, exitStatus: Number(found.exitStatus), family }
-      } else if (found.cancelMarker !== undefined) {
+      const exitStatus =
+        found.exitStatus !== undefined && /^-?\d{1,5}$/.test(found.exitStatus) ? Number(found.exitStatus) : null
+      // rpo deleted it and it did not succeed: cancelled, whatever it recorded. qdel (scancel) signals
+      // every process of the job in turn, so when the command dies first the job script may still
+      // write 143 before its own signal lands — a failure only by the order of two kill() calls
+      if (found.cancelMarker !== undefined && exitStatus !== 0) {
         entry.cancelled = true
+      } else if (exitStatus !== null) {
+        const family = entry.record.family ?? PBS_FLAVORS[dialect.flavor].exitStatusFamily
+        entry.record = { ...entry.record, exitStatus, family }
       }
     })
     return plain

@@ -175,6 +175,25 @@ describe('poll on the Slurm wrappers', () => {
     expect(pbs.commandsRun).toBe(3)
   })
 
+  it('a job rpo deleted is cancelled even when its script lived to record the signal’s exit status', async () => {
+    // qdel → scancel signals every process of the job: when the command dies first, the job script can
+    // still write 143 (128 + SIGTERM) before its own signal lands; rpo's marker says who ended it
+    const transport = new FakeTransport(
+      wrappers((argv) => (argv.join(' ') === 'qstat -f 43 45' ? ok(fixture('qstat-f-final.txt')) : undefined)),
+    )
+    const root = '/home/rpotest/jobs'
+    transport.files.set(`${root}/rpo-pbsfx-sleep/exit_status`, '143\n')
+    transport.files.set(`${root}/rpo-pbsfx-sleep/cancel_requested`, '')
+    // finished on its own just before the delete: its success stands
+    transport.files.set(`${root}/rpo-pbsfx-ok/exit_status`, '0\n')
+    transport.files.set(`${root}/rpo-pbsfx-ok/cancel_requested`, '')
+    const seen = await adapter(transport, { jobsRoot: root }).poll(ids('43', '45'))
+    expect(seen.map((o) => [o.jobId, o.state])).toEqual([
+      ['43', 'succeeded'],
+      ['45', 'cancelled'],
+    ])
+  })
+
   it('a queued job with priority 0 is held; a running one with priority 0 is still running', async () => {
     const transport = new FakeTransport(
       wrappers((argv) => {

@@ -52,8 +52,7 @@ export async function benchSlurm(): Promise<void> {
     await benchSubmission(conn, tag)
     await benchMakespan(conn, tag)
   } finally {
-    const cancelled = await cancelTaggedJobs(conn, tag)
-    console.log(`cleanup: ${cancelled} job(s) of this bench cancelled; none of its jobs left in the queue`)
+    await cancelTaggedJobs(conn, tag)
   }
   await benchPollAtScale()
 }
@@ -72,7 +71,10 @@ async function cancelTaggedJobs(conn: Connection, tag: string): Promise<number> 
   let left = ''
   for (let i = 0; i < 60; i++) {
     left = asUser(conn, list).trim()
-    if (left === '') return ids.length
+    if (left === '') {
+      console.log(`cleanup: ${ids.length} job(s) tagged ${tag} cancelled; none of them left in the queue`)
+      return ids.length
+    }
     await new Promise((r) => setTimeout(r, 1000))
   }
   throw new Error(`bench cleanup: ${left.split('\n').length} job(s) tagged ${tag} still queued after scancel`)

@@ -351,6 +351,7 @@ export class PbsAdapter implements SchedulerAdapter {
     const printed = this.#parseJobs(dialect, result.stdout, zone).filter((r) => asked.has(sequenceOf(r.jobId)))
     const records = await this.#withJobFiles(dialect, printed)
     const observed = await this.#recogniseMemoryKills(
+      dialect,
       this.#observe(dialect, records),
       records.map((r) => r.record),
     )
@@ -586,13 +587,18 @@ export class PbsAdapter implements SchedulerAdapter {
   // a MoM polling memory kills with a plain signal status on some servers (pbs-memory-kill.ts):
   // accounting's figures, else the MoM's message in the job's output, make it out_of_memory
   async #recogniseMemoryKills(
+    dialect: PbsDialect,
     observations: readonly JobObservation[],
     records: readonly PbsJobRecord[],
   ): Promise<JobObservation[]> {
     const judged = observations.map(pbsOverMemoryFromAccounting)
+    // behind the wrappers a job Slurm SIGKILLed wrote no exit status: finished, outcome unknown
+    const candidate = (o: JobObservation, record: PbsJobRecord) =>
+      o.state === 'failed' ||
+      (this.#usesExitStatusFiles(dialect) && o.state === 'unknown' && isPbsFinishedState(record.nativeState))
     const unexplained = judged.flatMap((o, i) => {
       const record = records[i]
-      const dir = o.state === 'failed' && record !== undefined ? this.#jobDirOf(record) : undefined
+      const dir = record !== undefined && candidate(o, record) ? this.#jobDirOf(record) : undefined
       return dir === undefined ? [] : [{ i, files: pbsOutputFiles(dir) }]
     })
     if (unexplained.length === 0) return judged

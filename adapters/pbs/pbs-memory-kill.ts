@@ -11,11 +11,15 @@
  * (Torque src/resmom/mom_main.c and PBS Pro src/resmom/mom_main.c, `job_over_limit`; the PBS Pro
  * cgroups hook says "Cgroup mem limit exceeded".) A failed job becomes `out_of_memory` when it was
  * killed by a signal with resources_used.mem at or over Resource_List.mem, or when the tail of its
- * output holds such a line. Pure.
+ * output holds such a line; on the Slurm Torque wrappers, so does a finished job without an exit
+ * status whose output holds slurmstepd's memory-limit message. Pure.
  */
 import type { JobObservation } from '../../src/scheduler/scheduler-adapter.js'
 
-const MEMORY_KILL_MESSAGE = /PBS: job killed: [pv]?mem\b.*exceeded limit|Cgroup mem(?:ory)? limit exceeded/i
+// the last alternative: slurmstepd's, for jobs run by Slurm behind the Torque wrappers
+// (adapters/slurm/slurm-memory-kill.ts), which record no exit status once their shell is SIGKILLed
+const MEMORY_KILL_MESSAGE =
+  /PBS: job killed: [pv]?mem\b.*exceeded limit|Cgroup mem(?:ory)? limit exceeded|slurmstepd.*exceeded (?:job |step )?memory limit/i
 
 /** The files a job's MoM message goes to (pbs-script.ts: `<jobDir>/pbs.err|out`). */
 export function pbsOutputFiles(jobDir: string): string[] {

@@ -4,7 +4,7 @@
 // Resource_List.mem) or from the MoM's "=>> PBS: job killed: mem … exceeded limit …" line in the
 // job's output. qstat answers are PBS Pro's JSON shape; the output-reading script runs for real.
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { PbsAdapter } from '../../../adapters/pbs/pbs-adapter.js'
@@ -74,5 +74,33 @@ describe('PbsAdapter.poll: jobs the MoM killed over their memory', () => {
     writeFileSync(join(jobsRoot, KEY, 'pbs.err'), 'MemoryError? no: ValueError: bad input\n')
     const [o] = await adapter.poll([asNativeJobId('5.srv')])
     expect(o).toMatchObject({ state: 'failed', exitCode: 1 })
+  })
+})
+
+describe('PbsAdapter.poll on the Slurm Torque wrappers: a job Slurm killed over its memory', () => {
+  it('is out_of_memory when slurmstepd’s message is in its stderr, though it recorded no exit status', async () => {
+    const fixtures = join(import.meta.dirname, 'fixtures', 'slurm-torque-wrappers')
+    const root = join(makeWorkDir('rpo-pbs-oom-'), 'jobs')
+    // the captured job 46 stands in: finished (C) without an exit status; its job shell was SIGKILLed too
+    mkdirSync(join(root, 'rpo-pbsfx-held'), { recursive: true })
+    writeFileSync(
+      join(root, 'rpo-pbsfx-held', 'pbs.err'),
+      readFileSync(join(import.meta.dirname, '../slurm/fixtures/testbed-22.05/slurm-over-memory.err'), 'utf8'),
+    )
+    const transport = new FakeTransport(
+      (argv) => {
+        const line = argv.join(' ')
+        if (line === 'qstat --version') return exit(2, '', readFileSync(join(fixtures, 'qstat-version.txt'), 'utf8'))
+        if (line === 'qstat -f 46') return ok(readFileSync(join(fixtures, 'qstat-f-final.txt'), 'utf8'))
+        return undefined
+      },
+      (script) => {
+        const run = spawnSync('bash', ['-c', script], { encoding: 'utf8' })
+        return run.status === 0 ? ok(run.stdout, run.stderr) : exit(run.status ?? 1, run.stdout, run.stderr)
+      },
+    )
+    const [o] = await new PbsAdapter({ transport, jobsRoot: root }).poll([asNativeJobId('46')])
+    expect(o?.state).toBe('out_of_memory')
+    expect(o?.reason).toContain('exceeded memory limit (324415488 > 104857600)')
   })
 })

@@ -63,6 +63,12 @@ import { readUtcOffsetMinutes } from '../../src/transport/cluster-clock.js'
 import type { ExecResult, Transport } from '../../src/transport/transport.js'
 import { groupPbsSweeps, type PbsBatchUnit, renderPbsArrayScript } from './pbs-array.js'
 import {
+  isPbsServerUnavailable,
+  onlyUnknownPbsJobs,
+  pbsCommandError,
+  pbsJobsAlreadyGone,
+} from './pbs-command-errors.js'
+import {
   buildPbsnodesArgv,
   buildQalterPriorityArgv,
   buildQdelArgv,
@@ -75,27 +81,19 @@ import {
   buildQstatVersionArgv,
 } from './pbs-commands.js'
 import { detectPbsFlavor, PBS_FLAVORS, type PbsDialect, type PbsFlavorName, pbsDialectFor } from './pbs-flavors.js'
-import {
-  findPbsJobsBySubmissionKey,
-  PBS_JOB_ID,
-  type PbsJobRecord,
-  type PbsParseOptions,
-  toPbsJobObservations,
-} from './pbs-job-record.js'
+import { PbsJobFolders, pbsJobSequence } from './pbs-job-folders.js'
+import { findPbsJobsBySubmissionKey, PBS_JOB_ID, type PbsJobRecord, toPbsJobObservations } from './pbs-job-record.js'
 import {
   findPbsMemoryKillMessage,
   pbsOutputFiles,
   pbsOverMemoryFromAccounting,
   pbsOverMemoryFromOutput,
 } from './pbs-memory-kill.js'
+import { parsePbsQstatOutput } from './pbs-qstat-output.js'
 import { PBS_JOB_TEMPLATE_FILE, type PbsScriptOptions, renderPbsScript } from './pbs-script.js'
 import { isPbsFinishedState } from './pbs-states.js'
 import { pbsArrayParentId, pbsRecordKey, pbsSubjobIndex } from './pbs-subjobs.js'
-import { parsePbsTimestamp } from './pbs-units.js'
 import { parsePbsnodesJson, parsePbsnodesText, parsePbsnodesXml } from './pbsnodes-parser.js'
-import { parseQstatJson } from './qstat-json-parser.js'
-import { parseQstatText } from './qstat-text-parser.js'
-import { parseQstatXml } from './qstat-xml-parser.js'
 import {
   buildMarkAndDeleteScript,
   buildQsubBatchScript,
@@ -139,21 +137,8 @@ export interface PbsAdapterOptions {
   readonly commandTimeoutMs?: number
 }
 
-// the server is down or unreachable: worth retrying, never a job failure (PBS Pro/Torque client
-// errors; "Problem loading jobs" and the slurmctld messages come from the Slurm wrappers)
-const UNAVAILABLE =
-  /cannot connect to server|Connection refused|Communication failure|pbs_iff|Server not available|Unable to contact slurm controller|Socket timed out|Problem loading (jobs|partitions|nodes)|Zero Bytes were transmitted/i
-// PBSE_UNKJOBID (15001) and PBSE_HISTJOBID (15139) as exit statuses (mod 256): 153 and 35
-const UNKNOWN_JOB_EXITS = new Set([153, 35])
-const GONE = /Unknown Job Id|Job has finished|job has been deleted|Request invalid for state of job|already complet/i
 // Slurm job names have no small limit; the wrappers show no Variable_List, so the key must fit here
 const WRAPPERS_MAX_JOB_NAME = 200
-const JOB_FOLDER_MEMORY = 20_000
-
-/** `1234.server.domain` and `1234.server` are one job: compare by the sequence number (with array index). */
-function sequenceOf(id: string): string {
-  return id.split('.')[0] ?? id
-}
 
 export class PbsAdapter implements SchedulerAdapter {
   readonly kind = 'pbs' as const
@@ -163,8 +148,7 @@ export class PbsAdapter implements SchedulerAdapter {
   #dialect: PbsDialect | null
   #detecting: Promise<PbsDialect> | null = null
   #utcOffsetMinutes: number | null = null
-  /** Job folder by job sequence number, for the files of jobs this process submitted or saw. */
-  readonly #jobDirs = new Map<string, string>()
+  readonly #jobFolders: PbsJobFolders
   /** Checkpoint helper folders already copied to the cluster by this adapter. */
   readonly #stagedHelpers = new Set<string>()
   /** Scheduler commands run so far (each qstat/pbsnodes/qdel/qhold/qrls/qrerun/qalter/qsig and each qsub batch). */
@@ -173,6 +157,7 @@ export class PbsAdapter implements SchedulerAdapter {
   constructor(options: PbsAdapterOptions) {
     this.#transport = options.transport
     this.#options = options
+    this.#jobFolders = new PbsJobFolders(options.jobsRoot)
     this.#dialect = options.flavor === undefined ? null : pbsDialectFor(options.flavor)
     this.#template = readFileSync(`${packageRoot()}/${PBS_JOB_TEMPLATE_FILE}`, 'utf8')
   }
@@ -309,10 +294,10 @@ export class PbsAdapter implements SchedulerAdapter {
         batch.flatMap((b) => (b.array?.members ?? [b.job]).map((m) => [m.submissionKey as string, pbsJobDir(m)])),
       )
       for (const r of results) {
-        if (r.kind === 'submitted') this.#rememberJobDir(r.jobId, folders.get(r.submissionKey))
+        if (r.kind === 'submitted') this.#jobFolders.remember(r.jobId, folders.get(r.submissionKey))
         submitted.set(r.submissionKey, r)
       }
-      const unavailable = results.find((r) => r.kind === 'rejected' && UNAVAILABLE.test(r.message))
+      const unavailable = results.find((r) => r.kind === 'rejected' && isPbsServerUnavailable(r.message))
       if (unavailable?.kind === 'rejected') {
         // the server did not refuse the jobs, it did not answer: the engine finds what got through by key
         throw new SchedulerCommandError('scheduler-unavailable', ['qsub'], result.exitCode, unavailable.message)
@@ -345,10 +330,10 @@ export class PbsAdapter implements SchedulerAdapter {
     const query = [...new Set(jobIds.map((id) => (pbsSubjobIndex(id) === null ? id : (pbsArrayParentId(id) ?? id))))]
     const result = await this.#run(buildQstatArgv(dialect, query, { subjobs }), {
       idempotent: true,
-      allowFailure: onlyUnknownJobs,
+      allowFailure: onlyUnknownPbsJobs,
     })
-    const asked = new Set(jobIds.map(sequenceOf))
-    const printed = this.#parseJobs(dialect, result.stdout, zone).filter((r) => asked.has(sequenceOf(r.jobId)))
+    const asked = new Set(jobIds.map(pbsJobSequence))
+    const printed = parsePbsQstatOutput(dialect, result.stdout, zone).filter((r) => asked.has(pbsJobSequence(r.jobId)))
     const records = await this.#withJobFiles(dialect, printed)
     const observed = await this.#recogniseMemoryKills(
       dialect,
@@ -356,10 +341,10 @@ export class PbsAdapter implements SchedulerAdapter {
       records.map((r) => r.record),
     )
     const bySequence = new Map<string, JobObservation>()
-    for (const o of observed) bySequence.set(sequenceOf(o.jobId), o)
+    for (const o of observed) bySequence.set(pbsJobSequence(o.jobId), o)
     // one observation per id asked about, under the id as rpo knows it; ids qstat did not print are absent
     return jobIds.flatMap((id) => {
-      const o = bySequence.get(sequenceOf(id))
+      const o = bySequence.get(pbsJobSequence(id))
       return o ? [{ ...o, jobId: id }] : []
     })
   }
@@ -372,9 +357,9 @@ export class PbsAdapter implements SchedulerAdapter {
     // PBS cannot select by name or variable: list every job (history too where the server keeps it,
     // subjobs one by one where sweeps may be arrays) and filter; a subjob stands for its instance
     const argv = buildQstatAllArgv(dialect, { subjobs: this.#arraysOn(dialect) })
-    const result = await this.#run(argv, { idempotent: true, allowFailure: onlyUnknownJobs })
+    const result = await this.#run(argv, { idempotent: true, allowFailure: onlyUnknownPbsJobs })
     const cutoff = Date.now() - (this.#options.lookbackDays ?? 14) * 86_400_000
-    const records = this.#parseJobs(dialect, result.stdout, zone).filter(
+    const records = parsePbsQstatOutput(dialect, result.stdout, zone).filter(
       (r) => r.createdAt === null || r.createdAt.getTime() >= cutoff,
     )
     for (const [key, id] of findPbsJobsBySubmissionKey(records, keys, pbsRecordKey)) found.set(key, id)
@@ -389,7 +374,7 @@ export class PbsAdapter implements SchedulerAdapter {
         if (id !== undefined && PBS_JOB_ID.test(id)) found.set(key, asNativeJobId(id))
       })
     }
-    if (jobsRoot !== undefined) for (const [key, id] of found) this.#rememberJobDir(id, `${jobsRoot}/${key}`)
+    if (jobsRoot !== undefined) for (const [key, id] of found) this.#jobFolders.remember(id, `${jobsRoot}/${key}`)
     return found
   }
 
@@ -398,15 +383,13 @@ export class PbsAdapter implements SchedulerAdapter {
     const dialect = await this.detect()
     const argv = buildQdelArgv(jobIds)
     // a job that already ended needs no deleting: the wrappers' qdel then exits non-zero in silence
-    const alreadyGone = (r: ExecResult) =>
-      r.stdout.trim() === '' && r.stderr.split('\n').every((line) => line.trim() === '' || GONE.test(line))
     if (!this.#usesExitStatusFiles(dialect)) {
-      await this.#run(argv, { idempotent: true, allowFailure: alreadyGone })
+      await this.#run(argv, { idempotent: true, allowFailure: pbsJobsAlreadyGone })
       return
     }
     // without exit statuses a deleted job looks like any job killed from outside: mark it first
     const dirs = jobIds.flatMap((id) => {
-      const dir = this.#jobDirs.get(sequenceOf(id))
+      const dir = this.#jobFolders.ofJob(id)
       return dir === undefined ? [] : [dir]
     })
     this.commandsRun++
@@ -414,7 +397,7 @@ export class PbsAdapter implements SchedulerAdapter {
       idempotent: true,
       timeoutMs: this.#timeout(),
     })
-    if (result.exitCode !== 0 && !alreadyGone(result)) throw commandError(argv, result)
+    if (result.exitCode !== 0 && !pbsJobsAlreadyGone(result)) throw pbsCommandError(argv, result)
   }
 
   /** `qhold`; refused for one instance of a PBS Pro job array (see #refuseSubjobHold). */
@@ -514,16 +497,6 @@ export class PbsAdapter implements SchedulerAdapter {
     return this.#options.exitStatusFiles ?? !dialect.recognized
   }
 
-  #parseJobs(dialect: PbsDialect, stdout: string, zone: PbsParseOptions): PbsJobRecord[] {
-    const records =
-      dialect.format === 'json'
-        ? parseQstatJson(stdout, zone)
-        : dialect.format === 'xml'
-          ? parseQstatXml(stdout, zone)
-          : parseQstatText(stdout, zone)
-    return dialect.recognized ? records : records.map((r) => fromSlurmWrappers(r, zone))
-  }
-
   // finished jobs without an exit status: the exit status (or rpo's cancel marker) from the job folder
   async #withJobFiles(
     dialect: PbsDialect,
@@ -533,7 +506,7 @@ export class PbsAdapter implements SchedulerAdapter {
     if (!this.#usesExitStatusFiles(dialect)) return plain
     const wanted = plain.flatMap((entry, i) => {
       if (!isPbsFinishedState(entry.record.nativeState) || entry.record.exitStatus !== null) return []
-      const dir = this.#jobDirOf(entry.record)
+      const dir = this.#jobFolders.of(entry.record)
       return dir === undefined ? [] : [{ i, dir }]
     })
     if (wanted.length === 0) return plain
@@ -541,7 +514,7 @@ export class PbsAdapter implements SchedulerAdapter {
     wanted.forEach(({ i, dir }, n) => {
       const found: JobFilesFound = files.get(n) ?? {}
       const entry = plain[i] as { record: PbsJobRecord; cancelled: boolean }
-      this.#rememberJobDir(entry.record.jobId, dir)
+      this.#jobFolders.remember(entry.record.jobId, dir)
       const exitStatus =
         found.exitStatus !== undefined && /^-?\d{1,5}$/.test(found.exitStatus) ? Number(found.exitStatus) : null
       // rpo deleted it and it did not succeed: cancelled, whatever it recorded. qdel (scancel) signals
@@ -598,7 +571,7 @@ export class PbsAdapter implements SchedulerAdapter {
       (this.#usesExitStatusFiles(dialect) && o.state === 'unknown' && isPbsFinishedState(record.nativeState))
     const unexplained = judged.flatMap((o, i) => {
       const record = records[i]
-      const dir = record !== undefined && candidate(o, record) ? this.#jobDirOf(record) : undefined
+      const dir = record !== undefined && candidate(o, record) ? this.#jobFolders.of(record) : undefined
       return dir === undefined ? [] : [{ i, files: pbsOutputFiles(dir) }]
     })
     if (unexplained.length === 0) return judged
@@ -612,32 +585,12 @@ export class PbsAdapter implements SchedulerAdapter {
     return judged
   }
 
-  #jobDirOf(record: PbsJobRecord): string | undefined {
-    const known = this.#jobDirs.get(sequenceOf(record.jobId))
-    if (known !== undefined) return known
-    const key = pbsRecordKey(record)
-    const jobsRoot = this.#options.jobsRoot
-    return jobsRoot !== undefined && key !== null && isSafeName(key) ? `${jobsRoot}/${key}` : undefined
-  }
-
-  #rememberJobDir(jobId: string, dir: string | undefined): void {
-    if (dir === undefined) return
-    const sequence = sequenceOf(jobId)
-    this.#jobDirs.delete(sequence)
-    this.#jobDirs.set(sequence, dir)
-    // bounded: the oldest entries go first (jobsRoot still finds their folders)
-    if (this.#jobDirs.size > JOB_FOLDER_MEMORY) {
-      const oldest = this.#jobDirs.keys().next().value
-      if (oldest !== undefined) this.#jobDirs.delete(oldest)
-    }
-  }
-
   async #readJobFiles(requests: readonly JobFilesRequest[]): Promise<Map<number, JobFilesFound>> {
     const result = await this.#transport.execScript(buildReadJobFilesScript(requests), {
       idempotent: true,
       timeoutMs: this.#timeout(requests.length),
     })
-    if (result.exitCode !== 0) throw commandError(['cat'], result)
+    if (result.exitCode !== 0) throw pbsCommandError(['cat'], result)
     return parseReadJobFilesOutput(result.stdout)
   }
 
@@ -675,39 +628,6 @@ export class PbsAdapter implements SchedulerAdapter {
     this.commandsRun++
     const result = await this.#transport.exec(argv, { idempotent: options.idempotent, timeoutMs: this.#timeout() })
     if (result.exitCode === 0 || options.allowFailure?.(result)) return result
-    throw commandError(argv, result)
-  }
-}
-
-function commandError(argv: readonly string[], result: ExecResult): SchedulerCommandError {
-  // the wrappers print some errors on stdout
-  const said = result.stderr.trim() === '' ? result.stdout : result.stderr
-  const code = UNAVAILABLE.test(said) ? 'scheduler-unavailable' : 'command-failed'
-  return new SchedulerCommandError(code, argv, result.exitCode, said)
-}
-
-/** qstat's "no such job" answer: the jobs it did know are printed, the others are simply absent. */
-function onlyUnknownJobs(result: ExecResult): boolean {
-  if (result.exitCode === null || !UNKNOWN_JOB_EXITS.has(result.exitCode)) return false
-  return result.stderr.split('\n').every((line) => line.trim() === '' || GONE.test(line))
-}
-
-/**
- * The Slurm Torque wrappers' `qstat -f` means other things by PBS's time names: `mtime` is the start,
- * `ctime` the end (the expected end while the job runs), `qtime` the submission.
- */
-function fromSlurmWrappers(record: PbsJobRecord, zone: PbsParseOptions): PbsJobRecord {
-  let submitted: Date | null = null
-  try {
-    submitted = parsePbsTimestamp(record.attributes.qtime ?? '', zone)
-  } catch {
-    submitted = null
-  }
-  return {
-    ...record,
-    createdAt: submitted,
-    startedAt: record.modifiedAt,
-    endedAt: isPbsFinishedState(record.nativeState) ? record.createdAt : null,
-    modifiedAt: null,
+    throw pbsCommandError(argv, result)
   }
 }

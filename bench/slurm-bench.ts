@@ -2,10 +2,14 @@
  * Slurm figures against the live testbed (test/cluster/up.sh): batched submission over SSH vs sbatch
  * on the login node, makespan of a native-dependency DAG vs the same DAG by hand, and the cost of a
  * 10,000-job poll (command count and parse time).
+ *
+ * Every job it submits carries one tag in its name (`<tag>-…`, or rpo's `rpo.<tag>…` keys), so at the
+ * end — also after a failure — it cancels them by listing the user's queue and checks that none is
+ * left (`cancelTaggedJobs`). Run it alone with `npm run bench -- slurm`, under the testbed's lock.
  */
 
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { SACCT_DELIMITER, SACCT_FIELDS } from '../adapters/slurm/sacct-parser.js'
@@ -43,20 +47,52 @@ export async function benchSlurm(): Promise<void> {
     return
   }
   const conn = JSON.parse(readFileSync(CONNECTION, 'utf8')) as Connection
-  await benchSubmission(conn)
-  await benchMakespan(conn)
+  const tag = `bench${Date.now()}`
+  try {
+    await benchSubmission(conn, tag)
+    await benchMakespan(conn, tag)
+  } finally {
+    await cancelTaggedJobs(conn, tag)
+  }
   await benchPollAtScale()
 }
 
-async function benchSubmission(conn: Connection): Promise<void> {
+/**
+ * Cancel every queued or running job of `tag` (names `<tag>…` and rpo's keys `rpo.<tag>…`) and wait
+ * until squeue lists none. Returns how many were cancelled.
+ * @throws Error when some are still listed after 60 s.
+ */
+async function cancelTaggedJobs(conn: Connection, tag: string): Promise<number> {
+  // %j is printed last so that nothing in a name can shift the id column
+  const list = `squeue -h -u ${conn.user} -o '%i %j' | awk -v t=${tag} 'index($2, t) == 1 || index($2, "rpo." t) == 1 { print $1 }'`
+  const found = asUser(conn, list).trim()
+  const ids = found === '' ? [] : found.split('\n')
+  if (ids.length > 0) asUser(conn, `${list} | xargs -r scancel`)
+  let left = ''
+  for (let i = 0; i < 60; i++) {
+    left = asUser(conn, list).trim()
+    if (left === '') {
+      console.log(`cleanup: ${ids.length} job(s) tagged ${tag} cancelled; none of them left in the queue`)
+      return ids.length
+    }
+    await new Promise((r) => setTimeout(r, 1000))
+  }
+  throw new Error(`bench cleanup: ${left.split('\n').length} job(s) tagged ${tag} still queued after scancel`)
+}
+
+async function benchSubmission(conn: Connection, tag: string): Promise<void> {
   const count = 1000
   // every job waits on a held blocker, so nothing runs and both sides do the same sbatch work
-  const blocker = asUser(conn, `sbatch --parsable --hold -p cpu -A ${conn.defaultAccount} --wrap true`).trim()
+  const blocker = asUser(
+    conn,
+    `cd /tmp && sbatch --parsable --hold -p cpu -A ${conn.defaultAccount} -J ${tag}-blocker --wrap true`,
+  ).trim()
+  const remote = `${conn.workDir}/${tag}`
   try {
     const direct = await measure(`${count} × sbatch on the login node (direct)`, 1, () =>
       asUser(
         conn,
-        `cd /tmp && for i in $(seq ${count}); do sbatch --parsable -p cpu -A ${conn.defaultAccount} --mem=100M -t 1 --dependency=afterok:${blocker} -J bench-direct-$i --wrap true >/dev/null; done`,
+        `cd /tmp && for i in $(seq ${count}); do sbatch --parsable -p cpu -A ${conn.defaultAccount} --mem=100M -t 1 --dependency=afterok:${blocker} -J ${tag}-direct-$i --wrap true >/dev/null; done`,
       ),
     )
     report(direct)
@@ -68,18 +104,17 @@ async function benchSubmission(conn: Connection): Promise<void> {
       knownHostsPath: conn.knownHostsPath,
     })
     const adapter = new SlurmAdapter({ transport, script: { partition: 'cpu', account: conn.defaultAccount } })
-    const remote = `${conn.workDir}/bench-${Date.now()}`
     const jobs: JobSubmission[] = Array.from({ length: count }, (_, i) => {
-      const key = asSubmissionKey(`rpo.bench.t${i}.1`)
+      const key = asSubmissionKey(`rpo.${tag}.t${i}.1`)
       return {
         submissionKey: key,
-        runId: 'bench',
+        runId: tag,
         taskId: `t${i}`,
         attempt: 1,
         command: 'true',
         workDir: remote,
         jobDir: `${remote}/jobs/${key}`,
-        env: { RPO_RUN_ID: 'bench' },
+        env: { RPO_RUN_ID: tag },
         resources: { cpus: 1, memoryMb: 100, timeLimitSeconds: 60, gpus: null, nodes: 1 },
         dependsOn: [
           { submissionKey: asSubmissionKey('blocker'), jobId: asNativeJobId(blocker), condition: 'succeeded' },
@@ -92,10 +127,9 @@ async function benchSubmission(conn: Connection): Promise<void> {
     report(viaRpo, `ratio to direct: ${(viaRpo.medianMs / direct.medianMs).toFixed(2)}× (target ≤ 1.2×)`)
     await adapter.close()
   } finally {
-    asUser(
-      conn,
-      `scancel ${blocker}; scancel --name=$(seq -f 'bench-direct-%g' -s, 1 ${count}) 2>/dev/null; squeue -h -o %i -n $(seq -f 'rpo.bench.t%g.1' -s, 0 ${count - 1}) | xargs -r scancel`,
-    )
+    // scancel --name takes one name, not a list: the jobs are found by their tag (cancelTaggedJobs)
+    await cancelTaggedJobs(conn, tag)
+    asUser(conn, `rm -rf -- ${remote}`)
   }
 }
 
@@ -123,12 +157,12 @@ function sacctMakespan(conn: Connection, ids: string): number {
   return (Math.max(...rows.map((r) => r[1] as number)) - Math.min(...rows.map((r) => r[0] as number))) / 1000
 }
 
-export async function benchMakespan(conn: Connection, rounds = 3): Promise<void> {
+export async function benchMakespan(conn: Connection, tag: string, rounds = 3): Promise<void> {
   const hand: number[] = []
   const rpo: number[] = []
   const seen: number[] = []
   for (let i = 0; i < rounds; i++) {
-    const round = await makespanRound(conn)
+    const round = await makespanRound(conn, tag)
     hand.push(round.handSeconds)
     rpo.push(round.rpoSeconds)
     seen.push(round.rpoWall)
@@ -142,29 +176,43 @@ export async function benchMakespan(conn: Connection, rounds = 3): Promise<void>
   )
 }
 
-async function makespanRound(conn: Connection): Promise<{ handSeconds: number; rpoSeconds: number; rpoWall: number }> {
+async function makespanRound(
+  conn: Connection,
+  tag: string,
+): Promise<{ handSeconds: number; rpoSeconds: number; rpoWall: number }> {
   // by hand: the same DAG with native dependencies, submitted in one go
+  const sbatch = `sbatch --parsable -A ${conn.defaultAccount} --mem=100M -t 2 -J ${tag}-hand`
   const hand = asUser(
     conn,
-    `cd /tmp && p=$(sbatch --parsable -p cpu -A ${conn.defaultAccount} --mem=100M -t 2 --wrap 'sleep 1') && all=$p && ids='' && for i in $(seq 20); do t=$(sbatch --parsable -p gpu -A ${conn.defaultAccount} --mem=100M -t 2 --gpus=1 --dependency=afterok:$p --wrap 'sleep 1'); ids="$ids:$t"; all="$all,$t"; done && r=$(sbatch --parsable -p cpu -A ${conn.defaultAccount} --mem=100M -t 2 --dependency=afterok$ids --wrap 'sleep 1') && all="$all,$r" && while squeue -h -j $r 2>/dev/null | grep -q .; do sleep 0.2; done && sleep 5 && echo $all`,
+    `cd /tmp && p=$(${sbatch} -p cpu --wrap 'sleep 1') && all=$p && ids='' && for i in $(seq 20); do t=$(${sbatch} -p gpu --gpus=1 --dependency=afterok:$p --wrap 'sleep 1'); ids="$ids:$t"; all="$all,$t"; done && r=$(${sbatch} -p cpu --dependency=afterok$ids --wrap 'sleep 1') && all="$all,$r" && while squeue -h -j $r 2>/dev/null | grep -q .; do sleep 0.2; done && sleep 5 && echo $all`,
   )
   const handSeconds = sacctMakespan(conn, hand.trim())
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rpo-bench-'))
+  const remote = `${conn.workDir}/${tag}-makespan-${Date.now()}`
   writeFileSync(
     path.join(dir, 'rpo.config.yaml'),
-    `defaultCluster: testbed\nclusters:\n  testbed:\n    kind: slurm\n    ssh: { host: "${conn.host}", port: ${conn.port}, user: ${conn.user}, privateKey: "${conn.privateKeyPath}", knownHosts: "${conn.knownHostsPath}" }\n    workDir: ${conn.workDir}/bench-makespan-${Date.now()}\n    account: ${conn.defaultAccount}\n    pollInterval: 1s\n    maxPollInterval: 5s\n`,
+    `defaultCluster: testbed\nclusters:\n  testbed:\n    kind: slurm\n    ssh: { host: "${conn.host}", port: ${conn.port}, user: ${conn.user}, privateKey: "${conn.privateKeyPath}", knownHosts: "${conn.knownHostsPath}" }\n    workDir: ${remote}\n    account: ${conn.defaultAccount}\n    pollInterval: 1s\n    maxPollInterval: 5s\n`,
   )
   const app = await createApp({ cwd: dir })
-  const loaded = loadPipelineText(path.join(dir, 'dag.yaml'), DAG('makespan'))
+  // the run id (in every job name) starts with the tag, so cancelTaggedJobs finds what a failure left
+  const loaded = loadPipelineText(path.join(dir, 'dag.yaml'), DAG(tag))
   const engine = await app.engineFor()
   const started = performance.now()
-  const { run } = await engine.startRun(loaded)
-  const state = await followRun(engine, run.id, { pollIntervalMs: 1000, maxPollIntervalMs: 5000 })
-  const rpoWall = (performance.now() - started) / 1000
-  const attempts = await app.store.listAttempts(run.id)
-  await app.close()
+  let attempts: Awaited<ReturnType<typeof app.store.listAttempts>>
+  let state: string
+  let rpoWall: number
+  try {
+    const { run } = await engine.startRun(loaded)
+    state = await followRun(engine, run.id, { pollIntervalMs: 1000, maxPollIntervalMs: 5000 })
+    rpoWall = (performance.now() - started) / 1000
+    attempts = await app.store.listAttempts(run.id)
+  } finally {
+    await app.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
   await new Promise((r) => setTimeout(r, 5000))
+  asUser(conn, `rm -rf -- ${remote}`)
   const rpoSeconds = sacctMakespan(conn, attempts.map((a) => a.jobId).join(','))
   if (state !== 'succeeded') throw new Error(`makespan run ended ${state}`)
   return { handSeconds, rpoSeconds, rpoWall }

@@ -126,6 +126,7 @@ function createEngine(
               ...(raw.account ? { account: raw.account } : {}),
               ...(raw.qos ? { qos: raw.qos } : {}),
             },
+            jobsRoot,
           })
     return new Engine({
       store,

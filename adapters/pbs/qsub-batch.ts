@@ -171,7 +171,8 @@ export function buildQsubBatchScript(jobs: readonly QsubBatchJob[], options: Qsu
       script.endsWith('\n') ? script.slice(0, -1) : script,
       delimiter,
       'then',
-      `  echo "rpo-fail ${i} cannot write the job script ${dir}/${PBS_JOB_FILES.script}"`,
+      // the path as one quoted word: inside "…" a folder named $(…) would run
+      `  printf 'rpo-fail ${i} cannot write the job script %s\\n' ${file}`,
       'else',
       ...(subjobs.length > 0 ? [`  rpo_subjobs=(${subjobs.flat().join(' ')})`] : []),
       `  rpo_qsub ${i} ${quoteShellWord(dir)} ${argv.join(' ')}`,
@@ -259,7 +260,9 @@ export function cleanQsubMessage(message: string): string {
  * The command as the batch script runs it when the server reports no exit status (the Slurm Torque
  * wrappers): run it with `bash -c` exactly as written, write its exit status to `<jobDir>/exit_status`
  * (through a temporary file, so a reader never sees half a number), and exit with it. A job killed
- * from outside (qdel, walltime) writes nothing; the adapter never reads a missing file as success.
+ * from outside (qdel, walltime) usually writes nothing — unless its command died of the signal before
+ * this shell did, and then it writes 128 + the signal; the adapter never reads a missing file as
+ * success, and a job rpo deleted as cancelled unless it wrote 0.
  */
 export function withExitStatusFile(command: string, jobDir: string): string {
   if (command.includes('\0')) throw new RpoError('spec-invalid', 'PBS script: command contains a NUL byte')

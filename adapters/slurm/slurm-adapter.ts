@@ -9,6 +9,7 @@ import { SchedulerCommandError } from '../../src/core/errors.js'
 import { isTerminalJobState } from '../../src/core/job/job-state.js'
 import { packageRoot } from '../../src/package-root.js'
 import { stageCheckpointHelper } from '../../src/scheduler/checkpoint-helper.js'
+import { readOutputTails } from '../../src/scheduler/output-tails.js'
 import { runBatchScript } from '../../src/scheduler/run-batch-script.js'
 import type {
   Inventory,
@@ -20,6 +21,7 @@ import type {
   SubmitResult,
 } from '../../src/scheduler/scheduler-adapter.js'
 import { asNativeJobId } from '../../src/scheduler/scheduler-adapter.js'
+import { isSafeName } from '../../src/script/shell-quote.js'
 import { readUtcOffsetMinutes } from '../../src/transport/cluster-clock.js'
 import type { ExecResult, Transport } from '../../src/transport/transport.js'
 import { parseSacct, sacctToJobObservations } from './sacct-parser.js'
@@ -37,6 +39,12 @@ import {
   buildSqueueArgv,
   buildSqueueByNameArgv,
 } from './slurm-commands.js'
+import {
+  findMemoryKillMessage,
+  overMemoryFromAccounting,
+  overMemoryFromOutput,
+  slurmOutputFiles,
+} from './slurm-memory-kill.js'
 import { renderSlurmScript, SLURM_JOB_TEMPLATE_FILE, type SlurmScriptOptions } from './slurm-script.js'
 import { isSqueueInvalidJobIdError, parseSqueue, squeueToJobObservations } from './squeue-parser.js'
 
@@ -48,6 +56,11 @@ export interface SlurmAdapterOptions {
   readonly lookbackDays?: number
   /** Per scheduler command. @default 120000 */
   readonly commandTimeoutMs?: number
+  /**
+   * The engine's `<jobsRoot>/<submission key>` job folders: where the output of a job this adapter
+   * did not submit itself (after a restart) is found, to tell a memory kill from a failure.
+   */
+  readonly jobsRoot?: string
 }
 
 // slurmctld says these when it is down or overloaded: worth retrying, never a job failure
@@ -56,6 +69,9 @@ const UNAVAILABLE =
 
 /** How long a job squeue reports ended may wait for its sacct record before it is taken as it is. */
 const ACCOUNTING_GRACE_MS = 60_000
+
+/** Job folders remembered from submissions (the oldest are forgotten first; jobsRoot still finds them). */
+const JOB_FOLDER_MEMORY = 10_000
 
 export class SlurmAdapter implements SchedulerAdapter {
   readonly kind = 'slurm' as const
@@ -73,6 +89,8 @@ export class SlurmAdapter implements SchedulerAdapter {
   readonly #template: string
   #utcOffsetMinutes: number | null = null
   readonly #stagedHelpers = new Set<string>()
+  /** Job id → the folder its output goes to, for jobs this adapter submitted. */
+  readonly #jobDirs = new Map<string, string>()
   /** Scheduler commands run so far (each squeue/sacct/sbatch batch/scontrol counts as one). */
   commandsRun = 0
 
@@ -114,6 +132,8 @@ export class SlurmAdapter implements SchedulerAdapter {
     this.commandsRun++
     const result = await runBatchScript(this.#transport, buildBatchSubmitScript(batch), this.#timeout(jobs.length))
     const results = parseBatchSubmitOutput(result.stdout, batch)
+    const folders = new Map(jobs.map((job) => [job.submissionKey as string, job.jobDir]))
+    for (const r of results) if (r.kind === 'submitted') this.#rememberJobDir(r.jobId, folders.get(r.submissionKey))
     if (results.length < jobs.length && result.exitCode !== 0) {
       // the script died part way: the engine finds what did get submitted by submission key
       throw new SchedulerCommandError(
@@ -162,10 +182,53 @@ export class SlurmAdapter implements SchedulerAdapter {
         })
       }
     }
+    await this.#recogniseMemoryKills(byId)
     return jobIds.flatMap((id) => {
       const o = byId.get(id)
       return o ? [o] : []
     })
+  }
+
+  // without cgroups Slurm SIGKILLs a job over its memory and records it FAILED (slurm-memory-kill.ts):
+  // accounting's figures, else slurmstepd's message in the job's output, make it out_of_memory
+  async #recogniseMemoryKills(byId: Map<string, JobObservation>): Promise<void> {
+    const unexplained: { id: string; files: string[] }[] = []
+    for (const [id, o] of byId) {
+      const judged = overMemoryFromAccounting(o)
+      byId.set(id, judged)
+      const dir = judged.state === 'failed' ? this.#jobDirOf(id, judged.name) : undefined
+      if (dir !== undefined) unexplained.push({ id, files: slurmOutputFiles(dir, id) })
+    }
+    if (unexplained.length === 0) return
+    this.commandsRun++
+    const tails = await readOutputTails(this.#transport, unexplained, this.#timeout(unexplained.length))
+    unexplained.forEach(({ id }, i) => {
+      const message = findMemoryKillMessage(tails.get(i) ?? '')
+      const o = byId.get(id)
+      if (message !== null && o !== undefined) byId.set(id, overMemoryFromOutput(o, message))
+    })
+  }
+
+  #jobDirOf(jobId: string, name: string | undefined): string | undefined {
+    const known = this.#jobDirs.get(jobId)
+    if (known !== undefined) return known
+    const jobsRoot = this.#options.jobsRoot
+    if (jobsRoot === undefined || name === undefined) return undefined
+    // an array instance carries its array's name (rpo.<run>.<task>.array.<attempt>); its folder is the instance's
+    const index = /_(\d+)$/.exec(jobId)?.[1]
+    const array = /^(.*)\.array\.(\d+)$/.exec(name)
+    const key = index !== undefined && array !== null ? `${array[1]}.${index}.${array[2]}` : name
+    return isSafeName(key) ? `${jobsRoot.replace(/\/+$/, '')}/${key}` : undefined
+  }
+
+  #rememberJobDir(jobId: string, dir: string | undefined): void {
+    if (dir === undefined) return
+    this.#jobDirs.delete(jobId)
+    this.#jobDirs.set(jobId, dir)
+    if (this.#jobDirs.size > JOB_FOLDER_MEMORY) {
+      const oldest = this.#jobDirs.keys().next().value
+      if (oldest !== undefined) this.#jobDirs.delete(oldest)
+    }
   }
 
   async findBySubmissionKey(keys: readonly SubmissionKey[]): Promise<ReadonlyMap<SubmissionKey, NativeJobId>> {

@@ -15,6 +15,7 @@ import {
   type JobSubmission,
   type NativeJobId,
 } from '../../../src/scheduler/scheduler-adapter.js'
+import { sharedFixture } from '../../support/shared-fixtures.js'
 import { type Answer, exit, FakeTransport, ok } from './fake-pbs-transport.js'
 
 const ROOT = '/scratch/u/jobs'
@@ -372,10 +373,7 @@ describe('a 4-instance sweep on Torque', () => {
 })
 
 describe('the real Torque array capture (fyrd, Stanford, 2016)', () => {
-  const CAPTURE = readFileSync(
-    join(import.meta.dirname, '../../../../shared/fixtures/torque/qstat_x/fyrd-stanford_qstat_x_arrays.xml'),
-    'utf8',
-  )
+  const CAPTURE = readFileSync(sharedFixture('torque', 'qstat_x', 'fyrd-stanford_qstat_x_arrays.xml'), 'utf8')
 
   it('maps each subjob field by field under the id asked, and never the array’s own record', async () => {
     const asked: string[][] = []

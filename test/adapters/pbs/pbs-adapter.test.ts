@@ -168,10 +168,30 @@ describe('poll on the Slurm wrappers', () => {
       nodes: ['cpu1'],
     })
     expect(seen[2]?.endedAt).toEqual(new Date('2026-11-28T14:14:32Z'))
-    // one qstat and one read of the job folders
+    // one qstat, one read of the job folders, and one of the failed job's output (a memory kill?)
     expect(transport.schedulerCommands).toEqual(['qstat --version', 'qstat -f 43 44 45 46 47 48'])
-    expect(transport.scripts).toHaveLength(1)
-    expect(pbs.commandsRun).toBe(2)
+    expect(transport.scripts).toHaveLength(2)
+    expect(transport.scripts[1]).toContain(`${root}/rpo-pbsfx-fail/pbs.err`)
+    expect(pbs.commandsRun).toBe(3)
+  })
+
+  it('a job rpo deleted is cancelled even when its script lived to record the signal’s exit status', async () => {
+    // qdel → scancel signals every process of the job: when the command dies first, the job script can
+    // still write 143 (128 + SIGTERM) before its own signal lands; rpo's marker says who ended it
+    const transport = new FakeTransport(
+      wrappers((argv) => (argv.join(' ') === 'qstat -f 43 45' ? ok(fixture('qstat-f-final.txt')) : undefined)),
+    )
+    const root = '/home/rpotest/jobs'
+    transport.files.set(`${root}/rpo-pbsfx-sleep/exit_status`, '143\n')
+    transport.files.set(`${root}/rpo-pbsfx-sleep/cancel_requested`, '')
+    // finished on its own just before the delete: its success stands
+    transport.files.set(`${root}/rpo-pbsfx-ok/exit_status`, '0\n')
+    transport.files.set(`${root}/rpo-pbsfx-ok/cancel_requested`, '')
+    const seen = await adapter(transport, { jobsRoot: root }).poll(ids('43', '45'))
+    expect(seen.map((o) => [o.jobId, o.state])).toEqual([
+      ['43', 'succeeded'],
+      ['45', 'cancelled'],
+    ])
   })
 
   it('a queued job with priority 0 is held; a running one with priority 0 is still running', async () => {

@@ -232,6 +232,36 @@ describe('buildQsubBatchScript', () => {
     expect(stdout).toContain('rpo-mkdir-failed')
     expect(box.log()).toEqual([])
   })
+
+  it('passes a folder path with spaces, quotes, $(…) and backquotes intact and executes none of it', () => {
+    const box = sandbox('hostile path')
+    // a path without spaces, so that an expansion would really create it
+    const pwned = join(WORK, 'pwned')
+    const evil = `${box.dir}/it's a "dir" $(touch ${pwned}) \`touch ${pwned}\` \${HOME}`
+    const submitted = { ...job(evil, 'a'), jobDir: `${evil}/jobs/a` }
+    const refused = { ...job(evil, 'b'), jobDir: `${evil}/jobs/b` }
+    // b's job script cannot be written (a folder stands where the file goes): its refusal names the path
+    mkdirSync(`${evil}/jobs/b/${PBS_JOB_FILES.script}`, { recursive: true })
+    const batch = [
+      { job: submitted, script: '#!/bin/bash\necho a\n' },
+      { job: refused, script: '#!/bin/bash\necho b\n' },
+    ]
+    const { stdout, code } = box.run(buildQsubBatchScript(batch))
+    expect(code).toBe(0)
+    expect(existsSync(pwned)).toBe(false)
+    expect(readFileSync(`${evil}/jobs/a/${PBS_JOB_FILES.script}`, 'utf8')).toBe('#!/bin/bash\necho a\n')
+    expect(readFileSync(`${evil}/jobs/a/${PBS_JOB_FILES.jobId}`, 'utf8')).toBe('101.fakesrv\n')
+    expect(box.log()).toEqual([`-o ${evil}/jobs/a/pbs.out -e ${evil}/jobs/a/pbs.err ${evil}/jobs/a/job.pbs`])
+    expect(parseQsubBatchOutput(stdout, batch)).toEqual([
+      { kind: 'submitted', submissionKey: 'a', jobId: '101.fakesrv' },
+      { kind: 'rejected', submissionKey: 'b', message: `cannot write the job script ${evil}/jobs/b/job.pbs` },
+    ])
+  })
+
+  it('refuses a folder path with a newline before anything runs', () => {
+    const lines = { ...job('/scratch/u/w', 'a'), jobDir: '/scratch/u/w/jobs/a\n$(touch /tmp/x)' }
+    expect(() => buildQsubBatchScript([{ job: lines, script: '#!/bin/bash\n' }])).toThrow(RpoError)
+  })
 })
 
 describe('job arrays in a submission batch', () => {

@@ -76,7 +76,7 @@ describe('budgets fail closed', () => {
     const run = await runCli(dir, ['run', 'roomy.yaml'])
     expect(run.code, run.stderr).toBe(0)
     expect(run.stderr).toMatch(
-      /\(budget-invalid\): the budget of project other cannot be judged: the gpu-hours budget other\.set\[0\] .*2026-05-01\.\.2026-01-01.*rpo budget set by mallory/,
+      /! budget problem: the budget of project other cannot be judged: the gpu-hours budget other\.set\[0\] .*2026-05-01\.\.2026-01-01.*rpo budget set by mallory/,
     )
 
     const report = await runCli(dir, ['budget', 'report'])

@@ -27,7 +27,9 @@ describe('out of memory on the local executor (rpo run)', () => {
     const run = spawnCli(dir, ['run', 'p.yaml'])
     const { code, stderr } = await run.closed()
     expect(code, stderr).toBe(0)
-    expect(stderr).toContain('grow ran out of memory with 64 MB; the next attempt asks for 256 MB')
+    expect(stderr).toMatch(
+      /grow ran out of memory with 64 MB \(used \d+ MB, over its 64 MB limit\); the next attempt asks for 256 MB/,
+    )
     expect(stderr).not.toContain('modest ran out of memory')
 
     const jobsRoot = path.join(dir, '.rpo/jobs')

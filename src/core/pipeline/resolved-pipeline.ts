@@ -265,35 +265,52 @@ function topologicalOrder(tasks: ReadonlyMap<string, ResolvedTask>, declared: re
       tasks,
       declared.filter((n) => (indegree.get(n) ?? 0) > 0),
     )
-    throw new DagError('dag-cycle', `dependency cycle: ${cycle.join(' -> ')}`)
+    throw new DagError('dag-cycle', `dependency cycle: ${describeCycle(cycle)}`)
   }
   return order
 }
 
+/**
+ * One cycle among the tasks left over by Kahn's algorithm, found by an iterative depth-first search
+ * (a recursive one overflows the stack on a chain of thousands of tasks).
+ */
 function findCycle(tasks: ReadonlyMap<string, ResolvedTask>, candidates: readonly string[]): string[] {
   const state = new Map<string, 'visiting' | 'done'>()
-  const stack: string[] = []
-  const visit = (name: string): string[] | null => {
-    state.set(name, 'visiting')
-    stack.push(name)
-    for (const dep of tasks.get(name)?.after ?? []) {
-      const s = state.get(dep.task)
-      if (s === 'visiting') return [...stack.slice(stack.indexOf(dep.task)), dep.task]
-      if (s === undefined) {
-        const found = visit(dep.task)
-        if (found) return found
+  for (const root of candidates) {
+    if (state.has(root)) continue
+    // the path from the root, with how far each task's upstream list has been walked
+    const path: { name: string; next: number }[] = [{ name: root, next: 0 }]
+    const onPath = new Map<string, number>([[root, 0]])
+    state.set(root, 'visiting')
+    while (path.length > 0) {
+      const top = path[path.length - 1] as { name: string; next: number }
+      const after = tasks.get(top.name)?.after ?? []
+      if (top.next >= after.length) {
+        path.pop()
+        onPath.delete(top.name)
+        state.set(top.name, 'done')
+        continue
       }
-    }
-    stack.pop()
-    state.set(name, 'done')
-    return null
-  }
-  for (const name of candidates) {
-    if (!state.has(name)) {
-      const found = visit(name)
-      // edges point upstream; print the cycle in execution order
-      if (found) return found.reverse()
+      const dep = (after[top.next++] as ResolvedDependency).task
+      const s = state.get(dep)
+      if (s === 'visiting') {
+        const cycle = [...path.slice(onPath.get(dep) as number).map((p) => p.name), dep]
+        // edges point upstream; print the cycle in execution order
+        return cycle.reverse()
+      }
+      if (s === undefined && tasks.has(dep)) {
+        state.set(dep, 'visiting')
+        onPath.set(dep, path.length)
+        path.push({ name: dep, next: 0 })
+      }
     }
   }
   return [...candidates]
+}
+
+/** `a -> b -> c -> a`, shortened in the middle when the cycle is long. */
+function describeCycle(cycle: readonly string[]): string {
+  const tasks = cycle.length - 1
+  if (cycle.length <= 12) return cycle.join(' -> ')
+  return `${cycle.slice(0, 5).join(' -> ')} -> … -> ${cycle.slice(-5).join(' -> ')} (a cycle of ${tasks} tasks)`
 }

@@ -85,10 +85,8 @@ export const CHECKPOINT_SIGNALS = [
   'WINCH',
 ] as const
 
-export const signalSchema = z
-  .string()
-  .refine((value) => CHECKPOINT_SIGNALS.some((s) => value === s || value === `SIG${s}`), {
-    error: `expected a signal the job can catch: ${CHECKPOINT_SIGNALS.join(', ')} (with or without SIG)`,
-  })
+export const signalSchema = z.string().regex(new RegExp(`^(SIG)?(${CHECKPOINT_SIGNALS.join('|')})$`), {
+  error: `expected a signal the job can catch: ${CHECKPOINT_SIGNALS.join(', ')} (with or without SIG)`,
+})
 
 export const deadlineSchema = z.string().refine(isZonedDateTime, { error: ZONED_DATE_TIME_EXPECTED })

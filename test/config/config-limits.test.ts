@@ -128,3 +128,17 @@ describe('project deadline', () => {
     expect(load(project('    deadline: 2026-12-15T00:00:00Z\n')).projects.vision?.deadline).toBe('2026-12-15T00:00:00Z')
   })
 })
+
+describe('names and parse errors in the config', () => {
+  it('a 250-character project name is refused with the limit', () => {
+    const error = errorOf(`projects:\n  ${'p'.repeat(250)}: { importance: 1 }\n`)
+    expect(error.code).toBe('config-invalid')
+    expect(error.message).toMatch(/rpo\.config\.yaml:2:\d+: projects\.p+: invalid key: .*at most 64 characters/)
+  })
+
+  it('an alias to an undefined anchor is a located, typed error', () => {
+    const error = errorOf('defaultCluster: *nope\n')
+    expect(error.code).toBe('spec-unparsable')
+    expect(error.message).toMatch(/rpo\.config\.yaml:1:17: not valid YAML\/JSON: alias \*nope/)
+  })
+})

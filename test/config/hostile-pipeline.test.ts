@@ -61,6 +61,15 @@ describe('dependency graphs that attack the validator', () => {
     expect(error.message).toContain('10000 tasks')
   })
 
+  it('10,000 misspelled dependencies are all listed; the first ones with a did-you-mean', { timeout: 60_000 }, () => {
+    const lines = ['name: x', 'tasks:']
+    for (let i = 0; i < 10_000; i++) lines.push(`  task${i}: { command: "true", after: [tsak${i}] }`)
+    const error = errorOf(lines.join('\n'))
+    expect(error.code).toBe('dag-unknown-dependency')
+    expect(error.message.split('\n')).toHaveLength(10_000)
+    expect(error.message).toContain('tasks.task0.after: unknown task "tsak0" (did you mean "task0"?)')
+  })
+
   it('a 50,000-task chain loads', { timeout: 120_000 }, () => {
     const lines = ['name: x', 'tasks:', '  t0: { command: "true" }']
     for (let i = 1; i < 50_000; i++) lines.push(`  t${i}: { command: "true", after: [t${i - 1}] }`)

@@ -1,6 +1,6 @@
 // `rpo validate` on files written to break it (issue #10): exit 2 with a located message, never a
 // stack trace (exit 70), never a hang; and a 50,000-task chain validates and prints its table.
-import { writeFileSync } from 'node:fs'
+import { truncateSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { makeWorkDir, runCli, writePipeline } from '../support/cli-harness.js'
@@ -47,6 +47,17 @@ describe('rpo validate on hostile files', () => {
     const result = await validate('name: x\ntasks:\n  a: { command: "true", resources: { time: 0 } }\n')
     expect(result.code).toBe(2)
     expect(result.stderr).toContain('tasks.a.resources.time')
+  })
+
+  it('a file over 16 MiB is refused before it is read, and a device is not read at all', async () => {
+    const dir = workspace('name: x\n')
+    truncateSync(path.join(dir, 'pipeline.yaml'), 17 * 1024 * 1024)
+    const big = await runCli(dir, ['validate', 'pipeline.yaml'])
+    expect(big.code).toBe(2)
+    expect(big.stderr).toContain('pipeline.yaml: 17825792 bytes is too large: at most 16777216 (16 MiB)')
+    const device = await runCli(dir, ['validate', '/dev/zero'])
+    expect(device.code).toBe(2)
+    expect(device.stderr).toContain('/dev/zero: not a regular file')
   })
 
   it('a 50,000-task chain validates and lists every step', { timeout: 180_000 }, async () => {

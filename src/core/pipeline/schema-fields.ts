@@ -67,23 +67,12 @@ export const envNameSchema = z.string().regex(ENV_NAME_PATTERN, {
   error: 'expected an environment variable name matching [A-Za-z_][A-Za-z0-9_]*',
 })
 
-/** Signals a job can trap to checkpoint: never KILL or STOP, which cannot be caught. */
-export const CHECKPOINT_SIGNALS = [
-  'USR2',
-  'USR1',
-  'TERM',
-  'INT',
-  'HUP',
-  'QUIT',
-  'ALRM',
-  'CONT',
-  'URG',
-  'XCPU',
-  'XFSZ',
-  'VTALRM',
-  'PROF',
-  'WINCH',
-] as const
+/**
+ * Signals a job can trap to checkpoint, and Slurm's `--signal` knows by name (its list, 22.05: HUP INT
+ * QUIT ABRT KILL ALRM TERM USR1 USR2 URG CONT STOP TSTP TTIN TTOU XCPU); never KILL or STOP, which
+ * cannot be caught, nor the job-control and abort ones.
+ */
+export const CHECKPOINT_SIGNALS = ['USR2', 'USR1', 'TERM', 'INT', 'HUP', 'QUIT', 'ALRM', 'URG', 'CONT', 'XCPU'] as const
 
 export const signalSchema = z.string().regex(new RegExp(`^(SIG)?(${CHECKPOINT_SIGNALS.join('|')})$`), {
   error: `expected a signal the job can catch: ${CHECKPOINT_SIGNALS.join(', ')} (with or without SIG)`,

@@ -93,6 +93,8 @@ describe('sweeps too large to build', () => {
     const error = errorOf(task(`    matrix:\n${axes.join('\n')}\n`))
     expect(error.code).toBe('spec-invalid')
     expect(error.message).toContain('would make 10000000000 task instances')
+    // one problem, on the task: the pipeline total would only repeat it
+    expect(error.message.split('\n')).toHaveLength(1)
   })
 
   it('sweeps that fit per task but not together are refused with the pipeline total', () => {

@@ -302,9 +302,14 @@ export const PipelineSchema = z.strictObject({
     .superRefine((tasks, ctx) => {
       let total = 0
       // refinements also run over values that failed their own checks: look before reading
-      for (const task of Object.values(tasks) as unknown[])
-        total += isObject(task) && isObject(task.matrix) ? matrixSize(task.matrix as MatrixSpec).bound : 1
-      if (total > MAX_INSTANCES_PER_PIPELINE) {
+      let oversizedTask = false
+      for (const task of Object.values(tasks) as unknown[]) {
+        const size = isObject(task) && isObject(task.matrix) ? matrixSize(task.matrix as MatrixSpec).bound : 1
+        oversizedTask ||= size > MAX_INSTANCES_PER_TASK
+        total += size
+      }
+      // a task over its own cap is reported on the task; the total would only repeat it
+      if (total > MAX_INSTANCES_PER_PIPELINE && !oversizedTask) {
         ctx.addIssue({
           code: 'custom',
           message: `the tasks and their sweeps would make ${describeCount(total)} task instances; rpo allows at most ${MAX_INSTANCES_PER_PIPELINE} per pipeline: split it into several pipelines`,

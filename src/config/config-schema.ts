@@ -13,9 +13,8 @@ const name = nameSchema('name')
 const memory = z
   .union([z.number().positive(), z.string()])
   .refine((v) => (parseMemoryMb(v) ?? 0) > 0, { error: 'expected a memory size such as 16G' })
-const duration = z
-  .union([z.number().nonnegative(), z.string()])
-  .refine((v) => parseDurationSeconds(v) !== null, { error: 'expected a duration such as 30s or 5m' })
+// timeouts past an hour are mistakes, and past ~24 days they overflow Node's timers
+const duration = durationSchema({ maxSeconds: 3600, example: '30s or 5m' })
 
 export const SshConnectionSchema = z.strictObject({
   host: z.string().min(1),

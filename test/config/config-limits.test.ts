@@ -142,3 +142,14 @@ describe('names and parse errors in the config', () => {
     expect(error.message).toMatch(/rpo\.config\.yaml:1:17: not valid YAML\/JSON: alias \*nope/)
   })
 })
+
+describe('timeouts', () => {
+  it('an absurd store busyTimeout or SSH connectTimeout is refused', () => {
+    expect(errorOf('store: { url: "sqlite:x.db", busyTimeout: 9999999d }\n').message).toMatch(
+      /store\.busyTimeout: expected at most 1h/,
+    )
+    expect(errorOf(slurm('    ssh: { host: h, user: u, connectTimeout: 30d }\n')).message).toMatch(
+      /clusters\.hpc\.ssh\.connectTimeout: expected at most 1h/,
+    )
+  })
+})

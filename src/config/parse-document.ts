@@ -42,6 +42,18 @@ export function parseDocumentText(file: string, text: string): LoadedDocument {
   }
   const structural = structuralProblems(doc)
   if (structural.problems.length > 0) throw unparsable(structural.problems)
+  if (structural.reservedKeys.length > 0) {
+    // zod builds its output by assignment, so a "__proto__" key would set a prototype instead of
+    // being read: a matrix axis, an env var or a task would vanish without a word
+    throw new SpecError(
+      'spec-invalid',
+      structural.reservedKeys.map((offset) => ({
+        file: at(offset),
+        path: '',
+        message: 'the key "__proto__" is not allowed (JavaScript would read it as the object\'s prototype)',
+      })),
+    )
+  }
   let data: unknown
   try {
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown
@@ -87,14 +99,17 @@ function pathKey(path: readonly PropertyKey[]): string {
 
 /**
  * Duplicate keys (as JavaScript would see them: `1` and `"1"` are one key) and aliases to anchors
- * not defined before them, found in one walk; and where the first alias is, for the alias-bomb message.
+ * not defined before them, found in one walk; also "__proto__" keys, and where the first alias is,
+ * for the alias-bomb message.
  * Iterative, so a deeply nested file cannot overflow the stack here.
  */
 function structuralProblems(doc: Document): {
   problems: { offset: number; message: string }[]
+  reservedKeys: number[]
   firstAlias: number | undefined
 } {
   const problems: { offset: number; message: string }[] = []
+  const reservedKeys: number[] = []
   const anchors = new Set<string>()
   let firstAlias: number | undefined
   const stack: unknown[] = [doc.contents]
@@ -116,6 +131,7 @@ function structuralProblems(doc: Document): {
         if (isScalar(pair.key)) {
           const key = String(pair.key.value)
           if (seen.has(key)) problems.push({ offset: pair.key.range?.[0] ?? 0, message: 'Map keys must be unique' })
+          if (key === '__proto__') reservedKeys.push(pair.key.range?.[0] ?? 0)
           seen.add(key)
         }
       }
@@ -128,7 +144,7 @@ function structuralProblems(doc: Document): {
     }
   }
   problems.sort((a, b) => a.offset - b.offset)
-  return { problems, firstAlias }
+  return { problems, reservedKeys, firstAlias }
 }
 
 /**

@@ -51,6 +51,20 @@ describe('placeholders', () => {
   })
 })
 
+describe('"__proto__" keys', () => {
+  for (const [where, text] of [
+    ['a matrix axis', task('    command: "true"\n    matrix: { __proto__: [1, 2] }\n')],
+    ['an env var', task('    command: "true"\n    env: { __proto__: x }\n')],
+    ['a task', 'name: demo\ntasks:\n  __proto__: { command: "true" }\n'],
+  ] as const) {
+    it(`as ${where} is refused, located, instead of vanishing`, () => {
+      const error = errorOf(text)
+      expect(error.code).toBe('spec-invalid')
+      expect(error.message).toMatch(/pipeline\.yaml:\d+:\d+: the key "__proto__" is not allowed/)
+    })
+  }
+})
+
 describe('matrix keys that collide in RPO_PARAM_*', () => {
   it('a-b and a_b are refused, naming both keys', () => {
     const error = errorOf(task('    command: "true"\n    matrix: { a-b: [1], a_b: [2] }\n'))

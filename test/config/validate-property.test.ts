@@ -54,8 +54,14 @@ function graft(path: readonly string[], replacement: unknown, extraKey: string |
   for (const key of path.slice(0, -1)) parent = parent[key] as Record<string, unknown>
   const last = path.at(-1) as string
   if (extraKey === null) parent[last] = replacement
-  else if (parent[last] && typeof parent[last] === 'object') {
-    ;(parent[last] as Record<string, unknown>)[extraKey] = replacement
+  else if (parent[last] && typeof parent[last] === 'object' && !Array.isArray(parent[last])) {
+    // defined, not assigned: a "__proto__" key must reach the file as a key
+    Object.defineProperty(parent[last], extraKey, {
+      value: replacement,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
   }
   return doc
 }

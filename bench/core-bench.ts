@@ -17,8 +17,21 @@ function bigPipeline(groups: number, width: number): string {
   return lines.join('\n')
 }
 
+function chainPipeline(length: number): string {
+  const lines = ['name: chain', 'tasks:', '  t0: { command: "true" }']
+  for (let i = 1; i < length; i++) lines.push(`  t${i}: { command: "true", after: [t${i - 1}] }`)
+  return lines.join('\n')
+}
+
 export async function benchCore(): Promise<void> {
   console.log('\n## core (pure)')
+  // issue #10: this took over a minute (pairwise duplicate-key check in the YAML parser)
+  const chain = chainPipeline(50_000)
+  const chainLoad = await measure('parse + validate + resolve + expand a 50,000-task chain', 3, () =>
+    loadPipelineText('chain.yaml', chain),
+  )
+  report(chainLoad, `target: a few seconds → ${chainLoad.medianMs < 5000 ? 'ok' : 'MISSED'}`)
+
   const text = bigPipeline(50, 100)
   const load = await measure('validate + resolve + expand 5,000 tasks (50×100 sweep)', 10, () =>
     loadPipelineText('big.yaml', text),

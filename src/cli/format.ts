@@ -3,7 +3,8 @@ import { formatDuration } from '../core/pipeline/units.js'
 import type { RunProgress, TaskProgress } from '../monitor/run-progress.js'
 
 export function renderTable(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
+  // a loop, not Math.max(...rows): spreading 100,000 rows as arguments overflows the stack
+  const widths = headers.map((h, i) => rows.reduce((width, r) => Math.max(width, (r[i] ?? '').length), h.length))
   const line = (cells: readonly string[]) =>
     cells
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))

@@ -4,17 +4,17 @@
  */
 import cron from 'node-cron'
 import { z } from 'zod'
+import { periodWindow } from '../core/budget/budget-period.js'
+import { isRpoError } from '../core/errors.js'
+import { deadlineSchema, durationSchema, nameSchema } from '../core/pipeline/schema-fields.js'
 import { parseDurationSeconds, parseMemoryMb } from '../core/pipeline/units.js'
 
-const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]*$/, {
-  error: "expected a name made of letters, digits, '_' and '-'",
-})
+const name = nameSchema('name')
 const memory = z
   .union([z.number().positive(), z.string()])
   .refine((v) => (parseMemoryMb(v) ?? 0) > 0, { error: 'expected a memory size such as 16G' })
-const duration = z
-  .union([z.number().nonnegative(), z.string()])
-  .refine((v) => parseDurationSeconds(v) !== null, { error: 'expected a duration such as 30s or 5m' })
+// timeouts past an hour are mistakes, and past ~24 days they overflow Node's timers
+const duration = durationSchema({ maxSeconds: 3600, example: '30s or 5m' })
 
 export const SshConnectionSchema = z.strictObject({
   host: z.string().min(1),
@@ -34,8 +34,12 @@ const LocalClusterSchema = z.strictObject({
     .array(z.strictObject({ type: z.string().min(1), count: z.int().positive(), memory: memory.optional() }))
     .default([])
     .describe('GPUs of this machine, by type; tasks get CUDA_VISIBLE_DEVICES'),
-  killGrace: duration.default('10s').describe('After a time limit: SIGTERM, then SIGKILL this much later'),
-  pollInterval: duration.default('250ms').describe('How often a following run checks its tasks'),
+  killGrace: durationSchema({ maxSeconds: 3600, example: '10s' })
+    .default('10s')
+    .describe('After a time limit: SIGTERM, then SIGKILL this much later (at most 1h)'),
+  pollInterval: durationSchema({ minSeconds: 0.01, maxSeconds: 3600, example: '250ms' })
+    .default('250ms')
+    .describe('How often a following run checks its tasks (10ms to 1h)'),
 })
 
 const BatchClusterFields = {
@@ -46,23 +50,47 @@ const BatchClusterFields = {
   partition: z.string().optional(),
   account: z.string().optional(),
   qos: z.string().optional(),
-  pollInterval: duration.default('15s').describe('Base interval between polls; backs off while nothing changes'),
-  maxPollInterval: duration.default('2m'),
+  pollInterval: durationSchema({ minSeconds: 0.25, maxSeconds: 3600, example: '15s' })
+    .default('15s')
+    .describe('Base interval between polls; backs off while nothing changes (250ms to 1h)'),
+  maxPollInterval: durationSchema({ minSeconds: 0.25, maxSeconds: 3600, example: '2m' })
+    .default('2m')
+    .describe('The longest interval the backoff reaches; not shorter than pollInterval (at most 1h)'),
   maxActive: z.int().positive().default(5000).describe('Jobs rpo keeps on the scheduler at once'),
 }
 
-const SlurmClusterSchema = z.strictObject({ kind: z.literal('slurm'), ...BatchClusterFields })
-const PbsClusterSchema = z.strictObject({
-  kind: z.literal('pbs'),
-  flavor: z.enum(['pbspro', 'openpbs', 'torque']).optional().describe('Detected from qstat --version when absent'),
-  arrays: z
-    .boolean()
-    .optional()
-    .describe(
-      'Submit sweeps as job arrays (-J/-t); set false for a server that refuses them @default true where supported',
-    ),
-  ...BatchClusterFields,
-})
+/** maxPollInterval below pollInterval would make the backoff shrink the interval. */
+function checkPollIntervals(
+  cluster: { pollInterval: string | number; maxPollInterval: string | number },
+  ctx: z.RefinementCtx,
+): void {
+  const base = parseDurationSeconds(cluster.pollInterval)
+  const max = parseDurationSeconds(cluster.maxPollInterval)
+  if (base !== null && max !== null && max < base) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['maxPollInterval'],
+      message: `expected a duration not shorter than pollInterval (${cluster.pollInterval})`,
+    })
+  }
+}
+
+const SlurmClusterSchema = z
+  .strictObject({ kind: z.literal('slurm'), ...BatchClusterFields })
+  .superRefine(checkPollIntervals)
+const PbsClusterSchema = z
+  .strictObject({
+    kind: z.literal('pbs'),
+    flavor: z.enum(['pbspro', 'openpbs', 'torque']).optional().describe('Detected from qstat --version when absent'),
+    arrays: z
+      .boolean()
+      .optional()
+      .describe(
+        'Submit sweeps as job arrays (-J/-t); set false for a server that refuses them @default true where supported',
+      ),
+    ...BatchClusterFields,
+  })
+  .superRefine(checkPollIntervals)
 
 export const ClusterSchema = z.discriminatedUnion('kind', [LocalClusterSchema, SlurmClusterSchema, PbsClusterSchema])
 export type ClusterConfig = z.infer<typeof ClusterSchema>
@@ -78,7 +106,18 @@ export const BudgetSchema = z.strictObject({
       z.strictObject({ rollingDays: z.int().positive() }),
       z.strictObject({ from: z.string(), until: z.string() }),
     ])
-    .default('month'),
+    .superRefine((period, ctx) => {
+      // the same rules budgets are computed with: ISO dates, real calendar days, from before until
+      if (typeof period !== 'object' || !('from' in period)) return
+      try {
+        periodWindow(period, 0)
+      } catch (error) {
+        if (!isRpoError(error)) throw error
+        ctx.addIssue({ code: 'custom', message: error.message })
+      }
+    })
+    .default('month')
+    .describe('month, { rollingDays: N } (N ≥ 1), or { from, until } as ISO dates with from before until'),
   cap: z.enum(['hard', 'soft']).default('hard'),
   user: z.string().optional().describe('A per-user budget inside the project'),
 })
@@ -90,7 +129,7 @@ const admins = z.array(userName)
 
 export const ProjectSchema = z.strictObject({
   importance: z.number().positive().default(1),
-  deadline: z.string().optional(),
+  deadline: deadlineSchema.optional().describe('ISO 8601 date-time with a time zone, such as 2026-12-15T00:00:00Z'),
   share: z.number().positive().optional().describe('Target fair share of the cluster'),
   budgets: z.array(BudgetSchema).default([]),
   gpuWeights: z.record(z.string(), z.number().positive()).optional().describe('Billing weight per GPU type'),

@@ -3,24 +3,42 @@
  * messages: file, line:column, dotted path, what was expected and what was found, and a did-you-mean
  * for misspelled keys. JSON is parsed by the YAML parser too, so both get line numbers.
  */
-import { readFileSync } from 'node:fs'
-import { type Document, isMap, LineCounter, parseDocument } from 'yaml'
+import { readFileSync, statSync } from 'node:fs'
 import type { z } from 'zod'
 import { RpoError, SpecError, type SpecIssue } from '../core/errors.js'
 import { suggest } from '../core/text/suggest.js'
+import { type LoadedDocument, parseDocumentText } from './parse-document.js'
 
-export interface LoadedDocument {
-  readonly file: string
-  readonly data: unknown
-  /** `line:column` of the value at a path, when known. */
-  locate(path: readonly PropertyKey[]): string | null
-}
+export { type LoadedDocument, parseDocumentText } from './parse-document.js'
+
+/**
+ * Larger files are refused before they are read: a 100,000-task pipeline is a few MB, and the YAML
+ * parser exhausts memory on a 50 MB file of deeply nested block collections.
+ */
+export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024
 
 export function readDocumentFile(file: string, kind: 'spec' | 'config'): LoadedDocument {
   let text: string
   try {
+    const stat = statSync(file)
+    // a device such as /dev/zero never ends; pipes (<(...), /dev/stdin) are read as they come
+    if (stat.isCharacterDevice() || stat.isBlockDevice() || stat.isSocket()) {
+      throw new SpecError(kind === 'spec' ? 'spec-invalid' : 'config-invalid', [
+        { file, path: '', message: 'not a regular file' },
+      ])
+    }
+    if (stat.size > MAX_DOCUMENT_BYTES) {
+      throw new SpecError(kind === 'spec' ? 'spec-invalid' : 'config-invalid', [
+        {
+          file,
+          path: '',
+          message: `${stat.size} bytes is too large: at most ${MAX_DOCUMENT_BYTES} (16 MiB); split the pipeline`,
+        },
+      ])
+    }
     text = readFileSync(file, 'utf8')
   } catch (error) {
+    if (error instanceof SpecError) throw error
     const code = (error as NodeJS.ErrnoException).code
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : String(error)
     throw new RpoError(kind === 'spec' ? 'spec-not-found' : 'config-not-found', `${file}: cannot read: ${reason}`, {
@@ -28,67 +46,6 @@ export function readDocumentFile(file: string, kind: 'spec' | 'config'): LoadedD
     })
   }
   return parseDocumentText(file, text)
-}
-
-export function parseDocumentText(file: string, text: string): LoadedDocument {
-  // YAML accepts what JSON does not (trailing commas, comments): a .json file must be strict JSON
-  if (file.toLowerCase().endsWith('.json')) checkStrictJson(file, text)
-  const lineCounter = new LineCounter()
-  const doc: Document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
-  if (doc.errors.length > 0) {
-    // after the first syntax error the parser's later complaints are mostly echoes of it
-    const shown = doc.errors.slice(0, 3)
-    const more = doc.errors.length - shown.length
-    throw new SpecError(
-      'spec-unparsable',
-      shown.map((error, i) => {
-        const pos = lineCounter.linePos(error.pos[0])
-        return {
-          file: `${file}:${pos.line}:${pos.col}`,
-          path: '',
-          message: `not valid YAML/JSON: ${error.message.split('\n')[0]}${i === shown.length - 1 && more > 0 ? ` (and ${more} more problem(s) after it)` : ''}`,
-        }
-      }),
-    )
-  }
-  const data = doc.toJS({ maxAliasCount: 100 }) as unknown
-  return {
-    file,
-    data,
-    locate(path) {
-      const node = path.length === 0 ? doc.contents : doc.getIn(path.map(String), true)
-      const range = (node as { range?: [number, number, number] } | undefined)?.range
-      if (!range && path.length > 0) {
-        // a missing key: point at the parent map instead
-        const parent = doc.getIn(path.slice(0, -1).map(String), true)
-        const parentRange = isMap(parent) ? parent.range : undefined
-        if (!parentRange) return null
-        const p = lineCounter.linePos(parentRange[0])
-        return `${p.line}:${p.col}`
-      }
-      if (!range) return null
-      const p = lineCounter.linePos(range[0])
-      return `${p.line}:${p.col}`
-    },
-  }
-}
-
-function checkStrictJson(file: string, text: string): void {
-  try {
-    JSON.parse(text)
-  } catch (error) {
-    const message = (error as Error).message
-    const position = /position (\d+)/.exec(message)
-    let where = file
-    if (position) {
-      const before = text.slice(0, Number(position[1]))
-      const line = before.split('\n').length
-      where = `${file}:${line}:${before.length - before.lastIndexOf('\n')}`
-    }
-    throw new SpecError('spec-unparsable', [
-      { file: where, path: '', message: `not valid YAML/JSON: ${message.replace(/ in JSON at position \d+.*/, '')}` },
-    ])
-  }
 }
 
 /** Validate a loaded document against a schema; throws one SpecError listing every problem. */

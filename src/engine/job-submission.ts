@@ -4,6 +4,7 @@
  * Dependencies are filled in by the engine at submission time.
  */
 import path from 'node:path'
+import { paramEnvName } from '../core/pipeline/param-env-name.js'
 import type { ResolvedCheckpoint, ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import { attemptResources, type TaskSnapshot } from '../core/scheduling/run-snapshot.js'
 import { asSubmissionKey, type JobSubmission } from '../scheduler/scheduler-adapter.js'
@@ -59,7 +60,7 @@ export function buildJobSubmission(
     RPO_PARAMS: JSON.stringify(task.params),
   }
   for (const [name, value] of Object.entries(task.params)) {
-    env[`RPO_PARAM_${name.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`] = String(value)
+    env[paramEnvName(name)] = String(value)
   }
   if (task.item !== null && task.item !== undefined) {
     env.RPO_ITEM = typeof task.item === 'string' ? task.item : JSON.stringify(task.item)

@@ -5,6 +5,7 @@
  */
 import { quoteShellWord } from '../../script/shell-quote.js'
 import { DagError } from '../errors.js'
+import { PLACEHOLDER, placeholderProblems } from './placeholders.js'
 import type { ResolvedMatrix, ResolvedPipeline, ResolvedTask, Scalar } from './resolved-pipeline.js'
 
 export interface TaskInstance {
@@ -17,8 +18,6 @@ export interface TaskInstance {
   readonly item: unknown
   readonly command: string
 }
-
-const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_-]+)*)\s*\}\}/g
 
 export function expandPipeline(pipeline: ResolvedPipeline): TaskInstance[] {
   const instances: TaskInstance[] = []
@@ -35,14 +34,13 @@ export function expandPipeline(pipeline: ResolvedPipeline): TaskInstance[] {
 }
 
 function expandTask(task: ResolvedTask): TaskInstance[] {
+  checkPlaceholders(task)
   if (task.foreach) {
-    checkPlaceholders(task, new Set(['item']), true)
     return [
       { id: task.name, group: task.name, kind: 'foreach-template', params: {}, item: null, command: task.command },
     ]
   }
   if (!task.matrix) {
-    checkPlaceholders(task, new Set(), false)
     return [{ id: task.name, group: task.name, kind: 'task', params: {}, item: null, command: task.command }]
   }
   const combinations = matrixCombinations(task.matrix)
@@ -76,36 +74,37 @@ export function matrixCombinations(matrix: ResolvedMatrix): Record<string, Scala
   }
   if (Object.keys(matrix.axes).length === 0) combos = []
   const matches = (combo: Record<string, Scalar>, partial: Readonly<Record<string, Scalar>>) =>
-    Object.entries(partial).every(([k, v]) => combo[k] === v)
+    Object.entries(partial).every(([k, v]) => Object.hasOwn(combo, k) && combo[k] === v)
   combos = combos.filter((combo) => !matrix.exclude.some((ex) => matches(combo, ex)))
+  // an include equal to a combination already there adds nothing; found by key, not by a scan per include
+  const present = new Set(combos.map(comboKey))
   for (const extra of matrix.include) {
-    if (!combos.some((combo) => matches(combo, extra) && Object.keys(combo).length === Object.keys(extra).length)) {
+    const key = comboKey(extra)
+    if (!present.has(key)) {
+      present.add(key)
       combos.push({ ...extra })
     }
   }
   return combos
 }
 
-function checkPlaceholders(task: ResolvedTask, allowedRoots: ReadonlySet<string>, allowItemPaths: boolean): void {
-  for (const match of task.command.matchAll(PLACEHOLDER)) {
-    const [root, key] = (match[1] as string).split('.')
-    const ok = root === 'item' ? allowedRoots.has('item') && (allowItemPaths || key === undefined) : false
-    if (!ok) {
-      const why =
-        root === 'params'
-          ? 'only tasks with a "matrix" have params'
-          : root === 'item'
-            ? 'only "foreach" tasks have an item'
-            : 'known placeholders are {{params.NAME}} and {{item}}'
-      throw new Error(`tasks.${task.name}.command: unknown placeholder {{${match[1]}}}: ${why}`)
-    }
-  }
+function comboKey(combo: Readonly<Record<string, Scalar>>): string {
+  return JSON.stringify(Object.entries(combo).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+}
+
+/** A second look for pipelines that did not come through the schema (e.g. a stored run's). */
+function checkPlaceholders(task: ResolvedTask): void {
+  const params = task.matrix
+    ? [...new Set([...Object.keys(task.matrix.axes), ...task.matrix.include.flatMap((extra) => Object.keys(extra))])]
+    : null
+  const [problem] = placeholderProblems(task.command, { params, item: task.foreach !== null })
+  if (problem) throw new Error(`tasks.${task.name}.command: ${problem}`)
 }
 
 function substitute(task: ResolvedTask, command: string, params: Record<string, Scalar>, item: unknown): string {
   return command.replace(PLACEHOLDER, (_, expression: string) => {
     const [root, ...rest] = expression.split('.')
-    if (root === 'params' && rest.length === 1 && (rest[0] as string) in params) {
+    if (root === 'params' && rest.length === 1 && Object.hasOwn(params, rest[0] as string)) {
       return quoteShellWord(String(params[rest[0] as string]))
     }
     if (root === 'item' && item !== undefined) {

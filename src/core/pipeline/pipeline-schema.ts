@@ -4,18 +4,33 @@
  * resolved by `resolvePipeline`.
  */
 import { z } from 'zod'
-import { parseDurationSeconds, parseMemoryMb } from './units.js'
+import { paramEnvName } from './param-env-name.js'
+import { placeholderProblems } from './placeholders.js'
+import {
+  deadlineSchema,
+  durationSchema,
+  envNameSchema,
+  MAX_NAME_LENGTH,
+  nameSchema,
+  signalSchema,
+} from './schema-fields.js'
+import { parseMemoryMb } from './units.js'
 
-export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]*$/
-const name = (what: string) =>
-  z.string().regex(NAME_PATTERN, {
-    error: `expected a ${what} made of letters, digits, '_' and '-' (starting with a letter or digit)`,
-  })
+const name = nameSchema
 
-const duration = z
-  .union([z.number().nonnegative(), z.string()])
-  .refine((v) => parseDurationSeconds(v) !== null, { error: 'expected a duration such as 90s, 15m, 2h30m or 01:30:00' })
-  .describe('A duration: seconds as a number, or a string such as 90s, 15m, 2h30m, 1d, 01:30:00')
+const duration = durationSchema().describe(
+  'A duration: seconds as a number, or a string such as 90s, 15m, 2h30m, 1d, 01:30:00; at most 365 days',
+)
+const timeLimit = durationSchema({ positive: true }).describe(
+  'A time limit: seconds as a number, or a string such as 90s, 15m, 2h30m, 1d, 01:30:00; more than zero, at most 365 days',
+)
+const envVars = z
+  .record(envNameSchema, z.union([z.string(), z.number(), z.boolean()]))
+  .describe('Environment variables; names match [A-Za-z_][A-Za-z0-9_]*')
+
+/** Instances one sweep may make, and a whole pipeline: counted before anything is built. */
+export const MAX_INSTANCES_PER_TASK = 10_000
+export const MAX_INSTANCES_PER_PIPELINE = 100_000
 
 const memory = z
   .union([z.number().positive(), z.string()])
@@ -38,7 +53,9 @@ export const GpuSpecSchema = z.strictObject({
 export const ResourcesSchema = z.strictObject({
   cpus: positiveInt.optional().describe('CPU cores per task @default 1'),
   memory: memory.optional().describe('Memory per node @default 1G'),
-  time: duration.optional().describe('Time limit; the task is stopped when it runs longer @default 1h'),
+  time: timeLimit
+    .optional()
+    .describe('Time limit (more than zero, at most 365 days); the task is stopped when it runs longer @default 1h'),
   gpus: z.union([positiveInt, GpuSpecSchema]).optional().describe('GPUs: a count, or {count, type, minMemory}'),
   nodes: positiveInt.optional().describe('Nodes for multi-node tasks @default 1'),
   partition: z.string().min(1).optional(),
@@ -126,9 +143,7 @@ export const CheckpointSchema = z
     leadTime: duration
       .optional()
       .describe('Signal the job this long before its time limit (Slurm may send it up to 60 s earlier) @default 5m'),
-    signal: z
-      .string()
-      .regex(/^(SIG)?[A-Z0-9]{1,8}$/)
+    signal: signalSchema
       .optional()
       .describe('The signal that asks the job to checkpoint and exit 85 @default USR2 (NCCL owns USR1)'),
     maxResumes: z
@@ -159,14 +174,28 @@ export const TaskSchema = z
     maxParallel: positiveInt
       .optional()
       .describe('At most this many instances of a sweep or fan-out at once (on Slurm: the job array throttle %k)'),
-    env: z.record(z.string(), scalar).optional(),
-    cluster: z.string().optional(),
+    env: envVars.optional(),
+    cluster: z
+      .never({
+        error:
+          "per-task cluster is not supported yet; the pipeline runs on one cluster: use --cluster or the config's defaultCluster",
+      })
+      .optional()
+      .describe('Not supported yet: a pipeline runs on one cluster (--cluster or the config defaultCluster)'),
     metadata: z
       .record(z.string(), z.unknown())
       .optional()
       .describe('Free metadata: experiment parameters, dataset name/version/hash'),
   })
   .superRefine((task, ctx) => {
+    const matrix = isObject(task.matrix) ? task.matrix : undefined
+    if (typeof task.command === 'string') {
+      const scope = { params: matrix ? matrixParamNames(matrix) : null, item: task.foreach !== undefined }
+      for (const message of placeholderProblems(task.command, scope)) {
+        ctx.addIssue({ code: 'custom', message, path: ['command'] })
+      }
+    }
+    if (matrix) checkMatrix(matrix, ctx)
     if ((task.command === undefined) === (task.script === undefined)) {
       ctx.addIssue({ code: 'custom', message: 'expected exactly one of "command" or "script"', path: [] })
     }
@@ -179,6 +208,74 @@ export const TaskSchema = z
     }
   })
 export type TaskSpec = z.infer<typeof TaskSchema>
+type MatrixSpec = z.infer<typeof MatrixSchema>
+
+/** A matrix's params: its axes and the keys its includes add, in first-seen order. */
+export function matrixParamNames(matrix: MatrixSpec): string[] {
+  const names = new Set<string>()
+  for (const key of Object.keys(matrix)) if (key !== 'include' && key !== 'exclude') names.add(key)
+  const include = Array.isArray(matrix.include) ? matrix.include : []
+  for (const extra of include) if (isObject(extra)) for (const key of Object.keys(extra)) names.add(key)
+  return [...names]
+}
+
+/** An upper bound on a matrix's instances (excludes not subtracted), computed without building them. */
+function matrixSize(matrix: MatrixSpec): { bound: number; formula: string } {
+  const axes = Object.entries(matrix).filter(([key]) => key !== 'include' && key !== 'exclude') as [string, unknown[]][]
+  let product = axes.length === 0 ? 0 : 1
+  for (const [, values] of axes) product *= Array.isArray(values) ? values.length : 1
+  const includes = Array.isArray(matrix.include) ? matrix.include.length : 0
+  const sizes = axes.map(([, values]) => (Array.isArray(values) ? values.length : 1))
+  const formula = [sizes.length > 1 ? sizes.join(' × ') : '', includes > 0 ? `${includes} include(s)` : '']
+    .filter((part) => part !== '')
+    .join(' + ')
+  return { bound: product + includes, formula }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
+function describeCount(n: number): string {
+  return Number.isSafeInteger(n) ? String(n) : n.toExponential(2)
+}
+
+/** Excludes and includes are matched against every combination: bounded so that stays quick. */
+const MAX_MATRIX_FILTERS = 1_000
+
+function checkMatrix(matrix: MatrixSpec, ctx: z.RefinementCtx): void {
+  const { bound, formula } = matrixSize(matrix)
+  if (bound > MAX_INSTANCES_PER_TASK) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['matrix'],
+      message: `would make ${describeCount(bound)} task instances${formula ? ` (${formula})` : ''}; rpo allows at most ${MAX_INSTANCES_PER_TASK} per task: sweep fewer values, or split the task`,
+    })
+  }
+  for (const list of ['include', 'exclude'] as const) {
+    if (Array.isArray(matrix[list]) && (matrix[list]?.length ?? 0) > MAX_MATRIX_FILTERS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['matrix', list],
+        message: `expected at most ${MAX_MATRIX_FILTERS} entries, got ${matrix[list]?.length}`,
+      })
+    }
+  }
+  // each param is also exported as RPO_PARAM_<NAME>: two keys with one name would lose a value
+  const byEnv = new Map<string, string>()
+  for (const key of matrixParamNames(matrix)) {
+    const env = paramEnvName(key)
+    const other = byEnv.get(env)
+    if (other === undefined) byEnv.set(env, key)
+    else {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['matrix'],
+        message: `keys "${other}" and "${key}" would both be exported as ${env}; rename one`,
+      })
+    }
+  }
+}
 
 export const PipelineSchema = z.strictObject({
   $schema: z.string().optional(),
@@ -187,18 +284,38 @@ export const PipelineSchema = z.strictObject({
   project: name('project name').optional().describe('The project charged for this pipeline'),
   cluster: z.string().optional().describe('Target cluster from the config @default the config default'),
   importance: z.number().positive().optional(),
-  deadline: z.string().optional().describe('ISO 8601 date-time by which the pipeline should be done'),
+  deadline: deadlineSchema
+    .optional()
+    .describe('ISO 8601 date-time with a time zone (2026-12-31T18:00:00Z) by which the pipeline should be done'),
   defaults: z
     .strictObject({
       resources: ResourcesSchema.optional(),
       retries: RetrySchema.optional(),
-      env: z.record(z.string(), scalar).optional(),
+      env: envVars.optional(),
     })
     .optional(),
-  env: z.record(z.string(), scalar).optional(),
+  env: envVars.optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
   tasks: z
     .record(name('task name'), TaskSchema)
-    .refine((tasks) => Object.keys(tasks).length > 0, { error: 'expected at least one task' }),
+    .refine((tasks) => Object.keys(tasks).length > 0, { error: 'expected at least one task' })
+    .superRefine((tasks, ctx) => {
+      let total = 0
+      // refinements also run over values that failed their own checks: look before reading
+      let oversizedTask = false
+      for (const task of Object.values(tasks) as unknown[]) {
+        const size = isObject(task) && isObject(task.matrix) ? matrixSize(task.matrix as MatrixSpec).bound : 1
+        oversizedTask ||= size > MAX_INSTANCES_PER_TASK
+        total += size
+      }
+      // a task over its own cap is reported on the task; the total would only repeat it
+      if (total > MAX_INSTANCES_PER_PIPELINE && !oversizedTask) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `the tasks and their sweeps would make ${describeCount(total)} task instances; rpo allows at most ${MAX_INSTANCES_PER_PIPELINE} per pipeline: split it into several pipelines`,
+        })
+      }
+    })
+    .describe(`Task names: letters, digits, '_' and '-', at most ${MAX_NAME_LENGTH} characters`),
 })
 export type PipelineSpec = z.infer<typeof PipelineSchema>

@@ -198,9 +198,17 @@ function stringifyValues(values: Record<string, Scalar>): Record<string, string>
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, String(v)]))
 }
 
+/**
+ * Did-you-mean hints compare a name with every task name; past this many unknown references the rest
+ * are listed without one, so a file with thousands of them is not checked in quadratic time.
+ */
+const MAX_HINTS = 20
+
 function checkReferences(tasks: ReadonlyMap<string, ResolvedTask>): void {
   const names = [...tasks.keys()]
   const problems: string[] = []
+  let hints = 0
+  const hint = (name: string) => (hints++ < MAX_HINTS ? didYouMean(name, names) : '')
   for (const task of tasks.values()) {
     if (task.checkpoint && task.checkpoint.leadSeconds >= task.resources.timeLimitSeconds) {
       problems.push(
@@ -208,13 +216,12 @@ function checkReferences(tasks: ReadonlyMap<string, ResolvedTask>): void {
       )
     }
     for (const dep of task.after) {
-      if (!tasks.has(dep.task))
-        problems.push(`tasks.${task.name}.after: unknown task "${dep.task}"${hint(dep.task, names)}`)
+      if (!tasks.has(dep.task)) problems.push(`tasks.${task.name}.after: unknown task "${dep.task}"${hint(dep.task)}`)
       if (dep.task === task.name) problems.push(`tasks.${task.name}.after: a task cannot depend on itself`)
     }
     for (const [i, when] of task.when.entries()) {
       if (!tasks.has(when.task))
-        problems.push(`tasks.${task.name}.when[${i}]: unknown task "${when.task}"${hint(when.task, names)}`)
+        problems.push(`tasks.${task.name}.when[${i}]: unknown task "${when.task}"${hint(when.task)}`)
       else if (!task.after.some((dep) => dep.task === when.task)) {
         problems.push(
           `tasks.${task.name}.when[${i}]: "${when.task}" must also be listed in "after" (a condition can only look upstream)`,
@@ -226,15 +233,13 @@ function checkReferences(tasks: ReadonlyMap<string, ResolvedTask>): void {
       }
     }
     if (task.foreach && !tasks.has(task.foreach.task)) {
-      problems.push(
-        `tasks.${task.name}.foreach.task: unknown task "${task.foreach.task}"${hint(task.foreach.task, names)}`,
-      )
+      problems.push(`tasks.${task.name}.foreach.task: unknown task "${task.foreach.task}"${hint(task.foreach.task)}`)
     }
   }
   if (problems.length > 0) throw new DagError('dag-unknown-dependency', problems.join('\n'))
 }
 
-function hint(name: string, names: readonly string[]): string {
+function didYouMean(name: string, names: readonly string[]): string {
   const close = names.filter((n) => n.toLowerCase().includes(name.toLowerCase()) || editDistance(n, name) <= 2)
   return close.length > 0 ? ` (did you mean "${close[0]}"?)` : ''
 }
@@ -265,35 +270,52 @@ function topologicalOrder(tasks: ReadonlyMap<string, ResolvedTask>, declared: re
       tasks,
       declared.filter((n) => (indegree.get(n) ?? 0) > 0),
     )
-    throw new DagError('dag-cycle', `dependency cycle: ${cycle.join(' -> ')}`)
+    throw new DagError('dag-cycle', `dependency cycle: ${describeCycle(cycle)}`)
   }
   return order
 }
 
+/**
+ * One cycle among the tasks left over by Kahn's algorithm, found by an iterative depth-first search
+ * (a recursive one overflows the stack on a chain of thousands of tasks).
+ */
 function findCycle(tasks: ReadonlyMap<string, ResolvedTask>, candidates: readonly string[]): string[] {
   const state = new Map<string, 'visiting' | 'done'>()
-  const stack: string[] = []
-  const visit = (name: string): string[] | null => {
-    state.set(name, 'visiting')
-    stack.push(name)
-    for (const dep of tasks.get(name)?.after ?? []) {
-      const s = state.get(dep.task)
-      if (s === 'visiting') return [...stack.slice(stack.indexOf(dep.task)), dep.task]
-      if (s === undefined) {
-        const found = visit(dep.task)
-        if (found) return found
+  for (const root of candidates) {
+    if (state.has(root)) continue
+    // the path from the root, with how far each task's upstream list has been walked
+    const path: { name: string; next: number }[] = [{ name: root, next: 0 }]
+    const onPath = new Map<string, number>([[root, 0]])
+    state.set(root, 'visiting')
+    while (path.length > 0) {
+      const top = path[path.length - 1] as { name: string; next: number }
+      const after = tasks.get(top.name)?.after ?? []
+      if (top.next >= after.length) {
+        path.pop()
+        onPath.delete(top.name)
+        state.set(top.name, 'done')
+        continue
       }
-    }
-    stack.pop()
-    state.set(name, 'done')
-    return null
-  }
-  for (const name of candidates) {
-    if (!state.has(name)) {
-      const found = visit(name)
-      // edges point upstream; print the cycle in execution order
-      if (found) return found.reverse()
+      const dep = (after[top.next++] as ResolvedDependency).task
+      const s = state.get(dep)
+      if (s === 'visiting') {
+        const cycle = [...path.slice(onPath.get(dep) as number).map((p) => p.name), dep]
+        // edges point upstream; print the cycle in execution order
+        return cycle.reverse()
+      }
+      if (s === undefined && tasks.has(dep)) {
+        state.set(dep, 'visiting')
+        onPath.set(dep, path.length)
+        path.push({ name: dep, next: 0 })
+      }
     }
   }
   return [...candidates]
+}
+
+/** `a -> b -> c -> a`, shortened in the middle when the cycle is long. */
+function describeCycle(cycle: readonly string[]): string {
+  const tasks = cycle.length - 1
+  if (cycle.length <= 12) return cycle.join(' -> ')
+  return `${cycle.slice(0, 5).join(' -> ')} -> … -> ${cycle.slice(-5).join(' -> ')} (a cycle of ${tasks} tasks)`
 }

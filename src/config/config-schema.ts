@@ -2,8 +2,10 @@
  * The rpo config file schema: the store, the clusters (local, Slurm, PBS), projects with their
  * importance, deadlines and budgets, and the sync schedule. zod is the single source of truth.
  */
+
 import cron from 'node-cron'
 import { z } from 'zod'
+import { MAX_BUDGET_AMOUNT } from '../core/budget/budget-limits.js'
 import { periodWindow } from '../core/budget/budget-period.js'
 import { isRpoError } from '../core/errors.js'
 import { deadlineSchema, durationSchema, nameSchema } from '../core/pipeline/schema-fields.js'
@@ -99,7 +101,12 @@ export type LocalClusterConfig = z.infer<typeof LocalClusterSchema>
 export const BudgetSchema = z.strictObject({
   resource: z.enum(['gpu-hours', 'cpu-hours', 'memory-gb-hours', 'billing']).describe('What the amount counts'),
   gpuType: z.string().optional().describe('Only this GPU type; all types when absent'),
-  amount: z.number().nonnegative(),
+  amount: z
+    .number()
+    .nonnegative()
+    .max(MAX_BUDGET_AMOUNT, {
+      error: `at most ${MAX_BUDGET_AMOUNT} (a larger budget is a typo or a cap switched off)`,
+    }),
   period: z
     .union([
       z.literal('month'),

@@ -4,7 +4,7 @@
  * a budget decision uses it. One place, so what the CLI accepts is exactly what enforcement can read.
  * Pure: `now` is a parameter.
  */
-import { NAME_PATTERN } from '../pipeline/pipeline-schema.js'
+import { MAX_NAME_LENGTH as MAX_PROJECT_NAME_LENGTH, NAME_PATTERN } from '../pipeline/schema-fields.js'
 import type { BudgetResource } from './tres-hours.js'
 
 export const BUDGET_RESOURCES: readonly BudgetResource[] = ['gpu-hours', 'cpu-hours', 'memory-gb-hours', 'billing']
@@ -27,7 +27,8 @@ const MAX_NAME_LENGTH = 100
 /** Why `value` is not a usable name of `what` (a project, a user, a GPU type), or null. */
 export function nameProblem(what: 'project' | 'user' | 'gpu type', value: unknown): string | null {
   if (typeof value !== 'string' || value === '') return `the ${what} name is empty`
-  if (value.length > MAX_NAME_LENGTH) return `the ${what} name is longer than ${MAX_NAME_LENGTH} characters`
+  const longest = what === 'project' ? MAX_PROJECT_NAME_LENGTH : MAX_NAME_LENGTH
+  if (value.length > longest) return `the ${what} name is longer than ${longest} characters`
   // a project must be one a pipeline or the config can name, or its budget would count nothing
   const [pattern, letters] =
     what === 'project'

@@ -13,6 +13,8 @@ export interface KillPipelineShape {
   readonly shards: number
   /** `resources:` line for every task (partition, memory, time). */
   readonly resources: string
+  /** Include `doomed` (exits 3) and its dependent, so the run ends `failed` by design. */
+  readonly doomed: boolean
 }
 
 export const CLUSTER_SHAPE: KillPipelineShape = {
@@ -21,6 +23,17 @@ export const CLUSTER_SHAPE: KillPipelineShape = {
   evaluate: 24,
   shards: 20,
   resources: '{ partition: all, cpus: 1, memory: 50M, time: 2m }',
+  doomed: true,
+}
+
+/** A few dozen tasks, for the interrupt tests (which need every task to succeed). */
+export const SMALL_SHAPE: KillPipelineShape = {
+  ...CLUSTER_SHAPE,
+  trainA: 4,
+  trainB: 4,
+  evaluate: 4,
+  shards: 4,
+  doomed: false,
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
@@ -55,13 +68,17 @@ tasks:
     command: |
       if [ ! -f "$RPO_CHECKPOINT_DIR/saved" ]; then mkdir -p "$RPO_CHECKPOINT_DIR"; touch "$RPO_CHECKPOINT_DIR/saved"; sleep 1; exit 85; fi
       sleep 1
-  doomed:
+${
+  shape.doomed
+    ? `  doomed:
     after: [prep]
     command: "sleep 1; exit 3"
   doomed-child:
     after: [doomed]
     command: echo never
-  report:
+`
+    : ''
+}  report:
     after: [evaluate, shard, ckpt]
     command: sleep 1
 `
@@ -69,7 +86,7 @@ tasks:
 
 /** How many task instances the pipeline has once the foreach expanded. */
 export function killPipelineTasks(shape: KillPipelineShape): number {
-  return 1 + shape.trainA * shape.trainB + shape.evaluate + 1 + shape.shards + 1 + 2 + 1
+  return 1 + shape.trainA * shape.trainB + shape.evaluate + 1 + shape.shards + 1 + (shape.doomed ? 2 : 0) + 1
 }
 
 /** The state each task must end in: everything succeeds but the task designed to fail and its dependent. */

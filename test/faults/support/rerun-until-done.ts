@@ -5,7 +5,8 @@
  */
 import { runCli, type SpawnedCli, spawnCli } from '../../support/cli-harness.js'
 
-export type Hurt = { kind: 'kill'; afterMs: number } | { kind: 'interrupt'; afterMs: number; times: 1 | 2 }
+/** When: `afterMs` after the start, or after the output first matches `afterOutput` when given. */
+export type Hurt = { afterMs: number; afterOutput?: RegExp } & ({ kind: 'kill' } | { kind: 'interrupt'; times: 1 | 2 })
 
 export interface RerunOutcome {
   readonly runId: string
@@ -46,7 +47,8 @@ export async function rerunUntilDone(
     let finishedAlone = true
     if (hurt) {
       const exited = cli.exited().then(() => 'exited' as const)
-      const timer = new Promise<'due'>((resolve) => setTimeout(() => resolve('due'), hurt.afterMs))
+      const cue = hurt.afterOutput ? cli.waitFor(hurt.afterOutput, 600_000).catch(() => undefined) : Promise.resolve()
+      const timer = cue.then(() => new Promise<'due'>((resolve) => setTimeout(() => resolve('due'), hurt.afterMs)))
       if ((await Promise.race([exited, timer])) === 'due') {
         finishedAlone = false
         hurts++

@@ -45,5 +45,10 @@ export function wallSince(startMs: number): string {
 
 /** Raw terminal control characters that must never reach a user's terminal from rpo's output. */
 export function rawControlIn(text: string): string[] {
-  return [...text].filter((c) => c === '\u001b' || c === '\u0007' || c === '\u009b')
+  const found: string[] = []
+  ;[...text].forEach((c, i, chars) => {
+    if (c === '\u0007' || c === '\u001b' || c === '\u009b')
+      found.push(JSON.stringify(chars.slice(Math.max(0, i - 30), i + 10).join('')))
+  })
+  return found
 }

@@ -21,9 +21,9 @@ export function expandArrayJobId(jobId: string): string[] {
   if (!match) return [jobId]
   const [, base, spec] = match
   const out: string[] = []
-  for (const part of (spec as string).split('%')[0]!.split(',')) {
-    const [from, to] = part.split('-').map(Number)
-    for (let i = from as number; (i <= (to ?? from)) as number; i++) out.push(`${base}_${i}`)
+  for (const part of (spec as string).split('%')[0]?.split(',') ?? []) {
+    const [from = Number.NaN, to = from] = part.split('-').map(Number)
+    for (let i = from; i <= to; i++) out.push(`${base}_${i}`)
   }
   return out
 }

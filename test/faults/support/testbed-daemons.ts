@@ -66,18 +66,6 @@ export async function startDaemon(daemon: TestbedDaemon, timeoutMs = 60_000): Pr
   }
 }
 
-/** Kill the per-connection sshd processes of the test user (the listener survives). */
-export function killSshConnections(user: string): number {
-  const out = bash(`pgrep -f 'sshd: ${user}' || true`)
-  const pids = out.split('\n').filter(Boolean).map(Number)
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL')
-    } catch {}
-  }
-  return pids.length
-}
-
 /** Every daemon of the testbed up again; up.sh heals whatever the direct start could not. */
 export async function ensureTestbed(): Promise<void> {
   for (const daemon of ['slurmdbd', 'slurmctld', 'sshd'] as const) {

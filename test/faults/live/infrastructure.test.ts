@@ -12,7 +12,10 @@ import { cancelRunJobs, duplicatesIn, submissionsOf } from '../support/slurm-sub
 import { ensureTestbed, startDaemon, stopDaemon } from '../support/testbed-daemons.js'
 
 const runIds: string[] = []
+const spawned: SpawnedCli[] = []
 afterAll(async () => {
+  // an rpo run left behind by a failed test: ours, ended by its pid
+  for (const cli of spawned) if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL')
   await ensureTestbed()
   const ssh = testbedSsh()
   for (const id of runIds) await cancelRunJobs(ssh, id)
@@ -77,6 +80,7 @@ describe('infrastructure faults under a running rpo run', () => {
     const { dir } = testbedWorkspace()
     writePipeline(dir, 'pipeline.yaml', pipeline('ctld-restart', 20))
     const cli = spawnCli(dir, ['run', 'pipeline.yaml'])
+    spawned.push(cli)
     let downFor = 0
     try {
       await cli.waitFor(/▶ (sweep\.\d+|p\d+) started/, 120_000)
@@ -110,6 +114,7 @@ describe('infrastructure faults under a running rpo run', () => {
     try {
       stopDaemon('slurmdbd')
       cli = spawnCli(dir, ['run', 'pipeline.yaml'])
+      spawned.push(cli)
       await new Promise((r) => setTimeout(r, 60_000))
     } finally {
       await startDaemon('slurmdbd')
@@ -143,6 +148,7 @@ describe('infrastructure faults under a running rpo run', () => {
     const { dir } = testbedWorkspace()
     writePipeline(dir, 'pipeline.yaml', pipeline('sshd-cut', 150))
     const cli = spawnCli(dir, ['run', 'pipeline.yaml'])
+    spawned.push(cli)
     let cut = 0
     let submittedAtCut = 0
     try {
@@ -154,7 +160,7 @@ describe('infrastructure faults under a running rpo run', () => {
         [
           '-c',
           `until squeue -h -o %j | grep -q '^rpo\\.sshd-cut-'; do :; done
-           for pid in $(pgrep -f 'sshd: ${testbed().user}'); do kill -KILL "$pid" && echo cut; done
+           for pid in $(pgrep -f '^sshd: ${testbed().user}'); do kill -KILL "$pid" && echo cut; done
            squeue -h -o %j | grep -c '^rpo\\.sshd-cut-'`,
         ],
         { encoding: 'utf8', timeout: 120_000 },

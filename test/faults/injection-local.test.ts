@@ -54,4 +54,34 @@ describe('injection through pipeline values (local executor)', () => {
     // the CLI strips ESC/BEL/CSI from what it prints (the lead's change; fails until it is merged)
     expect(control, 'raw control characters printed by rpo run / rpo status').toEqual([])
   }, 120_000)
+
+  it('refuses hostile task, pipeline and project names before anything runs', async () => {
+    const dir = makeWorkDir('rpo-faults-inject-')
+    const canary = path.join(os.tmpdir(), `rpo-canary-${randomUUID()}`)
+    const hostile = payloads(canary).filter((v) => v !== '')
+    const documents = hostile.flatMap((v) => [
+      `name: ok\ntasks:\n  ${JSON.stringify(v)}: { command: "true" }\n`,
+      `name: ${JSON.stringify(v)}\ntasks:\n  a: { command: "true" }\n`,
+      `name: ok\nproject: ${JSON.stringify(v)}\ntasks:\n  a: { command: "true" }\n`,
+    ])
+    const refused: string[] = []
+    const control: string[] = []
+    for (const [i, text] of documents.entries()) {
+      writePipeline(dir, `p${i}.yaml`, text)
+      const run = await spawnCli(dir, ['run', `p${i}.yaml`]).closed()
+      expect(run.code, `${text}\n${run.stderr}`).toBe(2)
+      control.push(...rawControlIn(run.stdout + run.stderr))
+      refused.push(text)
+    }
+    printFigures('injection-names', {
+      documents: documents.length,
+      refused: refused.length,
+      executed: existsSync(canary) ? 1 : 0,
+      rawControlPrinted: control.length,
+    })
+    expect(existsSync(canary)).toBe(false)
+    expect(existsSync(path.join(dir, '.rpo', 'jobs'))).toBe(false)
+    // the refusal quotes the name without its raw control characters (the lead's change)
+    expect(control, 'raw control characters in the refusals').toEqual([])
+  }, 300_000)
 })

@@ -304,9 +304,12 @@ export class Engine {
         const task = tasks.get(id)
         if (task) tasks.set(id, { ...task, ...patch })
       }
-      const knownJobIds = new Map(
-        snapshot.latestAttempts.flatMap((a) => (a.jobId ? [[a.submissionKey, a.jobId] as const] : [])),
-      )
+      // with the ids this tick's lookup found by submission key: a resend after a dropped
+      // connection may depend on a job that did reach the scheduler and is not in this batch
+      const knownJobIds = new Map([
+        ...snapshot.latestAttempts.flatMap((a) => (a.jobId ? [[a.submissionKey, a.jobId] as const] : [])),
+        ...observations.flatMap((o) => (o.kind === 'found' ? [[o.submissionKey, o.jobId] as const] : [])),
+      ])
       // a resend after a crash goes out held if it was to be held
       const heldReasons = new Map(
         snapshot.latestAttempts.flatMap((a) => (a.heldReason ? [[a.submissionKey, a.heldReason] as const] : [])),

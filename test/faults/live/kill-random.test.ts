@@ -34,10 +34,10 @@ describe('kill -9 at random moments on the cluster', () => {
     const { dir } = testbedWorkspace({ pollInterval: '500ms' })
     writePipeline(dir, 'pipeline.yaml', killPipeline('kill-random', CLUSTER_SHAPE))
 
-    // kill moments from 150 ms (still loading) to 2.5 s (deep in a tick): most land before the
-    // first tick ends, the rest in submission, polling or persisting
+    // kill moments from 100 ms (still loading) to 1.6 s (deep in a tick): in loading, connecting,
+    // looking up keys, submitting, polling, persisting
     const outcome = await rerunUntilDone(dir, 'pipeline.yaml', (i) =>
-      i < KILLS ? { kind: 'kill', afterMs: 150 + Math.floor(random() * 2350) } : undefined,
+      i < KILLS ? { kind: 'kill', afterMs: 100 + Math.floor(random() * 1500) } : undefined,
     )
     runIds.push(outcome.runId)
 

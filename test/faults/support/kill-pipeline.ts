@@ -15,6 +15,11 @@ export interface KillPipelineShape {
   readonly resources: string
   /** Include `doomed` (exits 3) and its dependent, so the run ends `failed` by design. */
   readonly doomed: boolean
+  /**
+   * The train sweep's throttle (enforced by Slurm itself, rpo alive or not): it sets a floor under
+   * the run's length, so the kills keep landing while there is work in flight.
+   */
+  readonly trainMaxParallel: number
 }
 
 export const CLUSTER_SHAPE: KillPipelineShape = {
@@ -24,6 +29,8 @@ export const CLUSTER_SHAPE: KillPipelineShape = {
   shards: 20,
   resources: '{ partition: all, cpus: 1, memory: 50M, time: 2m }',
   doomed: true,
+  // 256 × ~2.3 s / 8 ≈ 75 s of Slurm time at least: room for 50 kills of ≤ 1.6 s each
+  trainMaxParallel: 8,
 }
 
 /** A few dozen tasks, for the interrupt tests (which need every task to succeed). */
@@ -50,7 +57,8 @@ tasks:
   train:
     after: [prep]
     matrix: { a: [${range(shape.trainA).join(', ')}], b: [${range(shape.trainB).join(', ')}] }
-    command: "sleep $(( ({{params.a}} + {{params.b}}) % 3 == 0 ? 2 : 1 ))"
+    maxParallel: ${shape.trainMaxParallel}
+    command: "sleep $(( ({{params.a}} + {{params.b}}) % 3 == 0 ? 3 : 2 ))"
   evaluate:
     after: [train]
     matrix: { i: [${range(shape.evaluate).join(', ')}] }

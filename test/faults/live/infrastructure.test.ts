@@ -112,11 +112,18 @@ describe('infrastructure faults under a running rpo run', () => {
     const { dir } = testbedWorkspace()
     writePipeline(dir, 'pipeline.yaml', pipeline('dbd-down', 10))
     let cli: SpawnedCli | undefined
+    // what rpo had seen of the jobs when accounting came back: squeue alone shows them start and end
+    let seenWhileDown = 0
     try {
       stopDaemon('slurmdbd')
       cli = spawnCli(dir, ['run', 'pipeline.yaml'])
       spawned.push(cli)
       await new Promise((r) => setTimeout(r, 60_000))
+      const runId = /started run (\S+)/.exec(cli.stderr())?.[1] as string
+      const status = await runCli(dir, ['status', runId, '--json'])
+      seenWhileDown = (JSON.parse(status.stdout).tasks as { state: string; jobState: string | null }[]).filter(
+        (t) => t.state === 'succeeded' || ['running', 'completing', 'succeeded'].includes(t.jobState ?? ''),
+      ).length
     } finally {
       await startDaemon('slurmdbd')
     }
@@ -133,6 +140,7 @@ describe('infrastructure faults under a running rpo run', () => {
       downFor: '60s',
       notSucceeded: result.notSucceeded.length,
       duplicates: result.duplicates,
+      seenWhileDown: seenWhileDown,
       charged: charged.length,
       wall: wallSince(started),
     })
@@ -140,6 +148,9 @@ describe('infrastructure faults under a running rpo run', () => {
     expect(result.notSucceeded).toEqual([])
     expect(result.duplicates).toBe(0)
     expect(result.said).not.toMatch(/internal error:/)
+    // while sacct failed rpo said so, and went on from squeue: it saw the sweep after prep start
+    expect(result.said).toMatch(/! .*sacct.*(database|slurmdbd|accounting).*retry/i)
+    expect(seenWhileDown, 'tasks rpo saw start or end while slurmdbd was down').toBeGreaterThan(1)
     // every task's use was charged (at its asked rate while accounting was away)
     expect(charged.length, report.stdout.slice(0, 2000)).toBeGreaterThan(0)
   }, 300_000)

@@ -18,11 +18,19 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/cluster/**'] },
+        test: {
+          name: 'unit',
+          include: ['test/**/*.test.ts'],
+          exclude: ['test/cluster/**', 'test/faults/live/**'],
+        },
       },
       {
         extends: true,
-        test: { name: 'cluster', include: ['test/cluster/**/*.test.ts'], fileParallelism: false },
+        test: {
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts', 'test/faults/live/**/*.test.ts'],
+          fileParallelism: false,
+        },
       },
     ],
   },

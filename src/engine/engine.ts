@@ -276,6 +276,7 @@ export class Engine {
       run,
       snapshot,
       plan,
+      observations,
     )
     if (plan.runState !== snapshot.state && TERMINAL_RUN_STATES.has(plan.runState)) {
       this.events.emit('run:finished', { runId, state: plan.runState })

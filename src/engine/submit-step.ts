@@ -13,7 +13,12 @@
 import { isRpoError, TransportError } from '../core/errors.js'
 import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import type { TickPlan } from '../core/scheduling/plan-tick.js'
-import { newTaskSnapshot, type RunSnapshot, type TaskSnapshot } from '../core/scheduling/run-snapshot.js'
+import {
+  type AttemptObservation,
+  newTaskSnapshot,
+  type RunSnapshot,
+  type TaskSnapshot,
+} from '../core/scheduling/run-snapshot.js'
 import {
   asNativeJobId,
   asSubmissionKey,
@@ -39,6 +44,7 @@ export async function submitPlanned(
   run: RunRecord,
   snapshot: RunSnapshot,
   plan: Pick<TickPlan, 'submissions' | 'newTasks' | 'taskUpdates'>,
+  observations: readonly AttemptObservation[] = [],
 ): Promise<number> {
   if (plan.submissions.length === 0) return 0
   const tasks = new Map(snapshot.tasks.map((t) => [t.id, t]))
@@ -48,9 +54,12 @@ export async function submitPlanned(
     const task = tasks.get(id)
     if (task) tasks.set(id, { ...task, ...patch })
   }
-  const knownJobIds = new Map(
-    snapshot.latestAttempts.flatMap((a) => (a.jobId ? [[a.submissionKey, a.jobId] as const] : [])),
-  )
+  // with the ids this tick's lookup found by submission key: a resend after a dropped
+  // connection may depend on a job that did reach the scheduler and is not in this batch
+  const knownJobIds = new Map([
+    ...snapshot.latestAttempts.flatMap((a) => (a.jobId ? [[a.submissionKey, a.jobId] as const] : [])),
+    ...observations.flatMap((o) => (o.kind === 'found' ? [[o.submissionKey, o.jobId] as const] : [])),
+  ])
   // a resend after a crash goes out held if it was to be held
   const heldReasons = new Map(
     snapshot.latestAttempts.flatMap((a) => (a.heldReason ? [[a.submissionKey, a.heldReason] as const] : [])),

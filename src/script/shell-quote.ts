@@ -5,9 +5,21 @@
 
 const SAFE_WORD = /^[A-Za-z0-9_./:=@%+,-]+$/
 
+/**
+ * A carriage return made by the shell at run time. sbatch refuses a script that contains a CR
+ * ("DOS line breaks"), and `$'\r'` is not POSIX sh, so the script text carries none.
+ */
+const CARRIAGE_RETURN = `"$(printf '\\r')"`
+
 /** Quote one word for POSIX sh/bash so that it is passed through literally. */
 export function quoteShellWord(value: string): string {
   if (value.includes('\0')) throw new TypeError('a shell word cannot contain a NUL byte')
+  if (value !== '' && SAFE_WORD.test(value)) return value
+  if (value.includes('\r')) return value.split('\r').map(quoteCrFree).join(CARRIAGE_RETURN)
+  return quoteCrFree(value)
+}
+
+function quoteCrFree(value: string): string {
   if (value !== '' && SAFE_WORD.test(value)) return value
   return `'${value.replaceAll("'", `'\\''`)}'`
 }

@@ -42,6 +42,17 @@ export function parseDocumentText(file: string, text: string): LoadedDocument {
   }
   const structural = structuralProblems(doc)
   if (structural.problems.length > 0) throw unparsable(structural.problems)
+  if (structural.nulStrings.length > 0) {
+    // no command line, environment variable or file name can carry one: refuse it where it is
+    throw new SpecError(
+      'spec-invalid',
+      structural.nulStrings.map((offset) => ({
+        file: at(offset),
+        path: '',
+        message: 'a NUL character (\\0) is not allowed in a value: no command, variable or file name can carry it',
+      })),
+    )
+  }
   if (structural.reservedKeys.length > 0) {
     // zod builds its output by assignment, so a "__proto__" key would set a prototype instead of
     // being read: a matrix axis, an env var or a task would vanish without a word
@@ -106,10 +117,12 @@ function pathKey(path: readonly PropertyKey[]): string {
 function structuralProblems(doc: Document): {
   problems: { offset: number; message: string }[]
   reservedKeys: number[]
+  nulStrings: number[]
   firstAlias: number | undefined
 } {
   const problems: { offset: number; message: string }[] = []
   const reservedKeys: number[] = []
+  const nulStrings: number[] = []
   const anchors = new Set<string>()
   let firstAlias: number | undefined
   const stack: unknown[] = [doc.contents]
@@ -117,7 +130,9 @@ function structuralProblems(doc: Document): {
     const node = stack.pop()
     if (!isNode(node) && !isPair(node)) continue
     if (isNode(node) && node.anchor) anchors.add(node.anchor)
-    if (isAlias(node)) {
+    if (isScalar(node)) {
+      if (typeof node.value === 'string' && node.value.includes('\0')) nulStrings.push(node.range?.[0] ?? 0)
+    } else if (isAlias(node)) {
       firstAlias ??= node.range?.[0]
       if (!anchors.has(node.source)) {
         problems.push({
@@ -144,7 +159,7 @@ function structuralProblems(doc: Document): {
     }
   }
   problems.sort((a, b) => a.offset - b.offset)
-  return { problems, reservedKeys, firstAlias }
+  return { problems, reservedKeys, nulStrings, firstAlias }
 }
 
 /**

@@ -167,3 +167,11 @@ describe('time limits', () => {
     expect(error.message).toContain('tasks.train.retries.backoff')
   })
 })
+
+describe('values no shell can carry', () => {
+  it('a NUL character in a matrix value is refused where it is, not reported as a dependency problem', () => {
+    const error = errorOf('name: x\ntasks:\n  a:\n    matrix: { v: ["a\\0b"] }\n    command: echo {{params.v}}\n')
+    expect(error.code).toBe('spec-invalid')
+    expect(error.message).toMatch(/pipeline\.yaml:4:\d+: a NUL character/)
+  })
+})

@@ -38,7 +38,15 @@ export function parseDocumentText(file: string, text: string): LoadedDocument {
     )
   }
   if (doc.errors.length > 0) {
-    throw unparsable(doc.errors.map((error) => ({ offset: error.pos[0], message: error.message.split('\n')[0] ?? '' })))
+    throw unparsable(
+      doc.errors.map((error) => ({
+        offset: error.pos[0],
+        // the parser recurses per level of flow nesting ([[[…) and reports its own stack overflow
+        message: /call stack/i.test(error.message)
+          ? 'nested too deeply for the YAML parser to follow; no pipeline or config needs that'
+          : (error.message.split('\n')[0] ?? ''),
+      })),
+    )
   }
   const structural = structuralProblems(doc)
   if (structural.problems.length > 0) throw unparsable(structural.problems)
@@ -96,6 +104,9 @@ export function parseDocumentText(file: string, text: string): LoadedDocument {
   }
 }
 
+/** How deep maps and lists may nest; rpo's own schemas need fewer than 10 levels. */
+const MAX_NESTING = 200
+
 /** How many copies of one anchor's content its aliases may make (the `yaml` parser's default). */
 const MAX_ALIAS_COUNT = 100
 
@@ -125,10 +136,20 @@ function structuralProblems(doc: Document): {
   const nulStrings: number[] = []
   const anchors = new Set<string>()
   let firstAlias: number | undefined
-  const stack: unknown[] = [doc.contents]
+  let tooDeep = false
+  const stack: { node: unknown; depth: number }[] = [{ node: doc.contents, depth: 0 }]
   while (stack.length > 0) {
-    const node = stack.pop()
+    const { node, depth } = stack.pop() as { node: unknown; depth: number }
     if (!isNode(node) && !isPair(node)) continue
+    if (depth > MAX_NESTING && !tooDeep) {
+      // building the value recurses once per level: a file nested 100,000 deep overflows the stack
+      tooDeep = true
+      problems.push({
+        offset: (isNode(node) ? node.range?.[0] : undefined) ?? 0,
+        message: `nested more than ${MAX_NESTING} levels deep; no pipeline or config needs that`,
+      })
+      continue
+    }
     if (isNode(node) && node.anchor) anchors.add(node.anchor)
     if (isScalar(node)) {
       if (typeof node.value === 'string' && node.value.includes('\0')) nulStrings.push(node.range?.[0] ?? 0)
@@ -151,11 +172,11 @@ function structuralProblems(doc: Document): {
         }
       }
       // pushed in reverse so the walk (and the anchors it sees) follows the document's order
-      for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i])
+      for (let i = node.items.length - 1; i >= 0; i--) stack.push({ node: node.items[i], depth: depth + 1 })
     } else if (isSeq(node)) {
-      for (let i = node.items.length - 1; i >= 0; i--) stack.push(node.items[i])
+      for (let i = node.items.length - 1; i >= 0; i--) stack.push({ node: node.items[i], depth: depth + 1 })
     } else if (isPair(node)) {
-      stack.push(node.value, node.key)
+      stack.push({ node: node.value, depth }, { node: node.key, depth })
     }
   }
   problems.sort((a, b) => a.offset - b.offset)

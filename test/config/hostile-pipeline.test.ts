@@ -175,3 +175,17 @@ describe('values no shell can carry', () => {
     expect(error.message).toMatch(/pipeline\.yaml:4:\d+: a NUL character/)
   })
 })
+
+describe('nesting', () => {
+  it('a document nested deeper than any schema needs is refused with its line, not a stack overflow', () => {
+    const deep = (n: number) =>
+      `name: x\nmetadata: { v: ${'['.repeat(n)}${']'.repeat(n)} }\ntasks:\n  a: { command: "true" }\n`
+    for (const depth of [300, 100_000]) {
+      const error = errorOf(deep(depth))
+      expect(error.code).toBe('spec-unparsable')
+      expect(error.message).toMatch(
+        /pipeline\.yaml:2:\d+: not valid YAML\/JSON: nested (more than 200 levels deep|too deeply)/,
+      )
+    }
+  })
+})

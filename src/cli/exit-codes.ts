@@ -42,6 +42,9 @@ export function exitCodeFor(error: unknown): number {
     case 'store-corrupt':
     case 'store-unavailable':
     case 'store-migration':
+    case 'store-disk-full':
+    case 'store-read-only':
+    case 'store-newer-schema':
     case 'lease-held':
       return ExitCode.storeError
     case 'internal':

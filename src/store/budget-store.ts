@@ -11,7 +11,7 @@ import type { BudgetResource, BudgetScope, TresHours } from '../core/budget/tres
 import type { ResolvedPipeline } from '../core/pipeline/resolved-pipeline.js'
 import type { AttemptState, TaskOverrides } from '../core/scheduling/run-snapshot.js'
 import type { Database, LedgerEntryTable } from './database.js'
-import { translateStoreError } from './open-store.js'
+import { translateStoreError } from './store-errors.js'
 
 /** A budget as changed at run time by an admin: replaces the config's budget of the same scope. */
 export interface BudgetSetting {

@@ -4,7 +4,7 @@
  * crash leaves either the old state or the new one.
  */
 
-import type { Kysely, Transaction } from 'kysely'
+import { type Kysely, sql, type Transaction } from 'kysely'
 import { StoreError } from '../core/errors.js'
 import type { TaskInstance } from '../core/pipeline/expand-pipeline.js'
 import type { ResolvedPipeline } from '../core/pipeline/resolved-pipeline.js'
@@ -21,7 +21,8 @@ import type {
 import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
 import { BudgetStore } from './budget-store.js'
 import type { AttemptTable, Database, TaskTable } from './database.js'
-import { type OpenedDatabase, translateStoreError } from './open-store.js'
+import type { OpenedDatabase } from './open-store.js'
+import { translateStoreError } from './store-errors.js'
 
 export interface RunRecord {
   readonly id: string
@@ -96,56 +97,39 @@ export class RunStore {
   }
 
   async createRun(run: NewRun): Promise<void> {
-    await this.#write(async (trx) => {
-      await trx
-        .insertInto('runs')
-        .values({
-          id: run.id,
-          pipeline_name: run.pipeline.name,
-          project: run.pipeline.project,
-          cluster: run.cluster,
-          spec_hash: run.specHash,
-          pipeline_json: JSON.stringify(run.pipeline),
-          source_file: run.sourceFile,
-          work_dir: run.workDir,
-          state: 'running',
-          created_at: run.now,
-          updated_at: run.now,
-          finished_at: null,
-          last_tick_at: null,
-          last_tick_commands: null,
-          user_name: run.user ?? null,
-        })
-        .execute()
-      await insertTasks(trx, run.id, run.instances, 0, run.now)
-      await trx
-        .insertInto('events')
-        .values({
-          run_id: run.id,
-          task_id: null,
-          type: 'run:created',
-          at: run.now,
-          message: `run of ${run.pipeline.name} with ${run.instances.length} tasks`,
-          data_json: null,
-        })
-        .execute()
+    await this.#write((trx) => insertRun(trx, run))
+  }
+
+  /**
+   * The newest unfinished run of the same pipeline file content on the same cluster, or else `run`,
+   * created (`resume: false`: always created): one step, so two `rpo run` of one file at the same instant start one run, not two
+   * (SQLite: the write lock is taken up front; PostgreSQL: an advisory lock on the pipeline).
+   */
+  async findOrCreateRun(
+    run: NewRun,
+    options: { readonly resume: boolean } = { resume: true },
+  ): Promise<{ run: RunRecord; created: boolean }> {
+    if (!options.resume) {
+      await this.createRun(run)
+      return { run: await this.getRun(run.id), created: true }
+    }
+    const found = await this.#write(async (trx) => {
+      if (this.dialect === 'postgres') {
+        const key = `rpo:run:${run.cluster}:${run.pipeline.name}:${run.specHash}`
+        await sql`select pg_advisory_xact_lock(hashtext(${key}))`.execute(trx)
+      }
+      const existing = await resumableRunQuery(trx, run.pipeline.name, run.specHash, run.cluster).executeTakeFirst()
+      if (existing) return existing
+      await insertRun(trx, run)
+      return null
     })
+    if (found) return { run: toRunRecord(found), created: false }
+    return { run: await this.getRun(run.id), created: true }
   }
 
   /** The newest unfinished run of the same pipeline file content on the same cluster. */
   async findResumableRun(pipelineName: string, specHash: string, cluster: string): Promise<RunRecord | null> {
-    const row = await this.#read((db) =>
-      db
-        .selectFrom('runs')
-        .selectAll()
-        .where('pipeline_name', '=', pipelineName)
-        .where('spec_hash', '=', specHash)
-        .where('cluster', '=', cluster)
-        .where('state', 'in', ['running', 'interrupted'])
-        .orderBy('created_at', 'desc')
-        .limit(1)
-        .executeTakeFirst(),
-    )
+    const row = await this.#read((db) => resumableRunQuery(db, pipelineName, specHash, cluster).executeTakeFirst())
     return row ? toRunRecord(row) : null
   }
 
@@ -380,6 +364,53 @@ export class RunStore {
       throw translateStoreError(error, this.description)
     }
   }
+}
+
+function resumableRunQuery(db: Kysely<Database>, pipelineName: string, specHash: string, cluster: string) {
+  return db
+    .selectFrom('runs')
+    .selectAll()
+    .where('pipeline_name', '=', pipelineName)
+    .where('spec_hash', '=', specHash)
+    .where('cluster', '=', cluster)
+    .where('state', 'in', ['running', 'interrupted'])
+    .orderBy('created_at', 'desc')
+    .limit(1)
+}
+
+async function insertRun(trx: Transaction<Database>, run: NewRun): Promise<void> {
+  await trx
+    .insertInto('runs')
+    .values({
+      id: run.id,
+      pipeline_name: run.pipeline.name,
+      project: run.pipeline.project,
+      cluster: run.cluster,
+      spec_hash: run.specHash,
+      pipeline_json: JSON.stringify(run.pipeline),
+      source_file: run.sourceFile,
+      work_dir: run.workDir,
+      state: 'running',
+      created_at: run.now,
+      updated_at: run.now,
+      finished_at: null,
+      last_tick_at: null,
+      last_tick_commands: null,
+      user_name: run.user ?? null,
+    })
+    .execute()
+  await insertTasks(trx, run.id, run.instances, 0, run.now)
+  await trx
+    .insertInto('events')
+    .values({
+      run_id: run.id,
+      task_id: null,
+      type: 'run:created',
+      at: run.now,
+      message: `run of ${run.pipeline.name} with ${run.instances.length} tasks`,
+      data_json: null,
+    })
+    .execute()
 }
 
 async function insertTasks(

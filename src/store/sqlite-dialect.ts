@@ -1,0 +1,100 @@
+/**
+ * kysely's SQLite dialect as the store needs it: write transactions that take the write lock up front,
+ * a rollback only when a transaction is still open, and no store access once a store file can no
+ * longer be written.
+ *
+ * Why the last one: in WAL mode SQLite writes its shared index (`<store>-shm`) through a shared memory
+ * map. When that file turns immutable (`chattr +i`) or its file system read-only under a running rpo,
+ * the kernel answers the next write to the map with SIGBUS, which kills the process with no message.
+ * So before each use of the connection, and before closing it (closing checkpoints, which writes the
+ * map), the store's files are checked for writability: a store that cannot be written is reported as
+ * read-only and the map is never touched again. A change between the check and the write (within one
+ * transaction) is not caught.
+ */
+import { accessSync, constants, existsSync } from 'node:fs'
+import path from 'node:path'
+import type SqliteDatabase from 'better-sqlite3'
+import {
+  CompiledQuery,
+  type DatabaseConnection,
+  type Driver,
+  SqliteDialect,
+  type SqliteDialectConfig,
+  SqliteDriver,
+} from 'kysely'
+import type { StoreError } from '../core/errors.js'
+import { readOnlyError } from './store-errors.js'
+
+/** Null when every file of the store can be written; otherwise the StoreError to report. */
+export function unwritableStore(file: string, description: string): StoreError | null {
+  if (file === ':memory:' || file === '') return null
+  const present = [file, `${file}-wal`, `${file}-shm`].filter((f) => existsSync(f))
+  // a store without its WAL files must be able to create them beside it
+  const checked = present.length === 3 ? present : [...present, path.dirname(file)]
+  for (const candidate of checked) {
+    try {
+      accessSync(candidate, constants.W_OK)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue
+      return readOnlyError(description, error)
+    }
+  }
+  return null
+}
+
+class StoreSqliteDriver extends SqliteDriver {
+  readonly #database: SqliteDatabase.Database
+  readonly #file: string
+  readonly #description: string
+  #unwritable = false
+
+  constructor(config: SqliteDialectConfig & { database: SqliteDatabase.Database }, description: string) {
+    super(config)
+    this.#database = config.database
+    this.#file = config.database.name
+    this.#description = description
+  }
+
+  override async acquireConnection(): Promise<DatabaseConnection> {
+    const unwritable = unwritableStore(this.#file, this.#description)
+    if (unwritable) {
+      this.#unwritable = true
+      throw unwritable
+    }
+    return super.acquireConnection()
+  }
+
+  // a deferred BEGIN that reads first cannot wait for a writer (SQLite returns SQLITE_BUSY at once when it
+  // upgrades to a write), so write transactions take the write lock up front and honour busy_timeout
+  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'))
+  }
+
+  // SQLite ends a transaction itself on some errors (a full disk, I/O errors); a ROLLBACK then fails
+  // with "no transaction is active" and would hide the error that ended it
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (this.#database.inTransaction) await super.rollbackTransaction(connection)
+  }
+
+  override async destroy(): Promise<void> {
+    // closing checkpoints the WAL through the shared map: on a store that turned read-only, leave the
+    // files as they are (the next rpo recovers from the WAL) rather than die of SIGBUS
+    if (this.#unwritable || unwritableStore(this.#file, this.#description)) return
+    await super.destroy()
+  }
+}
+
+export class StoreSqliteDialect extends SqliteDialect {
+  readonly #config: SqliteDialectConfig & { database: SqliteDatabase.Database }
+  readonly #description: string
+
+  constructor(config: SqliteDialectConfig & { database: SqliteDatabase.Database }, description: string) {
+    super(config)
+    this.#config = config
+    this.#description = description
+  }
+
+  override createDriver(): Driver {
+    return new StoreSqliteDriver(this.#config, this.#description)
+  }
+}

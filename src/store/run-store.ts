@@ -22,7 +22,9 @@ import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
 import { BudgetStore } from './budget-store.js'
 import type { AttemptTable, Database, TaskTable } from './database.js'
 import type { OpenedDatabase } from './open-store.js'
+import { rowLimit } from './row-limit.js'
 import { translateStoreError } from './store-errors.js'
+import { attemptStateOf, parseOptionalJson, parseStoredJson, runStateOf, taskStateOf } from './stored-values.js'
 
 export interface RunRecord {
   readonly id: string
@@ -123,14 +125,14 @@ export class RunStore {
       await insertRun(trx, run)
       return null
     })
-    if (found) return { run: toRunRecord(found), created: false }
+    if (found) return { run: toRunRecord(found, this.description), created: false }
     return { run: await this.getRun(run.id), created: true }
   }
 
   /** The newest unfinished run of the same pipeline file content on the same cluster. */
   async findResumableRun(pipelineName: string, specHash: string, cluster: string): Promise<RunRecord | null> {
     const row = await this.#read((db) => resumableRunQuery(db, pipelineName, specHash, cluster).executeTakeFirst())
-    return row ? toRunRecord(row) : null
+    return row ? toRunRecord(row, this.description) : null
   }
 
   async getRun(runId: string): Promise<RunRecord> {
@@ -140,20 +142,17 @@ export class RunStore {
         'run-not-found',
         `no run "${runId}" in ${this.description} (see \`rpo status\` for the runs it has)`,
       )
-    return toRunRecord(row)
+    return toRunRecord(row, this.description)
   }
 
   async listRuns(options: { limit?: number; states?: readonly RunState[] } = {}): Promise<RunRecord[]> {
+    const limit = rowLimit(options.limit ?? 20)
     const rows = await this.#read((db) => {
-      let query = db
-        .selectFrom('runs')
-        .selectAll()
-        .orderBy('created_at', 'desc')
-        .limit(options.limit ?? 20)
+      let query = db.selectFrom('runs').selectAll().orderBy('created_at', 'desc').limit(limit)
       if (options.states && options.states.length > 0) query = query.where('state', 'in', [...options.states])
       return query.execute()
     })
-    return rows.map(toRunRecord)
+    return rows.map((row) => toRunRecord(row, this.description))
   }
 
   async loadSnapshot(runId: string): Promise<{ run: RunRecord; snapshot: RunSnapshot }> {
@@ -178,8 +177,8 @@ export class RunStore {
         id: run.id,
         state: run.state,
         pipeline: run.pipeline,
-        tasks: taskRows.map(toTaskSnapshot),
-        latestAttempts: [...latest.values()].map(toAttemptSnapshot),
+        tasks: taskRows.map((row) => toTaskSnapshot(row, this.description)),
+        latestAttempts: [...latest.values()].map((row) => toAttemptSnapshot(row, this.description)),
       },
     }
   }
@@ -191,9 +190,13 @@ export class RunStore {
       return query.orderBy('task_id').orderBy('attempt').execute()
     })
     return rows.map((row) => ({
-      ...toAttemptSnapshot(row),
+      ...toAttemptSnapshot(row, this.description),
       runId: row.run_id,
-      usage: row.usage_json ? (JSON.parse(row.usage_json) as ResourceUsage) : null,
+      usage: parseOptionalJson<ResourceUsage>(row.usage_json, 'object', {
+        runId: row.run_id,
+        column: `usage_json of attempt ${row.submission_key}`,
+        description: this.description,
+      }),
     }))
   }
 
@@ -209,6 +212,7 @@ export class RunStore {
   }
 
   async listEvents(runId: string, afterId = 0, limit = 1000): Promise<EventRecord[]> {
+    const rowCount = rowLimit(limit)
     const rows = await this.#read((db) =>
       db
         .selectFrom('events')
@@ -216,7 +220,7 @@ export class RunStore {
         .where('run_id', '=', runId)
         .where('id', '>', afterId)
         .orderBy('id')
-        .limit(limit)
+        .limit(rowCount)
         .execute(),
     )
     return rows.map((row) => ({
@@ -226,7 +230,11 @@ export class RunStore {
       type: row.type,
       at: row.at,
       message: row.message,
-      data: row.data_json ? (JSON.parse(row.data_json) as Record<string, unknown>) : null,
+      data: parseOptionalJson<Record<string, unknown>>(row.data_json, 'object', {
+        runId: row.run_id,
+        column: `data_json of event ${row.id}`,
+        description: this.description,
+      }),
     }))
   }
 
@@ -449,17 +457,18 @@ async function insertTasks(
       .execute()
 }
 
-function toRunRecord(row: Database['runs']): RunRecord {
+function toRunRecord(row: Database['runs'], description: string): RunRecord {
+  const at = (column: string) => ({ runId: row.id, column, description })
   return {
     id: row.id,
     pipelineName: row.pipeline_name,
     project: row.project,
     cluster: row.cluster,
     specHash: row.spec_hash,
-    pipeline: JSON.parse(row.pipeline_json) as ResolvedPipeline,
+    pipeline: parseStoredJson<ResolvedPipeline>(row.pipeline_json, 'pipeline', at('pipeline_json')),
     sourceFile: row.source_file,
     workDir: row.work_dir,
-    state: row.state as RunState,
+    state: runStateOf(row.state, at('state')),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     finishedAt: row.finished_at,
@@ -469,34 +478,40 @@ function toRunRecord(row: Database['runs']): RunRecord {
   }
 }
 
-function toTaskSnapshot(row: TaskTable): TaskSnapshot {
+function toTaskSnapshot(row: TaskTable, description: string): TaskSnapshot {
+  const at = (column: string) => ({ runId: row.run_id, column: `${column} of task ${row.id}`, description })
   return {
     id: row.id,
     group: row.group_name,
     kind: row.kind as TaskSnapshot['kind'],
-    state: row.state as TaskState,
+    state: taskStateOf(row.state, at('state')),
     reason: row.reason,
-    params: JSON.parse(row.params_json) as TaskSnapshot['params'],
-    item: row.item_json === null ? null : (JSON.parse(row.item_json) as unknown),
+    params: parseStoredJson<TaskSnapshot['params']>(row.params_json, 'object', at('params_json')),
+    item: parseOptionalJson<unknown>(row.item_json, 'any', at('item_json')),
     command: row.command,
     attempts: Number(row.attempts),
     failures: Number(row.failures),
     resumes: Number(row.resumes ?? 0),
-    overrides: row.overrides_json ? (JSON.parse(row.overrides_json) as TaskOverrides) : null,
+    overrides: parseOptionalJson<TaskOverrides>(row.overrides_json, 'object', at('overrides_json')),
     nextAttemptAt: row.next_attempt_at,
-    outputs: row.outputs_json === null ? null : (JSON.parse(row.outputs_json) as Record<string, unknown>),
+    outputs: parseOptionalJson<Record<string, unknown>>(row.outputs_json, 'object', at('outputs_json')),
     startedAt: row.started_at,
     endedAt: row.ended_at,
   }
 }
 
-function toAttemptSnapshot(row: AttemptTable): AttemptSnapshot {
+function toAttemptSnapshot(row: AttemptTable, description: string): AttemptSnapshot {
+  const at = (column: string) => ({
+    runId: row.run_id,
+    column: `${column} of attempt ${row.submission_key}`,
+    description,
+  })
   return {
     taskId: row.task_id,
     attempt: Number(row.attempt),
     submissionKey: row.submission_key,
     jobId: row.job_id,
-    state: row.state as AttemptState,
+    state: attemptStateOf(row.state, at('state')),
     nativeState: row.native_state,
     exitCode: row.exit_code === null ? null : Number(row.exit_code),
     reason: row.reason,
@@ -504,7 +519,7 @@ function toAttemptSnapshot(row: AttemptTable): AttemptSnapshot {
     startedAt: row.started_at,
     endedAt: row.ended_at,
     missedPolls: Number(row.missed_polls),
-    nodes: row.nodes_json ? (JSON.parse(row.nodes_json) as string[]) : [],
+    nodes: parseOptionalJson<string[]>(row.nodes_json, 'array', at('nodes_json')) ?? [],
     ...(row.held_reason === null ? {} : { heldReason: row.held_reason }),
     ...(row.nice === null ? {} : { nice: Number(row.nice) }),
   }

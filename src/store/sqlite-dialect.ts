@@ -8,8 +8,10 @@
  * the kernel answers the next write to the map with SIGBUS, which kills the process with no message.
  * So before each use of the connection, and before closing it (closing checkpoints, which writes the
  * map), the store's files are checked for writability: a store that cannot be written is reported as
- * read-only and the map is never touched again. A change between the check and the write (within one
- * transaction) is not caught.
+ * read-only and the map is never touched again. Such a database is never closed either: it is kept
+ * referenced (a garbage-collected connection closes itself) and the process leaves without the
+ * driver's exit-time close; the next rpo recovers the store from its WAL. A change between the check
+ * and the write (within one transaction) is not caught.
  */
 import { accessSync, constants, existsSync } from 'node:fs'
 import path from 'node:path'
@@ -40,6 +42,14 @@ export function unwritableStore(file: string, description: string): StoreError |
     }
   }
   return null
+}
+
+const abandoned = new Set<SqliteDatabase.Database>()
+
+function abandon(database: SqliteDatabase.Database): void {
+  // exiting from the 'exit' event skips the exit-time cleanup in which better-sqlite3 closes open databases
+  if (abandoned.size === 0) process.once('exit', (code) => process.exit(code))
+  abandoned.add(database)
 }
 
 class StoreSqliteDriver extends SqliteDriver {
@@ -77,10 +87,9 @@ class StoreSqliteDriver extends SqliteDriver {
   }
 
   override async destroy(): Promise<void> {
-    // closing checkpoints the WAL through the shared map: on a store that turned read-only, leave the
-    // files as they are (the next rpo recovers from the WAL) rather than die of SIGBUS
-    if (this.#unwritable || unwritableStore(this.#file, this.#description)) return
-    await super.destroy()
+    // closing checkpoints the WAL through the shared map: a store that turned read-only is left open
+    if (this.#unwritable || unwritableStore(this.#file, this.#description)) abandon(this.#database)
+    else await super.destroy()
   }
 }
 

@@ -109,7 +109,8 @@ export class BudgetStore {
       resource: row.resource as BudgetResource,
       gpuType: row.gpu_type,
       amount: Number(row.amount),
-      period: parseStoredJson<BudgetPeriod>(row.period_json, 'object', {
+      // 'month' or an object
+      period: parseStoredJson<BudgetPeriod>(row.period_json, 'any', {
         runId: null,
         column: `budget_settings.period_json of the ${row.project} budget set at ${row.at}`,
         description: this.#description,

@@ -13,8 +13,6 @@
  * driver's exit-time close; the next rpo recovers the store from its WAL. A change between the check
  * and the write (within one transaction) is not caught.
  */
-import { accessSync, constants, existsSync } from 'node:fs'
-import path from 'node:path'
 import type SqliteDatabase from 'better-sqlite3'
 import {
   CompiledQuery,
@@ -26,22 +24,12 @@ import {
 } from 'kysely'
 import type { StoreError } from '../core/errors.js'
 import { readOnlyError } from './store-errors.js'
+import { storeWriteRefusal } from './store-writability.js'
 
 /** Null when every file of the store can be written; otherwise the StoreError to report. */
 export function unwritableStore(file: string, description: string): StoreError | null {
-  if (file === ':memory:' || file === '') return null
-  const present = [file, `${file}-wal`, `${file}-shm`].filter((f) => existsSync(f))
-  // a store without its WAL files must be able to create them beside it
-  const checked = present.length === 3 ? present : [...present, path.dirname(file)]
-  for (const candidate of checked) {
-    try {
-      accessSync(candidate, constants.W_OK)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue
-      return readOnlyError(description, error)
-    }
-  }
-  return null
+  const refusal = storeWriteRefusal(file)
+  return refusal ? readOnlyError(description, refusal) : null
 }
 
 const abandoned = new Set<SqliteDatabase.Database>()

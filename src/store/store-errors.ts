@@ -4,6 +4,7 @@
  * (a locked store, a server that cannot be reached) is retryable.
  */
 import { StoreError } from '../core/errors.js'
+import { storeWriteRefusal } from './store-writability.js'
 
 /** Where the store is, for messages: the path of a SQLite file, the (password-free) URL of a server. */
 export function locationOf(description: string): string {
@@ -66,6 +67,9 @@ export function translateStoreError(error: unknown, description: string): StoreE
     })
   }
   if (code.startsWith('SQLITE_IOERR')) {
+    // a store file made read-only during a transaction fails the write itself with an I/O error
+    const refusal = description.startsWith('SQLite store ') ? storeWriteRefusal(locationOf(description)) : null
+    if (refusal) return readOnlyError(description, refusal)
     return new StoreError(
       'store-unavailable',
       `${description} could not be read or written (${message}): check the disk and the file system it is on.`,

@@ -13,6 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { RpoError } from '../../src/core/errors.js'
 import { openDatabase } from '../../src/store/open-store.js'
 import { type NewRun, RunStore } from '../../src/store/run-store.js'
+import { translateStoreError } from '../../src/store/store-errors.js'
 import { pipelineOf, T0 } from '../support/fixtures.js'
 import { openRunStore, STORE_DIALECTS } from '../support/store-dialects.js'
 
@@ -228,6 +229,22 @@ describe('a SQLite store that cannot be written', () => {
       await store.close()
     },
   )
+
+  it('calls the I/O error of a write that a file turned immutable mid-transaction refused "read-only"', async () => {
+    const file = path.join(dir, 'mid-transaction.sqlite')
+    const store = await openRunStore({ kind: 'sqlite', path: file, busyTimeoutMs: 1000 })
+    await store.createRun(newRun())
+    // what SQLite reports when the WAL write itself is refused: the check before the transaction passed
+    const ioError = Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_WRITE' })
+    expect(translateStoreError(ioError, store.description).code).toBe('store-unavailable')
+    execFileSync('chattr', ['+i', `${file}-wal`])
+    immutable.push(`${file}-wal`)
+    const error = translateStoreError(ioError, store.description)
+    expect(error.code).toBe('store-read-only')
+    expect(error.message).toContain(`the store is read-only: ${file}`)
+    expect(error.retryable).toBe(false)
+    await store.close()
+  })
 
   it('refuses to open an immutable store file, saying it is read-only', async () => {
     const file = path.join(dir, 'closed-immutable.sqlite')

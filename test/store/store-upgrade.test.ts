@@ -36,11 +36,7 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))(
     afterAll(() => harness.tearDown())
 
     it('opens with its runs, migrated the way earlier rpo did it', async () => {
-      if (target.kind === 'sqlite') {
-        const { mkdirSync } = await import('node:fs')
-        const path = await import('node:path')
-        mkdirSync(path.dirname(target.path), { recursive: true })
-      }
+      if (target.kind === 'sqlite') mkdirSync(path.dirname(target.path), { recursive: true })
       const dialect = target.kind
       const db = kyselyOf(target)
       const migrator = new Migrator({

@@ -2,7 +2,7 @@
 // fails a migration), both follow the same single run, and `rpo status` lists one run. The store
 // tests race the store itself at the same instant (test/store/concurrent-processes.test.ts); this is
 // what a user who starts rpo twice sees.
-import { writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { makeWorkDir, runCli, spawnCli, writePipeline } from '../support/cli-harness.js'
@@ -38,6 +38,7 @@ describe('two rpo run of one pipeline file at once', () => {
         JSON.parse(status.stdout).map((r: { runId: string }) => r.runId),
         `round ${round}`,
       ).toEqual([runIds[0]])
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })

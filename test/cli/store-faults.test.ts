@@ -11,8 +11,11 @@ import { makeWorkDir, runCli, spawnCli, writePipeline } from '../support/cli-har
 
 const SLOW_PIPELINE = 'name: slow\ntasks:\n  a: { command: "sleep 1" }\n  b: { command: "sleep 1", after: [a] }\n'
 
+const dirs: string[] = []
+
 function workspace(storeFile = 'state/rpo.sqlite'): { dir: string; store: string } {
   const dir = makeWorkDir('rpo-store-faults-')
+  dirs.push(dir)
   writeFileSync(
     path.join(dir, 'rpo.config.yaml'),
     `store: { url: "sqlite:${storeFile}" }\nclusters:\n  local: { kind: local, cpus: 2, memory: 2G, pollInterval: 100ms }\n`,
@@ -28,6 +31,7 @@ afterEach(() => {
 })
 afterAll(() => {
   for (const mount of mounts.splice(0)) execFileSync('umount', [mount])
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true })
 })
 
 function expectNoCrash(result: { code: number | null; stderr: string }): void {

@@ -7,7 +7,7 @@ export const ExitCode = {
   runFailed: 1,
   /** Bad input: pipeline, config, command-line arguments, or a pipeline no target can run. */
   invalidInput: 2,
-  /** The store cannot be used: locked, corrupted, unreachable. */
+  /** The store cannot be used: locked, corrupted, full, read-only, unreachable, or newer than this rpo. */
   storeError: 3,
   /** The cluster cannot be reached or refused a command. */
   schedulerError: 4,
@@ -43,6 +43,9 @@ export function exitCodeFor(error: unknown): number {
     case 'store-corrupt':
     case 'store-unavailable':
     case 'store-migration':
+    case 'store-disk-full':
+    case 'store-read-only':
+    case 'store-newer-schema':
     case 'lease-held':
       return ExitCode.storeError
     case 'internal':
@@ -57,7 +60,7 @@ Exit codes:
   0    success (for run: every task succeeded or was skipped by a condition)
   1    the run failed or was cancelled
   2    invalid input: pipeline or config file, arguments, or a task no target can run
-  3    store problem: locked, corrupted or unreachable
+  3    store problem: locked, corrupted, disk full, read-only, unreachable, or written by a newer rpo
   4    cluster problem: unreachable, or a scheduler command failed
   70   internal error (a bug in rpo)
   130  interrupted with Ctrl-C; run the same command again to continue`

@@ -98,7 +98,12 @@ export function resolveConfig(
   return {
     file,
     baseDir,
-    store: resolveStore(env.RPO_STORE ?? parsed.store.url, parsed.store.busyTimeout, baseDir),
+    store: resolveStore(
+      env.RPO_STORE ?? parsed.store.url,
+      env.RPO_STORE === undefined ? `${file ?? 'config'}: store.url` : 'RPO_STORE',
+      parsed.store.busyTimeout,
+      baseDir,
+    ),
     stateDir: path.resolve(baseDir, parsed.stateDir),
     defaultCluster: parsed.defaultCluster,
     clusters,
@@ -109,10 +114,21 @@ export function resolveConfig(
   }
 }
 
-function resolveStore(url: string, busyTimeout: string | number, baseDir: string): StoreTarget {
+const STORE_FORMS = 'sqlite:<path>, a file path, postgres://… or postgresql://…'
+
+function resolveStore(url: string, where: string, busyTimeout: string | number, baseDir: string): StoreTarget {
   if (/^postgres(ql)?:\/\//.test(url)) return { kind: 'postgres', url }
+  // any other scheme (mysql://, sqlite://…) would otherwise become a SQLite file named after the URL
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]
+  if (scheme) {
+    const shown = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')
+    throw new RpoError(
+      'config-invalid',
+      `${where}: "${shown}" is not a store rpo can use (${scheme}://); expected ${STORE_FORMS}`,
+    )
+  }
   const file = url.startsWith('sqlite:') ? url.slice('sqlite:'.length) : url
-  if (file === '') throw new RpoError('config-invalid', 'store.url: expected sqlite:<path> or postgres://...')
+  if (file === '') throw new RpoError('config-invalid', `${where}: expected ${STORE_FORMS}`)
   return {
     kind: 'sqlite',
     path: file === ':memory:' ? file : path.resolve(baseDir, file.replace(/^~(?=\/)/, os.homedir())),

@@ -28,6 +28,9 @@ export type RpoErrorCode =
   | 'store-corrupt'
   | 'store-unavailable'
   | 'store-migration'
+  | 'store-disk-full'
+  | 'store-read-only'
+  | 'store-newer-schema'
   | 'run-not-found'
   | 'task-not-found'
   | 'lease-held'
@@ -134,24 +137,46 @@ export class SchedulerCommandError extends RpoError {
   }
 }
 
+export type StoreErrorCode =
+  | 'store-locked'
+  | 'store-corrupt'
+  | 'store-unavailable'
+  | 'store-migration'
+  | 'store-disk-full'
+  | 'store-read-only'
+  | 'store-newer-schema'
+  | 'run-not-found'
+  | 'task-not-found'
+  | 'lease-held'
+
 export class StoreError extends RpoError {
-  constructor(
-    code:
-      | 'store-locked'
-      | 'store-corrupt'
-      | 'store-unavailable'
-      | 'store-migration'
-      | 'run-not-found'
-      | 'task-not-found'
-      | 'lease-held',
-    message: string,
-    options: { cause?: unknown } = {},
-  ) {
+  /**
+   * Only what passes by itself is retryable: a locked store, a held lease, a server that cannot be
+   * reached. A full disk, a read-only or corrupted store stay so until the user acts.
+   */
+  constructor(code: StoreErrorCode, message: string, options: { cause?: unknown; retryable?: boolean } = {}) {
     super(code, message, {
       ...options,
-      retryable: code === 'store-locked' || code === 'store-unavailable' || code === 'lease-held',
+      retryable:
+        options.retryable ?? (code === 'store-locked' || code === 'store-unavailable' || code === 'lease-held'),
     })
     this.name = 'StoreError'
+  }
+}
+
+/** A value read from the store that is not what rpo wrote there (a damaged row, a bit flip). */
+export class StoreCorrupted extends StoreError {
+  readonly runId: string | null
+  readonly column: string
+
+  constructor(where: { readonly runId: string | null; readonly column: string }, found: string, description: string) {
+    super(
+      'store-corrupt',
+      `store corrupted: ${where.runId === null ? '' : `run ${where.runId}, `}column ${where.column} (${found}) in ${description}. Restore the store from a backup, or move it aside to start a new one.`,
+    )
+    this.name = 'StoreCorrupted'
+    this.runId = where.runId
+    this.column = where.column
   }
 }
 

@@ -139,21 +139,9 @@ export class Engine {
   ): Promise<{ run: RunRecord; resumed: boolean }> {
     await this.checkFeasible(loaded)
     const store = this.#options.store
-    if (options.resume !== false) {
-      const existing = await store.findResumableRun(loaded.pipeline.name, loaded.specHash, this.#options.clusterName)
-      if (existing) {
-        // a stop whose process died before recording it (a second Ctrl-C) is finished first
-        if (existing.state === 'interrupting') await this.stopRun(existing.id, 'interrupt')
-        const { state } = await store.getRun(existing.id)
-        if (state === 'interrupted') await this.#setRunState(existing.id, 'interrupted', 'running')
-        this.events.emit('run:resumed', { runId: existing.id })
-        return { run: await store.getRun(existing.id), resumed: true }
-      }
-    }
     const now = new Date(this.#clock())
-    const id = `${loaded.pipeline.name}-${formatStamp(now)}-${randomUUID().slice(0, 4)}`
-    await store.createRun({
-      id,
+    const newRun = {
+      id: `${loaded.pipeline.name}-${formatStamp(now)}-${randomUUID().slice(0, 4)}`,
       pipeline: loaded.pipeline,
       instances: loaded.instances,
       cluster: this.#options.clusterName,
@@ -162,9 +150,19 @@ export class Engine {
       workDir: loaded.workDir,
       user: this.#options.user ?? currentUser(),
       now: now.toISOString(),
-    })
-    this.events.emit('run:created', { runId: id, tasks: loaded.instances.length })
-    return { run: await store.getRun(id), resumed: false }
+    }
+    // finding the unfinished run and creating one is one step in the store: two `rpo run` at once start one run
+    const { run, created } = await store.findOrCreateRun(newRun, { resume: options.resume !== false })
+    if (created) {
+      this.events.emit('run:created', { runId: run.id, tasks: loaded.instances.length })
+      return { run, resumed: false }
+    }
+    // a stop whose process died before recording it (a second Ctrl-C) is finished first
+    if (run.state === 'interrupting') await this.stopRun(run.id, 'interrupt')
+    const { state } = await store.getRun(run.id)
+    if (state === 'interrupted') await this.#setRunState(run.id, 'interrupted', 'running')
+    this.events.emit('run:resumed', { runId: run.id })
+    return { run: await store.getRun(run.id), resumed: true }
   }
 
   /** One observe → decide → act cycle for a run. */

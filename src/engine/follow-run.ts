@@ -12,7 +12,8 @@ export interface FollowOptions {
   /** Upper bound for the adaptive interval while nothing changes. @default pollIntervalMs */
   readonly maxPollIntervalMs?: number
   readonly signal?: AbortSignal
-  readonly onTick?: (result: TickResult) => void
+  /** Awaited: a failure of it (e.g. reading the store for a progress line) is handled like the tick's. */
+  readonly onTick?: (result: TickResult) => void | Promise<void>
   readonly onTransientError?: (error: Error) => void
 }
 
@@ -24,6 +25,7 @@ export async function followRun(engine: Engine, runId: string, options: FollowOp
     let result: TickResult
     try {
       result = await engine.tick(runId)
+      await options.onTick?.(result)
       failures = 0
     } catch (error) {
       if (!isRpoError(error) || !error.retryable || failures >= 20) throw error
@@ -32,7 +34,6 @@ export async function followRun(engine: Engine, runId: string, options: FollowOp
       await sleep(Math.min(10_000, 250 * 2 ** failures), options.signal)
       continue
     }
-    options.onTick?.(result)
     if (result.state !== 'running') return result.state
     // adaptive: back off while nothing moves (kind to slurmctld), back to the base interval when something does
     const moved = result.submitted > 0 || result.changes > 0

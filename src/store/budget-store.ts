@@ -11,7 +11,8 @@ import type { BudgetResource, BudgetScope, TresHours } from '../core/budget/tres
 import type { ResolvedPipeline } from '../core/pipeline/resolved-pipeline.js'
 import type { AttemptState, TaskOverrides } from '../core/scheduling/run-snapshot.js'
 import type { Database, LedgerEntryTable } from './database.js'
-import { translateStoreError } from './open-store.js'
+import { translateStoreError } from './store-errors.js'
+import { attemptStateOf, parseOptionalJson, parseStoredJson } from './stored-values.js'
 
 /** A budget as changed at run time by an admin: replaces the config's budget of the same scope. */
 export interface BudgetSetting {
@@ -76,7 +77,7 @@ export class BudgetStore {
   /** The whole ledger, oldest first. */
   async listEntries(): Promise<BudgetLedger> {
     const rows = await this.#read((db) => db.selectFrom('ledger_entries').selectAll().orderBy('seq').execute())
-    return rows.map(rowToEntry)
+    return rows.map((row) => rowToEntry(row, this.#description))
   }
 
   async addSetting(setting: BudgetSetting): Promise<void> {
@@ -108,7 +109,12 @@ export class BudgetStore {
       resource: row.resource as BudgetResource,
       gpuType: row.gpu_type,
       amount: Number(row.amount),
-      period: JSON.parse(row.period_json) as BudgetPeriod,
+      // 'month' or an object
+      period: parseStoredJson<BudgetPeriod>(row.period_json, 'any', {
+        runId: null,
+        column: `budget_settings.period_json of the ${row.project} budget set at ${row.at}`,
+        description: this.#description,
+      }),
       cap: row.cap as BudgetCap,
       actor: row.actor,
       at: row.at,
@@ -153,7 +159,11 @@ export class BudgetStore {
     return rows.map((row) => {
       let pipeline = pipelines.get(row.run_id)
       if (!pipeline) {
-        pipeline = JSON.parse(row.pipeline_json) as ResolvedPipeline
+        pipeline = parseStoredJson<ResolvedPipeline>(row.pipeline_json, 'pipeline', {
+          runId: row.run_id,
+          column: 'pipeline_json',
+          description: this.#description,
+        })
         pipelines.set(row.run_id, pipeline)
       }
       return {
@@ -166,12 +176,20 @@ export class BudgetStore {
         attempt: Number(row.attempt),
         submissionKey: row.submission_key,
         jobId: row.job_id,
-        state: row.state as AttemptState,
+        state: attemptStateOf(row.state, {
+          runId: row.run_id,
+          column: `state of attempt ${row.submission_key}`,
+          description: this.#description,
+        }),
         startedAt: row.started_at,
         submittedAt: row.submitted_at,
         heldReason: row.held_reason,
         nice: row.nice === null ? null : Number(row.nice),
-        overrides: row.overrides_json ? (JSON.parse(row.overrides_json) as TaskOverrides) : null,
+        overrides: parseOptionalJson<TaskOverrides>(row.overrides_json, 'object', {
+          runId: row.run_id,
+          column: `overrides_json of task ${row.task_id}`,
+          description: this.#description,
+        }),
         pipeline,
       }
     })
@@ -225,15 +243,17 @@ function entryToRow(entry: LedgerEntry): Omit<LedgerEntryTable, 'seq'> {
   }
 }
 
-function rowToEntry(row: Omit<LedgerEntryTable, 'seq'>): LedgerEntry {
+function rowToEntry(row: Omit<LedgerEntryTable, 'seq'>, description: string): LedgerEntry {
+  const at = (column: string) => ({ runId: null, column: `ledger_entries.${column} of entry ${row.key}`, description })
+  const scope = parseOptionalJson<BudgetScope>(row.scope_json, 'object', at('scope_json'))
   return {
     key: row.key,
     at: row.at,
     kind: row.kind as LedgerEntryKind,
     from: row.from_account as AccountId,
     to: row.to_account as AccountId,
-    hours: JSON.parse(row.hours_json) as TresHours,
-    ...(row.scope_json ? { ruleScope: JSON.parse(row.scope_json) as BudgetScope } : {}),
+    hours: parseStoredJson<TresHours>(row.hours_json, 'object', at('hours_json')),
+    ...(scope ? { ruleScope: scope } : {}),
     ...(row.grant_id ? { grantId: row.grant_id } : {}),
     ...(row.expires_at ? { expiresAt: row.expires_at } : {}),
     ...(row.usage_key ? { usageKey: row.usage_key } : {}),

@@ -5,46 +5,19 @@
 import { mkdirSync } from 'node:fs'
 import path from 'node:path'
 import SqliteDatabase from 'better-sqlite3'
-import {
-  CompiledQuery,
-  type DatabaseConnection,
-  type Driver,
-  Kysely,
-  type Migration,
-  type MigrationProvider,
-  Migrator,
-  PostgresDialect,
-  SqliteDialect,
-  type SqliteDialectConfig,
-  SqliteDriver,
-} from 'kysely'
-
+import { Kysely, PostgresDialect } from 'kysely'
 import pg from 'pg'
 import type { StoreTarget } from '../config/load-config.js'
 import { StoreError } from '../core/errors.js'
 import type { Database } from './database.js'
+import { MigrationFailed, migrateStore, type NamedMigration } from './migrate-store.js'
 import { initialMigration, type StoreDialect } from './migrations/001-initial.js'
 import { tickStatsMigration } from './migrations/002-tick-stats.js'
 import { checkpointResumeMigration } from './migrations/003-checkpoint-resume.js'
 import { budgetsMigration } from './migrations/004-budgets.js'
+import { StoreSqliteDialect, unwritableStore } from './sqlite-dialect.js'
+import { messageOf, translateStoreError } from './store-errors.js'
 
-// a deferred BEGIN that reads first cannot wait for a writer (SQLite returns SQLITE_BUSY at once when it
-// upgrades to a write), so write transactions take the write lock up front and honour busy_timeout
-class ImmediateSqliteDriver extends SqliteDriver {
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'))
-  }
-}
-class ImmediateSqliteDialect extends SqliteDialect {
-  readonly #config: SqliteDialectConfig
-  constructor(config: SqliteDialectConfig) {
-    super(config)
-    this.#config = config
-  }
-  override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.#config)
-  }
-}
 export interface OpenedDatabase {
   readonly db: Kysely<Database>
   readonly dialect: StoreDialect
@@ -67,6 +40,9 @@ function openSqlite(target: Extract<StoreTarget, { kind: 'sqlite' }>): OpenedDat
   let database: SqliteDatabase.Database
   try {
     if (target.path !== ':memory:') mkdirSync(path.dirname(target.path), { recursive: true })
+    // opening in WAL mode writes the shared index through a memory map: see sqlite-dialect.ts
+    const unwritable = unwritableStore(target.path, description)
+    if (unwritable) throw unwritable
     database = new SqliteDatabase(target.path, { timeout: target.busyTimeoutMs })
     // WAL lets `rpo status` read while a run writes; busy_timeout waits for a writer instead of failing
     database.pragma(`busy_timeout = ${Math.floor(target.busyTimeoutMs)}`)
@@ -77,7 +53,7 @@ function openSqlite(target: Extract<StoreTarget, { kind: 'sqlite' }>): OpenedDat
     throw translateStoreError(error, description)
   }
   return {
-    db: new Kysely<Database>({ dialect: new ImmediateSqliteDialect({ database }) }),
+    db: new Kysely<Database>({ dialect: new StoreSqliteDialect({ database }, description) }),
     dialect: 'sqlite',
     description,
   }
@@ -95,81 +71,24 @@ function openPostgres(url: string): OpenedDatabase {
   }
 }
 
+function migrationsFor(dialect: StoreDialect): NamedMigration[] {
+  return [
+    { name: '001-initial', migration: initialMigration(dialect) },
+    { name: '002-tick-stats', migration: tickStatsMigration },
+    { name: '003-checkpoint-resume', migration: checkpointResumeMigration },
+    { name: '004-budgets', migration: budgetsMigration(dialect) },
+  ]
+}
+
 async function migrateToLatest(opened: OpenedDatabase): Promise<void> {
-  const provider: MigrationProvider = {
-    async getMigrations(): Promise<Record<string, Migration>> {
-      return {
-        '001-initial': initialMigration(opened.dialect),
-        '002-tick-stats': tickStatsMigration,
-        '003-checkpoint-resume': checkpointResumeMigration,
-        '004-budgets': budgetsMigration(opened.dialect),
-      }
-    },
-  }
-  const migrator = new Migrator({
-    db: opened.db,
-    provider,
-    migrationTableName: 'rpo_migrations',
-    migrationLockTableName: 'rpo_migrations_lock',
-  })
-  const { error, results } = await migrator.migrateToLatest()
-  if (error) {
-    const failed = results?.find((r) => r.status === 'Error')
-    const translated = translateStoreError(error, opened.description)
-    if (failed && translated.code === 'store-unavailable') {
-      throw new StoreError(
-        'store-migration',
-        `${opened.description}: migration ${failed.migrationName} failed: ${messageOf(error)}`,
-        {
-          cause: error,
-        },
-      )
-    }
-    throw translated
+  try {
+    await migrateStore(opened.db, opened.dialect, opened.description, migrationsFor(opened.dialect))
+  } catch (error) {
+    if (!(error instanceof MigrationFailed)) throw translateStoreError(error, opened.description)
+    const translated = translateStoreError(error.cause, opened.description)
+    if (translated.code !== 'store-unavailable' || translated.retryable) throw translated
+    throw new StoreError('store-migration', `${opened.description}: ${messageOf(error)}`, { cause: error.cause })
   }
 }
 
-/** Map driver errors to StoreErrors; anything unrecognised becomes store-unavailable with the driver's words. */
-export function translateStoreError(error: unknown, description: string): StoreError {
-  if (error instanceof StoreError) return error
-  const code = (error as { code?: string }).code ?? ''
-  const message = messageOf(error)
-  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || /database is locked/i.test(message)) {
-    return new StoreError(
-      'store-locked',
-      `${description} is locked by another process (another rpo still writing?). Try again, or raise store.busyTimeout.`,
-      { cause: error },
-    )
-  }
-  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT' || /not a database|malformed/i.test(message)) {
-    return new StoreError(
-      'store-corrupt',
-      `${description} is not a valid SQLite database (corrupted or not an rpo store). Move it aside to start a new store; nothing was changed.`,
-      { cause: error },
-    )
-  }
-  if (code.startsWith('SQLITE_CONSTRAINT') || code === '23505' || code === '23503') {
-    // a broken invariant (e.g. the same submission key twice) is a bug, and retrying cannot help
-    return new StoreError('store-migration', `${description}: constraint violated: ${message}`, { cause: error })
-  }
-  if (code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY' || code === 'EACCES') {
-    return new StoreError('store-unavailable', `${description} cannot be opened for writing: ${message}`, {
-      cause: error,
-    })
-  }
-  if (
-    code === 'ECONNREFUSED' ||
-    code === 'ENOTFOUND' ||
-    code === '28P01' ||
-    code === '3D000' ||
-    /connect|timeout/i.test(message)
-  ) {
-    return new StoreError('store-unavailable', `${description} is unreachable: ${message}`, { cause: error })
-  }
-  return new StoreError('store-unavailable', `${description}: ${message}`, { cause: error })
-}
-
-function messageOf(error: unknown): string {
-  if (error instanceof AggregateError && error.errors.length > 0) return error.errors.map(messageOf).join('; ')
-  return error instanceof Error ? error.message : String(error)
-}
+export { translateStoreError } from './store-errors.js'

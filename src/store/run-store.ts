@@ -4,24 +4,30 @@
  * crash leaves either the old state or the new one.
  */
 
-import type { Kysely, Transaction } from 'kysely'
+import { type Kysely, sql, type Transaction } from 'kysely'
 import { StoreError } from '../core/errors.js'
 import type { TaskInstance } from '../core/pipeline/expand-pipeline.js'
 import type { ResolvedPipeline } from '../core/pipeline/resolved-pipeline.js'
 import type { AttemptPatch, PlannedEvent, TaskPatch } from '../core/scheduling/plan-tick.js'
-import type {
-  AttemptSnapshot,
-  AttemptState,
-  RunSnapshot,
-  RunState,
-  TaskOverrides,
-  TaskSnapshot,
-  TaskState,
-} from '../core/scheduling/run-snapshot.js'
+import type { AttemptSnapshot, RunSnapshot, RunState } from '../core/scheduling/run-snapshot.js'
 import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
 import { BudgetStore } from './budget-store.js'
-import type { AttemptTable, Database, TaskTable } from './database.js'
-import { type OpenedDatabase, translateStoreError } from './open-store.js'
+import type { AttemptTable, Database } from './database.js'
+import type { OpenedDatabase } from './open-store.js'
+import { rowLimit } from './row-limit.js'
+import {
+  attemptPatchToRow,
+  attemptToRow,
+  insertRun,
+  insertTasks,
+  resumableRunQuery,
+  taskPatchToRow,
+  toAttemptSnapshot,
+  toRunRecord,
+  toTaskSnapshot,
+} from './run-rows.js'
+import { translateStoreError } from './store-errors.js'
+import { parseOptionalJson } from './stored-values.js'
 
 export interface RunRecord {
   readonly id: string
@@ -96,57 +102,40 @@ export class RunStore {
   }
 
   async createRun(run: NewRun): Promise<void> {
-    await this.#write(async (trx) => {
-      await trx
-        .insertInto('runs')
-        .values({
-          id: run.id,
-          pipeline_name: run.pipeline.name,
-          project: run.pipeline.project,
-          cluster: run.cluster,
-          spec_hash: run.specHash,
-          pipeline_json: JSON.stringify(run.pipeline),
-          source_file: run.sourceFile,
-          work_dir: run.workDir,
-          state: 'running',
-          created_at: run.now,
-          updated_at: run.now,
-          finished_at: null,
-          last_tick_at: null,
-          last_tick_commands: null,
-          user_name: run.user ?? null,
-        })
-        .execute()
-      await insertTasks(trx, run.id, run.instances, 0, run.now)
-      await trx
-        .insertInto('events')
-        .values({
-          run_id: run.id,
-          task_id: null,
-          type: 'run:created',
-          at: run.now,
-          message: `run of ${run.pipeline.name} with ${run.instances.length} tasks`,
-          data_json: null,
-        })
-        .execute()
+    await this.#write((trx) => insertRun(trx, run))
+  }
+
+  /**
+   * The newest unfinished run of the same pipeline file content on the same cluster, or else `run`,
+   * created (`resume: false`: always created): one step, so two `rpo run` of one file at the same instant start one run, not two
+   * (SQLite: the write lock is taken up front; PostgreSQL: an advisory lock on the pipeline).
+   */
+  async findOrCreateRun(
+    run: NewRun,
+    options: { readonly resume: boolean } = { resume: true },
+  ): Promise<{ run: RunRecord; created: boolean }> {
+    if (!options.resume) {
+      await this.createRun(run)
+      return { run: await this.getRun(run.id), created: true }
+    }
+    const found = await this.#write(async (trx) => {
+      if (this.dialect === 'postgres') {
+        const key = `rpo:run:${run.cluster}:${run.pipeline.name}:${run.specHash}`
+        await sql`select pg_advisory_xact_lock(hashtext(${key}))`.execute(trx)
+      }
+      const existing = await resumableRunQuery(trx, run.pipeline.name, run.specHash, run.cluster).executeTakeFirst()
+      if (existing) return existing
+      await insertRun(trx, run)
+      return null
     })
+    if (found) return { run: toRunRecord(found, this.description), created: false }
+    return { run: await this.getRun(run.id), created: true }
   }
 
   /** The newest unfinished run of the same pipeline file content on the same cluster. */
   async findResumableRun(pipelineName: string, specHash: string, cluster: string): Promise<RunRecord | null> {
-    const row = await this.#read((db) =>
-      db
-        .selectFrom('runs')
-        .selectAll()
-        .where('pipeline_name', '=', pipelineName)
-        .where('spec_hash', '=', specHash)
-        .where('cluster', '=', cluster)
-        .where('state', 'in', ['running', 'interrupting', 'interrupted'])
-        .orderBy('created_at', 'desc')
-        .limit(1)
-        .executeTakeFirst(),
-    )
-    return row ? toRunRecord(row) : null
+    const row = await this.#read((db) => resumableRunQuery(db, pipelineName, specHash, cluster).executeTakeFirst())
+    return row ? toRunRecord(row, this.description) : null
   }
 
   async getRun(runId: string): Promise<RunRecord> {
@@ -156,20 +145,17 @@ export class RunStore {
         'run-not-found',
         `no run "${runId}" in ${this.description} (see \`rpo status\` for the runs it has)`,
       )
-    return toRunRecord(row)
+    return toRunRecord(row, this.description)
   }
 
   async listRuns(options: { limit?: number; states?: readonly RunState[] } = {}): Promise<RunRecord[]> {
+    const limit = rowLimit(options.limit ?? 20)
     const rows = await this.#read((db) => {
-      let query = db
-        .selectFrom('runs')
-        .selectAll()
-        .orderBy('created_at', 'desc')
-        .limit(options.limit ?? 20)
+      let query = db.selectFrom('runs').selectAll().orderBy('created_at', 'desc').limit(limit)
       if (options.states && options.states.length > 0) query = query.where('state', 'in', [...options.states])
       return query.execute()
     })
-    return rows.map(toRunRecord)
+    return rows.map((row) => toRunRecord(row, this.description))
   }
 
   async loadSnapshot(runId: string): Promise<{ run: RunRecord; snapshot: RunSnapshot }> {
@@ -194,8 +180,8 @@ export class RunStore {
         id: run.id,
         state: run.state,
         pipeline: run.pipeline,
-        tasks: taskRows.map(toTaskSnapshot),
-        latestAttempts: [...latest.values()].map(toAttemptSnapshot),
+        tasks: taskRows.map((row) => toTaskSnapshot(row, this.description)),
+        latestAttempts: [...latest.values()].map((row) => toAttemptSnapshot(row, this.description)),
       },
     }
   }
@@ -207,9 +193,13 @@ export class RunStore {
       return query.orderBy('task_id').orderBy('attempt').execute()
     })
     return rows.map((row) => ({
-      ...toAttemptSnapshot(row),
+      ...toAttemptSnapshot(row, this.description),
       runId: row.run_id,
-      usage: row.usage_json ? (JSON.parse(row.usage_json) as ResourceUsage) : null,
+      usage: parseOptionalJson<ResourceUsage>(row.usage_json, 'object', {
+        runId: row.run_id,
+        column: `usage_json of attempt ${row.submission_key}`,
+        description: this.description,
+      }),
     }))
   }
 
@@ -225,6 +215,7 @@ export class RunStore {
   }
 
   async listEvents(runId: string, afterId = 0, limit = 1000): Promise<EventRecord[]> {
+    const rowCount = rowLimit(limit)
     const rows = await this.#read((db) =>
       db
         .selectFrom('events')
@@ -232,7 +223,7 @@ export class RunStore {
         .where('run_id', '=', runId)
         .where('id', '>', afterId)
         .orderBy('id')
-        .limit(limit)
+        .limit(rowCount)
         .execute(),
     )
     return rows.map((row) => ({
@@ -242,7 +233,11 @@ export class RunStore {
       type: row.type,
       at: row.at,
       message: row.message,
-      data: row.data_json ? (JSON.parse(row.data_json) as Record<string, unknown>) : null,
+      data: parseOptionalJson<Record<string, unknown>>(row.data_json, 'object', {
+        runId: row.run_id,
+        column: `data_json of event ${row.id}`,
+        description: this.description,
+      }),
     }))
   }
 
@@ -380,157 +375,4 @@ export class RunStore {
       throw translateStoreError(error, this.description)
     }
   }
-}
-
-async function insertTasks(
-  trx: Transaction<Database>,
-  runId: string,
-  instances: readonly TaskInstance[],
-  firstSeq: number,
-  now: string,
-) {
-  // chunked: SQLite limits bound parameters per statement
-  const rows: TaskTable[] = instances.map((instance, i) => ({
-    run_id: runId,
-    id: instance.id,
-    seq: firstSeq + i,
-    group_name: instance.group,
-    kind: instance.kind,
-    state: 'pending',
-    reason: null,
-    params_json: JSON.stringify(instance.params),
-    item_json: instance.item === null || instance.item === undefined ? null : JSON.stringify(instance.item),
-    command: instance.command,
-    attempts: 0,
-    failures: 0,
-    resumes: 0,
-    overrides_json: null,
-    next_attempt_at: null,
-    outputs_json: null,
-    started_at: null,
-    ended_at: null,
-    updated_at: now,
-  }))
-  for (let i = 0; i < rows.length; i += 500)
-    await trx
-      .insertInto('tasks')
-      .values(rows.slice(i, i + 500))
-      .execute()
-}
-
-function toRunRecord(row: Database['runs']): RunRecord {
-  return {
-    id: row.id,
-    pipelineName: row.pipeline_name,
-    project: row.project,
-    cluster: row.cluster,
-    specHash: row.spec_hash,
-    pipeline: JSON.parse(row.pipeline_json) as ResolvedPipeline,
-    sourceFile: row.source_file,
-    workDir: row.work_dir,
-    state: row.state as RunState,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    finishedAt: row.finished_at,
-    lastTickAt: row.last_tick_at,
-    lastTickCommands: row.last_tick_commands === null ? null : Number(row.last_tick_commands),
-    user: row.user_name ?? null,
-  }
-}
-
-function toTaskSnapshot(row: TaskTable): TaskSnapshot {
-  return {
-    id: row.id,
-    group: row.group_name,
-    kind: row.kind as TaskSnapshot['kind'],
-    state: row.state as TaskState,
-    reason: row.reason,
-    params: JSON.parse(row.params_json) as TaskSnapshot['params'],
-    item: row.item_json === null ? null : (JSON.parse(row.item_json) as unknown),
-    command: row.command,
-    attempts: Number(row.attempts),
-    failures: Number(row.failures),
-    resumes: Number(row.resumes ?? 0),
-    overrides: row.overrides_json ? (JSON.parse(row.overrides_json) as TaskOverrides) : null,
-    nextAttemptAt: row.next_attempt_at,
-    outputs: row.outputs_json === null ? null : (JSON.parse(row.outputs_json) as Record<string, unknown>),
-    startedAt: row.started_at,
-    endedAt: row.ended_at,
-  }
-}
-
-function toAttemptSnapshot(row: AttemptTable): AttemptSnapshot {
-  return {
-    taskId: row.task_id,
-    attempt: Number(row.attempt),
-    submissionKey: row.submission_key,
-    jobId: row.job_id,
-    state: row.state as AttemptState,
-    nativeState: row.native_state,
-    exitCode: row.exit_code === null ? null : Number(row.exit_code),
-    reason: row.reason,
-    submittedAt: row.submitted_at,
-    startedAt: row.started_at,
-    endedAt: row.ended_at,
-    missedPolls: Number(row.missed_polls),
-    nodes: row.nodes_json ? (JSON.parse(row.nodes_json) as string[]) : [],
-    ...(row.held_reason === null ? {} : { heldReason: row.held_reason }),
-    ...(row.nice === null ? {} : { nice: Number(row.nice) }),
-  }
-}
-
-function attemptToRow(runId: string, a: AttemptSnapshot): AttemptTable {
-  return {
-    run_id: runId,
-    task_id: a.taskId,
-    attempt: a.attempt,
-    submission_key: a.submissionKey,
-    job_id: a.jobId,
-    state: a.state,
-    native_state: a.nativeState,
-    exit_code: a.exitCode,
-    reason: a.reason,
-    submitted_at: a.submittedAt,
-    started_at: a.startedAt,
-    ended_at: a.endedAt,
-    missed_polls: a.missedPolls,
-    usage_json: null,
-    nodes_json: a.nodes.length > 0 ? JSON.stringify(a.nodes) : null,
-    held_reason: a.heldReason ?? null,
-    nice: a.nice ?? null,
-  }
-}
-
-function taskPatchToRow(patch: TaskPatch): Partial<TaskTable> {
-  const row: Partial<TaskTable> = {}
-  if (patch.state !== undefined) row.state = patch.state
-  if (patch.reason !== undefined) row.reason = patch.reason
-  if (patch.attempts !== undefined) row.attempts = patch.attempts
-  if (patch.failures !== undefined) row.failures = patch.failures
-  if (patch.resumes !== undefined) row.resumes = patch.resumes
-  if (patch.overrides !== undefined)
-    row.overrides_json = patch.overrides === null ? null : JSON.stringify(patch.overrides)
-  if (patch.nextAttemptAt !== undefined) row.next_attempt_at = patch.nextAttemptAt
-  if (patch.outputs !== undefined) row.outputs_json = patch.outputs === null ? null : JSON.stringify(patch.outputs)
-  if (patch.startedAt !== undefined) row.started_at = patch.startedAt
-  if (patch.endedAt !== undefined) row.ended_at = patch.endedAt
-  if (patch.command !== undefined) row.command = patch.command
-  return row
-}
-
-function attemptPatchToRow(patch: AttemptPatch & { usage?: ResourceUsage | null }): Partial<AttemptTable> {
-  const row: Partial<AttemptTable> = {}
-  if (patch.jobId !== undefined) row.job_id = patch.jobId
-  if (patch.state !== undefined) row.state = patch.state
-  if (patch.nativeState !== undefined) row.native_state = patch.nativeState
-  if (patch.exitCode !== undefined) row.exit_code = patch.exitCode
-  if (patch.reason !== undefined) row.reason = patch.reason
-  if (patch.startedAt !== undefined) row.started_at = patch.startedAt
-  if (patch.endedAt !== undefined) row.ended_at = patch.endedAt
-  if (patch.missedPolls !== undefined) row.missed_polls = patch.missedPolls
-  if (patch.heldReason !== undefined) row.held_reason = patch.heldReason
-  if (patch.nice !== undefined) row.nice = patch.nice
-  if (patch.nodes !== undefined) row.nodes_json = patch.nodes.length > 0 ? JSON.stringify(patch.nodes) : null
-  if (patch.usage !== undefined) row.usage_json = patch.usage === null ? null : JSON.stringify(patch.usage)
-  return row
 }

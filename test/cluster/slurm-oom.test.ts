@@ -49,7 +49,12 @@ tasks:
       ['sacct', '-X', '--noheader', '--parsable2', `--jobs=${first?.jobId},${second?.jobId}`, '--format=JobID,ReqMem'],
       { idempotent: true },
     )
-    const reqMem = new Map(asked.stdout.trim().split('\n').map((line) => line.split('|') as [string, string]))
+    const reqMem = new Map(
+      asked.stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.split('|') as [string, string]),
+    )
     expect(reqMem.get(first?.jobId as string)).toBe('100M')
     expect(reqMem.get(second?.jobId as string)).toBe('400M')
   }, 240_000)

@@ -5,7 +5,6 @@
 // output exists in the fixtures); the last block maps the real Torque array capture
 // (../shared/fixtures/torque/qstat_x/fyrd-stanford_qstat_x_arrays.xml) field by field.
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { PbsAdapter, type PbsAdapterOptions } from '../../../adapters/pbs/pbs-adapter.js'
 import { RpoError } from '../../../src/core/errors.js'

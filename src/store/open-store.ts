@@ -46,7 +46,7 @@ function openSqlite(target: Extract<StoreTarget, { kind: 'sqlite' }>): OpenedDat
     database = new SqliteDatabase(target.path, { timeout: target.busyTimeoutMs })
     // WAL lets `rpo status` read while a run writes; busy_timeout waits for a writer instead of failing
     database.pragma(`busy_timeout = ${Math.floor(target.busyTimeoutMs)}`)
-    database.pragma('journal_mode = WAL')
+    enterWalMode(database, target.busyTimeoutMs)
     database.pragma('foreign_keys = ON')
     database.pragma('synchronous = NORMAL')
   } catch (error) {
@@ -56,6 +56,28 @@ function openSqlite(target: Extract<StoreTarget, { kind: 'sqlite' }>): OpenedDat
     db: new Kysely<Database>({ dialect: new StoreSqliteDialect({ database }, description) }),
     dialect: 'sqlite',
     description,
+  }
+}
+
+/**
+ * Switching a brand-new store to WAL takes an exclusive lock after reading the schema, and SQLite
+ * answers SQLITE_BUSY at once, without its busy handler, when another process opening the same store
+ * holds a lock in between (it would otherwise deadlock). So the switch is retried here, within the
+ * same busy timeout the rest of the store honours.
+ */
+function enterWalMode(database: SqliteDatabase.Database, busyTimeoutMs: number): void {
+  const deadline = Date.now() + busyTimeoutMs
+  const pause = new Int32Array(new SharedArrayBuffer(4))
+  for (let wait = 5; ; wait = Math.min(wait * 2, 100)) {
+    try {
+      database.pragma('journal_mode = WAL')
+      return
+    } catch (error) {
+      const busy = (error as { code?: unknown }).code === 'SQLITE_BUSY'
+      if (!busy || Date.now() >= deadline) throw error
+      // opening is synchronous in better-sqlite3; a short blocking pause is all it can do here
+      Atomics.wait(pause, 0, 0, wait)
+    }
   }
 }
 

@@ -5,7 +5,7 @@
  * script per batch so a thousand jobs cost one SSH round trip.
  */
 import { readFileSync } from 'node:fs'
-import { SchedulerCommandError } from '../../src/core/errors.js'
+import { SchedulerCommandError, TransportError } from '../../src/core/errors.js'
 import { isTerminalJobState } from '../../src/core/job/job-state.js'
 import { packageRoot } from '../../src/package-root.js'
 import { stageCheckpointHelper } from '../../src/scheduler/checkpoint-helper.js'
@@ -16,6 +16,7 @@ import type {
   JobObservation,
   JobSubmission,
   NativeJobId,
+  PollOptions,
   SchedulerAdapter,
   SubmissionKey,
   SubmitResult,
@@ -147,7 +148,7 @@ export class SlurmAdapter implements SchedulerAdapter {
     return results
   }
 
-  async poll(jobIds: readonly NativeJobId[]): Promise<readonly JobObservation[]> {
+  async poll(jobIds: readonly NativeJobId[], options: PollOptions = {}): Promise<readonly JobObservation[]> {
     if (jobIds.length === 0) return []
     const zone = { utcOffsetMinutes: await this.#clusterUtcOffset() }
     const live = await this.#run(buildSqueueArgv(jobIds), { idempotent: true, allowFailure: isSqueueInvalidJobIdError })
@@ -158,9 +159,17 @@ export class SlurmAdapter implements SchedulerAdapter {
       const o = byId.get(id)
       return !o || isTerminalJobState(o.state)
     })
+    // why sacct could not be asked (slurmdbd down): the poll goes on from squeue alone
+    let accountingDown: string | null = null
     if (needAccounting.length > 0) {
-      const accounting = await this.#run(buildSacctArgv(needAccounting), { idempotent: true })
-      for (const o of sacctToJobObservations(parseSacct(accounting.stdout, undefined, zone))) {
+      let accounting: ExecResult | null = null
+      try {
+        accounting = await this.#run(buildSacctArgv(needAccounting), { idempotent: true })
+      } catch (error) {
+        accountingDown = accountingOutage(error)
+        if (accountingDown === null) throw error
+      }
+      for (const o of accounting ? sacctToJobObservations(parseSacct(accounting.stdout, undefined, zone)) : []) {
         const fromQueue = byId.get(o.jobId)
         // while slurmctld still lists the job, its state wins: sacct lags by seconds, and for a job
         // being requeued it still shows the run that was just killed (FAILED) — taking that would end
@@ -170,17 +179,29 @@ export class SlurmAdapter implements SchedulerAdapter {
     }
     // squeue says the job ended but accounting has no final record yet: its exit code (85 means
     // "checkpointed, resume me", not a failure) and usage are still to come — report it completing
-    // for a while rather than ended without them
+    // for a while rather than ended without them. While sacct fails that is no sign accounting is
+    // off: the job waits however long the outage lasts.
     for (const [id, o] of byId) {
       if ((o.state !== 'succeeded' && o.state !== 'failed') || o.exitCode !== null) continue
       const endedAgo = o.endedAt ? Date.now() - o.endedAt.getTime() : 0
-      if (endedAgo < ACCOUNTING_GRACE_MS) {
+      if (accountingDown !== null || endedAgo < ACCOUNTING_GRACE_MS) {
         byId.set(id, {
           ...o,
           state: 'completing',
-          reason: 'ended; waiting for accounting (sacct) to record its exit code',
+          reason:
+            accountingDown === null
+              ? 'ended; waiting for accounting (sacct) to record its exit code'
+              : 'ended; accounting (sacct) is unavailable: waiting for it to record the exit code',
         })
       }
+    }
+    if (accountingDown !== null) {
+      // gone from squeue and sacct cannot say how it ended: never missing (lost, then run again)
+      for (const id of needAccounting) if (!byId.has(id)) byId.set(id, awaitingAccounting(id))
+      options.onWarning?.({
+        code: 'accounting-unavailable',
+        message: `accounting (sacct) is unavailable (${accountingDown}): rpo goes on from squeue; ${needAccounting.length} job(s) that ended or left squeue stay completing until sacct answers`,
+      })
     }
     await this.#recogniseMemoryKills(byId)
     return jobIds.flatMap((id) => {
@@ -323,6 +344,29 @@ export class SlurmAdapter implements SchedulerAdapter {
       result.exitCode,
       result.stderr,
     )
+  }
+}
+
+/**
+ * sacct ran and failed (slurmdbd down: "Problem talking to the database"), or hung waiting for it:
+ * its last words, else null for an error that must fail the poll (a dropped connection).
+ */
+function accountingOutage(error: unknown): string | null {
+  if (error instanceof SchedulerCommandError) return error.stderr.trim().split('\n').at(-1) || error.message
+  if (error instanceof TransportError && error.code === 'command-timeout') return error.message
+  return null
+}
+
+/** A job squeue no longer lists while sacct is down: it ended somehow, and how is still to come. */
+function awaitingAccounting(jobId: NativeJobId): JobObservation {
+  return {
+    jobId,
+    state: 'completing',
+    nativeState: '',
+    exitCode: null,
+    reason: 'no longer in squeue; accounting (sacct) is unavailable: waiting for its final record',
+    startedAt: null,
+    endedAt: null,
   }
 }
 

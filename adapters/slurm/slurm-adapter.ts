@@ -5,7 +5,7 @@
  * script per batch so a thousand jobs cost one SSH round trip.
  */
 import { readFileSync } from 'node:fs'
-import { SchedulerCommandError, TransportError } from '../../src/core/errors.js'
+import { SchedulerCommandError } from '../../src/core/errors.js'
 import { isTerminalJobState } from '../../src/core/job/job-state.js'
 import { packageRoot } from '../../src/package-root.js'
 import { stageCheckpointHelper } from '../../src/scheduler/checkpoint-helper.js'
@@ -25,6 +25,7 @@ import { asNativeJobId } from '../../src/scheduler/scheduler-adapter.js'
 import { isSafeName } from '../../src/script/shell-quote.js'
 import { readUtcOffsetMinutes } from '../../src/transport/cluster-clock.js'
 import type { ExecResult, Transport } from '../../src/transport/transport.js'
+import { accountingOutage, awaitAccounting } from './accounting-wait.js'
 import { parseSacct, sacctToJobObservations } from './sacct-parser.js'
 import { type BatchJob, buildBatchSubmitScript, parseBatchSubmitOutput } from './sbatch-batch.js'
 import { parseSinfoNodes } from './sinfo-parser.js'
@@ -68,9 +69,6 @@ export interface SlurmAdapterOptions {
 const UNAVAILABLE =
   /Unable to contact slurm controller|Socket timed out|Connection refused|Slurm backup controller in standby|Zero Bytes were transmitted/i
 
-/** How long a job squeue reports ended may wait for its sacct record before it is taken as it is. */
-const ACCOUNTING_GRACE_MS = 60_000
-
 /** Job folders remembered from submissions (the oldest are forgotten first; jobsRoot still finds them). */
 const JOB_FOLDER_MEMORY = 10_000
 
@@ -92,6 +90,8 @@ export class SlurmAdapter implements SchedulerAdapter {
   readonly #stagedHelpers = new Set<string>()
   /** Job id → the folder its output goes to, for jobs this adapter submitted. */
   readonly #jobDirs = new Map<string, string>()
+  /** When sacct last failed (slurmdbd down): the jobs that ended meanwhile reach accounting after it. */
+  #accountingFailedAt: number | null = null
   /** Scheduler commands run so far (each squeue/sacct/sbatch batch/scontrol counts as one). */
   commandsRun = 0
 
@@ -177,27 +177,13 @@ export class SlurmAdapter implements SchedulerAdapter {
         if (!fromQueue || (isTerminalJobState(fromQueue.state) && isTerminalJobState(o.state))) byId.set(o.jobId, o)
       }
     }
-    // squeue says the job ended but accounting has no final record yet: its exit code (85 means
-    // "checkpointed, resume me", not a failure) and usage are still to come — report it completing
-    // for a while rather than ended without them. While sacct fails that is no sign accounting is
-    // off: the job waits however long the outage lasts.
-    for (const [id, o] of byId) {
-      if ((o.state !== 'succeeded' && o.state !== 'failed') || o.exitCode !== null) continue
-      const endedAgo = o.endedAt ? Date.now() - o.endedAt.getTime() : 0
-      if (accountingDown !== null || endedAgo < ACCOUNTING_GRACE_MS) {
-        byId.set(id, {
-          ...o,
-          state: 'completing',
-          reason:
-            accountingDown === null
-              ? 'ended; waiting for accounting (sacct) to record its exit code'
-              : 'ended; accounting (sacct) is unavailable: waiting for it to record the exit code',
-        })
-      }
-    }
+    if (accountingDown !== null) this.#accountingFailedAt = Date.now()
+    awaitAccounting(byId, needAccounting, {
+      down: accountingDown !== null,
+      sinceOutageMs: this.#accountingFailedAt === null ? null : Date.now() - this.#accountingFailedAt,
+      now: Date.now(),
+    })
     if (accountingDown !== null) {
-      // gone from squeue and sacct cannot say how it ended: never missing (lost, then run again)
-      for (const id of needAccounting) if (!byId.has(id)) byId.set(id, awaitingAccounting(id))
       options.onWarning?.({
         code: 'accounting-unavailable',
         message: `accounting (sacct) is unavailable (${accountingDown}): rpo goes on from squeue; ${needAccounting.length} job(s) that ended or left squeue stay completing until sacct answers`,
@@ -344,29 +330,6 @@ export class SlurmAdapter implements SchedulerAdapter {
       result.exitCode,
       result.stderr,
     )
-  }
-}
-
-/**
- * sacct ran and failed (slurmdbd down: "Problem talking to the database"), or hung waiting for it:
- * its last words, else null for an error that must fail the poll (a dropped connection).
- */
-function accountingOutage(error: unknown): string | null {
-  if (error instanceof SchedulerCommandError) return error.stderr.trim().split('\n').at(-1) || error.message
-  if (error instanceof TransportError && error.code === 'command-timeout') return error.message
-  return null
-}
-
-/** A job squeue no longer lists while sacct is down: it ended somehow, and how is still to come. */
-function awaitingAccounting(jobId: NativeJobId): JobObservation {
-  return {
-    jobId,
-    state: 'completing',
-    nativeState: '',
-    exitCode: null,
-    reason: 'no longer in squeue; accounting (sacct) is unavailable: waiting for its final record',
-    startedAt: null,
-    endedAt: null,
   }
 }
 

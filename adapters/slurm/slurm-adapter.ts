@@ -16,6 +16,7 @@ import type {
   JobObservation,
   JobSubmission,
   NativeJobId,
+  PollOptions,
   SchedulerAdapter,
   SubmissionKey,
   SubmitResult,
@@ -24,6 +25,7 @@ import { asNativeJobId } from '../../src/scheduler/scheduler-adapter.js'
 import { isSafeName } from '../../src/script/shell-quote.js'
 import { readUtcOffsetMinutes } from '../../src/transport/cluster-clock.js'
 import type { ExecResult, Transport } from '../../src/transport/transport.js'
+import { accountingOutage, awaitAccounting } from './accounting-wait.js'
 import { parseSacct, sacctToJobObservations } from './sacct-parser.js'
 import { type BatchJob, buildBatchSubmitScript, parseBatchSubmitOutput } from './sbatch-batch.js'
 import { parseSinfoNodes } from './sinfo-parser.js'
@@ -67,9 +69,6 @@ export interface SlurmAdapterOptions {
 const UNAVAILABLE =
   /Unable to contact slurm controller|Socket timed out|Connection refused|Slurm backup controller in standby|Zero Bytes were transmitted/i
 
-/** How long a job squeue reports ended may wait for its sacct record before it is taken as it is. */
-const ACCOUNTING_GRACE_MS = 60_000
-
 /** Job folders remembered from submissions (the oldest are forgotten first; jobsRoot still finds them). */
 const JOB_FOLDER_MEMORY = 10_000
 
@@ -91,6 +90,8 @@ export class SlurmAdapter implements SchedulerAdapter {
   readonly #stagedHelpers = new Set<string>()
   /** Job id → the folder its output goes to, for jobs this adapter submitted. */
   readonly #jobDirs = new Map<string, string>()
+  /** When sacct last failed (slurmdbd down): the jobs that ended meanwhile reach accounting after it. */
+  #accountingFailedAt: number | null = null
   /** Scheduler commands run so far (each squeue/sacct/sbatch batch/scontrol counts as one). */
   commandsRun = 0
 
@@ -147,7 +148,7 @@ export class SlurmAdapter implements SchedulerAdapter {
     return results
   }
 
-  async poll(jobIds: readonly NativeJobId[]): Promise<readonly JobObservation[]> {
+  async poll(jobIds: readonly NativeJobId[], options: PollOptions = {}): Promise<readonly JobObservation[]> {
     if (jobIds.length === 0) return []
     const zone = { utcOffsetMinutes: await this.#clusterUtcOffset() }
     const live = await this.#run(buildSqueueArgv(jobIds), { idempotent: true, allowFailure: isSqueueInvalidJobIdError })
@@ -158,9 +159,17 @@ export class SlurmAdapter implements SchedulerAdapter {
       const o = byId.get(id)
       return !o || isTerminalJobState(o.state)
     })
+    // why sacct could not be asked (slurmdbd down): the poll goes on from squeue alone
+    let accountingDown: string | null = null
     if (needAccounting.length > 0) {
-      const accounting = await this.#run(buildSacctArgv(needAccounting), { idempotent: true })
-      for (const o of sacctToJobObservations(parseSacct(accounting.stdout, undefined, zone))) {
+      let accounting: ExecResult | null = null
+      try {
+        accounting = await this.#run(buildSacctArgv(needAccounting), { idempotent: true })
+      } catch (error) {
+        accountingDown = accountingOutage(error)
+        if (accountingDown === null) throw error
+      }
+      for (const o of accounting ? sacctToJobObservations(parseSacct(accounting.stdout, undefined, zone)) : []) {
         const fromQueue = byId.get(o.jobId)
         // while slurmctld still lists the job, its state wins: sacct lags by seconds, and for a job
         // being requeued it still shows the run that was just killed (FAILED) — taking that would end
@@ -168,19 +177,17 @@ export class SlurmAdapter implements SchedulerAdapter {
         if (!fromQueue || (isTerminalJobState(fromQueue.state) && isTerminalJobState(o.state))) byId.set(o.jobId, o)
       }
     }
-    // squeue says the job ended but accounting has no final record yet: its exit code (85 means
-    // "checkpointed, resume me", not a failure) and usage are still to come — report it completing
-    // for a while rather than ended without them
-    for (const [id, o] of byId) {
-      if ((o.state !== 'succeeded' && o.state !== 'failed') || o.exitCode !== null) continue
-      const endedAgo = o.endedAt ? Date.now() - o.endedAt.getTime() : 0
-      if (endedAgo < ACCOUNTING_GRACE_MS) {
-        byId.set(id, {
-          ...o,
-          state: 'completing',
-          reason: 'ended; waiting for accounting (sacct) to record its exit code',
-        })
-      }
+    if (accountingDown !== null) this.#accountingFailedAt = Date.now()
+    awaitAccounting(byId, needAccounting, {
+      down: accountingDown !== null,
+      sinceOutageMs: this.#accountingFailedAt === null ? null : Date.now() - this.#accountingFailedAt,
+      now: Date.now(),
+    })
+    if (accountingDown !== null) {
+      options.onWarning?.({
+        code: 'accounting-unavailable',
+        message: `accounting (sacct) is unavailable (${accountingDown}): rpo goes on from squeue; ${needAccounting.length} job(s) that ended or left squeue stay completing until sacct answers`,
+      })
     }
     await this.#recogniseMemoryKills(byId)
     return jobIds.flatMap((id) => {

@@ -325,10 +325,15 @@ export class Engine {
     }
   }
 
-  /** An outage fails the poll, never the jobs: plan on without observations and try again next tick. */
+  /**
+   * An outage fails the poll, never the jobs: plan on without observations and try again next tick.
+   * A degraded poll (Slurm's accounting down) is said the same way, with the observations it has.
+   */
   async #observe(run: RunRecord, snapshot: RunSnapshot): Promise<AttemptObservation[]> {
     try {
-      return await observeAttempts(this.#options, liveAttempts(snapshot))
+      return await observeAttempts(this.#options, liveAttempts(snapshot), {
+        onWarning: (warning) => this.events.emit('poll:error', { runId: run.id, ...warning }),
+      })
     } catch (error) {
       this.events.emit('poll:error', {
         runId: run.id,

@@ -7,7 +7,12 @@
 import path from 'node:path'
 import { isTerminalJobState, type JobState } from '../core/job/job-state.js'
 import type { AttemptObservation, AttemptSnapshot, RunSnapshot } from '../core/scheduling/run-snapshot.js'
-import { asNativeJobId, asSubmissionKey, type SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
+import {
+  asNativeJobId,
+  asSubmissionKey,
+  type PollOptions,
+  type SchedulerAdapter,
+} from '../scheduler/scheduler-adapter.js'
 
 export interface ObserveDeps {
   readonly adapter: SchedulerAdapter
@@ -29,6 +34,7 @@ export function liveAttempts(snapshot: RunSnapshot): AttemptSnapshot[] {
 export async function observeAttempts(
   deps: ObserveDeps,
   live: readonly AttemptSnapshot[],
+  poll: PollOptions = {},
 ): Promise<AttemptObservation[]> {
   const unsent = live.filter((a) => a.jobId === null)
   const observations: AttemptObservation[] = []
@@ -43,7 +49,7 @@ export async function observeAttempts(
       )
     }
   }
-  observations.push(...(await pollAttempts(deps, live)))
+  observations.push(...(await pollAttempts(deps, live, poll)))
   return observations
 }
 
@@ -51,10 +57,14 @@ export async function observeAttempts(
 export async function pollAttempts(
   deps: ObserveDeps,
   attempts: readonly AttemptSnapshot[],
+  poll: PollOptions = {},
 ): Promise<AttemptObservation[]> {
   const withJob = attempts.filter((a) => a.jobId !== null)
   if (withJob.length === 0) return []
-  const polled = await deps.adapter.poll(withJob.map((a) => asNativeJobId(a.jobId as string)))
+  const polled = await deps.adapter.poll(
+    withJob.map((a) => asNativeJobId(a.jobId as string)),
+    poll,
+  )
   const byId = new Map(polled.map((o) => [o.jobId as string, o]))
   const observations: AttemptObservation[] = []
   for (const attempt of withJob) {

@@ -127,6 +127,18 @@ export interface JobObservation {
   readonly name?: string
 }
 
+/** A poll that answered, but less than usual: e.g. accounting was down, so no job could be seen end. */
+export interface PollWarning {
+  /** Stable, e.g. `accounting-unavailable`. */
+  readonly code: string
+  readonly message: string
+}
+
+export interface PollOptions {
+  /** Told when the poll is degraded rather than failed (the engine reports it as a tick error). */
+  readonly onWarning?: (warning: PollWarning) => void
+}
+
 export interface InventoryNode {
   readonly name: string
   readonly cpus: number
@@ -151,9 +163,11 @@ export interface SchedulerAdapter {
   submit(jobs: readonly JobSubmission[]): Promise<readonly SubmitResult[]>
   /**
    * Observe jobs. Returns one observation per id the scheduler still knows; an id missing from the
-   * answer is NOT finished — the caller treats it as unknown until reconciled.
+   * answer is NOT finished — the caller treats it as unknown until reconciled. A part of the
+   * scheduler that is down but not needed for the jobs' current states (Slurm's accounting) makes
+   * a degraded poll, said through `onWarning`, instead of a failed one.
    */
-  poll(jobIds: readonly NativeJobId[]): Promise<readonly JobObservation[]>
+  poll(jobIds: readonly NativeJobId[], options?: PollOptions): Promise<readonly JobObservation[]>
   /** Find jobs by submission key (after a crash between writing the key and learning the job id). */
   findBySubmissionKey(keys: readonly SubmissionKey[]): Promise<ReadonlyMap<SubmissionKey, NativeJobId>>
   cancel(jobIds: readonly NativeJobId[]): Promise<void>

@@ -148,9 +148,13 @@ describe('infrastructure faults under a running rpo run', () => {
     expect(result.notSucceeded).toEqual([])
     expect(result.duplicates).toBe(0)
     expect(result.said).not.toMatch(/internal error:/)
-    // while sacct failed rpo said so, and went on from squeue: it saw the sweep after prep start
-    expect(result.said).toMatch(/! .*sacct.*(database|slurmdbd|accounting).*retry/i)
-    expect(seenWhileDown, 'tasks rpo saw start or end while slurmdbd was down').toBeGreaterThan(1)
+    // while sacct failed rpo said so (a degraded poll, not a failed one), and went on from squeue:
+    // it saw the sweep after prep start; no job was taken as lost for want of accounting
+    expect(result.said).toMatch(/! accounting \(sacct\) is unavailable.*database.*\(accounting-unavailable\)/i)
+    expect(result.said).not.toMatch(/could not poll the scheduler/)
+    expect(result.said).not.toMatch(/lost: the scheduler stopped reporting/)
+    // (the jobs take seconds and Slurm runs them all in the minute: rpo must have seen most of them)
+    expect(seenWhileDown, 'tasks rpo saw start or end while slurmdbd was down').toBeGreaterThan(result.tasks / 2)
     // every task's use was charged (at its asked rate while accounting was away)
     expect(charged.length, report.stdout.slice(0, 2000)).toBeGreaterThan(0)
   }, 300_000)

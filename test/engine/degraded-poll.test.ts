@@ -1,0 +1,53 @@
+// A poll the adapter answers only in part (Slurm with slurmdbd down: squeue answers, sacct cannot)
+// is said as an error of the tick with the adapter's stable code, and the tick still takes in the
+// jobs' states it did get — unlike a failed poll, after which the tick plans without observations.
+import { describe, expect, it } from 'vitest'
+import { SimAdapter } from '../../adapters/sim/sim-adapter.js'
+import { SimClock } from '../../adapters/sim/sim-clock.js'
+import { SimCluster } from '../../adapters/sim/sim-cluster.js'
+import { loadPipelineText } from '../../src/config/load-pipeline.js'
+import { Engine } from '../../src/engine/engine.js'
+import type { JobObservation, NativeJobId, PollOptions } from '../../src/scheduler/scheduler-adapter.js'
+import { openDatabase } from '../../src/store/open-store.js'
+import { RunStore } from '../../src/store/run-store.js'
+
+/** The simulated cluster, whose accounting is down: every poll answers and warns. */
+class AccountingDown extends SimAdapter {
+  override async poll(jobIds: readonly NativeJobId[], options?: PollOptions): Promise<readonly JobObservation[]> {
+    options?.onWarning?.({ code: 'accounting-unavailable', message: 'accounting (sacct) is unavailable (test)' })
+    return super.poll(jobIds)
+  }
+}
+
+describe('a degraded poll', () => {
+  it('is a tick error with the adapter’s code, and the jobs’ states it carries are taken in', async () => {
+    const clock = new SimClock(Date.parse('2026-11-02T08:00:00Z'))
+    const cluster = new SimCluster({ clock, nodes: [{ name: 'c1', cpus: 4, memoryMb: 8000 }] })
+    const store = new RunStore(await openDatabase({ kind: 'sqlite', path: ':memory:', busyTimeoutMs: 1000 }))
+    const engine = new Engine({
+      store,
+      adapter: new AccountingDown({ cluster }),
+      clusterName: 'sim',
+      jobsRoot: '/sim/jobs',
+      runsRoot: '/sim/runs',
+      readFile: async () => null,
+      capacity: null,
+      clock: () => clock.now(),
+    })
+    try {
+      const errors: string[] = []
+      engine.events.on('poll:error', (e) => errors.push(`${e.code}: ${e.message}`))
+      const pipeline = 'name: p\ntasks:\n  a: { command: x, resources: { time: 1h } }\n'
+      const runId = (await engine.startRun(loadPipelineText('/sim/p.yaml', pipeline))).run.id
+      expect((await engine.tick(runId)).submitted).toBe(1)
+      clock.advanceBy(1000)
+      await engine.tick(runId)
+      expect(errors).toEqual(['accounting-unavailable: accounting (sacct) is unavailable (test)'])
+      const { snapshot } = await store.loadSnapshot(runId)
+      expect(snapshot.latestAttempts.find((a) => a.taskId === 'a')?.state).toBe('running')
+    } finally {
+      await engine.close()
+      await store.close()
+    }
+  })
+})

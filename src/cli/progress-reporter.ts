@@ -49,7 +49,7 @@ export class ProgressReporter {
         this.line(
           e.code === 'budget-invalid'
             ? `! budget problem: ${e.message}`
-            : `! ${e.message} (${e.code}); rpo carries on and tries again next tick`,
+            : `! ${e.message} (${e.code}); will retry next tick`,
         ),
       ),
       events.on('submit:error', (e) => this.line(`! submission failed (${e.code}): ${e.message}`)),

@@ -3,13 +3,9 @@
 // jobs' states it did get — unlike a failed poll, after which the tick plans without observations.
 import { describe, expect, it } from 'vitest'
 import { SimAdapter } from '../../adapters/sim/sim-adapter.js'
-import { SimClock } from '../../adapters/sim/sim-clock.js'
-import { SimCluster } from '../../adapters/sim/sim-cluster.js'
 import { loadPipelineText } from '../../src/config/load-pipeline.js'
-import { Engine } from '../../src/engine/engine.js'
 import type { JobObservation, NativeJobId, PollOptions } from '../../src/scheduler/scheduler-adapter.js'
-import { openDatabase } from '../../src/store/open-store.js'
-import { RunStore } from '../../src/store/run-store.js'
+import { simEngine } from '../support/sim-engine.js'
 
 /** The simulated cluster, whose accounting is down: every poll answers and warns. */
 class AccountingDown extends SimAdapter {
@@ -21,18 +17,10 @@ class AccountingDown extends SimAdapter {
 
 describe('a degraded poll', () => {
   it('is a tick error with the adapter’s code, and the jobs’ states it carries are taken in', async () => {
-    const clock = new SimClock(Date.parse('2026-11-02T08:00:00Z'))
-    const cluster = new SimCluster({ clock, nodes: [{ name: 'c1', cpus: 4, memoryMb: 8000 }] })
-    const store = new RunStore(await openDatabase({ kind: 'sqlite', path: ':memory:', busyTimeoutMs: 1000 }))
-    const engine = new Engine({
-      store,
-      adapter: new AccountingDown({ cluster }),
-      clusterName: 'sim',
-      jobsRoot: '/sim/jobs',
-      runsRoot: '/sim/runs',
-      readFile: async () => null,
-      capacity: null,
-      clock: () => clock.now(),
+    const { clock, store, engine, close } = await simEngine({
+      start: Date.parse('2026-11-02T08:00:00Z'),
+      nodes: [{ name: 'c1', cpus: 4, memoryMb: 8000 }],
+      adapter: (cluster) => new AccountingDown({ cluster }),
     })
     try {
       const errors: string[] = []
@@ -46,8 +34,7 @@ describe('a degraded poll', () => {
       const { snapshot } = await store.loadSnapshot(runId)
       expect(snapshot.latestAttempts.find((a) => a.taskId === 'a')?.state).toBe('running')
     } finally {
-      await engine.close()
-      await store.close()
+      await close()
     }
   })
 })

@@ -4,14 +4,10 @@
 // batch script refuses that with an internal error, seen live in the sshd-cut fault test).
 import { describe, expect, it } from 'vitest'
 import { SimAdapter } from '../../adapters/sim/sim-adapter.js'
-import { SimClock } from '../../adapters/sim/sim-clock.js'
-import { SimCluster } from '../../adapters/sim/sim-cluster.js'
 import { loadPipelineText } from '../../src/config/load-pipeline.js'
 import { RpoError, TransportError } from '../../src/core/errors.js'
-import { Engine } from '../../src/engine/engine.js'
 import type { JobSubmission, SubmitResult } from '../../src/scheduler/scheduler-adapter.js'
-import { openDatabase } from '../../src/store/open-store.js'
-import { RunStore } from '../../src/store/run-store.js'
+import { simEngine } from '../support/sim-engine.js'
 
 /** The simulated cluster behind a connection that drops once, after the first job of a batch went out. */
 class DroppingConnection extends SimAdapter {
@@ -39,18 +35,10 @@ class DroppingConnection extends SimAdapter {
 
 describe('a resend after a dropped connection', () => {
   it('wires dependencies on the jobs found by key, and every task runs once', async () => {
-    const clock = new SimClock(Date.parse('2026-11-02T08:00:00Z'))
-    const cluster = new SimCluster({ clock, nodes: [{ name: 'c1', cpus: 4, memoryMb: 8000 }] })
-    const store = new RunStore(await openDatabase({ kind: 'sqlite', path: ':memory:', busyTimeoutMs: 1000 }))
-    const engine = new Engine({
-      store,
-      adapter: new DroppingConnection({ cluster }),
-      clusterName: 'sim',
-      jobsRoot: '/sim/jobs',
-      runsRoot: '/sim/runs',
-      readFile: async () => null,
-      capacity: null,
-      clock: () => clock.now(),
+    const { clock, cluster, engine, close } = await simEngine({
+      start: Date.parse('2026-11-02T08:00:00Z'),
+      nodes: [{ name: 'c1', cpus: 4, memoryMb: 8000 }],
+      adapter: (cluster) => new DroppingConnection({ cluster }),
     })
     try {
       const errors: string[] = []
@@ -70,8 +58,7 @@ describe('a resend after a dropped connection', () => {
       const found = await cluster.findBySubmissionKey(['a', 'b', 'c'].map((t) => `rpo.${runId}.${t}.1` as never))
       expect(found.size).toBe(3)
     } finally {
-      await engine.close()
-      await store.close()
+      await close()
     }
   })
 })

@@ -15,6 +15,8 @@ export interface SimEngineOptions extends Omit<SimClusterOptions, 'clock'> {
   readonly signalsBeforeLimit?: boolean
   /** Built with the store, e.g. `(store) => new BudgetService(config, store)`. */
   readonly budget?: (store: RunStore) => BudgetGate
+  /** A SimAdapter subclass that misbehaves on purpose (a dropped connection, accounting down). */
+  readonly adapter?: (cluster: SimCluster) => SimAdapter
 }
 
 export interface SimEngine {
@@ -26,13 +28,15 @@ export interface SimEngine {
 }
 
 export async function simEngine(options: SimEngineOptions): Promise<SimEngine> {
-  const { start, signalsBeforeLimit, budget, ...clusterOptions } = options
+  const { start, signalsBeforeLimit, budget, adapter, ...clusterOptions } = options
   const clock = new SimClock(start)
   const cluster = new SimCluster({ ...clusterOptions, clock })
   const store = new RunStore(await openDatabase({ kind: 'sqlite', path: ':memory:', busyTimeoutMs: 1000 }))
   const engine = new Engine({
     store,
-    adapter: new SimAdapter({ cluster, ...(signalsBeforeLimit === undefined ? {} : { signalsBeforeLimit }) }),
+    adapter:
+      adapter?.(cluster) ??
+      new SimAdapter({ cluster, ...(signalsBeforeLimit === undefined ? {} : { signalsBeforeLimit }) }),
     clusterName: 'sim',
     jobsRoot: '/sim/jobs',
     runsRoot: '/sim/runs',

@@ -127,6 +127,9 @@ export function judgeEarly(
       // wait for the upstreams to finish instead of wiring it
       const retried = member.attempts > 1 || (member.attempts >= 1 && tentative.has(member.id))
       if (wholeArrays && retried) return null
+      // a job that has ended but whose outcome is not read yet may be one the dependency can never
+      // meet (an exit 85, a failure): wait for its conclusion instead of queueing behind it
+      if (attempts.get(member.id)?.state === 'completing' && !tentative.has(member.id)) return null
       if (tentative.has(member.id) || activeKey(member, attempts) !== null) {
         deps.push({ taskId: member.id, condition: dep.condition })
         continue

@@ -186,6 +186,14 @@ export function planTick(
       if (verdict.kind === 'upstream-failed') {
         patchTask(task.id, { state: 'upstream_failed', reason: verdict.reason, endedAt: nowIso })
         events.push({ type: 'task:upstream-failed', taskId: task.id, message: verdict.reason })
+      } else if (verdict.kind === 'wait') {
+        // an upstream has not ended as far as rpo knows, so this job cannot have run (afterok): squeue
+        // showed the scheduler's cancel before accounting gave the upstream's ending (an exit 85 to
+        // resume, a failure to retry). The dependent waits for its upstream again
+        patchTask(task.id, {
+          state: 'pending',
+          reason: 'its queued job was cancelled by the scheduler as an upstream ended; it waits for the upstream again',
+        })
       } else {
         concludeAttempt(
           task,

@@ -5,9 +5,9 @@
  */
 import { canTransition, isTerminalJobState, type JobState } from '../job/job-state.js'
 import { expandForeach, type TaskInstance } from '../pipeline/expand-pipeline.js'
-import type { ResolvedPipeline, ResolvedTask, RetryableEnding } from '../pipeline/resolved-pipeline.js'
-import { decideAfterEnding } from '../retry/decide-after-ending.js'
+import type { ResolvedPipeline, ResolvedTask } from '../pipeline/resolved-pipeline.js'
 import { fitsCapacity, remainingCapacity, reserve } from './capacity.js'
+import { concludeAttempt } from './conclude-attempt.js'
 import {
   activeKey,
   type EarlyVerdict,
@@ -379,97 +379,6 @@ function applyObservation(
     }
   }
   patchAttempt(attempt, patch)
-}
-
-function concludeAttempt(
-  task: Mutable<TaskSnapshot>,
-  attempt: AttemptSnapshot,
-  definition: ResolvedTask,
-  now: number,
-  nowIso: string,
-  patchTask: (id: string, patch: TaskPatch) => void,
-  events: PlannedEvent[],
-): void {
-  if (attempt.state === 'succeeded') {
-    patchTask(task.id, { state: 'succeeded', reason: null, endedAt: attempt.endedAt ?? nowIso })
-    events.push({ type: 'task:succeeded', taskId: task.id, message: `succeeded on attempt ${attempt.attempt}` })
-    return
-  }
-  const why = describeEnding(attempt)
-  if (attempt.state === 'cancelled') {
-    patchTask(task.id, { state: 'cancelled', reason: why, endedAt: nowIso })
-    events.push({ type: 'task:cancelled', taskId: task.id, message: why })
-    return
-  }
-  const decision = decideAfterEnding(
-    {
-      state: attempt.state === 'unknown' ? 'unknown' : (attempt.state as RetryableEnding),
-      exitCode: attempt.exitCode,
-      nodes: attempt.nodes,
-      why,
-      evidence: attempt.state === 'out_of_memory' ? attempt.reason : null,
-    },
-    task,
-    definition,
-  )
-  if (decision.kind === 'resume') {
-    patchTask(task.id, {
-      state: 'retry_wait',
-      resumes: decision.resumes,
-      overrides: decision.overrides,
-      reason: decision.why,
-      nextAttemptAt: nowIso,
-    })
-    events.push({
-      type: 'task:resuming',
-      taskId: task.id,
-      message: `${decision.why} (resume ${decision.resumes}/${definition.checkpoint?.maxResumes})`,
-      data: { exitCode: attempt.exitCode, state: attempt.state, nodes: attempt.nodes },
-    })
-    return
-  }
-  if (decision.kind === 'retry') {
-    const nextAttemptAt = new Date(now + decision.delaySeconds * 1000).toISOString()
-    patchTask(task.id, {
-      state: 'retry_wait',
-      failures: decision.failures,
-      overrides: decision.overrides,
-      reason: decision.why,
-      nextAttemptAt,
-    })
-    events.push({
-      type: 'task:retrying',
-      taskId: task.id,
-      message: `${decision.why}; retry ${decision.failures}/${definition.retry.maxRetries} in ${decision.delaySeconds}s`,
-    })
-    return
-  }
-  patchTask(task.id, { state: 'failed', failures: decision.failures, reason: decision.why, endedAt: nowIso })
-  events.push({
-    type: 'task:failed',
-    taskId: task.id,
-    message: decision.why,
-    data: { exitCode: attempt.exitCode },
-  })
-}
-
-function describeEnding(attempt: AttemptSnapshot): string {
-  switch (attempt.state) {
-    case 'failed':
-      return attempt.reason ?? `exited with code ${attempt.exitCode ?? 'unknown'}`
-    case 'timeout':
-      return attempt.reason ?? 'ran past its time limit and was stopped'
-    case 'out_of_memory':
-      return 'ran out of memory'
-    case 'node_fail':
-      return 'its node failed'
-    case 'preempted':
-      return 'was preempted'
-    case 'cancelled':
-      return attempt.reason ?? 'was cancelled'
-    default:
-      return attempt.reason ?? `ended as ${attempt.state}`
-  }
 }
 
 function expandTemplate(

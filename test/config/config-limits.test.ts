@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadConfig } from '../../src/config/load-config.js'
-import { isRpoError, type RpoError } from '../../src/core/errors.js'
+import type { RpoError } from '../../src/core/errors.js'
+import { rejectionOf } from '../support/rejection.js'
 
 let root: string
 let counter = 0
@@ -29,15 +30,7 @@ function load(text: string) {
 }
 
 function errorOf(text: string): RpoError {
-  let thrown: unknown
-  try {
-    load(text)
-  } catch (error) {
-    thrown = error
-  }
-  if (thrown === undefined) throw new Error('expected the config to be rejected')
-  if (!isRpoError(thrown)) throw thrown
-  return thrown
+  return rejectionOf(() => load(text), 'the config')
 }
 
 const slurm = (fields: string) =>

@@ -5,19 +5,9 @@
  */
 import { describe, expect, it } from 'vitest'
 import { loadPipelineText } from '../../src/config/load-pipeline.js'
-import { isRpoError, type RpoError } from '../../src/core/errors.js'
+import { pipelineRejection } from '../support/rejection.js'
 
-function errorOf(text: string, file = 'pipeline.yaml'): RpoError {
-  let thrown: unknown
-  try {
-    loadPipelineText(file, text)
-  } catch (error) {
-    thrown = error
-  }
-  if (thrown === undefined) throw new Error('expected the pipeline to be rejected')
-  if (!isRpoError(thrown)) throw thrown
-  return thrown
-}
+const errorOf = pipelineRejection
 
 const task = (body: string) => `name: demo\ntasks:\n  train:\n${body}`
 

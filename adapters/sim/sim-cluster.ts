@@ -3,6 +3,7 @@
  * records, scheduling passes (priority order, dependencies, first-fit placement) and the control
  * operations a batch scheduler offers; what a job does once started lives in sim-job-runner.ts.
  * Everything is synchronous and deterministic: no real time, no randomness, insertion-ordered maps.
+ * A pass itself is sim-scheduling-pass.ts; the node listing sim-inventory.ts.
  */
 import { RpoError } from '../../src/core/errors.js'
 import { isTerminalJobState } from '../../src/core/job/job-state.js'
@@ -12,19 +13,19 @@ import {
   type JobObservation,
   type JobSubmission,
   type NativeJobId,
-  type ResourceRequest,
   type SubmissionKey,
   type SubmitResult,
 } from '../../src/scheduler/scheduler-adapter.js'
 import { admitSubmission } from './sim-admission.js'
 import { type RunUntilIdleOptions, SimClock } from './sim-clock.js'
-import { judgeDependencies } from './sim-dependencies.js'
 import type { SimEvent } from './sim-event-log.js'
+import { inventoryOf } from './sim-inventory.js'
 import { type SimJob, type SimJobView, secondsToMs, viewJob } from './sim-job.js'
 import { SimJobRunner, type SimNodeState } from './sim-job-runner.js'
 import { observeJob } from './sim-observation.js'
-import { nodesForPartition, placeRequest, type SimNodeSpec } from './sim-placement.js'
+import type { SimNodeSpec } from './sim-placement.js'
 import { SimQueue } from './sim-queue.js'
+import { doomedJobs, schedulingPass } from './sim-scheduling-pass.js'
 import { type SimSample, SimTimeline, sampleCluster, type WaitingShape } from './sim-timeline.js'
 import { type SimWorkloadModel, workloadFromEnv } from './sim-workload.js'
 
@@ -281,23 +282,7 @@ export class SimCluster {
   }
 
   inventory(): Inventory {
-    return {
-      nodes: this.#nodes.map((node) => ({
-        name: node.spec.name,
-        cpus: node.spec.cpus,
-        memoryMb: node.spec.memoryMb,
-        gpus: (node.spec.gpus ?? []).map((g) => ({ type: g.type, count: g.count })),
-        partitions: [...(node.spec.partitions ?? [])],
-        // sinfo's words
-        state: !node.up
-          ? 'down'
-          : node.usedCpus === 0
-            ? 'idle'
-            : node.usedCpus < node.spec.cpus
-              ? 'mixed'
-              : 'allocated',
-      })),
-    }
+    return inventoryOf(this.#nodes)
   }
 
   /** The progress the checkpoints under `key` (a task's RPO_CHECKPOINT_DIR) hold, in seconds. */
@@ -333,55 +318,21 @@ export class SimCluster {
 
   #pass(): void {
     this.#cancelDoomed()
-    const now = this.now()
-    const strict = this.#options.queuePolicy === 'strict'
-    // usage only grows during a pass, so a shape that did not fit will not fit later in it either
-    const misfits = new Set<string>()
-    const started = new Set<SimJob>()
-    const waiting = new Map<string, { resources: ResourceRequest; jobs: number }>()
-    let blocked = false
-    for (const job of this.#queue.jobs()) {
-      if (job.state !== 'pending') continue
-      if (job.dependencies.length > 0 && job.dependencies.some((dep) => !dep.satisfied)) {
-        job.reason = 'Dependency'
-        continue
-      }
-      if (job.eligibleAtMs > now) {
-        job.reason = 'BeginTime'
-        continue
-      }
-      const allocation =
-        blocked || misfits.has(job.shape)
-          ? null
-          : placeRequest(nodesForPartition(this.#nodes, job.partition), job.submission.resources)
-      if (allocation) {
-        started.add(job)
-        this.#runner.start(job, allocation)
-        continue
-      }
-      misfits.add(job.shape)
-      job.reason = blocked ? 'Priority' : 'Resources'
-      blocked ||= strict
-      const shape = waiting.get(job.shape)
-      if (shape) shape.jobs++
-      else waiting.set(job.shape, { resources: job.submission.resources, jobs: 1 })
-    }
-    this.#queue.removeAll(started)
-    this.#recordSample(waiting.values())
+    const waiting = schedulingPass({
+      queue: this.#queue,
+      nodes: this.#nodes,
+      runner: this.#runner,
+      nowMs: this.now(),
+      strict: this.#options.queuePolicy === 'strict',
+    })
+    this.#recordSample(waiting)
   }
 
   /** Cancel queued jobs whose dependencies can no longer be met (--kill-on-invalid-dep), until none is left. */
   #cancelDoomed(): void {
     const stateOf = (id: NativeJobId) => this.#jobs.get(id)?.state
     for (;;) {
-      const doomed = this.#queue
-        .jobs()
-        .filter(
-          (job) =>
-            job.dependencies.length > 0 &&
-            job.dependencies.some((dep) => !dep.satisfied) &&
-            judgeDependencies(job.dependencies, stateOf) === 'never',
-        )
+      const doomed = doomedJobs(this.#queue, stateOf)
       if (doomed.length === 0) return
       // a cancelled job may doom its own dependents: judge again
       for (const job of doomed) this.#endQueued(job, 'CANCELLED', 'DependencyNeverSatisfied')

@@ -1,6 +1,8 @@
 /**
  * The waiting line: pending and held jobs kept sorted by (nice, submission order) as they arrive,
  * so a scheduling pass walks it in priority order without sorting a long queue at every event.
+ * The array is changed in place (a batch of 10,000 submissions appends, it does not copy the line
+ * 10,000 times); `jobs()` hands out a copy made at most once between changes.
  */
 import type { SimJob } from './sim-job.js'
 
@@ -9,7 +11,8 @@ function precedes(a: SimJob, b: SimJob): boolean {
 }
 
 export class SimQueue {
-  #jobs: SimJob[] = []
+  readonly #jobs: SimJob[] = []
+  #snapshot: readonly SimJob[] | null = null
 
   get size(): number {
     return this.#jobs.length
@@ -17,7 +20,8 @@ export class SimQueue {
 
   /** In priority order; a snapshot, safe to hold while the queue changes. */
   jobs(): readonly SimJob[] {
-    return this.#jobs
+    this.#snapshot ??= this.#jobs.slice()
+    return this.#snapshot
   }
 
   has(job: SimJob): boolean {
@@ -28,12 +32,15 @@ export class SimQueue {
   add(job: SimJob): void {
     const index = this.#lowerBound(job)
     if (this.#jobs[index] === job) return
-    this.#jobs = [...this.#jobs.slice(0, index), job, ...this.#jobs.slice(index)]
+    this.#jobs.splice(index, 0, job)
+    this.#snapshot = null
   }
 
   remove(job: SimJob): void {
     const index = this.#lowerBound(job)
-    if (this.#jobs[index] === job) this.#jobs = [...this.#jobs.slice(0, index), ...this.#jobs.slice(index + 1)]
+    if (this.#jobs[index] !== job) return
+    this.#jobs.splice(index, 1)
+    this.#snapshot = null
   }
 
   /** Change a queued job's nice, keeping the order. */
@@ -44,9 +51,13 @@ export class SimQueue {
     if (queued) this.add(job)
   }
 
-  /** Drop many at once (the jobs a pass started). */
+  /** Drop many at once (the jobs a pass started): one sweep, whatever their number. */
   removeAll(jobs: ReadonlySet<SimJob>): void {
-    if (jobs.size > 0) this.#jobs = this.#jobs.filter((job) => !jobs.has(job))
+    if (jobs.size === 0) return
+    let kept = 0
+    for (const job of this.#jobs) if (!jobs.has(job)) this.#jobs[kept++] = job
+    this.#jobs.length = kept
+    this.#snapshot = null
   }
 
   // first index whose job does not precede `job`

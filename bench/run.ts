@@ -1,10 +1,15 @@
 /**
  * `npm run bench`: figures and ratios, printed side by side. Not a test: nothing here fails CI.
- * `npm run bench -- slurm` (or core, policy, checkpoint; several may be named) runs only those.
+ * `npm run bench -- slurm` (or core, policy, checkpoint, sim-scaling, sim-round, commands-per-round;
+ * several may be named) runs only those. slurm and commands-per-round use the live testbed: run them
+ * under its lock (`flock -o /tmp/rpo-testbed.lock npm run bench -- …`).
  */
 import { benchCheckpoint } from './checkpoint-bench.js'
+import { benchCommandsPerRound } from './commands-per-round-bench.js'
 import { benchCore } from './core-bench.js'
 import { benchPolicy } from './policy-bench.js'
+import { benchSimRound } from './sim-round-bench.js'
+import { benchSimScaling } from './sim-scaling-bench.js'
 import { benchSlurm } from './slurm-bench.js'
 
 const BENCHES: Record<string, () => Promise<void>> = {
@@ -12,6 +17,9 @@ const BENCHES: Record<string, () => Promise<void>> = {
   policy: benchPolicy,
   slurm: benchSlurm,
   checkpoint: benchCheckpoint,
+  'sim-scaling': benchSimScaling,
+  'sim-round': benchSimRound,
+  'commands-per-round': benchCommandsPerRound,
 }
 
 const asked = process.argv.slice(2)

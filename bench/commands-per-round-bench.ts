@@ -4,7 +4,8 @@
  * - K = 1, 10, 100 concurrent small pipelines (3 chained 1-s cpu tasks each) driven by `syncOnce(app)`
  *   rounds until all end. Per round: the scheduler commands rpo counted (SyncResult) and the RPCs
  *   slurmctld served the test user (`sdiag`, read as root: the reading itself is root's RPC). sacct
- *   goes to slurmdbd, so sdiag does not see it: rpo's count includes it, slurmctld's does not.
+ *   goes to slurmdbd, so sdiag does not see it: rpo's count includes it, slurmctld's does not; and
+ *   rpo's one submission script runs one sbatch per job (per array), each an RPC of its own there.
  *   Target (issue #11): flat in K, ≤ 2 polling commands + 1 submission script per cluster per round.
  * - 100 pipelines × 20 tasks (`sleep 1`): the wall time and RSS of the round that submits them all and
  *   of the next round (polling 2,000 jobs); then everything is cancelled.
@@ -186,6 +187,9 @@ export async function benchCommandsPerRound(): Promise<void> {
     }
     const last = perK.at(-1) as { rpo: number }
     console.log(`flat in K: ${last.rpo <= 1.5 * Math.max(1, one.rpo) ? 'yes' : 'NO (grows with K)'}`)
+    console.log(
+      '(slurmctld counts squeue as its RPCs, not sacct (slurmdbd answers it), and each sbatch of a submission script, i.e. one per job or array)',
+    )
     await wideRound(conn, tag)
   } finally {
     await cancelTagged(conn, tag)

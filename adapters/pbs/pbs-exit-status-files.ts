@@ -14,10 +14,10 @@
 import type { JobSubmission, NativeJobId } from '../../src/scheduler/scheduler-adapter.js'
 import { pbsCommandError, pbsJobsAlreadyGone } from './pbs-command-errors.js'
 import { PBS_FLAVORS, type PbsDialect } from './pbs-flavors.js'
+import { buildMarkAndDeleteScript, type JobFilesFound, pbsJobDir, withExitStatusFile } from './pbs-job-files.js'
 import type { PbsJobRecord } from './pbs-job-record.js'
 import type { PbsServer } from './pbs-server.js'
 import { isPbsFinishedState } from './pbs-states.js'
-import { buildMarkAndDeleteScript, type JobFilesFound, pbsJobDir, withExitStatusFile } from './qsub-batch.js'
 
 /** A qstat record, and whether rpo's own cancel marker makes it `cancelled`. */
 export interface PbsRecordWithMarker {

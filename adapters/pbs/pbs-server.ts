@@ -12,13 +12,13 @@ import type { PbsAdapterOptions } from './pbs-adapter-options.js'
 import { pbsCommandError } from './pbs-command-errors.js'
 import { buildQstatVersionArgv } from './pbs-commands.js'
 import { detectPbsFlavor, PBS_FLAVORS, type PbsDialect, pbsDialectFor } from './pbs-flavors.js'
-import { PbsJobFolders } from './pbs-job-folders.js'
 import {
   buildReadJobFilesScript,
   type JobFilesFound,
   type JobFilesRequest,
   parseReadJobFilesOutput,
-} from './qsub-batch.js'
+} from './pbs-job-files.js'
+import { PbsJobFolders } from './pbs-job-folders.js'
 
 export class PbsServer {
   readonly transport: Transport

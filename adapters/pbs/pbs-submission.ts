@@ -15,9 +15,10 @@ import { groupPbsSweeps, type PbsBatchUnit, renderPbsArrayScript } from './pbs-a
 import { isPbsServerUnavailable } from './pbs-command-errors.js'
 import { pbsJobCommand } from './pbs-exit-status-files.js'
 import type { PbsDialect } from './pbs-flavors.js'
+import { pbsJobDir } from './pbs-job-files.js'
 import { PBS_JOB_TEMPLATE_FILE, type PbsScriptOptions, renderPbsScript } from './pbs-script.js'
 import type { PbsServer } from './pbs-server.js'
-import { buildQsubBatchScript, parseQsubBatchOutput, pbsJobDir, type QsubBatchJob } from './qsub-batch.js'
+import { buildQsubBatchScript, parseQsubBatchOutput, type QsubBatchJob } from './qsub-batch.js'
 
 // Slurm job names have no small limit; the wrappers show no Variable_List, so the key must fit here
 const WRAPPERS_MAX_JOB_NAME = 200

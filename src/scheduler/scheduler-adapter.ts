@@ -3,12 +3,21 @@
  * executor). Adapters are command builders + pure parsers composed with a Transport; they hold no
  * policy. Differences between schedulers are data (`capabilities`), never `adapter.kind === 'x'`.
  */
-import type { JobState } from '../core/job/job-state.js'
+import type { DependencyCondition } from '../core/job/dependency-condition.js'
+import type { JobObservation, NativeJobId } from '../core/job/job-observation.js'
+import type { Inventory } from '../core/resources/inventory.js'
+import type { ResourceRequest } from '../core/resources/resource-request.js'
 
-export type NativeJobId = string & { readonly __brand: 'NativeJobId' }
-export function asNativeJobId(id: string): NativeJobId {
-  return id as NativeJobId
-}
+// the core owns this vocabulary; adapters and the engine have always found it here
+export type { DependencyCondition } from '../core/job/dependency-condition.js'
+export {
+  asNativeJobId,
+  type JobObservation,
+  type NativeJobId,
+  type ResourceUsage,
+} from '../core/job/job-observation.js'
+export type { Inventory, InventoryNode } from '../core/resources/inventory.js'
+export type { GpuRequest, ResourceRequest } from '../core/resources/resource-request.js'
 
 /** `runId/taskId/attempt` rendered into a scheduler-safe job name; written before submission. */
 export type SubmissionKey = string & { readonly __brand: 'SubmissionKey' }
@@ -35,23 +44,6 @@ export interface SchedulerCapabilities {
    */
   readonly signalsBeforeLimit?: boolean
 }
-
-export interface GpuRequest {
-  readonly count: number
-  /** Acceptable GPU types; empty means any. */
-  readonly types: readonly string[]
-  readonly minMemoryGb?: number
-}
-
-export interface ResourceRequest {
-  readonly cpus: number
-  readonly memoryMb: number
-  readonly timeLimitSeconds: number
-  readonly gpus: GpuRequest | null
-  readonly nodes: number
-}
-
-export type DependencyCondition = 'succeeded' | 'finished' | 'failed'
 
 /** One job to submit: everything the adapter needs to render and submit it. */
 export interface JobSubmission {
@@ -103,30 +95,6 @@ export type SubmitResult =
   | { readonly kind: 'submitted'; readonly submissionKey: SubmissionKey; readonly jobId: NativeJobId }
   | { readonly kind: 'rejected'; readonly submissionKey: SubmissionKey; readonly message: string }
 
-export interface ResourceUsage {
-  readonly elapsedSeconds?: number
-  readonly cpuSeconds?: number
-  readonly maxRssMb?: number
-  /** Allocated trackable resources, e.g. `{ cpu: 4, mem: 16000, 'gres/gpu': 2, 'gres/gpu:a100': 2 }`. */
-  readonly allocTres?: Readonly<Record<string, number>>
-}
-
-export interface JobObservation {
-  readonly jobId: NativeJobId
-  readonly state: JobState
-  /** The scheduler's own words for the state, e.g. `CANCELLED by 0`, `F`, `exited`. */
-  readonly nativeState: string
-  readonly exitCode: number | null
-  readonly signal?: string | null
-  readonly reason?: string | null
-  readonly startedAt: Date | null
-  readonly endedAt: Date | null
-  readonly nodes?: readonly string[]
-  readonly usage?: ResourceUsage
-  /** The job name as the scheduler reports it (carries the submission key). */
-  readonly name?: string
-}
-
 /** A poll that answered, but less than usual: e.g. accounting was down, so no job could be seen end. */
 export interface PollWarning {
   /** Stable, e.g. `accounting-unavailable`. */
@@ -137,19 +105,6 @@ export interface PollWarning {
 export interface PollOptions {
   /** Told when the poll is degraded rather than failed (the engine reports it as a tick error). */
   readonly onWarning?: (warning: PollWarning) => void
-}
-
-export interface InventoryNode {
-  readonly name: string
-  readonly cpus: number
-  readonly memoryMb: number
-  readonly gpus: readonly { readonly type: string; readonly count: number }[]
-  readonly partitions: readonly string[]
-  readonly state: string
-}
-
-export interface Inventory {
-  readonly nodes: readonly InventoryNode[]
 }
 
 export interface SchedulerAdapter {

@@ -15,6 +15,7 @@ import { BudgetStore } from './budget-store.js'
 import type { AttemptTable, Database } from './database.js'
 import type { OpenedDatabase } from './open-store.js'
 import { rowLimit } from './row-limit.js'
+import type { NewRun, RunRecord } from './run-records.js'
 import {
   attemptPatchToRow,
   attemptToRow,
@@ -29,25 +30,7 @@ import {
 import { translateStoreError } from './store-errors.js'
 import { parseOptionalJson } from './stored-values.js'
 
-export interface RunRecord {
-  readonly id: string
-  readonly pipelineName: string
-  readonly project: string | null
-  readonly cluster: string
-  readonly specHash: string
-  readonly pipeline: ResolvedPipeline
-  readonly sourceFile: string
-  readonly workDir: string
-  readonly state: RunState
-  readonly createdAt: string
-  readonly updatedAt: string
-  readonly finishedAt: string | null
-  readonly lastTickAt: string | null
-  /** Scheduler commands the last tick ran. */
-  readonly lastTickCommands: number | null
-  /** Who started the run; per-user budgets charge its jobs to this user. */
-  readonly user: string | null
-}
+export type { NewRun, RunRecord } from './run-records.js'
 
 export interface AttemptRecord extends AttemptSnapshot {
   readonly runId: string
@@ -62,18 +45,6 @@ export interface EventRecord {
   readonly at: string
   readonly message: string
   readonly data: Readonly<Record<string, unknown>> | null
-}
-
-export interface NewRun {
-  readonly id: string
-  readonly pipeline: ResolvedPipeline
-  readonly instances: readonly TaskInstance[]
-  readonly cluster: string
-  readonly specHash: string
-  readonly sourceFile: string
-  readonly workDir: string
-  readonly now: string
-  readonly user?: string | null
 }
 
 export interface PlanWrite {

@@ -20,9 +20,6 @@ import { PBS_JOB_TEMPLATE_FILE, type PbsScriptOptions, renderPbsScript } from '.
 import type { PbsServer } from './pbs-server.js'
 import { buildQsubBatchScript, parseQsubBatchOutput, type QsubBatchJob } from './qsub-batch.js'
 
-// Slurm job names have no small limit; the wrappers show no Variable_List, so the key must fit here
-const WRAPPERS_MAX_JOB_NAME = 200
-
 export class PbsSubmission {
   readonly #server: PbsServer
   readonly #template: string
@@ -83,7 +80,6 @@ export class PbsSubmission {
     }
     const submitted = new Map<string, SubmitResult>()
     if (batch.length > 0) {
-      server.commandsRun++
       const script = buildQsubBatchScript(batch, { flavor: dialect.flavor })
       const result = await runBatchScript(server.transport, script, server.timeout(jobs.length))
       const results = parseQsubBatchOutput(result.stdout, batch)
@@ -137,11 +133,6 @@ export class PbsSubmission {
 
   #scriptOptions(dialect: PbsDialect): PbsScriptOptions {
     const script = this.#server.options.script ?? {}
-    const wrappers = !dialect.recognized
-    return {
-      ...script,
-      flavor: dialect.flavor,
-      ...(wrappers && script.maxJobNameLength === undefined ? { maxJobNameLength: WRAPPERS_MAX_JOB_NAME } : {}),
-    }
+    return { ...script, flavor: dialect.flavor }
   }
 }

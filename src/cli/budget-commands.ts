@@ -15,7 +15,6 @@ import {
 } from '../budget/budget-report.js'
 import type { BudgetProblem } from '../core/budget/budget-judgement.js'
 import { RpoError } from '../core/errors.js'
-import type { App } from '../create-app.js'
 import { BUDGET_ADMINS_HELP, hours, registerBudgetChangeCommands, uniqueBy } from './budget-change-commands.js'
 import type { CommandContext } from './command-context.js'
 import { renderTable } from './format.js'

@@ -7,7 +7,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely'
 import { StoreError } from '../core/errors.js'
 import type { TaskInstance } from '../core/pipeline/expand-pipeline.js'
-import type { ResolvedPipeline } from '../core/pipeline/resolved-pipeline.js'
 import type { AttemptPatch, PlannedEvent, TaskPatch } from '../core/scheduling/plan-tick.js'
 import type { AttemptSnapshot, RunSnapshot, RunState } from '../core/scheduling/run-snapshot.js'
 import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'

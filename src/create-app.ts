@@ -15,6 +15,7 @@ import { parseDurationSeconds } from './core/pipeline/units.js'
 import { Engine } from './engine/engine.js'
 import { openDatabase } from './store/open-store.js'
 import { RunStore } from './store/run-store.js'
+import { CountingTransport } from './transport/counting-transport.js'
 import { createLocalTransport } from './transport/local-transport.js'
 import { createSshTransport } from './transport/ssh-transport.js'
 import type { Transport } from './transport/transport.js'
@@ -74,9 +75,11 @@ function createEngine(
 ): Engine {
   if (cluster.kind === 'local') {
     const jobsRoot = path.join(config.stateDir, 'jobs')
+    const adapter = new LocalAdapter({ cluster, jobsRoot })
     return new Engine({
       store,
-      adapter: new LocalAdapter({ cluster, jobsRoot }),
+      adapter,
+      changes: adapter,
       clusterName: cluster.name,
       jobsRoot,
       runsRoot: path.join(config.stateDir, 'runs'),
@@ -92,19 +95,22 @@ function createEngine(
   }
   if (cluster.kind === 'slurm' || cluster.kind === 'pbs') {
     const raw = cluster.raw
-    const transport = raw.ssh
-      ? createSshTransport({
-          host: raw.ssh.host,
-          port: raw.ssh.port,
-          username: raw.ssh.user,
-          ...(raw.ssh.privateKey ? { privateKeyPath: expandHome(raw.ssh.privateKey, config.baseDir) } : {}),
-          ...(raw.ssh.knownHosts ? { knownHostsPath: expandHome(raw.ssh.knownHosts, config.baseDir) } : {}),
-          trustOnFirstUse: raw.ssh.trustOnFirstUse,
-          ...(raw.ssh.connectTimeout !== undefined
-            ? { connectTimeoutMs: (parseDurationSeconds(raw.ssh.connectTimeout) as number) * 1000 }
-            : {}),
-        })
-      : createLocalTransport()
+    // every command the adapter runs on the cluster passes through it: the engine reports the count per tick
+    const transport = new CountingTransport(
+      raw.ssh
+        ? createSshTransport({
+            host: raw.ssh.host,
+            port: raw.ssh.port,
+            username: raw.ssh.user,
+            ...(raw.ssh.privateKey ? { privateKeyPath: expandHome(raw.ssh.privateKey, config.baseDir) } : {}),
+            ...(raw.ssh.knownHosts ? { knownHostsPath: expandHome(raw.ssh.knownHosts, config.baseDir) } : {}),
+            trustOnFirstUse: raw.ssh.trustOnFirstUse,
+            ...(raw.ssh.connectTimeout !== undefined
+              ? { connectTimeoutMs: (parseDurationSeconds(raw.ssh.connectTimeout) as number) * 1000 }
+              : {}),
+          })
+        : createLocalTransport(),
+    )
     const jobsRoot = path.posix.join(raw.workDir, 'jobs')
     const adapter =
       raw.kind === 'pbs'
@@ -131,6 +137,8 @@ function createEngine(
     return new Engine({
       store,
       adapter,
+      commands: transport,
+      renderer: adapter,
       clusterName: cluster.name,
       jobsRoot,
       runsRoot: path.posix.join(raw.workDir, 'runs'),

@@ -12,15 +12,18 @@ import type { ResolvedLocalCluster } from '../../src/config/load-config.js'
 import { RpoError } from '../../src/core/errors.js'
 import type { JobState } from '../../src/core/job/job-state.js'
 import { templatePath } from '../../src/package-root.js'
+import type { ChangeNotifier } from '../../src/scheduler/change-notifier.js'
 import {
   asNativeJobId,
   type Inventory,
+  type JobControl,
   type JobObservation,
   type JobSubmission,
   type NativeJobId,
   type SchedulerAdapter,
   type SubmissionKey,
   type SubmitResult,
+  unsupportedControl,
 } from '../../src/scheduler/scheduler-adapter.js'
 import { killLeftovers } from './leftover-processes.js'
 
@@ -59,13 +62,13 @@ interface JobFile {
   checkpointWarning?: { signal: string; leadSeconds: number }
 }
 
-export class LocalAdapter implements SchedulerAdapter {
+export class LocalAdapter implements SchedulerAdapter, ChangeNotifier {
   readonly kind = 'local' as const
   readonly capabilities = {
     nativeDependencies: false,
     hold: false,
-    requeue: false,
     arrays: false,
+    wholeArrayDependencies: false,
     priority: false,
     signal: true,
     signalsBeforeLimit: true,
@@ -283,22 +286,22 @@ export class LocalAdapter implements SchedulerAdapter {
     }
   }
 
-  /** Signal a running task's command (the launcher's child), e.g. USR2 to ask it to checkpoint. */
-  async signal(jobIds: readonly NativeJobId[], name: string): Promise<void> {
+  /**
+   * Signal a running task's command (the launcher's child), e.g. USR2 to ask it to checkpoint. No
+   * holds (the planner keeps work back in rpo instead) and no nice: there is no queue here.
+   */
+  async control(jobIds: readonly NativeJobId[], action: JobControl): Promise<void> {
+    if (action.kind !== 'signal') throw unsupportedControl('the local executor', action, 'it has no queue')
+    await this.#signal(jobIds, action.signal)
+  }
+
+  async #signal(jobIds: readonly NativeJobId[], name: string): Promise<void> {
     const signalName = `SIG${name.replace(/^SIG/, '')}` as NodeJS.Signals
     if (!(signalName in constants.signals)) throw new RpoError('usage', `not a signal name: ${JSON.stringify(name)}`)
     for (const jobId of jobIds) {
       const status = readJson<LaunchStatus>(path.join(this.jobDir(jobId), 'status.json'))
       if (status?.state === 'running' && status.pid) signal(status.pid, signalName)
     }
-  }
-
-  async hold(): Promise<void> {
-    throw new RpoError('usage', 'the local executor cannot hold jobs')
-  }
-
-  async release(): Promise<void> {
-    throw new RpoError('usage', 'the local executor cannot release jobs')
   }
 
   /** Resolves when one of the jobs started here ends, or after `timeoutMs`. */

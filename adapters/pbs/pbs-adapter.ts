@@ -5,29 +5,26 @@
  * of submissions is one remote script (qsub-batch.ts), so a thousand jobs cost one SSH round trip.
  * This class is the one the rest of rpo uses; its parts live beside it:
  *
- * - pbs-server.ts: the transport, the flavor, capabilities, the running of commands (shared by all parts);
+ * - pbs-server.ts: the transport, the flavor, capabilities, the running of commands (shared by all parts;
+ *   commands go through src/scheduler/command-runner.ts, as the Slurm adapter's do);
  * - pbs-submission.ts: rendering job scripts and submitting a batch;
  * - pbs-poll.ts: polling and resolving states; pbs-submission-lookup.ts: finding jobs by submission key;
- * - pbs-job-control.ts: qdel, qhold/qrls, qrerun, qalter -p, qsig;
+ * - pbs-job-control.ts: qdel, and `control`: qhold/qrls, qalter -p, qsig;
  * - pbs-exit-status-files.ts: exit statuses where the server reports none (the wrappers).
  *
  * The flavor is configured or detected once from `qstat --version` (detectPbsFlavor): PBS Pro ≥ 19 and
  * OpenPBS are read as `qstat -f -F json -x` (history included), Torque as `qstat -x` XML, older PBS Pro
- * as `qstat -f -x` text. A server whose qstat names no version at all is treated as the Slurm Torque
- * wrappers (Debian's `slurm-wlm-torque`, see test/adapters/pbs/fixtures/slurm-torque-wrappers/README.md):
- * `qstat -f` text with bare ids, no qrerun/qalter -p/qsig, and these compensations:
- *
- * - Exit status: the job script records its own in the job folder, and rpo's own deletes leave a
- *   marker there (pbs-exit-status-files.ts).
- * - Hold: the wrappers print a held job as `Q`; a queued job with `Priority = 0` is `held` (pbs-poll.ts).
- * - Times: the wrappers print Slurm's start time as `mtime` and its end time as `ctime` (pbs-qstat-output.ts).
- * - Job names: no Variable_List is printed, so the submission key must be the job name (limit 200).
+ * as `qstat -f -x` text. A server whose qstat names no version at all is the Slurm Torque wrappers,
+ * the `slurm-torque` row of the flavor table (pbs-flavors.ts), whose fields say what differs there:
+ * no qalter -p/qsig (`controls`), exit statuses from the job folder (`reportsExitStatus`,
+ * pbs-exit-status-files.ts), held jobs at priority 0 (pbs-poll.ts), Slurm's times under PBS's names
+ * (pbs-qstat-output.ts), and a job-name limit that holds the submission key.
  *
  * Sweeps go out as job arrays where the server has them (pbs-array.ts: `-J` on PBS Pro/OpenPBS 20+,
  * `-t` on Torque; never on the wrappers, see `capabilities`). Each instance is known by its subjob id
  * (`1234[7].server`): a poll asks for the array (`1234[].server`) with `-t` and reports each subjob
  * under its own id, never the array's record; a lookup by key lists subjobs too and reads a subjob
- * as its instance (pbs-subjobs.ts). qdel, qsig and qrerun take subjob ids; qhold and qrls on a PBS Pro
+ * as its instance (pbs-subjobs.ts). qdel and qsig take subjob ids; qhold and qrls on a PBS Pro
  * subjob are refused (PBS Pro holds whole arrays only). A dependent of instances waits for their whole
  * array (pbs-commands.ts pbsDependTerm).
  *
@@ -41,6 +38,7 @@
 import type {
   Inventory,
   InventoryNode,
+  JobControl,
   JobObservation,
   JobSubmission,
   NativeJobId,
@@ -49,18 +47,11 @@ import type {
   SubmissionKey,
   SubmitResult,
 } from '../../src/scheduler/scheduler-adapter.js'
+import type { RenderedScript, ScriptRenderer } from '../../src/scheduler/script-renderer.js'
 import type { PbsAdapterOptions } from './pbs-adapter-options.js'
 import { buildPbsnodesArgv } from './pbs-commands.js'
 import type { PbsDialect } from './pbs-flavors.js'
-import {
-  cancelPbsJobs,
-  holdPbsJobs,
-  pbsPriorityOfNice,
-  releasePbsJobs,
-  requeuePbsJobs,
-  setPbsPriority,
-  signalPbsJobs,
-} from './pbs-job-control.js'
+import { cancelPbsJobs, controlPbsJobs } from './pbs-job-control.js'
 import { pollPbsJobs } from './pbs-poll.js'
 import { PbsServer } from './pbs-server.js'
 import { PbsSubmission } from './pbs-submission.js'
@@ -69,7 +60,7 @@ import { parsePbsnodesJson, parsePbsnodesText, parsePbsnodesXml } from './pbsnod
 
 export type { PbsAdapterOptions, PbsAdapterScriptOptions } from './pbs-adapter-options.js'
 
-export class PbsAdapter implements SchedulerAdapter {
+export class PbsAdapter implements SchedulerAdapter, ScriptRenderer {
   readonly kind = 'pbs' as const
   readonly #server: PbsServer
   readonly #submission: PbsSubmission
@@ -79,12 +70,7 @@ export class PbsAdapter implements SchedulerAdapter {
     this.#submission = new PbsSubmission(this.#server)
   }
 
-  /** Scheduler commands run so far (each qstat/pbsnodes/qdel/qhold/qrls/qrerun/qalter/qsig and each qsub batch). */
-  get commandsRun(): number {
-    return this.#server.commandsRun
-  }
-
-  /** What this server can do; conservative (no requeue, arrays, priority, signal) until the flavor is known. */
+  /** What this server can do; conservative (no arrays, priority, signal) until the flavor is known. */
   get capabilities(): SchedulerCapabilities {
     return this.#server.capabilities
   }
@@ -108,7 +94,7 @@ export class PbsAdapter implements SchedulerAdapter {
   }
 
   /** The scripts of a batch (`rpo compile`): one per scheduler job, a sweep's array carrying all its instances. */
-  renderScripts(jobs: readonly JobSubmission[]): { keys: string[]; script: string }[] {
+  renderScripts(jobs: readonly JobSubmission[]): RenderedScript[] {
     return this.#submission.renderScripts(jobs)
   }
 
@@ -142,37 +128,12 @@ export class PbsAdapter implements SchedulerAdapter {
     return cancelPbsJobs(this.#server, jobIds)
   }
 
-  /** `qhold`; refused for one instance of a PBS Pro job array (PBS Pro holds whole arrays only). */
-  hold(jobIds: readonly NativeJobId[]): Promise<void> {
-    return holdPbsJobs(this.#server, jobIds)
-  }
-
-  /** `qrls`; refused for one instance of a PBS Pro job array (PBS Pro releases whole arrays only). */
-  release(jobIds: readonly NativeJobId[]): Promise<void> {
-    return releasePbsJobs(this.#server, jobIds)
-  }
-
-  /** Put running jobs back in the queue (`qrerun`; they must be rerunnable, `script.rerunnable`). */
-  requeue(jobIds: readonly NativeJobId[]): Promise<void> {
-    return requeuePbsJobs(this.#server, jobIds)
-  }
-
-  /** The priority within the queue, -1024 (lowest) … 1023: `qalter -p`. */
-  setPriority(jobIds: readonly NativeJobId[], priority: number): Promise<void> {
-    return setPbsPriority(this.#server, jobIds, priority)
-  }
-
   /**
-   * The contract's Slurm-style nice (0 highest … 10000 lowest, src/core/policy/nice-levels.ts) as a
-   * PBS priority (1023 highest … -1024 lowest).
+   * `qhold`/`qrls` (refused for one instance of a PBS Pro job array: PBS Pro holds whole arrays only),
+   * a nice as `qalter -p` (0 highest … 10000 lowest onto 1023 … -1024), a signal as `qsig -s`.
    */
-  setNice(jobIds: readonly NativeJobId[], nice: number): Promise<void> {
-    return this.setPriority(jobIds, pbsPriorityOfNice(nice))
-  }
-
-  /** Send a signal to running jobs: `qsig -s <signal>`. */
-  signal(jobIds: readonly NativeJobId[], signal: string): Promise<void> {
-    return signalPbsJobs(this.#server, jobIds, signal)
+  control(jobIds: readonly NativeJobId[], action: JobControl): Promise<void> {
+    return controlPbsJobs(this.#server, jobIds, action)
   }
 
   async close(): Promise<void> {

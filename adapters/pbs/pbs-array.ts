@@ -22,6 +22,7 @@ import { asSubmissionKey } from '../../src/scheduler/scheduler-adapter.js'
 import { scriptValueChecks } from '../../src/script/script-values.js'
 import { quoteShellWord } from '../../src/script/shell-quote.js'
 import { PBS_FLAVORS, type PbsFlavorName } from './pbs-flavors.js'
+import { PBS_JOB_FILES } from './pbs-job-files.js'
 import {
   buildPbsDirectives,
   buildPbsEnvExports,
@@ -30,7 +31,6 @@ import {
   type PbsScriptOptions,
 } from './pbs-script.js'
 import { instanceKeyOf } from './pbs-subjobs.js'
-import { PBS_JOB_FILES } from './qsub-batch.js'
 
 const { noNul } = scriptValueChecks('PBS script')
 

@@ -1,14 +1,14 @@
 /**
- * What a failed PBS command means: the server down or unreachable (retry, never a job failure), a
- * job it no longer knows (not an error for a poll or a delete), or a real failure. Covers PBS Pro,
- * Torque and the Slurm Torque wrappers, which word and route their errors differently. Pure.
+ * What a failed PBS command means, in PBS's words: the server down or unreachable (retry, never a
+ * job failure; the command runner, src/scheduler/command-runner.ts, makes the typed error from these
+ * words), or a job it no longer knows (not an error for a poll or a delete). Covers PBS Pro, Torque
+ * and the Slurm Torque wrappers, which word and route their errors differently. Pure.
  */
-import { SchedulerCommandError } from '../../src/core/errors.js'
 import type { ExecResult } from '../../src/transport/transport.js'
 
 // the server is down or unreachable: worth retrying, never a job failure (PBS Pro/Torque client
 // errors; "Problem loading jobs" and the slurmctld messages come from the Slurm wrappers)
-const UNAVAILABLE =
+export const PBS_UNAVAILABLE =
   /cannot connect to server|Connection refused|Communication failure|pbs_iff|Server not available|Unable to contact slurm controller|Socket timed out|Problem loading (jobs|partitions|nodes)|Zero Bytes were transmitted/i
 // PBSE_UNKJOBID (15001) and PBSE_HISTJOBID (15139) as exit statuses (mod 256): 153 and 35
 const UNKNOWN_JOB_EXITS = new Set([153, 35])
@@ -16,15 +16,7 @@ const GONE = /Unknown Job Id|Job has finished|job has been deleted|Request inval
 
 /** Whether a PBS client's message says the server did not answer (rather than refused). */
 export function isPbsServerUnavailable(message: string): boolean {
-  return UNAVAILABLE.test(message)
-}
-
-/** The error for a failed command: `scheduler-unavailable` when the server did not answer, else `command-failed`. */
-export function pbsCommandError(argv: readonly string[], result: ExecResult): SchedulerCommandError {
-  // the wrappers print some errors on stdout
-  const said = result.stderr.trim() === '' ? result.stdout : result.stderr
-  const code = isPbsServerUnavailable(said) ? 'scheduler-unavailable' : 'command-failed'
-  return new SchedulerCommandError(code, argv, result.exitCode, said)
+  return PBS_UNAVAILABLE.test(message)
 }
 
 /** qstat's "no such job" answer: the jobs it did know are printed, the others are simply absent. */

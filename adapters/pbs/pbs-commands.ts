@@ -157,14 +157,6 @@ export function buildQrlsArgv(ids: readonly string[]): readonly string[] {
   return ['qrls', ...jobIds('qrls', ids)]
 }
 
-/**
- * `qrerun <id> …`: requeue running jobs (they must be rerunnable, `-r y`). The Slurm Torque wrappers'
- * qrerun requeues only the LAST id it is given: call it once per job there.
- */
-export function buildQrerunArgv(ids: readonly string[]): readonly string[] {
-  return ['qrerun', ...jobIds('qrerun', ids)]
-}
-
 /** `qdel <id> …`. */
 export function buildQdelArgv(ids: readonly string[]): readonly string[] {
   return ['qdel', ...jobIds('qdel', ids)]

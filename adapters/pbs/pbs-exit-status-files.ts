@@ -12,12 +12,12 @@
  * rendered and no file is read (override with the adapter option `exitStatusFiles`).
  */
 import type { JobSubmission, NativeJobId } from '../../src/scheduler/scheduler-adapter.js'
-import { pbsCommandError, pbsJobsAlreadyGone } from './pbs-command-errors.js'
+import { pbsJobsAlreadyGone } from './pbs-command-errors.js'
 import { PBS_FLAVORS, type PbsDialect } from './pbs-flavors.js'
+import { buildMarkAndDeleteScript, type JobFilesFound, pbsJobDir, withExitStatusFile } from './pbs-job-files.js'
 import type { PbsJobRecord } from './pbs-job-record.js'
 import type { PbsServer } from './pbs-server.js'
 import { isPbsFinishedState } from './pbs-states.js'
-import { buildMarkAndDeleteScript, type JobFilesFound, pbsJobDir, withExitStatusFile } from './qsub-batch.js'
 
 /** A qstat record, and whether rpo's own cancel marker makes it `cancelled`. */
 export interface PbsRecordWithMarker {
@@ -77,10 +77,10 @@ export async function markAndDeletePbsJobs(
     const dir = server.jobFolders.ofJob(id)
     return dir === undefined ? [] : [dir]
   })
-  server.commandsRun++
-  const result = await server.transport.execScript(buildMarkAndDeleteScript(dirs, qdelArgv), {
+  await server.runner.runScript(buildMarkAndDeleteScript(dirs, qdelArgv), {
     idempotent: true,
-    timeoutMs: server.timeout(),
+    label: qdelArgv,
+    check: true,
+    allowFailure: pbsJobsAlreadyGone,
   })
-  if (result.exitCode !== 0 && !pbsJobsAlreadyGone(result)) throw pbsCommandError(qdelArgv, result)
 }

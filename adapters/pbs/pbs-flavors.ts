@@ -1,15 +1,23 @@
 /**
- * The ONE place for what differs between PBS Pro, OpenPBS and Torque: a table of small strategy
- * objects (resource syntax, job arrays, job-name limit, status and inventory commands), the choice of
- * output format per version, and `detectPbsFlavor` from `qstat --version`. Everything else in
- * adapters/pbs reads these objects instead of asking which flavor it is.
+ * The ONE place for what differs between PBS Pro, OpenPBS, Torque and the Slurm Torque wrappers: a
+ * table of small strategy objects (resource syntax, job arrays, job-name limit, status and inventory
+ * commands, which job controls the clients have, what qstat leaves out), the choice of output format
+ * per version, and `detectPbsFlavor` from `qstat --version`. Everything else in adapters/pbs reads
+ * these objects instead of asking which flavor it is.
+ *
+ * The Slurm Torque wrappers (Debian's `slurm-wlm-torque`, see
+ * test/adapters/pbs/fixtures/slurm-torque-wrappers/README.md) are a row like the others, detected
+ * when qstat names no version at all: `qstat -f` text with bare ids, no qalter -p or qsig, no arrays
+ * that qstat could tell apart, no exit status (job scripts record their own), a held job printed as
+ * `Q` with `Priority = 0`, and Slurm's start and end times under PBS's `mtime` and `ctime`.
  */
 import { RpoError } from '../../src/core/errors.js'
 import type { DependencyCondition } from '../../src/scheduler/scheduler-adapter.js'
+import { checkArraySpec, evenRange, evenRuns, indexList, type PbsArraySpec } from './pbs-array-indices.js'
 import type { PbsExitStatusFamily } from './pbs-states.js'
 import { formatPbsSizeMb } from './pbs-units.js'
 
-export const PBS_FLAVOR_NAMES = ['pbspro', 'openpbs', 'torque'] as const
+export const PBS_FLAVOR_NAMES = ['pbspro', 'openpbs', 'torque', 'slurm-torque'] as const
 export type PbsFlavorName = (typeof PBS_FLAVOR_NAMES)[number]
 
 /** How `qstat`/`pbsnodes` print: `-F json` (PBS Pro ≥ 19, OpenPBS), `-x` XML (Torque), or `-f`/`-a` text. */
@@ -33,11 +41,7 @@ export interface PbsGpuResourceNames {
   readonly gpuTypeResource?: string
 }
 
-/** An array request: these indices (ascending, distinct), at most `maxConcurrent` running at once. */
-export interface PbsArraySpec {
-  readonly indices: readonly number[]
-  readonly maxConcurrent?: number
-}
+export type { PbsArraySpec } from './pbs-array-indices.js'
 
 /** How a flavor runs a job array: which indices one array can hold, and how its subjobs are spelled. */
 export interface PbsArrayDialect {
@@ -72,6 +76,19 @@ export interface PbsArrayDialect {
 
 export interface PbsFlavor {
   readonly name: PbsFlavorName
+  /** The server as a user's message names it, when qstat printed no version. */
+  readonly title: string
+  /** Which job controls the clients have beyond qdel/qhold/qrls: `qalter -p` and `qsig`. */
+  readonly controls: { readonly priority: boolean; readonly signal: boolean }
+  /**
+   * qstat reports a finished job's exit status. Where it does not, job scripts record their own in
+   * the job folder and rpo's deletes leave a marker there (pbs-exit-status-files.ts).
+   */
+  readonly reportsExitStatus: boolean
+  /** A queued job with `Priority = 0` is held: how Slurm holds a job, printed as `Q` by the wrappers. */
+  readonly heldAtPriorityZero: boolean
+  /** qstat prints Slurm's start and end under `mtime` and `ctime` (pbs-qstat-output.ts). */
+  readonly slurmTimeNames: boolean
   /** Which JOB_EXEC_* table the exit statuses follow. */
   readonly exitStatusFamily: PbsExitStatusFamily
   /**
@@ -128,56 +145,6 @@ function gpuTypeResource(names: PbsGpuResourceNames): string {
   return names.gpuTypeResource
 }
 
-function checkArraySpec(spec: PbsArraySpec): { indices: readonly number[]; throttle: string } {
-  const { indices, maxConcurrent } = spec
-  const ascending = indices.every((index, i) => i === 0 || index > (indices[i - 1] as number))
-  if (indices.length === 0 || !ascending || indices.some((index) => !Number.isInteger(index) || index < 0)) {
-    throw new RpoError('spec-invalid', `PBS script: not ascending array indices: ${indices.join(',')}`)
-  }
-  if (maxConcurrent !== undefined && (!Number.isInteger(maxConcurrent) || maxConcurrent < 1)) {
-    throw new RpoError('spec-invalid', `PBS script: array concurrency must be a positive integer, got ${maxConcurrent}`)
-  }
-  return { indices, throttle: maxConcurrent === undefined ? '' : `%${maxConcurrent}` }
-}
-
-/** `first-last[:step]` when the indices are evenly spaced (what PBS Pro -J can say), else null. */
-function evenRange(indices: readonly number[]): string | null {
-  if (indices.length < 2) return null
-  const first = indices[0] as number
-  const last = indices.at(-1) as number
-  const step = (indices[1] as number) - first
-  if (indices.some((index, i) => index !== first + i * step)) return null
-  return step === 1 ? `${first}-${last}` : `${first}-${last}:${step}`
-}
-
-// greedy: the longest evenly spaced run from the lowest index, then again from the next one
-function evenRuns(indices: readonly number[]): number[][] {
-  const runs: number[][] = []
-  let start = 0
-  while (start < indices.length - 1) {
-    const step = (indices[start + 1] as number) - (indices[start] as number)
-    let end = start + 1
-    while (end + 1 < indices.length && (indices[end + 1] as number) - (indices[end] as number) === step) end++
-    runs.push(indices.slice(start, end + 1))
-    start = end + 1
-  }
-  return runs
-}
-
-/** `0-3,7,9-10`: runs of consecutive indices as ranges (Torque -t takes any such list). */
-function indexList(indices: readonly number[]): string {
-  const parts: string[] = []
-  let start = 0
-  for (let i = 1; i <= indices.length; i++) {
-    if (i < indices.length && (indices[i] as number) === (indices[i - 1] as number) + 1) continue
-    const first = indices[start] as number
-    const last = indices[i - 1] as number
-    parts.push(first === last ? String(first) : `${first}-${last}`)
-    start = i
-  }
-  return parts.join(',')
-}
-
 function majorVersion(version: string | null): number | null {
   const major = version === null ? Number.NaN : Number.parseInt(version, 10)
   return Number.isNaN(major) ? null : major
@@ -193,7 +160,16 @@ export const PBS_DEPEND_TYPES: Readonly<Record<DependencyCondition, string>> = {
   failed: 'afternotok',
 }
 
-const PBSPRO_FAMILY: Omit<PbsFlavor, 'name'> = {
+/** What every real PBS server (not the Slurm wrappers) does alike. */
+const REAL_PBS = {
+  controls: { priority: true, signal: true },
+  reportsExitStatus: true,
+  heldAtPriorityZero: false,
+  slurmTimeNames: false,
+} as const
+
+const PBSPRO_FAMILY: Omit<PbsFlavor, 'name' | 'title'> = {
+  ...REAL_PBS,
   exitStatusFamily: 'pbspro',
   // PBS Pro RG, Job_Name: "up to 236 characters"
   maxJobNameLength: 236,
@@ -239,44 +215,73 @@ const PBSPRO_FAMILY: Omit<PbsFlavor, 'name'> = {
   pbsnodesArgv: (format) => (format === 'json' ? ['pbsnodes', '-av', '-F', 'json'] : ['pbsnodes', '-av']),
 }
 
+// Torque qsub(1): -t <list of ids and ranges>[%<slot limit>]; subjobs are `1234[7].server`, the
+// index is $PBS_ARRAYID; the server appends `-<index>` to the -o/-e paths and the job name
+// (server job_func.c job_clone), and a dependency on an array is `afterokarray:1234[]`
+const TORQUE_ARRAYS: PbsArrayDialect = {
+  option: (spec) => {
+    const { indices, throttle } = checkArraySpec(spec)
+    return ['-t', `${indexList(indices)}${throttle}`]
+  },
+  split: (indices) => (indices.length >= 2 ? [[...indices]] : []),
+  indexVariable: 'PBS_ARRAYID',
+  pathIndexToken: null,
+  dependTypes: { succeeded: 'afterokarray', finished: 'afteranyarray', failed: 'afternotokarray' },
+  // subjobs are whole jobs there (job_clone): qhold/qrls take their ids
+  holdSubjobs: true,
+  alwaysRerunnable: false,
+  // job_func.c job_clone_wt holds subjobs with HOLD_a while cloning and HOLD_l beyond the slot
+  // limit; attr_fn_hold.c encode_hold prints only s, o and u
+  silentThrottleHolds: true,
+  supported: () => true,
+}
+
+// Torque's -x is XML, not history; finished jobs stay visible for keep_completed seconds
+function torqueQstatArgv(format: PbsOutputFormat, options: { readonly subjobs?: boolean } = {}): readonly string[] {
+  return [...(format === 'xml' ? ['qstat', '-x'] : ['qstat', '-f']), ...(options.subjobs === true ? ['-t'] : [])]
+}
+
+function torquePbsnodesArgv(format: PbsOutputFormat): readonly string[] {
+  return format === 'xml' ? ['pbsnodes', '-x'] : ['pbsnodes', '-a']
+}
+
 /** The flavor table. */
 export const PBS_FLAVORS: Readonly<Record<PbsFlavorName, PbsFlavor>> = {
-  pbspro: { name: 'pbspro', ...PBSPRO_FAMILY },
+  pbspro: { name: 'pbspro', title: 'PBS Pro', ...PBSPRO_FAMILY },
   // OpenPBS is PBS Pro's open-source line (20.0+): same commands, same output
-  openpbs: { name: 'openpbs', ...PBSPRO_FAMILY },
+  openpbs: { name: 'openpbs', title: 'OpenPBS', ...PBSPRO_FAMILY },
   torque: {
     name: 'torque',
+    title: 'Torque',
+    ...REAL_PBS,
     exitStatusFamily: 'torque',
     // older Torque releases limit -N to 15 characters (the POSIX batch limit); 15 is the safe default
     maxJobNameLength: 15,
     outputFormats: ['xml', 'text'],
     resourceRequests: torqueNodes,
-    // Torque qsub(1): -t <list of ids and ranges>[%<slot limit>]; subjobs are `1234[7].server`, the
-    // index is $PBS_ARRAYID; the server appends `-<index>` to the -o/-e paths and the job name
-    // (server job_func.c job_clone), and a dependency on an array is `afterokarray:1234[]`
-    arrays: {
-      option: (spec) => {
-        const { indices, throttle } = checkArraySpec(spec)
-        return ['-t', `${indexList(indices)}${throttle}`]
-      },
-      split: (indices) => (indices.length >= 2 ? [[...indices]] : []),
-      indexVariable: 'PBS_ARRAYID',
-      pathIndexToken: null,
-      dependTypes: { succeeded: 'afterokarray', finished: 'afteranyarray', failed: 'afternotokarray' },
-      // subjobs are whole jobs there (job_clone): qhold/qrls take their ids
-      holdSubjobs: true,
-      alwaysRerunnable: false,
-      // job_func.c job_clone_wt holds subjobs with HOLD_a while cloning and HOLD_l beyond the slot
-      // limit; attr_fn_hold.c encode_hold prints only s, o and u
-      silentThrottleHolds: true,
-      supported: () => true,
-    },
-    // Torque's -x is XML, not history; finished jobs stay visible for keep_completed seconds
-    qstatArgv: (format, options = {}) => [
-      ...(format === 'xml' ? ['qstat', '-x'] : ['qstat', '-f']),
-      ...(options.subjobs === true ? ['-t'] : []),
-    ],
-    pbsnodesArgv: (format) => (format === 'xml' ? ['pbsnodes', '-x'] : ['pbsnodes', '-a']),
+    arrays: TORQUE_ARRAYS,
+    qstatArgv: torqueQstatArgv,
+    pbsnodesArgv: torquePbsnodesArgv,
+  },
+  'slurm-torque': {
+    name: 'slurm-torque',
+    title: 'the Slurm Torque wrappers (qstat names no version)',
+    // qalter (-p) and qsig are not among the wrappers; qrerun is there but broken
+    controls: { priority: false, signal: false },
+    reportsExitStatus: false,
+    heldAtPriorityZero: true,
+    slurmTimeNames: true,
+    exitStatusFamily: 'torque',
+    // qsub -N becomes sbatch --job-name: the submission key itself fits (lookups read the name, as no
+    // Variable_List is printed)
+    maxJobNameLength: 200,
+    outputFormats: ['text'],
+    resourceRequests: torqueNodes,
+    // their qsub takes -t (it becomes sbatch --array), but their qstat prints the array's tasks as
+    // plain Slurm job ids without an index, so no instance could be told apart or observed
+    arrays: { ...TORQUE_ARRAYS, supported: () => false },
+    qstatArgv: torqueQstatArgv,
+    pbsnodesArgv: torquePbsnodesArgv,
   },
 }
 
@@ -286,11 +291,6 @@ export interface PbsDialect {
   /** As printed, e.g. `19.1.3`, `2022.1.1.20220926110806`, `6.1.3`; null when not printed. */
   readonly version: string | null
   readonly format: PbsOutputFormat
-  /**
-   * False when `qstat --version` named no PBS or Torque version — e.g. the Slurm Torque wrappers, whose
-   * qstat answers "Unknown option: version". Such a server is treated as Torque-compatible text.
-   */
-  readonly recognized: boolean
 }
 
 /**
@@ -298,11 +298,12 @@ export interface PbsDialect {
  * print JSON, older PBS Pro text; Torque prints XML (`qstat -x` since 1.1.0p2).
  */
 export function pbsDialectFor(flavor: PbsFlavorName, version: string | null = null): PbsDialect {
-  if (flavor === 'torque') return { flavor, version, format: 'xml', recognized: true }
+  if (flavor === 'torque') return { flavor, version, format: 'xml' }
+  if (flavor === 'slurm-torque') return { flavor, version, format: 'text' }
   const major = version === null ? null : Number.parseInt(version, 10)
   // qstat -F json exists from PBS Pro 19 (the swrap MetaCentrum 19.0.0 capture); unknown version: assume current
   const format = major === null || Number.isNaN(major) || major >= 19 ? 'json' : 'text'
-  return { flavor, version, format, recognized: true }
+  return { flavor, version, format }
 }
 
 const PBS_VERSION = /^\s*pbs_version\s*=\s*(\d[\w.-]*)\s*$/m
@@ -312,8 +313,8 @@ const TORQUE_VERSION = /^\s*version:\s*(\d[\w.-]*)\s*$/im
  * The flavor behind a server, from the stdout (and stderr) of `qstat --version`:
  * `pbs_version = 19.1.3` → PBS Pro family (Altair's year-numbered 2020+ releases → pbspro, 20–99 → openpbs,
  * older → pbspro), `Version: 6.1.3` → torque. Anything else — notably the Slurm Torque wrappers, which
- * answer `Unknown option: version` and a usage text — is treated as Torque-compatible text output with
- * `recognized: false`, so the caller can say so instead of trusting JSON/XML it will not get.
+ * answer `Unknown option: version` and a usage text — is the `slurm-torque` row: Torque-compatible
+ * text without the controls and the exit statuses that a real server has.
  */
 export function detectPbsFlavor(qstatVersionOutput: string): PbsDialect {
   const pbs = PBS_VERSION.exec(qstatVersionOutput)?.[1]
@@ -324,7 +325,7 @@ export function detectPbsFlavor(qstatVersionOutput: string): PbsDialect {
   }
   const torque = TORQUE_VERSION.exec(qstatVersionOutput)?.[1]
   if (torque !== undefined) return pbsDialectFor('torque', torque)
-  return { flavor: 'torque', version: null, format: 'text', recognized: false }
+  return pbsDialectFor('slurm-torque')
 }
 
 /** The job name to submit under, and whether the key must travel in `-v RPO_SUBMISSION_KEY`. */

@@ -1,20 +1,19 @@
 /**
- * Acting on submitted PBS jobs: delete (qdel), hold and release (qhold/qrls), requeue (qrerun),
- * priority and nice (qalter -p) and signals (qsig), one command for any number of jobs. What a
- * server lacks (the Slurm Torque wrappers: no qrerun, qalter -p or qsig; PBS Pro: no hold of one
- * subjob) is refused with a usage error naming the server, never attempted.
+ * Acting on submitted PBS jobs: delete (qdel), and the contract's `control` — hold and release
+ * (qhold/qrls), nice as a priority (qalter -p) and signals (qsig) — one command for any number of
+ * jobs. What a server lacks (its row of the flavor table: the Slurm Torque wrappers have no qalter -p
+ * or qsig) is refused with `RpoError('unsupported')` naming the server, never attempted; so is a hold
+ * of one PBS Pro subjob (a usage error: the server holds whole arrays only).
  */
 import { RpoError } from '../../src/core/errors.js'
-import type { NativeJobId } from '../../src/scheduler/scheduler-adapter.js'
-import { pbsJobsAlreadyGone } from './pbs-command-errors.js'
 import {
-  buildQalterPriorityArgv,
-  buildQdelArgv,
-  buildQholdArgv,
-  buildQrerunArgv,
-  buildQrlsArgv,
-  buildQsigArgv,
-} from './pbs-commands.js'
+  controlCapability,
+  type JobControl,
+  type NativeJobId,
+  unsupportedControl,
+} from '../../src/scheduler/scheduler-adapter.js'
+import { pbsJobsAlreadyGone } from './pbs-command-errors.js'
+import { buildQalterPriorityArgv, buildQdelArgv, buildQholdArgv, buildQrlsArgv, buildQsigArgv } from './pbs-commands.js'
 import { markAndDeletePbsJobs } from './pbs-exit-status-files.js'
 import { PBS_FLAVORS } from './pbs-flavors.js'
 import type { PbsServer } from './pbs-server.js'
@@ -33,34 +32,34 @@ export async function cancelPbsJobs(server: PbsServer, jobIds: readonly NativeJo
   await markAndDeletePbsJobs(server, jobIds, argv)
 }
 
-/** `qhold`; refused for one instance of a PBS Pro job array (see refuseSubjobHold). */
-export async function holdPbsJobs(server: PbsServer, jobIds: readonly NativeJobId[]): Promise<void> {
-  if (jobIds.length === 0) return
-  await refuseSubjobHold(server, jobIds, 'holding (qhold)')
-  await server.run(buildQholdArgv(jobIds), { idempotent: true })
-}
-
-/** `qrls`; refused for one instance of a PBS Pro job array (see refuseSubjobHold). */
-export async function releasePbsJobs(server: PbsServer, jobIds: readonly NativeJobId[]): Promise<void> {
-  if (jobIds.length === 0) return
-  await refuseSubjobHold(server, jobIds, 'releasing (qrls)')
-  await server.run(buildQrlsArgv(jobIds), { idempotent: true })
-}
-
-/** Put running jobs back in the queue (`qrerun`; they must be rerunnable, `script.rerunnable`). */
-export async function requeuePbsJobs(server: PbsServer, jobIds: readonly NativeJobId[]): Promise<void> {
-  await requireCapability(server, 'requeue', 'requeue (qrerun)')
-  if (jobIds.length > 0) await server.run(buildQrerunArgv(jobIds), { idempotent: true })
-}
-
-/** The priority within the queue, -1024 (lowest) … 1023: `qalter -p`. */
-export async function setPbsPriority(
+/**
+ * Hold, release, renice or signal jobs. `qhold`/`qrls` are refused for one instance of a PBS Pro job
+ * array (see refuseSubjobHold); a nice becomes a PBS priority (pbsPriorityOfNice).
+ */
+export async function controlPbsJobs(
   server: PbsServer,
   jobIds: readonly NativeJobId[],
-  priority: number,
+  action: JobControl,
 ): Promise<void> {
-  await requireCapability(server, 'priority', 'changing a job priority (qalter -p)')
-  if (jobIds.length > 0) await server.run(buildQalterPriorityArgv(jobIds, priority), { idempotent: true })
+  await server.detect()
+  if (!server.capabilities[controlCapability(action)]) throw unsupportedControl(server.describeDialect(), action)
+  if (jobIds.length === 0) return
+  switch (action.kind) {
+    case 'hold':
+      await refuseSubjobHold(server, jobIds, 'holding (qhold)')
+      await server.run(buildQholdArgv(jobIds), { idempotent: true })
+      return
+    case 'release':
+      await refuseSubjobHold(server, jobIds, 'releasing (qrls)')
+      await server.run(buildQrlsArgv(jobIds), { idempotent: true })
+      return
+    case 'nice':
+      await server.run(buildQalterPriorityArgv(jobIds, pbsPriorityOfNice(action.nice)), { idempotent: true })
+      return
+    case 'signal':
+      await server.run(buildQsigArgv(jobIds, action.signal), { idempotent: false })
+      return
+  }
 }
 
 /**
@@ -70,12 +69,6 @@ export async function setPbsPriority(
 export function pbsPriorityOfNice(nice: number): number {
   const clamped = Math.min(10_000, Math.max(0, nice))
   return Math.round(1023 - (clamped / 10_000) * 2047)
-}
-
-/** Send a signal to running jobs: `qsig -s <signal>`. */
-export async function signalPbsJobs(server: PbsServer, jobIds: readonly NativeJobId[], signal: string): Promise<void> {
-  await requireCapability(server, 'signal', 'signalling a job (qsig)')
-  if (jobIds.length > 0) await server.run(buildQsigArgv(jobIds, signal), { idempotent: false })
 }
 
 // PBS Pro qhold(1B)/qrls(1B) act on jobs and whole arrays, "not on subjobs": holding the array
@@ -91,18 +84,4 @@ async function refuseSubjobHold(server: PbsServer, jobIds: readonly NativeJobId[
       `and PBS Pro holds and releases whole arrays only (${pbsArrayParentId(subjob)}); ` +
       'hold the whole array, or submit sweeps without arrays (PBS adapter option arrays: false)',
   )
-}
-
-async function requireCapability(
-  server: PbsServer,
-  capability: 'requeue' | 'priority' | 'signal',
-  what: string,
-): Promise<void> {
-  await server.detect()
-  if (!server.capabilities[capability]) {
-    throw new RpoError(
-      'usage',
-      `${what} is not supported by this PBS server (${server.describeDialect()}): the Slurm Torque wrappers lack it`,
-    )
-  }
 }

@@ -59,10 +59,10 @@ export async function pollPbsJobs(server: PbsServer, jobIds: readonly NativeJobI
 }
 
 function observe(dialect: PbsDialect, entries: readonly PbsRecordWithMarker[]): JobObservation[] {
-  const family = PBS_FLAVORS[dialect.flavor].exitStatusFamily
+  const flavor = PBS_FLAVORS[dialect.flavor]
   const observations = toPbsJobObservations(
     entries.map((e) => e.record),
-    { family },
+    { family: flavor.exitStatusFamily },
   )
   return observations.map((o, i) => {
     const { record, cancelled } = entries[i] as PbsRecordWithMarker
@@ -70,7 +70,7 @@ function observe(dialect: PbsDialect, entries: readonly PbsRecordWithMarker[]): 
       return { ...o, state: 'cancelled', reason: 'deleted by rpo (qdel); this server reports no exit status' }
     }
     // Slurm (behind the wrappers) holds a job by setting its priority to 0; qstat prints it as Q
-    if (!dialect.recognized && o.state === 'pending' && record.attributes.Priority?.trim() === '0') {
+    if (flavor.heldAtPriorityZero && o.state === 'pending' && record.attributes.Priority?.trim() === '0') {
       return { ...o, state: 'held', reason: 'held (priority 0: qhold or qsub -h)' }
     }
     if (pbsSubjobIndex(record.jobId) === null) return o
@@ -104,7 +104,6 @@ async function recogniseMemoryKills(
     return dir === undefined ? [] : [{ i, files: pbsOutputFiles(dir) }]
   })
   if (unexplained.length === 0) return judged
-  server.commandsRun++
   const tails = await readOutputTails(server.transport, unexplained, server.timeout(unexplained.length))
   unexplained.forEach(({ i }, n) => {
     const message = findPbsMemoryKillMessage(tails.get(n) ?? '')

@@ -2,7 +2,7 @@
  * qstat's output as job records, in the format the server's dialect prints (JSON, Torque XML or
  * `qstat -f` text), with the Slurm Torque wrappers' time names read as they mean them. Pure.
  */
-import type { PbsDialect } from './pbs-flavors.js'
+import { PBS_FLAVORS, type PbsDialect } from './pbs-flavors.js'
 import type { PbsJobRecord, PbsParseOptions } from './pbs-job-record.js'
 import { isPbsFinishedState } from './pbs-states.js'
 import { parsePbsTimestamp } from './pbs-units.js'
@@ -18,7 +18,7 @@ export function parsePbsQstatOutput(dialect: PbsDialect, stdout: string, zone: P
       : dialect.format === 'xml'
         ? parseQstatXml(stdout, zone)
         : parseQstatText(stdout, zone)
-  return dialect.recognized ? records : records.map((r) => fromSlurmWrappers(r, zone))
+  return PBS_FLAVORS[dialect.flavor].slurmTimeNames ? records.map((r) => fromSlurmWrappers(r, zone)) : records
 }
 
 /**

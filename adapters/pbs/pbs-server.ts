@@ -1,31 +1,30 @@
 /**
  * The PBS server one adapter talks to, shared by its parts (submission, polling, job control): the
- * transport, the flavor (configured, or detected once from `qstat --version`) and what it allows,
- * the cluster's UTC offset, the job folders known so far, and the running of scheduler commands with
- * their timeouts, their count (`commandsRun`) and their failures read as typed errors.
+ * transport, the flavor (configured, or detected once from `qstat --version`) and what its row of the
+ * flavor table allows, the cluster's UTC offset, the job folders known so far, and the running of
+ * scheduler commands (src/scheduler/command-runner.ts: timeouts, failures read as typed errors).
  */
-import { SchedulerCommandError } from '../../src/core/errors.js'
+import { CommandRunner } from '../../src/scheduler/command-runner.js'
 import type { SchedulerCapabilities } from '../../src/scheduler/scheduler-adapter.js'
 import { readUtcOffsetMinutes } from '../../src/transport/cluster-clock.js'
 import type { ExecResult, Transport } from '../../src/transport/transport.js'
 import type { PbsAdapterOptions } from './pbs-adapter-options.js'
-import { pbsCommandError } from './pbs-command-errors.js'
+import { PBS_UNAVAILABLE } from './pbs-command-errors.js'
 import { buildQstatVersionArgv } from './pbs-commands.js'
-import { detectPbsFlavor, PBS_FLAVORS, type PbsDialect, pbsDialectFor } from './pbs-flavors.js'
-import { PbsJobFolders } from './pbs-job-folders.js'
+import { detectPbsFlavor, PBS_FLAVORS, type PbsDialect, type PbsFlavor, pbsDialectFor } from './pbs-flavors.js'
 import {
   buildReadJobFilesScript,
   type JobFilesFound,
   type JobFilesRequest,
   parseReadJobFilesOutput,
-} from './qsub-batch.js'
+} from './pbs-job-files.js'
+import { PbsJobFolders } from './pbs-job-folders.js'
 
 export class PbsServer {
   readonly transport: Transport
   readonly options: PbsAdapterOptions
   readonly jobFolders: PbsJobFolders
-  /** Scheduler commands run so far (each qstat/pbsnodes/qdel/qhold/qrls/qrerun/qalter/qsig and each qsub batch). */
-  commandsRun = 0
+  readonly runner: CommandRunner
   #dialect: PbsDialect | null
   #detecting: Promise<PbsDialect> | null = null
   #utcOffsetMinutes: number | null = null
@@ -34,6 +33,12 @@ export class PbsServer {
     this.transport = options.transport
     this.options = options
     this.jobFolders = new PbsJobFolders(options.jobsRoot)
+    this.runner = new CommandRunner({
+      transport: options.transport,
+      scheduler: 'PBS or Torque',
+      unavailable: PBS_UNAVAILABLE,
+      ...(options.commandTimeoutMs === undefined ? {} : { timeoutMs: options.commandTimeoutMs }),
+    })
     this.#dialect = options.flavor === undefined ? null : pbsDialectFor(options.flavor)
   }
 
@@ -46,19 +51,12 @@ export class PbsServer {
   async detect(): Promise<PbsDialect> {
     if (this.#dialect !== null) return this.#dialect
     this.#detecting ??= (async () => {
-      const argv = buildQstatVersionArgv()
-      this.commandsRun++
-      const result = await this.transport.exec(argv, { idempotent: true, timeoutMs: this.timeout() })
-      if (result.exitCode === 127 || /command not found|No such file or directory/i.test(result.stderr)) {
-        throw new SchedulerCommandError(
-          'command-failed',
-          argv,
-          result.exitCode,
-          result.stderr,
-          `qstat is not available on ${this.transport.description}: is this a PBS or Torque login node?`,
-        )
-      }
-      // Torque prints its version on stderr; the exit status says nothing (the wrappers exit 2)
+      // Torque prints its version on stderr; the exit status says nothing (the wrappers exit 2), but a
+      // qstat that is not there at all fails as such
+      const result = await this.runner.run(buildQstatVersionArgv(), {
+        idempotent: true,
+        allowFailure: (r) => r.exitCode !== 127 && !/command not found/i.test(`${r.stdout}\n${r.stderr}`),
+      })
       const dialect = detectPbsFlavor(`${result.stdout}\n${result.stderr}`)
       this.#dialect = dialect
       return dialect
@@ -68,44 +66,43 @@ export class PbsServer {
     return this.#detecting
   }
 
-  /** What this server can do; conservative (no requeue, arrays, priority, signal) until the flavor is known. */
+  /** This server's row of the flavor table; null until configured or detected. */
+  get flavor(): PbsFlavor | null {
+    return this.#dialect === null ? null : PBS_FLAVORS[this.#dialect.flavor]
+  }
+
+  /** What this server can do; conservative (no arrays, priority, signal) until the flavor is known. */
   get capabilities(): SchedulerCapabilities {
-    const full = this.#dialect?.recognized === true
+    const controls = this.flavor?.controls
     return {
       nativeDependencies: true,
       hold: true,
-      requeue: full, // qrerun: broken in the Slurm wrappers
       arrays: this.arraysOn(this.#dialect),
       wholeArrayDependencies: this.arraysOn(this.#dialect),
       // the job script arms its own timer for a checkpointing job (pbs-script.ts buildPbsSignalTimer)
       signalsBeforeLimit: true,
-      priority: full, // qalter -p: not in the Slurm wrappers
-      signal: full, // qsig: not in the Slurm wrappers
+      priority: controls?.priority ?? false, // qalter -p
+      signal: controls?.signal ?? false, // qsig
     }
   }
 
-  // The Slurm Torque wrappers' qsub takes -t (it becomes sbatch --array), but their qstat prints the
-  // array's tasks as plain Slurm job ids without an index, so no instance could be told apart or
-  // observed: never arrays there. PBS Pro before OpenPBS 20 has no `%` throttle (pbs-flavors.ts).
+  // whether the flavor has arrays that qstat tells apart (pbs-flavors.ts), and the user has not turned them off
   arraysOn(dialect: PbsDialect | null): boolean {
     return (
-      dialect?.recognized === true &&
-      this.options.arrays !== false &&
-      PBS_FLAVORS[dialect.flavor].arrays.supported(dialect.version)
+      dialect !== null && this.options.arrays !== false && PBS_FLAVORS[dialect.flavor].arrays.supported(dialect.version)
     )
   }
 
   /** Whether job scripts record their own exit status (pbs-exit-status-files.ts): where qstat reports none. */
   usesExitStatusFiles(dialect: PbsDialect): boolean {
-    return this.options.exitStatusFiles ?? !dialect.recognized
+    return this.options.exitStatusFiles ?? !PBS_FLAVORS[dialect.flavor].reportsExitStatus
   }
 
   /** The server as a user's message names it. */
   describeDialect(): string {
     const d = this.#dialect
     if (d === null) return 'flavor unknown'
-    if (!d.recognized) return 'qstat names no version: the Slurm Torque wrappers'
-    return `${d.flavor}${d.version === null ? '' : ` ${d.version}`}`
+    return `${PBS_FLAVORS[d.flavor].title}${d.version === null ? '' : ` ${d.version}`}`
   }
 
   // text and some JSON output print local wall-clock times: learn the cluster's offset once
@@ -116,27 +113,25 @@ export class PbsServer {
 
   /** A command's timeout, longer by a little per job it handles. */
   timeout(jobs = 1): number {
-    return (this.options.commandTimeoutMs ?? 120_000) + jobs * 200
+    return this.runner.timeout(jobs)
   }
 
   /** Run one scheduler command; a failure `allowFailure` does not accept is thrown as a typed error. */
-  async run(
+  run(
     argv: readonly string[],
     options: { idempotent: boolean; allowFailure?: (result: ExecResult) => boolean },
   ): Promise<ExecResult> {
-    this.commandsRun++
-    const result = await this.transport.exec(argv, { idempotent: options.idempotent, timeoutMs: this.timeout() })
-    if (result.exitCode === 0 || options.allowFailure?.(result)) return result
-    throw pbsCommandError(argv, result)
+    return this.runner.run(argv, options)
   }
 
   /** Files of many job folders in one remote script (exit statuses, cancel markers, job ids), by request index. */
   async readJobFiles(requests: readonly JobFilesRequest[]): Promise<Map<number, JobFilesFound>> {
-    const result = await this.transport.execScript(buildReadJobFilesScript(requests), {
+    const result = await this.runner.runScript(buildReadJobFilesScript(requests), {
       idempotent: true,
-      timeoutMs: this.timeout(requests.length),
+      jobs: requests.length,
+      label: ['cat'],
+      check: true,
     })
-    if (result.exitCode !== 0) throw pbsCommandError(['cat'], result)
     return parseReadJobFilesOutput(result.stdout)
   }
 }

@@ -15,12 +15,10 @@ import { groupPbsSweeps, type PbsBatchUnit, renderPbsArrayScript } from './pbs-a
 import { isPbsServerUnavailable } from './pbs-command-errors.js'
 import { pbsJobCommand } from './pbs-exit-status-files.js'
 import type { PbsDialect } from './pbs-flavors.js'
+import { pbsJobDir } from './pbs-job-files.js'
 import { PBS_JOB_TEMPLATE_FILE, type PbsScriptOptions, renderPbsScript } from './pbs-script.js'
 import type { PbsServer } from './pbs-server.js'
-import { buildQsubBatchScript, parseQsubBatchOutput, pbsJobDir, type QsubBatchJob } from './qsub-batch.js'
-
-// Slurm job names have no small limit; the wrappers show no Variable_List, so the key must fit here
-const WRAPPERS_MAX_JOB_NAME = 200
+import { buildQsubBatchScript, parseQsubBatchOutput, type QsubBatchJob } from './qsub-batch.js'
 
 export class PbsSubmission {
   readonly #server: PbsServer
@@ -82,7 +80,6 @@ export class PbsSubmission {
     }
     const submitted = new Map<string, SubmitResult>()
     if (batch.length > 0) {
-      server.commandsRun++
       const script = buildQsubBatchScript(batch, { flavor: dialect.flavor })
       const result = await runBatchScript(server.transport, script, server.timeout(jobs.length))
       const results = parseQsubBatchOutput(result.stdout, batch)
@@ -136,11 +133,6 @@ export class PbsSubmission {
 
   #scriptOptions(dialect: PbsDialect): PbsScriptOptions {
     const script = this.#server.options.script ?? {}
-    const wrappers = !dialect.recognized
-    return {
-      ...script,
-      flavor: dialect.flavor,
-      ...(wrappers && script.maxJobNameLength === undefined ? { maxJobNameLength: WRAPPERS_MAX_JOB_NAME } : {}),
-    }
+    return { ...script, flavor: dialect.flavor }
   }
 }

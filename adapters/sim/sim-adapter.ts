@@ -5,8 +5,10 @@
  * of sleeping), or — for callers that wait in real time, like the shared conformance suite — a
  * fixed step before every poll (`advancePerPollMs`).
  */
+import type { ChangeNotifier } from '../../src/scheduler/change-notifier.js'
 import type {
   Inventory,
+  JobControl,
   JobObservation,
   JobSubmission,
   NativeJobId,
@@ -15,6 +17,7 @@ import type {
   SubmissionKey,
   SubmitResult,
 } from '../../src/scheduler/scheduler-adapter.js'
+import type { CommandCounter } from '../../src/transport/counting-transport.js'
 import type { SimCluster } from './sim-cluster.js'
 
 export interface SimAdapterOptions {
@@ -28,7 +31,9 @@ export interface SimAdapterOptions {
   readonly signalsBeforeLimit?: boolean
 }
 
-export class SimAdapter implements SchedulerAdapter {
+// no transport to count on: the simulator counts its own calls, and hands itself to the engine as
+// the counter, as create-app hands a cluster's CountingTransport
+export class SimAdapter implements SchedulerAdapter, ChangeNotifier, CommandCounter {
   readonly kind = 'sim' as const
   readonly capabilities: SchedulerCapabilities
   readonly cluster: SimCluster
@@ -42,8 +47,8 @@ export class SimAdapter implements SchedulerAdapter {
     this.capabilities = {
       nativeDependencies: true,
       hold: true,
-      requeue: true,
       arrays: false,
+      wholeArrayDependencies: false,
       priority: true,
       signal: true,
       // the simulated cluster warns jobs before their limit the way Slurm's --signal does
@@ -76,6 +81,14 @@ export class SimAdapter implements SchedulerAdapter {
 
   async cancel(jobIds: readonly NativeJobId[]): Promise<void> {
     this.#control(jobIds, () => this.cluster.cancel(jobIds))
+  }
+
+  /** The contract's hold, release, signal and nice: the simulated cluster takes them all. */
+  async control(jobIds: readonly NativeJobId[], action: JobControl): Promise<void> {
+    if (action.kind === 'hold') return this.hold(jobIds)
+    if (action.kind === 'release') return this.release(jobIds)
+    if (action.kind === 'signal') return this.signal(jobIds, action.signal)
+    return this.setNice(jobIds, action.nice)
   }
 
   async hold(jobIds: readonly NativeJobId[]): Promise<void> {

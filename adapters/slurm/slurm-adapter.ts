@@ -2,17 +2,20 @@
  * The Slurm adapter: composes the command builders and pure parsers of this folder with a Transport
  * (SSH or the local shell). It holds no policy. Every operation is one scheduler command for any
  * number of jobs (one squeue + at most one sacct per poll), and submissions go out as one remote
- * script per batch so a thousand jobs cost one SSH round trip.
+ * script per batch so a thousand jobs cost one SSH round trip. Commands run through the command
+ * runner it shares with the PBS adapter (src/scheduler/command-runner.ts: timeouts, typed errors).
  */
 import { readFileSync } from 'node:fs'
 import { SchedulerCommandError } from '../../src/core/errors.js'
 import { isTerminalJobState } from '../../src/core/job/job-state.js'
 import { packageRoot } from '../../src/package-root.js'
 import { stageCheckpointHelper } from '../../src/scheduler/checkpoint-helper.js'
+import { CommandRunner } from '../../src/scheduler/command-runner.js'
 import { readOutputTails } from '../../src/scheduler/output-tails.js'
 import { runBatchScript } from '../../src/scheduler/run-batch-script.js'
 import type {
   Inventory,
+  JobControl,
   JobObservation,
   JobSubmission,
   NativeJobId,
@@ -22,6 +25,7 @@ import type {
   SubmitResult,
 } from '../../src/scheduler/scheduler-adapter.js'
 import { asNativeJobId } from '../../src/scheduler/scheduler-adapter.js'
+import type { RenderedScript, ScriptRenderer } from '../../src/scheduler/script-renderer.js'
 import { isSafeName } from '../../src/script/shell-quote.js'
 import { readUtcOffsetMinutes } from '../../src/transport/cluster-clock.js'
 import type { ExecResult, Transport } from '../../src/transport/transport.js'
@@ -72,18 +76,19 @@ const UNAVAILABLE =
 /** Job folders remembered from submissions (the oldest are forgotten first; jobsRoot still finds them). */
 const JOB_FOLDER_MEMORY = 10_000
 
-export class SlurmAdapter implements SchedulerAdapter {
+export class SlurmAdapter implements SchedulerAdapter, ScriptRenderer {
   readonly kind = 'slurm' as const
   readonly capabilities = {
     nativeDependencies: true,
     hold: true,
-    requeue: true,
     arrays: true,
+    wholeArrayDependencies: false,
     priority: true,
     signal: true,
     signalsBeforeLimit: true,
   }
   readonly #transport: Transport
+  readonly #runner: CommandRunner
   readonly #options: SlurmAdapterOptions
   readonly #template: string
   #utcOffsetMinutes: number | null = null
@@ -92,11 +97,15 @@ export class SlurmAdapter implements SchedulerAdapter {
   readonly #jobDirs = new Map<string, string>()
   /** When sacct last failed (slurmdbd down): the jobs that ended meanwhile reach accounting after it. */
   #accountingFailedAt: number | null = null
-  /** Scheduler commands run so far (each squeue/sacct/sbatch batch/scontrol counts as one). */
-  commandsRun = 0
 
   constructor(options: SlurmAdapterOptions) {
     this.#transport = options.transport
+    this.#runner = new CommandRunner({
+      transport: options.transport,
+      scheduler: 'Slurm',
+      unavailable: UNAVAILABLE,
+      ...(options.commandTimeoutMs === undefined ? {} : { timeoutMs: options.commandTimeoutMs }),
+    })
     this.#options = options
     this.#template = readFileSync(`${packageRoot()}/${SLURM_JOB_TEMPLATE_FILE}`, 'utf8')
   }
@@ -106,7 +115,7 @@ export class SlurmAdapter implements SchedulerAdapter {
     return renderSlurmScript(this.#template, job, this.#options.script ?? {})
   }
 
-  renderScripts(jobs: readonly JobSubmission[]): { keys: string[]; script: string }[] {
+  renderScripts(jobs: readonly JobSubmission[]): RenderedScript[] {
     return this.#units(jobs).map((u) => ({
       keys: (u.members ?? [u.job]).map((m) => m.submissionKey),
       script: u.script,
@@ -130,7 +139,6 @@ export class SlurmAdapter implements SchedulerAdapter {
     if (jobs.length === 0) return []
     const batch = this.#units(jobs)
     await stageCheckpointHelper(this.#transport, jobs, this.#stagedHelpers)
-    this.commandsRun++
     const result = await runBatchScript(this.#transport, buildBatchSubmitScript(batch), this.#timeout(jobs.length))
     const results = parseBatchSubmitOutput(result.stdout, batch)
     const folders = new Map(jobs.map((job) => [job.submissionKey as string, job.jobDir]))
@@ -151,7 +159,10 @@ export class SlurmAdapter implements SchedulerAdapter {
   async poll(jobIds: readonly NativeJobId[], options: PollOptions = {}): Promise<readonly JobObservation[]> {
     if (jobIds.length === 0) return []
     const zone = { utcOffsetMinutes: await this.#clusterUtcOffset() }
-    const live = await this.#run(buildSqueueArgv(jobIds), { idempotent: true, allowFailure: isSqueueInvalidJobIdError })
+    const live = await this.#run(buildSqueueArgv(jobIds), {
+      idempotent: true,
+      allowFailure: (r) => isSqueueInvalidJobIdError(r.stderr),
+    })
     const fromSqueue = live.exitCode === 0 ? squeueToJobObservations(parseSqueue(live.stdout, undefined, zone)) : []
     const byId = new Map(fromSqueue.map((o) => [o.jobId as string, o]))
     // finished (or purged from slurmctld) jobs: accounting has their final record and usage
@@ -207,7 +218,6 @@ export class SlurmAdapter implements SchedulerAdapter {
       if (dir !== undefined) unexplained.push({ id, files: slurmOutputFiles(dir, id) })
     }
     if (unexplained.length === 0) return
-    this.commandsRun++
     const tails = await readOutputTails(this.#transport, unexplained, this.#timeout(unexplained.length))
     unexplained.forEach(({ id }, i) => {
       const message = findMemoryKillMessage(tails.get(i) ?? '')
@@ -277,28 +287,20 @@ export class SlurmAdapter implements SchedulerAdapter {
     if (jobIds.length > 0) await this.#run(buildScancelArgv(jobIds), { idempotent: true })
   }
 
-  async hold(jobIds: readonly NativeJobId[]): Promise<void> {
-    if (jobIds.length > 0) await this.#run(buildScontrolArgv('hold', jobIds), { idempotent: true })
-  }
-
-  async release(jobIds: readonly NativeJobId[]): Promise<void> {
-    if (jobIds.length > 0) await this.#run(buildScontrolArgv('release', jobIds), { idempotent: true })
-  }
-
-  /** Put jobs back in the queue (held, when `hold`): `scontrol requeue[hold]`. */
-  async requeue(jobIds: readonly NativeJobId[], options: { hold?: boolean } = {}): Promise<void> {
-    if (jobIds.length > 0)
-      await this.#run(buildScontrolArgv(options.hold ? 'requeuehold' : 'requeue', jobIds), { idempotent: true })
-  }
-
-  /** Send a signal to the jobs' batch shells (e.g. SIGUSR2: checkpoint now), `scancel --signal --batch`. */
-  async signal(jobIds: readonly NativeJobId[], signal: string): Promise<void> {
-    if (jobIds.length > 0) await this.#run(buildScancelSignalArgv(jobIds, signal, 'batch'), { idempotent: true })
-  }
-
-  /** Slurm's own priority knob; never on held jobs (an update of nice releases them, see slurm-commands.ts). */
-  async setNice(jobIds: readonly NativeJobId[], nice: number): Promise<void> {
-    if (jobIds.length > 0) await this.#run(buildScontrolNiceArgv(jobIds, nice), { idempotent: true })
+  /**
+   * `scontrol hold|release`, a signal to the jobs' batch shells (e.g. SIGUSR2: checkpoint now,
+   * `scancel --signal --batch`), Slurm's own priority knob (`scontrol update nice`; never on held
+   * jobs: an update of nice releases them, see slurm-commands.ts).
+   */
+  async control(jobIds: readonly NativeJobId[], action: JobControl): Promise<void> {
+    if (jobIds.length === 0) return
+    const argv =
+      action.kind === 'hold' || action.kind === 'release'
+        ? buildScontrolArgv(action.kind, jobIds)
+        : action.kind === 'signal'
+          ? buildScancelSignalArgv(jobIds, action.signal, 'batch')
+          : buildScontrolNiceArgv(jobIds, action.nice)
+    await this.#run(argv, { idempotent: true })
   }
 
   async close(): Promise<void> {
@@ -312,24 +314,14 @@ export class SlurmAdapter implements SchedulerAdapter {
   }
 
   #timeout(jobs = 1): number {
-    return (this.#options.commandTimeoutMs ?? 120_000) + jobs * 200
+    return this.#runner.timeout(jobs)
   }
 
-  async #run(
+  #run(
     argv: readonly string[],
-    options: { idempotent: boolean; allowFailure?: (stderr: string) => boolean },
+    options: { idempotent: boolean; allowFailure?: (result: ExecResult) => boolean },
   ): Promise<ExecResult> {
-    this.commandsRun++
-    const result = await this.#transport.exec(argv, { idempotent: options.idempotent, timeoutMs: this.#timeout() })
-    if (result.exitCode === 0 || options.allowFailure?.(result.stderr)) return result
-    const command = argv.find((word) => word !== 'env' && !word.includes('=')) ?? argv[0] ?? 'command'
-    const code = UNAVAILABLE.test(result.stderr) ? 'scheduler-unavailable' : 'command-failed'
-    throw new SchedulerCommandError(
-      code,
-      [command, ...argv.slice(argv.indexOf(command) + 1)],
-      result.exitCode,
-      result.stderr,
-    )
+    return this.#runner.run(argv, options)
   }
 }
 

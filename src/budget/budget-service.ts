@@ -276,8 +276,8 @@ export class BudgetService implements BudgetGate {
             // checkpoint and stop: the exit 85 resumes the task, and admission submits it held
             if (this.#signalled.has(action.attemptKey)) continue
             const signal = judged.definition.checkpoint?.signal
-            if (!signal || !adapter.signal) continue
-            await adapter.signal([jobId], signal)
+            if (!signal || !adapter.capabilities.signal) continue
+            await adapter.control([jobId], { kind: 'signal', signal })
             this.#signalled.add(action.attemptKey)
             break
           }
@@ -286,16 +286,17 @@ export class BudgetService implements BudgetGate {
             break
           case 'hold':
             if (!adapter.capabilities.hold) continue
-            await adapter.hold([jobId])
+            await adapter.control([jobId], { kind: 'hold' })
             await this.#store.budgets.markAttempt(action.attemptKey, { heldReason: action.reason })
             break
           case 'release':
-            await adapter.release([jobId])
+            if (!adapter.capabilities.hold) continue
+            await adapter.control([jobId], { kind: 'release' })
             await this.#store.budgets.markAttempt(action.attemptKey, { heldReason: null })
             break
           case 'setNice':
-            if (!adapter.setNice) continue
-            await adapter.setNice([jobId], action.nice)
+            if (!adapter.capabilities.priority) continue
+            await adapter.control([jobId], { kind: 'nice', nice: action.nice })
             await this.#store.budgets.markAttempt(action.attemptKey, { nice: action.nice })
             break
         }

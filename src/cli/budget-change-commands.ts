@@ -23,7 +23,7 @@ import { BudgetError, RpoError } from '../core/errors.js'
 import { type BudgetChangeKind, budgetPermission } from '../core/policy/budget-permission.js'
 import type { App } from '../create-app.js'
 import { currentUser } from '../current-user.js'
-import type { CommandContext } from './budget-commands.js'
+import type { CommandContext } from './command-context.js'
 
 export const BUDGET_ADMINS_HELP = `
 Who may change budgets: the config's global \`admins\` and each project's \`projects.<p>.admins\`

@@ -15,17 +15,11 @@ import {
 } from '../budget/budget-report.js'
 import type { BudgetProblem } from '../core/budget/budget-judgement.js'
 import { RpoError } from '../core/errors.js'
-import type { App } from '../create-app.js'
 import { BUDGET_ADMINS_HELP, hours, registerBudgetChangeCommands, uniqueBy } from './budget-change-commands.js'
+import type { CommandContext } from './command-context.js'
 import { renderTable } from './format.js'
 
-export interface CommandContext {
-  readonly withApp: <T>(fn: (app: App) => Promise<T>) => Promise<T>
-  readonly out: (text: string) => void
-  /** The one unfinished run that has this task (for `explain` without --run). */
-  readonly runWithTask: (app: App, taskId: string) => Promise<string>
-  readonly resolveRunId: (app: App, prefix: string) => Promise<string>
-}
+export type { CommandContext } from './command-context.js'
 
 const RECENT_CHANGES = 20
 

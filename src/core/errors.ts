@@ -33,6 +33,8 @@ export type RpoErrorCode =
   | 'lend-exceeds-remaining'
   | 'budget-not-permitted'
   | 'usage'
+  /** The target cannot do what was asked (no hold, no signals): its capabilities say so. */
+  | 'unsupported'
   | 'internal'
 
 export class RpoError extends Error {

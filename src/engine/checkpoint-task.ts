@@ -49,10 +49,10 @@ export async function requestCheckpoint(
           : 'it has no running job'
     throw new RpoError('usage', `task ${taskId} cannot checkpoint now: ${where}`)
   }
-  if (!adapter.signal || !adapter.capabilities.signal) {
-    throw new RpoError('usage', `the ${adapter.kind} executor cannot send signals to jobs`)
+  if (!adapter.capabilities.signal) {
+    throw new RpoError('unsupported', `the ${adapter.kind} executor cannot send signals to jobs`)
   }
-  await adapter.signal([asNativeJobId(attempt.jobId)], definition.checkpoint.signal)
+  await adapter.control([asNativeJobId(attempt.jobId)], { kind: 'signal', signal: definition.checkpoint.signal })
   await store.appendEvent(
     runId,
     {

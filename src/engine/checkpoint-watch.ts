@@ -38,7 +38,7 @@ export async function warnBeforeLimit(
   updates: AttemptUpdates,
 ): Promise<void> {
   const { adapter } = deps
-  if (adapter.capabilities.signalsBeforeLimit || !adapter.capabilities.signal || !adapter.signal) return
+  if (adapter.capabilities.signalsBeforeLimit || !adapter.capabilities.signal) return
   const now = deps.clock()
   for (const { attempt, definition, checkpoint } of checkpointingAttempts(run, snapshot, updates)) {
     if (attempt.state !== 'running' || !attempt.startedAt || !attempt.jobId) continue
@@ -48,7 +48,7 @@ export async function warnBeforeLimit(
     if (now < warnAt) continue
     deps.warned.add(attempt.submissionKey)
     try {
-      await adapter.signal([asNativeJobId(attempt.jobId)], checkpoint.signal)
+      await adapter.control([asNativeJobId(attempt.jobId)], { kind: 'signal', signal: checkpoint.signal })
       await deps.store.appendEvent(
         run.id,
         {

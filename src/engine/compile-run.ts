@@ -7,6 +7,7 @@ import type { LoadedPipeline } from '../config/load-pipeline.js'
 import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import { newTaskSnapshot } from '../core/scheduling/run-snapshot.js'
 import type { SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
+import type { ScriptRenderer } from '../scheduler/script-renderer.js'
 import type { RunRecord } from '../store/run-store.js'
 import { buildJobSubmission, type JobLayout } from './job-submission.js'
 
@@ -23,6 +24,8 @@ export interface CompiledJob {
 
 export interface CompileContext {
   readonly adapter: SchedulerAdapter
+  /** The target's batch scripts; absent where commands run directly (local executor). */
+  readonly renderer?: ScriptRenderer
   readonly clusterName: string
   readonly layout: JobLayout
   readonly now: number
@@ -64,7 +67,7 @@ export function compilePipeline(context: CompileContext, loaded: LoadedPipeline)
   const byKey = new Map(jobs.map((j) => [j.job.submissionKey as string, j]))
   const scripted = jobs.filter((j) => j.instance.kind !== 'foreach-template').map((j) => j.job)
   const rendered =
-    context.adapter.renderScripts?.(scripted) ?? scripted.map((job) => ({ keys: [job.submissionKey], script: null }))
+    context.renderer?.renderScripts(scripted) ?? scripted.map((job) => ({ keys: [job.submissionKey], script: null }))
   const compiled: CompiledJob[] = rendered.map((unit) => {
     const members = unit.keys.map((k) => byKey.get(k) as (typeof jobs)[number])
     const first = members[0] as (typeof jobs)[number]

@@ -14,8 +14,11 @@ import { type PlannedEvent, type PlanOptions, planTick } from '../core/schedulin
 import type { AttemptObservation, Capacity, RunSnapshot, RunState } from '../core/scheduling/run-snapshot.js'
 import { TERMINAL_RUN_STATES } from '../core/scheduling/run-snapshot.js'
 import { currentUser } from '../current-user.js'
+import type { ChangeNotifier } from '../scheduler/change-notifier.js'
 import { asNativeJobId, type Inventory, type SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
+import type { ScriptRenderer } from '../scheduler/script-renderer.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
+import type { CommandCounter } from '../transport/counting-transport.js'
 import { type CheckpointWatchDeps, reportCheckpoints, warnBeforeLimit } from './checkpoint-watch.js'
 import { type CompiledJob, compilePipeline } from './compile-run.js'
 import { EngineEvents } from './engine-events.js'
@@ -49,6 +52,12 @@ export interface EngineOptions {
   readonly user?: string
   /** Budgets: charging, admission and enforcement (absent: nothing is budgeted). */
   readonly budget?: BudgetGate
+  /** Counts the commands run on the target (the cluster's CountingTransport); absent: none counted. */
+  readonly commands?: CommandCounter
+  /** Wakes a follower when a job may have changed (the local executor); absent: it polls on its interval. */
+  readonly changes?: ChangeNotifier
+  /** The batch scripts for `rpo compile` (Slurm, PBS); absent: the target runs commands directly. */
+  readonly renderer?: ScriptRenderer
 }
 
 export type { CompiledJob }
@@ -103,6 +112,15 @@ export class Engine {
     return this.#options.adapter
   }
 
+  /** What tells a follower that a job may have changed; null where only polling tells. */
+  get changes(): ChangeNotifier | null {
+    return this.#options.changes ?? null
+  }
+
+  #commandsRun(): number {
+    return this.#options.commands?.commandsRun ?? 0
+  }
+
   async inventory(): Promise<Inventory> {
     this.#inventory ??= await this.#options.adapter.inventory()
     return this.#inventory
@@ -124,6 +142,7 @@ export class Engine {
     return compilePipeline(
       {
         adapter: this.#options.adapter,
+        ...(this.#options.renderer ? { renderer: this.#options.renderer } : {}),
         clusterName: this.#options.clusterName,
         layout: this.#options,
         now: this.#clock(),
@@ -182,7 +201,7 @@ export class Engine {
       return { runId, state: snapshot.state, submitted: 0, changes: 0, schedulerCommands: 0 }
     }
     const adapter = this.#options.adapter
-    const commandsBefore = adapter.commandsRun ?? 0
+    const commandsBefore = this.#commandsRun()
     const observations = await this.#observe(run, snapshot)
     const budget = this.#options.budget
     if (budget)
@@ -248,7 +267,7 @@ export class Engine {
         state: current.state,
         submitted: 0,
         changes: 0,
-        schedulerCommands: (adapter.commandsRun ?? 0) - commandsBefore,
+        schedulerCommands: this.#commandsRun() - commandsBefore,
       }
     }
     this.#emitPlanned(runId, plan.events)
@@ -295,7 +314,7 @@ export class Engine {
         this.events.emit('poll:error', { runId, code: 'budget-invalid', message: problem.message })
       }
     }
-    const commands = (adapter.commandsRun ?? 0) - commandsBefore
+    const commands = this.#commandsRun() - commandsBefore
     await store.recordTick(runId, iso(this.#clock()), commands)
     this.events.emit('sync:tick', { runId, state: plan.runState, schedulerCommands: commands })
     const changes = plan.taskUpdates.size + plan.attemptUpdates.size

@@ -40,8 +40,8 @@ export async function followRun(engine: Engine, runId: string, options: FollowOp
     interval = moved
       ? options.pollIntervalMs
       : Math.min(options.maxPollIntervalMs ?? options.pollIntervalMs, interval * 1.5)
-    const wait = engine.adapter.waitForChange?.bind(engine.adapter)
-    if (wait) await Promise.race([wait(interval), aborted])
+    const changes = engine.changes
+    if (changes) await Promise.race([changes.waitForChange(interval), aborted])
     else await sleep(interval, options.signal)
   }
   return 'interrupted'

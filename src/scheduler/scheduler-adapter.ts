@@ -2,13 +2,37 @@
  * The SchedulerAdapter contract: the only way rpo's engine touches a batch scheduler (or the local
  * executor). Adapters are command builders + pure parsers composed with a Transport; they hold no
  * policy. Differences between schedulers are data (`capabilities`), never `adapter.kind === 'x'`.
+ *
+ * Seven methods, all required: inventory, submit, poll, findBySubmissionKey, cancel, control, close.
+ * Everything that changes a submitted job short of ending it — hold, release, a signal, a nice value
+ * — is one `control(jobIds, action)`: these are the acts a target may lack, and one method gated by
+ * one capability flag per act (`hold`, `signal`, `priority`; `controlCapability`) keeps "can it?" a
+ * flag callers read before acting, never a method whose presence they test. An adapter asked for
+ * an act its flags deny throws `RpoError('unsupported')` (`unsupportedControl`). `cancel` stays its
+ * own method: every target can end a job, and ending one is not a change the target may refuse.
+ *
+ * Off the contract, each its own interface that the composition root hands to whoever needs it:
+ * the batch scripts for `rpo compile` (script-renderer.ts: Slurm, PBS), waking a follower when a
+ * job changed (change-notifier.ts: the local executor), and counting the commands a tick ran
+ * (src/transport/counting-transport.ts, around the transport the adapter runs on).
  */
-import type { JobState } from '../core/job/job-state.js'
 
-export type NativeJobId = string & { readonly __brand: 'NativeJobId' }
-export function asNativeJobId(id: string): NativeJobId {
-  return id as NativeJobId
-}
+import { RpoError } from '../core/errors.js'
+import type { DependencyCondition } from '../core/job/dependency-condition.js'
+import type { JobObservation, NativeJobId } from '../core/job/job-observation.js'
+import type { Inventory } from '../core/resources/inventory.js'
+import type { ResourceRequest } from '../core/resources/resource-request.js'
+
+// the core owns this vocabulary; adapters and the engine have always found it here
+export type { DependencyCondition } from '../core/job/dependency-condition.js'
+export {
+  asNativeJobId,
+  type JobObservation,
+  type NativeJobId,
+  type ResourceUsage,
+} from '../core/job/job-observation.js'
+export type { Inventory, InventoryNode } from '../core/resources/inventory.js'
+export type { GpuRequest, ResourceRequest } from '../core/resources/resource-request.js'
 
 /** `runId/taskId/attempt` rendered into a scheduler-safe job name; written before submission. */
 export type SubmissionKey = string & { readonly __brand: 'SubmissionKey' }
@@ -19,41 +43,62 @@ export function asSubmissionKey(key: string): SubmissionKey {
 export interface SchedulerCapabilities {
   /** The scheduler enforces `after` dependencies itself (sbatch --dependency); rpo need not wait. */
   readonly nativeDependencies: boolean
+  /** `control` takes `hold` and `release`; jobs may be submitted held. */
   readonly hold: boolean
-  readonly requeue: boolean
+  /** Sweeps may go out as job arrays (the scheduler throttles their instances). */
   readonly arrays: boolean
   /**
    * A dependency on one array instance waits for the whole array (PBS: `afterok:1234[]`), so an
    * array holding an instance that failed and is being retried can never satisfy a dependent.
    */
-  readonly wholeArrayDependencies?: boolean
+  readonly wholeArrayDependencies: boolean
+  /** `control` takes `nice`: the scheduler's own priority among pending jobs. */
   readonly priority: boolean
+  /** `control` takes `signal`: how rpo asks a running job to checkpoint. */
   readonly signal: boolean
   /**
    * The scheduler (or executor) itself warns a checkpointing job `leadSeconds` before its time
    * limit (Slurm --signal, the local launcher); otherwise rpo sends the signal from its own clock.
    */
-  readonly signalsBeforeLimit?: boolean
+  readonly signalsBeforeLimit: boolean
 }
 
-export interface GpuRequest {
-  readonly count: number
-  /** Acceptable GPU types; empty means any. */
-  readonly types: readonly string[]
-  readonly minMemoryGb?: number
+/** A change to submitted jobs short of ending them; each needs its capability (`controlCapability`). */
+export type JobControl =
+  | { readonly kind: 'hold' }
+  | { readonly kind: 'release' }
+  /** A signal name such as `USR2`, sent to the jobs' commands (docs/checkpointing.md). */
+  | { readonly kind: 'signal'; readonly signal: string }
+  /** The scheduler's priority as a Slurm-style nice: 0 is the highest, larger is lower (PBS: `qalter -p`). */
+  | { readonly kind: 'nice'; readonly nice: number }
+
+/** The capability flag that says whether a target takes `action`. */
+export function controlCapability(action: JobControl): 'hold' | 'signal' | 'priority' {
+  switch (action.kind) {
+    case 'hold':
+    case 'release':
+      return 'hold'
+    case 'signal':
+      return 'signal'
+    case 'nice':
+      return 'priority'
+  }
 }
 
-export interface ResourceRequest {
-  readonly cpus: number
-  readonly memoryMb: number
-  readonly timeLimitSeconds: number
-  readonly gpus: GpuRequest | null
-  readonly nodes: number
+/** The error an adapter throws for an act its capabilities deny; `target` names it, `why` may say more. */
+export function unsupportedControl(target: string, action: JobControl, why?: string): RpoError {
+  const what = {
+    hold: 'holding jobs',
+    release: 'releasing jobs',
+    signal: 'signalling jobs',
+    nice: 'changing job priorities',
+  }
+  return new RpoError(
+    'unsupported',
+    `${what[action.kind]} is not supported by ${target}${why ? `: ${why}` : ''} (capabilities.${controlCapability(action)} is off)`,
+  )
 }
 
-export type DependencyCondition = 'succeeded' | 'finished' | 'failed'
-
-/** One job to submit: everything the adapter needs to render and submit it. */
 export interface JobSubmission {
   readonly submissionKey: SubmissionKey
   readonly runId: string
@@ -103,30 +148,6 @@ export type SubmitResult =
   | { readonly kind: 'submitted'; readonly submissionKey: SubmissionKey; readonly jobId: NativeJobId }
   | { readonly kind: 'rejected'; readonly submissionKey: SubmissionKey; readonly message: string }
 
-export interface ResourceUsage {
-  readonly elapsedSeconds?: number
-  readonly cpuSeconds?: number
-  readonly maxRssMb?: number
-  /** Allocated trackable resources, e.g. `{ cpu: 4, mem: 16000, 'gres/gpu': 2, 'gres/gpu:a100': 2 }`. */
-  readonly allocTres?: Readonly<Record<string, number>>
-}
-
-export interface JobObservation {
-  readonly jobId: NativeJobId
-  readonly state: JobState
-  /** The scheduler's own words for the state, e.g. `CANCELLED by 0`, `F`, `exited`. */
-  readonly nativeState: string
-  readonly exitCode: number | null
-  readonly signal?: string | null
-  readonly reason?: string | null
-  readonly startedAt: Date | null
-  readonly endedAt: Date | null
-  readonly nodes?: readonly string[]
-  readonly usage?: ResourceUsage
-  /** The job name as the scheduler reports it (carries the submission key). */
-  readonly name?: string
-}
-
 /** A poll that answered, but less than usual: e.g. accounting was down, so no job could be seen end. */
 export interface PollWarning {
   /** Stable, e.g. `accounting-unavailable`. */
@@ -139,24 +160,9 @@ export interface PollOptions {
   readonly onWarning?: (warning: PollWarning) => void
 }
 
-export interface InventoryNode {
-  readonly name: string
-  readonly cpus: number
-  readonly memoryMb: number
-  readonly gpus: readonly { readonly type: string; readonly count: number }[]
-  readonly partitions: readonly string[]
-  readonly state: string
-}
-
-export interface Inventory {
-  readonly nodes: readonly InventoryNode[]
-}
-
 export interface SchedulerAdapter {
   readonly kind: 'local' | 'slurm' | 'pbs' | 'sim'
   readonly capabilities: SchedulerCapabilities
-  /** Scheduler commands run so far (squeue, sacct, one sbatch batch, ...); absent when none are run. */
-  readonly commandsRun?: number
   /** What the target offers: used for validation ("no node can ever run this") and placement. */
   inventory(): Promise<Inventory>
   /** Submit a batch in dependency order (a job's upstreams come before it in the list). */
@@ -170,31 +176,13 @@ export interface SchedulerAdapter {
   poll(jobIds: readonly NativeJobId[], options?: PollOptions): Promise<readonly JobObservation[]>
   /** Find jobs by submission key (after a crash between writing the key and learning the job id). */
   findBySubmissionKey(keys: readonly SubmissionKey[]): Promise<ReadonlyMap<SubmissionKey, NativeJobId>>
+  /** End jobs, queued or running; a job that already ended needs no cancelling. */
   cancel(jobIds: readonly NativeJobId[]): Promise<void>
-  hold(jobIds: readonly NativeJobId[]): Promise<void>
-  release(jobIds: readonly NativeJobId[]): Promise<void>
   /**
-   * Send `signal` (a name such as `USR2`) to running jobs' commands: how rpo asks a job to
-   * checkpoint and exit 85 (docs/checkpointing.md). Absent where the target cannot signal.
+   * Hold, release, signal or renice jobs, one command for all of them. Callers read the capability
+   * first (`controlCapability(action)`); without it this throws `RpoError('unsupported')`.
    */
-  signal?(jobIds: readonly NativeJobId[], signal: string): Promise<void>
-  /** Put running jobs back in the queue (held with `hold`), keeping their job ids. */
-  requeue?(jobIds: readonly NativeJobId[], options?: { readonly hold?: boolean }): Promise<void>
-  /**
-   * The scheduler's own priority for pending jobs, as a Slurm-style nice value: 0 is the highest,
-   * larger is lower (PBS maps it onto `qalter -p`).
-   */
-  setNice?(jobIds: readonly NativeJobId[], nice: number): Promise<void>
-  /**
-   * The batch scripts a batch would be submitted with (`rpo compile`): one per scheduler job, with
-   * the submission keys it carries (several for a sweep submitted as an array). Absent for the
-   * local executor.
-   */
-  renderScripts?(
-    jobs: readonly JobSubmission[],
-  ): readonly { readonly keys: readonly string[]; readonly script: string }[]
-  /** Resolve when a job may have changed (a local process ended), or after `timeoutMs`. Optional. */
-  waitForChange?(timeoutMs: number): Promise<void>
+  control(jobIds: readonly NativeJobId[], action: JobControl): Promise<void>
   /** Release resources such as child-process handles or connections. */
   close(): Promise<void>
 }

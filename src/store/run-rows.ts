@@ -9,7 +9,7 @@ import type { AttemptPatch, TaskPatch } from '../core/scheduling/plan-tick.js'
 import type { AttemptSnapshot, TaskOverrides, TaskSnapshot } from '../core/scheduling/run-snapshot.js'
 import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
 import type { AttemptTable, Database, TaskTable } from './database.js'
-import type { NewRun, RunRecord } from './run-store.js'
+import type { NewRun, RunRecord } from './run-records.js'
 import { attemptStateOf, parseOptionalJson, parseStoredJson, runStateOf, taskStateOf } from './stored-values.js'
 
 export function resumableRunQuery(db: Kysely<Database>, pipelineName: string, specHash: string, cluster: string) {

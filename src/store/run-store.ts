@@ -7,7 +7,6 @@
 import { type Kysely, sql, type Transaction } from 'kysely'
 import { StoreError } from '../core/errors.js'
 import type { TaskInstance } from '../core/pipeline/expand-pipeline.js'
-import type { ResolvedPipeline } from '../core/pipeline/resolved-pipeline.js'
 import type { AttemptPatch, PlannedEvent, TaskPatch } from '../core/scheduling/plan-tick.js'
 import type { AttemptSnapshot, RunSnapshot, RunState } from '../core/scheduling/run-snapshot.js'
 import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
@@ -15,6 +14,7 @@ import { BudgetStore } from './budget-store.js'
 import type { AttemptTable, Database } from './database.js'
 import type { OpenedDatabase } from './open-store.js'
 import { rowLimit } from './row-limit.js'
+import type { NewRun, RunRecord } from './run-records.js'
 import {
   attemptPatchToRow,
   attemptToRow,
@@ -29,25 +29,7 @@ import {
 import { translateStoreError } from './store-errors.js'
 import { parseOptionalJson } from './stored-values.js'
 
-export interface RunRecord {
-  readonly id: string
-  readonly pipelineName: string
-  readonly project: string | null
-  readonly cluster: string
-  readonly specHash: string
-  readonly pipeline: ResolvedPipeline
-  readonly sourceFile: string
-  readonly workDir: string
-  readonly state: RunState
-  readonly createdAt: string
-  readonly updatedAt: string
-  readonly finishedAt: string | null
-  readonly lastTickAt: string | null
-  /** Scheduler commands the last tick ran. */
-  readonly lastTickCommands: number | null
-  /** Who started the run; per-user budgets charge its jobs to this user. */
-  readonly user: string | null
-}
+export type { NewRun, RunRecord } from './run-records.js'
 
 export interface AttemptRecord extends AttemptSnapshot {
   readonly runId: string
@@ -62,18 +44,6 @@ export interface EventRecord {
   readonly at: string
   readonly message: string
   readonly data: Readonly<Record<string, unknown>> | null
-}
-
-export interface NewRun {
-  readonly id: string
-  readonly pipeline: ResolvedPipeline
-  readonly instances: readonly TaskInstance[]
-  readonly cluster: string
-  readonly specHash: string
-  readonly sourceFile: string
-  readonly workDir: string
-  readonly now: string
-  readonly user?: string | null
 }
 
 export interface PlanWrite {

@@ -7,6 +7,8 @@ import { isTerminalJobState } from '../../src/core/job/job-state.js'
 import {
   asNativeJobId,
   asSubmissionKey,
+  controlCapability,
+  type JobControl,
   type JobObservation,
   type JobSubmission,
   type SchedulerAdapter,
@@ -82,12 +84,25 @@ export function describeAdapterConformance(name: string, target: ConformanceTarg
       expect(observations).toEqual([])
     })
 
+    it('refuses, as unsupported, every control its capabilities deny', async () => {
+      const adapter = target.adapter()
+      await adapter.inventory() // a target that learns what it can do on first contact (PBS) has learnt it
+      const actions: JobControl[] = [
+        { kind: 'hold' },
+        { kind: 'release' },
+        { kind: 'signal', signal: 'USR2' },
+        { kind: 'nice', nice: 10 },
+      ]
+      for (const action of actions) {
+        const done = adapter.control([asNativeJobId(target.unknownJobId)], action)
+        if (adapter.capabilities[controlCapability(action)]) await done.catch(() => undefined)
+        else await expect(done).rejects.toMatchObject({ code: 'unsupported' })
+      }
+    })
+
     it('holds and releases a pending job when it can', async () => {
       const adapter = target.adapter()
-      if (!adapter.capabilities.hold) {
-        await expect(adapter.hold([asNativeJobId(target.unknownJobId)])).rejects.toMatchObject({ code: 'usage' })
-        return
-      }
+      if (!adapter.capabilities.hold) return
       // a dependency on a running sleeper keeps the job pending while we hold it
       const [blocker] = await adapter.submit([target.job(key('blocker'), 'sleep 4')])
       const blockerId = (blocker as { jobId: string }).jobId
@@ -99,12 +114,12 @@ export function describeAdapterConformance(name: string, target: ConformanceTarg
       }
       const [held] = await adapter.submit([waiting])
       const heldId = (held as { jobId: string }).jobId
-      await adapter.hold([asNativeJobId(heldId)])
+      await adapter.control([asNativeJobId(heldId)], { kind: 'hold' })
       await waitFor(adapter, heldId, (o) => o.state === 'held')
       await waitFor(adapter, blockerId, (o) => o.state === 'succeeded')
       // still held after its dependency is satisfied
       expect((await adapter.poll([asNativeJobId(heldId)]))[0]?.state).toBe('held')
-      await adapter.release([asNativeJobId(heldId)])
+      await adapter.control([asNativeJobId(heldId)], { kind: 'release' })
       expect((await waitFor(adapter, heldId, (o) => isTerminalJobState(o.state))).state).toBe('succeeded')
     })
   })

@@ -38,10 +38,11 @@ describeAdapterConformance('pbs (torque wrappers)', {
 describe('pbs adapter on the torque wrappers: what the contract does not cover', () => {
   it('detects the wrappers and says what they lack', async () => {
     const dialect = await adapter.detect()
-    expect(dialect).toMatchObject({ flavor: 'torque', format: 'text', recognized: false })
-    expect(adapter.capabilities).toMatchObject({ hold: true, requeue: false, priority: false, signal: false })
-    await expect(adapter.requeue([asNativeJobId('1')])).rejects.toMatchObject({ code: 'usage' })
-    await expect(adapter.setPriority([asNativeJobId('1')], 10)).rejects.toMatchObject({ code: 'usage' })
+    expect(dialect).toEqual({ flavor: 'slurm-torque', version: null, format: 'text' })
+    expect(adapter.capabilities).toMatchObject({ hold: true, priority: false, signal: false, arrays: false })
+    await expect(adapter.control([asNativeJobId('1')], { kind: 'nice', nice: 10 })).rejects.toMatchObject({
+      code: 'unsupported',
+    })
   })
 
   it('a refused job is reported in sbatch’s own words, and its in-batch dependent is not submitted', async () => {

@@ -107,7 +107,7 @@ tasks:
       const holdAndRelease = (async () => {
         const id = asNativeJobId(await until('the report job id', async () => (await attempt('report'))?.jobId))
         reportId = id
-        await h.observer.hold([id])
+        await h.observer.control([id], { kind: 'hold' })
         const heldSeen = await until('the report job held', async () => {
           const [o] = await h.observer.poll([id])
           return o?.state === 'held' ? o : null
@@ -127,11 +127,11 @@ tasks:
         const [stillHeld] = await h.observer.poll([id])
         const engineSaw = (await attempt('report'))?.state
         const releasedAt = Date.now()
-        await h.observer.release([id])
+        await h.observer.control([id], { kind: 'release' })
         return { heldSeen, stillHeld, engineSaw, releasedAt }
       })().catch(async (error: unknown) => {
         // never leave a held job or a following loop behind on the shared testbed
-        if (reportId !== null) await h.observer.release([reportId]).catch(() => undefined)
+        if (reportId !== null) await h.observer.control([reportId], { kind: 'release' }).catch(() => undefined)
         stop.abort()
         throw error
       })

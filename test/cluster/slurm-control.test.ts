@@ -55,7 +55,7 @@ describe('Slurm control', () => {
     const id = (result as { jobId: string }).jobId
     await until(id, (o) => o.state === 'running')
     await new Promise((r) => setTimeout(r, 1000))
-    await adapter.signal([asNativeJobId(id)], 'USR2')
+    await adapter.control([asNativeJobId(id)], { kind: 'signal', signal: 'USR2' })
     const end = await until(id, (o) => isTerminalJobState(o.state))
     expect(end.state).toBe('succeeded')
     const said = await ssh.exec(['cat', `${j.env.RPO_OUTPUT_DIR}/signal`], { idempotent: true })
@@ -94,7 +94,7 @@ tasks:
     }
     const [result] = await adapter.submit([waiting])
     const id = (result as { jobId: string }).jobId
-    await adapter.setNice([asNativeJobId(id)], 50)
+    await adapter.control([asNativeJobId(id)], { kind: 'nice', nice: 50 })
     const shown = await ssh.exec(['squeue', '--noheader', '--jobs', id, '--format=%y'], { idempotent: true })
     expect(shown.stdout.trim()).toBe('50')
     await adapter.cancel([asNativeJobId(id), asNativeJobId(blockerId)])

@@ -1,5 +1,6 @@
-// Requeue on the live testbed: a running job put back in the queue is seen leaving RUNNING and
-// running again under the same job id (Slurm keeps the id; sacct --duplicates shows both runs).
+// Requeue on the live testbed: a running job put back in the queue (by Slurm itself after a node
+// failure, here by `scontrol requeue`; rpo never requeues: the contract has no requeue) is seen
+// leaving RUNNING and running again under the same job id (sacct --duplicates shows both runs).
 
 import { randomUUID } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -58,7 +59,8 @@ describe('requeue on Slurm', () => {
       if (log.stdout.includes('start 0')) break
       await new Promise((r) => setTimeout(r, 250))
     }
-    await adapter.requeue([asNativeJobId(id)])
+    const requeued = await ssh.exec(['scontrol', 'requeue', id], { idempotent: true })
+    expect(requeued.exitCode).toBe(0)
     const back = await until(id, (o) => o.state !== 'running')
     expect(['completing', 'pending', 'requeued', 'held']).toContain(back.state)
     await until(id, (o) => o.state === 'pending' || o.state === 'requeued')

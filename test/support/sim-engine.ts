@@ -32,11 +32,14 @@ export async function simEngine(options: SimEngineOptions): Promise<SimEngine> {
   const clock = new SimClock(start)
   const cluster = new SimCluster({ ...clusterOptions, clock })
   const store = new RunStore(await openDatabase({ kind: 'sqlite', path: ':memory:', busyTimeoutMs: 1000 }))
+  const simAdapter =
+    adapter?.(cluster) ??
+    new SimAdapter({ cluster, ...(signalsBeforeLimit === undefined ? {} : { signalsBeforeLimit }) })
   const engine = new Engine({
     store,
-    adapter:
-      adapter?.(cluster) ??
-      new SimAdapter({ cluster, ...(signalsBeforeLimit === undefined ? {} : { signalsBeforeLimit }) }),
+    adapter: simAdapter,
+    commands: simAdapter,
+    changes: simAdapter,
     clusterName: 'sim',
     jobsRoot: '/sim/jobs',
     runsRoot: '/sim/runs',

@@ -3,7 +3,7 @@
  * `gres/gpu[:type]`): the rate a queued job would burn, and so its worst case (rate × time limit)
  * before the scheduler reports what it allocated. Pure.
  */
-import type { ResourceRequest } from '../../scheduler/scheduler-adapter.js'
+import type { ResourceRequest } from '../resources/resource-request.js'
 import { scaleTresHours, type TresHours, tresHoursOf } from './tres-hours.js'
 
 /**

@@ -3,8 +3,9 @@
  * combination (`train.0`, `train.1`, ...), foreach tasks stay templates until their list is known at
  * run time (`expandForeach`). Placeholders in commands are substituted here, shell-quoted. Pure.
  */
-import { quoteShellWord } from '../../script/shell-quote.js'
+
 import { DagError } from '../errors.js'
+import { quoteShellWord } from '../text/shell-quote.js'
 import { PLACEHOLDER, placeholderProblems } from './placeholders.js'
 import type { ResolvedMatrix, ResolvedPipeline, ResolvedTask, Scalar } from './resolved-pipeline.js'
 

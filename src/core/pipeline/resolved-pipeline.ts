@@ -3,8 +3,9 @@
  * reference checked (unknown dependencies with a did-you-mean, cycles named by their path). Pure.
  */
 
-import type { DependencyCondition, GpuRequest, ResourceRequest } from '../../scheduler/scheduler-adapter.js'
 import { DagError } from '../errors.js'
+import type { DependencyCondition } from '../job/dependency-condition.js'
+import type { GpuRequest, ResourceRequest } from '../resources/resource-request.js'
 import { editDistance } from '../text/suggest.js'
 import type { PipelineSpec, ResourcesSpec, TaskSpec, WhenSpec } from './pipeline-schema.js'
 import { parseDurationSeconds, parseMemoryMb } from './units.js'

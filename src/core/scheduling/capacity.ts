@@ -2,7 +2,8 @@
  * Counting resources against a capacity (the local machine's CPUs, memory and GPUs by type), and
  * the static check that a task can ever fit anywhere. Pure.
  */
-import type { Inventory, ResourceRequest } from '../../scheduler/scheduler-adapter.js'
+import type { Inventory } from '../resources/inventory.js'
+import type { ResourceRequest } from '../resources/resource-request.js'
 import type { Capacity } from './run-snapshot.js'
 
 export function remainingCapacity(total: Capacity, used: readonly ResourceRequest[]): Capacity {

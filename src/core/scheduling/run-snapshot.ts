@@ -3,8 +3,8 @@
  * scheduler reported this tick. Built by the engine from the store; never touched by I/O here.
  */
 
-import type { JobObservation } from '../../scheduler/scheduler-adapter.js'
 import { RpoError } from '../errors.js'
+import type { JobObservation } from '../job/job-observation.js'
 import type { JobState } from '../job/job-state.js'
 import type { TaskInstance } from '../pipeline/expand-pipeline.js'
 import type { ResolvedPipeline, ResolvedTask, Scalar } from '../pipeline/resolved-pipeline.js'

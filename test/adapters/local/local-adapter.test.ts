@@ -146,7 +146,10 @@ describe('LocalAdapter', () => {
         },
       ],
     })
-    await expect(adapter.hold()).rejects.toMatchObject({ code: 'usage' })
-    await expect(adapter.release()).rejects.toMatchObject({ code: 'usage' })
+    await expect(adapter.control([], { kind: 'hold' })).rejects.toMatchObject({
+      code: 'unsupported',
+      message: 'holding jobs is not supported by the local executor: it has no queue (capabilities.hold is off)',
+    })
+    await expect(adapter.control([], { kind: 'nice', nice: 5 })).rejects.toMatchObject({ code: 'unsupported' })
   })
 })

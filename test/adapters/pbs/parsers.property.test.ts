@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { parseQsubOutput } from '../../../adapters/pbs/pbs-commands.js'
-import { detectPbsFlavor } from '../../../adapters/pbs/pbs-flavors.js'
+import { detectPbsFlavor, PBS_FLAVOR_NAMES } from '../../../adapters/pbs/pbs-flavors.js'
 import { type PbsJobRecord, toPbsJobObservations } from '../../../adapters/pbs/pbs-job-record.js'
 import { parsePbsJson, parsePbsJsonTolerantly } from '../../../adapters/pbs/pbs-json.js'
 import { decidePbsFinalState, mapPbsState } from '../../../adapters/pbs/pbs-states.js'
@@ -268,7 +268,7 @@ describe('scalar round trips and total functions', () => {
       fc.property(fc.string(), fc.option(fc.integer({ min: -1000, max: 100_000 })), (letter, exitStatus) => {
         expect(JOB_STATES).toContain(mapPbsState(letter, { exitStatus }).state)
         expect(JOB_STATES).toContain(decidePbsFinalState(exitStatus, { family: 'torque' }).state)
-        expect(['pbspro', 'openpbs', 'torque']).toContain(detectPbsFlavor(letter).flavor)
+        expect(PBS_FLAVOR_NAMES).toContain(detectPbsFlavor(letter).flavor)
       }),
     )
   })

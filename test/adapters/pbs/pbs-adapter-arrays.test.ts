@@ -173,7 +173,6 @@ describe('a 4-instance sweep on PBS Pro', () => {
     )
     expect(script).toContain(`rpo_subjobs=(0 ${ROOT}/rpo.r1.train.0.1 1 ${ROOT}/rpo.r1.train.1.1`)
     expect(script?.match(/rpo_qsub \d/g)).toHaveLength(1)
-    expect(pbs.commandsRun).toBe(2)
   })
 
   it('a poll asks for the array with -t and reports each subjob under its own id, never the array', async () => {
@@ -223,23 +222,21 @@ describe('a 4-instance sweep on PBS Pro', () => {
     })
   })
 
-  it('qdel, qsig and qrerun take subjob ids; qhold and qrls on a subjob are refused, naming the array', async () => {
+  it('qdel and qsig take subjob ids; qhold and qrls on a subjob are refused, naming the array', async () => {
     const transport = new FakeTransport(server(PRO_VERSION, () => ok()))
     const pbs = adapter(transport)
     await pbs.cancel(ids('1234[1].pbs01', '1234[2].pbs01'))
-    await pbs.signal(ids('1234[2].pbs01'), 'USR2')
-    await pbs.requeue(ids('1234[2].pbs01'))
-    const held = await pbs.hold(ids('1230.pbs01', '1234[3].pbs01')).catch((e: unknown) => e)
+    await pbs.control(ids('1234[2].pbs01'), { kind: 'signal', signal: 'USR2' })
+    const held = await pbs.control(ids('1230.pbs01', '1234[3].pbs01'), { kind: 'hold' }).catch((e: unknown) => e)
     expect(held).toBeInstanceOf(RpoError)
     expect(held).toMatchObject({ code: 'usage', message: expect.stringContaining('1234[].pbs01') })
-    await expect(pbs.release(ids('1234[3].pbs01'))).rejects.toMatchObject({ code: 'usage' })
+    await expect(pbs.control(ids('1234[3].pbs01'), { kind: 'release' })).rejects.toMatchObject({ code: 'usage' })
     // whole arrays and plain jobs may still be held
-    await pbs.hold(ids('1234[].pbs01', '1230.pbs01'))
+    await pbs.control(ids('1234[].pbs01', '1230.pbs01'), { kind: 'hold' })
     expect(transport.schedulerCommands).toEqual([
       'qstat --version',
       'qdel 1234[1].pbs01 1234[2].pbs01',
       'qsig -s USR2 1234[2].pbs01',
-      'qrerun 1234[2].pbs01',
       'qhold 1234[].pbs01 1230.pbs01',
     ])
   })
@@ -365,8 +362,8 @@ describe('a 4-instance sweep on Torque', () => {
   it('qhold and qrls take a Torque subjob id', async () => {
     const transport = new FakeTransport(server(TORQUE_VERSION, () => ok()))
     const pbs = adapter(transport)
-    await pbs.hold(ids('1300[3].torque01'))
-    await pbs.release(ids('1300[3].torque01'))
+    await pbs.control(ids('1300[3].torque01'), { kind: 'hold' })
+    await pbs.control(ids('1300[3].torque01'), { kind: 'release' })
     expect(transport.schedulerCommands).toEqual(['qstat --version', 'qhold 1300[3].torque01', 'qrls 1300[3].torque01'])
   })
 })

@@ -76,14 +76,13 @@ describe('flavor detection', () => {
     expect(pbs.kind).toBe('pbs')
     expect(pbs.dialect).toBeNull()
     // conservative until known
-    expect(pbs.capabilities).toMatchObject({ nativeDependencies: true, hold: true, requeue: false, priority: false })
+    expect(pbs.capabilities).toMatchObject({ nativeDependencies: true, hold: true, signal: false, priority: false })
     await Promise.all([pbs.poll(ids('1')), pbs.poll(ids('2')), pbs.detect()])
     expect(transport.schedulerCommands.filter((c) => c === 'qstat --version')).toHaveLength(1)
-    expect(pbs.dialect).toEqual({ flavor: 'torque', version: null, format: 'text', recognized: false })
+    expect(pbs.dialect).toEqual({ flavor: 'slurm-torque', version: null, format: 'text' })
     expect(pbs.capabilities).toEqual({
       nativeDependencies: true,
       hold: true,
-      requeue: false,
       arrays: false,
       wholeArrayDependencies: false,
       signalsBeforeLimit: true,
@@ -100,8 +99,8 @@ describe('flavor detection', () => {
     })
     const pbspro = adapter(pro)
     const [seen] = await pbspro.poll(ids('1.srv'))
-    expect(pbspro.dialect).toMatchObject({ flavor: 'pbspro', format: 'json', recognized: true })
-    expect(pbspro.capabilities).toMatchObject({ requeue: true, priority: true, signal: true })
+    expect(pbspro.dialect).toMatchObject({ flavor: 'pbspro', format: 'json' })
+    expect(pbspro.capabilities).toMatchObject({ priority: true, signal: true })
     // asked as 1.srv, printed as 1.srv.example.org: reported under the id rpo knows
     expect(seen).toMatchObject({ jobId: '1.srv', state: 'succeeded', exitCode: 0 })
 
@@ -118,7 +117,7 @@ describe('flavor detection', () => {
   it('a configured flavor is used as is, without asking qstat', async () => {
     const transport = new FakeTransport((argv) => (argv.join(' ') === 'qstat -x 7' ? ok('<Data></Data>') : undefined))
     const pbs = adapter(transport, { flavor: 'torque' })
-    expect(pbs.capabilities.requeue).toBe(true)
+    expect(pbs.capabilities).toMatchObject({ priority: true, signal: true })
     await pbs.poll(ids('7'))
     expect(transport.schedulerCommands).toEqual(['qstat -x 7'])
   })
@@ -172,7 +171,6 @@ describe('poll on the Slurm wrappers', () => {
     expect(transport.schedulerCommands).toEqual(['qstat --version', 'qstat -f 43 44 45 46 47 48'])
     expect(transport.scripts).toHaveLength(2)
     expect(transport.scripts[1]).toContain(`${root}/rpo-pbsfx-fail/pbs.err`)
-    expect(pbs.commandsRun).toBe(3)
   })
 
   it('a job rpo deleted is cancelled even when its script lived to record the signal’s exit status', async () => {
@@ -279,7 +277,6 @@ describe('submit', () => {
     expect(script).toContain('#PBS -q cpu\n#PBS -S /bin/bash')
     expect(script).toContain('/home/u/w/jobs/rpo.run-1.prep.1/exit_status')
     expect(script).toContain(`-W "depend=afterok:\${id_0}"`)
-    expect(pbs.commandsRun).toBe(2)
 
     // the folders of jobs it submitted are known without jobsRoot
     transport.answer = wrappers((argv) =>
@@ -346,7 +343,7 @@ describe('findBySubmissionKey', () => {
   })
 })
 
-describe('cancel, hold, release, requeue, priority', () => {
+describe('cancel, hold, release, priority, signals', () => {
   it('wrappers: marks the jobs it knows, then qdel; a job that already ended is no error', async () => {
     const transport = new FakeTransport(wrappers(), (script) =>
       script.includes('rpo_qsub') ? ok('rpo-job 0 80\n') : exit(1),
@@ -389,32 +386,37 @@ describe('cancel, hold, release, requeue, priority', () => {
       }),
     )
     const pbs = adapter(transport)
-    await pbs.hold(ids('5', '6'))
-    await pbs.release(ids('5', '6'))
-    await expect(pbs.release(ids('7'))).rejects.toThrow(/Invalid job id specified/)
-    await pbs.hold([])
-    expect(transport.schedulerCommands).toEqual(['qhold 5 6', 'qrls 5 6', 'qrls 7'])
+    await pbs.control(ids('5', '6'), { kind: 'hold' })
+    await pbs.control(ids('5', '6'), { kind: 'release' })
+    await expect(pbs.control(ids('7'), { kind: 'release' })).rejects.toThrow(/Invalid job id specified/)
+    await pbs.control([], { kind: 'hold' })
+    // what the server allows is known once its flavor is
+    expect(transport.schedulerCommands).toEqual(['qstat --version', 'qhold 5 6', 'qrls 5 6', 'qrls 7'])
   })
 
-  it('requeue, priority and signals: a usage error on the wrappers, qrerun/qalter -p/qsig on PBS', async () => {
-    const wrapped = adapter(new FakeTransport(wrappers()))
-    await expect(wrapped.requeue(ids('1'))).rejects.toMatchObject({ code: 'usage', message: /requeue \(qrerun\)/ })
-    await expect(wrapped.setPriority(ids('1'), 5)).rejects.toMatchObject({ code: 'usage' })
-    await expect(wrapped.signal(ids('1'), 'USR1')).rejects.toMatchObject({ code: 'usage' })
+  it('priority and signals: unsupported on the wrappers, whose flavor row has neither; qalter -p/qsig on PBS', async () => {
+    const transport = new FakeTransport(wrappers())
+    const wrapped = adapter(transport)
+    await expect(wrapped.control(ids('1'), { kind: 'nice', nice: 5 })).rejects.toMatchObject({
+      code: 'unsupported',
+      message:
+        'changing job priorities is not supported by the Slurm Torque wrappers (qstat names no version) (capabilities.priority is off)',
+    })
+    await expect(wrapped.control(ids('1'), { kind: 'signal', signal: 'USR1' })).rejects.toMatchObject({
+      code: 'unsupported',
+    })
+    // refused, never attempted
+    expect(transport.schedulerCommands).toEqual(['qstat --version'])
 
-    const transport = new FakeTransport((argv) => (argv[0] === 'qstat' ? ok('pbs_version = 2022.1.1') : ok()))
-    const pro = adapter(transport)
-    await pro.requeue(ids('1.srv', '2.srv'))
-    await pro.setPriority(ids('1.srv'), -5)
-    await pro.signal(ids('1.srv'), 'USR1')
+    const pbs = new FakeTransport((argv) => (argv[0] === 'qstat' ? ok('pbs_version = 2022.1.1') : ok()))
+    const pro = adapter(pbs)
+    await pro.control(ids('1.srv'), { kind: 'signal', signal: 'USR1' })
     // the budget policy's nice (0 first … 10000 last) maps onto PBS's 1023 … -1024
-    await pro.setNice(ids('3.srv'), 0)
-    await pro.setNice(ids('4.srv'), 10_000)
-    await pro.setNice(ids('5.srv'), 5_000)
-    expect(transport.schedulerCommands).toEqual([
+    await pro.control(ids('3.srv'), { kind: 'nice', nice: 0 })
+    await pro.control(ids('4.srv'), { kind: 'nice', nice: 10_000 })
+    await pro.control(ids('5.srv'), { kind: 'nice', nice: 5_000 })
+    expect(pbs.schedulerCommands).toEqual([
       'qstat --version',
-      'qrerun 1.srv 2.srv',
-      'qalter -p -5 1.srv',
       'qsig -s USR1 1.srv',
       'qalter -p 1023 3.srv',
       'qalter -p -1024 4.srv',

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { groupPbsSweeps, type PbsArrayUnit, renderPbsArrayScript } from '../../../adapters/pbs/pbs-array.js'
 import { buildPbsDependSpec, parseQsubOutput } from '../../../adapters/pbs/pbs-commands.js'
 import type { PbsFlavorName } from '../../../adapters/pbs/pbs-flavors.js'
+import { withExitStatusFile } from '../../../adapters/pbs/pbs-job-files.js'
 import {
   arrayKeyOfInstance,
   instanceKeyOf,
@@ -16,7 +17,6 @@ import {
   pbsSubjobId,
   pbsSubjobIndex,
 } from '../../../adapters/pbs/pbs-subjobs.js'
-import { withExitStatusFile } from '../../../adapters/pbs/qsub-batch.js'
 import { RpoError } from '../../../src/core/errors.js'
 import { asNativeJobId, asSubmissionKey, type JobSubmission } from '../../../src/scheduler/scheduler-adapter.js'
 

@@ -8,7 +8,6 @@ import {
   buildQalterPriorityArgv,
   buildQdelArgv,
   buildQholdArgv,
-  buildQrerunArgv,
   buildQrlsArgv,
   buildQsigArgv,
   buildQstatAllArgv,
@@ -85,12 +84,11 @@ describe('PBS argv builders', () => {
     expect(buildQstatAllArgv(TORQUE)).toEqual(['qstat', '-x'])
   })
 
-  it('hold, release, rerun and delete take many ids and never none', () => {
+  it('hold, release and delete take many ids and never none', () => {
     expect(buildQholdArgv(['1.s', '2.s'])).toEqual(['qhold', '1.s', '2.s'])
     expect(buildQrlsArgv(['1.s'])).toEqual(['qrls', '1.s'])
-    expect(buildQrerunArgv(['1.s', '2[].s'])).toEqual(['qrerun', '1.s', '2[].s'])
     expect(buildQdelArgv(['1.s'])).toEqual(['qdel', '1.s'])
-    for (const build of [buildQholdArgv, buildQrlsArgv, buildQrerunArgv, buildQdelArgv]) {
+    for (const build of [buildQholdArgv, buildQrlsArgv, buildQdelArgv]) {
       expect(() => build([])).toThrow(RpoError)
       expect(() => build(['1.s', 'all'])).toThrow(RpoError)
     }

@@ -19,7 +19,6 @@ describe('detectPbsFlavor', () => {
       flavor: 'pbspro',
       version: '19.1.3',
       format: 'json',
-      recognized: true,
     })
     expect(detectPbsFlavor('pbs_version = 2022.1.1.20220926110806\n')).toMatchObject({
       flavor: 'pbspro',
@@ -35,21 +34,59 @@ describe('detectPbsFlavor', () => {
       flavor: 'torque',
       version: '6.1.3',
       format: 'xml',
-      recognized: true,
     })
     expect(detectPbsFlavor('version: 4.2.10\n')).toMatchObject({ flavor: 'torque', version: '4.2.10' })
   })
 
-  it('treats the Slurm Torque wrappers (and anything else) as unrecognized Torque-compatible text', () => {
+  it('reads a qstat that names no version (the Slurm Torque wrappers, or anything else) as the slurm-torque row', () => {
     const wrapper = readFileSync(join(WRAPPERS, 'qstat-version.txt'), 'utf8')
-    expect(detectPbsFlavor(wrapper)).toEqual({ flavor: 'torque', version: null, format: 'text', recognized: false })
-    expect(detectPbsFlavor('')).toMatchObject({ format: 'text', recognized: false })
+    expect(detectPbsFlavor(wrapper)).toEqual({ flavor: 'slurm-torque', version: null, format: 'text' })
+    expect(detectPbsFlavor('')).toEqual({ flavor: 'slurm-torque', version: null, format: 'text' })
   })
 
   it('gives a configured flavor its default format', () => {
     expect(pbsDialectFor('openpbs').format).toBe('json')
     expect(pbsDialectFor('pbspro', '18.2.0').format).toBe('text')
     expect(pbsDialectFor('torque').format).toBe('xml')
+    expect(pbsDialectFor('slurm-torque').format).toBe('text')
+  })
+})
+
+describe('the Slurm Torque wrappers as a row of the table', () => {
+  const wrappers = PBS_FLAVORS['slurm-torque']
+
+  it('says what the wrappers lack and what their qstat leaves out, where real servers differ', () => {
+    expect(wrappers).toMatchObject({
+      controls: { priority: false, signal: false },
+      reportsExitStatus: false,
+      heldAtPriorityZero: true,
+      slurmTimeNames: true,
+      outputFormats: ['text'],
+      exitStatusFamily: 'torque',
+    })
+    for (const name of ['pbspro', 'openpbs', 'torque'] as const) {
+      expect(PBS_FLAVORS[name]).toMatchObject({
+        controls: { priority: true, signal: true },
+        reportsExitStatus: true,
+        heldAtPriorityZero: false,
+        slurmTimeNames: false,
+      })
+    }
+  })
+
+  it('keeps the submission key as the job name (no Variable_List is printed) and never uses arrays', () => {
+    expect(choosePbsJobName('rpo.a-long-pipeline-name.train-the-model.12.1', wrappers.maxJobNameLength)).toEqual({
+      name: 'rpo.a-long-pipeline-name.train-the-model.12.1',
+      keyInVariable: false,
+    })
+    expect(wrappers.arrays.supported(null)).toBe(false)
+    expect(PBS_FLAVORS.torque.arrays.supported(null)).toBe(true)
+  })
+
+  it('asks qstat and pbsnodes for text, as Torque without XML', () => {
+    expect(wrappers.qstatArgv('text')).toEqual(['qstat', '-f'])
+    expect(wrappers.pbsnodesArgv('text')).toEqual(['pbsnodes', '-a'])
+    expect(wrappers.resourceRequests({ ...GPU_CHUNK, gpuType: null })).toEqual(['nodes=1:ppn=16:gpus=2', 'mem=64000mb'])
   })
 })
 

@@ -10,14 +10,16 @@ import { groupPbsSweeps } from '../../../adapters/pbs/pbs-array.js'
 import type { PbsFlavorName } from '../../../adapters/pbs/pbs-flavors.js'
 import {
   buildMarkAndDeleteScript,
-  buildQsubBatchScript,
   buildReadJobFilesScript,
-  cleanQsubMessage,
   PBS_JOB_FILES,
-  parseQsubBatchOutput,
   parseReadJobFilesOutput,
-  type QsubBatchJob,
   withExitStatusFile,
+} from '../../../adapters/pbs/pbs-job-files.js'
+import {
+  buildQsubBatchScript,
+  cleanQsubMessage,
+  parseQsubBatchOutput,
+  type QsubBatchJob,
 } from '../../../adapters/pbs/qsub-batch.js'
 import { ParseError, RpoError } from '../../../src/core/errors.js'
 import {

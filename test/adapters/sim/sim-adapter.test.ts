@@ -18,14 +18,14 @@ const simAdapter = (options: { advancePerPollMs?: number; requeueDelaySeconds?: 
   })
 
 describe('SimAdapter', () => {
-  it('is a scheduler with native dependencies, hold, requeue, priority and signals, but no arrays', () => {
+  it('is a scheduler with native dependencies, hold, priority and signals, but no arrays', () => {
     const adapter = simAdapter()
     expect(adapter.kind).toBe('sim')
     expect(adapter.capabilities).toEqual({
       nativeDependencies: true,
       hold: true,
-      requeue: true,
       arrays: false,
+      wholeArrayDependencies: false,
       priority: true,
       signal: true,
       signalsBeforeLimit: true,
@@ -128,18 +128,19 @@ describe('SimAdapter', () => {
     const before = adapter.commandsRun
     await adapter.setPriority([jobIdOf(b)], 100)
     expect(adapter.cluster.job(jobIdOf(b))?.nice).toBe(-100)
-    await adapter.setNice([jobIdOf(a)], 5)
-    await adapter.hold([jobIdOf(a)])
+    await adapter.control([jobIdOf(a)], { kind: 'nice', nice: 5 })
+    expect(adapter.cluster.job(jobIdOf(a))?.nice).toBe(5)
+    await adapter.control([jobIdOf(a)], { kind: 'hold' })
     await adapter.cancel([jobIdOf(blocker)])
     expect((await adapter.poll([jobIdOf(a), jobIdOf(b)])).map((o) => o.state)).toEqual(['held', 'running'])
-    await adapter.release([jobIdOf(a)])
+    await adapter.control([jobIdOf(a)], { kind: 'release' })
     expect((await adapter.poll([jobIdOf(a)]))[0]?.state).toBe('running')
     adapter.cluster.advanceBy(seconds(30))
-    await adapter.signal([jobIdOf(a)], 'USR2')
+    await adapter.control([jobIdOf(a)], { kind: 'signal', signal: 'USR2' })
     expect((await adapter.poll([jobIdOf(a)]))[0]).toMatchObject({ state: 'failed', exitCode: 85 })
     await adapter.requeue([jobIdOf(a)], { hold: true })
     expect((await adapter.poll([jobIdOf(a)]))[0]?.state).toBe('held')
-    await adapter.hold([])
+    await adapter.control([], { kind: 'hold' })
     expect(adapter.commandsRun - before).toBe(11)
     await expect(adapter.cancel([asNativeJobId('999')])).rejects.toMatchObject({ code: 'command-failed' })
     await adapter.close()

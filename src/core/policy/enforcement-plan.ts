@@ -28,6 +28,7 @@ import type {
   EnforcementPlan,
   EnforcementSnapshot,
   JobDecision,
+  JobExplanation,
   JudgedJobs,
 } from './enforcement-snapshot.js'
 import { planNice } from './nice-levels.js'
@@ -58,7 +59,7 @@ const JOB_VIEW: TaskView<EnforcementJob> = {
 export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): EnforcementPlan {
   const judgement =
     snapshot.budget.kind === 'statuses'
-      ? { statuses: snapshot.budget.statuses, problems: [] }
+      ? { statuses: snapshot.budget.statuses, problems: snapshot.budget.problems ?? [] }
       : judgeBudgets({ ...snapshot.budget, commitments: [], now })
   const statuses = judgement.statuses
   const problems: BudgetProblem[] = [...(snapshot.problems ?? []), ...judgement.problems]
@@ -210,10 +211,9 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
 
   const softStops = planSoftGiveBack(judged, snapshot, now)
   const nices = planNice(judged)
-  const projectsById = new Map(projectScores.map((p) => [p.project, p]))
-  return {
-    actions: [...stops, ...softStops, ...holds, ...releases, ...nices],
-    explanations: Array.from(ranking.order, (i) => {
+  const explain = (): JobExplanation[] => {
+    const projectsById = new Map(projectScores.map((p) => [p.project, p]))
+    return Array.from(ranking.order, (i) => {
       const job = jobs[i] as EnforcementJob
       return {
         jobId: job.jobId,
@@ -232,7 +232,17 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
         nice: judged.nice[i] ?? null,
         reason: judged.reason[i] as string,
       }
-    }),
+    })
+  }
+  let explanations: JobExplanation[] | null = null
+  return {
+    actions: [...stops, ...softStops, ...holds, ...releases, ...nices],
+    // built on first read: a tick acts on the actions alone, and 10,000 explanations are most of
+    // what a decision would otherwise allocate; `rpo explain` and reports read them
+    get explanations() {
+      explanations ??= explain()
+      return explanations
+    },
     projectScores,
     statuses,
     problems,

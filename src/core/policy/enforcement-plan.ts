@@ -132,13 +132,7 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
     const reached = firstLine(lines[i] as readonly BookLine[], job, isHardReached)
     if (!reached) {
       const soft = overSoftLine[i]
-      judged.reason[i] = soft
-        ? sentences.say(
-            soft,
-            'soft-run',
-            () => `${softSentence(soft)}: runs while no in-budget work waits for what it holds`,
-          )
-        : 'running within its hard caps'
+      judged.reason[i] = soft ? sentences.say(soft, 'soft-run', softRunSentence) : 'running within its hard caps'
       book.reserveAmounts(lines[i] as readonly BookLine[], meter(i))
       continue
     }
@@ -274,16 +268,20 @@ class RefusalEndings {
   }
 }
 
+function softRunSentence(line: BookLine): string {
+  return `${softSentence(line)}: runs while no in-budget work waits for what it holds`
+}
+
 /** Sentences about one line whose totals stay put during a pass, built once per line and outcome. */
 class LineSentences {
   readonly #known = new Map<BookLine, Map<string, string>>()
 
-  say(line: BookLine, outcome: string, build: () => string): string {
+  say(line: BookLine, outcome: string, build: (line: BookLine) => string): string {
     const byOutcome = this.#known.get(line) ?? new Map<string, string>()
     if (byOutcome.size === 0) this.#known.set(line, byOutcome)
     let sentence = byOutcome.get(outcome)
     if (sentence === undefined) {
-      sentence = build()
+      sentence = build(line)
       byOutcome.set(outcome, sentence)
     }
     return sentence

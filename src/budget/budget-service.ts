@@ -1,13 +1,13 @@
 /**
- * Budgets at work: the impure shell around the pure budget and policy core. It reads the rules
- * (config, overridden by `rpo budget set`), the ledger and the jobs in flight from the store;
- * charges what the scheduler reports as used (idempotently); admits or holds new submissions; and
- * enforces caps and priorities on the clusters (hold, release, checkpoint-requeue, nice) through
- * the adapters. Every decision itself is made by src/core/budget and src/core/policy.
+ * Budgets at work: the impure shell around the pure budget and policy core. Owns the rules in force
+ * (config, overridden by `rpo budget set`), charging what the scheduler reports as used
+ * (idempotently), and starting a round (budget-round.ts: statuses computed once, shared by the
+ * admission of every run and the enforcement of each cluster). The per-call methods the engine
+ * used before rounds (admission, decide, enforce) are thin wrappers that start a round each.
+ * Every decision itself is made by src/core/budget and src/core/policy.
  */
 import type { ResolvedConfig } from '../config/load-config.js'
-import { BudgetBook } from '../core/budget/budget-admission.js'
-import { type BudgetProblem, judgeBudgets, readableEntries } from '../core/budget/budget-judgement.js'
+import type { BudgetProblem } from '../core/budget/budget-judgement.js'
 import {
   type BudgetLedger,
   chargedByUsageKey,
@@ -15,65 +15,49 @@ import {
   type UsageObservation,
 } from '../core/budget/budget-ledger.js'
 import { type BudgetRule, budgetRulesOf, sameScope } from '../core/budget/budget-rules.js'
-import type { BudgetStatus, Commitment } from '../core/budget/budget-status.js'
-import { requestedAllocTres, requestedRate, requestedWorstCase } from '../core/budget/requested-tres.js'
-import { scaleTresHours, tresHoursOf } from '../core/budget/tres-hours.js'
-import { isTerminalJobState, type JobState } from '../core/job/job-state.js'
-import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
-import { decideEnforcement, type EnforcementJob, type EnforcementPlan } from '../core/policy/enforcement-plan.js'
-import type { AdmissionVerdict } from '../core/scheduling/plan-tick.js'
-import { computePriorities } from '../core/scheduling/priority.js'
-import {
-  type AttemptObservation,
-  attemptResources,
-  type RunSnapshot,
-  type TaskSnapshot,
-} from '../core/scheduling/run-snapshot.js'
-import { asNativeJobId, type SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
-import type { InFlightAttempt } from '../store/budget-store.js'
+import type { BudgetStatus } from '../core/budget/budget-status.js'
+import { requestedAllocTres } from '../core/budget/requested-tres.js'
+import { tresHoursOf } from '../core/budget/tres-hours.js'
+import { isTerminalJobState } from '../core/job/job-state.js'
+import type { EnforcementPlan } from '../core/policy/enforcement-plan.js'
+import { type AttemptObservation, attemptResources, type RunSnapshot } from '../core/scheduling/run-snapshot.js'
+import type { SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
-import { projectPriorityInputs } from './project-priority-inputs.js'
+import type { EnforcementOutcome } from './apply-enforcement.js'
+import { type Admission, BudgetRound } from './budget-round.js'
+import { type JudgedJob, lastChargeBySubmission } from './in-flight-jobs.js'
+
+export type { EnforcementOutcome } from './apply-enforcement.js'
+export type { Admission, BudgetRound } from './budget-round.js'
 
 /** What the engine asks of budgets during a tick (absent when nothing is budgeted). */
 export interface BudgetGate {
   /** Charge what this tick's observations say the run's jobs used so far. */
   charge(run: RunRecord, snapshot: RunSnapshot, observations: readonly AttemptObservation[], now: number): Promise<void>
   /** Admission for this tick of `run`; null when its project has no budget. */
-  admission(
-    run: RunRecord,
-    canHold: boolean,
-    now: number,
-  ): Promise<((task: TaskSnapshot, definition: ResolvedTask) => AdmissionVerdict) | null>
+  admission(run: RunRecord, canHold: boolean, now: number): Promise<Admission | null>
   /** Enforce caps and priorities on the jobs of one cluster. */
   enforce(clusterName: string, adapter: SchedulerAdapter, now: number): Promise<EnforcementOutcome | null>
 }
 
-export interface EnforcementOutcome {
-  readonly plan: EnforcementPlan
-  /** Actions the adapter carried out; a failed one is reported, not thrown. */
-  readonly applied: number
-  readonly failures: readonly string[]
-  /** Budgets that cannot be judged (their work is held) and deadlines ranked without: each a tick error. */
-  readonly problems: readonly BudgetProblem[]
-}
-
-/** The jobs a budget decision is about, with the attempt each came from. */
-interface JudgedJob {
-  readonly job: EnforcementJob
-  readonly attempt: InFlightAttempt
-  readonly definition: ResolvedTask
+/**
+ * The cluster tick's way in: charge every run's observations, then `beginRound(now)` once, then
+ * `round.admission(run, canHold)` for each run planned and `round.enforce(cluster, adapter)` once.
+ */
+export interface BudgetRounds extends BudgetGate {
+  beginRound(now: number): Promise<BudgetRound>
 }
 
 const MIN_ENFORCE_INTERVAL_MS = 1000
 /** How often a running job's provisional usage is written to the ledger. */
 const CHARGE_INTERVAL_MS = 5 * 60_000
 
-export class BudgetService implements BudgetGate {
+export class BudgetService implements BudgetRounds {
   readonly #config: ResolvedConfig
   readonly #store: RunStore
   /** Jobs asked to checkpoint for a cap, so a slow save is not signalled again every tick. */
   readonly #signalled = new Set<string>()
-  /** Last enforcement per cluster: every run's tick asks, once a second is enough. */
+  /** Last enforcement per cluster through `enforce`: every run's tick asks, once a second is enough. */
   readonly #enforcedAt = new Map<string, number>()
 
   constructor(config: ResolvedConfig, store: RunStore) {
@@ -113,29 +97,30 @@ export class BudgetService implements BudgetGate {
     return Object.fromEntries(Object.entries(this.#config.projects).map(([name, p]) => [name, p.gpuWeights ?? {}]))
   }
 
+  /** Read the rules, the ledger and the jobs in flight, and judge every budget once for this round. */
+  async beginRound(now: number): Promise<BudgetRound> {
+    const inputs = {
+      config: this.#config,
+      store: this.#store,
+      rules: await this.rules(),
+      gpuWeights: this.gpuWeights(),
+      signalled: this.#signalled,
+    }
+    return BudgetRound.begin(inputs, now)
+  }
+
   /**
    * Where every budget stands now, with what in-flight jobs may still use. A project whose budget
    * cannot be judged has no status but a problem: callers hold its work, never read it as unbudgeted.
    */
   async statuses(now: number): Promise<{
-    statuses: BudgetStatus[]
+    statuses: readonly BudgetStatus[]
     entries: BudgetLedger
-    rules: BudgetRule[]
-    problems: BudgetProblem[]
+    rules: readonly BudgetRule[]
+    problems: readonly BudgetProblem[]
   }> {
-    const [rules, entries, inFlight] = await Promise.all([
-      this.rules(),
-      this.#store.budgets.listEntries(),
-      this.#store.budgets.listInFlight(),
-    ])
-    const { statuses, problems } = judgeBudgets({
-      rules,
-      entries,
-      commitments: this.#commitments(inFlight, readableEntries(entries)),
-      gpuWeights: this.gpuWeights(),
-      now,
-    })
-    return { statuses, entries, rules, problems }
+    const round = await this.beginRound(now)
+    return { statuses: round.statuses, entries: round.entries, rules: round.rules, problems: round.problems }
   }
 
   /**
@@ -192,225 +177,22 @@ export class BudgetService implements BudgetGate {
     await this.#store.budgets.appendEntries(planCharges(due, chargedByUsageKey(entries)))
   }
 
-  async admission(
-    run: RunRecord,
-    canHold: boolean,
-    now: number,
-  ): Promise<((task: TaskSnapshot, definition: ResolvedTask) => AdmissionVerdict) | null> {
-    const project = run.project
-    if (project === null) return null
-    const rules = await this.rules()
-    if (!rules.some((r) => r.project === project)) return null
-    const { statuses, problems } = await this.statuses(now)
-    // fail closed: no status for the project is never "no cap"
-    const problem = problems.find((p) => p.kind === 'budget' && p.project === project)
-    if (problem) {
-      const reason = `budget: ${problem.message}`
-      return () => (canHold ? { kind: 'hold', reason } : { kind: 'wait', reason })
-    }
-    const book = new BudgetBook(statuses)
-    const weights = this.gpuWeights()[project] ?? {}
-    return (task, definition) => {
-      const resources = attemptResources(definition, task.overrides)
-      const request = { project, user: run.user, worstCase: requestedWorstCase(resources, weights) }
-      const decision = book.check(request)
-      if (decision.kind === 'refuse') {
-        const reason = `budget: ${decision.reason}`
-        return canHold ? { kind: 'hold', reason } : { kind: 'wait', reason }
-      }
-      book.reserve(request)
-      return { kind: 'admit' }
-    }
+  /** A round of its own for one run's admission (the per-run engine; a cluster tick calls beginRound). */
+  async admission(run: RunRecord, canHold: boolean, now: number): Promise<Admission | null> {
+    if (run.project === null) return null
+    return (await this.beginRound(now)).admission(run, canHold)
   }
 
   /** The enforcement decision over every job in flight (all clusters), without acting on it. */
   async decide(now: number): Promise<{ plan: EnforcementPlan; jobs: JudgedJob[] } | null> {
-    const rules = await this.rules()
-    const budgeted = new Set(rules.map((r) => r.project))
-    const hasPriorityTerms = Object.values(this.#config.projects).some((p) => p.deadline || p.share)
-    if (budgeted.size === 0 && !hasPriorityTerms) return null
-    const [entries, inFlight] = await Promise.all([
-      this.#store.budgets.listEntries(),
-      this.#store.budgets.listInFlight(),
-    ])
-    const readable = readableEntries(entries)
-    const { projects, problems } = await projectPriorityInputs(
-      this.#config,
-      this.#store,
-      readable,
-      this.gpuWeights(),
-      now,
-    )
-    const jobs = this.#judgedJobs(inFlight, readable, now)
-    const plan = decideEnforcement(
-      {
-        projects,
-        // the whole ledger: the decision names the entries it cannot read, and whose budget they make unjudgeable
-        budget: { kind: 'ledger', rules, entries, gpuWeights: this.gpuWeights() },
-        jobs: jobs.map((j) => j.job),
-        runningAtHardCap: this.#config.enforcement.runningAtHardCap,
-        problems,
-      },
-      now,
-    )
-    return { plan, jobs }
+    return (await this.beginRound(now)).decide()
   }
 
+  /** A round of its own for one cluster's enforcement, at most once a second per cluster. */
   async enforce(clusterName: string, adapter: SchedulerAdapter, now: number): Promise<EnforcementOutcome | null> {
     const last = this.#enforcedAt.get(clusterName)
     if (last !== undefined && now - last < MIN_ENFORCE_INTERVAL_MS && now >= last) return null
     this.#enforcedAt.set(clusterName, now)
-    const decided = await this.decide(now)
-    if (!decided) return null
-    const byKey = new Map(decided.jobs.map((j) => [j.attempt.submissionKey, j]))
-    const failures: string[] = []
-    let applied = 0
-    const at = new Date(now).toISOString()
-    for (const action of decided.plan.actions) {
-      const judged = byKey.get(action.attemptKey)
-      if (!judged || judged.attempt.cluster !== clusterName) continue
-      const jobId = asNativeJobId(action.jobId)
-      try {
-        switch (action.kind) {
-          case 'requeue': {
-            // checkpoint and stop: the exit 85 resumes the task, and admission submits it held
-            if (this.#signalled.has(action.attemptKey)) continue
-            const signal = judged.definition.checkpoint?.signal
-            if (!signal || !adapter.capabilities.signal) continue
-            await adapter.control([jobId], { kind: 'signal', signal })
-            this.#signalled.add(action.attemptKey)
-            break
-          }
-          case 'cancel':
-            await adapter.cancel([jobId])
-            break
-          case 'hold':
-            if (!adapter.capabilities.hold) continue
-            await adapter.control([jobId], { kind: 'hold' })
-            await this.#store.budgets.markAttempt(action.attemptKey, { heldReason: action.reason })
-            break
-          case 'release':
-            if (!adapter.capabilities.hold) continue
-            await adapter.control([jobId], { kind: 'release' })
-            await this.#store.budgets.markAttempt(action.attemptKey, { heldReason: null })
-            break
-          case 'setNice':
-            if (!adapter.capabilities.priority) continue
-            await adapter.control([jobId], { kind: 'nice', nice: action.nice })
-            await this.#store.budgets.markAttempt(action.attemptKey, { nice: action.nice })
-            break
-        }
-        applied++
-        if (action.kind !== 'setNice') {
-          await this.#store.appendEvent(
-            judged.attempt.runId,
-            {
-              type: `budget:${action.kind}` as never,
-              taskId: judged.attempt.taskId,
-              message: `${action.kind} job ${action.jobId}: ${action.reason}`,
-              data: { jobId: action.jobId, attempt: judged.attempt.attempt },
-            },
-            at,
-          )
-        }
-      } catch (error) {
-        failures.push(`${action.kind} ${action.jobId}: ${error instanceof Error ? error.message : String(error)}`)
-      }
-    }
-    return { plan: decided.plan, applied, failures, problems: decided.plan.problems }
+    return (await this.beginRound(now)).enforce(clusterName, adapter)
   }
-
-  /**
-   * What in-flight jobs may still use at worst: a running job's rate over what is left of its time
-   * limit counted from its last charge (what it used since is not in the ledger yet).
-   */
-  #commitments(inFlight: readonly InFlightAttempt[], entries: BudgetLedger): Commitment[] {
-    const weights = this.gpuWeights()
-    const lastCharged = lastChargeBySubmission(entries)
-    const commitments: Commitment[] = []
-    for (const attempt of inFlight) {
-      // a held job commits nothing until it is released (admission re-checks it then)
-      if (attempt.project === null || attempt.heldReason !== null || attempt.state === 'held') continue
-      const definition = attempt.pipeline.tasks.find((t) => t.name === attempt.group)
-      if (!definition) continue
-      const resources = attemptResources(definition, attempt.overrides)
-      commitments.push({
-        project: attempt.project,
-        user: attempt.user,
-        rate: requestedRate(resources, weights[attempt.project] ?? {}),
-        elapsedSeconds: chargedSeconds(attempt, lastCharged),
-        timeLimitSeconds: resources.timeLimitSeconds,
-      })
-    }
-    return commitments
-  }
-
-  #judgedJobs(inFlight: readonly InFlightAttempt[], entries: BudgetLedger, now: number): JudgedJob[] {
-    const weights = this.gpuWeights()
-    const lastCharged = lastChargeBySubmission(entries)
-    const paths = new Map<string, Map<string, number>>()
-    const jobs: JudgedJob[] = []
-    for (const attempt of inFlight) {
-      if (attempt.project === null || attempt.jobId === null) continue
-      if (isTerminalJobState(attempt.state as JobState) || attempt.state === 'submitting') continue
-      const definition = attempt.pipeline.tasks.find((t) => t.name === attempt.group)
-      if (!definition) continue
-      let runPaths = paths.get(attempt.runId)
-      if (!runPaths) {
-        runPaths = computePriorities(attempt.pipeline)
-        paths.set(attempt.runId, runPaths)
-      }
-      const resources = attemptResources(definition, attempt.overrides)
-      const running = attempt.state === 'running' || attempt.state === 'completing'
-      const held = attempt.state === 'held' || attempt.heldReason !== null
-      const rate = requestedRate(resources, weights[attempt.project] ?? {})
-      const elapsed = running && attempt.startedAt ? Math.max(0, (now - Date.parse(attempt.startedAt)) / 1000) : 0
-      // what it used since its last charge: not in the ledger yet, but spent
-      const uncharged = running ? Math.max(0, elapsed - chargedSeconds(attempt, lastCharged)) : 0
-      jobs.push({
-        attempt,
-        definition,
-        job: {
-          jobId: attempt.jobId,
-          attemptKey: attempt.submissionKey,
-          runId: attempt.runId,
-          taskId: attempt.taskId,
-          project: attempt.project,
-          user: attempt.user,
-          state: running ? 'running' : held ? 'held' : 'pending',
-          heldByRpo: attempt.heldReason !== null,
-          currentNice: attempt.nice,
-          gpuType: resources.gpus?.types[0] ?? null,
-          gpus: resources.gpus?.count ?? 0,
-          rate,
-          elapsedSeconds: elapsed,
-          unchargedHours: scaleTresHours(rate, uncharged / 3600),
-          timeLimitSeconds: resources.timeLimitSeconds,
-          checkpointable: definition.checkpoint !== null,
-          readySince: attempt.submittedAt,
-          criticalPathSeconds: runPaths.get(attempt.group) ?? 0,
-        },
-      })
-    }
-    return jobs
-  }
-}
-
-/** Per submission key, when its job was last charged (epoch ms). */
-function lastChargeBySubmission(entries: BudgetLedger): Map<string, number> {
-  const last = new Map<string, number>()
-  for (const entry of entries) {
-    if (entry.kind !== 'charge' || !entry.usageKey) continue
-    const key = entry.usageKey.slice(0, entry.usageKey.lastIndexOf('@'))
-    const at = Date.parse(entry.at)
-    if (!(at <= (last.get(key) ?? Number.NEGATIVE_INFINITY))) last.set(key, at)
-  }
-  return last
-}
-
-/** How much of a running job's time the ledger already holds: from its start to its last charge. */
-function chargedSeconds(attempt: InFlightAttempt, lastCharged: ReadonlyMap<string, number>): number {
-  if (!attempt.startedAt) return 0
-  const last = lastCharged.get(attempt.submissionKey)
-  return last === undefined ? 0 : Math.max(0, (last - Date.parse(attempt.startedAt)) / 1000)
 }

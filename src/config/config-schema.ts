@@ -179,6 +179,11 @@ export const ConfigSchema = z.strictObject({
         .describe(
           'A running job that reaches a hard cap and cannot checkpoint: let it finish (the cap is crossed by what it still uses) or cancel it',
         ),
+      softCapWait: duration
+        .optional()
+        .describe(
+          'How long in-budget work waits for GPUs before running work of a project over its soft cap is checkpointed and requeued to give them back @default 5m',
+        ),
     })
     .default({ runningAtHardCap: 'finish' })
     .describe('What rpo does at a budget cap (jobs that can checkpoint are always checkpointed and held)'),

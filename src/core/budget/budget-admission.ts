@@ -246,10 +246,13 @@ class LineText {
     const totals = this.totals(line)
     const known = this.#refusals.get(suffix) ?? new Map<number, string>()
     if (known.size === 0) this.#refusals.set(suffix, known)
-    let sentence = known.get(amount)
+    // by the amount as the sentence prints it (tenths, a small integer: no boxed key, and jobs of
+    // nearly the same size share one sentence)
+    const tenths = Math.abs(amount) < 1e8 ? Math.sign(amount) * Math.round(Math.abs(amount) * 10) : Number.NaN
+    let sentence = Number.isNaN(tenths) ? undefined : known.get(tenths)
     if (sentence === undefined) {
       sentence = `${this.exceedHead}${totals}${formatAmount(amount)}${this.exceedTail}${suffix}`
-      known.set(amount, sentence)
+      if (!Number.isNaN(tenths)) known.set(tenths, sentence)
     }
     return sentence
   }

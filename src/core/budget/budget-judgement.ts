@@ -13,7 +13,7 @@ import { amountProblem, isBudgetResource } from './budget-limits.js'
 import { type BudgetPeriod, instantOf, periodWindow } from './budget-period.js'
 import { type BudgetRule, describeOwner } from './budget-rules.js'
 import { type BudgetStatus, type BudgetStatusInput, computeBudgetStatusFrom } from './budget-status.js'
-import { indexUsage } from './budget-usage.js'
+import { indexUsage, type UsageIndex } from './budget-usage.js'
 
 export interface BudgetProblem {
   readonly project: string
@@ -40,10 +40,14 @@ export function judgeBudgets(input: BudgetStatusInput): BudgetJudgement {
     if (why !== null) problems.push(budgetProblem(rule.project, rule.id, `${describeRule(rule)}: ${why}`))
   }
   const entries: LedgerEntry[] = []
+  // each entry's time is read once, here, and handed to the usage index
+  const instants: number[] = []
   for (const entry of input.entries) {
-    const why = entryProblem(entry)
+    const at = instantOf(entry.at)
+    const why = entryProblemAt(entry, at)
     if (why === null) {
       entries.push(entry)
+      instants.push(at)
       continue
     }
     for (const project of entryProjects(entry)) {
@@ -52,20 +56,22 @@ export function judgeBudgets(input: BudgetStatusInput): BudgetJudgement {
   }
   const unjudged = new Set(problems.map((p) => p.project))
   let rules = input.rules.filter((r) => !unjudged.has(r.project))
-  let statuses = tryStatuses(rules, entries, input)
+  const usage = indexUsage(entries, instants)
+  let statuses = tryStatuses(rules, entries, usage, input)
   if (statuses instanceof Error) {
     // something the checks above did not foresee: find the projects it comes from, one by one
     for (const project of new Set(rules.map((r) => r.project))) {
       const alone = tryStatuses(
         rules.filter((r) => r.project === project),
         entries,
+        usage,
         input,
       )
       if (alone instanceof Error) problems.push(budgetProblem(project, project, `its status: ${alone.message}`))
     }
     const failed = new Set(problems.map((p) => p.project))
     rules = rules.filter((r) => !failed.has(r.project))
-    statuses = tryStatuses(rules, entries, input)
+    statuses = tryStatuses(rules, entries, usage, input)
     if (statuses instanceof Error) {
       const error = statuses
       for (const project of new Set(rules.map((r) => r.project))) {
@@ -130,9 +136,9 @@ function budgetProblem(project: string, source: string, what: string): BudgetPro
   }
 }
 
-function tryStatuses(rules: readonly BudgetRule[], entries: BudgetLedger, input: BudgetStatusInput) {
+function tryStatuses(rules: readonly BudgetRule[], entries: BudgetLedger, usage: UsageIndex, input: BudgetStatusInput) {
   try {
-    return computeBudgetStatusFrom(indexUsage(entries), { ...input, rules, entries })
+    return computeBudgetStatusFrom(usage, { ...input, rules, entries })
   } catch (error) {
     return error instanceof Error ? error : new Error(String(error))
   }
@@ -144,7 +150,11 @@ export function readableEntries(entries: BudgetLedger): LedgerEntry[] {
 }
 
 function entryProblem(entry: LedgerEntry): string | null {
-  if (Number.isNaN(instantOf(entry.at))) return `its time ${JSON.stringify(entry.at)} is not an ISO timestamp`
+  return entryProblemAt(entry, instantOf(entry.at))
+}
+
+function entryProblemAt(entry: LedgerEntry, at: number): string | null {
+  if (Number.isNaN(at)) return `its time ${JSON.stringify(entry.at)} is not an ISO timestamp`
   if (entry.kind === 'grant' && (entry.expiresAt === undefined || Number.isNaN(instantOf(entry.expiresAt)))) {
     return `its expiry ${JSON.stringify(entry.expiresAt)} is not an ISO timestamp`
   }

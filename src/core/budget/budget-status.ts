@@ -80,7 +80,17 @@ export function computeBudgetStatus(input: BudgetStatusInput): BudgetStatus[] {
 /** As computeBudgetStatus, with the usage index built once by the caller (it is the costly part). */
 export function computeBudgetStatusFrom(usage: UsageIndex, input: BudgetStatusInput): BudgetStatus[] {
   const { rules, now } = input
-  const windows = new Map(rules.map((rule) => [rule.id, periodWindow(rule.period, now)]))
+  // most rules share a period ('month'): one window each, not one per rule
+  const byPeriod = new Map<BudgetRule['period'], PeriodWindow>()
+  const windows = new Map<string, PeriodWindow>()
+  for (const rule of rules) {
+    let window = byPeriod.get(rule.period)
+    if (!window) {
+      window = periodWindow(rule.period, now)
+      byPeriod.set(rule.period, window)
+    }
+    windows.set(rule.id, window)
+  }
   const grants = computeGrantStatuses(input.entries, { rules, usage, windows, gpuWeights: input.gpuWeights, now })
   const pending = input.commitments.map((c) => ({
     commitment: c,

@@ -28,6 +28,7 @@ import type {
   EnforcementPlan,
   EnforcementSnapshot,
   JobDecision,
+  JobExplanation,
   JudgedJobs,
 } from './enforcement-snapshot.js'
 import { planNice } from './nice-levels.js'
@@ -58,7 +59,7 @@ const JOB_VIEW: TaskView<EnforcementJob> = {
 export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): EnforcementPlan {
   const judgement =
     snapshot.budget.kind === 'statuses'
-      ? { statuses: snapshot.budget.statuses, problems: [] }
+      ? { statuses: snapshot.budget.statuses, problems: snapshot.budget.problems ?? [] }
       : judgeBudgets({ ...snapshot.budget, commitments: [], now })
   const statuses = judgement.statuses
   const problems: BudgetProblem[] = [...(snapshot.problems ?? []), ...judgement.problems]
@@ -131,13 +132,7 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
     const reached = firstLine(lines[i] as readonly BookLine[], job, isHardReached)
     if (!reached) {
       const soft = overSoftLine[i]
-      judged.reason[i] = soft
-        ? sentences.say(
-            soft,
-            'soft-run',
-            () => `${softSentence(soft)}: runs while no in-budget work waits for what it holds`,
-          )
-        : 'running within its hard caps'
+      judged.reason[i] = soft ? sentences.say(soft, 'soft-run', softRunSentence) : 'running within its hard caps'
       book.reserveAmounts(lines[i] as readonly BookLine[], meter(i))
       continue
     }
@@ -210,10 +205,9 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
 
   const softStops = planSoftGiveBack(judged, snapshot, now)
   const nices = planNice(judged)
-  const projectsById = new Map(projectScores.map((p) => [p.project, p]))
-  return {
-    actions: [...stops, ...softStops, ...holds, ...releases, ...nices],
-    explanations: Array.from(ranking.order, (i) => {
+  const explain = (): JobExplanation[] => {
+    const projectsById = new Map(projectScores.map((p) => [p.project, p]))
+    return Array.from(ranking.order, (i) => {
       const job = jobs[i] as EnforcementJob
       return {
         jobId: job.jobId,
@@ -232,7 +226,17 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
         nice: judged.nice[i] ?? null,
         reason: judged.reason[i] as string,
       }
-    }),
+    })
+  }
+  let explanations: JobExplanation[] | null = null
+  return {
+    actions: [...stops, ...softStops, ...holds, ...releases, ...nices],
+    // built on first read: a tick acts on the actions alone, and 10,000 explanations are most of
+    // what a decision would otherwise allocate; `rpo explain` and reports read them
+    get explanations() {
+      explanations ??= explain()
+      return explanations
+    },
     projectScores,
     statuses,
     problems,
@@ -264,16 +268,20 @@ class RefusalEndings {
   }
 }
 
+function softRunSentence(line: BookLine): string {
+  return `${softSentence(line)}: runs while no in-budget work waits for what it holds`
+}
+
 /** Sentences about one line whose totals stay put during a pass, built once per line and outcome. */
 class LineSentences {
   readonly #known = new Map<BookLine, Map<string, string>>()
 
-  say(line: BookLine, outcome: string, build: () => string): string {
+  say(line: BookLine, outcome: string, build: (line: BookLine) => string): string {
     const byOutcome = this.#known.get(line) ?? new Map<string, string>()
     if (byOutcome.size === 0) this.#known.set(line, byOutcome)
     let sentence = byOutcome.get(outcome)
     if (sentence === undefined) {
-      sentence = build()
+      sentence = build(line)
       byOutcome.set(outcome, sentence)
     }
     return sentence

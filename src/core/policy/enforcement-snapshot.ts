@@ -44,9 +44,17 @@ export interface EnforcementJob {
 
 export type EnforcementProject = Omit<ProjectPriorityInput, 'overSoft'>
 
-/** Budget statuses as computed (their `committed` is ignored: jobs are re-reserved here), or their inputs. */
+/**
+ * Budget statuses as computed (their `committed` is ignored: jobs are re-reserved here) with the
+ * problems of the projects that could not be judged, or their inputs.
+ */
 export type EnforcementBudget =
-  | { readonly kind: 'statuses'; readonly statuses: readonly BudgetStatus[] }
+  | {
+      readonly kind: 'statuses'
+      readonly statuses: readonly BudgetStatus[]
+      /** From the same judgeBudgets call: those projects' work is held. @default none */
+      readonly problems?: readonly BudgetProblem[]
+    }
   | {
       readonly kind: 'ledger'
       readonly rules: readonly BudgetRule[]

@@ -209,8 +209,11 @@ function nodesFromReasonOrNodes(text: string | null): string | null {
 }
 
 /**
- * One observation per squeue record. squeue has no exit code (null) — for a job in a terminal state
- * prefer sacct, which has it; usage is the elapsed time only. A record without a state column yields `unknown`.
+ * One observation per squeue record. squeue prints no exit code, but COMPLETED is Slurm's name for
+ * "the job exited 0" (https://slurm.schedmd.com/squeue.html#SECTION_JOB-STATE-CODES: "terminated
+ * all processes on all nodes with an exit code of zero"), so it needs nothing from sacct to conclude. Any other
+ * ending's exit code (FAILED: 85 is "resume me") is null: sacct has it. Usage is the elapsed time
+ * only (sacct adds the allocation). A record without a state column yields `unknown`.
  * @throws ParseError when a node list cannot be expanded.
  */
 export function squeueToJobObservations(records: readonly SqueueRecord[]): JobObservation[] {
@@ -218,7 +221,7 @@ export function squeueToJobObservations(records: readonly SqueueRecord[]): JobOb
     jobId: asNativeJobId(record.jobId),
     state: record.state ?? 'unknown',
     nativeState: record.nativeState ?? '',
-    exitCode: null,
+    exitCode: record.state === 'succeeded' ? 0 : null,
     reason: record.reason,
     startedAt: record.startedAt,
     endedAt: record.endedAt,

@@ -100,6 +100,9 @@ const MAX_RESTARTS = 2
 // ends it can still count them against MaxSessions and refuse new channels for a moment
 const MAX_REFUSALS = 8
 const REFUSAL_BACKOFF: ReconnectPolicy = { maxAttempts: MAX_REFUSALS, baseDelayMs: 20, maxDelayMs: 500 }
+// `bash -s` reads a script from a pipe one byte per read(2) (so that a command in it cannot swallow
+// the rest): a batch of 1,000 sbatch, a megabyte, spent seconds on that. cat reads it in blocks
+const SCRIPT_COMMAND = `bash -c 'eval "$(cat)"'`
 
 /**
  * Create an SSH transport. Nothing connects until the first call. Connection failures throw
@@ -343,7 +346,7 @@ export function createSshTransport(options: SshTransportOptions): SshTransport {
       return run(quoteShellCommand(argv), describeArgv(argv), execOptions)
     },
     execScript(script: string, execOptions: Omit<ExecOptions, 'stdin'> = {}): Promise<ExecResult> {
-      return run('bash -s', describeScript(script), { ...execOptions, stdin: script })
+      return run(SCRIPT_COMMAND, describeScript(script), { ...execOptions, stdin: script })
     },
     readFile(path: string): Promise<string> {
       return withSftp((sftp) => readSftpFile(sftp, path))

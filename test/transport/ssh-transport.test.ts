@@ -110,6 +110,21 @@ describe('exec', () => {
     expect(await shared.execScript(script)).toMatchObject({ stdout: 'hello rpo\n', exitCode: 3 })
   })
 
+  it('runs a megabyte script of here-documents whole, and its commands do not read the script as input', async () => {
+    // the shape of a 1,000-job sbatch batch, a here-document per job (into a builtin: no fork per job)
+    const line = (i: number) => `#SBATCH --output=/w/jobs/rpo.r.t${i}.1/slurm-%j.out\n`
+    const jobs = Array.from(
+      { length: 1000 },
+      (_, i) => `mapfile -t l <<'RPO_${i}'\n${line(i).repeat(20)}RPO_${i}\nn=$((n + \${#l[@]}))`,
+    )
+    const script = `set -u\nn=0\n${jobs.join('\n')}\ncat\necho "$n lines, last: \${l[19]}"\n`
+    expect(script.length).toBeGreaterThan(1_000_000)
+    const result = await shared.execScript(script, { timeoutMs: 60_000 })
+    expect(result.exitCode, result.stderr).toBe(0)
+    // `cat` found its input at its end, not the script's last line
+    expect(result.stdout).toBe(`20000 lines, last: ${line(999).trim()}\n`)
+  })
+
   it('reports a missing program as exit 127, not an error', async () => {
     const result = await shared.exec(['rpo-no-such-program'])
     expect(result.exitCode).toBe(127)

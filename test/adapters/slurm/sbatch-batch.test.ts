@@ -10,6 +10,7 @@ import { buildBatchSubmitScript, parseBatchSubmitOutput } from '../../../adapter
 import { renderSlurmScript, SLURM_JOB_TEMPLATE_FILE } from '../../../adapters/slurm/slurm-script.js'
 import { RpoError } from '../../../src/core/errors.js'
 import { asSubmissionKey, type JobSubmission } from '../../../src/scheduler/scheduler-adapter.js'
+import { runWithFakeSbatch } from './fake-sbatch.js'
 
 const ROOT = join(import.meta.dirname, '../../..')
 const TEMPLATE = readFileSync(join(ROOT, SLURM_JOB_TEMPLATE_FILE), 'utf8')
@@ -75,5 +76,47 @@ describe('buildBatchSubmitScript with hostile values', () => {
   it('refuses a folder path with a newline (sbatch reads #SBATCH lines itself) before anything runs', () => {
     const lines = job({ jobDir: `${WORK}/jobs/a\n$(touch ${PWNED})` })
     expect(() => renderSlurmScript(TEMPLATE, lines)).toThrow(RpoError)
+  })
+})
+
+describe('the batch answer', () => {
+  const plain = (key: string, marker = '', after: string[] = []): { job: JobSubmission; script: string } => {
+    const submission = job({
+      submissionKey: asSubmissionKey(key),
+      workDir: WORK,
+      jobDir: `${WORK}/jobs/${key}`,
+      dependsOn: after.map((up) => ({ submissionKey: asSubmissionKey(up), jobId: null, condition: 'succeeded' })),
+    })
+    return { job: submission, script: `#!/bin/bash\n${marker}\ntrue\n` }
+  }
+
+  it('takes the id after a warning, wires it into a dependent, and skips the dependent of a refused job', () => {
+    const batch = [
+      plain('rpo.r1.warned.1', '# fake-sbatch: warn'),
+      plain('rpo.r1.after-warned.1', '', ['rpo.r1.warned.1']),
+      plain('rpo.r1.refused.1', '# fake-sbatch: refuse'),
+      plain('rpo.r1.after-refused.1', '', ['rpo.r1.refused.1']),
+    ]
+    const run = runWithFakeSbatch(buildBatchSubmitScript(batch))
+    expect(run.status, run.stderr).toBe(0)
+    expect(parseBatchSubmitOutput(run.stdout, batch)).toEqual([
+      { kind: 'submitted', submissionKey: 'rpo.r1.warned.1', jobId: '700' },
+      { kind: 'submitted', submissionKey: 'rpo.r1.after-warned.1', jobId: '701' },
+      {
+        kind: 'rejected',
+        submissionKey: 'rpo.r1.refused.1',
+        message:
+          'Batch job submission failed: Invalid account or account/partition combination specified sbatch: error: (second line)',
+      },
+      {
+        kind: 'rejected',
+        submissionKey: 'rpo.r1.after-refused.1',
+        message: 'an upstream job of this batch was refused',
+      },
+    ])
+    expect(run.argv.get('701')).toContain('--dependency=afterok:700')
+    // sbatch was called for the three others only, and the scratch file for its answers is gone
+    expect([...run.argv.keys()]).toEqual(['700', '701'])
+    expect(run.leftInTmp).toEqual([])
   })
 })

@@ -1,6 +1,9 @@
 // The Slurm adapter's poll when accounting lags: squeue already says a job ended, sacct has no final
-// record yet. The exit code matters (85 means "checkpointed, resume me"), so the job is reported
-// completing until sacct catches up — or, past a grace period, as squeue says.
+// record yet. The exit code matters (85 means "checkpointed, resume me"), so a failed job is reported
+// completing until sacct catches up — or, past a grace period, as squeue says. A COMPLETED job exited
+// 0 by definition: it is concluded from squeue at once, and sacct's figures are taken when they are there.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { SlurmAdapter } from '../../../adapters/slurm/slurm-adapter.js'
 import { SQUEUE_COLUMNS, SQUEUE_DELIMITER } from '../../../adapters/slurm/squeue-parser.js'
@@ -36,11 +39,17 @@ function squeueLine(id: string, state: string, endMs: number): string {
   return SQUEUE_COLUMNS.map((c) => values[c] ?? '').join(SQUEUE_DELIMITER)
 }
 
+/** squeue answers `squeue`; sacct answers `sacct` (nothing: its record has not arrived yet). */
 class LaggingAccounting implements Pick<Transport, 'exec' | 'close'> {
-  constructor(readonly squeue: string) {}
+  readonly asked: string[] = []
+  constructor(
+    readonly squeue: string,
+    readonly sacct = '',
+  ) {}
   async exec(argv: readonly string[]): Promise<ExecResult> {
     const command = argv.find((a) => a === 'squeue' || a === 'sacct' || a === 'date')
-    const stdout = command === 'date' ? '+0000\n' : command === 'squeue' ? `${this.squeue}\n` : ''
+    if (command !== undefined) this.asked.push(command)
+    const stdout = command === 'date' ? '+0000\n' : command === 'squeue' ? `${this.squeue}\n` : this.sacct
     return { exitCode: 0, signal: null, stdout, stderr: '' }
   }
   async close(): Promise<void> {}
@@ -48,6 +57,9 @@ class LaggingAccounting implements Pick<Transport, 'exec' | 'close'> {
 
 const adapterWith = (squeue: string) =>
   new SlurmAdapter({ transport: new LaggingAccounting(squeue) as unknown as Transport })
+
+const TESTBED = join(import.meta.dirname, 'fixtures', 'testbed-22.05')
+const fixture = (name: string) => readFileSync(join(TESTBED, name), 'utf8')
 
 describe('SlurmAdapter.poll while sacct lags', () => {
   it('reports a job that just ended as completing until accounting has its exit code', async () => {
@@ -57,8 +69,26 @@ describe('SlurmAdapter.poll while sacct lags', () => {
   })
 
   it('takes squeue’s word once the grace period is over (accounting may be off)', async () => {
-    const [job] = await adapterWith(squeueLine('42', 'COMPLETED', Date.now() - 5 * 60_000)).poll([asNativeJobId('42')])
-    expect(job).toMatchObject({ jobId: '42', state: 'succeeded', exitCode: null })
+    const [job] = await adapterWith(squeueLine('42', 'FAILED', Date.now() - 5 * 60_000)).poll([asNativeJobId('42')])
+    expect(job).toMatchObject({ jobId: '42', state: 'failed', exitCode: null })
+  })
+
+  it('concludes a job squeue reports COMPLETED at once: succeeded, exit 0, without sacct’s record', async () => {
+    const transport = new LaggingAccounting(squeueLine('44', 'COMPLETED', Date.now() - 1000))
+    const adapter = new SlurmAdapter({ transport: transport as unknown as Transport })
+    const [job] = await adapter.poll([asNativeJobId('44')])
+    expect(job).toMatchObject({ jobId: '44', state: 'succeeded', exitCode: 0, usage: { elapsedSeconds: 5 } })
+    // sacct was still asked, for the usage it has once its record is there
+    expect(transport.asked).toContain('sacct')
+  })
+
+  it('takes accounting’s figures for a COMPLETED job when sacct already has its record', async () => {
+    // the testbed's job 65 (`echo ok`) as squeue and sacct printed it once it had ended
+    const transport = new LaggingAccounting(fixture('squeue-final.txt').trimEnd(), fixture('sacct-final.txt'))
+    const adapter = new SlurmAdapter({ transport: transport as unknown as Transport })
+    const [job] = await adapter.poll([asNativeJobId('65')])
+    expect(job).toMatchObject({ jobId: '65', state: 'succeeded', exitCode: 0 })
+    expect(job?.usage?.allocTres).toMatchObject({ cpu: 1, node: 1 })
   })
 
   it('does not wait for the exit code of a job that was cancelled', async () => {

@@ -1,10 +1,14 @@
 // Sweeps as job arrays: which instances are combined, the script each array task runs, and how the
 // batch answer maps back to one job id per instance.
 import { spawnSync } from 'node:child_process'
-import { describe, expect, it } from 'vitest'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { buildBatchSubmitScript, parseBatchSubmitOutput } from '../../../adapters/slurm/sbatch-batch.js'
 import { groupIntoUnits, renderSlurmArrayScript } from '../../../adapters/slurm/slurm-array.js'
 import { asNativeJobId, asSubmissionKey, type JobSubmission } from '../../../src/scheduler/scheduler-adapter.js'
+import { runWithFakeSbatch } from './fake-sbatch.js'
 
 function instance(index: number, overrides: Partial<JobSubmission> = {}): JobSubmission {
   const key = asSubmissionKey(`rpo.r1.train.${index}.1`)
@@ -74,9 +78,13 @@ describe('renderSlurmArrayScript', () => {
 
 describe('array units in a submission batch', () => {
   it('wires a dependent on every instance and maps the answer to <array id>_<index> per instance', () => {
-    const members = [instance(0), instance(1)]
+    // job folders the batch can create: it runs below against a fake sbatch
+    const work = mkdtempSync(join(tmpdir(), 'rpo-array-batch-'))
+    onTestFinished(() => rmSync(work, { recursive: true, force: true }))
+    const at = (index: number): Partial<JobSubmission> => ({ workDir: work, jobDir: `${work}/jobs/${index}` })
+    const members = [instance(0, at(0)), instance(1, at(1))]
     const report: JobSubmission = {
-      ...instance(9),
+      ...instance(9, at(9)),
       submissionKey: asSubmissionKey('rpo.r1.report.1'),
       array: undefined,
       dependsOn: members.map((m) => ({ submissionKey: m.submissionKey, jobId: null, condition: 'succeeded' as const })),
@@ -85,8 +93,11 @@ describe('array units in a submission batch', () => {
     const text = buildBatchSubmitScript(units, 'seed')
     expect(spawnSync('bash', ['-n'], { input: text }).status).toBe(0)
     expect(text).toContain('"--dependency=afterok:${id_0}_0:${id_0}_1"')
-    expect(text).toContain('echo "rpo-array 0 $id_0"')
-    const results = parseBatchSubmitOutput('rpo-array 0 700\nrpo-job 1 701\n', units)
+    const run = runWithFakeSbatch(text)
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stdout).toBe('rpo-array 0 700\nrpo-job 1 701\n')
+    expect(run.argv.get('701')).toContain('--dependency=afterok:700_0:700_1')
+    const results = parseBatchSubmitOutput(run.stdout, units)
     expect(results).toEqual([
       { kind: 'submitted', submissionKey: 'rpo.r1.train.0.1', jobId: asNativeJobId('700_0') },
       { kind: 'submitted', submissionKey: 'rpo.r1.train.1.1', jobId: asNativeJobId('700_1') },

@@ -180,6 +180,12 @@ describe('parseSqueue on every shared squeue fixture', () => {
       FAILED: 'failed',
       COMPLETED: 'succeeded',
     })
+    // COMPLETED is Slurm's "exited 0": only it carries an exit code; every other ending waits for sacct's
+    const exitCodes = Object.fromEntries(
+      squeueToJobObservations(records).map((found) => [found.nativeState, found.exitCode]),
+    )
+    expect(exitCodes).toMatchObject({ COMPLETED: 0, FAILED: null, TIMEOUT: null, NODE_FAIL: null, PREEMPTED: null })
+    expect(Object.entries(exitCodes).filter(([, code]) => code !== null)).toEqual([['COMPLETED', 0]])
   })
 
   it('rivos_exporter: a JSON-lines template, not a delimited format — refused as such', () => {
@@ -227,10 +233,14 @@ describe('parseSqueue on the 22.05 testbed (rpo format)', () => {
     const observations = squeueToJobObservations(records)
     expect(observations.find((found) => found.jobId === '65')).toMatchObject({
       state: 'succeeded',
-      exitCode: null,
+      exitCode: 0,
       nodes: ['cpu1'],
       name: 'rpo-fx-ok',
     })
+    // a step that failed inside a job whose script exited 0 (69) does not change the job's exit code
+    expect(observations.find((found) => found.jobId === '69')).toMatchObject({ state: 'succeeded', exitCode: 0 })
+    expect(observations.find((found) => found.jobId === '67')).toMatchObject({ state: 'failed', exitCode: null })
+    expect(observations.find((found) => found.jobId === '75')).toMatchObject({ state: 'timeout', exitCode: null })
   })
 
   it('recognises the stderr of a purged job id', () => {

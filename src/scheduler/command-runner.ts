@@ -66,7 +66,7 @@ export class CommandRunner {
   }
 
   /**
-   * Run one script (`bash -s`); its answer is the caller's to read, except a failure of the shell
+   * Run one script (bash, from stdin); its answer is the caller's to read, except a failure of the shell
    * itself: `label` names the script in errors.
    */
   async runScript(

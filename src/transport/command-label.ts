@@ -13,7 +13,7 @@ export function describeArgv(argv: readonly string[]): string {
   return text.length > MAX_LABEL_CHARS ? `${text.slice(0, MAX_LABEL_CHARS - 3)}...` : text
 }
 
-/** A script run with `bash -s`, named by its size rather than its text (which can be long). */
+/** A script run by bash from stdin, named by its size rather than its text (which can be long). */
 export function describeScript(script: string): string {
-  return `bash -s (a ${script.length}-character script)`
+  return `bash script (a ${script.length}-character script)`
 }

@@ -40,7 +40,14 @@ export function createLocalTransport(options: LocalTransportOptions = {}): Trans
       return runProcess(program, args, describeArgv(argv), execOptions, options)
     },
     execScript(script: string, execOptions: Omit<ExecOptions, 'stdin'> = {}): Promise<ExecResult> {
-      return runProcess('bash', ['-s'], describeScript(script), { ...execOptions, stdin: script }, options)
+      // read whole, as over SSH: `bash -s` reads a piped script one byte per read(2) (see ssh-transport.ts)
+      return runProcess(
+        'bash',
+        ['-c', 'eval "$(cat)"'],
+        describeScript(script),
+        { ...execOptions, stdin: script },
+        options,
+      )
     },
     readFile(path: string): Promise<string> {
       return readFile(path, 'utf8')

@@ -34,7 +34,7 @@ export interface Transport {
    * errors are for not being able to run the command at all (`TransportError`).
    */
   exec(argv: readonly string[], options?: ExecOptions): Promise<ExecResult>
-  /** Run one shell script text with `bash -s` (the script arrives on stdin). */
+  /** Run one shell script text with bash (the script arrives on stdin and is read whole before it runs). */
   execScript(script: string, options?: Omit<ExecOptions, 'stdin'>): Promise<ExecResult>
   readFile(path: string): Promise<string>
   /** Write atomically where the target allows (temp file + rename). Creates parent directories. */

@@ -78,7 +78,7 @@ describe('exec', () => {
     expect(result.stdout.split('\0').slice(0, -1)).toEqual(words)
   })
 
-  it('feeds stdin, and runs scripts with bash -s', async () => {
+  it('feeds stdin, and runs scripts with bash', async () => {
     expect((await transport.exec(['cat'], { stdin: 'a\nb\n' })).stdout).toBe('a\nb\n')
     // a command that never reads stdin must not fail because of it
     expect((await transport.exec(['true'], { stdin: 'x'.repeat(1_000_000) })).exitCode).toBe(0)

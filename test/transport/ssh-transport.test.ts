@@ -104,7 +104,7 @@ describe('exec', () => {
     expect(result.exitCode).toBe(0)
   })
 
-  it('feeds stdin and runs scripts with bash -s', async () => {
+  it('feeds stdin and runs scripts with bash', async () => {
     expect((await shared.exec(['cat'], { stdin: 'line 1\nline 2\n' })).stdout).toBe('line 1\nline 2\n')
     const script = 'set -eu\nname="rpo"\necho "hello $name"\nexit 3\n'
     expect(await shared.execScript(script)).toMatchObject({ stdout: 'hello rpo\n', exitCode: 3 })

@@ -37,7 +37,7 @@ export interface FakeSbatchRun {
   readonly leftInTmp: readonly string[]
 }
 
-/** Run `script` with `bash -s` (as the transports run batch scripts) against the fake sbatch. */
+/** Run `script` from stdin with bash (as the transports run batch scripts) against the fake sbatch. */
 export function runWithFakeSbatch(script: string): FakeSbatchRun {
   const root = mkdtempSync(join(tmpdir(), 'rpo-fake-sbatch-'))
   const bin = join(root, 'bin')

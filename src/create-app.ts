@@ -1,6 +1,6 @@
 /**
- * The composition root: config → store → adapter → engine. The only place that decides which
- * adapter and transport a cluster gets; everything else receives what it needs.
+ * The composition root: config → store → adapter → engine (one per cluster). The only place that
+ * decides which adapter and transport a cluster gets; everything else receives what it needs.
  */
 import { readFile } from 'node:fs/promises'
 import os from 'node:os'
@@ -12,7 +12,8 @@ import { BudgetService } from './budget/budget-service.js'
 import { type LoadConfigOptions, loadConfig, type ResolvedCluster, type ResolvedConfig } from './config/load-config.js'
 import { RpoError } from './core/errors.js'
 import { parseDurationSeconds } from './core/pipeline/units.js'
-import { Engine } from './engine/engine.js'
+import { Engine, type EngineOptions } from './engine/engine.js'
+import { runRanker } from './engine/rank-runs.js'
 import { openDatabase } from './store/open-store.js'
 import { RunStore } from './store/run-store.js'
 import { CountingTransport } from './transport/counting-transport.js'
@@ -40,7 +41,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<App> {
   const store = new RunStore(await openDatabase(config.store))
   const budgets = new BudgetService(config, store)
   const engines = new Map<string, Engine>()
-  return {
+  const app: App = {
     config,
     store,
     budgets,
@@ -55,7 +56,12 @@ export async function createApp(options: CreateAppOptions = {}): Promise<App> {
           `no cluster "${name}" in ${config.file ?? 'the config'} (clusters: ${Object.keys(config.clusters).join(', ')})`,
         )
       }
-      const engine = createEngine(config, cluster, store, budgets, options.clock)
+      const engine = createEngine(config, cluster, store, budgets, {
+        ...(options.clock ? { clock: options.clock } : {}),
+        rankRuns: runRanker(config, store, budgets),
+        // a run whose tasks span clusters is ticked by each of its clusters' engines
+        peer: (other) => app.engineFor(other),
+      })
       engines.set(name, engine)
       return engine
     },
@@ -64,14 +70,17 @@ export async function createApp(options: CreateAppOptions = {}): Promise<App> {
       await store.close()
     },
   }
+  return app
 }
+
+type EngineExtras = Pick<EngineOptions, 'clock' | 'rankRuns' | 'peer'>
 
 function createEngine(
   config: ResolvedConfig,
   cluster: ResolvedCluster,
   store: RunStore,
   budget: BudgetService,
-  clock?: () => number,
+  extras: EngineExtras,
 ): Engine {
   if (cluster.kind === 'local') {
     const jobsRoot = path.join(config.stateDir, 'jobs')
@@ -90,7 +99,7 @@ function createEngine(
         gpus: Object.fromEntries(cluster.gpus.map((g) => [g.type, g.count])),
       },
       budget,
-      ...(clock ? { clock } : {}),
+      ...extras,
     })
   }
   if (cluster.kind === 'slurm' || cluster.kind === 'pbs') {
@@ -146,9 +155,8 @@ function createEngine(
       readFile: (file) => readRemoteFile(transport, file),
       capacity: null,
       maxActive: raw.maxActive,
-      leaseMs: Math.max(60_000, 3 * cluster.maxPollIntervalMs),
       budget,
-      ...(clock ? { clock } : {}),
+      ...extras,
     })
   }
   throw new RpoError('internal', `no adapter for cluster kind ${JSON.stringify((cluster as { kind: string }).kind)}`)

@@ -12,14 +12,12 @@ import { PipelineSchema } from '../core/pipeline/pipeline-schema.js'
 import { formatDuration } from '../core/pipeline/units.js'
 import { type App, createApp } from '../create-app.js'
 import { requestCheckpoint } from '../engine/checkpoint-task.js'
-import { followRun } from '../engine/follow-run.js'
 import { computeRunProgress } from '../monitor/run-progress.js'
-import { startDaemon, syncOnce } from '../sync/sync-runs.js'
 import { registerBudgetCommands } from './budget-commands.js'
 import { positiveCount } from './cli-arguments.js'
 import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js'
 import { renderRunProgress, renderTable } from './format.js'
-import { ProgressReporter } from './progress-reporter.js'
+import { registerRunCommands } from './run-commands.js'
 import { type TextSink, terminalSafe } from './terminal-text.js'
 
 /** `rpo status -n`: more runs than this is a report, not a listing. */
@@ -96,86 +94,6 @@ export async function main(
     })
 
   program
-    .command('run')
-    .description('run a pipeline and follow it to the end, showing progress (reruns continue an unfinished run)')
-    .argument('<pipeline>', 'pipeline file (YAML or JSON)')
-    .option('--cluster <name>', 'target cluster from the config')
-    .option('--new', 'start a new run even if an unfinished run of the same file exists')
-    .option('--json', 'print the final run summary as JSON on stdout')
-    .option('-q, --quiet', 'no progress lines, only the summary')
-    .action(async (file: string, options: { cluster?: string; new?: boolean; json?: boolean; quiet?: boolean }) => {
-      const loaded = loadPipelineFile(file)
-      exitCode = await withApp(async (app) => {
-        const engine = await app.engineFor(options.cluster ?? loaded.pipeline.cluster)
-        const reporter = new ProgressReporter({ stream: terminal.stderr })
-        const detach = options.quiet ? () => undefined : reporter.attach(engine.events)
-        const { run, resumed } = await engine.startRun(loaded, { resume: !options.new })
-        if (!options.quiet) {
-          reporter.line(
-            resumed
-              ? `continuing run ${run.id} (same pipeline file, unfinished)`
-              : `started run ${run.id} with ${loaded.instances.length} task(s) on ${run.cluster}`,
-          )
-        }
-        const controller = new AbortController()
-        let interrupts = 0
-        const onSignal = () => {
-          interrupts++
-          if (interrupts > 1) {
-            io.stderr.write('\nforced exit: running tasks may still be running; `rpo status` shows them\n')
-            process.exit(ExitCode.interrupted)
-          }
-          io.stderr.write('\ninterrupting: stopping running tasks (Ctrl-C again to force)...\n')
-          controller.abort()
-        }
-        process.on('SIGINT', onSignal)
-        process.on('SIGTERM', onSignal)
-        const cluster = app.config.clusters[run.cluster]
-        try {
-          const state = await followRun(engine, run.id, {
-            pollIntervalMs: cluster?.pollIntervalMs ?? 1000,
-            maxPollIntervalMs: cluster?.kind === 'local' ? cluster.pollIntervalMs : cluster?.maxPollIntervalMs,
-            signal: controller.signal,
-            onTick: async () => {
-              if (options.quiet) return
-              const { run: record, snapshot } = await app.store.loadSnapshot(run.id)
-              reporter.status(computeRunProgress(record, snapshot, Date.now()))
-            },
-            onTransientError: (error) => reporter.line(`! ${error.message} (retrying)`),
-          })
-          if (controller.signal.aborted) {
-            const { stopped } = await engine.stopRun(run.id, 'interrupt')
-            reporter.finish()
-            io.stderr.write(
-              `interrupted: ${stopped} running task(s) stopped. Run \`rpo run ${file}\` again to continue, or \`rpo cancel ${run.id}\`.\n`,
-            )
-            return ExitCode.interrupted
-          }
-          reporter.finish()
-          detach()
-          // only `rpo cancel` (another process) cancels a run; it may still be stopping its jobs
-          if (state === 'cancelling' || state === 'cancelled') {
-            io.stderr.write(`run ${run.id} was cancelled (by rpo cancel)\n`)
-            return ExitCode.runFailed
-          }
-          const { run: record, snapshot } = await app.store.loadSnapshot(run.id)
-          const progress = computeRunProgress(record, snapshot, Date.now())
-          if (options.json) out(JSON.stringify(progress, null, 2))
-          else {
-            const where = cluster?.kind === 'local' ? app.config.stateDir : `${cluster?.raw.workDir} on ${run.cluster}`
-            out(
-              `\n${renderRunProgress(progress)}\n\nrun ${state} in ${formatDuration(progress.elapsedSeconds)}; logs and outputs under ${where}`,
-            )
-          }
-          return state === 'succeeded' ? ExitCode.ok : ExitCode.runFailed
-        } finally {
-          process.off('SIGINT', onSignal)
-          process.off('SIGTERM', onSignal)
-        }
-      })
-    })
-
-  program
     .command('compile')
     .description('print the batch scripts a run would submit, without submitting anything (dry run)')
     .argument('<pipeline>', 'pipeline file (YAML or JSON)')
@@ -206,27 +124,6 @@ export async function main(
           else
             out(`${header}\n# the local executor runs this command directly, with no batch script:\n${entry.command}\n`)
         }
-      })
-    })
-
-  program
-    .command('submit')
-    .description('start a run and return at once; `rpo sync` or `rpo daemon` moves it along')
-    .argument('<pipeline>', 'pipeline file (YAML or JSON)')
-    .option('--cluster <name>', 'target cluster from the config')
-    .option('--new', 'start a new run even if an unfinished run of the same file exists')
-    .option('--json', 'print the run as JSON')
-    .action(async (file: string, options: { cluster?: string; new?: boolean; json?: boolean }) => {
-      const loaded = loadPipelineFile(file)
-      await withApp(async (app) => {
-        const engine = await app.engineFor(options.cluster ?? loaded.pipeline.cluster)
-        const { run, resumed } = await engine.startRun(loaded, { resume: !options.new })
-        const tick = await engine.tick(run.id)
-        if (options.json) out(JSON.stringify({ runId: run.id, resumed, state: tick.state, submitted: tick.submitted }))
-        else
-          out(
-            `${resumed ? 'continuing' : 'started'} run ${run.id}: ${tick.submitted} task(s) submitted; \`rpo status ${run.id}\` to follow`,
-          )
       })
     })
 
@@ -321,6 +218,15 @@ export async function main(
     })
 
   registerBudgetCommands(program, { withApp, out, runWithTask, resolveRunId })
+  registerRunCommands(program, {
+    withApp,
+    out,
+    io,
+    terminal,
+    setExitCode: (code) => {
+      exitCode = code
+    },
+  })
 
   program
     .command('explain')
@@ -333,37 +239,6 @@ export async function main(
         const id = options.run ? await resolveRunId(app, options.run) : await runWithTask(app, taskId)
         const explanation = await explainTask(app.store, app.budgets, id, taskId, Date.now())
         out(options.json ? JSON.stringify(explanation, null, 2) : renderExplanation(explanation))
-      })
-    })
-
-  program
-    .command('sync')
-    .description('one tick for every unfinished run: poll, decide, submit (for cron)')
-    .option('--json', 'print per-run results as JSON')
-    .action(async (options: { json?: boolean }) => {
-      await withApp(async (app) => {
-        const results = await syncOnce(app)
-        if (options.json) out(JSON.stringify(results, null, 2))
-        else if (results.length === 0) out('no unfinished runs')
-        else
-          out(
-            renderTable(
-              ['RUN', 'STATE', 'SUBMITTED', 'SCHEDULER CMDS', 'NOTE'],
-              results.map((r) => [r.runId, r.state, String(r.submitted), String(r.schedulerCommands), r.error ?? '']),
-            ),
-          )
-        if (results.some((r) => r.error)) exitCode = ExitCode.storeError
-      })
-    })
-
-  program
-    .command('daemon')
-    .description("keep every run moving on the config's sync.schedule (node-cron) until SIGTERM/SIGINT")
-    .action(async () => {
-      await withApp(async (app) => {
-        io.stderr.write(`rpo daemon: syncing on "${app.config.sync.schedule}" with ${app.store.description}\n`)
-        await startDaemon(app, { log: (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`) })
-        io.stderr.write('rpo daemon: stopped\n')
       })
     })
 

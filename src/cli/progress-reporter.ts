@@ -28,31 +28,40 @@ export class ProgressReporter {
     this.#clock = options.clock ?? Date.now
   }
 
-  attach(events: EngineEvents): () => void {
+  /**
+   * Print `events` as they come; with `runId`, only that run's: an engine ticks a whole cluster, so
+   * it also reports the other runs it moves. Errors that concern the whole cluster are printed too.
+   */
+  attach(events: EngineEvents, runId?: string): () => void {
+    const mine = (e: object) => {
+      const of = (e as { readonly runId?: string }).runId
+      return runId === undefined || of === undefined || of === runId
+    }
+    const on: EngineEvents['on'] = (name, listener) => events.on(name, (e) => (mine(e) ? listener(e) : undefined))
     const offs = [
-      events.on('task:submitted', (e) =>
+      on('task:submitted', (e) =>
         this.line(`→ ${e.taskId} submitted${e.attempt > 1 ? ` (attempt ${e.attempt})` : ''}`),
       ),
-      events.on('task:started', (e) => this.line(`▶ ${e.taskId} started`)),
-      events.on('task:succeeded', (e) => this.line(`✓ ${e.taskId} succeeded`)),
-      events.on('task:failed', (e) => this.line(`✗ ${e.taskId} failed: ${e.message}`)),
-      events.on('task:retrying', (e) => this.line(`↻ ${e.taskId} ${e.message}`)),
-      events.on('task:resuming', (e) => this.line(`⟳ ${e.taskId} ${e.message}`)),
-      events.on('task:checkpoint', (e) => this.line(`${e.data?.warning ? '!' : '⚑'} ${e.taskId} ${e.message}`)),
-      events.on('task:skipped', (e) => this.line(`- ${e.taskId} skipped: ${e.message}`)),
-      events.on('task:upstream-failed', (e) => this.line(`✗ ${e.taskId} will not run: ${e.message}`)),
-      events.on('task:cancelled', (e) => this.line(`■ ${e.taskId} cancelled`)),
-      events.on('task:expanded', (e) => this.line(`⋔ ${e.taskId} ${e.message}`)),
-      events.on('task:lost', (e) => this.line(`? ${e.taskId} ${e.message}`)),
+      on('task:started', (e) => this.line(`▶ ${e.taskId} started`)),
+      on('task:succeeded', (e) => this.line(`✓ ${e.taskId} succeeded`)),
+      on('task:failed', (e) => this.line(`✗ ${e.taskId} failed: ${e.message}`)),
+      on('task:retrying', (e) => this.line(`↻ ${e.taskId} ${e.message}`)),
+      on('task:resuming', (e) => this.line(`⟳ ${e.taskId} ${e.message}`)),
+      on('task:checkpoint', (e) => this.line(`${e.data?.warning ? '!' : '⚑'} ${e.taskId} ${e.message}`)),
+      on('task:skipped', (e) => this.line(`- ${e.taskId} skipped: ${e.message}`)),
+      on('task:upstream-failed', (e) => this.line(`✗ ${e.taskId} will not run: ${e.message}`)),
+      on('task:cancelled', (e) => this.line(`■ ${e.taskId} cancelled`)),
+      on('task:expanded', (e) => this.line(`⋔ ${e.taskId} ${e.message}`)),
+      on('task:lost', (e) => this.line(`? ${e.taskId} ${e.message}`)),
       // tick errors: a failed poll, a budget step, a checkpoint report; the engine carries on each time
-      events.on('poll:error', (e) =>
+      on('tick:error', (e) => {
         this.line(
-          e.code === 'budget-invalid'
-            ? `! budget problem: ${e.message}`
-            : `! ${e.message} (${e.code}); will retry next tick`,
-        ),
-      ),
-      events.on('submit:error', (e) => this.line(`! submission failed (${e.code}): ${e.message}`)),
+          e.cause.code === 'budget-invalid'
+            ? `! budget problem: ${e.cause.message}`
+            : `! ${e.cause.message} (${e.cause.code}); will retry next tick`,
+        )
+      }),
+      on('submit:error', (e) => this.line(`! submission failed (${e.code}): ${e.message}`)),
     ]
     return () => {
       for (const off of offs) off()

@@ -4,7 +4,6 @@
  * checkpoints (events.jsonl, checkpoint-report.ts) into task:checkpoint events.
  */
 import path from 'node:path'
-import { isRpoError } from '../core/errors.js'
 import { isTerminalJobState, type JobState } from '../core/job/job-state.js'
 import type { ResolvedCheckpoint, ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import type { AttemptSnapshot, RunSnapshot } from '../core/scheduling/run-snapshot.js'
@@ -60,10 +59,9 @@ export async function warnBeforeLimit(
         new Date(now).toISOString(),
       )
     } catch (error) {
-      deps.events.emit('poll:error', {
+      deps.events.tickError('warn', error, {
         runId: run.id,
-        code: isRpoError(error) ? error.code : 'internal',
-        message: `warning job ${attempt.jobId} before its time limit: ${error instanceof Error ? error.message : String(error)}`,
+        what: `warning job ${attempt.jobId} before its time limit`,
       })
     }
   }
@@ -94,11 +92,7 @@ export async function reportCheckpoints(
         })
       }
     } catch (error) {
-      deps.events.emit('poll:error', {
-        runId: run.id,
-        code: isRpoError(error) ? error.code : 'internal',
-        message: `reading ${file}: ${error instanceof Error ? error.message : String(error)}`,
-      })
+      deps.events.tickError('warn', error, { runId: run.id, what: `reading ${file}` })
     }
   }
 }

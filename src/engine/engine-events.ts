@@ -3,6 +3,7 @@
  * the engine never calls them directly.
  */
 import { EventEmitter } from 'node:events'
+import { isRpoError } from '../core/errors.js'
 
 export interface TaskEventPayload {
   readonly runId: string
@@ -30,14 +31,53 @@ export interface EngineEventMap {
   'task:cancelled': TaskEventPayload
   'task:expanded': TaskEventPayload
   'task:lost': TaskEventPayload
-  'poll:error': { readonly runId: string; readonly message: string; readonly code: string }
+  /** A step of a tick failed; the tick carried on without it and the next one tries again. */
+  'tick:error': TickErrorPayload
   'submit:error': { readonly runId: string; readonly message: string; readonly code: string }
   'sync:tick': { readonly runId: string; readonly state: string; readonly schedulerCommands: number }
+  /** One cluster round ended: how many runs it planned, jobs it submitted, scheduler commands it ran. */
+  'cluster:tick': {
+    readonly cluster: string
+    readonly runs: number
+    readonly submitted: number
+    readonly schedulerCommands: number
+  }
+}
+
+/** The steps of a cluster tick, as a tick error names them. */
+export type TickStep =
+  | 'observe'
+  | 'charge'
+  | 'rank'
+  | 'admit'
+  | 'plan'
+  | 'persist'
+  | 'act'
+  | 'enforce'
+  | 'warn'
+  | 'report'
+
+export interface TickErrorPayload {
+  readonly step: TickStep
+  readonly cause: { readonly code: string; readonly message: string }
+  /** The run it concerns; absent when it concerns the whole cluster (a poll, enforcement). */
+  readonly runId?: string
 }
 
 export type EngineEventName = keyof EngineEventMap
 
 export class EngineEvents {
+  /** A tick error from anything thrown: a typed error keeps its code, anything else is `internal`. */
+  tickError(step: TickStep, error: unknown, options: { runId?: string; what?: string; code?: string } = {}): void {
+    const message = error instanceof Error ? error.message : String(error)
+    const code = options.code ?? (isRpoError(error) ? error.code : 'internal')
+    this.emit('tick:error', {
+      step,
+      cause: { code, message: options.what ? `${options.what}: ${message}` : message },
+      ...(options.runId ? { runId: options.runId } : {}),
+    })
+  }
+
   readonly #emitter = new EventEmitter()
 
   on<K extends EngineEventName>(name: K, listener: (payload: EngineEventMap[K]) => void): () => void {

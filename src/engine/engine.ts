@@ -1,32 +1,30 @@
 /**
- * The impure tick: load a snapshot → observe (poll the adapter) → decide (the pure planner) →
- * persist the decisions (attempt intents first) → act (submit/cancel through the adapter) → emit
- * events. A crash between any two steps loses nothing: an attempt's submission key is written before
- * the scheduler is called, and on the next tick a key without a job id is looked up, never resubmitted
- * blindly.
+ * A cluster's engine (one per cluster): starting runs, the cluster tick (cluster-tick.ts composes its
+ * steps), a run's tick as its clusters' ticks, stopping runs. A crash between any two steps loses
+ * nothing: an attempt's submission key is written before the scheduler is called, and on the next
+ * tick a key without a job id is looked up, never resubmitted blindly.
  */
 import { randomUUID } from 'node:crypto'
 import type { BudgetGate } from '../budget/budget-service.js'
 import type { LoadedPipeline } from '../config/load-pipeline.js'
-import { isRpoError, RpoError, StoreError } from '../core/errors.js'
+import { RpoError } from '../core/errors.js'
 import { explainUnsatisfiable } from '../core/scheduling/capacity.js'
-import { type PlannedEvent, type PlanOptions, planTick } from '../core/scheduling/plan-tick.js'
-import type { AttemptObservation, Capacity, RunSnapshot, RunState } from '../core/scheduling/run-snapshot.js'
-import { TERMINAL_RUN_STATES } from '../core/scheduling/run-snapshot.js'
+import type { PlanOptions } from '../core/scheduling/plan-tick.js'
+import type { Capacity, RunState } from '../core/scheduling/run-snapshot.js'
 import { currentUser } from '../current-user.js'
 import type { ChangeNotifier } from '../scheduler/change-notifier.js'
-import { asNativeJobId, type Inventory, type SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
+import type { Inventory, SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
 import type { ScriptRenderer } from '../scheduler/script-renderer.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
 import type { CommandCounter } from '../transport/counting-transport.js'
-import { type CheckpointWatchDeps, reportCheckpoints, warnBeforeLimit } from './checkpoint-watch.js'
+import type { CheckpointWatchDeps } from './checkpoint-watch.js'
+import { type ClusterTickDeps, type ClusterTickResult, tickCluster } from './cluster-tick.js'
 import { type CompiledJob, compilePipeline } from './compile-run.js'
 import { EngineEvents } from './engine-events.js'
-import { Leases } from './leases.js'
-import { liveAttempts, observeAttempts } from './observe-step.js'
-import { planWrite } from './persist-step.js'
+import { CLUSTER_LEASE_MS, Leases, runLease } from './leases.js'
+import type { TickResult } from './report-step.js'
+import { clustersOf, taskCluster } from './run-clusters.js'
 import { type StopMode, stopRun } from './stop-run.js'
-import { submitPlanned } from './submit-step.js'
 
 export interface EngineOptions {
   readonly store: RunStore
@@ -46,8 +44,12 @@ export interface EngineOptions {
   readonly clock?: () => number
   readonly owner?: string
   readonly lostAfterMissedPolls?: number
-  /** How long a tick's claim on a run lasts; must exceed the longest poll interval. @default 60000 */
+  /** How long a round's claim on the cluster lasts (renewed while the round runs). @default CLUSTER_LEASE_MS */
   readonly leaseMs?: number
+  /** Each run's rank for a round (higher first): the policy score (rank-runs.ts). */
+  readonly rankRuns?: ClusterTickDeps['rankRuns']
+  /** The engine of another cluster, for a run whose tasks span clusters (createApp's engineFor). */
+  readonly peer?: (clusterName: string) => Promise<Engine>
   /** Who starts runs here (per-user budgets): $RPO_USER, else the login name. */
   readonly user?: string
   /** Budgets: charging, admission and enforcement (absent: nothing is budgeted). */
@@ -60,18 +62,7 @@ export interface EngineOptions {
   readonly renderer?: ScriptRenderer
 }
 
-export type { CompiledJob }
-
-export interface TickResult {
-  readonly runId: string
-  readonly state: RunState
-  readonly submitted: number
-  /** Task and attempt transitions this tick decided (0: nothing moved). */
-  readonly changes: number
-  readonly schedulerCommands: number
-}
-
-const DEFAULT_LEASE_MS = 60_000
+export type { ClusterTickResult, CompiledJob, TickResult }
 
 export class Engine {
   readonly events = new EngineEvents()
@@ -108,17 +99,13 @@ export class Engine {
     return this.#options.store
   }
 
-  get adapter(): SchedulerAdapter {
-    return this.#options.adapter
-  }
-
   /** What tells a follower that a job may have changed; null where only polling tells. */
   get changes(): ChangeNotifier | null {
     return this.#options.changes ?? null
   }
 
-  #commandsRun(): number {
-    return this.#options.commands?.commandsRun ?? 0
+  get adapter(): SchedulerAdapter {
+    return this.#options.adapter
   }
 
   async inventory(): Promise<Inventory> {
@@ -126,13 +113,39 @@ export class Engine {
     return this.#inventory
   }
 
-  /** Reject tasks no node of the target can ever run, naming each. */
+  /**
+   * Reject tasks no node of their cluster can ever run, naming each, and tasks naming a cluster
+   * the config does not have. A task's own `cluster:` is checked against that cluster's inventory.
+   */
   async checkFeasible(loaded: LoadedPipeline): Promise<void> {
-    const inventory = await this.inventory()
-    const problems = loaded.pipeline.tasks
-      .map((task) => ({ task, why: explainUnsatisfiable(inventory, task.resources) }))
-      .filter((p) => p.why !== null)
-      .map((p) => `${loaded.file}: tasks.${p.task.name}.resources: ${p.why} (cluster "${this.#options.clusterName}")`)
+    const home = { cluster: this.#options.clusterName }
+    const byCluster = new Map<string, LoadedPipeline['pipeline']['tasks'][number][]>()
+    for (const task of loaded.pipeline.tasks) {
+      const name = taskCluster(home, task)
+      byCluster.set(name, [...(byCluster.get(name) ?? []), task])
+    }
+    const problems: string[] = []
+    for (const [name, tasks] of byCluster) {
+      let engine: Engine | undefined = this
+      try {
+        if (name !== this.#options.clusterName) engine = await this.#options.peer?.(name)
+      } catch (error) {
+        const why = error instanceof Error ? error.message : String(error)
+        problems.push(...tasks.map((t) => `${loaded.file}: tasks.${t.name}.cluster: ${why}`))
+        continue
+      }
+      if (!engine) {
+        problems.push(
+          ...tasks.map((t) => `${loaded.file}: tasks.${t.name}.cluster: cluster "${name}" is not known here`),
+        )
+        continue
+      }
+      const inventory = await engine.inventory()
+      for (const task of tasks) {
+        const why = explainUnsatisfiable(inventory, task.resources)
+        if (why !== null) problems.push(`${loaded.file}: tasks.${task.name}.resources: ${why} (cluster "${name}")`)
+      }
+    }
     if (problems.length > 0) throw new RpoError('resources-unsatisfiable', problems.join('\n'))
   }
 
@@ -184,49 +197,58 @@ export class Engine {
     return { run: await store.getRun(run.id), resumed: true }
   }
 
-  /** One observe → decide → act cycle for a run. */
+  /**
+   * One round of this engine's cluster: every running run with work on it, observed, planned and
+   * acted on together (cluster-tick.ts). When another live process holds the cluster's lease, the
+   * round is its to do: nothing happens here and `heldBy` names it.
+   */
+  async tickCluster(): Promise<ClusterTickResult> {
+    const options = this.#options
+    return tickCluster({
+      store: options.store,
+      adapter: options.adapter,
+      clusterName: options.clusterName,
+      layout: options,
+      readFile: options.readFile,
+      events: this.events,
+      leases: this.#leases,
+      clock: this.#clock,
+      leaseMs: options.leaseMs ?? CLUSTER_LEASE_MS,
+      commandsRun: () => options.commands?.commandsRun ?? 0,
+      capacity: options.capacity,
+      maxActive: options.maxActive ?? 10_000,
+      planOptions: () => this.#planOptions(),
+      checkpointWatch: this.#checkpointWatch,
+      ...(options.budget ? { budget: options.budget } : {}),
+      ...(options.rankRuns ? { rankRuns: options.rankRuns } : {}),
+    })
+  }
+
+  /**
+   * Tick the cluster(s) of `runId` and say where the run stands. A cluster whose round another
+   * process is doing (a daemon, another `rpo run`) is not an error: the run's state is read from
+   * the store, as that process left it.
+   */
   async tick(runId: string): Promise<TickResult> {
-    const store = this.#options.store
-    const leaseName = `run:${runId}`
-    const holder = await this.#leases.take(leaseName, this.#options.leaseMs ?? DEFAULT_LEASE_MS)
-    if (holder !== null) {
-      throw new StoreError(
-        'lease-held',
-        `run ${runId} is being driven by another rpo process (${holder}); try again shortly`,
-      )
+    const record = await this.#options.store.getRun(runId)
+    if (record.state !== 'running') return idle(runId, record.state, 0)
+    let mine = null as TickResult | null
+    let commands = 0
+    for (const name of clustersOf(record)) {
+      const engine = name === this.#options.clusterName ? this : await this.#options.peer?.(name)
+      if (!engine) continue
+      const round = await engine.tickCluster()
+      commands += round.schedulerCommands
+      const result = round.runs.find((r) => r.runId === runId)
+      if (result)
+        mine = {
+          ...result,
+          submitted: result.submitted + (mine?.submitted ?? 0),
+          changes: result.changes + (mine?.changes ?? 0),
+        }
     }
-    const { run, snapshot } = await store.loadSnapshot(runId)
-    // a run being stopped (or stopped) is left to whoever stops it: see stop-run.ts
-    if (snapshot.state !== 'running') {
-      return { runId, state: snapshot.state, submitted: 0, changes: 0, schedulerCommands: 0 }
-    }
-    const adapter = this.#options.adapter
-    const commandsBefore = this.#commandsRun()
-    const observations = await this.#observe(run, snapshot)
-    const budget = this.#options.budget
-    if (budget)
-      await this.#budgetStep(runId, 'charging usage', () => budget.charge(run, snapshot, observations, this.#clock()))
-    // budgets fail closed: when admission cannot be computed, the work of a budgeted run waits, saying why
-    const admit = budget
-      ? await this.#budgetStep(
-          runId,
-          'checking budgets',
-          () => budget.admission(run, adapter.capabilities.hold, this.#clock()),
-          (why) => (run.project === null ? null : () => ({ kind: 'wait', reason: `budget: cannot be judged: ${why}` })),
-        )
-      : null
-    // two processes admitting work of one project at once could together cross its cap
-    const budgetLease = admit && run.project ? `budget:${run.project}` : null
-    if (budgetLease)
-      await this.#leases.wait(budgetLease, 60_000, {
-        timeoutMs: 30_000,
-        busy: (by) => `the budget of this run's project is being decided by ${by}; try again shortly`,
-      })
-    try {
-      return await this.#planAndAct(run, snapshot, observations, admit ?? undefined, leaseName, commandsBefore)
-    } finally {
-      if (budgetLease) await this.#leases.release(budgetLease)
-    }
+    if (mine) return { ...mine, schedulerCommands: commands }
+    return idle(runId, (await this.#options.store.getRun(runId)).state, commands)
   }
 
   /** The planner's options for this engine's target (without the time, the budget's admission and the cap on work in flight). */
@@ -238,128 +260,6 @@ export class Engine {
       nativeDependencies: capabilities.nativeDependencies,
       schedulerThrottles: capabilities.arrays,
       wholeArrayDependencies: capabilities.wholeArrayDependencies ?? false,
-    }
-  }
-
-  async #planAndAct(
-    run: RunRecord,
-    snapshot: RunSnapshot,
-    observations: readonly AttemptObservation[],
-    admit: PlanOptions['admit'],
-    leaseName: string,
-    commandsBefore: number,
-  ): Promise<TickResult> {
-    const store = this.#options.store
-    const adapter = this.#options.adapter
-    const runId = run.id
-    const plan = planTick(snapshot, observations, {
-      ...this.#planOptions(),
-      now: this.#clock(),
-      maxActive: this.#options.maxActive ?? 10_000,
-      ...(admit ? { admit } : {}),
-    })
-    // refused when the run's state changed since the snapshot (a stop decided by another process)
-    const applied = await store.applyPlan(runId, snapshot.state, planWrite(plan, observations, iso(this.#clock())))
-    if (!applied) {
-      const current = await store.getRun(runId)
-      return {
-        runId,
-        state: current.state,
-        submitted: 0,
-        changes: 0,
-        schedulerCommands: this.#commandsRun() - commandsBefore,
-      }
-    }
-    this.#emitPlanned(runId, plan.events)
-    const doomed = plan.cancellations.flatMap((c) => (c.jobId ? [asNativeJobId(c.jobId)] : []))
-    if (doomed.length > 0) {
-      // best effort: a job that already left the queue needs no cancel, and the next tick re-checks
-      await adapter.cancel(doomed).catch((error: unknown) =>
-        this.events.emit('poll:error', {
-          runId,
-          code: isRpoError(error) ? error.code : 'internal',
-          message: `cancelling ${doomed.join(',')}: ${String(error)}`,
-        }),
-      )
-    }
-    const submitted = await submitPlanned(
-      {
-        store,
-        adapter,
-        layout: this.#options,
-        events: this.events,
-        now: () => iso(this.#clock()),
-      },
-      run,
-      snapshot,
-      plan,
-      observations,
-    )
-    if (plan.runState !== snapshot.state && TERMINAL_RUN_STATES.has(plan.runState)) {
-      this.events.emit('run:finished', { runId, state: plan.runState })
-      await this.#leases.release(leaseName)
-    }
-    await warnBeforeLimit(this.#checkpointWatch, run, snapshot, plan.attemptUpdates)
-    await reportCheckpoints(this.#checkpointWatch, run, snapshot, plan.attemptUpdates)
-    const budget = this.#options.budget
-    if (budget) {
-      const outcome = await this.#budgetStep(runId, 'enforcing budgets', () =>
-        budget.enforce(this.#options.clusterName, adapter, this.#clock()),
-      )
-      // one action the scheduler refused (a hold, a release) must not stop the others, nor go unsaid
-      for (const failure of outcome?.failures ?? []) {
-        this.events.emit('poll:error', { runId, code: 'command-failed', message: `enforcing budgets: ${failure}` })
-      }
-      for (const problem of outcome?.problems ?? []) {
-        this.events.emit('poll:error', { runId, code: 'budget-invalid', message: problem.message })
-      }
-    }
-    const commands = this.#commandsRun() - commandsBefore
-    await store.recordTick(runId, iso(this.#clock()), commands)
-    this.events.emit('sync:tick', { runId, state: plan.runState, schedulerCommands: commands })
-    const changes = plan.taskUpdates.size + plan.attemptUpdates.size
-    return { runId, state: plan.runState, submitted, changes, schedulerCommands: commands }
-  }
-
-  /**
-   * A budget step that fails (store, scheduler) is reported and never stops a run's tick; its
-   * result is then `failed(why)` — for admission, one that lets nothing through — or null.
-   */
-  async #budgetStep<T>(
-    runId: string,
-    what: string,
-    step: () => Promise<T>,
-    failed?: (why: string) => T | null,
-  ): Promise<T | null> {
-    try {
-      return await step()
-    } catch (error) {
-      const why = error instanceof Error ? error.message : String(error)
-      this.events.emit('poll:error', {
-        runId,
-        code: isRpoError(error) ? error.code : 'internal',
-        message: `${what}: ${why}`,
-      })
-      return failed ? failed(why) : null
-    }
-  }
-
-  /**
-   * An outage fails the poll, never the jobs: plan on without observations and try again next tick.
-   * A degraded poll (Slurm's accounting down) is said the same way, with the observations it has.
-   */
-  async #observe(run: RunRecord, snapshot: RunSnapshot): Promise<AttemptObservation[]> {
-    try {
-      return await observeAttempts(this.#options, liveAttempts(snapshot), {
-        onWarning: (warning) => this.events.emit('poll:error', { runId: run.id, ...warning }),
-      })
-    } catch (error) {
-      this.events.emit('poll:error', {
-        runId: run.id,
-        code: isRpoError(error) ? error.code : 'internal',
-        message: `could not poll the scheduler: ${error instanceof Error ? error.message : String(error)}`,
-      })
-      return []
     }
   }
 
@@ -389,7 +289,7 @@ export class Engine {
       options,
     )
     if (result.stopped === null) return { stopped: 0, state: result.state }
-    await this.#leases.release(`run:${runId}`)
+    await this.#leases.release(runLease(runId))
     this.events.emit(result.state === 'interrupted' ? 'run:interrupted' : 'run:cancelled', {
       runId,
       message: result.message,
@@ -414,14 +314,9 @@ export class Engine {
     await this.#leases.releaseAll()
     await this.#options.adapter.close()
   }
-
-  #emitPlanned(runId: string, events: readonly PlannedEvent[]): void {
-    for (const event of events) {
-      const payload = { runId, taskId: event.taskId, message: event.message, data: event.data }
-      if (event.type === 'run:finished' || event.type === 'run:resumed' || event.type === 'run:stopped') continue
-      this.events.emit(event.type, payload)
-    }
-  }
+}
+function idle(runId: string, state: RunState, schedulerCommands: number): TickResult {
+  return { runId, state, submitted: 0, changes: 0, schedulerCommands }
 }
 
 function iso(ms: number): string {

@@ -1,15 +1,28 @@
 /**
- * Named store leases — a run's tick (`run:<id>`), a project's budget decision (`budget:<project>`),
- * the daemons' `sync` — claimed on the engine's clock. Every holder is named `<host>:<pid>:<tag>`,
- * so a lease left by an rpo process on this machine that is gone (killed, crashed) is recognised and
- * taken over at once: it would never be renewed, and waiting for it to expire blocks everyone else.
+ * Every named store lease rpo takes, on the engine's clock, under one takeover rule: a lease is free
+ * when it has expired, or when its holder is a process on this host that no longer exists (killed,
+ * crashed: it would never renew it, and waiting for it to expire blocks everyone else). Holders are
+ * named `<host>:<pid>:<tag>`.
+ *
+ * The names: `cluster:<name>` (one cluster tick at a time per cluster: short, renewed by a heartbeat
+ * while a round runs, so a holder killed on another host frees it within one lease period),
+ * `run:<id>` (a run whose tasks span clusters, for the round that plans it), `budget:<project>`
+ * (admission and the plan's write as one step across processes).
  */
 import { randomUUID } from 'node:crypto'
 import os from 'node:os'
 import { StoreError } from '../core/errors.js'
 import type { RunStore } from '../store/run-store.js'
 
-export type LeaseStore = Pick<RunStore, 'acquireLease' | 'leaseHolder' | 'releaseLease'>
+export type LeaseStore = Pick<RunStore, 'acquireLease' | 'leaseHolder' | 'releaseLease'> &
+  Partial<Pick<RunStore, 'leaseRecord'>>
+
+/** A cluster tick's lease: short, so a killed holder's clusters are taken over within this long. */
+export const CLUSTER_LEASE_MS = 20_000
+
+export const clusterLease = (cluster: string) => `cluster:${cluster}`
+export const runLease = (runId: string) => `run:${runId}`
+export const budgetLease = (project: string) => `budget:${project}`
 
 /** A holder name for this process; `tag` tells its purposes apart (a random one by default). */
 export function localOwner(tag: string = randomUUID().slice(0, 8)): string {
@@ -28,6 +41,15 @@ export function isDeadLocalOwner(owner: string): boolean {
   }
 }
 
+/** The takeover rule, alone: may `now` claim a lease held by `holder` until `expiresAt`? */
+export function leaseIsFree(
+  lease: { readonly owner: string; readonly expiresAt: string } | null,
+  now: number,
+  isDead: (owner: string) => boolean = isDeadLocalOwner,
+): boolean {
+  return lease === null || Date.parse(lease.expiresAt) <= now || isDead(lease.owner)
+}
+
 export class Leases {
   readonly owner: string
   readonly #store: LeaseStore
@@ -41,7 +63,7 @@ export class Leases {
   }
 
   /**
-   * Claim (or renew) `name` for `leaseMs`, taking it over from a dead local holder.
+   * Claim (or renew) `name` for `leaseMs`, taking it over when the takeover rule says it is free.
    * Returns null when claimed, else who holds it.
    */
   async take(name: string, leaseMs: number): Promise<string | null> {
@@ -49,9 +71,18 @@ export class Leases {
     const claim = () => this.#store.acquireLease(name, this.owner, iso(now), iso(now + leaseMs))
     if (await claim()) return this.#claimed(name)
     const holder = await this.#store.leaseHolder(name, iso(now))
+    // expired leases are claimed by acquireLease itself; what is left to judge is a dead holder
     if (holder !== null && isDeadLocalOwner(holder)) await this.#store.releaseLease(name, holder)
     if (await claim()) return this.#claimed(name)
     return holder ?? 'unknown'
+  }
+
+  /** When `name`'s current lease expires by this clock (ms), or null when nobody holds it. */
+  async expiresAt(name: string): Promise<number | null> {
+    const record = await this.#store.leaseRecord?.(name)
+    if (!record) return null
+    const at = Date.parse(record.expiresAt)
+    return at > this.#clock() ? at : null
   }
 
   /**
@@ -70,6 +101,25 @@ export class Leases {
       if (Date.now() > deadline) throw new StoreError('lease-held', options.busy(holder))
       await new Promise((r) => setTimeout(r, 100))
     }
+  }
+
+  /**
+   * Keep renewing `names` every third of `leaseMs` (real time) until the returned stop is called:
+   * a long round keeps its claims, and a holder that dies stops renewing them.
+   */
+  heartbeat(names: () => readonly string[], leaseMs: number): () => void {
+    const timer = setInterval(
+      () => {
+        for (const name of names()) void this.take(name, leaseMs).catch(() => undefined)
+      },
+      Math.max(50, Math.floor(leaseMs / 3)),
+    )
+    timer.unref()
+    return () => clearInterval(timer)
+  }
+
+  holds(name: string): boolean {
+    return this.#held.has(name)
   }
 
   async release(name: string): Promise<void> {

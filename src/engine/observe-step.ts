@@ -1,8 +1,9 @@
 /**
- * The tick's observe step: what the scheduler says about a run's attempts in flight. Attempts
- * written but without a job id are looked up by submission key; the others are polled in one call;
- * a job that succeeded has its $RPO_OUTPUTS read. Also used when a run is stopped, to record what
- * each job really reported before the stop marks the rest.
+ * The tick's observe step: what the scheduler says about the attempts in flight of every run of a
+ * cluster round, asked ONCE: attempts written but without a job id are looked up by submission key
+ * in one call, the others polled in one call (one squeue + at most one sacct on Slurm, whatever the
+ * number of runs); a job that succeeded has its $RPO_OUTPUTS read. Also used when a run is stopped,
+ * to record what each job really reported before the stop marks the rest.
  */
 import path from 'node:path'
 import { isTerminalJobState, type JobState } from '../core/job/job-state.js'
@@ -13,6 +14,9 @@ import {
   type PollOptions,
   type SchedulerAdapter,
 } from '../scheduler/scheduler-adapter.js'
+import type { RunRecord } from '../store/run-store.js'
+import type { EngineEvents } from './engine-events.js'
+import { attemptsOn } from './run-clusters.js'
 
 export interface ObserveDeps {
   readonly adapter: SchedulerAdapter
@@ -25,6 +29,42 @@ export interface ObserveDeps {
 export function liveAttempts(snapshot: RunSnapshot): AttemptSnapshot[] {
   const activeTasks = new Set(snapshot.tasks.filter((t) => t.state === 'active').map((t) => t.id))
   return snapshot.latestAttempts.filter((a) => activeTasks.has(a.taskId) && !isTerminalJobState(a.state as JobState))
+}
+
+export interface RoundRun {
+  readonly run: RunRecord
+  readonly snapshot: RunSnapshot
+}
+
+/**
+ * One observation of the cluster for every run of the round, split back per run. An outage fails
+ * the poll, never the jobs: a run then plans without observations and the next round asks again;
+ * a degraded poll (Slurm's accounting down) is said the same way, with the observations it has.
+ */
+export async function observeRound(
+  deps: ObserveDeps & { readonly clusterName: string; readonly events: EngineEvents },
+  runs: readonly RoundRun[],
+): Promise<Map<string, AttemptObservation[]>> {
+  const runOfKey = new Map<string, string>()
+  const live: AttemptSnapshot[] = []
+  for (const { run, snapshot } of runs) {
+    for (const attempt of attemptsOn(deps.clusterName, run, snapshot, liveAttempts(snapshot))) {
+      runOfKey.set(attempt.submissionKey, run.id)
+      live.push(attempt)
+    }
+  }
+  const byRun = new Map<string, AttemptObservation[]>(runs.map(({ run }) => [run.id, []]))
+  let observations: AttemptObservation[] = []
+  try {
+    observations = await observeAttempts(deps, live, {
+      onWarning: (warning) =>
+        deps.events.emit('tick:error', { step: 'observe', cause: { code: warning.code, message: warning.message } }),
+    })
+  } catch (error) {
+    deps.events.tickError('observe', error, { what: 'could not poll the scheduler' })
+  }
+  for (const observation of observations) byRun.get(runOfKey.get(observation.submissionKey) ?? '')?.push(observation)
+  return byRun
 }
 
 /**

@@ -1,12 +1,12 @@
 /**
- * The tick's persist step: one tick's plan as the store writes it in one transaction. New attempts
+ * The tick's persist step: each run's plan as the store writes it, in one transaction per run. New attempts
  * are intents — `submitting` with their submission key, no job id — written BEFORE anything is sent,
  * so a crash between persist and submit is recovered by looking the keys up. What the jobs used so
  * far rides along with their attempts' updates.
  */
 import type { TickPlan } from '../core/scheduling/plan-tick.js'
-import type { AttemptObservation, AttemptSnapshot } from '../core/scheduling/run-snapshot.js'
-import type { PlanWrite } from '../store/run-store.js'
+import type { AttemptObservation, AttemptSnapshot, RunSnapshot } from '../core/scheduling/run-snapshot.js'
+import type { PlanWrite, RunStore } from '../store/run-store.js'
 
 export function planWrite(plan: TickPlan, observations: readonly AttemptObservation[], now: string): PlanWrite {
   const newAttempts: AttemptSnapshot[] = plan.submissions
@@ -47,4 +47,28 @@ export function planWrite(plan: TickPlan, observations: readonly AttemptObservat
     runState: plan.runState,
     now,
   }
+}
+
+/**
+ * Write each run's plan, one transaction per run, before anything is submitted. A write the store
+ * refuses (the run's state changed since the snapshot: a stop decided by another process) drops
+ * that run from the round's acts; the others go on. Returns the runs whose plan was written.
+ */
+export async function persistRound<R extends { readonly snapshot: RunSnapshot }>(
+  store: Pick<RunStore, 'applyPlan'>,
+  runs: readonly R[],
+  plans: ReadonlyMap<string, TickPlan>,
+  observations: ReadonlyMap<string, readonly AttemptObservation[]>,
+  now: string,
+): Promise<{ applied: (R & { readonly plan: TickPlan })[]; refused: R[] }> {
+  const applied: (R & { readonly plan: TickPlan })[] = []
+  const refused: R[] = []
+  for (const entry of runs) {
+    const plan = plans.get(entry.snapshot.id)
+    if (!plan) continue
+    const write = planWrite(plan, observations.get(entry.snapshot.id) ?? [], now)
+    if (await store.applyPlan(entry.snapshot.id, entry.snapshot.state, write)) applied.push({ ...entry, plan })
+    else refused.push(entry)
+  }
+  return { applied, refused }
 }

@@ -1,6 +1,6 @@
 /**
- * The tick's submit step: turn the plan's submissions into jobs (with the task as this tick left it),
- * send them in one batch, and record what the scheduler answered. The attempts were written
+ * The tick's submit step: turn the plans' submissions into jobs (with each task as this tick left
+ * it), send every run's jobs of the round in one batch, and record what the scheduler answered. The attempts were written
  * `submitting` before this runs, so a crash here is recovered by looking their keys up.
  *
  * When the batch throws, what happens to its attempts depends on the error: a transient one or a
@@ -38,7 +38,15 @@ export interface SubmitDeps {
   readonly now: () => string
 }
 
-/** Submit what the plan decided; returns how many jobs the scheduler took. */
+/** One run's share of a round's submissions. */
+export interface RoundSubmission {
+  readonly run: RunRecord
+  readonly snapshot: RunSnapshot
+  readonly plan: Pick<TickPlan, 'submissions' | 'newTasks' | 'taskUpdates'>
+  readonly observations?: readonly AttemptObservation[]
+}
+
+/** Submit what the plan decided for one run; returns how many jobs the scheduler took. */
 export async function submitPlanned(
   deps: SubmitDeps,
   run: RunRecord,
@@ -46,7 +54,43 @@ export async function submitPlanned(
   plan: Pick<TickPlan, 'submissions' | 'newTasks' | 'taskUpdates'>,
   observations: readonly AttemptObservation[] = [],
 ): Promise<number> {
-  if (plan.submissions.length === 0) return 0
+  return (await submitRound(deps, [{ run, snapshot, plan, observations }])).get(run.id) ?? 0
+}
+
+/**
+ * Submit every run's planned jobs in ONE batch (one remote script on Slurm/PBS), dependencies
+ * within each run wired as planned; returns how many jobs the scheduler took, per run.
+ */
+export async function submitRound(deps: SubmitDeps, runs: readonly RoundSubmission[]): Promise<Map<string, number>> {
+  const counts = new Map(runs.map((r) => [r.run.id, 0]))
+  const jobs = runs.flatMap((r) => buildJobs(deps, r))
+  if (jobs.length === 0) return counts
+  const runById = new Map(runs.map((r) => [r.run.id, r.run]))
+  const runOf = new Map(jobs.map((j) => [j.submissionKey as string, runById.get(j.runId)]))
+  const note = (key: string) => {
+    const runId = runOf.get(key)?.id ?? ''
+    counts.set(runId, (counts.get(runId) ?? 0) + 1)
+  }
+  try {
+    for (const key of await sendBatch(deps, runOf, jobs)) note(key)
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    const code = isRpoError(error) ? error.code : 'internal'
+    for (const r of runs)
+      if (r.plan.submissions.length > 0) deps.events.emit('submit:error', { runId: r.run.id, code, message })
+    if (isRpoError(error) && error.code === 'job-rejected') {
+      await failAttempts(deps, jobs, `rejected by the scheduler: ${message}`)
+      return counts
+    }
+    // the outcome is unknown: the attempts stay `submitting` and the next tick looks their keys up
+    if (mayStillSubmit(error)) return counts
+    for (const key of await settleFailedBatch(deps, runOf, jobs, message)) note(key)
+  }
+  return counts
+}
+
+function buildJobs(deps: SubmitDeps, { run, snapshot, plan, observations = [] }: RoundSubmission): JobSubmission[] {
+  if (plan.submissions.length === 0) return []
   const tasks = new Map(snapshot.tasks.map((t) => [t.id, t]))
   for (const instance of plan.newTasks) tasks.set(instance.id, newTaskSnapshot(instance))
   // submit with what this tick decided: a resume's count, escalated memory, excluded nodes
@@ -65,7 +109,7 @@ export async function submitPlanned(
     snapshot.latestAttempts.flatMap((a) => (a.heldReason ? [[a.submissionKey, a.heldReason] as const] : [])),
   )
   const definitions = new Map(run.pipeline.tasks.map((t) => [t.name, t]))
-  const jobs: JobSubmission[] = plan.submissions.map((s) => {
+  return plan.submissions.map((s) => {
     const task = tasks.get(s.taskId) as TaskSnapshot
     const job = buildJobSubmission(deps.layout, {
       run,
@@ -85,22 +129,12 @@ export async function submitPlanned(
     const hold = s.hold ?? (s.resend ? heldReasons.get(s.submissionKey) : undefined)
     return { ...job, dependsOn, ...(hold ? { hold: true } : {}) }
   })
-  try {
-    return await sendBatch(deps, run, jobs)
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error)
-    deps.events.emit('submit:error', { runId: run.id, code: isRpoError(error) ? error.code : 'internal', message })
-    if (isRpoError(error) && error.code === 'job-rejected') {
-      await failAttempts(deps, jobs, `rejected by the scheduler: ${message}`)
-      return 0
-    }
-    // the outcome is unknown: the attempts stay `submitting` and the next tick looks their keys up
-    if (mayStillSubmit(error)) return 0
-    return await settleFailedBatch(deps, run, jobs, message)
-  }
 }
 
-async function sendBatch(deps: SubmitDeps, run: RunRecord, jobs: readonly JobSubmission[]): Promise<number> {
+type RunOfKey = ReadonlyMap<string, RunRecord | undefined>
+
+/** Send the batch; returns the submission keys the scheduler took. */
+async function sendBatch(deps: SubmitDeps, runOf: RunOfKey, jobs: readonly JobSubmission[]): Promise<string[]> {
   const results = await deps.adapter.submit(jobs)
   // fault injection for the crash-safety tests: die after the scheduler took the jobs and before
   // their ids are recorded — the worst moment for exactly-once submission
@@ -117,20 +151,21 @@ async function sendBatch(deps: SubmitDeps, run: RunRecord, jobs: readonly JobSub
     ),
   )
   const byKey = new Map(jobs.map((j) => [j.submissionKey as string, j]))
-  let submitted = 0
+  const submitted: string[] = []
   for (const result of results) {
     const job = byKey.get(result.submissionKey) as JobSubmission
+    const runId = runOf.get(result.submissionKey)?.id ?? job.runId
     if (result.kind === 'rejected') {
       deps.events.emit('submit:error', {
-        runId: run.id,
+        runId,
         code: 'job-rejected',
         message: `${job.taskId}: ${result.message}`,
       })
       continue
     }
-    submitted++
+    submitted.push(result.submissionKey)
     deps.events.emit('task:submitted', {
-      runId: run.id,
+      runId,
       taskId: job.taskId,
       message: `submitted as ${result.jobId}`,
       jobId: result.jobId,
@@ -147,15 +182,15 @@ async function sendBatch(deps: SubmitDeps, run: RunRecord, jobs: readonly JobSub
  */
 async function settleFailedBatch(
   deps: SubmitDeps,
-  run: RunRecord,
+  runOf: RunOfKey,
   jobs: readonly JobSubmission[],
   message: string,
-): Promise<number> {
+): Promise<string[]> {
   let found: ReadonlyMap<string, string>
   try {
     found = await deps.adapter.findBySubmissionKey(jobs.map((j) => j.submissionKey))
   } catch {
-    return 0
+    return []
   }
   await deps.store.updateAttempts(
     new Map(
@@ -180,14 +215,14 @@ async function settleFailedBatch(
     const jobId = found.get(job.submissionKey)
     if (jobId)
       deps.events.emit('task:submitted', {
-        runId: run.id,
+        runId: runOf.get(job.submissionKey)?.id ?? job.runId,
         taskId: job.taskId,
         message: `submitted as ${jobId}`,
         jobId,
         attempt: job.attempt,
       })
   }
-  return found.size
+  return [...found.keys()]
 }
 
 async function failAttempts(deps: SubmitDeps, jobs: readonly JobSubmission[], reason: string): Promise<void> {

@@ -322,6 +322,14 @@ export class RunStore {
     return row && row.expires_at > now ? row.owner : null
   }
 
+  /** Who holds `name` and until when, expired or not (null: nobody); the caller applies the takeover rule. */
+  async leaseRecord(name: string): Promise<{ owner: string; expiresAt: string } | null> {
+    const row = await this.#read((db) =>
+      db.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst(),
+    )
+    return row ? { owner: row.owner, expiresAt: row.expires_at } : null
+  }
+
   async releaseLease(name: string, owner: string): Promise<void> {
     await this.#write((trx) => trx.deleteFrom('leases').where('name', '=', name).where('owner', '=', owner).execute())
   }

@@ -1,46 +1,80 @@
 /**
- * Scheduled sync: one tick for every unfinished run (`rpo sync`, for cron), and the daemon that
- * does it on a node-cron schedule. A store-wide `sync` lease keeps two daemons from ticking at once
- * (the engine's lease mechanism, so a killed daemon's lease is taken over at once on its machine);
- * each run's own lease keeps a daemon and an `rpo run` from ticking the same run together.
+ * Scheduled sync: one cluster tick for every cluster with running work (`rpo sync`, for cron), and
+ * the daemon that does it on a node-cron schedule. Clusters are shared through their leases: a
+ * cluster whose round another process (a daemon, an `rpo run`) is doing is left to it, and the
+ * daemon retries it as soon as that lease expires — so a killed daemon's clusters are taken over
+ * within one lease period, on any host.
  */
 import cron from 'node-cron'
 import { isRpoError } from '../core/errors.js'
 import type { App } from '../create-app.js'
-import { Leases, localOwner } from '../engine/leases.js'
+import type { ClusterTickResult } from '../engine/cluster-tick.js'
+import { clusterLease, Leases } from '../engine/leases.js'
+import { clustersOf } from '../engine/run-clusters.js'
 
 export interface SyncResult {
   readonly runId: string
+  readonly cluster: string
   readonly state: string
   readonly submitted: number
+  /** Scheduler commands of the cluster round the run was planned in. */
   readonly schedulerCommands: number
+  /** Why this process did not tick it (another one does): not an error. */
+  readonly note: string | null
   readonly error: string | null
 }
 
-export async function syncOnce(app: App): Promise<SyncResult[]> {
+export interface ClusterSync {
+  readonly cluster: string
+  /** The round, or null when it failed as a whole (`error`). */
+  readonly round: ClusterTickResult | null
+  readonly error: string | null
+}
+
+/** The clusters with running work, each with its running runs. */
+export async function clustersWithWork(app: App): Promise<Map<string, { id: string; state: string }[]>> {
   const runs = await app.store.listRuns({ limit: 10_000, states: ['running'] })
+  const byCluster = new Map<string, { id: string; state: string }[]>()
+  for (const run of runs) for (const name of clustersOf(run)) byCluster.set(name, [...(byCluster.get(name) ?? []), run])
+  return byCluster
+}
+
+/** One round of one cluster; its failure (the cluster unreachable, the store busy) is returned, not thrown. */
+export async function syncCluster(app: App, cluster: string): Promise<ClusterSync> {
+  try {
+    const engine = await app.engineFor(cluster)
+    return { cluster, round: await engine.tickCluster(), error: null }
+  } catch (error) {
+    return { cluster, round: null, error: isRpoError(error) ? `${error.code}: ${error.message}` : String(error) }
+  }
+}
+
+export async function syncOnce(app: App): Promise<SyncResult[]> {
   const results: SyncResult[] = []
-  for (const run of runs) {
-    try {
-      const engine = await app.engineFor(run.cluster)
-      const tick = await engine.tick(run.id)
+  for (const [cluster, runs] of await clustersWithWork(app)) {
+    // one cluster's trouble (unreachable, its lease held) must not stop the others
+    const { round, error } = await syncCluster(app, cluster)
+    const ticked = new Map((round?.runs ?? []).map((r) => [r.runId, r]))
+    for (const run of runs) {
+      const tick = ticked.get(run.id)
+      const note = round?.heldBy
+        ? `cluster ${cluster} is ticked by ${round.heldBy}`
+        : round?.skipped.includes(run.id)
+          ? 'planned by another of its clusters this round'
+          : null
       results.push({
         runId: run.id,
-        state: tick.state,
-        submitted: tick.submitted,
-        schedulerCommands: tick.schedulerCommands,
-        error: null,
+        cluster,
+        state: tick?.state ?? run.state,
+        submitted: tick?.submitted ?? 0,
+        schedulerCommands: round?.schedulerCommands ?? 0,
+        note,
+        error,
       })
-    } catch (error) {
-      // one run's trouble (its cluster unreachable, its lease held) must not stop the others
-      const message = isRpoError(error) ? `${error.code}: ${error.message}` : String(error)
-      results.push({ runId: run.id, state: run.state, submitted: 0, schedulerCommands: 0, error: message })
     }
   }
   return results
 }
-
-const SYNC_LEASE_MS = 10 * 60_000
 
 export interface DaemonOptions {
   readonly log: (line: string) => void
@@ -49,41 +83,68 @@ export interface DaemonOptions {
 }
 
 export async function startDaemon(app: App, options: DaemonOptions): Promise<void> {
-  const leases = new Leases(app.store, { owner: localOwner('daemon') })
-  const tick = async () => {
-    // renewed every tick; a daemon on another machine that dies is waited out for this long
-    const holder = await leases.take('sync', SYNC_LEASE_MS)
-    if (holder !== null) {
-      options.log(`another rpo daemon (${holder}) holds the sync lease; skipping this tick`)
+  const leases = new Leases(app.store)
+  const retries = new Map<string, NodeJS.Timeout>()
+  let stopped = false
+  // one round at a time per cluster: a retry and a scheduled round never overlap
+  const busy = new Map<string, Promise<void>>()
+  const tickOne = (cluster: string): Promise<void> => {
+    const previous = busy.get(cluster) ?? Promise.resolve()
+    const next = previous.then(() => (stopped ? undefined : roundOf(cluster)))
+    busy.set(cluster, next)
+    return next
+  }
+  const roundOf = async (cluster: string) => {
+    clearTimeout(retries.get(cluster))
+    retries.delete(cluster)
+    const { round, error } = await syncCluster(app, cluster)
+    if (error || !round) {
+      options.log(`cluster ${cluster}: error ${error}`)
       return
     }
-    const results = await syncOnce(app)
-    for (const r of results)
-      options.log(
-        `${r.runId}: ${r.error ? `error ${r.error}` : `${r.state}, ${r.submitted} submitted, ${r.schedulerCommands} scheduler command(s)`}`,
-      )
+    if (round.heldBy) {
+      // retried as soon as that lease runs out: if its holder died, we take the cluster over then
+      const expires = await leases.expiresAt(clusterLease(cluster)).catch(() => null)
+      const wait = Math.max(50, (expires ?? Date.now() + 1000) - Date.now() + 50)
+      options.log(`cluster ${cluster}: ticked by ${round.heldBy}; retrying in ${Math.ceil(wait / 1000)}s`)
+      if (!stopped)
+        retries.set(
+          cluster,
+          setTimeout(() => void tickOne(cluster), wait),
+        )
+      return
+    }
+    for (const r of round.runs)
+      options.log(`${r.runId}: ${r.state}, ${r.submitted} submitted, ${r.schedulerCommands} scheduler command(s)`)
+    options.log(
+      `cluster ${cluster}: ${round.runs.length} run(s), ${round.submitted} submitted, ${round.schedulerCommands} scheduler command(s)`,
+    )
   }
+  const tick = async () => {
+    const clusters = [...(await clustersWithWork(app)).keys()]
+    await Promise.all(clusters.map((cluster) => tickOne(cluster)))
+  }
+  const logFailure = (error: unknown) =>
+    options.log(`tick failed: ${error instanceof Error ? error.message : String(error)}`)
   let running: Promise<void> = Promise.resolve()
   const task = cron.schedule(
     app.config.sync.schedule,
     () => {
-      running = tick().catch((error) =>
-        options.log(`tick failed: ${error instanceof Error ? error.message : String(error)}`),
-      )
+      running = tick().catch(logFailure)
       return running
     },
     { noOverlap: true, name: 'rpo-sync' },
   )
-  running = tick().catch((error) =>
-    options.log(`tick failed: ${error instanceof Error ? error.message : String(error)}`),
-  )
+  running = tick().catch(logFailure)
   await new Promise<void>((resolve) => {
     const stop = () => resolve()
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
     options.signal?.addEventListener('abort', stop)
   })
+  stopped = true
   await task.stop()
+  for (const timer of retries.values()) clearTimeout(timer)
   await running
-  await leases.releaseAll()
+  await Promise.all(busy.values())
 }

@@ -48,7 +48,7 @@ describe('an unjudgeable budget on a scheduler that can hold', () => {
       budget: (store) => new BudgetService(config, store),
     })
     const errors: string[] = []
-    engine.events.on('poll:error', (e) => errors.push(`${e.code}: ${e.message}`))
+    engine.events.on('tick:error', (e) => errors.push(`${e.cause.code}: ${e.cause.message}`))
     const setting = {
       project: 'broken',
       user: null,
@@ -103,7 +103,7 @@ describe('an unjudgeable budget on a scheduler that can hold', () => {
       budget: (store) => new BudgetService(config, store),
     })
     const errors: string[] = []
-    engine.events.on('poll:error', (e) => errors.push(`${e.code}: ${e.message}`))
+    engine.events.on('tick:error', (e) => errors.push(`${e.cause.code}: ${e.cause.message}`))
     try {
       const capped = (await engine.startRun(loadPipelineText('/sim/broken.yaml', pipeline('broken')))).run.id
       const late = (await engine.startRun(loadPipelineText('/sim/late.yaml', pipeline('late')))).run.id

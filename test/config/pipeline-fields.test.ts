@@ -1,7 +1,7 @@
 /**
  * Fields a hostile or careless user can fill with something rpo would misuse later (issue #10):
  * placeholders that reach JavaScript internals, colliding RPO_PARAM_* names, environment names the
- * shell cannot export, unknown signals, deadlines that are not dates, a per-task cluster rpo ignores.
+ * shell cannot export, unknown signals, deadlines that are not dates, a per-task cluster that is not a name.
  */
 import { describe, expect, it } from 'vitest'
 import { loadPipelineText } from '../../src/config/load-pipeline.js'
@@ -142,11 +142,23 @@ describe('deadlines', () => {
 })
 
 describe('per-task cluster', () => {
-  it('is refused with what to use instead', () => {
-    const error = errorOf(task('    command: "true"\n    cluster: gpu\n'))
+  it("is carried into the task's definition; a task without one runs on the pipeline's cluster", () => {
+    const loaded = loadPipelineText(
+      'pipeline.yaml',
+      `name: demo\ncluster: cpu\ntasks:\n  prep: { command: "true" }\n  train: { command: "true", after: [prep], cluster: gpu }\n`,
+    )
+    expect(loaded.pipeline.cluster).toBe('cpu')
+    expect(loaded.pipeline.tasks.map((t) => [t.name, t.cluster])).toEqual([
+      ['prep', null],
+      ['train', 'gpu'],
+    ])
+  })
+
+  it('must be a cluster name', () => {
+    const error = errorOf(task('    command: "true"\n    cluster: "gpu cluster"\n'))
     expect(error.code).toBe('spec-invalid')
     expect(error.message).toContain(
-      "pipeline.yaml:5:14: tasks.train.cluster: per-task cluster is not supported yet; the pipeline runs on one cluster: use --cluster or the config's defaultCluster",
+      "pipeline.yaml:5:14: tasks.train.cluster: expected a cluster name made of letters, digits, '_' and '-'",
     )
   })
 })

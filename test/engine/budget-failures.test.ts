@@ -25,7 +25,7 @@ describe('budget enforcement failures', () => {
     })
     try {
       const errors: string[] = []
-      engine.events.on('poll:error', (e) => errors.push(`${e.code}: ${e.message}`))
+      engine.events.on('tick:error', (e) => errors.push(`${e.cause.code}: ${e.cause.message}`))
       const runId = (await engine.startRun(loadPipelineText('/sim/p.yaml', 'name: p\ntasks:\n  a: { command: x }\n')))
         .run.id
       const tick = await engine.tick(runId)

@@ -24,7 +24,7 @@ describe('a degraded poll', () => {
     })
     try {
       const errors: string[] = []
-      engine.events.on('poll:error', (e) => errors.push(`${e.code}: ${e.message}`))
+      engine.events.on('tick:error', (e) => errors.push(`${e.cause.code}: ${e.cause.message}`))
       const pipeline = 'name: p\ntasks:\n  a: { command: x, resources: { time: 1h } }\n'
       const runId = (await engine.startRun(loadPipelineText('/sim/p.yaml', pipeline))).run.id
       expect((await engine.tick(runId)).submitted).toBe(1)

@@ -175,13 +175,11 @@ export const TaskSchema = z
       .optional()
       .describe('At most this many instances of a sweep or fan-out at once (on Slurm: the job array throttle %k)'),
     env: envVars.optional(),
-    cluster: z
-      .never({
-        error:
-          "per-task cluster is not supported yet; the pipeline runs on one cluster: use --cluster or the config's defaultCluster",
-      })
+    cluster: name('cluster name')
       .optional()
-      .describe('Not supported yet: a pipeline runs on one cluster (--cluster or the config defaultCluster)'),
+      .describe(
+        "Cluster from the config this task runs on; an edge to a task on another cluster is waited on by rpo @default the pipeline's cluster",
+      ),
     metadata: z
       .record(z.string(), z.unknown())
       .optional()

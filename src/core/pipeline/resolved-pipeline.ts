@@ -62,6 +62,8 @@ export interface ResolvedTask {
   readonly expectedSeconds: number | null
   /** At most this many instances at once; null for no limit. */
   readonly maxParallel: number | null
+  /** The cluster this task runs on; null for the run's cluster. */
+  readonly cluster: string | null
   readonly env: Readonly<Record<string, string>>
   readonly metadata: Readonly<Record<string, unknown>>
 }
@@ -134,6 +136,7 @@ function resolveTask(name: string, task: TaskSpec, spec: PipelineSpec, options: 
     checkpoint: task.checkpoint ? resolveCheckpoint(task.checkpoint) : null,
     expectedSeconds: task.expected === undefined ? null : parseDurationSeconds(task.expected),
     maxParallel: task.maxParallel ?? null,
+    cluster: task.cluster ?? null,
     env: stringifyValues({ ...spec.defaults?.env, ...spec.env, ...task.env }),
     metadata: task.metadata ?? {},
   }

@@ -2,29 +2,23 @@
  * What an attempt's ending means for its task: succeeded, cancelled, or the failure policy's
  * decision (resume, retry with backoff, fail), as task patches and events for the tick plan. Pure.
  */
-import type { ResolvedTask, RetryableEnding } from '../pipeline/resolved-pipeline.js'
+import type { RetryableEnding } from '../pipeline/resolved-pipeline.js'
 import { decideAfterEnding } from '../retry/decide-after-ending.js'
-import type { PlannedEvent, TaskPatch } from './plan-tick.js'
+import type { RunPlanning } from './run-planning.js'
 import type { AttemptSnapshot, TaskSnapshot } from './run-snapshot.js'
 
-export function concludeAttempt(
-  task: TaskSnapshot,
-  attempt: AttemptSnapshot,
-  definition: ResolvedTask,
-  now: number,
-  nowIso: string,
-  patchTask: (id: string, patch: TaskPatch) => void,
-  events: PlannedEvent[],
-): void {
+export function concludeAttempt(plan: RunPlanning, task: TaskSnapshot, attempt: AttemptSnapshot): void {
+  const definition = plan.definitionOf(task)
+  const { nowIso } = plan
   if (attempt.state === 'succeeded') {
-    patchTask(task.id, { state: 'succeeded', reason: null, endedAt: attempt.endedAt ?? nowIso })
-    events.push({ type: 'task:succeeded', taskId: task.id, message: `succeeded on attempt ${attempt.attempt}` })
+    plan.patchTask(task.id, { state: 'succeeded', reason: null, endedAt: attempt.endedAt ?? nowIso })
+    plan.event({ type: 'task:succeeded', taskId: task.id, message: `succeeded on attempt ${attempt.attempt}` })
     return
   }
   const why = describeEnding(attempt)
   if (attempt.state === 'cancelled') {
-    patchTask(task.id, { state: 'cancelled', reason: why, endedAt: nowIso })
-    events.push({ type: 'task:cancelled', taskId: task.id, message: why })
+    plan.patchTask(task.id, { state: 'cancelled', reason: why, endedAt: nowIso })
+    plan.event({ type: 'task:cancelled', taskId: task.id, message: why })
     return
   }
   const decision = decideAfterEnding(
@@ -39,14 +33,14 @@ export function concludeAttempt(
     definition,
   )
   if (decision.kind === 'resume') {
-    patchTask(task.id, {
+    plan.patchTask(task.id, {
       state: 'retry_wait',
       resumes: decision.resumes,
       overrides: decision.overrides,
       reason: decision.why,
       nextAttemptAt: nowIso,
     })
-    events.push({
+    plan.event({
       type: 'task:resuming',
       taskId: task.id,
       message: `${decision.why} (resume ${decision.resumes}/${definition.checkpoint?.maxResumes})`,
@@ -55,23 +49,23 @@ export function concludeAttempt(
     return
   }
   if (decision.kind === 'retry') {
-    const nextAttemptAt = new Date(now + decision.delaySeconds * 1000).toISOString()
-    patchTask(task.id, {
+    const nextAttemptAt = new Date(plan.rules.now + decision.delaySeconds * 1000).toISOString()
+    plan.patchTask(task.id, {
       state: 'retry_wait',
       failures: decision.failures,
       overrides: decision.overrides,
       reason: decision.why,
       nextAttemptAt,
     })
-    events.push({
+    plan.event({
       type: 'task:retrying',
       taskId: task.id,
       message: `${decision.why}; retry ${decision.failures}/${definition.retry.maxRetries} in ${decision.delaySeconds}s`,
     })
     return
   }
-  patchTask(task.id, { state: 'failed', failures: decision.failures, reason: decision.why, endedAt: nowIso })
-  events.push({
+  plan.patchTask(task.id, { state: 'failed', failures: decision.failures, reason: decision.why, endedAt: nowIso })
+  plan.event({
     type: 'task:failed',
     taskId: task.id,
     message: decision.why,

@@ -5,8 +5,8 @@
  */
 import { isTerminalJobState, type JobState } from '../job/job-state.js'
 import type { ResolvedDependency, ResolvedTask } from '../pipeline/resolved-pipeline.js'
-import type { PlannedSubmission } from './plan-tick.js'
 import { type AttemptSnapshot, isTerminalTaskState, type TaskSnapshot } from './run-snapshot.js'
+import type { PlannedSubmission } from './tick-plan.js'
 
 export function groupTasks(tasks: ReadonlyMap<string, TaskSnapshot>): Map<string, TaskSnapshot[]> {
   const groups = new Map<string, TaskSnapshot[]>()

@@ -1,0 +1,25 @@
+/**
+ * The tick's charge step: what this round's one observation says each run's jobs used so far goes
+ * into the budget ledger (idempotent). A charge that fails is a tick error for its run, never a
+ * stop: the next round charges again, cumulatively.
+ */
+import type { BudgetGate } from '../budget/budget-service.js'
+import type { AttemptObservation } from '../core/scheduling/run-snapshot.js'
+import type { EngineEvents } from './engine-events.js'
+import type { RoundRun } from './observe-step.js'
+
+export async function chargeRound(
+  deps: { readonly budget: BudgetGate; readonly events: EngineEvents; readonly now: number },
+  runs: readonly RoundRun[],
+  observations: ReadonlyMap<string, readonly AttemptObservation[]>,
+): Promise<void> {
+  for (const { run, snapshot } of runs) {
+    const observed = observations.get(run.id) ?? []
+    if (run.project === null || observed.length === 0) continue
+    try {
+      await deps.budget.charge(run, snapshot, observed, deps.now)
+    } catch (error) {
+      deps.events.tickError('charge', error, { runId: run.id, what: 'charging usage' })
+    }
+  }
+}

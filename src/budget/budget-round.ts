@@ -22,11 +22,12 @@ import { attemptResources, type TaskSnapshot } from '../core/scheduling/run-snap
 import type { SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
 import { applyEnforcement, type EnforcementOutcome } from './apply-enforcement.js'
+import type { Admission, BudgetRoundGate } from './budget-gate.js'
 import { commitmentsOf, type JudgedJob, judgedJobsOf, lastChargeBySubmission } from './in-flight-jobs.js'
 import { projectPriorityInputs } from './project-priority-inputs.js'
 
-/** The planner's admission for one run: admit, hold (submitted held) or wait (kept in rpo). */
-export type Admission = (task: TaskSnapshot, definition: ResolvedTask) => AdmissionVerdict
+/** A follower ticking fast enforces at most this often per cluster: holds and releases need no more. */
+const MIN_ENFORCE_INTERVAL_MS = 1000
 
 type GpuWeights = Readonly<Record<string, Readonly<Record<string, number>>>>
 
@@ -37,9 +38,11 @@ export interface BudgetRoundInputs {
   readonly gpuWeights: GpuWeights
   /** Attempts already asked to checkpoint (the service's, so it outlives the round). */
   readonly signalled: Set<string>
+  /** When each cluster was last enforced (the service's, so it outlives the round). */
+  readonly enforcedAt: Map<string, number>
 }
 
-export class BudgetRound {
+export class BudgetRound implements BudgetRoundGate {
   readonly now: number
   readonly rules: readonly BudgetRule[]
   /** The whole ledger as read (unreadable entries included: the judgement names them). */
@@ -140,6 +143,10 @@ export class BudgetRound {
 
   /** Decide, then act on the jobs of one cluster. */
   async enforce(clusterName: string, adapter: SchedulerAdapter): Promise<EnforcementOutcome | null> {
+    const { enforcedAt } = this.#inputs
+    const last = enforcedAt.get(clusterName)
+    if (last !== undefined && this.now - last < MIN_ENFORCE_INTERVAL_MS && this.now >= last) return null
+    enforcedAt.set(clusterName, this.now)
     const decided = await this.decide()
     if (!decided) return null
     const { store, signalled } = this.#inputs

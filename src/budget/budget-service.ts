@@ -2,8 +2,8 @@
  * Budgets at work: the impure shell around the pure budget and policy core. Owns the rules in force
  * (config, overridden by `rpo budget set`), charging what the scheduler reports as used
  * (idempotently), and starting a round (budget-round.ts: statuses computed once, shared by the
- * admission of every run and the enforcement of each cluster). The per-call methods the engine
- * used before rounds (admission, decide, enforce) are thin wrappers that start a round each.
+ * admission of every run and the enforcement of each cluster). `decide` and `statuses` (reports,
+ * `rpo explain`) start a round of their own.
  * Every decision itself is made by src/core/budget and src/core/policy.
  */
 import type { ResolvedConfig } from '../config/load-config.js'
@@ -24,40 +24,23 @@ import { type AttemptObservation, attemptResources, type RunSnapshot } from '../
 import type { SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
 import type { EnforcementOutcome } from './apply-enforcement.js'
-import { type Admission, BudgetRound } from './budget-round.js'
+import type { BudgetGate, ChargeInput } from './budget-gate.js'
+import { BudgetRound } from './budget-round.js'
 import { type JudgedJob, lastChargeBySubmission } from './in-flight-jobs.js'
 
 export type { EnforcementOutcome } from './apply-enforcement.js'
-export type { Admission, BudgetRound } from './budget-round.js'
+export type { Admission, BudgetGate, BudgetRoundGate, ChargeInput } from './budget-gate.js'
+export type { BudgetRound } from './budget-round.js'
 
-/** What the engine asks of budgets during a tick (absent when nothing is budgeted). */
-export interface BudgetGate {
-  /** Charge what this tick's observations say the run's jobs used so far. */
-  charge(run: RunRecord, snapshot: RunSnapshot, observations: readonly AttemptObservation[], now: number): Promise<void>
-  /** Admission for this tick of `run`; null when its project has no budget. */
-  admission(run: RunRecord, canHold: boolean, now: number): Promise<Admission | null>
-  /** Enforce caps and priorities on the jobs of one cluster. */
-  enforce(clusterName: string, adapter: SchedulerAdapter, now: number): Promise<EnforcementOutcome | null>
-}
-
-/**
- * The cluster tick's way in: charge every run's observations, then `beginRound(now)` once, then
- * `round.admission(run, canHold)` for each run planned and `round.enforce(cluster, adapter)` once.
- */
-export interface BudgetRounds extends BudgetGate {
-  beginRound(now: number): Promise<BudgetRound>
-}
-
-const MIN_ENFORCE_INTERVAL_MS = 1000
 /** How often a running job's provisional usage is written to the ledger. */
 const CHARGE_INTERVAL_MS = 5 * 60_000
 
-export class BudgetService implements BudgetRounds {
+export class BudgetService implements BudgetGate {
   readonly #config: ResolvedConfig
   readonly #store: RunStore
   /** Jobs asked to checkpoint for a cap, so a slow save is not signalled again every tick. */
   readonly #signalled = new Set<string>()
-  /** Last enforcement per cluster through `enforce`: every run's tick asks, once a second is enough. */
+  /** Last enforcement per cluster: a follower ticking fast asks every round, once a second is enough. */
   readonly #enforcedAt = new Map<string, number>()
 
   constructor(config: ResolvedConfig, store: RunStore) {
@@ -105,6 +88,7 @@ export class BudgetService implements BudgetRounds {
       rules: await this.rules(),
       gpuWeights: this.gpuWeights(),
       signalled: this.#signalled,
+      enforcedAt: this.#enforcedAt,
     }
     return BudgetRound.begin(inputs, now)
   }
@@ -128,14 +112,26 @@ export class BudgetService implements BudgetRounds {
    * report its elapsed time but not its allocation (squeue): it is charged provisionally at the
    * rate it asked for; accounting's figure (sacct AllocTRES, PBS resources_used) trues it up.
    */
-  async charge(
-    run: RunRecord,
-    snapshot: RunSnapshot,
-    observations: readonly AttemptObservation[],
-    now: number,
-  ): Promise<void> {
-    if (run.project === null) return
+  async charge(runs: readonly ChargeInput[], now: number): Promise<void> {
     const at = new Date(now).toISOString()
+    const usage = runs.flatMap((input) => this.#usageOf(input, at))
+    if (usage.length === 0) return
+    const entries = await this.#store.budgets.listEntries()
+    // a running job is charged at most every CHARGE_INTERVAL_MS (the ledger stays small); the
+    // commitments count what it used since, so nothing slips between charges
+    const lastCharged = lastChargeBySubmission(entries)
+    const due = usage.filter((u) => {
+      const last = lastCharged.get(u.submissionKey)
+      return u.final || last === undefined || now - last >= CHARGE_INTERVAL_MS || now < last
+    })
+    await this.#store.budgets.appendEntries(planCharges(due, chargedByUsageKey(entries)))
+  }
+
+  #usageOf(
+    { run, snapshot, observations }: ChargeInput,
+    at: string,
+  ): (UsageObservation & { final: boolean; submissionKey: string })[] {
+    if (run.project === null) return []
     const weights = this.gpuWeights()[run.project] ?? {}
     const taskOf = new Map(snapshot.latestAttempts.map((a) => [a.submissionKey, a.taskId]))
     const tasks = new Map(snapshot.tasks.map((t) => [t.id, t]))
@@ -165,34 +161,11 @@ export class BudgetService implements BudgetRounds {
         submissionKey: o.submissionKey,
       })
     }
-    if (usage.length === 0) return
-    const entries = await this.#store.budgets.listEntries()
-    // a running job is charged at most every CHARGE_INTERVAL_MS (the ledger stays small); the
-    // commitments count what it used since, so nothing slips between charges
-    const lastCharged = lastChargeBySubmission(entries)
-    const due = usage.filter((u) => {
-      const last = lastCharged.get(u.submissionKey)
-      return u.final || last === undefined || now - last >= CHARGE_INTERVAL_MS || now < last
-    })
-    await this.#store.budgets.appendEntries(planCharges(due, chargedByUsageKey(entries)))
-  }
-
-  /** A round of its own for one run's admission (the per-run engine; a cluster tick calls beginRound). */
-  async admission(run: RunRecord, canHold: boolean, now: number): Promise<Admission | null> {
-    if (run.project === null) return null
-    return (await this.beginRound(now)).admission(run, canHold)
+    return usage
   }
 
   /** The enforcement decision over every job in flight (all clusters), without acting on it. */
   async decide(now: number): Promise<{ plan: EnforcementPlan; jobs: JudgedJob[] } | null> {
     return (await this.beginRound(now)).decide()
-  }
-
-  /** A round of its own for one cluster's enforcement, at most once a second per cluster. */
-  async enforce(clusterName: string, adapter: SchedulerAdapter, now: number): Promise<EnforcementOutcome | null> {
-    const last = this.#enforcedAt.get(clusterName)
-    if (last !== undefined && now - last < MIN_ENFORCE_INTERVAL_MS && now >= last) return null
-    this.#enforcedAt.set(clusterName, now)
-    return (await this.beginRound(now)).enforce(clusterName, adapter)
   }
 }

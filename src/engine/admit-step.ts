@@ -1,10 +1,11 @@
 /**
- * The tick's admission: for each budgeted run of the round, the budget's verdict on each task about
- * to be submitted. Budgets fail closed: when admission cannot be computed, the run's work waits,
- * saying why. The projects' `budget:<project>` leases are taken for the plan and its write, so two
+ * The tick's admission: the round's one budget judgement (begun once, shared by every run), asked
+ * for each budgeted run's tasks about to be submitted; one book per round, so runs of one project
+ * admitted together cannot cross its cap. Budgets fail closed: when the judgement or a run's
+ * admission cannot be computed, the work of budgeted runs waits, saying why. The projects' `budget:<project>` leases are taken for the plan and its write, so two
  * processes admitting work of one project at once cannot together cross its cap.
  */
-import type { BudgetGate } from '../budget/budget-service.js'
+import type { BudgetRoundGate } from '../budget/budget-service.js'
 import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import type { AdmissionVerdict } from '../core/scheduling/plan-tick.js'
 import type { RunSnapshot, TaskSnapshot } from '../core/scheduling/run-snapshot.js'
@@ -25,7 +26,8 @@ const BUDGET_LEASE_MS = 60_000
 
 export async function admitRound(
   deps: {
-    readonly budget: BudgetGate
+    /** The round's budget judgement, or why it could not be begun. */
+    readonly round: BudgetRoundGate | { readonly failed: string }
     readonly canHold: boolean
     readonly events: EngineEvents
     readonly leases: Leases
@@ -34,10 +36,15 @@ export async function admitRound(
   runs: readonly RoundRun[],
 ): Promise<RoundAdmission> {
   const byRun = new Map<string, Admit>()
+  const round = deps.round
   for (const { run } of runs) {
     if (run.project === null) continue
+    if ('failed' in round) {
+      byRun.set(run.id, () => ({ kind: 'wait', reason: `budget: cannot be judged: ${round.failed}` }))
+      continue
+    }
     try {
-      const admit = await deps.budget.admission(run, deps.canHold, deps.now)
+      const admit = round.admission(run, deps.canHold)
       if (admit) byRun.set(run.id, admit)
     } catch (error) {
       deps.events.tickError('admit', error, { runId: run.id, what: 'checking budgets' })

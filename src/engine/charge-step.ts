@@ -1,6 +1,6 @@
 /**
  * The tick's charge step: what this round's one observation says each run's jobs used so far goes
- * into the budget ledger (idempotent). A charge that fails is a tick error for its run, never a
+ * into the budget ledger (idempotent). A charge that fails is a tick error, never a
  * stop: the next round charges again, cumulatively.
  */
 import type { BudgetGate } from '../budget/budget-service.js'
@@ -13,13 +13,15 @@ export async function chargeRound(
   runs: readonly RoundRun[],
   observations: ReadonlyMap<string, readonly AttemptObservation[]>,
 ): Promise<void> {
-  for (const { run, snapshot } of runs) {
+  const charged = runs.flatMap(({ run, snapshot }) => {
     const observed = observations.get(run.id) ?? []
-    if (run.project === null || observed.length === 0) continue
-    try {
-      await deps.budget.charge(run, snapshot, observed, deps.now)
-    } catch (error) {
-      deps.events.tickError('charge', error, { runId: run.id, what: 'charging usage' })
-    }
+    return run.project === null || observed.length === 0 ? [] : [{ run, snapshot, observations: observed }]
+  })
+  if (charged.length === 0) return
+  try {
+    // one ledger read and one write for the whole round
+    await deps.budget.charge(charged, deps.now)
+  } catch (error) {
+    deps.events.tickError('charge', error, { what: 'charging usage' })
   }
 }

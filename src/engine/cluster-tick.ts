@@ -8,7 +8,7 @@
  * A run whose tasks span clusters is ticked by each of its clusters for its own tasks, never by two
  * at once: its `run:<id>` lease is taken for the round, and a run held elsewhere waits for the next.
  */
-import type { BudgetGate } from '../budget/budget-service.js'
+import type { BudgetGate, BudgetRoundGate } from '../budget/budget-service.js'
 import type { PlanOptions } from '../core/scheduling/plan-tick.js'
 import type { Capacity } from '../core/scheduling/run-snapshot.js'
 import type { SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
@@ -81,10 +81,11 @@ async function round(deps: ClusterTickDeps, runLeases: string[]): Promise<Cluste
   const observations = await observeRound({ ...deps.layout, ...deps, events }, runs)
   const now = deps.clock()
   if (deps.budget) await chargeRound({ budget: deps.budget, events, now }, runs, observations)
+  const budgetRound = deps.budget ? await beginBudgetRound(deps.budget, events, now) : null
   const ranks = await rank(deps, runs, now)
-  const admission: RoundAdmission | null = deps.budget
+  const admission: RoundAdmission | null = budgetRound
     ? await admitRound(
-        { budget: deps.budget, canHold: adapter.capabilities.hold, events, leases: deps.leases, now },
+        { round: budgetRound, canHold: adapter.capabilities.hold, events, leases: deps.leases, now },
         runs,
       )
     : null
@@ -119,7 +120,8 @@ async function round(deps: ClusterTickDeps, runLeases: string[]): Promise<Cluste
     await warnBeforeLimit(deps.checkpointWatch, run, snapshot, plan.attemptUpdates)
     await reportCheckpoints(deps.checkpointWatch, run, snapshot, plan.attemptUpdates)
   }
-  if (deps.budget) await enforceRound({ budget: deps.budget, adapter, clusterName, events, now: deps.clock() })
+  if (budgetRound && !('failed' in budgetRound))
+    await enforceRound({ round: budgetRound, adapter, clusterName, events })
   const commands = deps.commandsRun() - commandsBefore
   const results: TickResult[] = [
     ...persisted.applied.map(({ run, plan }) => ({
@@ -189,4 +191,18 @@ async function rank(
 
 function iso(ms: number): string {
   return new Date(ms).toISOString()
+}
+
+/** The round's one budget judgement; when it cannot be begun, budgeted work waits (fail closed). */
+async function beginBudgetRound(
+  budget: BudgetGate,
+  events: EngineEvents,
+  now: number,
+): Promise<BudgetRoundGate | { readonly failed: string }> {
+  try {
+    return await budget.beginRound(now)
+  } catch (error) {
+    events.tickError('admit', error, { what: 'checking budgets' })
+    return { failed: error instanceof Error ? error.message : String(error) }
+  }
 }

@@ -3,19 +3,18 @@
  * jobs (hold, release, checkpoint-requeue, renice). An action the scheduler refuses, a budget that
  * cannot be judged, or the step failing as a whole is a tick error; none stops the round.
  */
-import type { BudgetGate } from '../budget/budget-service.js'
+import type { BudgetRoundGate } from '../budget/budget-service.js'
 import type { SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
 import type { EngineEvents } from './engine-events.js'
 
 export async function enforceRound(deps: {
-  readonly budget: BudgetGate
+  readonly round: BudgetRoundGate
   readonly adapter: SchedulerAdapter
   readonly clusterName: string
   readonly events: EngineEvents
-  readonly now: number
 }): Promise<void> {
   try {
-    const outcome = await deps.budget.enforce(deps.clusterName, deps.adapter, deps.now)
+    const outcome = await deps.round.enforce(deps.clusterName, deps.adapter)
     for (const failure of outcome?.failures ?? [])
       deps.events.emit('tick:error', {
         step: 'enforce',

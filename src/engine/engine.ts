@@ -281,7 +281,7 @@ export class Engine {
         clock: this.#clock,
         planOptions: () => this.#planOptions(),
         ...(budget
-          ? { charge: (run, snapshot, observations) => budget.charge(run, snapshot, observations, this.#clock()) }
+          ? { charge: (run, snapshot, observations) => budget.charge([{ run, snapshot, observations }], this.#clock()) }
           : {}),
       },
       runId,

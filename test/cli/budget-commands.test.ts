@@ -118,18 +118,18 @@ describe('rpo budget', () => {
       const before = await used()
       const entries = (await app.store.budgets.listEntries()).length
       // the engine already charged this job run; a second report of the same figure adds no entry
-      await app.budgets.charge(run!, snapshot, report(1), Date.now())
-      await app.budgets.charge(run!, snapshot, report(1), Date.now())
+      await app.budgets.charge([{ run: run!, snapshot, observations: report(1) }], Date.now())
+      await app.budgets.charge([{ run: run!, snapshot, observations: report(1) }], Date.now())
       const afterSame = (await app.store.budgets.listEntries()).length
       expect(afterSame - entries).toBeLessThanOrEqual(1)
       const settled = await used()
       expect(settled).toBeGreaterThanOrEqual(before)
-      await app.budgets.charge(run!, snapshot, report(1), Date.now())
+      await app.budgets.charge([{ run: run!, snapshot, observations: report(1) }], Date.now())
       expect(await used()).toBe(settled)
       // 3600 s reported: charged up to one CPU-hour in all, never more
-      await app.budgets.charge(run!, snapshot, report(3600), Date.now())
+      await app.budgets.charge([{ run: run!, snapshot, observations: report(3600) }], Date.now())
       expect(await used()).toBeCloseTo(1, 9)
-      await app.budgets.charge(run!, snapshot, report(3600), Date.now())
+      await app.budgets.charge([{ run: run!, snapshot, observations: report(3600) }], Date.now())
       expect(await used()).toBeCloseTo(1, 9)
     } finally {
       await app.close()

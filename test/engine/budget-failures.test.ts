@@ -7,13 +7,15 @@ import { simEngine } from '../support/sim-engine.js'
 
 const refusing: BudgetGate = {
   charge: async () => undefined,
-  admission: async () => null,
-  enforce: async () =>
-    ({
-      plan: null,
-      applied: 1,
-      failures: ['hold 7: scontrol: error: Invalid job id'],
-    }) as unknown as EnforcementOutcome,
+  beginRound: async () => ({
+    admission: () => null,
+    enforce: async () =>
+      ({
+        plan: null,
+        applied: 1,
+        failures: ['hold 7: scontrol: error: Invalid job id'],
+      }) as unknown as EnforcementOutcome,
+  }),
 }
 
 describe('budget enforcement failures', () => {

@@ -1,39 +1,15 @@
 /**
- * The tick's plan step: every run of a cluster round planned together, the runs of higher rank
- * first (their ready work is admitted first against budgets and capacity). The decision is the
- * pure planner's; this module only shapes its input.
+ * The tick's plan step: every run of a cluster round planned together by the pure planner
+ * (planCluster): each run advanced on its own, then the ready work of all runs admitted in one
+ * cross-run order — higher-ranked runs first — against the cluster's shared limits and budgets.
+ * This module only shapes its input.
  */
-import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
-import { type AdmissionVerdict, type PlanOptions, planTick, type TickPlan } from '../core/scheduling/plan-tick.js'
-import type { AttemptObservation, RunSnapshot, TaskSnapshot } from '../core/scheduling/run-snapshot.js'
+import { type ClusterPlanOptions, planCluster, type RunPlanInput } from '../core/scheduling/plan-cluster.js'
+import type { TickPlan } from '../core/scheduling/plan-tick.js'
 
-export interface RunPlanInput {
-  readonly snapshot: RunSnapshot
-  readonly observations: readonly AttemptObservation[]
-  /** The run's default cluster. */
-  readonly cluster: string
-  /** Higher first. */
-  readonly rank?: number
-}
-
-export interface ClusterPlanOptions extends Omit<PlanOptions, 'admit'> {
-  readonly cluster: string
-  readonly admit?: (run: RunSnapshot, task: TaskSnapshot, definition: ResolvedTask) => AdmissionVerdict
-}
+export type { ClusterPlanOptions, RunPlanInput }
 
 /** Each run's plan, by run id. */
 export function planRound(runs: readonly RunPlanInput[], options: ClusterPlanOptions): ReadonlyMap<string, TickPlan> {
-  const { admit, cluster: _cluster, ...planOptions } = options
-  const ordered = [...runs].sort((a, b) => (b.rank ?? 0) - (a.rank ?? 0) || (a.snapshot.id < b.snapshot.id ? -1 : 1))
-  const plans = new Map<string, TickPlan>()
-  for (const input of ordered) {
-    const runAdmit = admit
-      ? (task: TaskSnapshot, definition: ResolvedTask) => admit(input.snapshot, task, definition)
-      : null
-    plans.set(
-      input.snapshot.id,
-      planTick(input.snapshot, input.observations, { ...planOptions, ...(runAdmit ? { admit: runAdmit } : {}) }),
-    )
-  }
-  return plans
+  return planCluster(runs, options)
 }

@@ -6,13 +6,8 @@ import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import type { AttemptSnapshot, RunSnapshot } from '../core/scheduling/run-snapshot.js'
 import type { RunRecord } from '../store/run-store.js'
 
-/** The task's own cluster (a pipeline task's `cluster:`), or null for the run's. */
-function ownCluster(definition: ResolvedTask): string | null {
-  return (definition as { readonly cluster?: string | null }).cluster ?? null
-}
-
 export function taskCluster(run: Pick<RunRecord, 'cluster'>, definition: ResolvedTask): string {
-  return ownCluster(definition) ?? run.cluster
+  return definition.cluster ?? run.cluster
 }
 
 /** Every cluster the run has tasks on, its own first. */

@@ -1,0 +1,113 @@
+// Daemons sharing clusters on one PostgreSQL store, as real processes (`bin/rpo.js daemon`, a
+// schedule of one round a second, the local executor):
+// - two daemons, one killed with SIGKILL mid-work: the other takes the cluster over within one
+//   lease period (≤ 30 s; the figure is printed) and finishes every run, no task started twice;
+// - `rpo run` while a daemon ticks the same cluster follows its run to the end, without errors.
+import { readFileSync, writeFileSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { makeWorkDir, runCli, spawnCli, writePipeline } from '../support/cli-harness.js'
+import { postgresHarness } from '../support/store-dialects.js'
+
+const harness = postgresHarness()
+let url = ''
+beforeAll(async () => {
+  const target = await harness.setUp()
+  if (target.kind !== 'postgres') throw new Error('expected a PostgreSQL target')
+  url = target.url
+})
+afterAll(() => harness.tearDown())
+
+const RUNS = 4
+
+function workDir(): { dir: string; go: string; log: string } {
+  const dir = makeWorkDir('rpo-daemons-')
+  writeFileSync(
+    path.join(dir, 'rpo.config.yaml'),
+    `store: { url: "${url}" }
+defaultCluster: box
+clusters:
+  box: { kind: local, cpus: 8, memory: 8G, killGrace: 200ms, pollInterval: 50ms }
+sync: { schedule: "* * * * * *" }
+`,
+  )
+  const go = path.join(dir, 'go')
+  const log = path.join(dir, 'started.log')
+  // every start of a task is a line: a task started twice would be two
+  writePipeline(
+    dir,
+    'p.yaml',
+    `name: shared
+tasks:
+  a: { command: 'echo "$RPO_RUN_ID/$RPO_TASK_ID" >> ${log}; while [ ! -e ${go} ]; do sleep 0.05; done' }
+  b: { command: 'echo "$RPO_RUN_ID/$RPO_TASK_ID" >> ${log}', after: [a] }
+`,
+  )
+  return { dir, go, log }
+}
+
+describe('daemons on one PostgreSQL store', () => {
+  it('a killed daemon’s cluster is taken over within one lease period and every run finishes, no task twice', async () => {
+    const { dir, go, log } = workDir()
+    const runIds: string[] = []
+    for (let i = 0; i < RUNS; i++) {
+      const submitted = await runCli(dir, ['submit', 'p.yaml', '--new', '--json'])
+      expect(submitted.code, submitted.stderr).toBe(0)
+      runIds.push(JSON.parse(submitted.stdout).runId)
+    }
+    const first = spawnCli(dir, ['daemon'])
+    const second = spawnCli(dir, ['daemon'])
+    try {
+      await first.waitFor(new RegExp(`cluster box: ${RUNS} run\\(s\\)`), 30_000)
+      await second.waitFor(/cluster box: ticked by .+; retrying in \d+s/, 30_000)
+      first.child.kill('SIGKILL')
+      await first.exited()
+      const killedAt = Date.now()
+      const before = second.stderr().length
+      await new Promise<void>((resolve, reject) => {
+        const timer = setInterval(() => {
+          if (/cluster box: \d+ run\(s\)/.test(second.stderr().slice(before))) {
+            clearInterval(timer)
+            resolve()
+          } else if (Date.now() - killedAt > 30_000) {
+            clearInterval(timer)
+            reject(new Error(`no takeover within 30 s:\n${second.stderr()}`))
+          }
+        }, 20)
+      })
+      const takeoverMs = Date.now() - killedAt
+      console.log(`takeover of a SIGKILLed daemon's cluster: ${takeoverMs} ms (bound: one lease period, 30 s)`)
+      expect(takeoverMs).toBeLessThanOrEqual(30_000)
+      writeFileSync(go, '')
+      for (const runId of runIds) await second.waitFor(`${runId}: succeeded`, 30_000)
+      const starts = readFileSync(log, 'utf8').trim().split('\n').sort()
+      expect(starts).toEqual(runIds.flatMap((id) => [`${id}/a`, `${id}/b`]).sort())
+    } finally {
+      first.child.kill('SIGKILL')
+      second.child.kill('SIGTERM')
+      await second.exited()
+    }
+  }, 120_000)
+
+  it('`rpo run` while a daemon ticks the same cluster follows its run to the end without errors', async () => {
+    const { dir, go } = workDir()
+    const other = await runCli(dir, ['submit', 'p.yaml', '--new', '--json'])
+    const otherId = JSON.parse(other.stdout).runId
+    const daemon = spawnCli(dir, ['daemon'])
+    try {
+      await daemon.waitFor(`${otherId}: running`, 30_000)
+      const follower = spawnCli(dir, ['run', 'p.yaml', '--new', '--json'])
+      await follower.waitFor(/started run/, 30_000)
+      writeFileSync(go, '')
+      const result = await follower.closed()
+      expect(result.code, result.stderr).toBe(0)
+      expect(JSON.parse(result.stdout)).toMatchObject({ state: 'succeeded' })
+      // neither a held lease nor anything else was an error to it
+      expect(result.stderr).not.toMatch(/^\S+\s+! /m)
+      await daemon.waitFor(`${otherId}: succeeded`, 30_000)
+    } finally {
+      daemon.child.kill('SIGTERM')
+      await daemon.exited()
+    }
+  }, 120_000)
+})

@@ -124,12 +124,16 @@ async function round(deps: ClusterTickDeps, runLeases: string[]): Promise<Cluste
     await enforceRound({ round: budgetRound, adapter, clusterName, events })
   const commands = deps.commandsRun() - commandsBefore
   const results: TickResult[] = [
-    ...persisted.applied.map(({ run, plan }) => ({
+    ...persisted.applied.map(({ run, snapshot, plan }) => ({
       runId: run.id,
       state: plan.runState,
       submitted: submitted.get(run.id) ?? 0,
       changes: plan.taskUpdates.size + plan.attemptUpdates.size,
       schedulerCommands: commands,
+      jobsRunning: snapshot.latestAttempts.filter((a) => {
+        const state = plan.attemptUpdates.get(a.submissionKey)?.state ?? a.state
+        return state === 'running' || state === 'completing'
+      }).length,
     })),
     ...(await Promise.all(
       persisted.refused.map(async ({ run }) => ({

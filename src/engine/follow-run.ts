@@ -35,8 +35,10 @@ export async function followRun(engine: Engine, runId: string, options: FollowOp
       continue
     }
     if (result.state !== 'running') return result.state
-    // adaptive: back off while nothing moves (kind to slurmctld), back to the base interval when something does
-    const moved = result.submitted > 0 || result.changes > 0
+    // adaptive: back off while nothing moves and nothing runs (kind to slurmctld), back to the base
+    // interval when something does; while a job runs its ending may come at any moment, and seeing
+    // it one backed-off interval late delays its dependents by as much
+    const moved = result.submitted > 0 || result.changes > 0 || (result.jobsRunning ?? 0) > 0
     interval = moved
       ? options.pollIntervalMs
       : Math.min(options.maxPollIntervalMs ?? options.pollIntervalMs, interval * 1.5)

@@ -17,6 +17,8 @@ export interface TickResult {
   readonly changes: number
   /** Scheduler commands of the whole cluster round the run was planned in. */
   readonly schedulerCommands: number
+  /** The run's jobs running or completing after this tick: an ending may come at any moment. */
+  readonly jobsRunning?: number
 }
 
 /** A run's planned events as engine events (the run's own transitions are said by `run:finished`). */

@@ -106,6 +106,12 @@ export async function pollAttempts(
     poll,
   )
   const byId = new Map(polled.map((o) => [o.jobId as string, o]))
+  // the outputs of every job that succeeded, read together: one file read after another cost a
+  // round trip each over SSH, which a wide stage ending at once paid in series
+  const outputs = await readAllOutputs(
+    deps,
+    withJob.filter((a) => byId.get(a.jobId as string)?.state === 'succeeded').map((a) => a.submissionKey),
+  )
   const observations: AttemptObservation[] = []
   for (const attempt of withJob) {
     const job = byId.get(attempt.jobId as string)
@@ -113,17 +119,35 @@ export async function pollAttempts(
       observations.push({ kind: 'missing', submissionKey: attempt.submissionKey })
       continue
     }
-    const outputs =
-      job.state === 'succeeded' ? await readOutputs(deps, attempt.submissionKey) : { outputs: null, error: null }
+    const read = outputs.get(attempt.submissionKey) ?? { outputs: null, error: null }
     observations.push({
       kind: 'observed',
       submissionKey: attempt.submissionKey,
       job,
-      outputs: outputs.outputs,
-      outputsError: outputs.error,
+      outputs: read.outputs,
+      outputsError: read.error,
     })
   }
   return observations
+}
+
+/** Outputs files read at most this many at a time (SFTP requests in flight on one channel). */
+const OUTPUT_READS_IN_FLIGHT = 16
+
+async function readAllOutputs(
+  deps: ObserveDeps,
+  keys: readonly string[],
+): Promise<Map<string, { outputs: Record<string, unknown> | null; error: string | null }>> {
+  const results = new Map<string, { outputs: Record<string, unknown> | null; error: string | null }>()
+  let next = 0
+  const worker = async () => {
+    while (next < keys.length) {
+      const key = keys[next++] as string
+      results.set(key, await readOutputs(deps, key))
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(OUTPUT_READS_IN_FLIGHT, keys.length) }, worker))
+  return results
 }
 
 async function readOutputs(

@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: figures and ratios, printed side by side. Not a test: nothing here fails CI.
- * `npm run bench -- slurm` (or core, policy, checkpoint, sim-scaling, sim-round, commands-per-round;
+ * `npm run bench -- slurm` (or slurm-makespan, core, policy, checkpoint, sim-scaling, sim-round, commands-per-round;
  * several may be named) runs only those. slurm and commands-per-round use the live testbed: run them
  * under its lock (`flock -o /tmp/rpo-testbed.lock npm run bench -- …`).
  */
@@ -10,12 +10,13 @@ import { benchCore } from './core-bench.js'
 import { benchPolicy } from './policy-bench.js'
 import { benchSimRound } from './sim-round-bench.js'
 import { benchSimScaling } from './sim-scaling-bench.js'
-import { benchSlurm } from './slurm-bench.js'
+import { benchSlurm, benchSlurmMakespan } from './slurm-bench.js'
 
 const BENCHES: Record<string, () => Promise<void>> = {
   core: benchCore,
   policy: benchPolicy,
   slurm: benchSlurm,
+  'slurm-makespan': benchSlurmMakespan,
   checkpoint: benchCheckpoint,
   'sim-scaling': benchSimScaling,
   'sim-round': benchSimRound,

@@ -20,6 +20,16 @@ import { benchSubmission } from './slurm-submit-bench.js'
 import { CONNECTION, type Connection, cancelTaggedJobs } from './slurm-testbed.js'
 
 export async function benchSlurm(): Promise<void> {
+  await liveSlurm(['submission', 'makespan'])
+  await benchPollAtScale()
+}
+
+/** `npm run bench -- slurm-makespan`: only `rpo run` of the DAG against the same DAG by hand. */
+export async function benchSlurmMakespan(): Promise<void> {
+  await liveSlurm(['makespan'])
+}
+
+async function liveSlurm(parts: readonly ('submission' | 'makespan')[]): Promise<void> {
   console.log('\n## Slurm (live testbed)')
   if (!existsSync(CONNECTION)) {
     console.log('testbed not up (run `bash test/cluster/up.sh` as root); Slurm figures not measured')
@@ -29,12 +39,11 @@ export async function benchSlurm(): Promise<void> {
   const tag = `bench${Date.now()}`
   const rounds = Number(process.env.RPO_BENCH_ROUNDS ?? 3)
   try {
-    await benchSubmission(conn, tag, rounds)
-    await benchMakespan(conn, tag, rounds)
+    if (parts.includes('submission')) await benchSubmission(conn, tag, rounds)
+    if (parts.includes('makespan')) await benchMakespan(conn, tag, rounds)
   } finally {
     await cancelTaggedJobs(conn, tag)
   }
-  await benchPollAtScale()
 }
 
 /** A transport that answers squeue/sacct for 10,000 jobs, to measure command count and parse time. */

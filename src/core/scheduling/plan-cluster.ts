@@ -101,6 +101,19 @@ export function planRuns(
   return result
 }
 
+/**
+ * The clusters on which a run has unfinished tasks (its own for tasks without a `cluster:`), sorted:
+ * the ticks that must include the run, since a cluster's tick decides only its own tasks.
+ */
+export function clustersWithWork(snapshot: RunSnapshot, cluster: string): string[] {
+  const byStep = new Map(snapshot.pipeline.tasks.map((t) => [t.name, t.cluster ?? cluster]))
+  const clusters = new Set<string>()
+  for (const task of snapshot.tasks) {
+    if (!isTerminalTaskState(task.state)) clusters.add(byStep.get(task.group) ?? cluster)
+  }
+  return [...clusters].sort()
+}
+
 function decideRunState(current: RunState, tasks: ReadonlyMap<string, TaskSnapshot>): RunState {
   if (current !== 'running') return current
   const all = [...tasks.values()]

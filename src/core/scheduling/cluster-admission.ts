@@ -45,7 +45,11 @@ export function admitAcrossRuns(
   for (const { plan, task } of inFlight) countOne(running, plan, task.group)
   // keys of attempts planned this tick, for dependents planned after their upstream
   const keys = new Map<RunPlanning, Map<string, string>>(plans.map((p) => [p, new Map()]))
-  for (const { plan, task, deps } of [...ready].sort(readyOrder)) {
+  const runOrder = new Map(
+    [...plans].sort((a, b) => compareText(a.snapshot.id, b.snapshot.id)).map((plan, i) => [plan, i]),
+  )
+  const byRunId = (a: ReadyTask, b: ReadyTask) => (runOrder.get(a.plan) ?? 0) - (runOrder.get(b.plan) ?? 0)
+  for (const { plan, task, deps } of [...ready].sort((a, b) => readyOrder(a, b, byRunId))) {
     if (slots <= 0) break
     const definition = plan.definitionOf(task)
     const limit = definition.maxParallel
@@ -98,12 +102,12 @@ export function admitAcrossRuns(
  * dependent's, and ties keep topological order, so upstreams submitted this tick come before their
  * dependents; the run's rank is the same for all its work, so that order holds across runs too.
  */
-function readyOrder(a: ReadyTask, b: ReadyTask): number {
+function readyOrder(a: ReadyTask, b: ReadyTask, byRunId: (a: ReadyTask, b: ReadyTask) => number): number {
   return (
     b.plan.rank - a.plan.rank ||
     (b.plan.priorities.get(b.task.group) ?? 0) - (a.plan.priorities.get(a.task.group) ?? 0) ||
     (a.plan.topologicalOrder.get(a.task.group) ?? 0) - (b.plan.topologicalOrder.get(b.task.group) ?? 0) ||
-    compareText(a.plan.snapshot.id, b.plan.snapshot.id) ||
+    byRunId(a, b) ||
     compareText(a.task.id, b.task.id)
   )
 }

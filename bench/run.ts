@@ -4,6 +4,7 @@
  */
 import { benchCheckpoint } from './checkpoint-bench.js'
 import { benchCore } from './core-bench.js'
+import { benchPlanCluster } from './plan-cluster-bench.js'
 import { benchPolicy } from './policy-bench.js'
 import { benchSlurm } from './slurm-bench.js'
 
@@ -12,6 +13,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   policy: benchPolicy,
   slurm: benchSlurm,
   checkpoint: benchCheckpoint,
+  'plan-cluster': benchPlanCluster,
 }
 
 const asked = process.argv.slice(2)

@@ -193,11 +193,13 @@ interface Figures {
   readonly maxRssMb: number
 }
 
-function time(fn: () => unknown): Figures {
+/** `prepare` runs untimed before each call. */
+function time(fn: () => unknown, prepare: () => void = () => {}): Figures {
   for (let i = 0; i < WARMUP; i++) fn()
   const times: number[] = []
   let maxRss = process.memoryUsage().rss
   for (let i = 0; i < ROUNDS; i++) {
+    prepare()
     const start = performance.now()
     fn()
     times.push(performance.now() - start)
@@ -236,13 +238,25 @@ export async function benchPlanCluster(): Promise<void> {
     console.log(`${name}: ${describe(round)}`)
     const cluster = time(() => planCluster(round, OPTIONS))
     print(`  planCluster (one call, ${ROUNDS} rounds)`, cluster)
+    // the engine loads every snapshot from the store each round: no pipeline object is seen twice
+    let fresh = round
+    const reloaded = time(
+      () => planCluster(fresh, OPTIONS),
+      () => {
+        fresh = round.map((run) => ({
+          ...run,
+          snapshot: { ...run.snapshot, pipeline: JSON.parse(JSON.stringify(run.snapshot.pipeline)) },
+        }))
+      },
+    )
+    print('  planCluster, pipelines loaded afresh', reloaded)
     const perRun = time(() => {
       for (const run of round) planTick(run.snapshot, run.observations, TICK)
     })
     print('  planTick per run, summed', perRun)
-    const ok = cluster.p99Ms < TARGET_MS && cluster.maxRssMb < TARGET_RSS_MB
+    const ok = reloaded.p99Ms < TARGET_MS && reloaded.maxRssMb < TARGET_RSS_MB
     console.log(
-      `  target p99 < ${TARGET_MS} ms, RSS < ${TARGET_RSS_MB} MB → ${ok ? 'ok' : 'MISSED'}; planCluster/planTick median ${(cluster.medianMs / perRun.medianMs).toFixed(2)}×`,
+      `  target p99 < ${TARGET_MS} ms, RSS < ${TARGET_RSS_MB} MB (pipelines loaded afresh) → ${ok ? 'ok' : 'MISSED'}; planCluster/planTick median ${(cluster.medianMs / perRun.medianMs).toFixed(2)}×`,
     )
   }
 }

@@ -56,10 +56,10 @@ export class RunPlanning {
   readonly #index: PipelineIndex
   readonly #clusterOf: (definition: ResolvedTask) => string
   /** Tasks and attempts (by task id) this planning owns: copies made on a first change, or new. */
-  readonly #ownTasks = new Set<string>()
-  readonly #ownAttempts = new Set<string>()
+  #ownTasks: Set<string> | null = null
+  #ownAttempts: Set<string> | null = null
   #groups: Map<string, TaskSnapshot[]> | null = null
-  /** Each task's place in its group's list, once the groups are built. */
+  /** Each task's place in its group's list, once a task is replaced there (most runs never do). */
   #places: Map<string, number> | null = null
 
   /**
@@ -113,22 +113,35 @@ export class RunPlanning {
   groups(): Map<string, TaskSnapshot[]> {
     if (this.#groups === null) {
       const groups = new Map<string, TaskSnapshot[]>()
-      const places = new Map<string, number>()
       for (const task of this.tasks.values()) {
         const list = groups.get(task.group)
-        places.set(task.id, list ? list.length : 0)
         if (list) list.push(task)
         else groups.set(task.group, [task])
       }
       this.#groups = groups
-      this.#places = places
     }
     return this.#groups
+  }
+
+  /** Put a task's copy where the original was in its group's list. */
+  #replaceInGroup(task: TaskSnapshot): void {
+    if (this.#groups === null) return
+    if (this.#places === null) {
+      const places = new Map<string, number>()
+      for (const list of this.#groups.values()) {
+        for (let i = 0; i < list.length; i++) places.set((list[i] as TaskSnapshot).id, i)
+      }
+      this.#places = places
+    }
+    const place = this.#places.get(task.id)
+    const list = this.#groups.get(task.group)
+    if (place !== undefined && list) list[place] = task
   }
 
   /** A task made by planning (a fan-out's instance): owned from the start. */
   addTask(task: TaskSnapshot): void {
     this.tasks.set(task.id, task)
+    this.#ownTasks ??= new Set()
     this.#ownTasks.add(task.id)
     if (this.#groups === null) return
     const list = this.#groups.get(task.group)
@@ -139,13 +152,12 @@ export class RunPlanning {
 
   patchTask(id: string, patch: TaskPatch): void {
     let task = this.tasks.get(id) as TaskSnapshot
+    this.#ownTasks ??= new Set()
     if (!this.#ownTasks.has(id)) {
       task = { ...task }
       this.#ownTasks.add(id)
       this.tasks.set(id, task)
-      const place = this.#places?.get(id)
-      const list = this.#groups?.get(task.group)
-      if (place !== undefined && list) list[place] = task
+      this.#replaceInGroup(task)
     }
     Object.assign(task, patch)
     const before = this.taskUpdates.get(id)
@@ -155,12 +167,14 @@ export class RunPlanning {
   /** Change the task's latest attempt; returns it as changed (earlier references to it are stale). */
   patchAttempt(attempt: AttemptSnapshot, patch: AttemptPatch): AttemptSnapshot {
     let current = this.attempts.get(attempt.taskId) ?? attempt
-    if (!this.#ownAttempts.has(attempt.taskId)) {
+    this.#ownAttempts ??= new Set()
+    // a poll that says what the attempt already holds changes nothing: no copy
+    if (!this.#ownAttempts.has(attempt.taskId) && !holdsAlready(current, patch)) {
       current = { ...current }
       this.#ownAttempts.add(attempt.taskId)
       this.attempts.set(attempt.taskId, current)
     }
-    Object.assign(current, patch)
+    if (this.#ownAttempts.has(attempt.taskId)) Object.assign(current, patch)
     const before = this.attemptUpdates.get(current.submissionKey)
     this.attemptUpdates.set(current.submissionKey, before ? { ...before, ...patch } : patch)
     return current
@@ -181,4 +195,12 @@ export class RunPlanning {
       events: this.events,
     }
   }
+}
+
+/** Whether every field of the patch already has that value on the attempt. */
+function holdsAlready(attempt: AttemptSnapshot, patch: AttemptPatch): boolean {
+  for (const key in patch) {
+    if (attempt[key as keyof AttemptSnapshot] !== patch[key as keyof AttemptPatch]) return false
+  }
+  return true
 }

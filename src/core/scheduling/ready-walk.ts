@@ -37,7 +37,7 @@ export function walkPending(plan: RunPlanning): ReadyTask[] {
   const native = plan.rules.nativeDependencies
   for (const definition of plan.snapshot.pipeline.tasks) {
     const members = groups.get(definition.name)
-    if (members === undefined || !plan.isLocal(definition.name)) continue
+    if (members === undefined || !plan.runsHere(definition)) continue
     // every instance of a step has the same upstream steps: judge them once per step
     let verdict: Verdict | null = null
     let early: EarlyVerdict | null | undefined

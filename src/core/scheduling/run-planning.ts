@@ -99,6 +99,11 @@ export class RunPlanning {
     return this.clusterOfStep(step) === this.rules.cluster
   }
 
+  /** isLocal, given the step's definition. */
+  runsHere(definition: ResolvedTask): boolean {
+    return this.#clusterOf(definition) === this.rules.cluster
+  }
+
   /** Critical-path length of each step (the run's own priority order). */
   get priorities(): ReadonlyMap<string, number> {
     return this.#index.priorities

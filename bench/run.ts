@@ -7,6 +7,7 @@
 import { benchCheckpoint } from './checkpoint-bench.js'
 import { benchCommandsPerRound } from './commands-per-round-bench.js'
 import { benchCore } from './core-bench.js'
+import { benchPlanCluster } from './plan-cluster-bench.js'
 import { benchPolicy } from './policy-bench.js'
 import { benchSimRound } from './sim-round-bench.js'
 import { benchSimScaling } from './sim-scaling-bench.js'
@@ -21,6 +22,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   'sim-scaling': benchSimScaling,
   'sim-round': benchSimRound,
   'commands-per-round': benchCommandsPerRound,
+  'plan-cluster': benchPlanCluster,
 }
 
 const asked = process.argv.slice(2)

@@ -41,21 +41,22 @@ export function admitAcrossRuns(
       )
     : null
   let slots = limits.maxActive - inFlight.length
-  const running = new Map<RunPlanning, Map<string, number>>(plans.map((p) => [p, new Map()]))
+  if (ready.length === 0 || slots <= 0) return
+  // attempts in flight per run and step, for maxParallel: counted only for runs with ready work
+  const running = new Map<RunPlanning, Map<string, number>>()
   for (const { plan, task } of inFlight) countOne(running, plan, task.group)
   // keys of attempts planned this tick, for dependents planned after their upstream
-  const keys = new Map<RunPlanning, Map<string, string>>(plans.map((p) => [p, new Map()]))
-  for (const { plan, task, deps } of [...ready].sort(readyOrder)) {
+  const keys = new Map<RunPlanning, Map<string, string>>()
+  for (const { plan, task, deps } of inAdmissionOrder(ready)) {
     if (slots <= 0) break
     const definition = plan.definitionOf(task)
     const limit = definition.maxParallel
     const inGroup = running.get(plan)?.get(task.group) ?? 0
     if (limit !== null && !limits.schedulerThrottles && inGroup >= limit) continue
-    const planned = keys.get(plan) as Map<string, string>
     const dependsOn: NativeDependency[] = []
     let blocked = false
     for (const dep of deps) {
-      const key = planned.get(dep.taskId) ?? activeKey(plan.tasks.get(dep.taskId), plan.attempts)
+      const key = keys.get(plan)?.get(dep.taskId) ?? activeKey(plan.tasks.get(dep.taskId), plan.attempts)
       if (key === null) {
         blocked = true
         break
@@ -64,7 +65,7 @@ export function admitAcrossRuns(
     }
     if (blocked) continue
     if (free && !fitsCapacity(free, definition.resources)) continue
-    const verdict = limits.admit?.(plan.snapshot, task, definition) ?? { kind: 'admit' }
+    const verdict = limits.admit?.(plan.snapshot, task, definition) ?? ADMIT
     if (verdict.kind === 'wait') {
       if (task.reason !== verdict.reason) plan.patchTask(task.id, { reason: verdict.reason })
       continue
@@ -74,6 +75,11 @@ export function admitAcrossRuns(
     countOne(running, plan, task.group)
     const attempt = task.attempts + 1
     const submissionKey = submissionKeyFor(plan.snapshot.id, task.id, attempt)
+    let planned = keys.get(plan)
+    if (planned === undefined) {
+      planned = new Map()
+      keys.set(plan, planned)
+    }
     planned.set(task.id, submissionKey)
     const hold = verdict.kind === 'hold' ? verdict.reason : null
     plan.patchTask(task.id, {
@@ -93,19 +99,39 @@ export function admitAcrossRuns(
   }
 }
 
+const ADMIT: AdmissionVerdict = { kind: 'admit' }
+
 /**
- * The one cross-run order. Within a run: an upstream's critical path is never shorter than its
- * dependent's, and ties keep topological order, so upstreams submitted this tick come before their
- * dependents; the run's rank is the same for all its work, so that order holds across runs too.
+ * The one cross-run order: the run's rank (higher first), the step's critical path (longer first),
+ * its topological position, the run id, the task id. Within a run an upstream's critical path is
+ * never shorter than its dependent's, and ties keep topological order, so upstreams submitted this
+ * tick come before their dependents; the run's rank is the same for all its work, so that order
+ * holds across runs too. The numeric keys are read once per task, not once per comparison.
  */
-function readyOrder(a: ReadyTask, b: ReadyTask): number {
-  return (
-    b.plan.rank - a.plan.rank ||
-    (b.plan.priorities.get(b.task.group) ?? 0) - (a.plan.priorities.get(a.task.group) ?? 0) ||
-    (a.plan.topologicalOrder.get(a.task.group) ?? 0) - (b.plan.topologicalOrder.get(b.task.group) ?? 0) ||
-    compareText(a.plan.snapshot.id, b.plan.snapshot.id) ||
-    compareText(a.task.id, b.task.id)
+function inAdmissionOrder(ready: readonly ReadyTask[]): ReadyTask[] {
+  const runIds = new Map<RunPlanning, number>()
+  for (const { plan } of ready) runIds.set(plan, 0)
+  ;[...runIds.keys()]
+    .sort((a, b) => compareText(a.snapshot.id, b.snapshot.id))
+    .forEach((plan, i) => {
+      runIds.set(plan, i)
+    })
+  const keyed = ready.map((item) => ({
+    item,
+    rank: item.plan.rank,
+    priority: item.plan.priorities.get(item.task.group) ?? 0,
+    position: item.plan.topologicalOrder.get(item.task.group) ?? 0,
+    run: runIds.get(item.plan) ?? 0,
+  }))
+  keyed.sort(
+    (a, b) =>
+      b.rank - a.rank ||
+      b.priority - a.priority ||
+      a.position - b.position ||
+      a.run - b.run ||
+      compareText(a.item.task.id, b.item.task.id),
   )
+  return keyed.map((k) => k.item)
 }
 
 /** compareIds, made total: ids it deems equal are ordered by code units, so the input order never decides. */
@@ -127,6 +153,10 @@ function inFlightOnCluster(plans: readonly RunPlanning[]): { plan: RunPlanning; 
 }
 
 function countOne(counts: Map<RunPlanning, Map<string, number>>, plan: RunPlanning, group: string): void {
-  const byGroup = counts.get(plan) as Map<string, number>
+  let byGroup = counts.get(plan)
+  if (byGroup === undefined) {
+    byGroup = new Map()
+    counts.set(plan, byGroup)
+  }
   byGroup.set(group, (byGroup.get(group) ?? 0) + 1)
 }

@@ -24,18 +24,29 @@ export type Verdict =
   | { kind: 'skip'; reason: string }
   | { kind: 'upstream-failed'; reason: string }
 
+const READY: Verdict = { kind: 'ready' }
+const WAIT: Verdict = { kind: 'wait' }
+
 export function judgeDependencies(
   after: readonly ResolvedDependency[],
   groups: ReadonlyMap<string, readonly TaskSnapshot[]>,
 ): Verdict {
   let waiting = false
   for (const dep of after) {
-    const members = (groups.get(dep.task) ?? []).filter((t) => t.state !== 'expanded')
-    const unexpanded = (groups.get(dep.task) ?? []).some(
-      (t) => t.kind === 'foreach-template' && t.state !== 'expanded' && !isTerminalTaskState(t.state),
-    )
-    const allDone = !unexpanded && members.every((t) => isTerminalTaskState(t.state))
-    const broken = members.find((t) => t.state === 'failed' || t.state === 'cancelled' || t.state === 'upstream_failed')
+    // one pass over the upstream step's instances (an expanded template counts as none of them)
+    let allDone = true
+    let broken: TaskSnapshot | undefined
+    let skipped: TaskSnapshot | undefined
+    for (const t of groups.get(dep.task) ?? []) {
+      if (t.state === 'expanded') continue
+      if (!isTerminalTaskState(t.state)) allDone = false
+      else if (
+        broken === undefined &&
+        (t.state === 'failed' || t.state === 'cancelled' || t.state === 'upstream_failed')
+      )
+        broken = t
+      else if (skipped === undefined && t.state === 'skipped') skipped = t
+    }
     if (dep.condition === 'succeeded') {
       if (broken)
         return {
@@ -46,7 +57,6 @@ export function judgeDependencies(
         waiting = true
         continue
       }
-      const skipped = members.find((t) => t.state === 'skipped')
       if (skipped) return { kind: 'skip', reason: `upstream ${skipped.id} was skipped` }
     } else if (dep.condition === 'finished') {
       if (!allDone) waiting = true
@@ -58,7 +68,7 @@ export function judgeDependencies(
       if (!broken) return { kind: 'skip', reason: `runs only if ${dep.task} fails, and it did not` }
     }
   }
-  return waiting ? { kind: 'wait' } : { kind: 'ready' }
+  return waiting ? WAIT : READY
 }
 
 /**
@@ -66,6 +76,7 @@ export function judgeDependencies(
  * the same tick (the adapter wires in-batch dependencies in list order).
  */
 export function orderUpstreamsFirst(submissions: PlannedSubmission[]): void {
+  if (submissions.length < 2) return
   const keys = new Set(submissions.map((s) => s.submissionKey))
   const placed = new Set<string>()
   const ordered: PlannedSubmission[] = []

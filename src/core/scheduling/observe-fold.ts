@@ -6,20 +6,24 @@
  */
 import { canTransition, isTerminalJobState, type JobState } from '../job/job-state.js'
 import { concludeAttempt } from './conclude-attempt.js'
-import { groupTasks, judgeDependencies } from './dependencies.js'
+import { judgeDependencies } from './dependencies.js'
 import type { Mutable, RunPlanning } from './run-planning.js'
 import type { AttemptObservation, AttemptSnapshot, TaskSnapshot } from './run-snapshot.js'
 import type { AttemptPatch } from './tick-plan.js'
 
 export function foldObservations(plan: RunPlanning, observations: readonly AttemptObservation[]): void {
-  const byKey = new Map([...plan.attempts.values()].map((a) => [a.submissionKey, a]))
+  if (observations.length === 0) return
+  const byKey = new Map<string, string>()
+  for (const attempt of plan.attempts.values()) byKey.set(attempt.submissionKey, attempt.taskId)
   for (const observation of observations) {
-    const attempt = byKey.get(observation.submissionKey)
+    const taskId = byKey.get(observation.submissionKey)
+    // the attempt as folded so far: one attempt may be found and then observed in one tick
+    const attempt = taskId === undefined ? undefined : plan.attempts.get(taskId)
     if (attempt) foldObservation(plan, attempt, observation)
   }
 }
 
-function foldObservation(plan: RunPlanning, attempt: Mutable<AttemptSnapshot>, observation: AttemptObservation): void {
+function foldObservation(plan: RunPlanning, attempt: AttemptSnapshot, observation: AttemptObservation): void {
   if (observation.kind === 'found') {
     if (attempt.state === 'submitting')
       plan.patchAttempt(attempt, { jobId: observation.jobId, state: 'pending', missedPolls: 0 })
@@ -53,7 +57,7 @@ function foldObservation(plan: RunPlanning, attempt: Mutable<AttemptSnapshot>, o
     startedAt: job.startedAt ? job.startedAt.toISOString() : attempt.startedAt,
     endedAt: job.endedAt ? job.endedAt.toISOString() : isTerminalJobState(job.state) ? plan.nowIso : null,
   }
-  if (job.nodes && job.nodes.length > 0 && job.nodes.join() !== attempt.nodes.join()) patch.nodes = job.nodes
+  if (job.nodes && job.nodes.length > 0 && !sameNodes(job.nodes, attempt.nodes)) patch.nodes = job.nodes
   const task = plan.tasks.get(attempt.taskId)
   if (task && attempt.startedAt === null && patch.startedAt) {
     plan.event({ type: 'task:started', taskId: attempt.taskId, message: `attempt ${attempt.attempt} started` })
@@ -70,21 +74,28 @@ function foldObservation(plan: RunPlanning, attempt: Mutable<AttemptSnapshot>, o
   plan.patchAttempt(attempt, patch)
 }
 
+/** The same node list as joined with commas (the way it was compared before), without building the strings. */
+function sameNodes(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length === b.length && a.every((node, i) => node === b[i])) return true
+  return a.join() === b.join()
+}
+
 /** Decide what each attempt that ended means for its task. */
 export function concludeEndings(plan: RunPlanning): void {
-  const cancelled: [TaskSnapshot, AttemptSnapshot][] = []
+  let cancelled: [TaskSnapshot, AttemptSnapshot][] | null = null
   for (const attempt of plan.attempts.values()) {
     const task = plan.tasks.get(attempt.taskId)
     // a lost job (unknown after lostAfterMissedPolls polls) has ended as far as rpo can tell: the retry policy decides
     const lost = attempt.state === 'unknown' && attempt.missedPolls >= plan.rules.lostAfterMissedPolls
     if (task?.state !== 'active' || !(isTerminalJobState(attempt.state as JobState) || lost)) continue
-    if (attempt.state === 'cancelled') cancelled.push([task, attempt])
-    else concludeAttempt(plan, task, attempt)
+    if (attempt.state !== 'cancelled') concludeAttempt(plan, task, attempt)
+    else if (cancelled) cancelled.push([task, attempt])
+    else cancelled = [[task, attempt]]
   }
-  if (cancelled.length === 0) return
+  if (cancelled === null) return
   // the scheduler cancels a queued dependent whose upstream failed (kill-on-invalid-dep): that is
   // the upstream's failure showing, not a user's cancel — judged after every upstream was concluded
-  const groups = groupTasks(plan.tasks)
+  const groups = plan.groups()
   for (const [task, attempt] of cancelled) {
     const verdict = judgeDependencies(plan.definitionOf(task).after, groups)
     if (verdict.kind === 'upstream-failed') {

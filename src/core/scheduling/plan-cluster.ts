@@ -65,6 +65,7 @@ export function planRuns(
   }
   const rules = {
     now: options.now,
+    nowIso: new Date(options.now).toISOString(),
     lostAfterMissedPolls: options.lostAfterMissedPolls,
     nativeDependencies: options.nativeDependencies ?? false,
     schedulerThrottles: options.schedulerThrottles ?? false,
@@ -79,7 +80,7 @@ export function planRuns(
     const plan = new RunPlanning(run.snapshot, Number.isNaN(rank) ? 0 : rank, rules, (d) => clusterOf(d, run))
     foldObservations(plan, run.observations)
     concludeEndings(plan)
-    if (run.snapshot.state === 'running') ready.push(...walkPending(plan))
+    if (run.snapshot.state === 'running') for (const item of walkPending(plan)) ready.push(item)
     plans.push(plan)
   }
   admitAcrossRuns(plans, ready, {
@@ -101,10 +102,25 @@ export function planRuns(
   return result
 }
 
+/**
+ * The clusters on which a run has unfinished tasks (its own for tasks without a `cluster:`), sorted:
+ * the ticks that must include the run, since a cluster's tick decides only its own tasks.
+ */
+export function clustersWithWork(snapshot: RunSnapshot, cluster: string): string[] {
+  const byStep = new Map(snapshot.pipeline.tasks.map((t) => [t.name, t.cluster ?? cluster]))
+  const clusters = new Set<string>()
+  for (const task of snapshot.tasks) {
+    if (!isTerminalTaskState(task.state)) clusters.add(byStep.get(task.group) ?? cluster)
+  }
+  return [...clusters].sort()
+}
+
 function decideRunState(current: RunState, tasks: ReadonlyMap<string, TaskSnapshot>): RunState {
   if (current !== 'running') return current
-  const all = [...tasks.values()]
-  if (!all.every((t) => isTerminalTaskState(t.state))) return 'running'
-  const bad = all.some((t) => t.state === 'failed' || t.state === 'upstream_failed' || t.state === 'cancelled')
+  let bad = false
+  for (const t of tasks.values()) {
+    if (!isTerminalTaskState(t.state)) return 'running'
+    if (t.state === 'failed' || t.state === 'upstream_failed' || t.state === 'cancelled') bad = true
+  }
   return bad ? 'failed' : 'succeeded'
 }

@@ -9,18 +9,18 @@ const DEFAULT_EXPECTED_SECONDS = 60
 
 /** Critical-path length in seconds from each task group (inclusive) to the pipeline's end. */
 export function computePriorities(pipeline: ResolvedPipeline): Map<string, number> {
-  const downstream = new Map<string, string[]>()
-  for (const task of pipeline.tasks) {
-    for (const dep of task.after) downstream.set(dep.task, [...(downstream.get(dep.task) ?? []), task.name])
-  }
   const length = new Map<string, number>()
-  // tasks are topologically ordered, so walk them backwards
+  // the longest path after each task, raised as its dependents are reached
+  const after = new Map<string, number>()
+  // tasks are topologically ordered: walking them backwards reaches every dependent before its upstreams
   for (let i = pipeline.tasks.length - 1; i >= 0; i--) {
     const task = pipeline.tasks[i]
     if (!task) continue
-    const own = task.expectedSeconds ?? DEFAULT_EXPECTED_SECONDS
-    const rest = Math.max(0, ...(downstream.get(task.name) ?? []).map((n) => length.get(n) ?? 0))
-    length.set(task.name, own + rest)
+    const total = (task.expectedSeconds ?? DEFAULT_EXPECTED_SECONDS) + (after.get(task.name) ?? 0)
+    length.set(task.name, total)
+    for (const dep of task.after) {
+      if (total > (after.get(dep.task) ?? 0)) after.set(dep.task, total)
+    }
   }
   return length
 }

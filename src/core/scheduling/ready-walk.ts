@@ -11,42 +11,40 @@ import type { ResolvedDependency, ResolvedTask } from '../pipeline/resolved-pipe
 import {
   activeKey,
   type EarlyVerdict,
-  groupTasks,
   judgeDependencies,
   judgeEarly,
   judgeInFlightDependents,
   type Verdict,
 } from './dependencies.js'
 import { evaluateWhen } from './evaluate-when.js'
-import type { Mutable, RunPlanning } from './run-planning.js'
+import type { RunPlanning } from './run-planning.js'
 import { type AttemptSnapshot, newTaskSnapshot, type TaskSnapshot, type TaskState } from './run-snapshot.js'
 
 /** A task that may be submitted this tick, if the cross-run admission lets it. */
 export interface ReadyTask {
   readonly plan: RunPlanning
-  readonly task: Mutable<TaskSnapshot>
+  readonly task: TaskSnapshot
   /** Upstream tasks still in flight (native dependencies); empty when every upstream is done. */
   readonly deps: EarlyVerdict
 }
 
 /** The run's ready work on this tick's cluster, in topological order; skips, failures and fan-outs on the way. */
 export function walkPending(plan: RunPlanning): ReadyTask[] {
-  const groups = groupTasks(plan.tasks)
+  const groups = plan.groups()
   const ready: ReadyTask[] = []
   // tasks ready this tick: a dependent on one of them may be submitted with a native dependency
   const tentative = new Set<string>()
   const native = plan.rules.nativeDependencies
   for (const definition of plan.snapshot.pipeline.tasks) {
-    if (!plan.isLocal(definition.name)) continue
+    const members = groups.get(definition.name)
+    if (members === undefined || !plan.runsHere(definition)) continue
     // every instance of a step has the same upstream steps: judge them once per step
     let verdict: Verdict | null = null
     let early: EarlyVerdict | null | undefined
-    const earlyOnce = () => {
-      if (early === undefined) early = judgeEarlyOnCluster(plan, definition, groups, tentative)
-      return early
-    }
-    const mayGoEarly = (task: TaskSnapshot) => native && task.kind === 'task' && definition.when.length === 0
-    for (const task of groups.get(definition.name) ?? []) {
+    const mayGoEarly = native && definition.when.length === 0
+    // by index: planning replaces a task it changes in its group's list, and a fan-out appends to it
+    for (let i = 0; i < members.length; i++) {
+      const task = members[i] as TaskSnapshot
       if (task.state === 'active') {
         if (native) cancelDoomedDependent(plan, definition, task, groups)
         continue
@@ -55,9 +53,9 @@ export function walkPending(plan: RunPlanning): ReadyTask[] {
         if (task.nextAttemptAt === null || Date.parse(task.nextAttemptAt) > plan.rules.now) continue
         verdict ??= judgeDependencies(definition.after, groups)
         if (verdict.kind === 'ready') ready.push({ plan, task, deps: [] })
-        else if (mayGoEarly(task)) {
-          const deps = earlyOnce()
-          if (deps) ready.push({ plan, task, deps })
+        else if (mayGoEarly && task.kind === 'task') {
+          if (early === undefined) early = judgeEarlyOnCluster(plan, definition, groups, tentative)
+          if (early) ready.push({ plan, task, deps: early })
         }
         continue
       }
@@ -65,10 +63,10 @@ export function walkPending(plan: RunPlanning): ReadyTask[] {
       verdict ??= judgeDependencies(definition.after, groups)
       if (verdict.kind === 'wait') {
         // native dependencies: submit now, the scheduler starts it when its upstreams end
-        if (mayGoEarly(task)) {
-          const deps = earlyOnce()
-          if (deps) {
-            ready.push({ plan, task, deps })
+        if (mayGoEarly && task.kind === 'task') {
+          if (early === undefined) early = judgeEarlyOnCluster(plan, definition, groups, tentative)
+          if (early) {
+            ready.push({ plan, task, deps: early })
             tentative.add(task.id)
           }
         }
@@ -129,7 +127,7 @@ function cancelDoomedDependent(
 ): void {
   const doomed = judgeInFlightDependents(definition, task, groups, plan.attempts)
   if (!doomed) return
-  const attempt = plan.attempts.get(task.id) as Mutable<AttemptSnapshot>
+  const attempt = plan.attempts.get(task.id) as AttemptSnapshot
   plan.cancellations.push({ taskId: task.id, submissionKey: attempt.submissionKey, jobId: attempt.jobId })
   plan.patchAttempt(attempt, { state: 'cancelled', reason: doomed.reason, endedAt: plan.nowIso })
   if (doomed.kind === 'upstream-failed') {
@@ -148,7 +146,7 @@ function expandTemplate(
   plan: RunPlanning,
   template: TaskSnapshot,
   definition: ResolvedTask,
-  groups: Map<string, TaskSnapshot[]>,
+  groups: ReadonlyMap<string, readonly TaskSnapshot[]>,
 ): void {
   const source = definition.foreach as { task: string; output: string }
   const upstream = plan.tasks.get(source.task) ?? (groups.get(source.task) ?? [])[0]
@@ -173,20 +171,16 @@ function expandTemplate(
   const message = `fanned out into ${instances.length} tasks`
   plan.patchTask(template.id, { state: 'expanded', reason: message, endedAt: plan.nowIso })
   plan.event({ type: 'task:expanded', taskId: template.id, message, data: { count: instances.length } })
-  const members = groups.get(definition.name) ?? []
   for (const instance of instances) {
-    const task: Mutable<TaskSnapshot> = newTaskSnapshot(instance)
-    plan.tasks.set(task.id, task)
-    members.push(task)
+    plan.addTask(newTaskSnapshot(instance))
     plan.newTasks.push(instance)
   }
-  groups.set(definition.name, members)
 }
 
 /** Attempts the scheduler never saw go first, under their old keys, on whatever upstream is still in flight. */
 export function queueResends(plan: RunPlanning): void {
   if (plan.resends.length === 0) return
-  const groups = groupTasks(plan.tasks)
+  const groups = plan.groups()
   for (const attempt of [...plan.resends].reverse()) {
     const task = plan.tasks.get(attempt.taskId) as TaskSnapshot
     const early = plan.rules.nativeDependencies

@@ -106,7 +106,11 @@ export function submissionKeyFor(runId: string, taskId: string, attempt: number)
   return `rpo.${runId}.${taskId}.${attempt}`
 }
 
+// one collator for every comparison: localeCompare with options builds one per call, which
+// dominated ordering the ready work of 1,000 runs
+const ids = new Intl.Collator('en', { numeric: true })
+
 /** `train.2` before `train.10`. */
 export function compareIds(a: string, b: string): number {
-  return a.localeCompare(b, 'en', { numeric: true })
+  return ids.compare(a, b)
 }

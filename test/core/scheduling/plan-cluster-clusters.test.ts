@@ -5,6 +5,7 @@
  * the work in flight on it. planTick, the one-run planner, keeps every task on its one target.
  */
 import { describe, expect, it } from 'vitest'
+import { clustersWithWork } from '../../../src/core/scheduling/plan-cluster.js'
 import { planTick } from '../../../src/core/scheduling/plan-tick.js'
 import { defaultOptions, pipelineOf, snapshotOf, submittedIds, T0 } from '../../support/fixtures.js'
 import { ClusterWorld, runOf, submitted } from './cluster-fixtures.js'
@@ -125,5 +126,22 @@ tasks:
       { taskId: 'report', dependsOn: [{ taskId: 'train' }] },
     ])
     expect(submittedIds(plan)).toEqual(['prep', 'train', 'report'])
+  })
+
+  it("names the clusters whose ticks must include the run until each cluster's tasks are done", () => {
+    const world = new ClusterWorld([runOf('r', TWO_CLUSTERS, 'cpu')])
+    const clusters = () => clustersWithWork(world.run('r').snapshot, 'cpu')
+    expect(clusters()).toEqual(['cpu', 'gpu'])
+    world.tick('cpu', [], native)
+    world.tick('cpu', [world.observe('r', 'prep', 'failed')], native)
+    // prep failed: the cpu tick cannot decide train (gpu), so report (cpu) still waits on it
+    expect(world.taskState('r', 'train')).toBe('pending')
+    expect(clusters()).toEqual(['cpu', 'gpu'])
+    world.tick('gpu', [], native)
+    expect(world.taskState('r', 'train')).toBe('upstream_failed')
+    expect(clusters()).toEqual(['cpu'])
+    world.tick('cpu', [], native)
+    expect(clusters()).toEqual([])
+    expect(world.run('r').snapshot.state).toBe('failed')
   })
 })

@@ -10,7 +10,14 @@ import type { AttemptSnapshot, TaskOverrides, TaskSnapshot } from '../core/sched
 import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
 import type { AttemptTable, Database, TaskTable } from './database.js'
 import type { NewRun, RunRecord } from './run-records.js'
-import { attemptStateOf, parseOptionalJson, parseStoredJson, runStateOf, taskStateOf } from './stored-values.js'
+import {
+  attemptStateOf,
+  parseOptionalJson,
+  parseStoredJson,
+  runStateOf,
+  type StoredAt,
+  taskStateOf,
+} from './stored-values.js'
 
 export function resumableRunQuery(db: Kysely<Database>, pipelineName: string, specHash: string, cluster: string) {
   return db
@@ -95,7 +102,29 @@ export async function insertTasks(
       .execute()
 }
 
-export function toRunRecord(row: Database['runs'], description: string): RunRecord {
+/**
+ * The parsed pipeline of each run, kept while its stored text is unchanged: a run's pipeline never
+ * changes, and one object per run across ticks lets the planner's per-pipeline index (built on
+ * first use, cached by object) serve every round instead of being rebuilt from a fresh parse.
+ * Shared objects: nothing may mutate a run's pipeline.
+ */
+export class PipelineCache {
+  readonly #byRun = new Map<string, { readonly text: string; readonly pipeline: ResolvedPipeline }>()
+
+  parse(row: Database['runs'], at: StoredAt): ResolvedPipeline {
+    const cached = this.#byRun.get(row.id)
+    if (cached && cached.text === row.pipeline_json) return cached.pipeline
+    const pipeline = parseStoredJson<ResolvedPipeline>(row.pipeline_json, 'pipeline', at)
+    // far more runs than any round moves: start over rather than keep every run ever read
+    if (this.#byRun.size >= PIPELINES_KEPT) this.#byRun.clear()
+    this.#byRun.set(row.id, { text: row.pipeline_json, pipeline })
+    return pipeline
+  }
+}
+
+const PIPELINES_KEPT = 5_000
+
+export function toRunRecord(row: Database['runs'], description: string, pipelines?: PipelineCache): RunRecord {
   const at = (column: string) => ({ runId: row.id, column, description })
   return {
     id: row.id,
@@ -103,7 +132,9 @@ export function toRunRecord(row: Database['runs'], description: string): RunReco
     project: row.project,
     cluster: row.cluster,
     specHash: row.spec_hash,
-    pipeline: parseStoredJson<ResolvedPipeline>(row.pipeline_json, 'pipeline', at('pipeline_json')),
+    pipeline: pipelines
+      ? pipelines.parse(row, at('pipeline_json'))
+      : parseStoredJson<ResolvedPipeline>(row.pipeline_json, 'pipeline', at('pipeline_json')),
     sourceFile: row.source_file,
     workDir: row.work_dir,
     state: runStateOf(row.state, at('state')),

@@ -20,6 +20,7 @@ import {
   attemptToRow,
   insertRun,
   insertTasks,
+  PipelineCache,
   resumableRunQuery,
   taskPatchToRow,
   toAttemptSnapshot,
@@ -60,6 +61,7 @@ export class RunStore {
   readonly #db: Kysely<Database>
   readonly description: string
   readonly dialect: OpenedDatabase['dialect']
+  readonly #pipelines = new PipelineCache()
 
   /** The ledger, budget changes and the jobs in flight across runs. */
   readonly budgets: BudgetStore
@@ -98,14 +100,14 @@ export class RunStore {
       await insertRun(trx, run)
       return null
     })
-    if (found) return { run: toRunRecord(found, this.description), created: false }
+    if (found) return { run: toRunRecord(found, this.description, this.#pipelines), created: false }
     return { run: await this.getRun(run.id), created: true }
   }
 
   /** The newest unfinished run of the same pipeline file content on the same cluster. */
   async findResumableRun(pipelineName: string, specHash: string, cluster: string): Promise<RunRecord | null> {
     const row = await this.#read((db) => resumableRunQuery(db, pipelineName, specHash, cluster).executeTakeFirst())
-    return row ? toRunRecord(row, this.description) : null
+    return row ? toRunRecord(row, this.description, this.#pipelines) : null
   }
 
   async getRun(runId: string): Promise<RunRecord> {
@@ -115,7 +117,7 @@ export class RunStore {
         'run-not-found',
         `no run "${runId}" in ${this.description} (see \`rpo status\` for the runs it has)`,
       )
-    return toRunRecord(row, this.description)
+    return toRunRecord(row, this.description, this.#pipelines)
   }
 
   async listRuns(options: { limit?: number; states?: readonly RunState[] } = {}): Promise<RunRecord[]> {
@@ -125,7 +127,7 @@ export class RunStore {
       if (options.states && options.states.length > 0) query = query.where('state', 'in', [...options.states])
       return query.execute()
     })
-    return rows.map((row) => toRunRecord(row, this.description))
+    return rows.map((row) => toRunRecord(row, this.description, this.#pipelines))
   }
 
   async loadSnapshot(runId: string): Promise<{ run: RunRecord; snapshot: RunSnapshot }> {

@@ -87,6 +87,8 @@ describe('daemons on one PostgreSQL store', () => {
       const starts = readFileSync(log, 'utf8').trim().split('\n').sort()
       expect(starts).toEqual(runIds.flatMap((id) => [`${id}/a`, `${id}/b`]).sort())
     } finally {
+      // the tasks wait for this file: without it a failed test would leave them running
+      writeFileSync(go, '')
       first.child.kill('SIGKILL')
       second?.child.kill('SIGTERM')
       await second?.exited()
@@ -110,6 +112,7 @@ describe('daemons on one PostgreSQL store', () => {
       expect(result.stderr).not.toMatch(/^\S+\s+! /m)
       await daemon.waitFor(`${otherId}: succeeded`, 30_000)
     } finally {
+      writeFileSync(go, '')
       daemon.child.kill('SIGTERM')
       await daemon.exited()
     }

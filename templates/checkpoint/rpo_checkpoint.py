@@ -877,9 +877,19 @@ class Checkpointer:
 
     def install_signal_handler(self, signals: Any = None) -> None:
         """Handle the checkpoint signal (and any extra `signals`): set a flag the loop polls."""
+        if not self._previous_handlers:
+            atexit.register(self._ignore_signals_at_exit)
         for sig in [self.signal, *(parse_signal(s) for s in (signals or ()))]:
             if sig not in self._previous_handlers:
                 self._previous_handlers[sig] = _signal.signal(sig, self._on_signal)
+
+    def _ignore_signals_at_exit(self) -> None:
+        # Python's finalization puts a Python-level handler back to SIG_DFL (it keeps SIG_IGN), and a
+        # framework's teardown can take seconds: the signal arriving then would kill a job that has
+        # finished its work (a successful run reported as "killed by SIGUSR2"). Exiting, a stop
+        # request asks for nothing more, so it is ignored.
+        for sig in self._previous_handlers:
+            _signal.signal(sig, _signal.SIG_IGN)
 
     def uninstall_signal_handler(self) -> None:
         for sig, previous in self._previous_handlers.items():

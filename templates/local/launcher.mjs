@@ -109,8 +109,10 @@ function stop(why) {
 
 const cancelLimit = afterDelay(job.timeLimitSeconds * 1000, () => stop('timeout'))
 // a checkpointing task is told first, like Slurm's --signal: it saves and exits 85 before the limit
+let warned = false
 const cancelWarning = job.checkpointWarning
   ? afterDelay(Math.max(0, job.timeLimitSeconds - job.checkpointWarning.leadSeconds) * 1000, () => {
+      warned = true
       try {
         process.kill(child.pid, job.checkpointWarning.signal)
       } catch {}
@@ -131,9 +133,14 @@ child.on('exit', async (code, signal) => {
   const endedAt = new Date().toISOString()
   // the command's own children may linger, in its process group or out of it: end them with it
   await watch.endAll()
-  const state = ending ?? (code === 0 ? 'succeeded' : 'failed')
-  const reason =
-    ending === 'timeout'
+  // killed by the warning itself: the task had no handler for it yet (still starting: a slow import).
+  // The warning stands for the time limit, so this is the time limit come early, not a failure of the
+  // task's own: rpo resumes it from its newest checkpoint like any time-limit ending (maxResumes bounds it)
+  const warnedBeforeReady = ending === null && warned && signal === job.checkpointWarning.signal
+  const state = ending ?? (warnedBeforeReady ? 'timeout' : code === 0 ? 'succeeded' : 'failed')
+  const reason = warnedBeforeReady
+    ? `killed by ${signal}, its checkpoint warning ${job.checkpointWarning.leadSeconds}s before its time limit of ${job.timeLimitSeconds}s, before it handled that signal: ended as at its time limit`
+    : ending === 'timeout'
       ? `ran past its time limit of ${job.timeLimitSeconds}s and was stopped`
       : ending === 'out_of_memory'
         ? `used ${memoryUsedMb} MB, over its ${job.memoryMb} MB limit`

@@ -55,23 +55,27 @@ describe('daemons on one PostgreSQL store', () => {
       expect(submitted.code, submitted.stderr).toBe(0)
       runIds.push(JSON.parse(submitted.stdout).runId)
     }
+    // the second daemon starts once the first holds the cluster: started together, either may win
+    // the lease, and its winner keeps it (renewed every round) for as long as it lives
     const first = spawnCli(dir, ['daemon'])
-    const second = spawnCli(dir, ['daemon'])
+    let second: ReturnType<typeof spawnCli> | null = null
     try {
       await first.waitFor(new RegExp(`cluster box: ${RUNS} run\\(s\\)`), 30_000)
-      await second.waitFor(/cluster box: ticked by .+; retrying in \d+s/, 30_000)
+      const taker = spawnCli(dir, ['daemon'])
+      second = taker
+      await taker.waitFor(new RegExp(`cluster box: ticked by [^:]+:${first.child.pid}:\\S+; retrying in \\d+s`), 30_000)
       first.child.kill('SIGKILL')
       await first.exited()
       const killedAt = Date.now()
-      const before = second.stderr().length
+      const before = taker.stderr().length
       await new Promise<void>((resolve, reject) => {
         const timer = setInterval(() => {
-          if (/cluster box: \d+ run\(s\)/.test(second.stderr().slice(before))) {
+          if (/cluster box: \d+ run\(s\)/.test(taker.stderr().slice(before))) {
             clearInterval(timer)
             resolve()
           } else if (Date.now() - killedAt > 30_000) {
             clearInterval(timer)
-            reject(new Error(`no takeover within 30 s:\n${second.stderr()}`))
+            reject(new Error(`no takeover within 30 s:\n${taker.stderr()}`))
           }
         }, 20)
       })
@@ -79,13 +83,15 @@ describe('daemons on one PostgreSQL store', () => {
       console.log(`takeover of a SIGKILLed daemon's cluster: ${takeoverMs} ms (bound: one lease period, 30 s)`)
       expect(takeoverMs).toBeLessThanOrEqual(30_000)
       writeFileSync(go, '')
-      for (const runId of runIds) await second.waitFor(`${runId}: succeeded`, 30_000)
+      for (const runId of runIds) await taker.waitFor(`${runId}: succeeded`, 30_000)
       const starts = readFileSync(log, 'utf8').trim().split('\n').sort()
       expect(starts).toEqual(runIds.flatMap((id) => [`${id}/a`, `${id}/b`]).sort())
     } finally {
+      // the tasks wait for this file: without it a failed test would leave them running
+      writeFileSync(go, '')
       first.child.kill('SIGKILL')
-      second.child.kill('SIGTERM')
-      await second.exited()
+      second?.child.kill('SIGTERM')
+      await second?.exited()
     }
   }, 120_000)
 
@@ -106,6 +112,7 @@ describe('daemons on one PostgreSQL store', () => {
       expect(result.stderr).not.toMatch(/^\S+\s+! /m)
       await daemon.waitFor(`${otherId}: succeeded`, 30_000)
     } finally {
+      writeFileSync(go, '')
       daemon.child.kill('SIGTERM')
       await daemon.exited()
     }

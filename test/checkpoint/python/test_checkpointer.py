@@ -413,6 +413,24 @@ class ScheduleAndSignalTest(TempDirCase):
         ckpt.uninstall_signal_handler()
         self.assertEqual(signal.getsignal(signal.SIGUSR2), before)
 
+    def test_the_signal_while_python_finalizes_does_not_kill_a_finished_job(self):
+        # Python resets its handlers to SIG_DFL while it finalizes; torch's teardown can take seconds
+        # under load, and a warning then killed a job that had done its work ("killed by SIGUSR2")
+        script = (
+            "import os, signal, sys, time\n"
+            f"sys.path.insert(0, {TEMPLATES!r})\n"
+            "import rpo_checkpoint\n"
+            f"rpo_checkpoint.Checkpointer(dir={self.dir!r}).install_signal_handler()\n"
+            "class LateTeardown:\n"
+            "    def __del__(self):\n"
+            "        os.kill(os.getpid(), signal.SIGUSR2)\n"
+            "        time.sleep(0.2)\n"
+            "sys.modules['late_teardown'] = LateTeardown()\n"
+        )
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              env=subprocess_env(RPO_CHECKPOINT_DIR=self.dir))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
     def test_exit_for_resume_saves_the_given_state_first(self):
         ckpt = self.make(every_steps=1000)
         ckpt.request_stop()

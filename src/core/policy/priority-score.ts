@@ -141,6 +141,8 @@ export interface TaskRanking {
   readonly pathFraction: Float64Array
   /** 1 = over a soft cap. */
   readonly overSoft: Uint8Array
+  /** When each task became ready (ms since the epoch); +∞ when it does not say. */
+  readonly ready: Float64Array
 }
 
 const TASK_INPUT_VIEW: TaskView<TaskPriorityInput> = {
@@ -191,7 +193,7 @@ export function rankTasks<T>(tasks: readonly T[], projects: readonly ProjectScor
   })
   const rank = new Int32Array(count)
   for (let r = 0; r < count; r++) rank[order[r] as number] = r
-  return { order, rank, score, projectScore, pathFraction, overSoft }
+  return { order, rank, score, projectScore, pathFraction, overSoft, ready }
 }
 
 function compareProjects(

@@ -21,6 +21,12 @@ export interface ChargeInput {
   readonly observations: readonly AttemptObservation[]
 }
 
+/** A run of the round with the snapshot the tick loaded. */
+export interface ChargeInputRun {
+  readonly run: RunRecord
+  readonly snapshot: RunSnapshot
+}
+
 /** Budgets as a cluster tick uses them (absent when nothing is budgeted). */
 export interface BudgetGate {
   /** Charge what the observations say the runs' jobs used so far (one ledger read for all of them). */
@@ -32,6 +38,11 @@ export interface BudgetGate {
 export interface BudgetRoundGate {
   /** Admission for `run`; null when its project has no budget. */
   admission(run: RunRecord, canHold: boolean): Admission | null
+  /**
+   * Each project's policy score from the round's ledger read and the given runs' snapshots (no
+   * store read); absent in fakes that do not rank.
+   */
+  projectScores?(runs: readonly ChargeInputRun[]): ReadonlyMap<string, number>
   /** Enforce caps and priorities on the jobs of one cluster (at most once a second per cluster). */
   enforce(clusterName: string, adapter: SchedulerAdapter): Promise<EnforcementOutcome | null>
 }

@@ -14,17 +14,16 @@ import type { BudgetLedger, LedgerEntry } from '../core/budget/budget-ledger.js'
 import type { BudgetRule } from '../core/budget/budget-rules.js'
 import type { BudgetStatus } from '../core/budget/budget-status.js'
 import { requestedWorstCase } from '../core/budget/requested-tres.js'
-import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import { parseDurationSeconds } from '../core/pipeline/units.js'
 import { decideEnforcement, type EnforcementPlan } from '../core/policy/enforcement-plan.js'
 import type { AdmissionVerdict } from '../core/scheduling/plan-tick.js'
-import { attemptResources, type TaskSnapshot } from '../core/scheduling/run-snapshot.js'
+import { attemptResources } from '../core/scheduling/run-snapshot.js'
 import type { SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
 import { applyEnforcement, type EnforcementOutcome } from './apply-enforcement.js'
 import type { Admission, BudgetRoundGate } from './budget-gate.js'
 import { commitmentsOf, type JudgedJob, judgedJobsOf, lastChargeBySubmission } from './in-flight-jobs.js'
-import { projectPriorityInputs } from './project-priority-inputs.js'
+import { projectPriorityInputs, projectScoresOf, type RunWithSnapshot } from './project-priority-inputs.js'
 
 /** A follower ticking fast enforces at most this often per cluster: holds and releases need no more. */
 const MIN_ENFORCE_INTERVAL_MS = 1000
@@ -93,6 +92,14 @@ export class BudgetRound implements BudgetRoundGate {
             now,
           })
     return new BudgetRound(inputs, now, entries, readable, judged, lastCharged)
+  }
+
+  /**
+   * Each project's policy score for ranking this round's runs: from the round's own ledger read and
+   * the snapshots the tick already holds, so ranking reads nothing more from the store.
+   */
+  projectScores(runs: readonly RunWithSnapshot[]): ReadonlyMap<string, number> {
+    return projectScoresOf(this.#inputs.config, runs, this.#readable, this.#inputs.gpuWeights, this.now)
   }
 
   /** Admission for `run` in this round; null when its project has no budget. */

@@ -11,8 +11,10 @@ import type { BudgetLedger } from '../core/budget/budget-ledger.js'
 import { instantOf, periodWindow } from '../core/budget/budget-period.js'
 import { indexUsage, projectUsage } from '../core/budget/budget-usage.js'
 import type { EnforcementProject } from '../core/policy/enforcement-plan.js'
+import { scoreProjects } from '../core/policy/priority-score.js'
 import { computePriorities } from '../core/scheduling/priority.js'
-import type { RunStore } from '../store/run-store.js'
+import type { RunSnapshot } from '../core/scheduling/run-snapshot.js'
+import type { RunRecord, RunStore } from '../store/run-store.js'
 
 interface Progress {
   remaining: number
@@ -21,15 +23,58 @@ interface Progress {
   started: string | null
 }
 
+type GpuWeights = Readonly<Record<string, Readonly<Record<string, number>>>>
+
+/** A running run with its snapshot as already loaded (a cluster tick has every run's). */
+export interface RunWithSnapshot {
+  readonly run: RunRecord
+  readonly snapshot: RunSnapshot
+}
+
+/** The inputs from every running run in the store: one snapshot load per run (enforcement's view). */
 export async function projectPriorityInputs(
   config: ResolvedConfig,
   store: RunStore,
   entries: BudgetLedger,
-  gpuWeights: Readonly<Record<string, Readonly<Record<string, number>>>>,
+  gpuWeights: GpuWeights,
   now: number,
 ): Promise<{ projects: EnforcementProject[]; problems: BudgetProblem[] }> {
-  const problems: BudgetProblem[] = []
   const runs = await store.listRuns({ limit: 10_000, states: ['running'] })
+  const loaded: RunWithSnapshot[] = []
+  for (const run of runs) {
+    if (run.project !== null) loaded.push({ run, snapshot: (await store.loadSnapshot(run.id)).snapshot })
+  }
+  return priorityInputsOfRuns(config, loaded, entries, gpuWeights, now)
+}
+
+/**
+ * Each project's policy score from runs already loaded and a ledger already read: what a cluster
+ * round ranks its runs by, with no store read of its own. Soft caps are enforcement's to weigh.
+ */
+export function projectScoresOf(
+  config: ResolvedConfig,
+  runs: readonly RunWithSnapshot[],
+  entries: BudgetLedger,
+  gpuWeights: GpuWeights,
+  now: number,
+): Map<string, number> {
+  const { projects } = priorityInputsOfRuns(config, runs, entries, gpuWeights, now)
+  const scored = scoreProjects(
+    projects.map((p) => ({ ...p, overSoft: false })),
+    now,
+  )
+  return new Map(scored.map((s) => [s.project, s.score]))
+}
+
+/** The inputs from the given runs and ledger, without reading the store. */
+export function priorityInputsOfRuns(
+  config: ResolvedConfig,
+  runs: readonly RunWithSnapshot[],
+  entries: BudgetLedger,
+  gpuWeights: GpuWeights,
+  now: number,
+): { projects: EnforcementProject[]; problems: BudgetProblem[] } {
+  const problems: BudgetProblem[] = []
   const progress = new Map<string, Progress>()
   const deadlines = new Map<string, { at: number; text: string }>()
   const offerDeadline = (project: string, text: string | undefined, source: string) => {
@@ -43,9 +88,8 @@ export async function projectPriorityInputs(
     const earlier = deadlines.get(project)
     if (!earlier || at < earlier.at) deadlines.set(project, { at, text })
   }
-  for (const run of runs) {
+  for (const { run, snapshot } of runs) {
     if (run.project === null) continue
-    const { snapshot } = await store.loadSnapshot(run.id)
     const expected = new Map(snapshot.pipeline.tasks.map((t) => [t.name, t.expectedSeconds ?? 60]))
     const paths = computePriorities(snapshot.pipeline)
     const entry = progress.get(run.project) ?? { remaining: 0, expected: 0, done: 0, started: null }

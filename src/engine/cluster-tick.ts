@@ -45,7 +45,11 @@ export interface ClusterTickDeps {
   readonly checkpointWatch: CheckpointWatchDeps
   readonly budget?: BudgetGate
   /** Each run's rank for this round (higher first); absent or failing: all equal. */
-  readonly rankRuns?: (runs: readonly RoundRun[], now: number) => Promise<ReadonlyMap<string, number>>
+  readonly rankRuns?: (
+    runs: readonly RoundRun[],
+    now: number,
+    round?: BudgetRoundGate | null,
+  ) => Promise<ReadonlyMap<string, number>>
 }
 
 export interface ClusterTickResult {
@@ -82,7 +86,7 @@ async function round(deps: ClusterTickDeps, runLeases: string[]): Promise<Cluste
   const now = deps.clock()
   if (deps.budget) await chargeRound({ budget: deps.budget, events, now }, runs, observations)
   const budgetRound = deps.budget ? await beginBudgetRound(deps.budget, events, now) : null
-  const ranks = await rank(deps, runs, now)
+  const ranks = await rank(deps, runs, now, budgetRound && !('failed' in budgetRound) ? budgetRound : null)
   const admission: RoundAdmission | null = budgetRound
     ? await admitRound(
         { round: budgetRound, canHold: adapter.capabilities.hold, events, leases: deps.leases, now },
@@ -183,10 +187,11 @@ async function rank(
   deps: ClusterTickDeps,
   runs: readonly RoundRun[],
   now: number,
+  round: BudgetRoundGate | null,
 ): Promise<ReadonlyMap<string, number>> {
   if (!deps.rankRuns || runs.length < 2) return new Map()
   try {
-    return await deps.rankRuns(runs, now)
+    return await deps.rankRuns(runs, now, round)
   } catch (error) {
     deps.events.tickError('rank', error, { what: 'ranking runs' })
     return new Map()

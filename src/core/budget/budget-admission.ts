@@ -123,6 +123,14 @@ export class BudgetBook {
     lines: readonly BookLine[],
     amounts: ArrayLike<number>,
   ): { readonly ruleId: string; readonly reason: string } | null {
+    const k = this.tightestLine(lines, amounts)
+    const fit = lines[k]
+    if (!fit) return null
+    return { ruleId: fit.status.ruleId, reason: this.fitReason(fit, amounts[k] as number) }
+  }
+
+  /** The index of the hard line with the least room left after the job, or −1 when none counts it. */
+  tightestLine(lines: readonly BookLine[], amounts: ArrayLike<number>): number {
     let tightest = -1
     let tightestRoom = Number.POSITIVE_INFINITY
     for (let i = 0; i < lines.length; i++) {
@@ -132,11 +140,22 @@ export class BudgetBook {
       const room = line.status.effective - (line.used + line.committed + job)
       if (room < tightestRoom) [tightest, tightestRoom] = [i, room]
     }
-    const fit = lines[tightest]
-    if (!fit) return null
-    const text = this.#textOf(fit)
-    const reason = `${text.fitHead}${text.totals(fit)}${formatAmount(amounts[tightest] as number)}${text.fitTail}`
-    return { ruleId: fit.status.ruleId, reason }
+    return tightest
+  }
+
+  /** "project vision's hard gpu-hours cap: used … <= 15.0 (month 2026-11)" at the given totals (default: the line's now). */
+  fitReason(line: BookLine, amount: number, used = line.used, committed = line.committed): string {
+    const text = this.#textOf(line)
+    return `${text.fitHead}${text.totals(used, committed)}${formatAmount(amount)}${text.fitTail}`
+  }
+
+  /**
+   * The refusal sentence at totals recorded earlier in a pass: a caller that decides thousands of
+   * jobs keeps the numbers and builds the sentence only when someone reads it.
+   */
+  refusalReasonAt(line: BookLine, amount: number, used: number, committed: number, suffix = ''): string {
+    const text = this.#textOf(line)
+    return `${text.exceedHead}${text.totals(used, committed)}${formatAmount(amount)}${text.exceedTail}${suffix}`
   }
 
   #textOf(line: BookLine): LineText {
@@ -197,13 +216,13 @@ export function admit(statuses: readonly BudgetStatus[], request: AdmissionReque
  */
 export function explainExcess(line: BookLine, job: number): string {
   const text = new LineText(line.status)
-  return `${text.exceedHead}${text.totals(line)}${formatAmount(job)}${text.exceedTail}`
+  return `${text.exceedHead}${text.totals(line.used, line.committed)}${formatAmount(job)}${text.exceedTail}`
 }
 
 /** "project vision's hard gpu-hours cap: used 10.0 + committed 2.0 + this job 4.0 <= 15.0 (month 2026-11)". */
 export function explainFit(line: BookLine, job: number): string {
   const text = new LineText(line.status)
-  return `${text.fitHead}${text.totals(line)}${formatAmount(job)}${text.fitTail}`
+  return `${text.fitHead}${text.totals(line.used, line.committed)}${formatAmount(job)}${text.fitTail}`
 }
 
 /** The words of a line's sentences that do not change within a tick, and its totals while they stay put. */
@@ -231,19 +250,19 @@ class LineText {
   /** Refusals while the totals stay put, by ending and by job amount: refused jobs reserve nothing. */
   readonly #refusals = new Map<string, Map<number, string>>()
 
-  /** "10.0 + committed 2.0 + this job " for the line's current totals. */
-  totals(line: BookLine): string {
-    if (line.used !== this.#used || line.committed !== this.#committed) {
-      this.#used = line.used
-      this.#committed = line.committed
-      this.#totals = `${formatAmount(line.used)} + committed ${formatAmount(line.committed)} + this job `
+  /** "10.0 + committed 2.0 + this job " for the given totals (a line's, as they stand or stood). */
+  totals(used: number, committed: number): string {
+    if (used !== this.#used || committed !== this.#committed) {
+      this.#used = used
+      this.#committed = committed
+      this.#totals = `${formatAmount(used)} + committed ${formatAmount(committed)} + this job `
       for (const known of this.#refusals.values()) known.clear()
     }
     return this.#totals
   }
 
   refusal(line: BookLine, amount: number, suffix: string): string {
-    const totals = this.totals(line)
+    const totals = this.totals(line.used, line.committed)
     const known = this.#refusals.get(suffix) ?? new Map<number, string>()
     if (known.size === 0) this.#refusals.set(suffix, known)
     // by the amount as the sentence prints it (tenths, a small integer: no boxed key, and jobs of

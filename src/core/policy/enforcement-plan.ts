@@ -47,6 +47,14 @@ export type {
 } from './enforcement-snapshot.js'
 
 const EPSILON = 1e-9
+const PENDING = 0
+const HELD = 1
+const RUNNING = 2
+/** How a job's reason is kept: said now (in `reason`), or as the numbers of a sentence built on read. */
+const NOW_SAID = 0
+const REFUSED = 1
+const FITS = 2
+const NO_CAP = 'no hard cap counts it'
 
 const JOB_VIEW: TaskView<EnforcementJob> = {
   id: (job) => job.jobId,
@@ -75,6 +83,13 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
   }
   const book = new BudgetBook(statuses, false)
   const jobs = snapshot.jobs
+  const count = jobs.length
+  // states as small integers: the rank-order passes skip most jobs without touching their records
+  const state = new Uint8Array(count)
+  for (let i = 0; i < count; i++) {
+    const s = (jobs[i] as EnforcementJob).state
+    state[i] = s === 'running' ? RUNNING : s === 'held' ? HELD : PENDING
+  }
   // accrue in id order, so the sums (and so every decision) do not depend on the order jobs came in
   const accruing = jobs.filter((job) => job.state === 'running' && job.unchargedHours)
   accruing.sort((a, b) => (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0))
@@ -85,33 +100,62 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
     projectInputs.map((p) => ({ ...p, overSoft: book.linesFor(p.project, null).some(isSoftExceeded) })),
     now,
   )
-  const lines = jobs.map((job) => book.linesFor(job.project, job.user))
-  const overSoftLine = jobs.map((job, i) => firstLine(lines[i] as readonly BookLine[], job, isSoftExceeded))
+  const lines = new Array<readonly BookLine[]>(count)
+  let widest = 0
+  for (let i = 0; i < count; i++) {
+    const job = jobs[i] as EnforcementJob
+    const own = book.linesFor(job.project, job.user)
+    lines[i] = own
+    if (own.length > widest) widest = own.length
+  }
+  // what each job counts per hour on each of its owner's lines, metered once for every pass below
+  const perHour = new Float64Array(count * widest)
+  const overSoftLine = new Array<BookLine | null>(count)
+  for (let i = 0; i < count; i++) {
+    const job = jobs[i] as EnforcementJob
+    const own = lines[i] as readonly BookLine[]
+    let soft: BookLine | null = null
+    for (let k = 0; k < own.length; k++) {
+      const line = own[k] as BookLine
+      const amount = meterAmount(line.status, job.rate, line.status.gpuWeights)
+      perHour[i * widest + k] = amount
+      if (soft === null && amount > 0 && isSoftExceeded(line)) soft = line
+    }
+    overSoftLine[i] = soft
+  }
   const ranking = rankTasks(jobs, projectScores, { ...JOB_VIEW, overSoft: (_, i) => overSoftLine[i] !== null })
   const judged: JudgedJobs = {
     jobs,
     ranking,
     overSoftLine,
-    decision: new Array<JobDecision>(jobs.length).fill('run'),
-    reason: new Array<string>(jobs.length).fill(''),
-    nice: new Array<number | null>(jobs.length).fill(null),
+    decision: new Array<JobDecision>(count).fill('run'),
+    reason: new Array<string>(count).fill(''),
+    nice: new Array<number | null>(count).fill(null),
   }
   const deadlines = new Map(projectInputs.map((p) => [p.project, p.deadline]))
   // one buffer for what the job at hand counts on each of its owner's lines
-  let widest = 0
-  for (const own of new Set(lines)) widest = Math.max(widest, own.length)
   const amounts = new Float64Array(widest)
   const meter = (i: number) => {
     const job = jobs[i] as EnforcementJob
     const own = lines[i] as readonly BookLine[]
-    const hoursLeft = Math.max(0, job.timeLimitSeconds - job.elapsedSeconds) / 3600
-    for (let k = 0; k < own.length; k++) {
-      const status = (own[k] as BookLine).status
-      amounts[k] = job.worstCase
-        ? meterAmount(status, job.worstCase, status.gpuWeights)
-        : meterAmount(status, job.rate, status.gpuWeights) * hoursLeft
+    if (job.worstCase) {
+      for (let k = 0; k < own.length; k++) {
+        const status = (own[k] as BookLine).status
+        amounts[k] = meterAmount(status, job.worstCase, status.gpuWeights)
+      }
+    } else {
+      const hoursLeft = Math.max(0, job.timeLimitSeconds - job.elapsedSeconds) / 3600
+      for (let k = 0; k < own.length; k++) amounts[k] = (perHour[i * widest + k] as number) * hoursLeft
     }
     return amounts
+  }
+  const hardReached = (i: number): BookLine | null => {
+    const own = lines[i] as readonly BookLine[]
+    for (let k = 0; k < own.length; k++) {
+      const line = own[k] as BookLine
+      if (isHardReached(line) && (perHour[i * widest + k] as number) > 0) return line
+    }
+    return null
   }
 
   const stops: EnforcementAction[] = []
@@ -120,65 +164,71 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
 
   // (c) running jobs at a hard cap stop; the others keep what they may still use reserved
   const sentences = new LineSentences()
-  for (let r = 0; r < ranking.order.length; r++) {
+  for (let r = 0; r < count; r++) {
     const i = ranking.order[r] as number
+    if (state[i] !== RUNNING) continue
     const job = jobs[i] as EnforcementJob
-    if (job.state !== 'running') continue
     const problem = unjudged.get(job.project)
     if (problem) {
       judged.reason[i] = `${problem.message}: it runs on; new work of the project waits`
       continue
     }
-    const reached = firstLine(lines[i] as readonly BookLine[], job, isHardReached)
+    const reached = hardReached(i)
     if (!reached) {
       const soft = overSoftLine[i]
-      judged.reason[i] = soft ? sentences.say(soft, 'soft-run', softRunSentence) : 'running within its hard caps'
+      judged.reason[i] = soft ? sentences.say(soft, 'soft-run', softRunSentence, null) : 'running within its hard caps'
       book.reserveAmounts(lines[i] as readonly BookLine[], meter(i))
       continue
     }
-    const why = () => `${reachedSentence(reached)}${deadlineNote(deadlines.get(job.project))}`
+    const deadline = deadlines.get(job.project)
     const ruleId = reached.status.ruleId
     const { jobId, attemptKey } = job
     if (job.checkpointable) {
-      const reason = sentences.say(reached, 'requeue', () => `${why()}: checkpoint and requeue on hold`)
+      const reason = sentences.say(reached, 'requeue', requeueSentence, deadline)
       stops.push({ kind: 'requeue', hold: true, checkpoint: true, ruleId, jobId, attemptKey, reason })
       setDecision(judged, i, 'requeue', reason)
     } else if (snapshot.runningAtHardCap === 'cancel') {
-      const reason = sentences.say(
-        reached,
-        'cancel',
-        () => `${why()}: it cannot checkpoint, and the policy at a hard cap is to cancel`,
-      )
+      const reason = sentences.say(reached, 'cancel', cancelSentence, deadline)
       stops.push({ kind: 'cancel', ruleId, jobId, attemptKey, reason })
       setDecision(judged, i, 'cancel', reason)
     } else {
-      const reason = sentences.say(
-        reached,
-        'finish',
-        () => `${why()}: it cannot checkpoint, and the policy at a hard cap is to let it finish`,
-      )
-      setDecision(judged, i, 'finish', reason)
+      setDecision(judged, i, 'finish', sentences.say(reached, 'finish', finishSentence, deadline))
       book.reserveAmounts(lines[i] as readonly BookLine[], meter(i))
     }
   }
 
-  // (a)(b) pending and rpo-held jobs against the hard caps, in rank order, reserving as they go
+  // (a)(b) pending and rpo-held jobs against the hard caps, in rank order, reserving as they go.
+  // Only actions carry their sentence now; a job that stays held or waits keeps the numbers of its
+  // sentence (which line, the job's amount, the line's totals then) and is explained on read.
   const endings = new RefusalEndings(deadlines)
-  for (let r = 0; r < ranking.order.length; r++) {
+  const later = new Uint8Array(count)
+  const laterLine = new Int8Array(count)
+  const laterAmount = new Float64Array(count)
+  const laterUsed = new Float64Array(count)
+  const laterCommitted = new Float64Array(count)
+  const keepForLater = (i: number, kind: number, k: number, line: BookLine, amount: number) => {
+    later[i] = kind
+    laterLine[i] = k
+    laterAmount[i] = amount
+    laterUsed[i] = line.used
+    laterCommitted[i] = line.committed
+  }
+  for (let r = 0; r < count; r++) {
     const i = ranking.order[r] as number
+    const st = state[i]
+    if (st === RUNNING) continue
     const job = jobs[i] as EnforcementJob
-    if (job.state === 'running') continue
-    if (job.state === 'held' && !job.heldByRpo) {
+    if (st === HELD && !job.heldByRpo) {
       setDecision(judged, i, 'user-held', 'held by its user: rpo never releases it')
       continue
     }
-    const { jobId, attemptKey } = job
+    const pending = st === PENDING
     const problem = unjudged.get(job.project)
     if (problem) {
-      const pending = job.state === 'pending'
       const reason = `${problem.message}: ${pending ? 'hold' : 'stays held'}`
       setDecision(judged, i, pending ? 'hold' : 'keep-held', reason)
-      if (pending) holds.push({ kind: 'hold', ruleId: problem.source, jobId, attemptKey, reason })
+      if (pending)
+        holds.push({ kind: 'hold', ruleId: problem.source, jobId: job.jobId, attemptKey: job.attemptKey, reason })
       continue
     }
     const own = lines[i] as readonly BookLine[]
@@ -186,21 +236,39 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
     const refusing = book.firstRefusal(own, jobAmounts)
     if (refusing >= 0) {
       const line = own[refusing] as BookLine
-      const pending = job.state === 'pending'
-      const ending = endings.of(job.project, pending ? 'hold' : 'stays held')
-      const reason = book.refusalReason(line, jobAmounts[refusing] as number, ending)
-      setDecision(judged, i, pending ? 'hold' : 'keep-held', reason)
-      if (pending) holds.push({ kind: 'hold', ruleId: line.status.ruleId, jobId, attemptKey, reason })
+      if (pending) {
+        const reason = book.refusalReason(line, jobAmounts[refusing] as number, endings.of(job.project, 'hold'))
+        setDecision(judged, i, 'hold', reason)
+        holds.push({ kind: 'hold', ruleId: line.status.ruleId, jobId: job.jobId, attemptKey: job.attemptKey, reason })
+      } else {
+        judged.decision[i] = 'keep-held'
+        keepForLater(i, REFUSED, refusing, line, jobAmounts[refusing] as number)
+      }
       continue
     }
-    const fit = book.tightestFit(own, jobAmounts)
-    book.reserveAmounts(own, jobAmounts)
-    const fits = fit ? `fits ${fit.reason}` : 'no hard cap counts it'
-    if (job.state === 'held') {
+    const k = book.tightestLine(own, jobAmounts)
+    const fit = own[k]
+    if (pending) {
+      judged.decision[i] = 'wait'
+      if (fit) keepForLater(i, FITS, k, fit, jobAmounts[k] as number)
+      else judged.reason[i] = NO_CAP
+    } else {
+      const fits = fit ? `fits ${book.fitReason(fit, jobAmounts[k] as number)}` : NO_CAP
       const reason = `${fits}: release`
-      releases.push({ kind: 'release', jobId, attemptKey, reason })
+      releases.push({ kind: 'release', jobId: job.jobId, attemptKey: job.attemptKey, reason })
       setDecision(judged, i, 'release', reason)
-    } else setDecision(judged, i, 'wait', fits)
+    }
+    book.reserveAmounts(own, jobAmounts)
+  }
+  const reasonOf = (i: number): string => {
+    const kind = later[i]
+    if (kind === NOW_SAID) return judged.reason[i] as string
+    const line = (lines[i] as readonly BookLine[])[laterLine[i] as number] as BookLine
+    const amount = laterAmount[i] as number
+    const [used, committed] = [laterUsed[i] as number, laterCommitted[i] as number]
+    if (kind === FITS) return `fits ${book.fitReason(line, amount, used, committed)}`
+    const ending = endings.of((jobs[i] as EnforcementJob).project, 'stays held')
+    return book.refusalReasonAt(line, amount, used, committed, ending)
   }
 
   const softStops = planSoftGiveBack(judged, snapshot, now)
@@ -224,7 +292,7 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
         overSoft: ranking.overSoft[i] === 1,
         decision: judged.decision[i] as JobDecision,
         nice: judged.nice[i] ?? null,
-        reason: judged.reason[i] as string,
+        reason: reasonOf(i),
       }
     })
   }
@@ -276,29 +344,33 @@ function softRunSentence(line: BookLine): string {
 class LineSentences {
   readonly #known = new Map<BookLine, Map<string, string>>()
 
-  say(line: BookLine, outcome: string, build: (line: BookLine) => string): string {
+  say(
+    line: BookLine,
+    outcome: string,
+    build: (line: BookLine, deadline: string | null | undefined) => string,
+    deadline: string | null | undefined,
+  ): string {
     const byOutcome = this.#known.get(line) ?? new Map<string, string>()
     if (byOutcome.size === 0) this.#known.set(line, byOutcome)
     let sentence = byOutcome.get(outcome)
     if (sentence === undefined) {
-      sentence = build(line)
+      sentence = build(line, deadline)
       byOutcome.set(outcome, sentence)
     }
     return sentence
   }
 }
 
-/** The first of the lines in the given state that the job counts on (uses anything of), or null. */
-function firstLine(
-  lines: readonly BookLine[],
-  job: EnforcementJob,
-  inState: (line: BookLine) => boolean,
-): BookLine | null {
-  for (let k = 0; k < lines.length; k++) {
-    const line = lines[k] as BookLine
-    if (inState(line) && meterAmount(line.status, job.rate, line.status.gpuWeights) > 0) return line
-  }
-  return null
+function requeueSentence(line: BookLine, deadline: string | null | undefined): string {
+  return `${reachedSentence(line)}${deadlineNote(deadline)}: checkpoint and requeue on hold`
+}
+
+function cancelSentence(line: BookLine, deadline: string | null | undefined): string {
+  return `${reachedSentence(line)}${deadlineNote(deadline)}: it cannot checkpoint, and the policy at a hard cap is to cancel`
+}
+
+function finishSentence(line: BookLine, deadline: string | null | undefined): string {
+  return `${reachedSentence(line)}${deadlineNote(deadline)}: it cannot checkpoint, and the policy at a hard cap is to let it finish`
 }
 
 function isHardReached(line: BookLine): boolean {

@@ -6,7 +6,6 @@
  * ready for `contentionAfterSeconds`.
  */
 import type { BookLine } from '../budget/budget-admission.js'
-import { instantOf, parseInstant } from '../budget/budget-period.js'
 import { describeOwner, formatAmount } from '../budget/budget-rules.js'
 import { describeScope } from '../budget/tres-hours.js'
 import type { EnforcementAction, EnforcementJob, EnforcementSnapshot, JudgedJobs } from './enforcement-snapshot.js'
@@ -25,7 +24,8 @@ export function planSoftGiveBack(judged: JudgedJobs, snapshot: EnforcementSnapsh
     const job = jobs[i] as EnforcementJob
     const waits = decision[i] === 'wait' || decision[i] === 'release'
     if (!waits || overSoftLine[i] !== null || job.gpus <= 0) continue
-    if (!snapshot.freeGpus && now - readyAt(job) < graceMs) continue
+    // ranking.ready: readySince as rankTasks read it (it refuses one that is not a date)
+    if (!snapshot.freeGpus && now - (ranking.ready[i] as number) < graceMs) continue
     const key = job.gpuType ?? ANY_TYPE
     demand.set(key, (demand.get(key) ?? 0) + job.gpus)
     waiters.set(key, (waiters.get(key) ?? new Set()).add(job.project))
@@ -79,11 +79,6 @@ export function planSoftGiveBack(judged: JudgedJobs, snapshot: EnforcementSnapsh
     }
   }
   return actions
-}
-
-function readyAt(job: EnforcementJob): number {
-  const at = instantOf(job.readySince)
-  return Number.isNaN(at) ? parseInstant(`job ${job.jobId} readySince`, job.readySince) : at
 }
 
 /** "project vision is over its soft a100 gpu-hours cap (used 120.0 >= 100.0, month 2026-11)". */

@@ -12,7 +12,7 @@ import { SimAdapter, type SimAdapterOptions } from '../../adapters/sim/sim-adapt
 import { ACCOUNTING_GRACE_MS, BudgetService } from '../../src/budget/budget-service.js'
 import { loadConfig } from '../../src/config/load-config.js'
 import { loadPipelineText } from '../../src/config/load-pipeline.js'
-import { checkLedger, chargedByUsageKey } from '../../src/core/budget/budget-ledger.js'
+import { chargedByUsageKey, checkLedger } from '../../src/core/budget/budget-ledger.js'
 import { isTerminalJobState } from '../../src/core/job/job-state.js'
 import type { JobObservation, NativeJobId } from '../../src/scheduler/scheduler-adapter.js'
 import type { RunStore } from '../../src/store/run-store.js'
@@ -69,20 +69,21 @@ async function scenario(lagMs: number) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rpo-trueup-'))
   writeFileSync(path.join(dir, 'rpo.config.yaml'), CONFIG)
   const config = loadConfig({ configPath: path.join(dir, 'rpo.config.yaml') })
-  let adapter: LaggingAccounting | null = null
-  let budget: BudgetService | null = null
+  const made: { adapter?: LaggingAccounting; budget?: BudgetService } = {}
   const sim = await simEngine({
     start: START,
     nodes: [{ name: 'g1', cpus: 32, memoryMb: 256_000, gpus: [{ type: 'a100', count: 4 }] }],
     budget: (store) => {
-      budget = new BudgetService(config, store)
-      return budget
+      made.budget = new BudgetService(config, store)
+      return made.budget
     },
     adapter: (cluster) => {
-      adapter = new LaggingAccounting({ cluster, lagMs })
-      return adapter
+      made.adapter = new LaggingAccounting({ cluster, lagMs })
+      return made.adapter
     },
   })
+  const { adapter, budget } = made
+  if (!adapter || !budget) throw new Error('simEngine built no adapter or budget')
   const errors: string[] = []
   sim.engine.events.on('tick:error', (e) => errors.push(`${e.cause.code}: ${e.cause.message}`))
   const runId = (await sim.engine.startRun(loadPipelineText('/sim/p.yaml', PIPELINE))).run.id
@@ -90,14 +91,13 @@ async function scenario(lagMs: number) {
     ...sim,
     runId,
     errors,
-    adapter: adapter as unknown as LaggingAccounting,
-    budget: budget as unknown as BudgetService,
-    /** One cluster round at `minute` minutes after the start; how many polls it made, and of which ids. */
+    budget,
+    /** One cluster round at `minute` minutes after the start: the job ids of each poll it made. */
     async roundAt(minute: number): Promise<string[][]> {
       sim.clock.advanceTo(START + minute * MINUTE)
-      const before = (adapter as unknown as LaggingAccounting).polls.length
+      const before = adapter.polls.length
       await sim.engine.tickCluster()
-      return (adapter as unknown as LaggingAccounting).polls.slice(before)
+      return adapter.polls.slice(before)
     },
   }
 }

@@ -7,7 +7,8 @@
 import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import type { AdmissionVerdict } from '../core/scheduling/plan-tick.js'
 import type { AttemptObservation, RunSnapshot, TaskSnapshot } from '../core/scheduling/run-snapshot.js'
-import type { SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
+import type { JobObservation, SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
+import type { AccountingWait } from '../store/budget-store.js'
 import type { RunRecord } from '../store/run-store.js'
 import type { EnforcementOutcome } from './apply-enforcement.js'
 
@@ -27,10 +28,19 @@ export interface ChargeInputRun {
   readonly snapshot: RunSnapshot
 }
 
+/** What the round's poll said about a concluded job whose accounting is awaited (for charging only). */
+export interface AccountingReport {
+  readonly wait: AccountingWait
+  readonly job: JobObservation
+}
+
 /** Budgets as a cluster tick uses them (absent when nothing is budgeted). */
 export interface BudgetGate {
-  /** Charge what the observations say the runs' jobs used so far (one ledger read for all of them). */
-  charge(runs: readonly ChargeInput[], now: number): Promise<void>
+  /**
+   * Charge what the observations say the runs' jobs used so far (one ledger read for all of them),
+   * and true up awaited jobs whose accounting figure the round's poll brought.
+   */
+  charge(runs: readonly ChargeInput[], now: number, accounting?: readonly AccountingReport[]): Promise<void>
   beginRound(now: number): Promise<BudgetRoundGate>
 }
 

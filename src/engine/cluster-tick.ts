@@ -15,7 +15,7 @@ import type { SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
 import type { RunStore } from '../store/run-store.js'
 import { actRound } from './act-step.js'
 import { admitRound, type RoundAdmission } from './admit-step.js'
-import { chargeRound } from './charge-step.js'
+import { awaitedAccounting, chargeRound } from './charge-step.js'
 import { type CheckpointWatchDeps, reportCheckpoints, warnBeforeLimit } from './checkpoint-watch.js'
 import { enforceRound } from './enforce-step.js'
 import type { EngineEvents } from './engine-events.js'
@@ -82,9 +82,16 @@ async function round(deps: ClusterTickDeps, runLeases: string[]): Promise<Cluste
   const { store, adapter, events, clusterName } = deps
   const commandsBefore = deps.commandsRun()
   const { runs, skipped } = await loadRound(deps, runLeases)
-  const observations = await observeRound({ ...deps.layout, ...deps, events }, runs)
+  // concluded jobs whose accounting figure budgets await ride along in the one poll, for charging only
+  const awaited = deps.budget ? await awaitedAccounting(deps, deps.clock()) : []
+  const { byRun: observations, accounting } = await observeRound(
+    { ...deps.layout, ...deps, events },
+    runs,
+    awaited.map((w) => w.jobId),
+  )
   const now = deps.clock()
-  if (deps.budget) await chargeRound({ budget: deps.budget, events, now }, runs, observations)
+  if (deps.budget)
+    await chargeRound({ budget: deps.budget, events, now }, runs, observations, { awaited, observed: accounting })
   const budgetRound = deps.budget ? await beginBudgetRound(deps.budget, events, now) : null
   const ranks = await rank(deps, runs, now, budgetRound && !('failed' in budgetRound) ? budgetRound : null)
   const admission: RoundAdmission | null = budgetRound

@@ -2,8 +2,10 @@
  * The tick's observe step: what the scheduler says about the attempts in flight of every run of a
  * cluster round, asked ONCE: attempts written but without a job id are looked up by submission key
  * in one call, the others polled in one call (one squeue + at most one sacct on Slurm, whatever the
- * number of runs); a job that succeeded has its $RPO_OUTPUTS read. Also used when a run is stopped,
- * to record what each job really reported before the stop marks the rest.
+ * number of runs); a job that succeeded has its $RPO_OUTPUTS read. Jobs already concluded whose
+ * accounting figure budgets still await ride along in that same poll, and what is said of them is
+ * handed back apart, for charging only: it never reaches the planner. Also used when a run is
+ * stopped, to record what each job really reported before the stop marks the rest.
  */
 import path from 'node:path'
 import { isTerminalJobState, type JobState } from '../core/job/job-state.js'
@@ -11,6 +13,7 @@ import type { AttemptObservation, AttemptSnapshot, RunSnapshot } from '../core/s
 import {
   asNativeJobId,
   asSubmissionKey,
+  type JobObservation,
   type PollOptions,
   type SchedulerAdapter,
 } from '../scheduler/scheduler-adapter.js'
@@ -36,15 +39,24 @@ export interface RoundRun {
   readonly snapshot: RunSnapshot
 }
 
+/** A round's one observation: per run, for planning; and the awaited jobs', for charging only. */
+export interface RoundObservations {
+  readonly byRun: Map<string, AttemptObservation[]>
+  /** What the poll said about `accountingJobIds` (jobs it no longer knows are absent). */
+  readonly accounting: JobObservation[]
+}
+
 /**
  * One observation of the cluster for every run of the round, split back per run. An outage fails
  * the poll, never the jobs: a run then plans without observations and the next round asks again;
  * a degraded poll (Slurm's accounting down) is said the same way, with the observations it has.
+ * `accountingJobIds` (concluded jobs whose accounting is awaited) go in the same poll call.
  */
 export async function observeRound(
   deps: ObserveDeps & { readonly clusterName: string; readonly events: EngineEvents },
   runs: readonly RoundRun[],
-): Promise<Map<string, AttemptObservation[]>> {
+  accountingJobIds: readonly string[] = [],
+): Promise<RoundObservations> {
   const runOfKey = new Map<string, string>()
   const live: AttemptSnapshot[] = []
   for (const { run, snapshot } of runs) {
@@ -54,17 +66,18 @@ export async function observeRound(
     }
   }
   const byRun = new Map<string, AttemptObservation[]>(runs.map(({ run }) => [run.id, []]))
-  let observations: AttemptObservation[] = []
+  let observed: Observed = { observations: [], others: [] }
   try {
-    observations = await observeAttempts(deps, live, {
+    observed = await observe(deps, live, accountingJobIds, {
       onWarning: (warning) =>
         deps.events.emit('tick:error', { step: 'observe', cause: { code: warning.code, message: warning.message } }),
     })
   } catch (error) {
     deps.events.tickError('observe', error, { what: 'could not poll the scheduler' })
   }
-  for (const observation of observations) byRun.get(runOfKey.get(observation.submissionKey) ?? '')?.push(observation)
-  return byRun
+  for (const observation of observed.observations)
+    byRun.get(runOfKey.get(observation.submissionKey) ?? '')?.push(observation)
+  return { byRun, accounting: observed.others }
 }
 
 /**
@@ -76,6 +89,30 @@ export async function observeAttempts(
   live: readonly AttemptSnapshot[],
   poll: PollOptions = {},
 ): Promise<AttemptObservation[]> {
+  return (await observe(deps, live, [], poll)).observations
+}
+
+/** `observed` (outputs read if it succeeded) or `missing` for each attempt that has a job id. */
+export async function pollAttempts(
+  deps: ObserveDeps,
+  attempts: readonly AttemptSnapshot[],
+  poll: PollOptions = {},
+): Promise<AttemptObservation[]> {
+  return (await pollJobs(deps, attempts, [], poll)).observations
+}
+
+interface Observed {
+  readonly observations: AttemptObservation[]
+  /** What the poll said of the other job ids it was given. */
+  readonly others: JobObservation[]
+}
+
+async function observe(
+  deps: ObserveDeps,
+  live: readonly AttemptSnapshot[],
+  otherJobIds: readonly string[],
+  poll: PollOptions,
+): Promise<Observed> {
   const unsent = live.filter((a) => a.jobId === null)
   const observations: AttemptObservation[] = []
   if (unsent.length > 0) {
@@ -89,22 +126,21 @@ export async function observeAttempts(
       )
     }
   }
-  observations.push(...(await pollAttempts(deps, live, poll)))
-  return observations
+  const polled = await pollJobs(deps, live, otherJobIds, poll)
+  return { observations: [...observations, ...polled.observations], others: polled.others }
 }
 
-/** `observed` (outputs read if it succeeded) or `missing` for each attempt that has a job id. */
-export async function pollAttempts(
+/** One poll call for the attempts with a job id and the other job ids, whichever are there. */
+async function pollJobs(
   deps: ObserveDeps,
   attempts: readonly AttemptSnapshot[],
-  poll: PollOptions = {},
-): Promise<AttemptObservation[]> {
+  otherJobIds: readonly string[],
+  poll: PollOptions,
+): Promise<Observed> {
   const withJob = attempts.filter((a) => a.jobId !== null)
-  if (withJob.length === 0) return []
-  const polled = await deps.adapter.poll(
-    withJob.map((a) => asNativeJobId(a.jobId as string)),
-    poll,
-  )
+  const ids = [...new Set([...withJob.map((a) => a.jobId as string), ...otherJobIds])]
+  if (ids.length === 0) return { observations: [], others: [] }
+  const polled = await deps.adapter.poll(ids.map(asNativeJobId), poll)
   const byId = new Map(polled.map((o) => [o.jobId as string, o]))
   // the outputs of every job that succeeded, read together: one file read after another cost a
   // round trip each over SSH, which a wide stage ending at once paid in series
@@ -128,7 +164,11 @@ export async function pollAttempts(
       outputsError: read.error,
     })
   }
-  return observations
+  const others = [...new Set(otherJobIds)].flatMap((id) => {
+    const job = byId.get(id)
+    return job ? [job] : []
+  })
+  return { observations, others }
 }
 
 /** Outputs files read at most this many at a time (SFTP requests in flight on one channel). */

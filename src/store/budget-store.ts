@@ -1,7 +1,8 @@
 /**
  * The budget side of the store: the ledger (append-only; an entry whose key exists is skipped, so
- * charging the same usage twice writes nothing), budget changes made at run time, and the jobs in
- * flight across every running run — what budget decisions are taken over.
+ * charging the same usage twice writes nothing), budget changes made at run time, the jobs in
+ * flight across every running run — what budget decisions are taken over — and the concluded jobs
+ * whose accounting record is awaited to true up their provisional charge.
  */
 import type { Kysely, Transaction } from 'kysely'
 import type { AccountId, BudgetLedger, LedgerEntry, LedgerEntryKind } from '../core/budget/budget-ledger.js'
@@ -10,7 +11,7 @@ import type { BudgetCap } from '../core/budget/budget-rules.js'
 import type { BudgetResource, BudgetScope, TresHours } from '../core/budget/tres-hours.js'
 import type { ResolvedPipeline } from '../core/pipeline/resolved-pipeline.js'
 import type { AttemptState, TaskOverrides } from '../core/scheduling/run-snapshot.js'
-import type { Database, LedgerEntryTable } from './database.js'
+import type { AccountingWaitTable, Database, LedgerEntryTable } from './database.js'
 import { translateStoreError } from './store-errors.js'
 import { attemptStateOf, parseOptionalJson, parseStoredJson } from './stored-values.js'
 
@@ -48,6 +49,32 @@ export interface InFlightAttempt {
   readonly pipeline: ResolvedPipeline
 }
 
+/**
+ * A job concluded before accounting had its record: charged provisionally (asked rate × elapsed)
+ * under `usageKey`, and polled for charging only until accounting's figure arrives or `until`.
+ */
+export interface AccountingWait {
+  readonly submissionKey: string
+  readonly cluster: string
+  readonly jobId: string
+  readonly usageKey: string
+  readonly project: string
+  readonly user: string | null
+  readonly endedAt: string
+  readonly until: string
+}
+
+/** One charging step, written whole: the ledger entries and what it changes in the accounting waits. */
+export interface ChargeWrite {
+  readonly entries: readonly LedgerEntry[]
+  /** Jobs charged provisionally at their end: awaited (an attempt already awaited keeps its first wait). */
+  readonly awaitAccounting?: readonly AccountingWait[]
+  /** Submission keys whose accounting figure was charged: no longer awaited. */
+  readonly settled?: readonly string[]
+  /** Waits whose `until` is at or before this (ISO) are dropped: their provisional charge stands. */
+  readonly expiredBy?: string
+}
+
 export class BudgetStore {
   readonly #db: Kysely<Database>
   readonly #description: string
@@ -59,7 +86,17 @@ export class BudgetStore {
 
   /** Append entries; those whose key is already there are skipped. Returns how many were new. */
   async appendEntries(entries: readonly LedgerEntry[]): Promise<number> {
-    if (entries.length === 0) return 0
+    return this.recordCharges({ entries })
+  }
+
+  /**
+   * Ledger entries and accounting waits in one transaction, so a provisional charge at a job's end
+   * is never written without the wait that trues it up (or the reverse). Returns the new entries.
+   */
+  async recordCharges(write: ChargeWrite): Promise<number> {
+    const { entries, awaitAccounting = [], settled = [], expiredBy } = write
+    if (entries.length === 0 && awaitAccounting.length === 0 && settled.length === 0 && expiredBy === undefined)
+      return 0
     return this.#write(async (trx) => {
       let added = 0
       for (const entry of entries) {
@@ -70,8 +107,41 @@ export class BudgetStore {
           .executeTakeFirst()
         added += Number(result.numInsertedOrUpdatedRows ?? 0)
       }
+      for (const wait of awaitAccounting)
+        await trx
+          .insertInto('accounting_waits')
+          .values(waitToRow(wait))
+          .onConflict((oc) => oc.column('submission_key').doNothing())
+          .execute()
+      for (const keys of chunks(settled, 500))
+        await trx.deleteFrom('accounting_waits').where('submission_key', 'in', keys).execute()
+      if (expiredBy !== undefined) await trx.deleteFrom('accounting_waits').where('until', '<=', expiredBy).execute()
       return added
     })
+  }
+
+  /** The jobs of `cluster` whose accounting is still awaited at `now` (ISO), oldest end first. */
+  async listAccountingWaits(cluster: string, now: string): Promise<AccountingWait[]> {
+    const rows = await this.#read((db) =>
+      db
+        .selectFrom('accounting_waits')
+        .selectAll()
+        .where('cluster', '=', cluster)
+        .where('until', '>', now)
+        .orderBy('ended_at')
+        .orderBy('submission_key')
+        .execute(),
+    )
+    return rows.map((row) => ({
+      submissionKey: row.submission_key,
+      cluster: row.cluster,
+      jobId: row.job_id,
+      usageKey: row.usage_key,
+      project: row.project,
+      user: row.user_name,
+      endedAt: row.ended_at,
+      until: row.until,
+    }))
   }
 
   /** The whole ledger, oldest first. */
@@ -241,6 +311,25 @@ function entryToRow(entry: LedgerEntry): Omit<LedgerEntryTable, 'seq'> {
     actor: entry.actor,
     note: entry.note,
   }
+}
+
+function waitToRow(wait: AccountingWait): AccountingWaitTable {
+  return {
+    submission_key: wait.submissionKey,
+    cluster: wait.cluster,
+    job_id: wait.jobId,
+    usage_key: wait.usageKey,
+    project: wait.project,
+    user_name: wait.user,
+    ended_at: wait.endedAt,
+    until: wait.until,
+  }
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
 }
 
 function rowToEntry(row: Omit<LedgerEntryTable, 'seq'>, description: string): LedgerEntry {

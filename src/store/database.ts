@@ -98,6 +98,20 @@ export interface BudgetSettingTable {
   note: string
 }
 
+/** A concluded job whose accounting record is awaited, to true up its provisional charge. */
+export interface AccountingWaitTable {
+  submission_key: string
+  cluster: string
+  job_id: string
+  /** The ledger usage key it was charged under: the true-up charges the same one. */
+  usage_key: string
+  project: string
+  user_name: string | null
+  ended_at: string
+  /** After this the provisional charge stands and the job is no longer asked about. */
+  until: string
+}
+
 export interface EventTable {
   id: Generated<number>
   run_id: string
@@ -122,4 +136,5 @@ export interface Database {
   leases: LeaseTable
   ledger_entries: LedgerEntryTable
   budget_settings: BudgetSettingTable
+  accounting_waits: AccountingWaitTable
 }

@@ -15,6 +15,7 @@ import { initialMigration, type StoreDialect } from './migrations/001-initial.js
 import { tickStatsMigration } from './migrations/002-tick-stats.js'
 import { checkpointResumeMigration } from './migrations/003-checkpoint-resume.js'
 import { budgetsMigration } from './migrations/004-budgets.js'
+import { accountingWaitsMigration } from './migrations/005-accounting-waits.js'
 import { StoreSqliteDialect, unwritableStore } from './sqlite-dialect.js'
 import { messageOf, translateStoreError } from './store-errors.js'
 
@@ -99,6 +100,7 @@ function migrationsFor(dialect: StoreDialect): NamedMigration[] {
     { name: '002-tick-stats', migration: tickStatsMigration },
     { name: '003-checkpoint-resume', migration: checkpointResumeMigration },
     { name: '004-budgets', migration: budgetsMigration(dialect) },
+    { name: '005-accounting-waits', migration: accountingWaitsMigration },
   ]
 }
 

@@ -85,8 +85,11 @@ function enterWalMode(database: SqliteDatabase.Database, busyTimeoutMs: number):
 function openPostgres(url: string): OpenedDatabase {
   const safeUrl = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')
   const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000 })
-  // an idle client that loses its server must not crash the process
+  // a client that loses its server must not crash the process: idle ones report through the pool;
+  // one checked out between two queries (a transaction awaiting other work) emits on itself, and an
+  // 'error' event without a listener kills Node. The query in flight still rejects with the error
   pool.on('error', () => undefined)
+  pool.on('connect', (client) => client.on('error', () => undefined))
   return {
     db: new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }),
     dialect: 'postgres',

@@ -19,21 +19,10 @@ import path from 'node:path'
 import { parseSdiag, rpcCountOfUser } from '../adapters/slurm/sdiag-parser.js'
 import { loadPipelineText } from '../src/config/load-pipeline.js'
 import { type App, createApp } from '../src/create-app.js'
-import { packageRoot } from '../src/package-root.js'
 import { syncOnce } from '../src/sync/sync-runs.js'
 import { median, rssMb } from './sim-harness.js'
+import { CONNECTION, type Connection } from './slurm-testbed.js'
 
-interface Connection {
-  host: string
-  port: number
-  user: string
-  privateKeyPath: string
-  knownHostsPath: string
-  workDir: string
-  defaultAccount: string
-}
-
-const CONNECTION = path.join(packageRoot(), 'test/cluster/.testbed/connection.json')
 const KS = [1, 10, 100] as const
 /** Give up on a K case after this many rounds (a stuck run must not hold the testbed for ever). */
 const MAX_ROUNDS = 120

@@ -141,6 +141,7 @@ export type StoreErrorCode =
   | 'run-not-found'
   | 'task-not-found'
   | 'lease-held'
+  | 'lease-lost'
 
 export class StoreError extends RpoError {
   /**
@@ -151,7 +152,7 @@ export class StoreError extends RpoError {
     super(code, message, {
       ...options,
       retryable:
-        options.retryable ?? (code === 'store-locked' || code === 'store-unavailable' || code === 'lease-held'),
+        options.retryable ?? (code === 'store-locked' || code === 'store-unavailable' || code === 'lease-held' || code === 'lease-lost'),
     })
     this.name = 'StoreError'
   }

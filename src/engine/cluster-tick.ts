@@ -9,6 +9,7 @@
  * at once: its `run:<id>` lease is taken for the round, and a run held elsewhere waits for the next.
  */
 import type { BudgetGate, BudgetRoundGate } from '../budget/budget-service.js'
+import { StoreError } from '../core/errors.js'
 import type { PlanOptions } from '../core/scheduling/plan-tick.js'
 import type { Capacity } from '../core/scheduling/run-snapshot.js'
 import type { SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
@@ -71,14 +72,14 @@ export async function tickCluster(deps: ClusterTickDeps): Promise<ClusterTickRes
   const runLeases: string[] = []
   const stopHeartbeat = deps.leases.heartbeat(() => [lease, ...runLeases], deps.leaseMs)
   try {
-    return await round(deps, runLeases)
+    return await round(deps, lease, runLeases)
   } finally {
     stopHeartbeat()
     for (const name of runLeases) await deps.leases.release(name).catch(() => undefined)
   }
 }
 
-async function round(deps: ClusterTickDeps, runLeases: string[]): Promise<ClusterTickResult> {
+async function round(deps: ClusterTickDeps, lease: string, runLeases: string[]): Promise<ClusterTickResult> {
   const { store, adapter, events, clusterName } = deps
   const commandsBefore = deps.commandsRun()
   const { runs, skipped } = await loadRound(deps, runLeases)
@@ -101,6 +102,12 @@ async function round(deps: ClusterTickDeps, runLeases: string[]): Promise<Cluste
       )
     : null
   let persisted: Awaited<ReturnType<typeof persistRound<RoundRun>>>
+  const fence = () => deps.leases.confirm([lease, ...runLeases], deps.leaseMs)
+  const lostBeforePlan = await fence()
+  if (lostBeforePlan !== null) {
+    await admission?.release()
+    return standDown(deps, lostBeforePlan, skipped, commandsBefore)
+  }
   try {
     const plans = planRound(
       runs.map(({ run, snapshot }) => ({
@@ -122,6 +129,9 @@ async function round(deps: ClusterTickDeps, runLeases: string[]): Promise<Cluste
     await admission?.release()
   }
   for (const { run, plan } of persisted.applied) emitPlanned(events, run.id, plan.events)
+  // the intents are written `submitting`: a successor that took over meanwhile finds and sends them
+  const lostBeforeAct = await fence()
+  if (lostBeforeAct !== null) return standDown(deps, lostBeforeAct, skipped, commandsBefore)
   const submitted = await actRound(
     { store, adapter, layout: deps.layout, events, now: () => iso(deps.clock()) },
     persisted.applied.map((r) => ({ ...r, observations: observations.get(r.run.id) ?? [] })),
@@ -164,6 +174,30 @@ async function round(deps: ClusterTickDeps, runLeases: string[]): Promise<Cluste
     skipped,
     submitted: results.reduce((sum, r) => sum + r.submitted, 0),
     schedulerCommands: commands,
+  }
+}
+
+/** A round whose lease was taken over while it ran (its holder was paused past the lease): it does nothing more. */
+function standDown(
+  deps: ClusterTickDeps,
+  holder: string,
+  skipped: readonly string[],
+  commandsBefore: number,
+): ClusterTickResult {
+  deps.events.tickError(
+    'act',
+    new StoreError(
+      'lease-lost',
+      `lost the lease of cluster ${deps.clusterName} to ${holder} during the round: it stands down`,
+    ),
+  )
+  return {
+    cluster: deps.clusterName,
+    heldBy: holder,
+    runs: [],
+    skipped,
+    submitted: 0,
+    schedulerCommands: deps.commandsRun() - commandsBefore,
   }
 }
 

@@ -118,6 +118,23 @@ export class Leases {
     return () => clearInterval(timer)
   }
 
+  /**
+   * Renew `names` now and say whether they are still ours: null when all are, else who holds the
+   * first one lost. A holder that was paused (SIGSTOP, a stalled VM, a long GC) past its lease may
+   * have been taken over meanwhile; a round asks this before it writes or sends anything, so a
+   * resumed holder stands down instead of acting beside its successor.
+   */
+  async confirm(names: readonly string[], leaseMs: number): Promise<string | null> {
+    for (const name of names) {
+      const holder = await this.take(name, leaseMs)
+      if (holder !== null) {
+        this.#held.delete(name)
+        return holder
+      }
+    }
+    return null
+  }
+
   holds(name: string): boolean {
     return this.#held.has(name)
   }

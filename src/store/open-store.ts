@@ -82,9 +82,21 @@ function enterWalMode(database: SqliteDatabase.Database, busyTimeoutMs: number):
   }
 }
 
+const PG_IDLE_IN_TRANSACTION_MS = 10_000
+const PG_LOCK_TIMEOUT_MS = 60_000
+
 function openPostgres(url: string): OpenedDatabase {
   const safeUrl = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')
-  const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000 })
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 4,
+    connectionTimeoutMillis: 5000,
+    // a process paused inside a transaction (SIGSTOP, a stalled VM) would keep its row locks, and
+    // everyone after it (a lease's successor first) would wait on them forever: the server ends such
+    // a session well within a cluster lease (20 s), and no lock is waited for without end
+    idle_in_transaction_session_timeout: PG_IDLE_IN_TRANSACTION_MS,
+    lock_timeout: PG_LOCK_TIMEOUT_MS,
+  })
   // a client that loses its server must not crash the process: idle ones report through the pool;
   // one checked out between two queries (a transaction awaiting other work) emits on itself, and an
   // 'error' event without a listener kills Node. The query in flight still rejects with the error

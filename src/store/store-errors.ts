@@ -43,6 +43,13 @@ export function translateStoreError(error: unknown, description: string): StoreE
       { cause: error },
     )
   }
+  if (code === '55P03') {
+    return new StoreError(
+      'store-locked',
+      `${description}: a row rpo needs stayed locked by another session for too long (another rpo paused or stuck mid-write?). It is tried again next round.`,
+      { cause: error },
+    )
+  }
   if (code === 'SQLITE_FULL' || code === 'ENOSPC' || code === '53100' || /database or disk is full/i.test(message)) {
     return diskFullError(description, error)
   }

@@ -104,3 +104,50 @@ describe('a cluster tick and the cluster lease', () => {
     expect(await daemon.take(clusterLease('sim'), CLUSTER_LEASE_MS)).toBe(engine.owner)
   })
 })
+
+describe('a holder paused past its lease', () => {
+  it('stands down when it resumes: the successor sends the work, once', async () => {
+    const clock = new SimClock(START)
+    const cluster = new SimCluster({ nodes: [{ name: 'c1', cpus: 8, memoryMb: 16_000 }], clock })
+    const s = await store()
+    const adapter = new SimAdapter({ cluster })
+    const submits: string[] = []
+    const submit = adapter.submit.bind(adapter)
+    adapter.submit = async (jobs) => {
+      submits.push(...jobs.map((j) => j.submissionKey))
+      return submit(jobs)
+    }
+    const engine = new Engine({
+      store: s,
+      adapter,
+      clusterName: 'sim',
+      jobsRoot: '/sim/jobs',
+      runsRoot: '/sim/runs',
+      readFile: async () => null,
+      capacity: null,
+      clock: () => clock.now(),
+    })
+    closing.push(() => engine.close())
+    await engine.startRun(loadPipelineText('/sim/p.yaml', 'name: p\ntasks:\n  a: { command: x }\n'))
+    const successor = new Leases(s, { owner: 'elsewhere.example:9:daemon', clock: () => clock.now() })
+    // the holder is frozen while it loads its round, for longer than its lease
+    const load = s.loadSnapshot.bind(s)
+    let paused = false
+    s.loadSnapshot = async (runId) => {
+      if (!paused) {
+        paused = true
+        cluster.advanceTo(START + CLUSTER_LEASE_MS + 1)
+        expect(await successor.take(clusterLease('sim'), CLUSTER_LEASE_MS)).toBeNull()
+      }
+      return load(runId)
+    }
+    const errors: string[] = []
+    engine.events.on('tick:error', (e) => errors.push(e.cause.code))
+    const resumed = await engine.tickCluster()
+    expect(resumed).toMatchObject({ heldBy: 'elsewhere.example:9:daemon', submitted: 0, runs: [] })
+    expect(submits).toEqual([])
+    expect(errors).toEqual(['lease-lost'])
+    // and the lease stays the successor's
+    expect(await engine.tickCluster()).toMatchObject({ heldBy: 'elsewhere.example:9:daemon' })
+  })
+})

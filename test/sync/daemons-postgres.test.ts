@@ -2,6 +2,8 @@
 // schedule of one round a second, the local executor):
 // - two daemons, one killed with SIGKILL mid-work: the other takes the cluster over within one
 //   lease period (≤ 30 s; the figure is printed) and finishes every run, no task started twice;
+// - a daemon frozen (SIGSTOP) past its lease: the other takes over when the lease expires (the
+//   holder's pid is alive, so only expiry frees it), and the frozen one, resumed, stands down;
 // - `rpo run` while a daemon ticks the same cluster follows its run to the end, without errors.
 import { readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
@@ -89,6 +91,57 @@ describe('daemons on one PostgreSQL store', () => {
     } finally {
       // the tasks wait for this file: without it a failed test would leave them running
       writeFileSync(go, '')
+      first.child.kill('SIGKILL')
+      second?.child.kill('SIGTERM')
+      await second?.exited()
+    }
+  }, 120_000)
+
+  it('a frozen daemon’s cluster is taken over when its lease expires; resumed, it stands down', async () => {
+    const { dir, go, log } = workDir()
+    const runIds: string[] = []
+    for (let i = 0; i < RUNS; i++) {
+      const submitted = await runCli(dir, ['submit', 'p.yaml', '--new', '--json'])
+      expect(submitted.code, submitted.stderr).toBe(0)
+      runIds.push(JSON.parse(submitted.stdout).runId)
+    }
+    const first = spawnCli(dir, ['daemon'])
+    let second: ReturnType<typeof spawnCli> | null = null
+    try {
+      await first.waitFor(new RegExp(`cluster box: ${RUNS} run\\(s\\)`), 30_000)
+      const taker = spawnCli(dir, ['daemon'])
+      second = taker
+      await taker.waitFor(new RegExp(`cluster box: ticked by [^:]+:${first.child.pid}:\\S+; retrying in \\d+s`), 30_000)
+      first.child.kill('SIGSTOP')
+      const frozenAt = Date.now()
+      const before = taker.stderr().length
+      await new Promise<void>((resolve, reject) => {
+        const timer = setInterval(() => {
+          if (/cluster box: \d+ run\(s\)/.test(taker.stderr().slice(before))) {
+            clearInterval(timer)
+            resolve()
+          } else if (Date.now() - frozenAt > 40_000) {
+            clearInterval(timer)
+            reject(new Error(`no takeover within 40 s:\n${taker.stderr()}`))
+          }
+        }, 20)
+      })
+      const takeoverMs = Date.now() - frozenAt
+      console.log(`takeover of a frozen daemon's cluster by lease expiry: ${takeoverMs} ms (lease 20 s, bound 30 s)`)
+      expect(takeoverMs).toBeLessThanOrEqual(30_000)
+      const frozenLog = first.stderr().length
+      first.child.kill('SIGCONT')
+      writeFileSync(go, '')
+      for (const runId of runIds) await taker.waitFor(`${runId}: succeeded`, 30_000)
+      const starts = readFileSync(log, 'utf8').trim().split('\n').sort()
+      expect(starts).toEqual(runIds.flatMap((id) => [`${id}/a`, `${id}/b`]).sort())
+      // resumed, the frozen daemon sent nothing (a round frozen past its last check may only finish
+      // reporting) and then found the cluster held
+      await first.waitFor(new RegExp(`cluster box: ticked by [^:]+:${taker.child.pid}:`), 30_000)
+      expect(first.stderr().slice(frozenLog)).not.toMatch(/cluster box: \d+ run\(s\), [1-9]\d* submitted/)
+    } finally {
+      writeFileSync(go, '')
+      first.child.kill('SIGCONT')
       first.child.kill('SIGKILL')
       second?.child.kill('SIGTERM')
       await second?.exited()

@@ -110,9 +110,14 @@ export class BudgetBook {
     for (let i = 0; i < lines.length; i++) (lines[i] as BookLine).committed += amounts[i] as number
   }
 
+  /** accrue with the amounts metered already (`amounts[i]` on `lines[i]`). */
+  accrueAmounts(lines: readonly BookLine[], amounts: ArrayLike<number>): void {
+    for (let i = 0; i < lines.length; i++) (lines[i] as BookLine).used += amounts[i] as number
+  }
+
   /**
    * The refusal sentence of one line for a job of `amount`, followed by `suffix`. A long queue
-   * behind a reached cap asks for thousands of these in a tick, so the parts are cached per line.
+   * behind a reached cap asks for thousands of these in a tick, so the parts are kept per line.
    */
   refusalReason(line: BookLine, amount: number, suffix = ''): string {
     return this.#textOf(line).refusal(line, amount, suffix)
@@ -247,8 +252,10 @@ class LineText {
     this.fitTail = ` <= ${formatAmount(s.effective)} (${s.window.label})`
   }
 
-  /** Refusals while the totals stay put, by ending and by job amount: refused jobs reserve nothing. */
-  readonly #refusals = new Map<string, Map<number, string>>()
+  /** exceedHead and the totals as they stand: how every refusal starts until the totals move. */
+  #exceedStart = ''
+  /** exceedTail and each ending callers asked for (one per project and outcome). */
+  readonly #exceedEnds = new Map<string, string>()
 
   /** "10.0 + committed 2.0 + this job " for the given totals (a line's, as they stand or stood). */
   totals(used: number, committed: number): string {
@@ -256,23 +263,22 @@ class LineText {
       this.#used = used
       this.#committed = committed
       this.#totals = `${formatAmount(used)} + committed ${formatAmount(committed)} + this job `
-      for (const known of this.#refusals.values()) known.clear()
+      this.#exceedStart = `${this.exceedHead}${this.#totals}`
     }
     return this.#totals
   }
 
+  /**
+   * A long queue behind a reached cap asks for thousands of these in a tick, each with its own
+   * amount: two joins of parts kept per line, so a refusal costs little more than its number.
+   */
   refusal(line: BookLine, amount: number, suffix: string): string {
-    const totals = this.totals(line.used, line.committed)
-    const known = this.#refusals.get(suffix) ?? new Map<number, string>()
-    if (known.size === 0) this.#refusals.set(suffix, known)
-    // by the amount as the sentence prints it (tenths, a small integer: no boxed key, and jobs of
-    // nearly the same size share one sentence)
-    const tenths = Math.abs(amount) < 1e8 ? Math.sign(amount) * Math.round(Math.abs(amount) * 10) : Number.NaN
-    let sentence = Number.isNaN(tenths) ? undefined : known.get(tenths)
-    if (sentence === undefined) {
-      sentence = `${this.exceedHead}${totals}${formatAmount(amount)}${this.exceedTail}${suffix}`
-      if (!Number.isNaN(tenths)) known.set(tenths, sentence)
+    this.totals(line.used, line.committed)
+    let end = this.#exceedEnds.get(suffix)
+    if (end === undefined) {
+      end = `${this.exceedTail}${suffix}`
+      this.#exceedEnds.set(suffix, end)
     }
-    return sentence
+    return this.#exceedStart + formatAmount(amount) + end
   }
 }

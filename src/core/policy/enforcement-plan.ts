@@ -21,7 +21,8 @@
 import { type BookLine, BudgetBook } from '../budget/budget-admission.js'
 import { type BudgetProblem, deadlineProblem, judgeBudgets } from '../budget/budget-judgement.js'
 import { describeOwner, formatAmount } from '../budget/budget-rules.js'
-import { describeScope, meterAmount } from '../budget/tres-hours.js'
+import { LineMeter } from '../budget/line-meter.js'
+import { describeScope } from '../budget/tres-hours.js'
 import type {
   EnforcementAction,
   EnforcementJob,
@@ -93,7 +94,15 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
   // accrue in id order, so the sums (and so every decision) do not depend on the order jobs came in
   const accruing = jobs.filter((job) => job.state === 'running' && job.unchargedHours)
   accruing.sort((a, b) => (a.jobId < b.jobId ? -1 : a.jobId > b.jobId ? 1 : 0))
-  for (const job of accruing) if (job.unchargedHours) book.accrue(job.project, job.user, job.unchargedHours)
+  const lineMeter = new LineMeter()
+  let accrued = new Float64Array(8)
+  for (const job of accruing) {
+    if (!job.unchargedHours) continue
+    const own = book.linesFor(job.project, job.user)
+    if (own.length > accrued.length) accrued = new Float64Array(own.length)
+    lineMeter.meter(job.unchargedHours, own, accrued)
+    book.accrueAmounts(own, accrued)
+  }
 
   // rank, with tiers from the soft caps as they stand (accrued usage included)
   const projectScores = scoreProjects(
@@ -115,11 +124,10 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
     const job = jobs[i] as EnforcementJob
     const own = lines[i] as readonly BookLine[]
     let soft: BookLine | null = null
+    lineMeter.meter(job.rate, own, perHour, i * widest)
     for (let k = 0; k < own.length; k++) {
       const line = own[k] as BookLine
-      const amount = meterAmount(line.status, job.rate, line.status.gpuWeights)
-      perHour[i * widest + k] = amount
-      if (soft === null && amount > 0 && isSoftExceeded(line)) soft = line
+      if (soft === null && (perHour[i * widest + k] as number) > 0 && isSoftExceeded(line)) soft = line
     }
     overSoftLine[i] = soft
   }
@@ -138,12 +146,8 @@ export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): E
   const meter = (i: number) => {
     const job = jobs[i] as EnforcementJob
     const own = lines[i] as readonly BookLine[]
-    if (job.worstCase) {
-      for (let k = 0; k < own.length; k++) {
-        const status = (own[k] as BookLine).status
-        amounts[k] = meterAmount(status, job.worstCase, status.gpuWeights)
-      }
-    } else {
+    if (job.worstCase) lineMeter.meter(job.worstCase, own, amounts)
+    else {
       const hoursLeft = Math.max(0, job.timeLimitSeconds - job.elapsedSeconds) / 3600
       for (let k = 0; k < own.length; k++) amounts[k] = (perHour[i * widest + k] as number) * hoursLeft
     }

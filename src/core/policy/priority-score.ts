@@ -180,11 +180,13 @@ export function rankTasks<T>(tasks: readonly T[], projects: readonly ProjectScor
     if (Number.isNaN(ready[i])) parseInstant(`task ${view.id(t)} readySince`, readySince as string)
     overSoft[i] = (view.overSoft(t, i) ?? project?.overSoft ?? false) ? 1 : 0
   }
-  const ids = new Array<string | undefined>(count)
+  // ids are read only to break a tie of score and time ready, which most rankings never see
+  let ids: (string | undefined)[] | null = null
   const before = (a: number, b: number): boolean => {
     if (overSoft[a] !== overSoft[b]) return (overSoft[a] as number) < (overSoft[b] as number)
     if (score[a] !== score[b]) return (score[a] as number) > (score[b] as number)
     if (ready[a] !== ready[b]) return (ready[a] as number) < (ready[b] as number)
+    ids ??= new Array<string | undefined>(count)
     ids[a] ??= view.id(tasks[a] as T)
     ids[b] ??= view.id(tasks[b] as T)
     return (ids[a] as string) < (ids[b] as string)

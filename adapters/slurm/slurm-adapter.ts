@@ -165,10 +165,15 @@ export class SlurmAdapter implements SchedulerAdapter, ScriptRenderer {
     })
     const fromSqueue = live.exitCode === 0 ? squeueToJobObservations(parseSqueue(live.stdout, undefined, zone)) : []
     const byId = new Map(fromSqueue.map((o) => [o.jobId as string, o]))
-    // finished (or purged from slurmctld) jobs: accounting has their final record and usage
+    // finished (or purged from slurmctld) jobs: accounting has their final record and usage. A job
+    // squeue shows COMPLETED has exited 0 (squeueToJobObservations): nothing more is needed to
+    // conclude it, and waiting for sacct would delay its dependents and the run's end by a round
+    // trip — unless its figures are wanted (budgets)
+    const figuresWanted = new Set<string>(options.accountingOf ?? [])
     const needAccounting = jobIds.filter((id) => {
       const o = byId.get(id)
-      return !o || isTerminalJobState(o.state)
+      if (!o) return true
+      return isTerminalJobState(o.state) && (o.exitCode === null || figuresWanted.has(id))
     })
     // why sacct could not be asked (slurmdbd down): the poll goes on from squeue alone
     let accountingDown: string | null = null

@@ -89,6 +89,7 @@ async function round(deps: ClusterTickDeps, lease: string, runLeases: string[]):
     { ...deps.layout, ...deps, events },
     runs,
     awaited.map((w) => w.jobId),
+    new Set(deps.budget ? runs.filter(({ run }) => run.project !== null).map(({ run }) => run.id) : []),
   )
   const now = deps.clock()
   if (deps.budget)

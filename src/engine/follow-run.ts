@@ -15,14 +15,18 @@ export interface FollowOptions {
   /** Awaited: a failure of it (e.g. reading the store for a progress line) is handled like the tick's. */
   readonly onTick?: (result: TickResult) => void | Promise<void>
   readonly onTransientError?: (error: Error) => void
+  /** Milliseconds on a monotonic clock, to count the interval from a tick's start. @default performance.now */
+  readonly clock?: () => number
 }
 
 export async function followRun(engine: Engine, runId: string, options: FollowOptions): Promise<RunState> {
   let interval = options.pollIntervalMs
   let failures = 0
   const aborted = abortPromise(options.signal)
+  const clock = options.clock ?? (() => performance.now())
   while (!options.signal?.aborted) {
     let result: TickResult
+    const tickStarted = clock()
     try {
       result = await engine.tick(runId)
       await options.onTick?.(result)
@@ -42,9 +46,12 @@ export async function followRun(engine: Engine, runId: string, options: FollowOp
     interval = moved
       ? options.pollIntervalMs
       : Math.min(options.maxPollIntervalMs ?? options.pollIntervalMs, interval * 1.5)
+    // the interval is counted from the tick's start: it is how often the cluster is looked at, and a
+    // round slowed by SSH round trips would otherwise stretch it, seeing every ending that much later
+    const wait = Math.max(0, interval - (clock() - tickStarted))
     const changes = engine.changes
-    if (changes) await Promise.race([changes.waitForChange(interval), aborted])
-    else await sleep(interval, options.signal)
+    if (changes) await Promise.race([changes.waitForChange(wait), aborted])
+    else await sleep(wait, options.signal)
   }
   return 'interrupted'
 }

@@ -2,7 +2,8 @@
  * The tick's observe step: what the scheduler says about the attempts in flight of every run of a
  * cluster round, asked ONCE: attempts written but without a job id are looked up by submission key
  * in one call, the others polled in one call (one squeue + at most one sacct on Slurm, whatever the
- * number of runs); a job that succeeded has its $RPO_OUTPUTS read. Jobs already concluded whose
+ * number of runs; accounting's figures of jobs that ended well are asked for only where budgets
+ * charge them); a job that succeeded has its $RPO_OUTPUTS read. Jobs already concluded whose
  * accounting figure budgets still await ride along in that same poll, and what is said of them is
  * handed back apart, for charging only: it never reaches the planner. Also used when a run is
  * stopped, to record what each job really reported before the stop marks the rest.
@@ -56,13 +57,17 @@ export async function observeRound(
   deps: ObserveDeps & { readonly clusterName: string; readonly events: EngineEvents },
   runs: readonly RoundRun[],
   accountingJobIds: readonly string[] = [],
+  chargedRunIds: ReadonlySet<string> = new Set(),
 ): Promise<RoundObservations> {
   const runOfKey = new Map<string, string>()
   const live: AttemptSnapshot[] = []
+  // the jobs whose accounting figures are wanted: the awaited ones, and those of runs budgets charge
+  const accountingOf = new Set(accountingJobIds)
   for (const { run, snapshot } of runs) {
     for (const attempt of attemptsOn(deps.clusterName, run, snapshot, liveAttempts(snapshot))) {
       runOfKey.set(attempt.submissionKey, run.id)
       live.push(attempt)
+      if (chargedRunIds.has(run.id) && attempt.jobId !== null) accountingOf.add(attempt.jobId)
     }
   }
   const byRun = new Map<string, AttemptObservation[]>(runs.map(({ run }) => [run.id, []]))
@@ -71,6 +76,7 @@ export async function observeRound(
     observed = await observe(deps, live, accountingJobIds, {
       onWarning: (warning) =>
         deps.events.emit('tick:error', { step: 'observe', cause: { code: warning.code, message: warning.message } }),
+      accountingOf: [...accountingOf].map(asNativeJobId),
     })
   } catch (error) {
     deps.events.tickError('observe', error, { what: 'could not poll the scheduler' })

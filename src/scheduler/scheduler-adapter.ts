@@ -158,6 +158,13 @@ export interface PollWarning {
 export interface PollOptions {
   /** Told when the poll is degraded rather than failed (the engine reports it as a tick error). */
   readonly onWarning?: (warning: PollWarning) => void
+  /**
+   * Jobs whose accounting figures (allocation, peak memory) are wanted even when the live queue
+   * already says how they ended: budgets charge them. For the other jobs an ending the queue
+   * states in full (Slurm's COMPLETED: exit 0) is taken as it is, without a round trip to
+   * accounting. Adapters whose one poll command answers both ignore it. @default none
+   */
+  readonly accountingOf?: readonly NativeJobId[]
 }
 
 export interface SchedulerAdapter {

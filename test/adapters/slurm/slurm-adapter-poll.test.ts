@@ -1,7 +1,8 @@
 // The Slurm adapter's poll when accounting lags: squeue already says a job ended, sacct has no final
 // record yet. The exit code matters (85 means "checkpointed, resume me"), so a failed job is reported
 // completing until sacct catches up — or, past a grace period, as squeue says. A COMPLETED job exited
-// 0 by definition: it is concluded from squeue at once, and sacct's figures are taken when they are there.
+// 0 by definition: it is concluded from squeue at once, and sacct is asked for its figures only when
+// they are wanted (budgets charge the job).
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -78,17 +79,33 @@ describe('SlurmAdapter.poll while sacct lags', () => {
     const adapter = new SlurmAdapter({ transport: transport as unknown as Transport })
     const [job] = await adapter.poll([asNativeJobId('44')])
     expect(job).toMatchObject({ jobId: '44', state: 'succeeded', exitCode: 0, usage: { elapsedSeconds: 5 } })
-    // sacct was still asked, for the usage it has once its record is there
-    expect(transport.asked).toContain('sacct')
+    // nothing was left to ask accounting: its round trip would only delay the job's dependents
+    expect(transport.asked).toEqual(['date', 'squeue'])
   })
 
-  it('takes accounting’s figures for a COMPLETED job when sacct already has its record', async () => {
+  it('asks sacct for a COMPLETED job whose figures are wanted, and takes them when its record is there', async () => {
     // the testbed's job 65 (`echo ok`) as squeue and sacct printed it once it had ended
     const transport = new LaggingAccounting(fixture('squeue-final.txt').trimEnd(), fixture('sacct-final.txt'))
     const adapter = new SlurmAdapter({ transport: transport as unknown as Transport })
-    const [job] = await adapter.poll([asNativeJobId('65')])
+    const [job] = await adapter.poll([asNativeJobId('65')], { accountingOf: [asNativeJobId('65')] })
+    expect(transport.asked).toContain('sacct')
     expect(job).toMatchObject({ jobId: '65', state: 'succeeded', exitCode: 0 })
     expect(job?.usage?.allocTres).toMatchObject({ cpu: 1, node: 1 })
+  })
+
+  it('still asks sacct for a job whose ending squeue cannot tell in full, when the rest COMPLETED', async () => {
+    const squeue = [
+      squeueLine('45', 'COMPLETED', Date.now() - 1000),
+      squeueLine('46', 'FAILED', Date.now() - 1000),
+    ].join('\n')
+    const transport = new LaggingAccounting(squeue)
+    const adapter = new SlurmAdapter({ transport: transport as unknown as Transport })
+    const jobs = await adapter.poll([asNativeJobId('45'), asNativeJobId('46')])
+    expect(transport.asked).toEqual(['date', 'squeue', 'sacct'])
+    expect(jobs.map((j) => [j.jobId, j.state])).toEqual([
+      ['45', 'succeeded'],
+      ['46', 'completing'],
+    ])
   })
 
   it('does not wait for the exit code of a job that was cancelled', async () => {

@@ -58,8 +58,8 @@ export async function eventsOfPlan(
     for (const row of rows) before.set(row.id, row.state)
   }
   const said = new Map<string, string>()
-  for (const entry of plan.events)
-    if (entry.taskId !== null && !said.has(entry.taskId)) said.set(entry.taskId, entry.message)
+  // the planner's last words on a task in this plan are about where it ended up (a start then a failure)
+  for (const entry of plan.events) if (entry.taskId !== null) said.set(entry.taskId, entry.message)
   for (const id of changed) {
     const patch = plan.taskUpdates.get(id)
     const from = before.get(id)

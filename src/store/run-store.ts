@@ -7,8 +7,7 @@
 
 import { type Kysely, sql, type Transaction } from 'kysely'
 import { StoreError } from '../core/errors.js'
-import type { TaskInstance } from '../core/pipeline/expand-pipeline.js'
-import type { AttemptPatch, PlannedEvent, TaskPatch } from '../core/scheduling/plan-tick.js'
+import type { AttemptPatch, PlannedEvent } from '../core/scheduling/plan-tick.js'
 import type { AttemptSnapshot, RunSnapshot, RunState } from '../core/scheduling/run-snapshot.js'
 import type { NewRpoEvent } from '../events/event-schemas.js'
 import { runStartedEvent } from '../events/store-events.js'
@@ -19,7 +18,7 @@ import { insertEvents } from './event-rows.js'
 import { EventStore } from './event-store.js'
 import type { OpenedDatabase } from './open-store.js'
 import { rowLimit } from './row-limit.js'
-import type { NewRun, RunRecord } from './run-records.js'
+import type { NewRun, PlanWrite, RunRecord } from './run-records.js'
 import {
   attemptPatchToRow,
   attemptToRow,
@@ -36,7 +35,7 @@ import { translateStoreError } from './store-errors.js'
 import { parseOptionalJson } from './stored-values.js'
 import { attemptChangeEvents, eventsOfJournal, eventsOfPlan } from './transition-rows.js'
 
-export type { NewRun, RunRecord } from './run-records.js'
+export type { NewRun, PlanWrite, RunRecord } from './run-records.js'
 
 export interface AttemptRecord extends AttemptSnapshot {
   readonly runId: string
@@ -52,16 +51,6 @@ export interface EventRecord {
   readonly at: string
   readonly message: string
   readonly data: Readonly<Record<string, unknown>> | null
-}
-
-export interface PlanWrite {
-  readonly taskUpdates: ReadonlyMap<string, TaskPatch>
-  readonly attemptUpdates: ReadonlyMap<string, AttemptPatch & { usage?: ResourceUsage | null }>
-  readonly newTasks: readonly TaskInstance[]
-  readonly newAttempts: readonly AttemptSnapshot[]
-  readonly events: readonly PlannedEvent[]
-  readonly runState: RunState
-  readonly now: string
 }
 
 export class RunStore {

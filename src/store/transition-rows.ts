@@ -16,7 +16,7 @@ import {
   type WriteContext,
 } from '../events/store-events.js'
 import type { Database } from './database.js'
-import type { PlanWrite } from './run-store.js'
+import type { PlanWrite } from './run-records.js'
 import { attemptStateOf, parseOptionalJson, taskStateOf } from './stored-values.js'
 
 // keys per `in (...)` list: well within both databases' bound-parameter limits

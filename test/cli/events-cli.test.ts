@@ -92,19 +92,20 @@ describe('rpo events', () => {
 
   it('--follow in its own process prints a run’s events as they are stored, until Ctrl-C', async () => {
     const dir = workspace()
-    const follower = spawnCli(dir, ['events', '--follow', '--json'])
+    expect((await runCli(dir, ['run', 'pipeline.yaml', '--quiet'])).code).toBe(1)
+    const follower = spawnCli(dir, ['events', '--after', '0', '--follow', '--json'])
     try {
-      // the follower has opened the store (and migrated it) once it answers its first read; an
-      // empty log prints nothing with --json, so wait for the store file rather than for output
-      await new Promise((resolve) => setTimeout(resolve, 1500))
-      const run = await runCli(dir, ['run', 'pipeline.yaml', '--quiet'])
-      expect(run.code).toBe(1)
+      // the first run's events listed: from here on the follower is following
       await follower.waitFor('"type":"run.finished"')
+      const second = await runCli(dir, ['run', 'pipeline.yaml', '--quiet'])
+      expect(second.code).toBe(1)
+      await follower.waitFor(/"type":"run\.finished"[\s\S]*"type":"run\.finished"/)
       follower.child.kill('SIGINT')
       const { code, stdout } = await follower.closed()
       expect(code).toBe(0)
       const followed = jsonLines(stdout)
-      const stored = jsonLines((await runCli(dir, ['events', '--after', '0', '--json'])).stdout)
+      const stored = jsonLines((await runCli(dir, ['events', '--after', '0', '--json', '-n', '1000'])).stdout)
+      expect(new Set(stored.map((e) => e.runId)).size).toBe(2)
       expect(followed).toEqual(stored)
     } finally {
       if (follower.child.exitCode === null) follower.child.kill('SIGKILL')

@@ -62,6 +62,7 @@ export async function createSimApp(
     config: base.config,
     store: base.store,
     budgets: base.budgets,
+    events: base.events,
     engineFor: async () => engine,
     close: async () => {
       await engine.close()

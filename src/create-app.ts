@@ -14,6 +14,8 @@ import { RpoError } from './core/errors.js'
 import { parseDurationSeconds } from './core/pipeline/units.js'
 import { Engine, type EngineOptions } from './engine/engine.js'
 import { runRanker } from './engine/rank-runs.js'
+import { EventLog } from './events/event-log.js'
+import { TickErrorRecorder } from './events/record-tick-errors.js'
 import { openDatabase } from './store/open-store.js'
 import { RunStore } from './store/run-store.js'
 import { CountingTransport } from './transport/counting-transport.js'
@@ -26,6 +28,8 @@ export interface App {
   readonly store: RunStore
   /** Budgets, priorities and their enforcement, shared by every cluster's engine. */
   readonly budgets: BudgetService
+  /** The event log: `for await (const e of app.events.follow({ fromId }))`. */
+  readonly events: EventLog
   /** The engine for a cluster (created on first use, one per cluster). */
   engineFor(clusterName?: string | null): Promise<Engine>
   close(): Promise<void>
@@ -34,17 +38,24 @@ export interface App {
 export interface CreateAppOptions extends LoadConfigOptions {
   readonly config?: ResolvedConfig
   readonly clock?: () => number
+  /** How often event followers poll the store for other processes' events (ms; default 1000). */
+  readonly eventPollIntervalMs?: number
 }
 
 export async function createApp(options: CreateAppOptions = {}): Promise<App> {
   const config = options.config ?? loadConfig(options)
   const store = new RunStore(await openDatabase(config.store))
   const budgets = new BudgetService(config, store)
+  const events = new EventLog(store.events, {
+    ...(options.eventPollIntervalMs !== undefined ? { pollIntervalMs: options.eventPollIntervalMs } : {}),
+  })
+  const tickErrors = new TickErrorRecorder(events, options.clock)
   const engines = new Map<string, Engine>()
   const app: App = {
     config,
     store,
     budgets,
+    events,
     async engineFor(clusterName) {
       const name = clusterName ?? config.defaultCluster
       const existing = engines.get(name)
@@ -62,11 +73,13 @@ export async function createApp(options: CreateAppOptions = {}): Promise<App> {
         // a run whose tasks span clusters is ticked by each of its clusters' engines
         peer: (other) => app.engineFor(other),
       })
+      tickErrors.watch(engine.events, name)
       engines.set(name, engine)
       return engine
     },
     async close() {
       for (const engine of engines.values()) await engine.close()
+      await tickErrors.settle()
       await store.close()
     },
   }

@@ -74,6 +74,22 @@ export { type CheckpointRequest, requestCheckpoint } from './engine/checkpoint-t
 export { Engine, type EngineOptions, type TickResult } from './engine/engine.js'
 export { type EngineEventMap, type EngineEventName, EngineEvents } from './engine/engine-events.js'
 export { type FollowOptions, followRun } from './engine/follow-run.js'
+export {
+  type EventFilter,
+  type EventListOptions,
+  EventLog,
+  type FollowEventsOptions,
+} from './events/event-log.js'
+export {
+  EVENT_TYPES,
+  type EventPayload,
+  EventPayloadSchemas,
+  type EventType,
+  isEventType,
+  type NewRpoEvent,
+  type RpoEvent,
+  RpoEventSchema,
+} from './events/event-schemas.js'
 export { computeRunProgress, type RunProgress, type TaskProgress } from './monitor/run-progress.js'
 export type {
   Inventory,

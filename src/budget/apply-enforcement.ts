@@ -1,8 +1,9 @@
 /**
  * Carrying an enforcement plan out on one cluster: hold, release, checkpoint-and-requeue (a
  * signal; the job's exit 85 resumes its task), cancel and renice through the adapter, marking
- * the attempts in the store and recording a `budget:<action>` event on the run. A failed action
- * is reported, never thrown, so one refusal does not stop the others.
+ * the attempts in the store and recording a `budget:<action>` journal entry on the run (and with
+ * it a `budget.action` event). A failed action is reported, never thrown, so one refusal does not
+ * stop the others.
  */
 import type { BudgetProblem } from '../core/budget/budget-judgement.js'
 import type { EnforcementPlan } from '../core/policy/enforcement-plan.js'
@@ -80,7 +81,7 @@ export async function applyEnforcement(
             type: `budget:${action.kind}` as never,
             taskId: judged.attempt.taskId,
             message: `${action.kind} job ${action.jobId}: ${action.reason}`,
-            data: { jobId: action.jobId, attempt: judged.attempt.attempt },
+            data: { jobId: action.jobId, attempt: judged.attempt.attempt, reason: action.reason },
           },
           at,
         )

@@ -15,6 +15,7 @@ import { requestCheckpoint } from '../engine/checkpoint-task.js'
 import { computeRunProgress } from '../monitor/run-progress.js'
 import { registerBudgetCommands } from './budget-commands.js'
 import { positiveCount } from './cli-arguments.js'
+import { registerEventCommands } from './event-commands.js'
 import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js'
 import { renderRunProgress, renderTable } from './format.js'
 import { registerRunCommands } from './run-commands.js'
@@ -218,6 +219,7 @@ export async function main(
     })
 
   registerBudgetCommands(program, { withApp, out, runWithTask, resolveRunId })
+  registerEventCommands(program, { withApp, out, runWithTask, resolveRunId })
   registerRunCommands(program, {
     withApp,
     out,

@@ -149,6 +149,7 @@ async function sendBatch(deps: SubmitDeps, runOf: RunOfKey, jobs: readonly JobSu
           : { state: 'failed' as const, reason: `rejected by the scheduler: ${r.message}`, endedAt: now },
       ]),
     ),
+    now,
   )
   const byKey = new Map(jobs.map((j) => [j.submissionKey as string, j]))
   const submitted: string[] = []
@@ -205,6 +206,7 @@ async function settleFailedBatch(
           : [],
       ),
     ),
+    deps.now(),
   )
   await failAttempts(
     deps,
@@ -230,6 +232,7 @@ async function failAttempts(deps: SubmitDeps, jobs: readonly JobSubmission[], re
   const endedAt = deps.now()
   await deps.store.updateAttempts(
     new Map(jobs.map((j) => [j.submissionKey as string, { state: 'failed' as const, reason, endedAt }])),
+    endedAt,
   )
 }
 

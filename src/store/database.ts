@@ -112,7 +112,8 @@ export interface AccountingWaitTable {
   until: string
 }
 
-export interface EventTable {
+/** A run's journal: what happened to it, in words (`rpo explain`, `rpo status`). */
+export interface JournalTable {
   id: Generated<number>
   run_id: string
   task_id: string | null
@@ -120,6 +121,18 @@ export interface EventTable {
   at: string
   message: string
   data_json: string | null
+}
+
+/** The event log (src/events): typed events under a monotonically increasing id. */
+export interface EventTable {
+  id: Generated<number>
+  at: string
+  type: string
+  project: string | null
+  run_id: string | null
+  task_id: string | null
+  /** The event's payload as JSON; its shape is the type's schema (src/events/event-schemas.ts). */
+  payload: string
 }
 
 export interface LeaseTable {
@@ -132,6 +145,7 @@ export interface Database {
   runs: RunTable
   tasks: TaskTable
   attempts: AttemptTable
+  run_journal: JournalTable
   events: EventTable
   leases: LeaseTable
   ledger_entries: LedgerEntryTable

@@ -1,11 +1,13 @@
 /**
- * A run as the store hands it out (RunRecord) and as it is created (NewRun): the types that both the
- * repository (run-store.ts) and its row mapping (run-rows.ts) speak, in their own module so that
- * neither imports the other for them.
+ * A run as the store hands it out (RunRecord), as it is created (NewRun) and a tick's write of it
+ * (PlanWrite): the types that the repository (run-store.ts), its row mapping (run-rows.ts) and its
+ * events (transition-rows.ts) speak, in their own module so that none imports another for them.
  */
 import type { TaskInstance } from '../core/pipeline/expand-pipeline.js'
 import type { ResolvedPipeline } from '../core/pipeline/resolved-pipeline.js'
-import type { RunState } from '../core/scheduling/run-snapshot.js'
+import type { AttemptPatch, PlannedEvent, TaskPatch } from '../core/scheduling/plan-tick.js'
+import type { AttemptSnapshot, RunState } from '../core/scheduling/run-snapshot.js'
+import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
 
 export interface RunRecord {
   readonly id: string
@@ -37,4 +39,15 @@ export interface NewRun {
   readonly workDir: string
   readonly now: string
   readonly user?: string | null
+}
+
+/** One tick's decisions for a run, as the store writes them in one transaction. */
+export interface PlanWrite {
+  readonly taskUpdates: ReadonlyMap<string, TaskPatch>
+  readonly attemptUpdates: ReadonlyMap<string, AttemptPatch & { usage?: ResourceUsage | null }>
+  readonly newTasks: readonly TaskInstance[]
+  readonly newAttempts: readonly AttemptSnapshot[]
+  readonly events: readonly PlannedEvent[]
+  readonly runState: RunState
+  readonly now: string
 }

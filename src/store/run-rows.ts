@@ -54,7 +54,7 @@ export async function insertRun(trx: Transaction<Database>, run: NewRun): Promis
     .execute()
   await insertTasks(trx, run.id, run.instances, 0, run.now)
   await trx
-    .insertInto('events')
+    .insertInto('run_journal')
     .values({
       run_id: run.id,
       task_id: null,

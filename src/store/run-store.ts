@@ -1,20 +1,24 @@
 /**
- * The run repository: runs, tasks, attempts, events and leases, mapped between rows and the
+ * The run repository: runs, tasks, attempts, their journal and leases, mapped between rows and the
  * domain types the engine and the planner use. Every multi-row change is one transaction, so a
- * crash leaves either the old state or the new one.
+ * crash leaves either the old state or the new one — and the event log's events of a change
+ * (transition-rows.ts) are written in that same transaction, last.
  */
 
 import { type Kysely, sql, type Transaction } from 'kysely'
 import { StoreError } from '../core/errors.js'
-import type { TaskInstance } from '../core/pipeline/expand-pipeline.js'
-import type { AttemptPatch, PlannedEvent, TaskPatch } from '../core/scheduling/plan-tick.js'
+import type { AttemptPatch, PlannedEvent } from '../core/scheduling/plan-tick.js'
 import type { AttemptSnapshot, RunSnapshot, RunState } from '../core/scheduling/run-snapshot.js'
+import type { NewRpoEvent } from '../events/event-schemas.js'
+import { runStartedEvent } from '../events/store-events.js'
 import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
 import { BudgetStore } from './budget-store.js'
 import type { AttemptTable, Database } from './database.js'
+import { insertEvents } from './event-rows.js'
+import { EventStore } from './event-store.js'
 import type { OpenedDatabase } from './open-store.js'
 import { rowLimit } from './row-limit.js'
-import type { NewRun, RunRecord } from './run-records.js'
+import type { NewRun, PlanWrite, RunRecord } from './run-records.js'
 import {
   attemptPatchToRow,
   attemptToRow,
@@ -29,14 +33,16 @@ import {
 } from './run-rows.js'
 import { translateStoreError } from './store-errors.js'
 import { parseOptionalJson } from './stored-values.js'
+import { attemptChangeEvents, eventsOfJournal, eventsOfPlan } from './transition-rows.js'
 
-export type { NewRun, RunRecord } from './run-records.js'
+export type { NewRun, PlanWrite, RunRecord } from './run-records.js'
 
 export interface AttemptRecord extends AttemptSnapshot {
   readonly runId: string
   readonly usage: ResourceUsage | null
 }
 
+/** An entry of a run's journal: what happened to it, in words. */
 export interface EventRecord {
   readonly id: number
   readonly runId: string
@@ -47,16 +53,6 @@ export interface EventRecord {
   readonly data: Readonly<Record<string, unknown>> | null
 }
 
-export interface PlanWrite {
-  readonly taskUpdates: ReadonlyMap<string, TaskPatch>
-  readonly attemptUpdates: ReadonlyMap<string, AttemptPatch & { usage?: ResourceUsage | null }>
-  readonly newTasks: readonly TaskInstance[]
-  readonly newAttempts: readonly AttemptSnapshot[]
-  readonly events: readonly PlannedEvent[]
-  readonly runState: RunState
-  readonly now: string
-}
-
 export class RunStore {
   readonly #db: Kysely<Database>
   readonly description: string
@@ -65,16 +61,29 @@ export class RunStore {
 
   /** The ledger, budget changes and the jobs in flight across runs. */
   readonly budgets: BudgetStore
+  /** The event log: read it, follow it (src/events/event-log.ts), append events of no run write. */
+  readonly events: EventStore
 
   constructor(opened: OpenedDatabase) {
     this.#db = opened.db
     this.description = opened.description
     this.dialect = opened.dialect
     this.budgets = new BudgetStore(opened.db, opened.description)
+    this.events = new EventStore(opened.db, opened.dialect, opened.description)
   }
 
   async createRun(run: NewRun): Promise<void> {
-    await this.#write((trx) => insertRun(trx, run))
+    await this.#write((trx) => this.#insertRun(trx, run))
+    this.events.committed()
+  }
+
+  async #insertRun(trx: Transaction<Database>, run: NewRun): Promise<void> {
+    await insertRun(trx, run)
+    const started = runStartedEvent(
+      { at: run.now, project: run.pipeline.project, runId: run.id },
+      { pipeline: run.pipeline.name, cluster: run.cluster, tasks: run.instances.length, user: run.user ?? null },
+    )
+    await insertEvents(trx, this.dialect, [started])
   }
 
   /**
@@ -97,10 +106,11 @@ export class RunStore {
       }
       const existing = await resumableRunQuery(trx, run.pipeline.name, run.specHash, run.cluster).executeTakeFirst()
       if (existing) return existing
-      await insertRun(trx, run)
+      await this.#insertRun(trx, run)
       return null
     })
     if (found) return { run: toRunRecord(found, this.description, this.#pipelines), created: false }
+    this.events.committed()
     return { run: await this.getRun(run.id), created: true }
   }
 
@@ -186,11 +196,12 @@ export class RunStore {
     return Number(row?.n ?? 0)
   }
 
+  /** A run's journal (the event log, typed and across runs, is `events`). */
   async listEvents(runId: string, afterId = 0, limit = 1000): Promise<EventRecord[]> {
     const rowCount = rowLimit(limit)
     const rows = await this.#read((db) =>
       db
-        .selectFrom('events')
+        .selectFrom('run_journal')
         .selectAll()
         .where('run_id', '=', runId)
         .where('id', '>', afterId)
@@ -219,9 +230,20 @@ export class RunStore {
    * e.g. `rpo cancel` from another process: the plan is stale and must not be acted on.
    */
   async applyPlan(runId: string, expectedState: RunState, plan: PlanWrite): Promise<boolean> {
-    return this.#write(async (trx) => {
-      const current = await trx.selectFrom('runs').select('state').where('id', '=', runId).executeTakeFirst()
+    const applied = await this.#write(async (trx) => {
+      const current = await trx
+        .selectFrom('runs')
+        .select(['state', 'project'])
+        .where('id', '=', runId)
+        .executeTakeFirst()
       if (current?.state !== expectedState) return false
+      // read before anything changes: the events say what this write changed
+      const events = await eventsOfPlan(
+        trx,
+        { at: plan.now, project: current.project, runId, description: this.description },
+        expectedState,
+        plan,
+      )
       if (plan.newTasks.length > 0) {
         const last = await trx
           .selectFrom('tasks')
@@ -248,7 +270,7 @@ export class RunStore {
       }
       if (plan.events.length > 0) {
         await trx
-          .insertInto('events')
+          .insertInto('run_journal')
           .values(
             plan.events.map((e) => ({
               run_id: runId,
@@ -267,8 +289,11 @@ export class RunStore {
         .set({ state: plan.runState, updated_at: plan.now, ...(finished ? { finished_at: plan.now } : {}) })
         .where('id', '=', runId)
         .execute()
+      await insertEvents(trx, this.dialect, events)
       return true
     })
+    if (applied) this.events.committed()
+    return applied
   }
 
   async recordTick(runId: string, at: string, commands: number): Promise<void> {
@@ -278,18 +303,22 @@ export class RunStore {
   }
 
   /** Record what the scheduler answered to a submission, whatever the run's state is by now. */
-  async updateAttempts(updates: ReadonlyMap<string, AttemptPatch>): Promise<void> {
+  async updateAttempts(updates: ReadonlyMap<string, AttemptPatch>, now = new Date().toISOString()): Promise<void> {
     await this.#write(async (trx) => {
+      const events = await attemptChangeEvents(trx, { at: now, description: this.description }, updates)
       for (const [key, patch] of updates) {
         await trx.updateTable('attempts').set(attemptPatchToRow(patch)).where('submission_key', '=', key).execute()
       }
+      await insertEvents(trx, this.dialect, events)
     })
+    this.events.committed()
   }
 
+  /** Add an entry to a run's journal, with the event-log events it stands for (checkpoint warnings, budget actions). */
   async appendEvent(runId: string, event: PlannedEvent, now: string): Promise<void> {
-    await this.#write((trx) =>
-      trx
-        .insertInto('events')
+    await this.#write(async (trx) => {
+      await trx
+        .insertInto('run_journal')
         .values({
           run_id: runId,
           task_id: event.taskId,
@@ -298,8 +327,12 @@ export class RunStore {
           message: event.message,
           data_json: event.data ? JSON.stringify(event.data) : null,
         })
-        .execute(),
-    )
+        .execute()
+      const run = await trx.selectFrom('runs').select('project').where('id', '=', runId).executeTakeFirst()
+      const events: NewRpoEvent[] = eventsOfJournal({ at: now, project: run?.project ?? null, runId }, [event])
+      await insertEvents(trx, this.dialect, events)
+    })
+    this.events.committed()
   }
 
   /**

@@ -152,7 +152,8 @@ export class StoreError extends RpoError {
     super(code, message, {
       ...options,
       retryable:
-        options.retryable ?? (code === 'store-locked' || code === 'store-unavailable' || code === 'lease-held' || code === 'lease-lost'),
+        options.retryable ??
+        (code === 'store-locked' || code === 'store-unavailable' || code === 'lease-held' || code === 'lease-lost'),
     })
     this.name = 'StoreError'
   }

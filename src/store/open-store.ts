@@ -16,6 +16,7 @@ import { tickStatsMigration } from './migrations/002-tick-stats.js'
 import { checkpointResumeMigration } from './migrations/003-checkpoint-resume.js'
 import { budgetsMigration } from './migrations/004-budgets.js'
 import { accountingWaitsMigration } from './migrations/005-accounting-waits.js'
+import { historyIndexesMigration } from './migrations/008-history-indexes.js'
 import { StoreSqliteDialect, unwritableStore } from './sqlite-dialect.js'
 import { messageOf, translateStoreError } from './store-errors.js'
 
@@ -104,6 +105,7 @@ function migrationsFor(dialect: StoreDialect): NamedMigration[] {
     { name: '003-checkpoint-resume', migration: checkpointResumeMigration },
     { name: '004-budgets', migration: budgetsMigration(dialect) },
     { name: '005-accounting-waits', migration: accountingWaitsMigration },
+    { name: '008-history-indexes', migration: historyIndexesMigration },
   ]
 }
 

@@ -12,6 +12,7 @@ import type { AttemptSnapshot, RunSnapshot, RunState } from '../core/scheduling/
 import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
 import { BudgetStore } from './budget-store.js'
 import type { AttemptTable, Database } from './database.js'
+import { HistoryQueries } from './history-queries.js'
 import type { OpenedDatabase } from './open-store.js'
 import { rowLimit } from './row-limit.js'
 import type { NewRun, RunRecord } from './run-records.js'
@@ -66,11 +67,15 @@ export class RunStore {
   /** The ledger, budget changes and the jobs in flight across runs. */
   readonly budgets: BudgetStore
 
+  /** Past attempts: durations, queue waits, outcomes (the estimates' history). */
+  readonly history: HistoryQueries
+
   constructor(opened: OpenedDatabase) {
     this.#db = opened.db
     this.description = opened.description
     this.dialect = opened.dialect
     this.budgets = new BudgetStore(opened.db, opened.description)
+    this.history = new HistoryQueries(opened.db, opened.description)
   }
 
   async createRun(run: NewRun): Promise<void> {

@@ -120,7 +120,7 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('a da
 
   it('refuses a store written by a newer rpo, naming both schema versions, and changes nothing', async () => {
     const opened = await openDatabase(target)
-    await sql`insert into rpo_migrations (name, timestamp) values ('006-from-the-future', ${new Date(T0).toISOString()})`.execute(
+    await sql`insert into rpo_migrations (name, timestamp) values ('099-from-the-future', ${new Date(T0).toISOString()})`.execute(
       opened.db,
     )
     await opened.db.destroy()
@@ -128,7 +128,7 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('a da
       const error = await rejectionOf(openDatabase(target))
       expect(error.code).toBe('store-newer-schema')
       expect(error.retryable).toBe(false)
-      expect(error.message).toMatch(/written by a newer rpo \(schema version 6; this rpo knows up to 5\)/)
+      expect(error.message).toMatch(/written by a newer rpo \(schema version 99; this rpo knows up to \d+\)/)
       expect(error.message).not.toMatch(/corrupt/)
     } finally {
       const cleanup = await openDatabase(target).catch(() => null)
@@ -142,14 +142,14 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('a da
     if (target.kind === 'sqlite') {
       const Database = (await import('better-sqlite3')).default
       const db = new Database(target.path)
-      db.prepare("delete from rpo_migrations where name = '006-from-the-future'").run()
+      db.prepare("delete from rpo_migrations where name = '099-from-the-future'").run()
       db.close()
       return
     }
     const pg = (await import('pg')).default
     const client = new pg.Client({ connectionString: target.url })
     await client.connect()
-    await client.query("delete from rpo_migrations where name = '006-from-the-future'")
+    await client.query("delete from rpo_migrations where name = '099-from-the-future'")
     await client.end()
   }
 

@@ -9,7 +9,7 @@ import { slackSeconds } from '../core/estimate/project-projection.js'
 import { projectRun, type RunProjection, type Span } from '../core/estimate/run-projection.js'
 import type { RunSnapshot } from '../core/scheduling/run-snapshot.js'
 import type { RunRecord } from '../store/run-store.js'
-import type { EstimateHistory } from './estimate-history.js'
+import { durationsWithoutRun, type EstimateHistory } from './estimate-history.js'
 
 export interface ExpectedDuration {
   readonly seconds: number
@@ -68,7 +68,7 @@ export function projectRunOf(
     cluster: run.cluster,
     createdAt: Date.parse(run.createdAt),
     finishedAt: run.finishedAt === null ? null : Date.parse(run.finishedAt),
-    durations: history.durations,
+    durations: durationsWithoutRun(history, run.id),
     waits: history.waits,
     now,
   })

@@ -134,18 +134,31 @@ export class HistoryQueries {
         shape: taskShape(task),
         seconds,
         endedAt: Date.parse(row.ended_at as string),
+        runId: row.run_id,
       })
     }
     return samples
   }
 
-  /** Attempts that started in the window as queue-wait samples, newest first. */
+  /**
+   * Attempts that started in the window as queue-wait samples, newest first. The wait runs from
+   * when the job could start: its submission, or its upstreams' end when it was submitted behind
+   * them (native dependencies), so time spent waiting for upstream work is not taken for queueing.
+   */
   async queueWaitSamples(filter: HistoryFilter = {}): Promise<QueueWaitSample[]> {
     const rows = await this.#rows(filter, 'a.started_at', null)
+    const ends = await this.#taskEndsOf(rows.map(({ row }) => row.run_id))
     const samples: QueueWaitSample[] = []
     for (const { row, task, cluster } of rows) {
-      const seconds = secondsBetween(row.submitted_at, row.started_at)
-      if (seconds === null || task === null) continue
+      if (task === null || row.started_at === null) continue
+      let eligible = row.submitted_at
+      for (const dep of task.after) {
+        for (const end of ends.get(`${row.run_id}\u0000${dep.task}`) ?? []) {
+          if (end > eligible && end <= row.started_at) eligible = end
+        }
+      }
+      const seconds = secondsBetween(eligible, row.started_at)
+      if (seconds === null) continue
       samples.push({ ...queueKeyOf(task, cluster), seconds, startedAt: Date.parse(row.started_at as string) })
     }
     return samples
@@ -255,6 +268,30 @@ export class HistoryQueries {
       }
       if (rows.length < limit || filter.cluster === undefined) return out
     }
+  }
+
+  /** When each task of the runs ended, by run and stage (ISO text, as stored). */
+  async #taskEndsOf(runIds: readonly string[]): Promise<Map<string, string[]>> {
+    const ends = new Map<string, string[]>()
+    const unique = [...new Set(runIds)]
+    for (let i = 0; i < unique.length; i += RUNS_PER_READ) {
+      const chunk = unique.slice(i, i + RUNS_PER_READ)
+      const rows = await this.#read((db) =>
+        db
+          .selectFrom('tasks')
+          .select(['run_id', 'group_name', 'ended_at'])
+          .where('run_id', 'in', chunk)
+          .where('ended_at', 'is not', null)
+          .execute(),
+      )
+      for (const row of rows) {
+        const key = `${row.run_id}\u0000${row.group_name}`
+        const list = ends.get(key)
+        if (list) list.push(row.ended_at as string)
+        else ends.set(key, [row.ended_at as string])
+      }
+    }
+    return ends
   }
 
   /** The stored pipeline of each run, read once per run and kept (a run's pipeline never changes). */

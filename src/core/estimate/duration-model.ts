@@ -13,6 +13,8 @@
  * From history: expected = the median of the newest `maxSamples` samples (default 50, so a pipeline
  * that got faster is believed within a few dozen runs), p90 beside it, with the sample count.
  * Declared and limit estimates have p90 = expected and 0 samples.
+ * A run is estimated from the other runs' history only: its own finished tasks are already
+ * actual, and an "expected" made of a task's own duration would compare it with itself.
  *
  * Known gap: a task resumed from checkpoints is sampled by its last (successful) attempt only, which
  * ran the remainder of the work; such tasks are estimated short.
@@ -32,6 +34,8 @@ export interface DurationSample {
   readonly seconds: number
   /** When the attempt ended (ms since the epoch): newer samples are preferred. */
   readonly endedAt: number
+  /** The run it belongs to: a run is estimated from other runs only (`withoutRun`). */
+  readonly runId?: string
 }
 
 export interface DurationEstimate {

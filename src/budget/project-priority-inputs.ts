@@ -16,7 +16,7 @@ import type { EnforcementProject } from '../core/policy/enforcement-plan.js'
 import { scoreProjects } from '../core/policy/priority-score.js'
 import type { RunSnapshot } from '../core/scheduling/run-snapshot.js'
 import { type EstimateHistory, loadEstimateHistory, NO_HISTORY } from '../monitor/estimate-history.js'
-import { projectRunOf } from '../monitor/run-estimate.js'
+import { projectRunSummaryOf } from '../monitor/run-estimate.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
 
 interface Progress {
@@ -100,7 +100,7 @@ export function priorityInputsOfRuns(
   }
   for (const { run, snapshot } of runs) {
     if (run.project === null) continue
-    const projection = projectRunOf(run, snapshot, history, now)
+    const projection = projectRunSummaryOf(run, snapshot, history, now)
     const entry = progress.get(run.project) ?? { remaining: 0, expected: 0, done: 0, started: null }
     entry.expected += projection.expectedWorkSeconds
     entry.done += projection.doneWorkSeconds

@@ -6,7 +6,14 @@
 import { instantOf } from '../core/budget/budget-period.js'
 import type { EstimateSource } from '../core/estimate/duration-model.js'
 import { slackSeconds } from '../core/estimate/project-projection.js'
-import { projectRun, type RunProjection, type Span } from '../core/estimate/run-projection.js'
+import {
+  projectRun,
+  projectRunSummary,
+  type RunProjection,
+  type RunProjectionInput,
+  type RunProjectionSummary,
+  type Span,
+} from '../core/estimate/run-projection.js'
 import type { RunSnapshot } from '../core/scheduling/run-snapshot.js'
 import type { RunRecord } from '../store/run-store.js'
 import { durationsWithoutRun, type EstimateHistory } from './estimate-history.js'
@@ -63,7 +70,26 @@ export function projectRunOf(
   history: EstimateHistory,
   now: number,
 ): RunProjection {
-  return projectRun({
+  return projectRun(projectionInputOf(run, snapshot, history, now))
+}
+
+/** Completion, critical path and work only: what ranking reads each round. */
+export function projectRunSummaryOf(
+  run: RunRecord,
+  snapshot: RunSnapshot,
+  history: EstimateHistory,
+  now: number,
+): RunProjectionSummary {
+  return projectRunSummary(projectionInputOf(run, snapshot, history, now))
+}
+
+function projectionInputOf(
+  run: RunRecord,
+  snapshot: RunSnapshot,
+  history: EstimateHistory,
+  now: number,
+): RunProjectionInput {
+  return {
     snapshot,
     cluster: run.cluster,
     createdAt: Date.parse(run.createdAt),
@@ -71,7 +97,7 @@ export function projectRunOf(
     durations: durationsWithoutRun(history, run.id),
     waits: history.waits,
     now,
-  })
+  }
 }
 
 /** The deadline a run is held to: its pipeline's, else its project's in the config; null for none or not a date. */

@@ -82,10 +82,10 @@ export interface StageProjection {
   readonly criticalSeconds: number
 }
 
-export interface RunProjection {
+/** What ranking needs of a run (no per-task rows, no baseline): `projectRunSummary`. */
+export interface RunProjectionSummary {
   readonly now: number
   readonly finished: boolean
-  readonly plannedEnd: number
   /** The projected completion (the actual end once the run ended). */
   readonly projectedEnd: number
   readonly actualEnd: number | null
@@ -96,6 +96,10 @@ export interface RunProjection {
   /** Expected seconds of every task instance, and of those that succeeded or were skipped. */
   readonly expectedWorkSeconds: number
   readonly doneWorkSeconds: number
+}
+
+export interface RunProjection extends RunProjectionSummary {
+  readonly plannedEnd: number
   readonly tasks: readonly TaskProjection[]
   readonly stages: readonly StageProjection[]
 }
@@ -121,24 +125,50 @@ interface StagePlan {
   readonly tasks: TaskSnapshot[]
 }
 
-export function projectRun(input: RunProjectionInput): RunProjection {
+/** The projection without per-task rows or the baseline: what the priority policy reads every round. */
+export function projectRunSummary(input: RunProjectionInput): RunProjectionSummary {
+  return projectCurrent(input).summary
+}
+
+function projectCurrent(input: RunProjectionInput) {
   const { snapshot, now } = input
   const stages = stagePlans(input)
   const attempts = new Map(snapshot.latestAttempts.map((a) => [a.taskId, a]))
-  const phases = new Map(stages.flatMap((s) => s.tasks.map((t) => [t.id, phaseOf(t, attempts.get(t.id))] as const)))
+  const phases = new Map<string, Phase>()
+  let expectedWork = 0
+  let doneWork = 0
+  for (const stage of stages) {
+    for (const task of stage.tasks) {
+      phases.set(task.id, phaseOf(task, attempts.get(task.id)))
+      expectedWork += stage.expected.seconds
+      if (task.state === 'succeeded' || task.state === 'skipped') doneWork += stage.expected.seconds
+    }
+  }
   const current = walk(stages, (t) => phases.get(t.id) as Phase, now)
-  const baseline = walk(stages, () => ({ kind: 'waiting', notBefore: null }), input.createdAt)
-
   const finished = input.finishedAt !== null
   const latest = maxOf([...current.stageEnds.values()])
   const projectedEnd = finished ? (input.finishedAt as number) : Math.max(now, latest ?? now)
-  const plannedEnd = maxOf([...baseline.stageEnds.values()]) ?? input.createdAt
   const path = finished
     ? { stages: [], contribution: new Map<string, number>() }
     : criticalPath(stages, current.stageEnds, now)
+  const summary: RunProjectionSummary = {
+    now,
+    finished,
+    projectedEnd,
+    actualEnd: finished ? (input.finishedAt as number) : null,
+    remainingCriticalPathSeconds: finished ? 0 : (projectedEnd - now) / 1000,
+    criticalPath: path.stages,
+    bottleneck: bottleneckOf(path.stages, path.contribution),
+    expectedWorkSeconds: expectedWork,
+    doneWorkSeconds: doneWork,
+  }
+  return { stages, phases, current, path, summary }
+}
 
-  let expectedWork = 0
-  let doneWork = 0
+export function projectRun(input: RunProjectionInput): RunProjection {
+  const { stages, phases, current, path, summary } = projectCurrent(input)
+  const baseline = walk(stages, () => WAITING, input.createdAt)
+  const plannedEnd = maxOf([...baseline.stageEnds.values()]) ?? input.createdAt
   const tasks: TaskProjection[] = []
   const stageRows: StageProjection[] = []
   for (const stage of stages) {
@@ -149,8 +179,6 @@ export function projectRun(input: RunProjectionInput): RunProjection {
       const phase = phases.get(task.id) as Phase
       const actual = actualSpan(task, phase)
       const done = phase.kind === 'finished'
-      expectedWork += stage.expected.seconds
-      if (task.state === 'succeeded' || task.state === 'skipped') doneWork += stage.expected.seconds
       if (done) finishedCount++
       if (actual.start !== null) actualStarts.push(actual.start)
       if (actual.end !== null) actualEnds.push(actual.end)
@@ -188,22 +216,10 @@ export function projectRun(input: RunProjectionInput): RunProjection {
       criticalSeconds: path.contribution.get(name) ?? 0,
     })
   }
-  const bottleneck = bottleneckOf(path.stages, path.contribution)
-  return {
-    now,
-    finished,
-    plannedEnd,
-    projectedEnd,
-    actualEnd: finished ? (input.finishedAt as number) : null,
-    remainingCriticalPathSeconds: finished ? 0 : (projectedEnd - now) / 1000,
-    criticalPath: path.stages,
-    bottleneck,
-    expectedWorkSeconds: expectedWork,
-    doneWorkSeconds: doneWork,
-    tasks,
-    stages: stageRows,
-  }
+  return { ...summary, plannedEnd, tasks, stages: stageRows }
 }
+
+const WAITING: Phase = { kind: 'waiting', notBefore: null }
 
 /** Every stage with its estimates and its live instances, in the pipeline's topological order. */
 function stagePlans(input: RunProjectionInput): StagePlan[] {

@@ -74,6 +74,18 @@ export { type CheckpointRequest, requestCheckpoint } from './engine/checkpoint-t
 export { Engine, type EngineOptions, type TickResult } from './engine/engine.js'
 export { type EngineEventMap, type EngineEventName, EngineEvents } from './engine/engine-events.js'
 export { type FollowOptions, followRun } from './engine/follow-run.js'
+export {
+  type EstimateHistory,
+  EstimateHistoryCache,
+  loadEstimateHistory,
+} from './monitor/estimate-history.js'
+export {
+  projectRunOf,
+  type RunEstimateView,
+  runDeadline,
+  runEstimateView,
+  type TaskEstimateView,
+} from './monitor/run-estimate.js'
 export { computeRunProgress, type RunProgress, type TaskProgress } from './monitor/run-progress.js'
 export type {
   Inventory,
@@ -85,6 +97,7 @@ export type {
   SubmissionKey,
 } from './scheduler/scheduler-adapter.js'
 export { quoteShellCommand, quoteShellWord } from './script/shell-quote.js'
+export type { AttemptHistory, HistoryFilter, HistoryQueries, StageOutcomes } from './store/history-queries.js'
 export { openDatabase } from './store/open-store.js'
 export { type AttemptRecord, type EventRecord, type RunRecord, RunStore } from './store/run-store.js'
 export { type SyncResult, startDaemon, syncOnce } from './sync/sync-runs.js'

@@ -15,7 +15,7 @@ import { indexUsage, projectUsage } from '../core/budget/budget-usage.js'
 import type { EnforcementProject } from '../core/policy/enforcement-plan.js'
 import { scoreProjects } from '../core/policy/priority-score.js'
 import type { RunSnapshot } from '../core/scheduling/run-snapshot.js'
-import { type EstimateHistory, loadEstimateHistory, NO_HISTORY } from '../monitor/estimate-history.js'
+import { type EstimateHistory, EstimateHistoryCache, NO_HISTORY } from '../monitor/estimate-history.js'
 import { projectRunSummaryOf } from '../monitor/run-estimate.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
 
@@ -34,6 +34,18 @@ export interface RunWithSnapshot {
   readonly snapshot: RunSnapshot
 }
 
+// enforcement decides up to once a second per cluster: history is read at most once a minute per store
+const historyCaches = new WeakMap<RunStore, EstimateHistoryCache>()
+
+function historyCacheOf(store: RunStore): EstimateHistoryCache {
+  let cache = historyCaches.get(store)
+  if (!cache) {
+    cache = new EstimateHistoryCache(store)
+    historyCaches.set(store, cache)
+  }
+  return cache
+}
+
 /** The inputs from every running run in the store: one snapshot load per run (enforcement's view). */
 export async function projectPriorityInputs(
   config: ResolvedConfig,
@@ -47,8 +59,7 @@ export async function projectPriorityInputs(
   for (const run of runs) {
     if (run.project !== null) loaded.push({ run, snapshot: (await store.loadSnapshot(run.id)).snapshot })
   }
-  const history = await loadEstimateHistory(
-    store,
+  const history = await historyCacheOf(store).get(
     loaded.map(({ run }) => run.pipelineName),
     now,
   )

@@ -1,5 +1,8 @@
 /** Pure-core speed: validating/expanding large pipelines and planning ticks over many tasks. */
 import { loadPipelineText } from '../src/config/load-pipeline.js'
+import { indexDurationSamples } from '../src/core/estimate/duration-model.js'
+import { EMPTY_QUEUE_WAIT_HISTORY } from '../src/core/estimate/queue-wait-model.js'
+import { projectRun, projectRunSummary } from '../src/core/estimate/run-projection.js'
 import { planTick } from '../src/core/scheduling/plan-tick.js'
 import type { RunSnapshot, TaskSnapshot } from '../src/core/scheduling/run-snapshot.js'
 import { measure, report } from './measure.js'
@@ -68,4 +71,47 @@ export async function benchCore(): Promise<void> {
     }),
   )
   report(plan, `target: < 100 ms → ${plan.medianMs < 100 ? 'ok' : 'MISSED'}`)
+
+  // the priority ranking projects every running run each round (src/core/estimate/run-projection.ts)
+  const durations = indexDurationSamples(
+    Array.from({ length: 100 * 50 }, (_, n) => ({
+      pipeline: 'big',
+      stage: `step${n % 100}`,
+      shape: 'x',
+      seconds: 60 + (n % 7),
+      endedAt: n,
+    })),
+  )
+  const projection = await measure(
+    'projectRun over the same 10,000-task run (100 stages with 50 samples each)',
+    20,
+    () =>
+      projectRun({
+        snapshot,
+        cluster: 'hpc',
+        createdAt: Date.parse('2026-11-27T00:00:00Z'),
+        finishedAt: null,
+        durations,
+        waits: EMPTY_QUEUE_WAIT_HISTORY,
+        now: Date.parse('2026-11-28T00:00:00Z'),
+      }),
+    3,
+  )
+  report(projection, `target: < 100 ms, as planTick → ${projection.medianMs < 100 ? 'ok' : 'MISSED'}`)
+  const summary = await measure(
+    'projectRunSummary (what ranking reads each round) over the same run',
+    20,
+    () =>
+      projectRunSummary({
+        snapshot,
+        cluster: 'hpc',
+        createdAt: Date.parse('2026-11-27T00:00:00Z'),
+        finishedAt: null,
+        durations,
+        waits: EMPTY_QUEUE_WAIT_HISTORY,
+        now: Date.parse('2026-11-28T00:00:00Z'),
+      }),
+    3,
+  )
+  report(summary, `target: < 50 ms → ${summary.medianMs < 50 ? 'ok' : 'MISSED'}`)
 }

@@ -90,6 +90,18 @@ export {
   type RpoEvent,
   RpoEventSchema,
 } from './events/event-schemas.js'
+export {
+  type EstimateHistory,
+  EstimateHistoryCache,
+  loadEstimateHistory,
+} from './monitor/estimate-history.js'
+export {
+  projectRunOf,
+  type RunEstimateView,
+  runDeadline,
+  runEstimateView,
+  type TaskEstimateView,
+} from './monitor/run-estimate.js'
 export { computeRunProgress, type RunProgress, type TaskProgress } from './monitor/run-progress.js'
 export type {
   Inventory,
@@ -101,6 +113,7 @@ export type {
   SubmissionKey,
 } from './scheduler/scheduler-adapter.js'
 export { quoteShellCommand, quoteShellWord } from './script/shell-quote.js'
+export type { AttemptHistory, HistoryFilter, HistoryQueries, StageOutcomes } from './store/history-queries.js'
 export { openDatabase } from './store/open-store.js'
 export { type AttemptRecord, type EventRecord, type RunRecord, RunStore } from './store/run-store.js'
 export { type SyncResult, startDaemon, syncOnce } from './sync/sync-runs.js'

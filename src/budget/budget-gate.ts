@@ -7,6 +7,7 @@
 import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import type { AdmissionVerdict } from '../core/scheduling/plan-tick.js'
 import type { AttemptObservation, RunSnapshot, TaskSnapshot } from '../core/scheduling/run-snapshot.js'
+import type { EstimateHistory } from '../monitor/estimate-history.js'
 import type { JobObservation, SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
 import type { AccountingWait } from '../store/budget-store.js'
 import type { RunRecord } from '../store/run-store.js'
@@ -52,7 +53,7 @@ export interface BudgetRoundGate {
    * Each project's policy score from the round's ledger read and the given runs' snapshots (no
    * store read); absent in fakes that do not rank.
    */
-  projectScores?(runs: readonly ChargeInputRun[]): ReadonlyMap<string, number>
+  projectScores?(runs: readonly ChargeInputRun[], history?: EstimateHistory): ReadonlyMap<string, number>
   /** Enforce caps and priorities on the jobs of one cluster (at most once a second per cluster). */
   enforce(clusterName: string, adapter: SchedulerAdapter): Promise<EnforcementOutcome | null>
 }

@@ -18,6 +18,7 @@ import { parseDurationSeconds } from '../core/pipeline/units.js'
 import { decideEnforcement, type EnforcementPlan } from '../core/policy/enforcement-plan.js'
 import type { AdmissionVerdict } from '../core/scheduling/plan-tick.js'
 import { attemptResources } from '../core/scheduling/run-snapshot.js'
+import type { EstimateHistory } from '../monitor/estimate-history.js'
 import type { SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
 import { applyEnforcement, type EnforcementOutcome } from './apply-enforcement.js'
@@ -98,8 +99,8 @@ export class BudgetRound implements BudgetRoundGate {
    * Each project's policy score for ranking this round's runs: from the round's own ledger read and
    * the snapshots the tick already holds, so ranking reads nothing more from the store.
    */
-  projectScores(runs: readonly RunWithSnapshot[]): ReadonlyMap<string, number> {
-    return projectScoresOf(this.#inputs.config, runs, this.#readable, this.#inputs.gpuWeights, this.now)
+  projectScores(runs: readonly RunWithSnapshot[], history?: EstimateHistory): ReadonlyMap<string, number> {
+    return projectScoresOf(this.#inputs.config, runs, this.#readable, this.#inputs.gpuWeights, this.now, history)
   }
 
   /** Admission for `run` in this round; null when its project has no budget. */

@@ -1,7 +1,9 @@
 /**
  * What the priority score needs of every project, read from the config and the running runs:
  * importance, the earliest deadline, the fair-share target and this month's usage, and progress
- * (remaining critical path, expected and done work). A deadline that is not a date (an older rpo
+ * (remaining critical path, expected and done work: the estimate model's projection of each run,
+ * src/core/estimate, so durations come from history where there is some, else the declared
+ * `expected`, else the time limit). A deadline that is not a date (an older rpo
  * recorded it, or the config was not checked) is left out and returned as a problem naming where
  * it was written, so one bad value never stops the decision for every project.
  */
@@ -12,8 +14,9 @@ import { instantOf, periodWindow } from '../core/budget/budget-period.js'
 import { indexUsage, projectUsage } from '../core/budget/budget-usage.js'
 import type { EnforcementProject } from '../core/policy/enforcement-plan.js'
 import { scoreProjects } from '../core/policy/priority-score.js'
-import { computePriorities } from '../core/scheduling/priority.js'
 import type { RunSnapshot } from '../core/scheduling/run-snapshot.js'
+import { type EstimateHistory, EstimateHistoryCache, NO_HISTORY } from '../monitor/estimate-history.js'
+import { projectRunSummaryOf } from '../monitor/run-estimate.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
 
 interface Progress {
@@ -31,6 +34,18 @@ export interface RunWithSnapshot {
   readonly snapshot: RunSnapshot
 }
 
+// enforcement decides up to once a second per cluster: history is read at most once a minute per store
+const historyCaches = new WeakMap<RunStore, EstimateHistoryCache>()
+
+function historyCacheOf(store: RunStore): EstimateHistoryCache {
+  let cache = historyCaches.get(store)
+  if (!cache) {
+    cache = new EstimateHistoryCache(store)
+    historyCaches.set(store, cache)
+  }
+  return cache
+}
+
 /** The inputs from every running run in the store: one snapshot load per run (enforcement's view). */
 export async function projectPriorityInputs(
   config: ResolvedConfig,
@@ -44,7 +59,11 @@ export async function projectPriorityInputs(
   for (const run of runs) {
     if (run.project !== null) loaded.push({ run, snapshot: (await store.loadSnapshot(run.id)).snapshot })
   }
-  return priorityInputsOfRuns(config, loaded, entries, gpuWeights, now)
+  const history = await historyCacheOf(store).get(
+    loaded.map(({ run }) => run.pipelineName),
+    now,
+  )
+  return priorityInputsOfRuns(config, loaded, entries, gpuWeights, now, history)
 }
 
 /**
@@ -57,8 +76,9 @@ export function projectScoresOf(
   entries: BudgetLedger,
   gpuWeights: GpuWeights,
   now: number,
+  history: EstimateHistory = NO_HISTORY,
 ): Map<string, number> {
-  const { projects } = priorityInputsOfRuns(config, runs, entries, gpuWeights, now)
+  const { projects } = priorityInputsOfRuns(config, runs, entries, gpuWeights, now, history)
   const scored = scoreProjects(
     projects.map((p) => ({ ...p, overSoft: false })),
     now,
@@ -73,6 +93,7 @@ export function priorityInputsOfRuns(
   entries: BudgetLedger,
   gpuWeights: GpuWeights,
   now: number,
+  history: EstimateHistory = NO_HISTORY,
 ): { projects: EnforcementProject[]; problems: BudgetProblem[] } {
   const problems: BudgetProblem[] = []
   const progress = new Map<string, Progress>()
@@ -90,17 +111,11 @@ export function priorityInputsOfRuns(
   }
   for (const { run, snapshot } of runs) {
     if (run.project === null) continue
-    const expected = new Map(snapshot.pipeline.tasks.map((t) => [t.name, t.expectedSeconds ?? 60]))
-    const paths = computePriorities(snapshot.pipeline)
+    const projection = projectRunSummaryOf(run, snapshot, history, now)
     const entry = progress.get(run.project) ?? { remaining: 0, expected: 0, done: 0, started: null }
-    let remaining = 0
-    for (const task of snapshot.tasks) {
-      const seconds = expected.get(task.group) ?? 60
-      entry.expected += seconds
-      if (task.state === 'succeeded' || task.state === 'skipped') entry.done += seconds
-      else remaining = Math.max(remaining, paths.get(task.group) ?? 0)
-    }
-    entry.remaining = Math.max(entry.remaining, remaining)
+    entry.expected += projection.expectedWorkSeconds
+    entry.done += projection.doneWorkSeconds
+    entry.remaining = Math.max(entry.remaining, projection.remainingCriticalPathSeconds)
     if (entry.started === null || run.createdAt < entry.started) entry.started = run.createdAt
     progress.set(run.project, entry)
     offerDeadline(run.project, snapshot.pipeline.deadline ?? undefined, `the deadline of run ${run.id}`)

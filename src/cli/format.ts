@@ -29,17 +29,65 @@ export function renderRunProgress(progress: RunProgress): string {
           `last tick ${progress.lastTickAt.replace('T', ' ').slice(0, 19)}: ${progress.lastTickCommands ?? 0} scheduler command(s)`,
         ]
       : []),
+    ...(progress.estimate ? renderEstimate(progress.estimate) : []),
   ]
+  const estimated = progress.estimate !== null
   const rows = progress.tasks.map((t) => [
     t.id,
     taskLabel(t),
     t.attempt > 0 ? String(t.attempt) : '-',
     t.elapsedSeconds === null ? '-' : formatDuration(t.elapsedSeconds),
     t.expectedSeconds === null ? '-' : formatDuration(t.expectedSeconds),
+    ...(estimated ? [describeSource(t.estimate), describeEnd(t.estimate)] : []),
     describeParams(t.params),
     t.reason ?? '',
   ])
-  return `${header.join('\n')}\n\n${renderTable(['TASK', 'STATE', 'TRY', 'ELAPSED', 'EXPECTED', 'PARAMS', 'REASON'], rows)}`
+  const headers = estimated
+    ? ['TASK', 'STATE', 'TRY', 'ELAPSED', 'EXPECTED', 'FROM', 'END', 'PARAMS', 'REASON']
+    : ['TASK', 'STATE', 'TRY', 'ELAPSED', 'EXPECTED', 'PARAMS', 'REASON']
+  return `${header.join('\n')}\n\n${renderTable(headers, rows)}`
+}
+
+/** The run's projected completion, slack to its deadline and bottleneck stage. */
+function renderEstimate(estimate: NonNullable<RunProgress['estimate']>): string[] {
+  const completion = clock(estimate.actualEnd ?? estimate.projectedCompletion)
+  const left =
+    estimate.actualEnd === null && estimate.remainingCriticalPathSeconds > 0
+      ? ` (in ${formatDuration(estimate.remainingCriticalPathSeconds)})`
+      : ''
+  const lines = [
+    `${estimate.actualEnd ? 'completed' : 'projected completion'} ${completion}${left}; planned ${clock(estimate.plannedEnd)}`,
+  ]
+  if (estimate.deadline !== null && estimate.slackSeconds !== null) {
+    const slack = estimate.slackSeconds
+    lines.push(
+      `deadline ${clock(estimate.deadline)}: ${slack >= 0 ? `${formatDuration(slack)} to spare` : `LATE by ${formatDuration(-slack)}`}`,
+    )
+  }
+  if (estimate.bottleneck !== null) {
+    const stage = estimate.stages.find((s) => s.stage === estimate.bottleneck)
+    lines.push(
+      `bottleneck ${estimate.bottleneck}${stage ? ` (${formatDuration(stage.criticalSeconds)} of the remaining critical path)` : ''}`,
+    )
+  }
+  return lines
+}
+
+function describeSource(estimate: TaskProgress['estimate']): string {
+  if (!estimate) return '-'
+  const e = estimate.expected
+  return e.source === 'history' ? `history (${e.samples})` : e.source
+}
+
+/** The actual end, or the projected one marked with ~. */
+function describeEnd(estimate: TaskProgress['estimate']): string {
+  if (!estimate) return '-'
+  if (estimate.actualEnd) return clock(estimate.actualEnd)
+  return estimate.projectedEnd ? `~${clock(estimate.projectedEnd)}` : '-'
+}
+
+function clock(iso: string): string {
+  return iso.replace('T', ' ').slice(0, 16)
 }
 
 export function renderCounts(counts: Readonly<Record<string, number>>): string {

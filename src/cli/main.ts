@@ -12,6 +12,8 @@ import { PipelineSchema } from '../core/pipeline/pipeline-schema.js'
 import { formatDuration } from '../core/pipeline/units.js'
 import { type App, createApp } from '../create-app.js'
 import { requestCheckpoint } from '../engine/checkpoint-task.js'
+import { loadEstimateHistory } from '../monitor/estimate-history.js'
+import { projectRunOf, runDeadline, runEstimateView } from '../monitor/run-estimate.js'
 import { computeRunProgress } from '../monitor/run-progress.js'
 import { registerBudgetCommands } from './budget-commands.js'
 import { positiveCount } from './cli-arguments.js'
@@ -139,7 +141,11 @@ export async function main(
         if (runId) {
           const id = await resolveRunId(app, runId)
           const { run, snapshot } = await app.store.loadSnapshot(id)
-          const progress = computeRunProgress(run, snapshot, Date.now())
+          const now = Date.now()
+          const history = await loadEstimateHistory(app.store, [run.pipelineName], now)
+          const deadlines = Object.fromEntries(Object.entries(app.config.projects).map(([p, c]) => [p, c.deadline]))
+          const estimate = runEstimateView(projectRunOf(run, snapshot, history, now), runDeadline(run, deadlines))
+          const progress = computeRunProgress(run, snapshot, now, estimate)
           out(options.json ? JSON.stringify(progress, null, 2) : renderRunProgress(progress))
           return
         }

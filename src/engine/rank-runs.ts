@@ -11,6 +11,7 @@ import type { BudgetService } from '../budget/budget-service.js'
 import { projectScoresOf } from '../budget/project-priority-inputs.js'
 import type { ResolvedConfig } from '../config/load-config.js'
 import { readableEntries } from '../core/budget/budget-judgement.js'
+import { EstimateHistoryCache } from '../monitor/estimate-history.js'
 import type { RunStore } from '../store/run-store.js'
 import type { RoundRun } from './observe-step.js'
 
@@ -25,15 +26,28 @@ export function runRanker(
   store: RunStore,
   budgets: Pick<BudgetService, 'gpuWeights'>,
 ): RunRanking {
+  // history is read at most once a minute, not every round
+  const histories = new EstimateHistoryCache(store)
   return async (runs, now, round) => {
     const configured = Object.values(config.projects).some(
       (p) => p.deadline !== undefined || p.share !== undefined || (p.importance ?? 1) !== 1,
     )
     if (!configured && !runs.some(({ run }) => run.pipeline.deadline)) return new Map()
+    const history = await histories.get(
+      runs.map(({ run }) => run.pipelineName),
+      now,
+    )
     // without a budget round (nothing budgeted) the ledger is read here, once for the round
     const scores =
-      round?.projectScores?.(runs) ??
-      projectScoresOf(config, runs, readableEntries(await store.budgets.listEntries()), budgets.gpuWeights(), now)
+      round?.projectScores?.(runs, history) ??
+      projectScoresOf(
+        config,
+        runs,
+        readableEntries(await store.budgets.listEntries()),
+        budgets.gpuWeights(),
+        now,
+        history,
+      )
     return new Map(runs.map(({ run }) => [run.id, (run.project && scores.get(run.project)) || 1]))
   }
 }

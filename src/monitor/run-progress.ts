@@ -1,10 +1,13 @@
 /**
  * Progress of a run for people and scripts: counts by state, and one row per task with its latest
- * attempt, elapsed time against the expected duration, and why it is where it is. Pure.
+ * attempt, elapsed time against the expected duration, and why it is where it is. Given the run's
+ * estimate (run-estimate.ts), each task's expected duration is the model's (with its source and
+ * sample count) and the run carries its projected completion and slack. Pure.
  */
 
 import type { AttemptSnapshot, RunSnapshot, TaskSnapshot } from '../core/scheduling/run-snapshot.js'
 import type { RunRecord } from '../store/run-store.js'
+import type { RunEstimateView, TaskEstimateView } from './run-estimate.js'
 
 export interface TaskProgress {
   readonly id: string
@@ -22,6 +25,8 @@ export interface TaskProgress {
   readonly resumes: number
   /** What the task wrote to $RPO_OUTPUTS, once it succeeded. */
   readonly outputs: Readonly<Record<string, unknown>> | null
+  /** Expected (with its source and samples) vs actual start and end; null without an estimate. */
+  readonly estimate: TaskEstimateView | null
 }
 
 export interface RunProgress {
@@ -42,14 +47,24 @@ export interface RunProgress {
   /** Scheduler commands the last tick ran (squeue, sacct, sbatch batches, ...). */
   readonly lastTickCommands: number | null
   readonly lastTickAt: string | null
+  /** Projected completion, slack, bottleneck and stages; null without an estimate. */
+  readonly estimate: Omit<RunEstimateView, 'tasks'> | null
 }
 
-export function computeRunProgress(run: RunRecord, snapshot: RunSnapshot, now: number): RunProgress {
+export function computeRunProgress(
+  run: RunRecord,
+  snapshot: RunSnapshot,
+  now: number,
+  estimate: RunEstimateView | null = null,
+): RunProgress {
   const attempts = new Map(snapshot.latestAttempts.map((a) => [a.taskId, a]))
   const expected = new Map(snapshot.pipeline.tasks.map((t) => [t.name, t.expectedSeconds]))
   const tasks = snapshot.tasks
     .filter((t) => t.state !== 'expanded')
-    .map((t) => taskProgress(t, attempts.get(t.id), expected.get(t.group) ?? null, now))
+    .map((t) => {
+      const own = estimate?.tasks.get(t.id) ?? null
+      return taskProgress(t, attempts.get(t.id), own?.expected.seconds ?? expected.get(t.group) ?? null, now, own)
+    })
   const counts: Record<string, number> = {}
   for (const task of tasks) {
     const key =
@@ -80,7 +95,12 @@ export function computeRunProgress(run: RunRecord, snapshot: RunSnapshot, now: n
     tasks,
     lastTickCommands: run.lastTickCommands,
     lastTickAt: run.lastTickAt,
+    estimate: estimate === null ? null : withoutTasks(estimate),
   }
+}
+
+function withoutTasks({ tasks: _tasks, ...rest }: RunEstimateView): Omit<RunEstimateView, 'tasks'> {
+  return rest
 }
 
 function taskProgress(
@@ -88,6 +108,7 @@ function taskProgress(
   attempt: AttemptSnapshot | undefined,
   expectedSeconds: number | null,
   now: number,
+  estimate: TaskEstimateView | null,
 ): TaskProgress {
   const start = attempt?.startedAt ? Date.parse(attempt.startedAt) : null
   const end = attempt?.endedAt ? Date.parse(attempt.endedAt) : null
@@ -104,5 +125,6 @@ function taskProgress(
     reason: task.reason,
     resumes: task.resumes,
     outputs: task.outputs,
+    estimate,
   }
 }

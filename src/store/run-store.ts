@@ -16,6 +16,7 @@ import { BudgetStore } from './budget-store.js'
 import type { AttemptTable, Database } from './database.js'
 import { insertEvents } from './event-rows.js'
 import { EventStore } from './event-store.js'
+import { HistoryQueries } from './history-queries.js'
 import type { OpenedDatabase } from './open-store.js'
 import { rowLimit } from './row-limit.js'
 import type { NewRun, PlanWrite, RunRecord } from './run-records.js'
@@ -64,12 +65,16 @@ export class RunStore {
   /** The event log: read it, follow it (src/events/event-log.ts), append events of no run write. */
   readonly events: EventStore
 
+  /** Past attempts: durations, queue waits, outcomes (the estimates' history). */
+  readonly history: HistoryQueries
+
   constructor(opened: OpenedDatabase) {
     this.#db = opened.db
     this.description = opened.description
     this.dialect = opened.dialect
     this.budgets = new BudgetStore(opened.db, opened.description)
     this.events = new EventStore(opened.db, opened.dialect, opened.description)
+    this.history = new HistoryQueries(opened.db, opened.description)
   }
 
   async createRun(run: NewRun): Promise<void> {

@@ -67,6 +67,42 @@ describe('rpo status', () => {
     expect(bad.code).toBe(2)
   })
 
+  it("shows each task's expected duration with its source, and the run's completion and slack to its deadline", async () => {
+    const dir = workspace(
+      'name: twice\ndeadline: "2099-01-01T00:00:00Z"\ntasks:\n  a: { command: "sleep 0.2", expected: 1h }\n  b: { command: "true", after: [a] }\n',
+    )
+    const first = await runCli(dir, ['run', 'pipeline.yaml', '--quiet', '--json'])
+    expect(first.code).toBe(0)
+    const firstStatus = JSON.parse((await runCli(dir, ['status', JSON.parse(first.stdout).runId, '--json'])).stdout)
+    // nothing ran before: a is expected as declared, b (no `expected`) at its time limit (1h default)
+    expect(firstStatus.tasks.map((t: { estimate: { expected: unknown } }) => t.estimate.expected)).toEqual([
+      { seconds: 3600, p90Seconds: 3600, samples: 0, source: 'declared' },
+      { seconds: 3600, p90Seconds: 3600, samples: 0, source: 'limit' },
+    ])
+    const second = await runCli(dir, ['run', 'pipeline.yaml', '--quiet', '--json'])
+    const runId = JSON.parse(second.stdout).runId
+    const status = JSON.parse((await runCli(dir, ['status', runId, '--json'])).stdout)
+    const a = status.tasks[0]
+    // the first run's a is the history now: one sample, about 0.2 s, not the declared hour
+    expect(a.estimate.expected).toMatchObject({ samples: 1, source: 'history' })
+    expect(a.estimate.expected.seconds).toBeGreaterThanOrEqual(0.2)
+    expect(a.estimate.expected.seconds).toBeLessThan(30)
+    expect(a.estimate.actualEnd).toBe(status.tasks[0].estimate.actualEnd)
+    expect(status.estimate).toMatchObject({
+      actualEnd: status.finishedAt,
+      projectedCompletion: status.finishedAt,
+      remainingCriticalPathSeconds: 0,
+      deadline: '2099-01-01T00:00:00Z',
+      atRisk: false,
+    })
+    expect(status.estimate.slackSeconds).toBeGreaterThan(0)
+    const text = (await runCli(dir, ['status', runId])).stdout
+    expect(text).toMatch(/^completed \d{4}-\d\d-\d\d \d\d:\d\d; planned /m)
+    expect(text).toMatch(/^deadline 2099-01-01 00:00: \S+ to spare$/m)
+    expect(text).toMatch(/TASK\s+STATE\s+TRY\s+ELAPSED\s+EXPECTED\s+FROM\s+END/)
+    expect(text).toMatch(/^a\s+succeeded\s+1\s+\S+\s+\S+\s+history \(1\)\s+\d{4}-/m)
+  })
+
   it('says so when there are no runs', async () => {
     const dir = workspace('name: tiny\ntasks:\n  a: { command: "true" }\n')
     const result = await runCli(dir, ['status'])

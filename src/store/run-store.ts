@@ -50,6 +50,11 @@ export interface EventRecord {
 export interface PlanWrite {
   readonly taskUpdates: ReadonlyMap<string, TaskPatch>
   readonly attemptUpdates: ReadonlyMap<string, AttemptPatch & { usage?: ResourceUsage | null }>
+  /**
+   * What jobs the plan left unchanged reported using (a running job's elapsed time grows every
+   * poll): written only where it differs from what the attempt holds. @default none
+   */
+  readonly usageUpdates?: ReadonlyMap<string, ResourceUsage>
   readonly newTasks: readonly TaskInstance[]
   readonly newAttempts: readonly AttemptSnapshot[]
   readonly events: readonly PlannedEvent[]
@@ -242,6 +247,15 @@ export class RunStore {
         const row = attemptPatchToRow(patch)
         if (Object.keys(row).length > 0)
           await trx.updateTable('attempts').set(row).where('submission_key', '=', key).execute()
+      }
+      for (const [key, usage] of plan.usageUpdates ?? []) {
+        const json = JSON.stringify(usage)
+        await trx
+          .updateTable('attempts')
+          .set({ usage_json: json })
+          .where('submission_key', '=', key)
+          .where((eb) => eb.or([eb('usage_json', 'is', null), eb('usage_json', '<>', json)]))
+          .execute()
       }
       for (const attempt of plan.newAttempts) {
         await trx.insertInto('attempts').values(attemptToRow(runId, attempt)).execute()

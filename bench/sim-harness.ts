@@ -63,6 +63,7 @@ export async function createSimApp(
     store: base.store,
     budgets: base.budgets,
     engineFor: async () => engine,
+    clock: () => clock.now(),
     close: async () => {
       await engine.close()
       await base.close()

@@ -34,14 +34,15 @@ projects:
 `
 
 // `short` asks for an untyped GPU; the cluster has only A100s, which accounting names
-const PIPELINE = `
-name: p
-project: p
-tasks:
+const SHORT = `
   short:
     command: short.sh
     resources: { cpus: 2, memory: 4G, gpus: 1, time: 1h }
-    env: { RPO_SIM_DURATION: 10m }
+    env: { RPO_SIM_DURATION: 10m }`
+const PIPELINE = `
+name: p
+project: p
+tasks:${SHORT}
   long:
     command: long.sh
     resources: { cpus: 2, memory: 4G, gpus: 1, time: 4h }
@@ -286,11 +287,7 @@ describe('the last jobs of a finished run', () => {
   const LAST = `
 name: last
 project: p
-tasks:
-  only:
-    command: only.sh
-    resources: { cpus: 2, memory: 4G, gpus: 1, time: 1h }
-    env: { RPO_SIM_DURATION: 10m }
+tasks:${SHORT}
 `
 
   it('are still asked about by rpo sync, though no run is left running, until accounting trues them up', async () => {
@@ -302,13 +299,13 @@ tasks:
         if ((await s.store.getRun(s.runId)).state === 'succeeded') ended = minute
       }
       expect(ended).toBeGreaterThan(0)
-      const job = (await charged(s.store, s.runId, 'only')).attempt.jobId as string
-      expect((await charged(s.store, s.runId, 'only')).gpu).toEqual({ untyped: expect.closeTo(10 / 60, 9) })
+      const job = (await charged(s.store, s.runId, 'short')).attempt.jobId as string
+      expect((await charged(s.store, s.runId, 'short')).gpu).toEqual({ untyped: expect.closeTo(10 / 60, 9) })
 
       // the run is over; its cluster still has a job awaiting accounting: sync polls it alone
       expect(await s.syncAt(ended + 1)).toEqual([[job]])
       expect(await s.syncAt(ended + 3)).toEqual([[job]])
-      const trued = await charged(s.store, s.runId, 'only')
+      const trued = await charged(s.store, s.runId, 'short')
       expect(trued.gpu).toEqual({ untyped: expect.closeTo(10 / 60, 9), a100: expect.closeTo(10 / 60, 9) })
       expect(trued.problems).toEqual([])
       // nothing left to ask about: sync leaves the cluster alone
@@ -328,13 +325,13 @@ tasks:
         await s.syncAt(minute)
         if ((await s.store.getRun(s.runId)).state === 'succeeded') ended = minute
       }
-      const { attempt } = await charged(s.store, s.runId, 'only')
+      const { attempt } = await charged(s.store, s.runId, 'short')
       const lastAsked = Math.ceil((Date.parse(attempt.endedAt as string) + ACCOUNTING_GRACE_MS - START) / MINUTE) - 1
       expect(lastAsked).toBeGreaterThan(ended)
       for (let minute = ended + 1; minute <= lastAsked; minute++)
         expect(await s.syncAt(minute)).toEqual([[attempt.jobId as string]])
       for (let minute = lastAsked + 1; minute <= lastAsked + 3; minute++) expect(await s.syncAt(minute)).toEqual([])
-      expect((await charged(s.store, s.runId, 'only')).gpu).toEqual({ untyped: expect.closeTo(10 / 60, 9) })
+      expect((await charged(s.store, s.runId, 'short')).gpu).toEqual({ untyped: expect.closeTo(10 / 60, 9) })
     } finally {
       await s.close()
     }

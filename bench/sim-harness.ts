@@ -64,6 +64,7 @@ export async function createSimApp(
     budgets: base.budgets,
     events: base.events,
     engineFor: async () => engine,
+    clock: () => clock.now(),
     close: async () => {
       await engine.close()
       await base.close()

@@ -32,6 +32,8 @@ export interface App {
   readonly events: EventLog
   /** The engine for a cluster (created on first use, one per cluster). */
   engineFor(clusterName?: string | null): Promise<Engine>
+  /** The engines' clock (ms since the epoch): what "now" is for choosing which clusters have work. */
+  readonly clock: () => number
   close(): Promise<void>
 }
 
@@ -56,6 +58,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<App> {
     store,
     budgets,
     events,
+    clock: options.clock ?? Date.now,
     async engineFor(clusterName) {
       const name = clusterName ?? config.defaultCluster
       const existing = engines.get(name)

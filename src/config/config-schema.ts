@@ -83,7 +83,14 @@ const SlurmClusterSchema = z
 const PbsClusterSchema = z
   .strictObject({
     kind: z.literal('pbs'),
-    flavor: z.enum(['pbspro', 'openpbs', 'torque']).optional().describe('Detected from qstat --version when absent'),
+    // every row of adapters/pbs/pbs-flavors.ts, so a flavor rpo can detect can also be named
+    // (test/config/load-config.test.ts walks PBS_FLAVOR_NAMES)
+    flavor: z
+      .enum(['pbspro', 'openpbs', 'torque', 'slurm-torque'])
+      .optional()
+      .describe(
+        'pbspro, openpbs, torque, or slurm-torque (the Slurm Torque wrappers); detected from qstat --version when absent',
+      ),
     arrays: z
       .boolean()
       .optional()

@@ -2,7 +2,7 @@
  * The tick's persist step: each run's plan as the store writes it, in one transaction per run. New attempts
  * are intents — `submitting` with their submission key, no job id — written BEFORE anything is sent,
  * so a crash between persist and submit is recovered by looking the keys up. What the jobs used so
- * far rides along with their attempts' updates.
+ * far rides along with their attempts' updates, or on its own for a job whose attempt did not change.
  */
 import type { TickPlan } from '../core/scheduling/plan-tick.js'
 import type { AttemptObservation, AttemptSnapshot, RunSnapshot } from '../core/scheduling/run-snapshot.js'
@@ -38,9 +38,13 @@ export function planWrite(plan: TickPlan, observations: readonly AttemptObservat
       usage.has(key) ? { ...patch, usage: usage.get(key) ?? null } : patch,
     ]),
   )
+  // the planner updates only attempts that changed; what an unchanged job used still reaches the
+  // store, which skips a figure it already holds (a pending job's, an idle poll's)
+  for (const key of attemptUpdates.keys()) usage.delete(key)
   return {
     taskUpdates: plan.taskUpdates,
     attemptUpdates,
+    usageUpdates: usage,
     newTasks: plan.newTasks,
     newAttempts,
     events: plan.events,

@@ -121,6 +121,20 @@ export class BudgetStore {
   }
 
   /** The jobs of `cluster` whose accounting is still awaited at `now` (ISO), oldest end first. */
+  /** The clusters with jobs whose accounting figure is still awaited at `now` (their grace not over), sorted. */
+  async clustersAwaitingAccounting(now: string): Promise<string[]> {
+    const rows = await this.#read((db) =>
+      db
+        .selectFrom('accounting_waits')
+        .select('cluster')
+        .distinct()
+        .where('until', '>', now)
+        .orderBy('cluster')
+        .execute(),
+    )
+    return rows.map((row) => row.cluster)
+  }
+
   async listAccountingWaits(cluster: string, now: string): Promise<AccountingWait[]> {
     const rows = await this.#read((db) =>
       db

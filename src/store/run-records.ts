@@ -45,6 +45,11 @@ export interface NewRun {
 export interface PlanWrite {
   readonly taskUpdates: ReadonlyMap<string, TaskPatch>
   readonly attemptUpdates: ReadonlyMap<string, AttemptPatch & { usage?: ResourceUsage | null }>
+  /**
+   * What jobs the plan left unchanged reported using (a running job's elapsed time grows every
+   * poll): written only where it differs from what the attempt holds. @default none
+   */
+  readonly usageUpdates?: ReadonlyMap<string, ResourceUsage>
   readonly newTasks: readonly TaskInstance[]
   readonly newAttempts: readonly AttemptSnapshot[]
   readonly events: readonly PlannedEvent[]

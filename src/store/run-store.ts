@@ -270,6 +270,15 @@ export class RunStore {
         if (Object.keys(row).length > 0)
           await trx.updateTable('attempts').set(row).where('submission_key', '=', key).execute()
       }
+      for (const [key, usage] of plan.usageUpdates ?? []) {
+        const json = JSON.stringify(usage)
+        await trx
+          .updateTable('attempts')
+          .set({ usage_json: json })
+          .where('submission_key', '=', key)
+          .where((eb) => eb.or([eb('usage_json', 'is', null), eb('usage_json', '<>', json)]))
+          .execute()
+      }
       for (const attempt of plan.newAttempts) {
         await trx.insertInto('attempts').values(attemptToRow(runId, attempt)).execute()
       }

@@ -1,6 +1,6 @@
 /**
- * Scheduled sync: one cluster tick for every cluster with running work (`rpo sync`, for cron), and
- * the daemon that does it on a node-cron schedule. Clusters are shared through their leases: a
+ * Scheduled sync: one cluster tick for every cluster with running work or jobs awaiting their
+ * accounting figure (`rpo sync`, for cron), and the daemon that does it on a node-cron schedule. Clusters are shared through their leases: a
  * cluster whose round another process (a daemon, an `rpo run`) is doing is left to it, and the
  * daemon retries it as soon as that lease expires — so a killed daemon's clusters are taken over
  * within one lease period, on any host.
@@ -31,11 +31,19 @@ export interface ClusterSync {
   readonly error: string | null
 }
 
-/** The clusters with running work, each with its running runs. */
+/**
+ * The clusters with work, each with its running runs: those with running runs, and those where
+ * jobs already concluded still await their accounting figure (a finished run's last jobs), with no
+ * runs — their round polls those jobs for charging only, until the grace after each job's end.
+ */
 export async function clustersWithWork(app: App): Promise<Map<string, { id: string; state: string }[]>> {
   const runs = await app.store.listRuns({ limit: 10_000, states: ['running'] })
   const byCluster = new Map<string, { id: string; state: string }[]>()
   for (const run of runs) for (const name of clustersOf(run)) byCluster.set(name, [...(byCluster.get(name) ?? []), run])
+  const awaiting = await app.store.budgets.clustersAwaitingAccounting(new Date(app.clock()).toISOString())
+  // a cluster since removed from the config has no engine to ask: its waits run out unanswered
+  for (const name of awaiting)
+    if (!byCluster.has(name) && Object.hasOwn(app.config.clusters, name)) byCluster.set(name, [])
   return byCluster
 }
 

@@ -14,28 +14,36 @@ import { loadConfig } from '../../src/config/load-config.js'
 import { loadPipelineText } from '../../src/config/load-pipeline.js'
 import { chargedByUsageKey, checkLedger } from '../../src/core/budget/budget-ledger.js'
 import { isTerminalJobState } from '../../src/core/job/job-state.js'
+import type { App } from '../../src/create-app.js'
+import { EventLog } from '../../src/events/event-log.js'
 import type { JobObservation, NativeJobId } from '../../src/scheduler/scheduler-adapter.js'
 import type { RunStore } from '../../src/store/run-store.js'
+import { syncOnce } from '../../src/sync/sync-runs.js'
 import { simEngine } from '../support/sim-engine.js'
 
 const START = Date.parse('2026-11-16T08:00:00Z')
 const MINUTE = 60_000
 
+// the simulated cluster is named in the config so that `rpo sync` (syncOnce) knows it
 const CONFIG = `
+defaultCluster: sim
+clusters:
+  sim: { kind: local, cpus: 1 }
 projects:
   p:
     budgets: [{ resource: gpu-hours, amount: 1000 }]
 `
 
 // `short` asks for an untyped GPU; the cluster has only A100s, which accounting names
-const PIPELINE = `
-name: p
-project: p
-tasks:
+const SHORT = `
   short:
     command: short.sh
     resources: { cpus: 2, memory: 4G, gpus: 1, time: 1h }
-    env: { RPO_SIM_DURATION: 10m }
+    env: { RPO_SIM_DURATION: 10m }`
+const PIPELINE = `
+name: p
+project: p
+tasks:${SHORT}
   long:
     command: long.sh
     resources: { cpus: 2, memory: 4G, gpus: 1, time: 4h }
@@ -65,7 +73,7 @@ class LaggingAccounting extends SimAdapter {
   }
 }
 
-async function scenario(lagMs: number) {
+async function scenario(lagMs: number, pipeline = PIPELINE) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'rpo-trueup-'))
   writeFileSync(path.join(dir, 'rpo.config.yaml'), CONFIG)
   const config = loadConfig({ configPath: path.join(dir, 'rpo.config.yaml') })
@@ -86,12 +94,29 @@ async function scenario(lagMs: number) {
   if (!adapter || !budget) throw new Error('simEngine built no adapter or budget')
   const errors: string[] = []
   sim.engine.events.on('tick:error', (e) => errors.push(`${e.cause.code}: ${e.cause.message}`))
-  const runId = (await sim.engine.startRun(loadPipelineText('/sim/p.yaml', PIPELINE))).run.id
+  const runId = (await sim.engine.startRun(loadPipelineText('/sim/p.yaml', pipeline))).run.id
+  // what `rpo sync` is given: createApp's parts, with the simulated cluster's engine
+  const app: App = {
+    config,
+    store: sim.store,
+    budgets: budget,
+    events: new EventLog(sim.store.events),
+    engineFor: async () => sim.engine,
+    clock: () => sim.clock.now(),
+    close: () => sim.close(),
+  }
   return {
     ...sim,
     runId,
     errors,
     budget,
+    /** One `rpo sync` at `minute` minutes after the start: the job ids of each poll it made. */
+    async syncAt(minute: number): Promise<string[][]> {
+      sim.clock.advanceTo(START + minute * MINUTE)
+      const before = adapter.polls.length
+      await syncOnce(app)
+      return adapter.polls.slice(before)
+    },
     /** One cluster round at `minute` minutes after the start: the job ids of each poll it made. */
     async roundAt(minute: number): Promise<string[][]> {
       sim.clock.advanceTo(START + minute * MINUTE)
@@ -254,6 +279,61 @@ describe('a job concluded before accounting had its record', () => {
       expect(await s.roundAt(ended + 1)).toEqual([[longJob]])
       // accounting's figure came with the ending itself
       expect((await charged(s.store, s.runId, 'short')).gpu.a100).toBeCloseTo(10 / 60, 9)
+    } finally {
+      await s.close()
+    }
+  })
+})
+
+describe('the last jobs of a finished run', () => {
+  const LAST = `
+name: last
+project: p
+tasks:${SHORT}
+`
+
+  it('are still asked about by rpo sync, though no run is left running, until accounting trues them up', async () => {
+    const s = await scenario(3 * MINUTE, LAST)
+    try {
+      let ended = -1
+      for (let minute = 0; minute < 30 && ended < 0; minute++) {
+        await s.syncAt(minute)
+        if ((await s.store.getRun(s.runId)).state === 'succeeded') ended = minute
+      }
+      expect(ended).toBeGreaterThan(0)
+      const job = (await charged(s.store, s.runId, 'short')).attempt.jobId as string
+      expect((await charged(s.store, s.runId, 'short')).gpu).toEqual({ untyped: expect.closeTo(10 / 60, 9) })
+
+      // the run is over; its cluster still has a job awaiting accounting: sync polls it alone
+      expect(await s.syncAt(ended + 1)).toEqual([[job]])
+      expect(await s.syncAt(ended + 3)).toEqual([[job]])
+      const trued = await charged(s.store, s.runId, 'short')
+      expect(trued.gpu).toEqual({ untyped: expect.closeTo(10 / 60, 9), a100: expect.closeTo(10 / 60, 9) })
+      expect(trued.problems).toEqual([])
+      // nothing left to ask about: sync leaves the cluster alone
+      expect(await s.syncAt(ended + 4)).toEqual([])
+      expect((await s.store.getRun(s.runId)).state).toBe('succeeded')
+      expect(s.errors).toEqual([])
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('are asked about by rpo sync only until the grace period after their end has passed', async () => {
+    const s = await scenario(Number.POSITIVE_INFINITY, LAST)
+    try {
+      let ended = -1
+      for (let minute = 0; minute < 30 && ended < 0; minute++) {
+        await s.syncAt(minute)
+        if ((await s.store.getRun(s.runId)).state === 'succeeded') ended = minute
+      }
+      const { attempt } = await charged(s.store, s.runId, 'short')
+      const lastAsked = Math.ceil((Date.parse(attempt.endedAt as string) + ACCOUNTING_GRACE_MS - START) / MINUTE) - 1
+      expect(lastAsked).toBeGreaterThan(ended)
+      for (let minute = ended + 1; minute <= lastAsked; minute++)
+        expect(await s.syncAt(minute)).toEqual([[attempt.jobId as string]])
+      for (let minute = lastAsked + 1; minute <= lastAsked + 3; minute++) expect(await s.syncAt(minute)).toEqual([])
+      expect((await charged(s.store, s.runId, 'short')).gpu).toEqual({ untyped: expect.closeTo(10 / 60, 9) })
     } finally {
       await s.close()
     }

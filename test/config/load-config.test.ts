@@ -6,8 +6,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { PbsAdapter } from '../../adapters/pbs/pbs-adapter.js'
+import { PBS_FLAVOR_NAMES } from '../../adapters/pbs/pbs-flavors.js'
 import { loadConfig, type ResolvedLocalCluster } from '../../src/config/load-config.js'
 import { type RpoError, SpecError } from '../../src/core/errors.js'
+import { createApp } from '../../src/create-app.js'
 
 let root: string
 let counter = 0
@@ -146,6 +149,53 @@ describe('a config file', () => {
       port: 22,
       trustOnFirstUse: false,
     })
+  })
+})
+
+describe('a PBS cluster', () => {
+  function pbsConfig(flavor: string): string {
+    return folder({
+      'rpo.config.yaml': [
+        'defaultCluster: hpc',
+        'store: { url: sqlite:rpo.sqlite }',
+        'clusters:',
+        '  hpc:',
+        '    kind: pbs',
+        `    flavor: ${flavor}`,
+        '    workDir: /scratch/rpo',
+        '    ssh: { host: login.example.org, user: alice }',
+        '',
+      ].join('\n'),
+    })
+  }
+
+  it('may name every flavor the PBS adapter can detect, so detection can be skipped for any of them', () => {
+    for (const flavor of PBS_FLAVOR_NAMES) {
+      const config = loadConfig({ cwd: pbsConfig(flavor), env: {} })
+      const cluster = config.clusters.hpc
+      expect(cluster?.kind !== 'local' && cluster?.raw.kind === 'pbs' && cluster.raw.flavor).toBe(flavor)
+    }
+  })
+
+  it('named slurm-torque gets the Slurm Torque wrappers row without asking qstat', async () => {
+    // the adapter is built without connecting (the SSH transport connects on first use)
+    const app = await createApp({ config: loadConfig({ cwd: pbsConfig('slurm-torque'), env: {} }) })
+    try {
+      const adapter = (await app.engineFor('hpc')).adapter
+      expect(adapter).toBeInstanceOf(PbsAdapter)
+      const pbs = adapter as PbsAdapter
+      expect(pbs.dialect).toEqual({ flavor: 'slurm-torque', version: null, format: 'text' })
+      // the wrappers' row: qstat cannot tell array tasks apart, and there is no qalter -p or qsig
+      expect(pbs.capabilities).toMatchObject({ arrays: false, priority: false, signal: false })
+    } finally {
+      await app.close()
+    }
+  })
+
+  it('rejects a flavor that is not a row of the table, listing the ones there are', () => {
+    const error = errorOf(() => loadConfig({ cwd: pbsConfig('lsf'), env: {} }))
+    expect(error).toBeInstanceOf(SpecError)
+    expect(error.message).toContain('slurm-torque')
   })
 })
 

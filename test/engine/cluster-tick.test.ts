@@ -4,13 +4,9 @@
 // calls are counted by a wrapper around the real SimAdapter.
 import { afterEach, describe, expect, it } from 'vitest'
 import { SimAdapter } from '../../adapters/sim/sim-adapter.js'
-import { SimClock } from '../../adapters/sim/sim-clock.js'
-import { SimCluster } from '../../adapters/sim/sim-cluster.js'
 import { loadPipelineText } from '../../src/config/load-pipeline.js'
-import { Engine } from '../../src/engine/engine.js'
 import type { JobSubmission, NativeJobId, SubmissionKey } from '../../src/scheduler/scheduler-adapter.js'
-import { openDatabase } from '../../src/store/open-store.js'
-import { RunStore } from '../../src/store/run-store.js'
+import { simEngine } from '../support/sim-engine.js'
 
 const START = Date.parse('2026-11-02T08:00:00Z')
 const closing: (() => Promise<void>)[] = []
@@ -41,28 +37,18 @@ class CountingSimAdapter extends SimAdapter {
 }
 
 async function simCluster() {
-  const clock = new SimClock(START)
-  const cluster = new SimCluster({
+  let adapter: CountingSimAdapter | null = null
+  const sim = await simEngine({
+    start: START,
     nodes: Array.from({ length: 8 }, (_, i) => ({ name: `c${i}`, cpus: 64, memoryMb: 256_000 })),
-    clock,
+    adapter: (cluster) => {
+      adapter = new CountingSimAdapter({ cluster })
+      return adapter
+    },
   })
-  const store = new RunStore(await openDatabase({ kind: 'sqlite', path: ':memory:', busyTimeoutMs: 1000 }))
-  const adapter = new CountingSimAdapter({ cluster })
-  const engine = new Engine({
-    store,
-    adapter,
-    clusterName: 'sim',
-    jobsRoot: '/sim/jobs',
-    runsRoot: '/sim/runs',
-    readFile: async () => null,
-    capacity: null,
-    clock: () => clock.now(),
-  })
-  closing.push(async () => {
-    await engine.close()
-    await store.close()
-  })
-  return { clock, cluster, store, adapter, engine }
+  closing.push(() => sim.close())
+  if (adapter === null) throw new Error('simEngine built no adapter')
+  return { ...sim, adapter: adapter as CountingSimAdapter }
 }
 
 const PIPELINE = loadPipelineText(

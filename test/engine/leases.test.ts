@@ -5,14 +5,11 @@
 import { spawnSync } from 'node:child_process'
 import os from 'node:os'
 import { afterEach, describe, expect, it } from 'vitest'
-import { SimAdapter } from '../../adapters/sim/sim-adapter.js'
-import { SimClock } from '../../adapters/sim/sim-clock.js'
-import { SimCluster } from '../../adapters/sim/sim-cluster.js'
 import { loadPipelineText } from '../../src/config/load-pipeline.js'
-import { Engine } from '../../src/engine/engine.js'
 import { CLUSTER_LEASE_MS, clusterLease, Leases, leaseIsFree } from '../../src/engine/leases.js'
 import { openDatabase } from '../../src/store/open-store.js'
 import { RunStore } from '../../src/store/run-store.js'
+import { simEngine } from '../support/sim-engine.js'
 
 const START = Date.parse('2026-11-02T08:00:00Z')
 const closing: (() => Promise<void>)[] = []
@@ -76,20 +73,9 @@ describe('the lease takeover rule', () => {
 
 describe('a cluster tick and the cluster lease', () => {
   it('leaves a cluster held by a live process to it, and ticks it once that lease has expired', async () => {
-    const clock = new SimClock(START)
-    const cluster = new SimCluster({ nodes: [{ name: 'c1', cpus: 8, memoryMb: 16_000 }], clock })
-    const s = await store()
-    const engine = new Engine({
-      store: s,
-      adapter: new SimAdapter({ cluster }),
-      clusterName: 'sim',
-      jobsRoot: '/sim/jobs',
-      runsRoot: '/sim/runs',
-      readFile: async () => null,
-      capacity: null,
-      clock: () => clock.now(),
-    })
-    closing.push(() => engine.close())
+    const sim = await simEngine({ start: START, nodes: [{ name: 'c1', cpus: 8, memoryMb: 16_000 }] })
+    closing.push(() => sim.close())
+    const { clock, cluster, store: s, engine } = sim
     const runId = (await engine.startRun(loadPipelineText('/sim/p.yaml', 'name: p\ntasks:\n  a: { command: x }\n'))).run
       .id
     const daemon = new Leases(s, { owner: 'elsewhere.example:7:daemon', clock: () => clock.now() })
@@ -107,29 +93,18 @@ describe('a cluster tick and the cluster lease', () => {
 
 describe('a holder paused past its lease', () => {
   it('stands down when it resumes: the successor sends the work, once', async () => {
-    const clock = new SimClock(START)
-    const cluster = new SimCluster({ nodes: [{ name: 'c1', cpus: 8, memoryMb: 16_000 }], clock })
-    const s = await store()
-    const adapter = new SimAdapter({ cluster })
+    const sim = await simEngine({ start: START, nodes: [{ name: 'c1', cpus: 8, memoryMb: 16_000 }] })
+    closing.push(() => sim.close())
+    const { engine, store: s, cluster } = sim
     const submits: string[] = []
+    const adapter = engine.adapter
     const submit = adapter.submit.bind(adapter)
     adapter.submit = async (jobs) => {
       submits.push(...jobs.map((j) => j.submissionKey))
       return submit(jobs)
     }
-    const engine = new Engine({
-      store: s,
-      adapter,
-      clusterName: 'sim',
-      jobsRoot: '/sim/jobs',
-      runsRoot: '/sim/runs',
-      readFile: async () => null,
-      capacity: null,
-      clock: () => clock.now(),
-    })
-    closing.push(() => engine.close())
     await engine.startRun(loadPipelineText('/sim/p.yaml', 'name: p\ntasks:\n  a: { command: x }\n'))
-    const successor = new Leases(s, { owner: 'elsewhere.example:9:daemon', clock: () => clock.now() })
+    const successor = new Leases(s, { owner: 'elsewhere.example:9:daemon', clock: () => sim.clock.now() })
     // the holder is frozen while it loads its round, for longer than its lease
     const load = s.loadSnapshot.bind(s)
     let paused = false

@@ -4,16 +4,12 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { SimAdapter } from '../../adapters/sim/sim-adapter.js'
-import { SimClock } from '../../adapters/sim/sim-clock.js'
-import { SimCluster } from '../../adapters/sim/sim-cluster.js'
+import { SimAdapter, type SimAdapterOptions } from '../../adapters/sim/sim-adapter.js'
 import { loadPipelineText } from '../../src/config/load-pipeline.js'
 import { RpoError } from '../../src/core/errors.js'
-import { Engine } from '../../src/engine/engine.js'
-import type { JobSubmission, SchedulerAdapter } from '../../src/scheduler/scheduler-adapter.js'
-import { openDatabase } from '../../src/store/open-store.js'
-import { RunStore } from '../../src/store/run-store.js'
+import type { JobSubmission } from '../../src/scheduler/scheduler-adapter.js'
 import { makeWorkDir, spawnCli, writePipeline } from '../support/cli-harness.js'
+import { simEngine } from '../support/sim-engine.js'
 
 const START = Date.parse('2026-11-02T08:00:00Z')
 const closing: (() => Promise<void>)[] = []
@@ -22,38 +18,28 @@ afterEach(async () => {
 })
 
 /** The sim cluster's adapter whose submit throws `failure()` while it returns an error. */
+class FailingSubmit extends SimAdapter {
+  constructor(
+    options: SimAdapterOptions,
+    readonly failure: () => Error | null,
+  ) {
+    super(options)
+  }
+  override async submit(jobs: readonly JobSubmission[]) {
+    const error = this.failure()
+    if (error) throw error
+    return super.submit(jobs)
+  }
+}
+
 async function engineWithSubmit(failure: () => Error | null) {
-  const clock = new SimClock(START)
-  const cluster = new SimCluster({ nodes: [{ name: 'c1', cpus: 8, memoryMb: 16_000 }], clock })
-  const store = new RunStore(await openDatabase({ kind: 'sqlite', path: ':memory:', busyTimeoutMs: 1000 }))
-  const sim = new SimAdapter({ cluster })
-  const adapter = new Proxy(sim, {
-    get(target, name, receiver) {
-      if (name === 'submit')
-        return async (jobs: readonly JobSubmission[]) => {
-          const error = failure()
-          if (error) throw error
-          return target.submit(jobs)
-        }
-      const value = Reflect.get(target, name, receiver)
-      return typeof value === 'function' ? value.bind(target) : value
-    },
-  }) as SchedulerAdapter
-  const engine = new Engine({
-    store,
-    adapter,
-    clusterName: 'sim',
-    jobsRoot: '/sim/jobs',
-    runsRoot: '/sim/runs',
-    readFile: async () => null,
-    capacity: null,
-    clock: () => clock.now(),
+  const sim = await simEngine({
+    start: START,
+    nodes: [{ name: 'c1', cpus: 8, memoryMb: 16_000 }],
+    adapter: (cluster) => new FailingSubmit({ cluster }, failure),
   })
-  closing.push(async () => {
-    await engine.close()
-    await store.close()
-  })
-  return { engine, store, cluster }
+  closing.push(() => sim.close())
+  return sim
 }
 
 const PIPELINE = loadPipelineText(

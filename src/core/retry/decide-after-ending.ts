@@ -3,7 +3,8 @@
  * resumes after a checkpoint exit (85), a time limit, a node failure or a preemption — at once, not
  * counted as a failure, but bounded by `checkpoint.maxResumes`; out-of-memory retries ask for more
  * memory up to a ceiling; a node that failed a job is excluded from the task's next attempts; the
- * rest goes to the retry policy. Pure: the same history always gives the same decision.
+ * rest goes to the retry policy. A job killed by its own checkpoint warning is a time limit
+ * (`checkpointWarningKill`). Pure: the same history always gives the same decision.
  */
 import { CHECKPOINT_EXIT_CODE, type ResolvedTask, type RetryableEnding } from '../pipeline/resolved-pipeline.js'
 import { attemptResources, type TaskOverrides } from '../scheduling/run-snapshot.js'
@@ -41,6 +42,42 @@ export type EndingDecision =
       readonly overrides: TaskOverrides | null
     }
   | { readonly kind: 'give-up'; readonly why: string; readonly failures: number; readonly resumes: number }
+
+/**
+ * How much earlier than asked a checkpoint warning may come: Slurm sends `--signal=…@lead` up to 60 s
+ * early (its event resolution, https://slurm.schedmd.com/sbatch.html#OPT_signal); rpo's own warning
+ * (checkpoint-watch, where the scheduler cannot) comes at or after its time.
+ */
+export const WARNING_EARLY_SECONDS = 60
+
+/** What a job's ending says about how it ended (a job observation's fields). */
+export interface JobEnding {
+  readonly state: string
+  /** The signal that ended it, with or without the SIG prefix; null when it exited. */
+  readonly signal?: string | null
+  readonly startedAt: Date | null
+  readonly endedAt: Date | null
+}
+
+/**
+ * The reason to record when a failed job was killed by its own checkpoint warning — the signal rpo
+ * asked for (`--signal=B:USR2@lead` on Slurm, rpo's own before the limit elsewhere), arriving when
+ * that warning was due, before the task had a handler for it (a slow import): the time limit come
+ * early, not a failure of the task's own, so it ends as at its time limit and resumes from its
+ * newest checkpoint (maxResumes bounds it), as the local launcher records it. Slurm says FAILED
+ * with ExitCode 0:12 (SIGUSR2) for such a job. Null for any other ending: a job killed by that
+ * signal long before its warning was due was signalled by someone else (a user's scancel --signal).
+ */
+export function checkpointWarningKill(ending: JobEnding, definition: ResolvedTask): string | null {
+  const checkpoint = definition.checkpoint
+  if (!checkpoint || ending.state !== 'failed' || !ending.signal) return null
+  if (ending.signal.replace(/^SIG/, '') !== checkpoint.signal) return null
+  if (ending.startedAt === null || ending.endedAt === null) return null
+  const ranSeconds = (ending.endedAt.getTime() - ending.startedAt.getTime()) / 1000
+  const limit = definition.resources.timeLimitSeconds
+  if (ranSeconds < limit - checkpoint.leadSeconds - WARNING_EARLY_SECONDS) return null
+  return `killed by SIG${checkpoint.signal}, its checkpoint warning ${checkpoint.leadSeconds}s before its time limit of ${limit}s, before it handled that signal: ended as at its time limit`
+}
 
 /** Keep the exclusion list short: a task that failed on this many nodes has a problem of its own. */
 const MAX_EXCLUDED_NODES = 16

@@ -5,6 +5,7 @@
  * failure policy's decision). Pure: it changes only the run's planning context.
  */
 import { canTransition, isTerminalJobState, type JobState } from '../job/job-state.js'
+import { checkpointWarningKill } from '../retry/decide-after-ending.js'
 import { concludeAttempt } from './conclude-attempt.js'
 import { judgeDependencies } from './dependencies.js'
 import type { Mutable, RunPlanning } from './run-planning.js'
@@ -59,6 +60,11 @@ function foldObservation(plan: RunPlanning, attempt: AttemptSnapshot, observatio
   }
   if (job.nodes && job.nodes.length > 0 && !sameNodes(job.nodes, attempt.nodes)) patch.nodes = job.nodes
   const task = plan.tasks.get(attempt.taskId)
+  const warningKill = task && job.state === 'failed' ? checkpointWarningKill(job, plan.definitionOf(task)) : null
+  if (warningKill !== null) {
+    patch.state = 'timeout'
+    patch.reason = warningKill
+  }
   if (task && attempt.startedAt === null && patch.startedAt) {
     plan.event({ type: 'task:started', taskId: attempt.taskId, message: `attempt ${attempt.attempt} started` })
     if (task.startedAt === null) plan.patchTask(task.id, { startedAt: patch.startedAt })

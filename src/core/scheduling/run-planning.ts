@@ -169,17 +169,22 @@ export class RunPlanning {
     this.taskUpdates.set(id, before ? { ...before, ...patch } : patch)
   }
 
-  /** Change the task's latest attempt; returns it as changed (earlier references to it are stale). */
+  /**
+   * Change the task's latest attempt; returns it as changed (earlier references to it are stale).
+   * A patch that says what the attempt already holds (a poll of a job whose state, reason and
+   * times are as they were) changes nothing: no copy and no update, so a round in which no job
+   * moved writes no attempt and reports no change.
+   */
   patchAttempt(attempt: AttemptSnapshot, patch: AttemptPatch): AttemptSnapshot {
     let current = this.attempts.get(attempt.taskId) ?? attempt
+    if (holdsAlready(current, patch)) return current
     this.#ownAttempts ??= new Set()
-    // a poll that says what the attempt already holds changes nothing: no copy
-    if (!this.#ownAttempts.has(attempt.taskId) && !holdsAlready(current, patch)) {
+    if (!this.#ownAttempts.has(attempt.taskId)) {
       current = { ...current }
       this.#ownAttempts.add(attempt.taskId)
       this.attempts.set(attempt.taskId, current)
     }
-    if (this.#ownAttempts.has(attempt.taskId)) Object.assign(current, patch)
+    Object.assign(current, patch)
     const before = this.attemptUpdates.get(current.submissionKey)
     this.attemptUpdates.set(current.submissionKey, before ? { ...before, ...patch } : patch)
     return current
@@ -202,10 +207,17 @@ export class RunPlanning {
   }
 }
 
-/** Whether every field of the patch already has that value on the attempt. */
+/** Whether every field of the patch already has that value on the attempt (node lists compared by their names). */
 function holdsAlready(attempt: AttemptSnapshot, patch: AttemptPatch): boolean {
   for (const key in patch) {
-    if (attempt[key as keyof AttemptSnapshot] !== patch[key as keyof AttemptPatch]) return false
+    const held = attempt[key as keyof AttemptSnapshot]
+    const given = patch[key as keyof AttemptPatch]
+    if (held === given) continue
+    if (!Array.isArray(held) || !Array.isArray(given) || !sameList(held, given)) return false
   }
   return true
+}
+
+function sameList(a: readonly unknown[], b: readonly unknown[]): boolean {
+  return a.length === b.length && a.every((item, i) => item === b[i])
 }

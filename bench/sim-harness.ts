@@ -11,7 +11,7 @@ import path from 'node:path'
 import { SimAdapter } from '../adapters/sim/sim-adapter.js'
 import { SimClock } from '../adapters/sim/sim-clock.js'
 import { SimCluster, type SimClusterOptions } from '../adapters/sim/sim-cluster.js'
-import { planTick } from '../src/core/scheduling/plan-tick.js'
+import { planCluster, type RunPlanInput } from '../src/core/scheduling/plan-cluster.js'
 import { type App, createApp } from '../src/create-app.js'
 import { Engine } from '../src/engine/engine.js'
 import { liveAttempts, observeAttempts } from '../src/engine/observe-step.js'
@@ -86,30 +86,30 @@ export async function createSimApp(
 /**
  * The pure decision of one round, timed apart from I/O: every running run's snapshot is loaded and
  * observed first (a separate adapter, so the engine's command counts stay untouched), then
- * `planTick` is timed over all of them, summed. Returns milliseconds.
+ * one `planCluster` call over all of them is timed, as the cluster tick makes it. Returns milliseconds.
  */
 export async function timePlanning(sim: SimApp): Promise<{ ms: number; runs: number }> {
   const observer = new SimAdapter({ cluster: sim.cluster })
   const deps = { adapter: observer, jobsRoot: '/sim/jobs', readFile: async () => null }
   const runs = await sim.app.store.listRuns({ limit: 100_000, states: ['running'] })
-  const inputs = []
+  const inputs: RunPlanInput[] = []
   for (const run of runs) {
     const { snapshot } = await sim.app.store.loadSnapshot(run.id)
-    inputs.push({ snapshot, observations: await observeAttempts(deps, liveAttempts(snapshot)) })
+    inputs.push({ snapshot, observations: await observeAttempts(deps, liveAttempts(snapshot)), cluster: 'sim' })
   }
   const now = sim.clock.now()
   const started = performance.now()
-  for (const { snapshot, observations } of inputs) {
-    planTick(snapshot, observations, {
-      now,
-      capacity: null,
-      maxActive: 10_000,
-      lostAfterMissedPolls: 3,
-      nativeDependencies: true,
-      schedulerThrottles: false,
-      wholeArrayDependencies: false,
-    })
-  }
+  // the cluster tick's one decision: every run on the cluster planned together
+  planCluster(inputs, {
+    cluster: 'sim',
+    now,
+    capacity: null,
+    maxActive: 10_000,
+    lostAfterMissedPolls: 3,
+    nativeDependencies: true,
+    schedulerThrottles: false,
+    wholeArrayDependencies: false,
+  })
   return { ms: performance.now() - started, runs: inputs.length }
 }
 

@@ -3,7 +3,7 @@
  * cluster, with their durations (started → ended) and queue waits (submitted → started); samples for
  * the duration and queue-wait models (src/core/estimate); failure, retry and resume counts. Read
  * only. Timestamps are compared as the ISO text the store keeps (one format: `toISOString()`), so
- * a window is a range on an indexed column (migration 008).
+ * a window is a range on an indexed column (migration 007).
  *
  * The cluster and the resources of an attempt are its task's in the run's stored pipeline (a task
  * may name its own cluster); the pipeline JSON is read once per run, not per attempt row.

@@ -17,7 +17,7 @@ import { checkpointResumeMigration } from './migrations/003-checkpoint-resume.js
 import { budgetsMigration } from './migrations/004-budgets.js'
 import { accountingWaitsMigration } from './migrations/005-accounting-waits.js'
 import { eventsMigration } from './migrations/006-events.js'
-import { historyIndexesMigration } from './migrations/008-history-indexes.js'
+import { historyIndexesMigration } from './migrations/007-history-indexes.js'
 import { StoreSqliteDialect, unwritableStore } from './sqlite-dialect.js'
 import { messageOf, translateStoreError } from './store-errors.js'
 
@@ -119,7 +119,7 @@ function migrationsFor(dialect: StoreDialect): NamedMigration[] {
     { name: '004-budgets', migration: budgetsMigration(dialect) },
     { name: '005-accounting-waits', migration: accountingWaitsMigration },
     { name: '006-events', migration: eventsMigration(dialect) },
-    { name: '008-history-indexes', migration: historyIndexesMigration },
+    { name: '007-history-indexes', migration: historyIndexesMigration },
   ]
 }
 

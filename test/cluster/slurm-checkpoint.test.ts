@@ -93,7 +93,10 @@ function trainOf(stdout: string): TaskProgress {
   return progress.tasks.find((t) => t.id === 'train') as TaskProgress
 }
 
-describe('checkpoint-resume on Slurm with PyTorch', () => {
+// The time-limit and `rpo checkpoint` cases share nothing but the cluster's CPU nodes (16 CPUs
+// each): they run side by side. The node failure downs a node, which would hit whatever else runs
+// there, so it runs alone, after them.
+describe.concurrent('checkpoint-resume on Slurm with PyTorch: a time limit, rpo checkpoint', () => {
   it('a job warned before its time limit checkpoints, exits 85 and is resumed to the uninterrupted weights', async () => {
     const { dir, remoteDir } = await workspaceWithTrainer()
     // ~100 s of steps against a 2-minute limit: Slurm's warning (60 s before, checked every ~30 s) stops it
@@ -122,6 +125,59 @@ describe('checkpoint-resume on Slurm with PyTorch', () => {
     expect(outputs.executed_total).toBeLessThanOrEqual(400 + 50)
   }, 400_000)
 
+  it.each([
+    ['PyTorch', 'train_torch.py'],
+    ['scikit-learn', 'train_sklearn.py'],
+  ])(
+    'rpo checkpoint asks a running %s job to save and stop; rpo resumes it to the uninterrupted weights',
+    async (_, trainer) => {
+      const { dir, remoteDir } = await workspaceWithTrainer()
+      const args = '--steps 300 --every 0'
+      writePipeline(
+        dir,
+        'pipeline.yaml',
+        pipeline(
+          `${args} --step-delay 0.1`,
+          '{ partition: cpu, time: 10m, memory: 1G }',
+          '{ every: never, leadTime: 60s }',
+          trainer,
+        ),
+      )
+      const reference = await uninterrupted(remoteDir, args, trainer)
+      const run = spawnCli(dir, ['run', 'pipeline.yaml', '--json', '--quiet'], { PYTHONDONTWRITEBYTECODE: '1' })
+      try {
+        // wait until the job is well into training, then ask it to checkpoint
+        for (let i = 0; ; i++) {
+          const steps = await ssh.execScript(
+            `wc -l < ${remoteDir}/runs/*/train/checkpoints/executed-steps.log 2>/dev/null || echo 0`,
+            {
+              timeoutMs: 10_000,
+            },
+          )
+          if (Number(steps.stdout.trim()) >= 50) break
+          if (i > 180) throw new Error('the training job never got going')
+          await new Promise((r) => setTimeout(r, 500))
+        }
+        const asked = await runCli(dir, ['checkpoint', 'train', '--json'])
+        expect(asked.code, asked.stderr).toBe(0)
+        expect(JSON.parse(asked.stdout)).toMatchObject({ taskId: 'train', attempt: 1, signal: 'USR2' })
+        const { code, stdout, stderr } = await run.closed()
+        expect(code, stderr + stdout).toBe(0)
+        const train = trainOf(stdout)
+        expect(train).toMatchObject({ state: 'succeeded', attempt: 2 })
+        const outputs = train.outputs as TrainResult
+        expect(outputs.weights_sha256).toBe(reference.weights_sha256)
+        // saved on the signal where it stood: nothing was redone
+        expect(outputs.executed_total).toBe(300)
+      } finally {
+        run.child.kill('SIGTERM')
+      }
+    },
+    300_000,
+  )
+})
+
+describe('checkpoint-resume on Slurm with PyTorch: a node failure', () => {
   it('a job whose node goes down is requeued by Slurm and resumes from its last periodic checkpoint', async () => {
     const { dir, remoteDir } = await workspaceWithTrainer()
     const args = '--steps 300 --every 25'
@@ -179,55 +235,4 @@ describe('checkpoint-resume on Slurm with PyTorch', () => {
       if (downed) spawnSync('scontrol', ['update', `nodename=${downed}`, 'state=resume'])
     }
   }, 400_000)
-
-  it.each([
-    ['PyTorch', 'train_torch.py'],
-    ['scikit-learn', 'train_sklearn.py'],
-  ])(
-    'rpo checkpoint asks a running %s job to save and stop; rpo resumes it to the uninterrupted weights',
-    async (_, trainer) => {
-      const { dir, remoteDir } = await workspaceWithTrainer()
-      const args = '--steps 300 --every 0'
-      writePipeline(
-        dir,
-        'pipeline.yaml',
-        pipeline(
-          `${args} --step-delay 0.1`,
-          '{ partition: cpu, time: 10m, memory: 1G }',
-          '{ every: never, leadTime: 60s }',
-          trainer,
-        ),
-      )
-      const reference = await uninterrupted(remoteDir, args, trainer)
-      const run = spawnCli(dir, ['run', 'pipeline.yaml', '--json', '--quiet'], { PYTHONDONTWRITEBYTECODE: '1' })
-      try {
-        // wait until the job is well into training, then ask it to checkpoint
-        for (let i = 0; ; i++) {
-          const steps = await ssh.execScript(
-            `wc -l < ${remoteDir}/runs/*/train/checkpoints/executed-steps.log 2>/dev/null || echo 0`,
-            {
-              timeoutMs: 10_000,
-            },
-          )
-          if (Number(steps.stdout.trim()) >= 50) break
-          if (i > 180) throw new Error('the training job never got going')
-          await new Promise((r) => setTimeout(r, 500))
-        }
-        const asked = await runCli(dir, ['checkpoint', 'train', '--json'])
-        expect(asked.code, asked.stderr).toBe(0)
-        expect(JSON.parse(asked.stdout)).toMatchObject({ taskId: 'train', attempt: 1, signal: 'USR2' })
-        const { code, stdout, stderr } = await run.closed()
-        expect(code, stderr + stdout).toBe(0)
-        const train = trainOf(stdout)
-        expect(train).toMatchObject({ state: 'succeeded', attempt: 2 })
-        const outputs = train.outputs as TrainResult
-        expect(outputs.weights_sha256).toBe(reference.weights_sha256)
-        // saved on the signal where it stood: nothing was redone
-        expect(outputs.executed_total).toBe(300)
-      } finally {
-        run.child.kill('SIGTERM')
-      }
-    },
-    300_000,
-  )
 })

@@ -326,9 +326,9 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))(
 
     // PostgreSQL draws ids at insert and commits in any order: the case the events lock is for. (SQLite
     // serializes writers; two of its connections in one process would block each other's event loop.)
-    it.runIf(name === 'postgres')(
-      'gives a follower every event of two writers appending at once, none skipped',
-      async () => {
+    // defined for PostgreSQL alone (not skipped on SQLite: there it is no case at all)
+    if (name === 'postgres')
+      it('gives a follower every event of two writers appending at once, none skipped', async () => {
         const second = await openRunStore(target)
         const third = await openRunStore(target)
         try {
@@ -365,8 +365,7 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))(
           await second.close()
           await third.close()
         }
-      },
-    )
+      })
 
     it('names the event whose payload was damaged', async () => {
       const run = newRun()

@@ -122,7 +122,9 @@ export class Engine {
     const byCluster = new Map<string, LoadedPipeline['pipeline']['tasks'][number][]>()
     for (const task of loaded.pipeline.tasks) {
       const name = taskCluster(home, task)
-      byCluster.set(name, [...(byCluster.get(name) ?? []), task])
+      const tasks = byCluster.get(name)
+      if (tasks) tasks.push(task)
+      else byCluster.set(name, [task])
     }
     const problems: string[] = []
     for (const [name, tasks] of byCluster) {

@@ -49,7 +49,9 @@ export function groupIntoUnits(
   for (const job of jobs) {
     if (!job.array) continue
     const shape = arrayShape(job)
-    byShape.set(shape, [...(byShape.get(shape) ?? []), job])
+    const alike = byShape.get(shape)
+    if (alike) alike.push(job)
+    else byShape.set(shape, [job])
   }
   const units: BatchUnit[] = []
   const placed = new Set<string>()

@@ -51,7 +51,11 @@ export async function explainTask(
   const waitingFor: string[] = []
   if (task.state === 'pending' || task.state === 'retry_wait') {
     const byGroup = new Map<string, string[]>()
-    for (const t of snapshot.tasks) byGroup.set(t.group, [...(byGroup.get(t.group) ?? []), t.state])
+    for (const t of snapshot.tasks) {
+      const states = byGroup.get(t.group)
+      if (states) states.push(t.state)
+      else byGroup.set(t.group, [t.state])
+    }
     for (const dep of definition?.after ?? []) {
       const states = byGroup.get(dep.task) ?? []
       const open = states.filter((s) => s !== 'succeeded' && s !== 'skipped').length

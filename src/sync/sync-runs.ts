@@ -39,7 +39,12 @@ export interface ClusterSync {
 export async function clustersWithWork(app: App): Promise<Map<string, { id: string; state: string }[]>> {
   const runs = await app.store.listRuns({ limit: 10_000, states: ['running'] })
   const byCluster = new Map<string, { id: string; state: string }[]>()
-  for (const run of runs) for (const name of clustersOf(run)) byCluster.set(name, [...(byCluster.get(name) ?? []), run])
+  for (const run of runs)
+    for (const name of clustersOf(run)) {
+      const onCluster = byCluster.get(name)
+      if (onCluster) onCluster.push(run)
+      else byCluster.set(name, [run])
+    }
   const awaiting = await app.store.budgets.clustersAwaitingAccounting(new Date(app.clock()).toISOString())
   // a cluster since removed from the config has no engine to ask: its waits run out unanswered
   for (const name of awaiting)

@@ -88,7 +88,8 @@ async function round(app: App, conn: Connection): Promise<RoundFigures> {
   const errors = results.filter((r) => r.error)
   if (errors.length > 0) throw new Error(`sync round: ${errors.length} run(s) failed to tick: ${errors[0]?.error}`)
   return {
-    rpoCommands: results.reduce((n, r) => n + r.schedulerCommands, 0),
+    // every run's result repeats its cluster round's count: count each cluster once
+    rpoCommands: [...new Map(results.map((r) => [r.cluster, r.schedulerCommands])).values()].reduce((n, c) => n + c, 0),
     slurmctldRpcs: userRpcs(conn) - before,
     wallMs,
     running: results.filter((r) => r.state === 'running').length,

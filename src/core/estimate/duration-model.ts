@@ -20,7 +20,7 @@
  * ran the remainder of the work; such tasks are estimated short.
  */
 import type { ResolvedTask } from '../pipeline/resolved-pipeline.js'
-import { type SampleSummary, summarizeSamples } from './sample-summary.js'
+import { estimateFromHistory, type SampleSummary, summarizeSamples } from './sample-summary.js'
 
 export type EstimateSource = 'history' | 'declared' | 'limit'
 
@@ -121,13 +121,7 @@ export function estimateTaskDuration(
 const endedAt = (s: DurationSample) => s.endedAt
 
 function fromHistory(summary: SampleSummary, basis: DurationEstimate['basis']): DurationEstimate {
-  return {
-    seconds: summary.medianSeconds,
-    p90Seconds: summary.p90Seconds,
-    samples: summary.samples,
-    source: 'history',
-    basis,
-  }
+  return estimateFromHistory(summary, basis)
 }
 
 /** Per key, the summary of the newest `maxSamples` samples (ties in time: the larger value first, so the order is total). */

@@ -10,7 +10,7 @@
  */
 import type { ResolvedTask } from '../pipeline/resolved-pipeline.js'
 import { DEFAULT_MAX_SAMPLES, summarizeNewest } from './duration-model.js'
-import type { SampleSummary } from './sample-summary.js'
+import { estimateFromHistory, type SampleSummary } from './sample-summary.js'
 
 export interface QueueKey {
   readonly cluster: string
@@ -75,14 +75,7 @@ export function estimateQueueWait(history: QueueWaitHistory, key: QueueKey): Que
     [history.cluster.get(key.cluster), 'cluster'],
   ]
   for (const [summary, basis] of found) {
-    if (summary)
-      return {
-        seconds: summary.medianSeconds,
-        p90Seconds: summary.p90Seconds,
-        samples: summary.samples,
-        source: 'history',
-        basis,
-      }
+    if (summary) return estimateFromHistory(summary, basis)
   }
   return NO_WAIT
 }

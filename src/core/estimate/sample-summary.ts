@@ -24,3 +24,17 @@ export function summarizeSamples(values: readonly number[]): SampleSummary | nul
   const p90 = sorted[Math.max(0, Math.ceil(0.9 * n) - 1)] as number
   return { medianSeconds: median, p90Seconds: p90, samples: n }
 }
+
+/** An estimate read from history: the summary's figures, said to come from history on `basis`. */
+export function estimateFromHistory<B>(
+  summary: SampleSummary,
+  basis: B,
+): { seconds: number; p90Seconds: number; samples: number; source: 'history'; basis: B } {
+  return {
+    seconds: summary.medianSeconds,
+    p90Seconds: summary.p90Seconds,
+    samples: summary.samples,
+    source: 'history',
+    basis,
+  }
+}

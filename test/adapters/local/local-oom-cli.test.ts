@@ -6,7 +6,11 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { makeWorkDir, spawnCli, writePipeline } from '../../support/cli-harness.js'
 
-const allocate = (mb: number) => `/usr/bin/python3 -c "import time; b = b'x' * (${mb} << 20); time.sleep(1)"`
+// The watcher samples memory (every 250 ms), so a spike shorter than the launcher's next turn on a
+// loaded CPU can pass: grow's first attempt holds its memory for 30 s, which it must not live to
+// see; everything else holds it for 1 s.
+const allocate = (mb: number, firstAttemptHolds = 1) =>
+  `/usr/bin/python3 -c "import os, time; b = b'x' * (${mb} << 20); time.sleep(${firstAttemptHolds} if os.environ['RPO_ATTEMPT'] == '1' else 1)"`
 
 const PIPELINE = `
 name: hungry
@@ -14,7 +18,7 @@ tasks:
   grow:
     resources: { memory: 64M }
     retries: { max: 2, backoff: 1s, oomMemoryFactor: 4 }
-    command: ${allocate(150)}
+    command: ${allocate(150, 30)}
   modest:
     resources: { memory: 200M }
     command: ${allocate(30)}

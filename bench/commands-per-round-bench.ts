@@ -20,7 +20,7 @@ import { parseSdiag, rpcCountOfUser } from '../adapters/slurm/sdiag-parser.js'
 import { loadPipelineText } from '../src/config/load-pipeline.js'
 import { type App, createApp } from '../src/create-app.js'
 import { syncOnce } from '../src/sync/sync-runs.js'
-import { median, rssMb } from './sim-harness.js'
+import { median, roundCommands, rssMb } from './sim-harness.js'
 import { CONNECTION, type Connection } from './slurm-testbed.js'
 
 const KS = [1, 10, 100] as const
@@ -88,8 +88,7 @@ async function round(app: App, conn: Connection): Promise<RoundFigures> {
   const errors = results.filter((r) => r.error)
   if (errors.length > 0) throw new Error(`sync round: ${errors.length} run(s) failed to tick: ${errors[0]?.error}`)
   return {
-    // every run's result repeats its cluster round's count: count each cluster once
-    rpoCommands: [...new Map(results.map((r) => [r.cluster, r.schedulerCommands])).values()].reduce((n, c) => n + c, 0),
+    rpoCommands: roundCommands(results),
     slurmctldRpcs: userRpcs(conn) - before,
     wallMs,
     running: results.filter((r) => r.state === 'running').length,

@@ -15,6 +15,7 @@ import { planCluster, type RunPlanInput } from '../src/core/scheduling/plan-clus
 import { type App, createApp } from '../src/create-app.js'
 import { Engine } from '../src/engine/engine.js'
 import { liveAttempts, observeAttempts } from '../src/engine/observe-step.js'
+import type { SyncResult } from '../src/sync/sync-runs.js'
 
 export const SIM_CLUSTER = 'sim'
 
@@ -127,6 +128,14 @@ export function seededUnit(seed: number, key: string): number {
 export function quantile(values: readonly number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN
+}
+
+/** Scheduler commands a sync round ran: every run's result repeats its cluster round's count, so each cluster counts once. */
+export function roundCommands(results: readonly SyncResult[]): number {
+  const byCluster = new Map(results.map((r) => [r.cluster, r.schedulerCommands]))
+  let total = 0
+  for (const commands of byCluster.values()) total += commands
+  return total
 }
 
 export function median(values: readonly number[]): number {

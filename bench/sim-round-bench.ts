@@ -10,7 +10,7 @@ import type { SimNodeSpec } from '../adapters/sim/sim-placement.js'
 import type { SimWorkloadModel } from '../adapters/sim/sim-workload.js'
 import { loadPipelineText } from '../src/config/load-pipeline.js'
 import { syncOnce } from '../src/sync/sync-runs.js'
-import { createSimApp, median, quantile, rssMb, seededUnit, timePlanning } from './sim-harness.js'
+import { createSimApp, median, quantile, roundCommands, rssMb, seededUnit, timePlanning } from './sim-harness.js'
 
 const START = Date.parse('2026-06-01T00:00:00Z')
 const MINUTE = 60_000
@@ -75,7 +75,7 @@ export async function benchSimRound(): Promise<void> {
       rounds.push(roundMs)
       const jobs = sim.cluster.jobs()
       console.log(
-        `round ${String(round).padStart(2)}: decision ${planning.ms.toFixed(1).padStart(7)} ms (planCluster over ${planning.runs} runs)   whole round ${(roundMs / 1000).toFixed(2).padStart(6)} s   submitted ${results.reduce((n, r) => n + r.submitted, 0)}, commands ${[...new Map(results.map((r) => [r.cluster, r.schedulerCommands])).values()].reduce((n, c) => n + c, 0)}, errors ${results.filter((r) => r.error).length}   jobs running ${jobs.filter((j) => j.state === 'running').length}, pending ${jobs.filter((j) => j.state === 'pending').length}   RSS ${rssMb().toFixed(0)} MB`,
+        `round ${String(round).padStart(2)}: decision ${planning.ms.toFixed(1).padStart(7)} ms (planCluster over ${planning.runs} runs)   whole round ${(roundMs / 1000).toFixed(2).padStart(6)} s   submitted ${results.reduce((n, r) => n + r.submitted, 0)}, commands ${roundCommands(results)}, errors ${results.filter((r) => r.error).length}   jobs running ${jobs.filter((j) => j.state === 'running').length}, pending ${jobs.filter((j) => j.state === 'pending').length}   RSS ${rssMb().toFixed(0)} MB`,
       )
       sim.cluster.advanceBy(TICK_MS)
     }

@@ -104,12 +104,10 @@ async function round(deps: ClusterTickDeps, lease: string, runLeases: string[]):
     : null
   let persisted: Awaited<ReturnType<typeof persistRound<RoundRun>>>
   const fence = () => deps.leases.confirm([lease, ...runLeases], deps.leaseMs)
-  const lostBeforePlan = await fence()
-  if (lostBeforePlan !== null) {
-    await admission?.release()
-    return standDown(deps, lostBeforePlan, skipped, commandsBefore)
-  }
   try {
+    // the admission is released by the finally below, whether the round plans or stands down
+    const lostBeforePlan = await fence()
+    if (lostBeforePlan !== null) return standDown(deps, lostBeforePlan, skipped, commandsBefore)
     const plans = planRound(
       runs.map(({ run, snapshot }) => ({
         snapshot,

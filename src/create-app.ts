@@ -13,6 +13,7 @@ import { type LoadConfigOptions, loadConfig, type ResolvedCluster, type Resolved
 import { RpoError } from './core/errors.js'
 import { parseDurationSeconds } from './core/pipeline/units.js'
 import { Engine, type EngineOptions } from './engine/engine.js'
+import { notificationChecker } from './engine/notify-step.js'
 import { runRanker } from './engine/rank-runs.js'
 import { EventLog } from './events/event-log.js'
 import { TickErrorRecorder } from './events/record-tick-errors.js'
@@ -53,6 +54,12 @@ export async function createApp(options: CreateAppOptions = {}): Promise<App> {
   })
   const tickErrors = new TickErrorRecorder(events, options.clock)
   const engines = new Map<string, Engine>()
+  // one checker for every engine: it keeps each cluster's last check and one history cache
+  const notify = notificationChecker({
+    store,
+    projectDeadlines: Object.fromEntries(Object.entries(config.projects).map(([name, p]) => [name, p.deadline])),
+    budgetStatuses: async (now) => (await budgets.statuses(now)).statuses,
+  })
   const app: App = {
     config,
     store,
@@ -73,6 +80,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<App> {
       const engine = createEngine(config, cluster, store, budgets, {
         ...(options.clock ? { clock: options.clock } : {}),
         rankRuns: runRanker(config, store, budgets),
+        notify,
         // a run whose tasks span clusters is ticked by each of its clusters' engines
         peer: (other) => app.engineFor(other),
       })
@@ -89,7 +97,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<App> {
   return app
 }
 
-type EngineExtras = Pick<EngineOptions, 'clock' | 'rankRuns' | 'peer'>
+type EngineExtras = Pick<EngineOptions, 'clock' | 'rankRuns' | 'peer' | 'notify'>
 
 function createEngine(
   config: ResolvedConfig,

@@ -152,6 +152,22 @@ function summaryOf(event: RpoEvent): string {
       return `${event.payload.cluster} ${event.payload.step}: ${event.payload.message} (${event.payload.code})`
     case 'node.failed':
       return `job ${event.payload.jobId ?? '?'} (attempt ${event.payload.attempt}) on ${event.payload.nodes.join(', ') || 'an unnamed node'}`
+    case 'deadline.at-risk': {
+      const p = event.payload
+      const late =
+        p.slackSeconds < 0
+          ? `${Math.round(-p.slackSeconds / 60)} min late`
+          : `${Math.round(p.slackSeconds / 60)} min to spare`
+      return `${p.state}: projected ${p.projectedEnd}, deadline ${p.deadline} (${late})`
+    }
+    case 'budget.threshold': {
+      const p = event.payload
+      return `${p.budget} ${p.level}: ${p.percent} % of ${p.effective} ${p.resource} used (${p.period})${p.level === 'projected' && p.projectedExhaustion ? `, runs out ${p.projectedExhaustion}` : ''}`
+    }
+    case 'bottleneck.changed':
+      return `${event.payload.from} → ${event.payload.to}`
+    case 'webhook.failed':
+      return `${event.payload.hook} gave up on event #${event.payload.eventId} after ${event.payload.attempts} attempt(s): ${event.payload.error}`
   }
 }
 

@@ -22,6 +22,7 @@ import { enforceRound } from './enforce-step.js'
 import type { EngineEvents } from './engine-events.js'
 import type { JobLayout } from './job-submission.js'
 import { clusterLease, type Leases, runLease } from './leases.js'
+import type { NotificationCheck } from './notify-step.js'
 import { observeRound, type RoundRun } from './observe-step.js'
 import { persistRound } from './persist-step.js'
 import { planRound } from './plan-step.js'
@@ -51,6 +52,8 @@ export interface ClusterTickDeps {
     now: number,
     round?: BudgetRoundGate | null,
   ) => Promise<ReadonlyMap<string, number>>
+  /** Deadline, bottleneck and budget notifications of the round's runs still running (notify-step.ts). */
+  readonly notify?: NotificationCheck
 }
 
 export interface ClusterTickResult {
@@ -166,6 +169,12 @@ async function round(deps: ClusterTickDeps, lease: string, runLeases: string[]):
     )),
   ]
   await reportRound({ store, events, clusterName, now: iso(deps.clock()) }, results, commands)
+  if (deps.notify) {
+    const stillRunning = persisted.applied.filter(({ plan }) => plan.runState === 'running')
+    await deps.notify(clusterName, stillRunning, deps.clock()).catch((error: unknown) => {
+      events.tickError('notify', error, { what: 'checking deadlines and budgets to notify' })
+    })
+  }
   return {
     cluster: clusterName,
     heldBy: null,

@@ -56,6 +56,7 @@ export type TickStep =
   | 'enforce'
   | 'warn'
   | 'report'
+  | 'notify'
 
 export interface TickErrorPayload {
   readonly step: TickStep

@@ -54,6 +54,8 @@ export interface EngineOptions {
   readonly user?: string
   /** Budgets: charging, admission and enforcement (absent: nothing is budgeted). */
   readonly budget?: BudgetGate
+  /** Deadline, bottleneck and budget notifications after each round (notify-step.ts); absent: none. */
+  readonly notify?: ClusterTickDeps['notify']
   /** Counts the commands run on the target (the cluster's CountingTransport); absent: none counted. */
   readonly commands?: CommandCounter
   /** Wakes a follower when a job may have changed (the local executor); absent: it polls on its interval. */
@@ -223,6 +225,7 @@ export class Engine {
       checkpointWatch: this.#checkpointWatch,
       ...(options.budget ? { budget: options.budget } : {}),
       ...(options.rankRuns ? { rankRuns: options.rankRuns } : {}),
+      ...(options.notify ? { notify: options.notify } : {}),
     })
   }
 

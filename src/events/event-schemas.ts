@@ -102,6 +102,57 @@ export const EventPayloadSchemas = {
     attempt: attemptNumber,
     submissionKey: z.string(),
   }),
+  /**
+   * A run's projected completion passed its deadline (`at-risk`), or no longer does (`recovered`).
+   * Said once per change, however many processes tick the run (src/core/notify).
+   */
+  'deadline.at-risk': z.object({
+    state: z.enum(['at-risk', 'recovered']),
+    /** The projected completion (ISO 8601). */
+    projectedEnd: z.string(),
+    deadline: z.string(),
+    /** Deadline − projected completion in seconds (negative: late). */
+    slackSeconds: z.number(),
+    /** The stage that contributes most to what remains, if any. */
+    bottleneck: z.string().nullable(),
+  }),
+  /**
+   * A budget reached 80 % (`warning`) or 100 % (`exhausted`) of its amount in its period, or its burn
+   * rate says it runs out before the period ends (`projected`). Each level once per period.
+   */
+  'budget.threshold': z.object({
+    level: z.enum(['warning', 'exhausted', 'projected']),
+    /** The budget rule (`vision.budgets[0]`). */
+    budget: z.string(),
+    user: z.string().nullable(),
+    resource: z.string(),
+    gpuType: z.string().nullable(),
+    cap: z.enum(['hard', 'soft']),
+    /** used ÷ effective amount × 100 (rounded to 0.1). */
+    percent: z.number(),
+    used: z.number(),
+    effective: z.number(),
+    /** The budget's period: `month 2026-11`, `last 30 days`, `2026-01-01..2026-03-31`. */
+    period: z.string(),
+    /** When the burn rate runs it out (ISO 8601), null when not within the period. */
+    projectedExhaustion: z.string().nullable(),
+  }),
+  /** The stage that contributes most to a run's remaining critical path changed. */
+  'bottleneck.changed': z.object({
+    from: z.string(),
+    to: z.string(),
+    remainingCriticalPathSeconds: z.number(),
+  }),
+  /** A webhook gave up delivering an event after its retries; the hook moved on to the next event. */
+  'webhook.failed': z.object({
+    hook: z.string(),
+    eventId: z.number().int().positive(),
+    eventType: z.string(),
+    attempts: z.number().int().positive(),
+    /** The receiver's last HTTP status; null when it never answered (refused, timed out). */
+    status: z.number().int().nullable(),
+    error: z.string(),
+  }),
 } as const
 
 export type EventType = keyof typeof EventPayloadSchemas

@@ -135,6 +135,24 @@ export interface EventTable {
   payload: string
 }
 
+/**
+ * What was last notified of each subject (a run's deadline, a budget's level in its period), so a
+ * notification is said once per change across processes and restarts (src/store/notification-store.ts).
+ */
+export interface NotificationStateTable {
+  /** `deadline:run:<id>`, `bottleneck:run:<id>`, `budget:<rule scope>:<period>:used`… */
+  subject: string
+  state: string
+  at: string
+}
+
+/** Each webhook's delivery cursor: the id of the last event it finished with (delivered or given up). */
+export interface WebhookCursorTable {
+  hook: string
+  last_event_id: number
+  at: string
+}
+
 export interface LeaseTable {
   name: string
   owner: string
@@ -148,6 +166,8 @@ export interface Database {
   run_journal: JournalTable
   events: EventTable
   leases: LeaseTable
+  notification_states: NotificationStateTable
+  webhook_cursors: WebhookCursorTable
   ledger_entries: LedgerEntryTable
   budget_settings: BudgetSettingTable
   accounting_waits: AccountingWaitTable

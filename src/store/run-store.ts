@@ -17,6 +17,7 @@ import type { AttemptTable, Database } from './database.js'
 import { insertEvents } from './event-rows.js'
 import { EventStore } from './event-store.js'
 import { HistoryQueries } from './history-queries.js'
+import { NotificationStore } from './notification-store.js'
 import type { OpenedDatabase } from './open-store.js'
 import { rowLimit } from './row-limit.js'
 import type { NewRun, PlanWrite, RunRecord } from './run-records.js'
@@ -67,6 +68,8 @@ export class RunStore {
 
   /** Past attempts: durations, queue waits, outcomes (the estimates' history). */
   readonly history: HistoryQueries
+  /** What was last notified of each subject, and the webhooks' cursors. */
+  readonly notifications: NotificationStore
 
   constructor(opened: OpenedDatabase) {
     this.#db = opened.db
@@ -75,6 +78,7 @@ export class RunStore {
     this.budgets = new BudgetStore(opened.db, opened.description)
     this.events = new EventStore(opened.db, opened.dialect, opened.description)
     this.history = new HistoryQueries(opened.db, opened.description)
+    this.notifications = new NotificationStore(opened.db, opened.dialect, opened.description, this.events)
   }
 
   async createRun(run: NewRun): Promise<void> {

@@ -10,6 +10,7 @@ import { periodWindow } from '../core/budget/budget-period.js'
 import { isRpoError } from '../core/errors.js'
 import { deadlineSchema, durationSchema, nameSchema } from '../core/pipeline/schema-fields.js'
 import { parseDurationSeconds, parseMemoryMb } from '../core/pipeline/units.js'
+import { EVENT_TYPES } from '../events/event-schemas.js'
 
 const name = nameSchema('name')
 const memory = z
@@ -164,6 +165,61 @@ export const StoreSchema = z.strictObject({
   busyTimeout: duration.default('5s').describe('How long to wait for a locked SQLite store'),
 })
 
+/** `task.failed` is not a type of its own: it selects `task.state` events to `failed` (after the retries). */
+export const WEBHOOK_EVENT_SELECTORS = [...EVENT_TYPES, 'task.failed'] as const
+/** What a webhook receives when it names no types: the notifications worth waking someone for. */
+export const DEFAULT_WEBHOOK_TYPES = [
+  'deadline.at-risk',
+  'budget.threshold',
+  'bottleneck.changed',
+  'task.failed',
+  'checkpoint.skipped',
+  'node.failed',
+  'webhook.failed',
+] as const
+
+export const WebhookSchema = z
+  .strictObject({
+    name: nameSchema('webhook name').describe('Names the hook in its cursor, its failures and logs'),
+    url: z
+      .url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' })
+      .describe('Where events are POSTed as JSON'),
+    types: z
+      .array(z.enum(WEBHOOK_EVENT_SELECTORS))
+      .min(1)
+      .optional()
+      .describe(
+        `Event types to send (task.failed: a task failed after its retries) @default ${DEFAULT_WEBHOOK_TYPES.join(', ')}`,
+      ),
+    projects: z.array(name).min(1).optional().describe('Only events of these projects @default every project'),
+    secretEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'expected an environment variable name' })
+      .optional()
+      .describe('The environment variable holding the HMAC secret (X-Rpo-Signature: sha256=…)'),
+    secret: z
+      .string()
+      .min(16)
+      .optional()
+      .describe('The HMAC secret itself; prefer secretEnv, which keeps it out of the file'),
+    timeout: durationSchema({ minSeconds: 0.01, maxSeconds: 300, example: '10s' })
+      .default('10s')
+      .describe('How long one delivery may take (10ms to 5m)'),
+    retries: z
+      .strictObject({
+        max: z.int().nonnegative().max(20).default(5).describe('Attempts after the first'),
+        backoff: durationSchema({ minSeconds: 0.01, maxSeconds: 3600, example: '1s' })
+          .default('1s')
+          .describe('Wait before the first retry; doubled before each next one (10ms to 1h)'),
+      })
+      .default({ max: 5, backoff: '1s' }),
+  })
+  .superRefine((hook, ctx) => {
+    if (hook.secret !== undefined && hook.secretEnv !== undefined)
+      ctx.addIssue({ code: 'custom', path: ['secret'], message: 'give secret or secretEnv, not both' })
+  })
+export type WebhookConfig = z.infer<typeof WebhookSchema>
+
 export const ConfigSchema = z.strictObject({
   $schema: z.string().optional(),
   store: StoreSchema.default({ url: 'sqlite:.rpo/rpo.sqlite', busyTimeout: '5s' }),
@@ -203,5 +259,17 @@ export const ConfigSchema = z.strictObject({
         .describe('node-cron schedule for rpo daemon (seconds field optional)'),
     })
     .default({ schedule: '* * * * *' }),
+  webhooks: z
+    .array(WebhookSchema)
+    .default([])
+    .superRefine((hooks, ctx) => {
+      const seen = new Set<string>()
+      hooks.forEach((hook, index) => {
+        if (seen.has(hook.name))
+          ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `a second webhook named "${hook.name}"` })
+        seen.add(hook.name)
+      })
+    })
+    .describe('Where rpo daemon POSTs events (signed with HMAC-SHA256 when a secret is given)'),
 })
 export type ConfigFile = z.infer<typeof ConfigSchema>

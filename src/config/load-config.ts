@@ -50,6 +50,8 @@ export interface ResolvedConfig {
   readonly admins: readonly string[] | null
   readonly enforcement: ConfigFile['enforcement']
   readonly sync: ConfigFile['sync']
+  /** Webhooks `rpo daemon` delivers events to (src/notify/webhook-dispatcher.ts). */
+  readonly webhooks: ConfigFile['webhooks']
 }
 
 export interface LoadConfigOptions {
@@ -111,6 +113,7 @@ export function resolveConfig(
     admins: parsed.admins ?? null,
     enforcement: parsed.enforcement,
     sync: parsed.sync,
+    webhooks: parsed.webhooks,
   }
 }
 

@@ -95,29 +95,41 @@ export class NotificationStore {
   }
 
   /**
-   * Move a webhook's cursor from `from` (null: none yet) to `to`. False when it was not at `from`:
-   * another dispatcher moved it, and this one must not deliver on from a stale place.
+   * Move a webhook's cursor from `from` (null: none yet) to `to`, with the event that says why when
+   * there is one (a `webhook.failed`) in the same transaction: a crash cannot record the failure
+   * twice or move on without it. False when the cursor was not at `from`: another dispatcher moved
+   * it, and this one must not deliver on from a stale place.
    */
-  async moveCursor(hook: string, from: number | null, to: number, at: string): Promise<boolean> {
+  async moveCursor(hook: string, from: number | null, to: number, at: string, event?: NewRpoEvent): Promise<boolean> {
+    let moved = false
     try {
-      if (from === null) {
-        const result = await this.#db
-          .insertInto('webhook_cursors')
-          .values({ hook, last_event_id: to, at })
-          .onConflict((oc) => oc.column('hook').doNothing())
-          .executeTakeFirst()
-        return Number(result.numInsertedOrUpdatedRows ?? 0) === 1
-      }
-      const result = await this.#db
-        .updateTable('webhook_cursors')
-        .set({ last_event_id: to, at })
-        .where('hook', '=', hook)
-        .where('last_event_id', '=', from)
-        .executeTakeFirst()
-      return Number(result.numUpdatedRows) === 1
+      moved = await this.#db.transaction().execute(async (trx) => {
+        const result =
+          from === null
+            ? await trx
+                .insertInto('webhook_cursors')
+                .values({ hook, last_event_id: to, at })
+                .onConflict((oc) => oc.column('hook').doNothing())
+                .executeTakeFirst()
+            : await trx
+                .updateTable('webhook_cursors')
+                .set({ last_event_id: to, at })
+                .where('hook', '=', hook)
+                .where('last_event_id', '=', from)
+                .executeTakeFirst()
+        const changed =
+          'numInsertedOrUpdatedRows' in result
+            ? Number(result.numInsertedOrUpdatedRows ?? 0)
+            : Number((result as { numUpdatedRows: bigint }).numUpdatedRows)
+        if (changed !== 1) return false
+        if (event) await insertEvents(trx, this.#dialect, [event])
+        return true
+      })
     } catch (error) {
       throw translateStoreError(error, this.#description)
     }
+    if (moved && event) this.#events.committed()
+    return moved
   }
 }
 

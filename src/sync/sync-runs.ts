@@ -3,7 +3,8 @@
  * accounting figure (`rpo sync`, for cron), and the daemon that does it on a node-cron schedule. Clusters are shared through their leases: a
  * cluster whose round another process (a daemon, an `rpo run`) is doing is left to it, and the
  * daemon retries it as soon as that lease expires — so a killed daemon's clusters are taken over
- * within one lease period, on any host.
+ * within one lease period, on any host. The daemon also delivers the config's webhooks
+ * (src/notify/webhook-dispatcher.ts), beside the rounds.
  */
 import cron from 'node-cron'
 import { isRpoError } from '../core/errors.js'
@@ -11,6 +12,7 @@ import type { App } from '../create-app.js'
 import type { ClusterTickResult } from '../engine/cluster-tick.js'
 import { clusterLease, Leases } from '../engine/leases.js'
 import { clustersOf } from '../engine/run-clusters.js'
+import { createWebhookDispatcher } from '../notify/webhook-dispatcher.js'
 
 export interface SyncResult {
   readonly runId: string
@@ -97,6 +99,9 @@ export interface DaemonOptions {
 
 export async function startDaemon(app: App, options: DaemonOptions): Promise<void> {
   const leases = new Leases(app.store)
+  // webhooks are delivered beside the rounds, never inside them: a hanging receiver delays no tick
+  const webhooks = app.config.webhooks.length > 0 ? createWebhookDispatcher(app, { report: options.log }) : null
+  webhooks?.start()
   const retries = new Map<string, NodeJS.Timeout>()
   let stopped = false
   // one round at a time per cluster: a retry and a scheduled round never overlap
@@ -160,4 +165,5 @@ export async function startDaemon(app: App, options: DaemonOptions): Promise<voi
   for (const timer of retries.values()) clearTimeout(timer)
   await running
   await Promise.all(busy.values())
+  await webhooks?.stop()
 }

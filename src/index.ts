@@ -15,7 +15,14 @@
 export { type BudgetReportLine, budgetReportLines, usageBreakdown } from './budget/budget-report.js'
 export { type BudgetGate, BudgetService, type EnforcementOutcome } from './budget/budget-service.js'
 export { explainTask, renderExplanation, type TaskExplanation } from './budget/explain-task.js'
-export { type ClusterConfig, type ConfigFile, ConfigSchema } from './config/config-schema.js'
+export {
+  type ClusterConfig,
+  type ConfigFile,
+  ConfigSchema,
+  DEFAULT_WEBHOOK_TYPES,
+  type WebhookConfig,
+  WebhookSchema,
+} from './config/config-schema.js'
 export {
   findConfigFile,
   type LoadConfigOptions,
@@ -44,6 +51,12 @@ export {
   TransportError,
 } from './core/errors.js'
 export { canTransition, isTerminalJobState, JobState } from './core/job/job-state.js'
+export {
+  decideNotifications,
+  type Notice,
+  type NotificationInputs,
+  type SubjectChange,
+} from './core/notify/decide-notifications.js'
 export { expandPipeline, type TaskInstance } from './core/pipeline/expand-pipeline.js'
 export { PipelineSchema, type PipelineSpec, type TaskSpec } from './core/pipeline/pipeline-schema.js'
 export {
@@ -74,6 +87,7 @@ export { type CheckpointRequest, requestCheckpoint } from './engine/checkpoint-t
 export { Engine, type EngineOptions, type TickResult } from './engine/engine.js'
 export { type EngineEventMap, type EngineEventName, EngineEvents } from './engine/engine-events.js'
 export { type FollowOptions, followRun } from './engine/follow-run.js'
+export { type NotificationCheck, type NotificationCheckOptions, notificationChecker } from './engine/notify-step.js'
 export {
   type EventFilter,
   type EventListOptions,
@@ -103,6 +117,13 @@ export {
   type TaskEstimateView,
 } from './monitor/run-estimate.js'
 export { computeRunProgress, type RunProgress, type TaskProgress } from './monitor/run-progress.js'
+export { type DeliveryOutcome, signBody } from './notify/webhook-delivery.js'
+export {
+  createWebhookDispatcher,
+  WebhookDispatcher,
+  type WebhookDispatcherOptions,
+} from './notify/webhook-dispatcher.js'
+export { takesEvent, type WebhookTarget, webhookTargetsOf } from './notify/webhook-target.js'
 export type {
   Inventory,
   JobObservation,

@@ -111,7 +111,7 @@ describe('a damaged store', () => {
     db.close()
     const result = await runCli(dir, ['status'])
     expect(result.code, result.stderr).toBe(3)
-    expect(result.stderr).toContain('written by a newer rpo (schema version 99; this rpo knows up to 7)')
+    expect(result.stderr).toContain('written by a newer rpo (schema version 99; this rpo knows up to 9)')
     expect(result.stderr).not.toMatch(/corrupt/)
     const after = new Database(store, { readonly: true })
     expect(after.prepare('select count(*) as n from rpo_migrations').get()).toEqual({ n: 8 })

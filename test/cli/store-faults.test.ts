@@ -114,7 +114,7 @@ describe('a damaged store', () => {
     expect(result.stderr).toContain('written by a newer rpo (schema version 99; this rpo knows up to 9)')
     expect(result.stderr).not.toMatch(/corrupt/)
     const after = new Database(store, { readonly: true })
-    expect(after.prepare('select count(*) as n from rpo_migrations').get()).toEqual({ n: 8 })
+    expect(after.prepare('select count(*) as n from rpo_migrations').get()).toEqual({ n: 9 })
     after.close()
   })
 })

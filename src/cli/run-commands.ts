@@ -166,10 +166,15 @@ export function registerRunCommands(program: Command, context: RunCommandContext
 
   program
     .command('daemon')
-    .description("keep every run moving on the config's sync.schedule (node-cron) until SIGTERM/SIGINT")
+    .description(
+      "keep every run moving on the config's sync.schedule (node-cron), and deliver the config's webhooks, until SIGTERM/SIGINT",
+    )
     .action(async () => {
       await withApp(async (app) => {
-        io.stderr.write(`rpo daemon: syncing on "${app.config.sync.schedule}" with ${app.store.description}\n`)
+        const hooks = app.config.webhooks.length
+        io.stderr.write(
+          `rpo daemon: syncing on "${app.config.sync.schedule}" with ${app.store.description}${hooks > 0 ? `; ${hooks} webhook(s)` : ''}\n`,
+        )
         await startDaemon(app, { log: (line) => io.stderr.write(`${new Date().toISOString()} ${line}\n`) })
         io.stderr.write('rpo daemon: stopped\n')
       })

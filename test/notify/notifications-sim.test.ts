@@ -12,13 +12,18 @@ import { SimAdapter } from '../../adapters/sim/sim-adapter.js'
 import { SimClock } from '../../adapters/sim/sim-clock.js'
 import { SimCluster, type SimClusterOptions } from '../../adapters/sim/sim-cluster.js'
 import { BudgetService } from '../../src/budget/budget-service.js'
+import { WebhookSchema } from '../../src/config/config-schema.js'
 import { loadConfig, type ResolvedConfig } from '../../src/config/load-config.js'
 import { loadPipelineText } from '../../src/config/load-pipeline.js'
 import { Engine } from '../../src/engine/engine.js'
 import { type NotificationCheck, notificationChecker } from '../../src/engine/notify-step.js'
+import { EventLog } from '../../src/events/event-log.js'
 import type { RpoEvent } from '../../src/events/event-schemas.js'
+import { WebhookDispatcher } from '../../src/notify/webhook-dispatcher.js'
+import { webhookTargetsOf } from '../../src/notify/webhook-target.js'
 import { openDatabase } from '../../src/store/open-store.js'
 import { RunStore } from '../../src/store/run-store.js'
+import { startReceiver } from './webhook-receiver.js'
 
 const START = Date.parse('2026-11-02T08:00:00Z')
 const MINUTE = 60_000
@@ -118,6 +123,55 @@ tasks:
     const bottleneck = await sim.notices(['bottleneck.changed'])
     expect(bottleneck.map((e) => e.payload)).toEqual([
       { from: 'a', to: 'b', remainingCriticalPathSeconds: expect.any(Number) },
+    ])
+  }, 60_000)
+
+  it('a webhook with the default types hears of a task that failed after its retries, once', async () => {
+    const sim = await simWithNotifications({ nodes: [{ name: 'n1', cpus: 8, memoryMb: 64_000, gpus: [] }] })
+    const receiver = await startReceiver(() => 200)
+    cleanups.push(() => receiver.close())
+    const [target] = webhookTargetsOf([WebhookSchema.parse({ name: 'ops', url: receiver.url })])
+    if (!target) throw new Error('no target')
+    const dispatcher = new WebhookDispatcher({
+      hooks: [target],
+      log: new EventLog(sim.store.events, { pollIntervalMs: 50 }),
+      store: sim.store.notifications,
+      pollIntervalMs: 50,
+    })
+    dispatcher.start()
+    cleanups.push(() => dispatcher.stop())
+    while ((await sim.store.notifications.cursor('ops')) === null) await new Promise((r) => setTimeout(r, 20))
+    // every attempt exits 3; two retries, then the task fails for good
+    const pipeline = loadPipelineText(
+      '/sim/flaky.yaml',
+      `
+name: flaky
+project: vision
+tasks:
+  t: { command: t.sh, retries: { max: 2, backoff: 1m }, env: { RPO_SIM_DURATION: 5m, RPO_SIM_EXIT: "3" } }
+`,
+    )
+    const runId = (await sim.engine.startRun(pipeline, { resume: false })).run.id
+    let state = 'running'
+    for (let minute = 0; state === 'running' && minute < 60; minute++) {
+      state = (await sim.engine.tick(runId)).state
+      sim.clock.advanceBy(MINUTE)
+    }
+    expect(state).toBe('failed')
+    const attempts = (await sim.store.events.list({ types: ['attempt.state'], runId })).filter(
+      (e) => e.type === 'attempt.state' && e.payload.from === null,
+    )
+    expect(attempts).toHaveLength(3)
+    await receiver.waitFor(1)
+    await new Promise((r) => setTimeout(r, 300))
+    expect(receiver.requests.map((q) => JSON.parse(q.body))).toEqual([
+      expect.objectContaining({
+        type: 'task.state',
+        runId,
+        taskId: 't',
+        project: 'vision',
+        payload: expect.objectContaining({ to: 'failed' }),
+      }),
     ])
   }, 60_000)
 

@@ -74,8 +74,8 @@ async function simWithNotifications(options: { nodes: SimClusterOptions['nodes']
     store,
     engine,
     errors,
-    restart() {
-      checker = newChecker()
+    restart(replacement: NotificationCheck = newChecker()) {
+      checker = replacement
     },
     notices: (types: RpoEvent['type'][]) => store.events.list({ types }),
   }
@@ -174,6 +174,21 @@ tasks:
       }),
     ])
   }, 60_000)
+
+  it('a notification check that fails is a tick error; the round goes on', async () => {
+    const sim = await simWithNotifications({ nodes: [{ name: 'n1', cpus: 8, memoryMb: 64_000, gpus: [] }] })
+    sim.restart(async () => {
+      throw new Error('store went away')
+    })
+    const pipeline = loadPipelineText(
+      '/sim/p.yaml',
+      'name: p\ntasks:\n  a: { command: a.sh, env: { RPO_SIM_DURATION: 1m } }\n',
+    )
+    const runId = (await sim.engine.startRun(pipeline, { resume: false })).run.id
+    const tick = await sim.engine.tick(runId)
+    expect(tick.submitted).toBe(1)
+    expect(sim.errors).toEqual(['notify internal: checking deadlines and budgets to notify: store went away'])
+  })
 
   it('says a budget at 80 % and at 100 % once each', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'rpo-notify-budget-'))

@@ -103,6 +103,18 @@ export {
   type TaskEstimateView,
 } from './monitor/run-estimate.js'
 export { computeRunProgress, type RunProgress, type TaskProgress } from './monitor/run-progress.js'
+export { loadTimingReport, type TimingReportTarget } from './monitor/load-timing-report.js'
+export {
+  type RunTiming,
+  RunTimingSchema,
+  type StageTiming,
+  type TaskTiming,
+  type TimingReport,
+  TimingReportSchema,
+} from './monitor/timing-report.js'
+export { renderReportHtml } from './report/report-html.js'
+export { timelineOf } from './report/report-timeline.js'
+export { renderTimelineSvg, type Timeline } from './report/timeline-svg.js'
 export type {
   Inventory,
   JobObservation,

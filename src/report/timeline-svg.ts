@@ -175,7 +175,7 @@ function axis(layout: TimelineLayout): string {
   const { domain, xOf, rowsTop, rowsBottom, plotLeft } = layout
   const step = tickStep(domain.end - domain.start)
   const multiDay = new Date(domain.start).toISOString().slice(0, 10) !== new Date(domain.end).toISOString().slice(0, 10)
-  const out = [`<text x="${plotLeft - 10}" y="${rowsTop - 10}" text-anchor="end" fill="#78909c">UTC</text>`]
+  const out = [`<text x="${plotLeft - 36}" y="${rowsTop - 10}" text-anchor="end" fill="#78909c">UTC</text>`]
   for (let t = Math.ceil(domain.start / step) * step; t <= domain.end; t += step) {
     const x = Math.round(xOf(t)) + 0.5
     out.push(

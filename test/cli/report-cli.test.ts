@@ -162,6 +162,57 @@ describe('rpo report <run>', () => {
   })
 })
 
+describe('rpo report <running run>', () => {
+  it('draws a running task from its start to now, then what is projected, and projects the completion', async () => {
+    writePipeline(
+      dir,
+      'slow.yaml',
+      'name: slow\ntasks:\n  first: { command: "true", expected: 1s }\n  long: { command: "sleep 60", expected: 30s, after: [first] }\n  last: { command: "true", expected: 20s, after: [long] }\n',
+    )
+    const submitted = await runCli(dir, ['submit', 'slow.yaml', '--json'])
+    expect(submitted.code).toBe(ExitCode.ok)
+    const runId: string = JSON.parse(submitted.stdout).runId
+    try {
+      const deadlineMs = Date.now() + 30_000
+      for (;;) {
+        await runCli(dir, ['sync'])
+        const status = JSON.parse((await runCli(dir, ['status', runId, '--json'])).stdout)
+        if (status.tasks.find((t: { id: string }) => t.id === 'long')?.jobState === 'running') break
+        if (Date.now() > deadlineMs) throw new Error('the long task did not start in 30 s')
+        await new Promise((r) => setTimeout(r, 200))
+      }
+      await new Promise((r) => setTimeout(r, 1500))
+      const file = path.join(dir, 'running.svg')
+      const result = await runCli(dir, ['report', runId, '--json', '--svg', file])
+      expect(result.code).toBe(ExitCode.ok)
+      const report = TimingReportSchema.parse(JSON.parse(result.stdout))
+      const run = report.runs[0]
+      expect(report.completed).toBe(false)
+      expect(run?.tasks.map((t) => t.state)).toEqual(['succeeded', 'running', 'pending'])
+      expect(run?.bottleneck).toBe('long')
+      const long = run?.tasks[1]
+      const now = Date.parse(report.generatedAt)
+      // still running: projected to end expected-duration after its start; last follows it
+      expect(Date.parse(long?.projectedEnd as string)).toBe(Date.parse(long?.actualStart as string) + 30_000)
+      expect(Date.parse(report.projectedCompletion as string)).toBeGreaterThan(now)
+      const timeline = timelineOf(report)
+      const layout = timelineLayout(timeline)
+      const raster = await rasterizeSvg(readFileSync(file, 'utf8'))
+      const y = Math.round(layout.rowCenterY(1))
+      const from = layout.xOf(Date.parse(long?.actualStart as string))
+      const to = layout.xOf(now)
+      expect(to - from).toBeGreaterThan(8)
+      for (const x of [from + 2, (from + to) / 2, to - 3])
+        expect(isColor(raster.pixel(Math.round(x), y), STATE_COLORS.running)).toBe(true)
+      // after now: the dashed projection's pale fill, not the solid color
+      expect(isColor(raster.pixel(Math.round(to + 8), y), STATE_COLORS.running)).toBe(false)
+    } finally {
+      const cancelled = await runCli(dir, ['cancel', runId])
+      expect(cancelled.code).toBe(ExitCode.ok)
+    }
+  })
+})
+
 describe('rpo report --project', () => {
   it("covers the project's runs, with its completion, deadline and a timeline row group per run", async () => {
     const result = await runCli(dir, ['report', '--project', 'vision', '--json', '--svg', path.join(dir, 'p.svg')])

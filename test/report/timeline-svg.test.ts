@@ -2,7 +2,6 @@
 // their times are, the deadline line at its time), valid XML however hostile the text it carries.
 import { XMLParser, XMLValidator } from 'fast-xml-parser'
 import { describe, expect, it } from 'vitest'
-import type { TimingReport } from '../../src/monitor/timing-report.js'
 import { timelineOf } from '../../src/report/report-timeline.js'
 import {
   DEADLINE_COLOR,
@@ -13,9 +12,7 @@ import {
   timelineLayout,
 } from '../../src/report/timeline-svg.js'
 import { isColor, type Raster, rasterizeSvg } from '../support/svg-raster.js'
-
-const T0 = Date.parse('2026-12-05T09:00:00Z')
-const min = (m: number) => T0 + m * 60_000
+import { min, reportWithTasks } from './report-fixture.js'
 
 const HOSTILE = `<script>alert("x")</script> & ' \u0000\u0007 \uD800 ]]> <!--`
 
@@ -171,77 +168,3 @@ describe('timelineOf', () => {
     })
   })
 })
-
-function reportWithTasks(count: number): TimingReport {
-  const times = (start: number, end: number, done: boolean) => ({
-    plannedStart: new Date(min(start)).toISOString(),
-    plannedEnd: new Date(min(end)).toISOString(),
-    projectedStart: new Date(min(start)).toISOString(),
-    projectedEnd: new Date(min(done ? end : 90)).toISOString(),
-    actualStart: new Date(min(start)).toISOString(),
-    actualEnd: done ? new Date(min(end)).toISOString() : null,
-    lateSeconds: 0,
-  })
-  const expected = { seconds: 600, p90Seconds: 600, samples: 0, source: 'declared' as const }
-  const tasks = Array.from({ length: count }, (_, i) => ({
-    id: i === 0 ? 'prep' : `sweep.${i - 1}`,
-    stage: i === 0 ? 'prep' : 'sweep',
-    state: i === 0 ? ('succeeded' as const) : ('running' as const),
-    attempts: 1,
-    reason: null,
-    expected,
-    expectedWaitSeconds: 0,
-    ...(i === 0 ? times(0, 10, true) : times(10, 20, false)),
-  }))
-  return {
-    generatedAt: new Date(min(50)).toISOString(),
-    scope: { kind: 'run', runId: 'r1' },
-    project: null,
-    deadline: null,
-    projectedCompletion: new Date(min(90)).toISOString(),
-    completed: false,
-    slackSeconds: null,
-    atRisk: false,
-    bottleneck: { runId: 'r1', stage: 'sweep' },
-    runs: [
-      {
-        runId: 'r1',
-        pipeline: 'p',
-        project: null,
-        cluster: 'box',
-        state: 'running',
-        createdAt: new Date(min(0)).toISOString(),
-        plannedEnd: new Date(min(20)).toISOString(),
-        projectedCompletion: new Date(min(90)).toISOString(),
-        actualEnd: null,
-        deadline: null,
-        slackSeconds: null,
-        atRisk: false,
-        remainingCriticalPathSeconds: 2400,
-        criticalPath: ['sweep'],
-        bottleneck: 'sweep',
-        stages: [
-          {
-            stage: 'prep',
-            state: 'succeeded',
-            instances: 1,
-            finished: 1,
-            expected,
-            criticalSeconds: 0,
-            ...times(0, 10, true),
-          },
-          {
-            stage: 'sweep',
-            state: 'running',
-            instances: count - 1,
-            finished: 0,
-            expected,
-            criticalSeconds: 2400,
-            ...times(10, 20, false),
-          },
-        ],
-        tasks,
-      },
-    ],
-  }
-}

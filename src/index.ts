@@ -109,6 +109,7 @@ export {
   EstimateHistoryCache,
   loadEstimateHistory,
 } from './monitor/estimate-history.js'
+export { loadTimingReport, type TimingReportTarget } from './monitor/load-timing-report.js'
 export {
   projectRunOf,
   type RunEstimateView,
@@ -117,6 +118,14 @@ export {
   type TaskEstimateView,
 } from './monitor/run-estimate.js'
 export { computeRunProgress, type RunProgress, type TaskProgress } from './monitor/run-progress.js'
+export {
+  type RunTiming,
+  RunTimingSchema,
+  type StageTiming,
+  type TaskTiming,
+  type TimingReport,
+  TimingReportSchema,
+} from './monitor/timing-report.js'
 export { type DeliveryOutcome, signBody } from './notify/webhook-delivery.js'
 export {
   createWebhookDispatcher,
@@ -124,6 +133,9 @@ export {
   type WebhookDispatcherOptions,
 } from './notify/webhook-dispatcher.js'
 export { takesEvent, type WebhookTarget, webhookTargetsOf } from './notify/webhook-target.js'
+export { renderReportHtml } from './report/report-html.js'
+export { timelineOf } from './report/report-timeline.js'
+export { renderTimelineSvg, type Timeline } from './report/timeline-svg.js'
 export type {
   Inventory,
   JobObservation,

@@ -57,8 +57,8 @@ if [[ ! -d node_modules/vitest || ! -d dist ]]; then
   npm ci --no-audit --no-fund
 fi
 
-step "Debian packages of the live suites (PyTorch, scikit-learn, procps, util-linux)"
-apt_install python3-torch python3-sklearn python3-joblib python3-numpy procps util-linux
+step "Debian packages of the live suites (PyTorch, scikit-learn, procps, util-linux) and of the report pictures (librsvg2-bin)"
+apt_install python3-torch python3-sklearn python3-joblib python3-numpy procps util-linux librsvg2-bin
 /usr/bin/python3 -c 'import torch, sklearn' || die "PyTorch/scikit-learn are not importable by /usr/bin/python3"
 
 step "PostgreSQL (store suites)"

@@ -29,6 +29,7 @@ export function exitCodeFor(error: unknown): number {
     case 'dag-unknown-dependency':
     case 'resources-unsatisfiable':
     case 'usage':
+    case 'output-unwritable':
     case 'unsupported':
     case 'run-not-found':
     case 'task-not-found':

@@ -33,6 +33,8 @@ export type RpoErrorCode =
   | 'lend-exceeds-remaining'
   | 'budget-not-permitted'
   | 'usage'
+  /** A file the user asked rpo to write (a report) cannot be written. */
+  | 'output-unwritable'
   /** The target cannot do what was asked (no hold, no signals): its capabilities say so. */
   | 'unsupported'
   | 'internal'

@@ -95,6 +95,7 @@ export {
   EstimateHistoryCache,
   loadEstimateHistory,
 } from './monitor/estimate-history.js'
+export { loadTimingReport, type TimingReportTarget } from './monitor/load-timing-report.js'
 export {
   projectRunOf,
   type RunEstimateView,
@@ -103,7 +104,6 @@ export {
   type TaskEstimateView,
 } from './monitor/run-estimate.js'
 export { computeRunProgress, type RunProgress, type TaskProgress } from './monitor/run-progress.js'
-export { loadTimingReport, type TimingReportTarget } from './monitor/load-timing-report.js'
 export {
   type RunTiming,
   RunTimingSchema,

@@ -135,6 +135,19 @@ export interface EventTable {
   payload: string
 }
 
+/** Each cluster's last round and running totals (migration 010; read by src/metrics). */
+export interface ClusterTickTable {
+  cluster: string
+  last_at: string
+  /** bigint columns: PostgreSQL's driver returns them as text, SQLite's as numbers. */
+  last_duration_ms: ColumnType<number | string, number, number>
+  last_commands: number
+  last_runs: number
+  rounds: ColumnType<number | string, number, number>
+  duration_ms_total: ColumnType<number | string, number, number>
+  commands_total: ColumnType<number | string, number, number>
+}
+
 export interface LeaseTable {
   name: string
   owner: string
@@ -151,4 +164,5 @@ export interface Database {
   ledger_entries: LedgerEntryTable
   budget_settings: BudgetSettingTable
   accounting_waits: AccountingWaitTable
+  cluster_ticks: ClusterTickTable
 }

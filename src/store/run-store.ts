@@ -13,10 +13,12 @@ import type { NewRpoEvent } from '../events/event-schemas.js'
 import { runStartedEvent } from '../events/store-events.js'
 import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
 import { BudgetStore } from './budget-store.js'
+import { ClusterTickStats } from './cluster-tick-stats.js'
 import type { AttemptTable, Database } from './database.js'
 import { insertEvents } from './event-rows.js'
 import { EventStore } from './event-store.js'
 import { HistoryQueries } from './history-queries.js'
+import { MetricsQueries } from './metrics-queries.js'
 import type { OpenedDatabase } from './open-store.js'
 import { rowLimit } from './row-limit.js'
 import type { NewRun, PlanWrite, RunRecord } from './run-records.js'
@@ -67,6 +69,10 @@ export class RunStore {
 
   /** Past attempts: durations, queue waits, outcomes (the estimates' history). */
   readonly history: HistoryQueries
+  /** Each cluster's last round and totals (what /metrics reports of ticks). */
+  readonly clusterTicks: ClusterTickStats
+  /** Aggregate counts for /metrics. */
+  readonly metrics: MetricsQueries
 
   constructor(opened: OpenedDatabase) {
     this.#db = opened.db
@@ -75,6 +81,8 @@ export class RunStore {
     this.budgets = new BudgetStore(opened.db, opened.description)
     this.events = new EventStore(opened.db, opened.dialect, opened.description)
     this.history = new HistoryQueries(opened.db, opened.description)
+    this.clusterTicks = new ClusterTickStats(opened.db, opened.description)
+    this.metrics = new MetricsQueries(opened.db, opened.dialect, opened.description)
   }
 
   async createRun(run: NewRun): Promise<void> {

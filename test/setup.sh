@@ -58,7 +58,7 @@ if [[ ! -d node_modules/vitest || ! -d dist ]]; then
 fi
 
 step "Debian packages of the live suites (PyTorch, scikit-learn, procps, util-linux)"
-apt_install python3-torch python3-sklearn python3-joblib python3-numpy procps util-linux
+apt_install python3-torch python3-sklearn python3-joblib python3-numpy procps util-linux prometheus
 /usr/bin/python3 -c 'import torch, sklearn' || die "PyTorch/scikit-learn are not importable by /usr/bin/python3"
 
 step "PostgreSQL (store suites)"

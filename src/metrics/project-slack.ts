@@ -3,8 +3,8 @@
  * projection of its running runs (src/monitor/run-estimate.ts, durations from history where there
  * is some) folded per project by src/core/estimate/project-projection.ts. The project's deadline is
  * the earliest valid one of its config entry and its running runs' pipelines — the one the priority
- * policy ranks it by. Cost: one snapshot read per running run (the work in hand, not history) and
- * the estimates' history, reused for a minute.
+ * policy ranks it by. Cost: the running runs' snapshots in two queries (the work in hand, not
+ * history) and the estimates' history, reused for a minute.
  */
 import type { ResolvedConfig } from '../config/load-config.js'
 import { instantOf } from '../core/budget/budget-period.js'
@@ -45,9 +45,8 @@ export async function readProjectSlack(
     const at = instantOf(text)
     if (!Number.isNaN(at) && (entry.deadline === null || at < entry.deadline)) entry.deadline = at
   }
-  for (const record of runs) {
-    const project = record.project as string
-    const { run, snapshot } = await store.loadSnapshot(record.id)
+  for (const { run, snapshot } of await store.metrics.snapshotsOf(runs)) {
+    const project = run.project as string
     const entry = byProject.get(project) ?? { runs: [], deadline: null }
     byProject.set(project, entry)
     entry.runs.push({ runId: run.id, projection: projectRunOf(run, snapshot, history, now) })

@@ -6,6 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { App } from '../../src/create-app.js'
 import { createMetrics, type RpoMetrics } from '../../src/metrics/create-metrics.js'
@@ -107,5 +108,58 @@ describe.each(DIALECTS)('/metrics on a $name store', ({ make }) => {
     const ticks = json.find((m) => m.name === 'rpo_cluster_ticks_total')
     expect(ticks?.type).toBe('counter')
     expect(ticks?.values.find((v) => v.labels.cluster === 'hpc')?.value).toBe(2)
+  })
+})
+
+describe('/metrics on a damaged store', () => {
+  const harness = sqliteHarness()
+  let dir: string
+  let app: App
+  let storePath: string
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'rpo-metrics-'))
+    const target = await harness.setUp()
+    storePath = target.kind === 'sqlite' ? target.path : ''
+    app = await openFixtureApp(dir, storePath)
+    await writeFixture(app)
+  })
+
+  afterAll(async () => {
+    await app?.close()
+    await harness.tearDown()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('reports a budget that cannot be judged as a problem, and the other budgets as usual', async () => {
+    const db = new Database(storePath)
+    db.prepare(
+      `update ledger_entries set hours_json = '{"gpu":{"a100":"ten"},"cpu":0,"memoryGb":0,"billing":0}' where key = 'charge:n-ann'`,
+    ).run()
+    db.close()
+    const series = seriesOf(await createMetrics(app).render())
+    // nlp's one budget has no status (its work waits): a problem, not a number; vision's stand
+    expect(series.get('rpo_budget_problems{project="nlp"}')).toBe('1')
+    expect([...series.keys()].some((k) => k.startsWith('rpo_budget_used_gpu_hours{project="nlp"'))).toBe(false)
+    expect(
+      series.get(
+        'rpo_budget_used_gpu_hours{project="vision",budget="vision.budgets[0]",user="",gpu_type="",cap="hard"}',
+      ),
+    ).toBe('13')
+    expect(series.get('rpo_metrics_source_up{source="budgets"}')).toBe('1')
+  })
+
+  it('reports an unreadable source down and keeps the others', async () => {
+    const db = new Database(storePath)
+    db.prepare("update runs set pipeline_json = '{not json' where id = 'v1'").run()
+    db.close()
+    const series = seriesOf(await createMetrics(app).render())
+    for (const source of ['projections', 'budgets'])
+      expect(series.get(`rpo_metrics_source_up{source="${source}"}`), source).toBe('0')
+    expect([...series.keys()].some((k) => k.startsWith('rpo_project_') || k.startsWith('rpo_budget_'))).toBe(false)
+    for (const source of ['runs', 'tasks', 'ticks', 'tick-errors', 'deliveries'])
+      expect(series.get(`rpo_metrics_source_up{source="${source}"}`), source).toBe('1')
+    expect(series.get('rpo_tasks{project="vision",state="active"}')).toBe('1')
+    expect(series.get('rpo_tick_errors_total{cluster="hpc",step="observe"}')).toBe('2')
   })
 })

@@ -66,7 +66,7 @@ export function createMetrics(app: App, options: MetricsOptions = {}): RpoMetric
       async collect() {
         const r = await current()
         this.reset()
-        fill((labels, value) => this.set(labels as never, value), r)
+        fill((labels, value) => this.set(labels, value), r)
       },
     })
   const counter = <L extends string>(
@@ -83,7 +83,7 @@ export function createMetrics(app: App, options: MetricsOptions = {}): RpoMetric
       async collect() {
         const r = await current()
         this.reset()
-        fill((labels, value) => this.inc(labels as never, value), r)
+        fill((labels, value) => this.inc(labels, value), r)
       },
     })
 

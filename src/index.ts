@@ -104,6 +104,7 @@ export {
   type RpoEvent,
   RpoEventSchema,
 } from './events/event-schemas.js'
+export { createMetrics, type MetricsOptions, type RpoMetrics } from './metrics/create-metrics.js'
 export {
   type EstimateHistory,
   EstimateHistoryCache,

@@ -57,8 +57,8 @@ if [[ ! -d node_modules/vitest || ! -d dist ]]; then
   npm ci --no-audit --no-fund
 fi
 
-step "Debian packages of the live suites (PyTorch, scikit-learn, procps, util-linux) and of the report pictures (librsvg2-bin)"
-apt_install python3-torch python3-sklearn python3-joblib python3-numpy procps util-linux librsvg2-bin
+step "Debian packages of the live suites (PyTorch, scikit-learn, procps, util-linux), of the report pictures (librsvg2-bin) and of the metrics test (prometheus)"
+apt_install python3-torch python3-sklearn python3-joblib python3-numpy procps util-linux librsvg2-bin prometheus
 /usr/bin/python3 -c 'import torch, sklearn' || die "PyTorch/scikit-learn are not importable by /usr/bin/python3"
 
 step "PostgreSQL (store suites)"

@@ -84,6 +84,8 @@ export async function tickCluster(deps: ClusterTickDeps): Promise<ClusterTickRes
 
 async function round(deps: ClusterTickDeps, lease: string, runLeases: string[]): Promise<ClusterTickResult> {
   const { store, adapter, events, clusterName } = deps
+  // real elapsed time, not the engine's clock: a simulated clock may jump while the round runs
+  const startedMs = performance.now()
   const commandsBefore = deps.commandsRun()
   const { runs, skipped } = await loadRound(deps, runLeases)
   // concluded jobs whose accounting figure budgets await ride along in the one poll, for charging only
@@ -168,7 +170,11 @@ async function round(deps: ClusterTickDeps, lease: string, runLeases: string[]):
       })),
     )),
   ]
-  await reportRound({ store, events, clusterName, now: iso(deps.clock()) }, results, commands)
+  await reportRound(
+    { store, events, clusterName, now: iso(deps.clock()), durationMs: performance.now() - startedMs },
+    results,
+    commands,
+  )
   if (deps.notify) {
     const stillRunning = persisted.applied.filter(({ plan }) => plan.runState === 'running')
     await deps.notify(clusterName, stillRunning, deps.clock()).catch((error: unknown) => {

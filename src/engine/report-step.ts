@@ -1,7 +1,8 @@
 /**
  * The tick's report step: what a cluster round did, said — the planned events of each run as typed
  * events, a run's end, each run's tick recorded in the store (when, and the round's scheduler
- * commands), and one `cluster:tick` for the round.
+ * commands), the round itself recorded for its cluster (duration, commands: /metrics reads them
+ * from the store, possibly in another process), and one `cluster:tick` for the round.
  */
 import type { PlannedEvent, TickPlan } from '../core/scheduling/plan-tick.js'
 import { type RunState, TERMINAL_RUN_STATES } from '../core/scheduling/run-snapshot.js'
@@ -35,7 +36,14 @@ export function emitFinished(events: EngineEvents, runId: string, before: RunSta
 }
 
 export async function reportRound(
-  deps: { readonly store: RunStore; readonly events: EngineEvents; readonly clusterName: string; readonly now: string },
+  deps: {
+    readonly store: RunStore
+    readonly events: EngineEvents
+    readonly clusterName: string
+    readonly now: string
+    /** Wall time of the round so far, ms. */
+    readonly durationMs: number
+  },
   results: readonly TickResult[],
   commands: number,
 ): Promise<void> {
@@ -46,6 +54,17 @@ export async function reportRound(
       deps.events.tickError('report', error, { runId: result.runId, what: 'recording the tick' })
     }
     deps.events.emit('sync:tick', { runId: result.runId, state: result.state, schedulerCommands: commands })
+  }
+  try {
+    await deps.store.clusterTicks.record({
+      cluster: deps.clusterName,
+      at: deps.now,
+      durationMs: deps.durationMs,
+      commands,
+      runs: results.length,
+    })
+  } catch (error) {
+    deps.events.tickError('report', error, { what: `recording the round of cluster ${deps.clusterName}` })
   }
   deps.events.emit('cluster:tick', {
     cluster: deps.clusterName,

@@ -151,6 +151,17 @@ export interface WebhookCursorTable {
   hook: string
   last_event_id: number
   at: string
+/** Each cluster's last round and running totals (migration 010; read by src/metrics). */
+export interface ClusterTickTable {
+  cluster: string
+  last_at: string
+  /** bigint columns: PostgreSQL's driver returns them as text, SQLite's as numbers. */
+  last_duration_ms: ColumnType<number | string, number, number>
+  last_commands: number
+  last_runs: number
+  rounds: ColumnType<number | string, number, number>
+  duration_ms_total: ColumnType<number | string, number, number>
+  commands_total: ColumnType<number | string, number, number>
 }
 
 export interface LeaseTable {
@@ -171,4 +182,5 @@ export interface Database {
   ledger_entries: LedgerEntryTable
   budget_settings: BudgetSettingTable
   accounting_waits: AccountingWaitTable
+  cluster_ticks: ClusterTickTable
 }

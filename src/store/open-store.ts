@@ -19,6 +19,7 @@ import { accountingWaitsMigration } from './migrations/005-accounting-waits.js'
 import { eventsMigration } from './migrations/006-events.js'
 import { historyIndexesMigration } from './migrations/007-history-indexes.js'
 import { notificationsMigration } from './migrations/009-notifications.js'
+import { clusterTicksMigration } from './migrations/010-cluster-ticks.js'
 import { StoreSqliteDialect, unwritableStore } from './sqlite-dialect.js'
 import { messageOf, translateStoreError } from './store-errors.js'
 
@@ -122,6 +123,7 @@ function migrationsFor(dialect: StoreDialect): NamedMigration[] {
     { name: '006-events', migration: eventsMigration(dialect) },
     { name: '007-history-indexes', migration: historyIndexesMigration },
     { name: '009-notifications', migration: notificationsMigration(dialect) },
+    { name: '010-cluster-ticks', migration: clusterTicksMigration },
   ]
 }
 

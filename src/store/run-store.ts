@@ -13,10 +13,12 @@ import type { NewRpoEvent } from '../events/event-schemas.js'
 import { runStartedEvent } from '../events/store-events.js'
 import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
 import { BudgetStore } from './budget-store.js'
+import { ClusterTickStats } from './cluster-tick-stats.js'
 import type { AttemptTable, Database } from './database.js'
 import { insertEvents } from './event-rows.js'
 import { EventStore } from './event-store.js'
 import { HistoryQueries } from './history-queries.js'
+import { MetricsQueries } from './metrics-queries.js'
 import { NotificationStore } from './notification-store.js'
 import type { OpenedDatabase } from './open-store.js'
 import { rowLimit } from './row-limit.js'
@@ -70,6 +72,10 @@ export class RunStore {
   readonly history: HistoryQueries
   /** What was last notified of each subject, and the webhooks' cursors. */
   readonly notifications: NotificationStore
+  /** Each cluster's last round and totals (what /metrics reports of ticks). */
+  readonly clusterTicks: ClusterTickStats
+  /** Aggregate counts for /metrics. */
+  readonly metrics: MetricsQueries
 
   constructor(opened: OpenedDatabase) {
     this.#db = opened.db
@@ -79,6 +85,8 @@ export class RunStore {
     this.events = new EventStore(opened.db, opened.dialect, opened.description)
     this.history = new HistoryQueries(opened.db, opened.description)
     this.notifications = new NotificationStore(opened.db, opened.dialect, opened.description, this.events)
+    this.clusterTicks = new ClusterTickStats(opened.db, opened.description)
+    this.metrics = new MetricsQueries(opened.db, opened.dialect, opened.description)
   }
 
   async createRun(run: NewRun): Promise<void> {

@@ -151,6 +151,8 @@ export interface WebhookCursorTable {
   hook: string
   last_event_id: number
   at: string
+}
+
 /** Each cluster's last round and running totals (migration 010; read by src/metrics). */
 export interface ClusterTickTable {
   cluster: string

@@ -63,6 +63,8 @@ export interface AttemptSnapshot {
   readonly heldReason?: string | null
   /** The nice value rpo last set on the pending job. */
   readonly nice?: number | null
+  /** ISO time the scheduler expects the pending job to start (its own estimate), when it gave one. */
+  readonly expectedStartAt?: string | null
 }
 
 /** What the failure policy changed for a task's next attempts. */

@@ -102,6 +102,13 @@ export interface SqueueRecord {
   readonly timeLimitSeconds: number | null
   /** Actual start for started jobs; for a pending job squeue's %S is only an estimate, so null. */
   readonly startedAt: Date | null
+  /**
+   * For a pending or held job, the scheduler's own estimate of its start: %S, the StartTime that
+   * `squeue --start` prints (set by the backfill scheduler; may lie in the past when it is stale);
+   * null when Slurm has none (`N/A`: not yet considered, held, waiting on a dependency) and for any
+   * other state.
+   */
+  readonly expectedStartAt: Date | null
   readonly submittedAt: Date | null
   /** Actual end of a job in a terminal state; for a live job squeue's %e is only the expected end, so null. */
   readonly endedAt: Date | null
@@ -163,7 +170,8 @@ function parseRow(row: DelimitedRow, columns: readonly SqueueColumn[], zone: Slu
   const reasonText = text('reason') ?? reasonFromReasonOrNodes(text('reasonOrNodes'))
   const reason = reasonText === 'None' ? null : reasonText
   const state = nativeState === null ? null : mapSlurmState(nativeState, reason)
-  const started = state !== null && state !== 'pending' && state !== 'held'
+  const waiting = state === 'pending' || state === 'held'
+  const started = state !== null && !waiting
   const ended = state !== null && isTerminalJobState(state)
   return {
     jobId,
@@ -177,6 +185,7 @@ function parseRow(row: DelimitedRow, columns: readonly SqueueColumn[], zone: Slu
     elapsedSeconds: typed('elapsed', parseSlurmDurationSeconds),
     timeLimitSeconds: typed('timeLimit', parseSlurmDurationSeconds),
     startedAt: started ? typed('startTime', (value) => parseSlurmTimestamp(value, zone)) : null,
+    expectedStartAt: waiting ? typed('startTime', (value) => parseSlurmTimestamp(value, zone)) : null,
     submittedAt: typed('submitTime', (value) => parseSlurmTimestamp(value, zone)),
     endedAt: ended ? typed('endTime', (value) => parseSlurmTimestamp(value, zone)) : null,
     nodeList: text('nodeList') ?? nodesFromReasonOrNodes(text('reasonOrNodes')),
@@ -213,7 +222,8 @@ function nodesFromReasonOrNodes(text: string | null): string | null {
  * "the job exited 0" (https://slurm.schedmd.com/squeue.html#SECTION_JOB-STATE-CODES: "terminated
  * all processes on all nodes with an exit code of zero"), so it needs nothing from sacct to conclude. Any other
  * ending's exit code (FAILED: 85 is "resume me") is null: sacct has it. Usage is the elapsed time
- * only (sacct adds the allocation). A record without a state column yields `unknown`.
+ * only (sacct adds the allocation). A pending job's start estimate rides along (`expectedStartAt`), so
+ * the scheduler's forecast costs no command of its own. A record without a state column yields `unknown`.
  * @throws ParseError when a node list cannot be expanded.
  */
 export function squeueToJobObservations(records: readonly SqueueRecord[]): JobObservation[] {
@@ -228,6 +238,7 @@ export function squeueToJobObservations(records: readonly SqueueRecord[]): JobOb
     nodes: record.nodeList === null ? [] : expandSlurmHostlist(record.nodeList),
     usage: record.elapsedSeconds === null ? {} : { elapsedSeconds: record.elapsedSeconds },
     ...(record.name === null ? {} : { name: record.name }),
+    ...(record.expectedStartAt === null ? {} : { expectedStartAt: record.expectedStartAt }),
   }))
 }
 

@@ -83,7 +83,12 @@ function describeSource(estimate: TaskProgress['estimate']): string {
 function describeEnd(estimate: TaskProgress['estimate']): string {
   if (!estimate) return '-'
   if (estimate.actualEnd) return clock(estimate.actualEnd)
-  return estimate.projectedEnd ? `~${clock(estimate.projectedEnd)}` : '-'
+  if (!estimate.projectedEnd) return '-'
+  // a queued job's start as its scheduler forecasts it (squeue --start), which the end is built on
+  const start = estimate.schedulerExpectedStart
+  return start
+    ? `~${clock(estimate.projectedEnd)} (scheduler: starts ~${clock(start).slice(11)})`
+    : `~${clock(estimate.projectedEnd)}`
 }
 
 function clock(iso: string): string {

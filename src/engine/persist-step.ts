@@ -2,7 +2,8 @@
  * The tick's persist step: each run's plan as the store writes it, in one transaction per run. New attempts
  * are intents — `submitting` with their submission key, no job id — written BEFORE anything is sent,
  * so a crash between persist and submit is recovered by looking the keys up. What the jobs used so
- * far rides along with their attempts' updates, or on its own for a job whose attempt did not change.
+ * far rides along with their attempts' updates, or on its own for a job whose attempt did not change;
+ * so does a waiting job's start as the scheduler expects it.
  */
 import type { TickPlan } from '../core/scheduling/plan-tick.js'
 import type { AttemptObservation, AttemptSnapshot, RunSnapshot } from '../core/scheduling/run-snapshot.js'
@@ -45,12 +46,23 @@ export function planWrite(plan: TickPlan, observations: readonly AttemptObservat
     taskUpdates: plan.taskUpdates,
     attemptUpdates,
     usageUpdates: usage,
+    expectedStartUpdates: expectedStarts(observations),
     newTasks: plan.newTasks,
     newAttempts,
     events: plan.events,
     runState: plan.runState,
     now,
   }
+}
+
+/** The scheduler's start estimate of every job still waiting (null: it has none, or no longer). */
+function expectedStarts(observations: readonly AttemptObservation[]): Map<string, string | null> {
+  const starts = new Map<string, string | null>()
+  for (const o of observations) {
+    if (o.kind !== 'observed' || (o.job.state !== 'pending' && o.job.state !== 'held')) continue
+    starts.set(o.submissionKey, o.job.expectedStartAt?.toISOString() ?? null)
+  }
+  return starts
 }
 
 /**

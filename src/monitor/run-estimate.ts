@@ -37,6 +37,8 @@ export interface TimesView {
 export interface TaskEstimateView extends TimesView {
   readonly expected: ExpectedDuration
   readonly expectedWaitSeconds: number
+  /** When the scheduler expects this queued job to start (Slurm: squeue --start); the projection prefers it. */
+  readonly schedulerExpectedStart: string | null
 }
 
 export interface StageEstimateView extends TimesView {
@@ -135,6 +137,7 @@ export function runEstimateView(projection: RunProjection, deadline: string | nu
         {
           expected: expectedOf(t.expected),
           expectedWaitSeconds: t.wait.seconds,
+          schedulerExpectedStart: isoOrNull(t.schedulerStart),
           ...times(t.planned, t.projected, t.actual),
         },
       ]),

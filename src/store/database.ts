@@ -66,6 +66,8 @@ export interface AttemptTable {
   held_reason: string | null
   /** The nice value rpo last set on the pending job. */
   nice: number | null
+  /** When the scheduler expects the pending job to start (its own estimate); null when it gave none. */
+  expected_start_at: string | null
 }
 
 export interface LedgerEntryTable {

@@ -20,6 +20,7 @@ import { eventsMigration } from './migrations/006-events.js'
 import { historyIndexesMigration } from './migrations/007-history-indexes.js'
 import { notificationsMigration } from './migrations/009-notifications.js'
 import { clusterTicksMigration } from './migrations/010-cluster-ticks.js'
+import { expectedStartsMigration } from './migrations/011-expected-starts.js'
 import { StoreSqliteDialect, unwritableStore } from './sqlite-dialect.js'
 import { messageOf, translateStoreError } from './store-errors.js'
 
@@ -124,6 +125,7 @@ function migrationsFor(dialect: StoreDialect): NamedMigration[] {
     { name: '007-history-indexes', migration: historyIndexesMigration },
     { name: '009-notifications', migration: notificationsMigration(dialect) },
     { name: '010-cluster-ticks', migration: clusterTicksMigration },
+    { name: '011-expected-starts', migration: expectedStartsMigration },
   ]
 }
 

@@ -50,6 +50,11 @@ export interface PlanWrite {
    * poll): written only where it differs from what the attempt holds. @default none
    */
   readonly usageUpdates?: ReadonlyMap<string, ResourceUsage>
+  /**
+   * Pending jobs' starts as their scheduler expects them (ISO), by submission key; null where it
+   * has no estimate (any longer). Written only where it differs. @default none
+   */
+  readonly expectedStartUpdates?: ReadonlyMap<string, string | null>
   readonly newTasks: readonly TaskInstance[]
   readonly newAttempts: readonly AttemptSnapshot[]
   readonly events: readonly PlannedEvent[]

@@ -191,6 +191,7 @@ export function toAttemptSnapshot(row: AttemptTable, description: string): Attem
     nodes: parseOptionalJson<string[]>(row.nodes_json, 'array', at('nodes_json')) ?? [],
     ...(row.held_reason === null ? {} : { heldReason: row.held_reason }),
     ...(row.nice === null ? {} : { nice: Number(row.nice) }),
+    ...(row.expected_start_at === null ? {} : { expectedStartAt: row.expected_start_at }),
   }
 }
 
@@ -213,6 +214,7 @@ export function attemptToRow(runId: string, a: AttemptSnapshot): AttemptTable {
     nodes_json: a.nodes.length > 0 ? JSON.stringify(a.nodes) : null,
     held_reason: a.heldReason ?? null,
     nice: a.nice ?? null,
+    expected_start_at: a.expectedStartAt ?? null,
   }
 }
 

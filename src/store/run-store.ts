@@ -291,6 +291,18 @@ export class RunStore {
           .where((eb) => eb.or([eb('usage_json', 'is', null), eb('usage_json', '<>', json)]))
           .execute()
       }
+      for (const [key, expected] of plan.expectedStartUpdates ?? []) {
+        await trx
+          .updateTable('attempts')
+          .set({ expected_start_at: expected })
+          .where('submission_key', '=', key)
+          .where((eb) =>
+            expected === null
+              ? eb('expected_start_at', 'is not', null)
+              : eb.or([eb('expected_start_at', 'is', null), eb('expected_start_at', '<>', expected)]),
+          )
+          .execute()
+      }
       for (const attempt of plan.newAttempts) {
         await trx.insertInto('attempts').values(attemptToRow(runId, attempt)).execute()
       }

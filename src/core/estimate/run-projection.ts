@@ -8,7 +8,9 @@
  * instance of stage s, with U(s) = the latest projected end of its upstream stages' instances:
  *   finished (succeeded, failed, skipped, …)  end = its actual end (no projection)
  *   running (its attempt started at t0)       end = max(now, t0 + d)        (= now + max(0, d − elapsed))
- *   queued (submitted at ts, not started)     start = max(now, ts + w), end = start + d
+ *   queued (submitted at ts, not started)     start = max(now, S) where the scheduler expects to start
+ *                                             it at S (Slurm: squeue --start), else max(now, ts + w);
+ *                                             end = start + d
  *   waiting (pending, retry wait)             ready = max(now, U(s), next attempt time);
  *                                             start = ready + w, end = start + d
  * With `maxParallel` k, waiting instances take the earliest of k lanes (lanes start at the ends of
@@ -61,6 +63,11 @@ export interface TaskProjection {
   readonly finished: boolean
   readonly expected: DurationEstimate
   readonly wait: QueueWaitEstimate
+  /**
+   * ms; when the scheduler itself expects this queued job to start, preferred to `wait` for its
+   * projected start; null when it gave no estimate or the task is not queued.
+   */
+  readonly schedulerStart: number | null
   /** Baseline: as expected from the run's start. */
   readonly planned: PlannedSpan
   /** Actual where known, projected otherwise; both set for every unfinished task. */
@@ -115,7 +122,7 @@ const FINISHED: ReadonlySet<TaskState> = new Set<TaskState>([
 type Phase =
   | { kind: 'finished'; start: number | null; end: number | null }
   | { kind: 'running'; start: number }
-  | { kind: 'queued'; submitted: number }
+  | { kind: 'queued'; submitted: number; schedulerStart: number | null }
   | { kind: 'waiting'; notBefore: number | null }
 
 interface StagePlan {
@@ -189,6 +196,7 @@ export function projectRun(input: RunProjectionInput): RunProjection {
         finished: done,
         expected: stage.expected,
         wait: stage.wait,
+        schedulerStart: phase.kind === 'queued' ? phase.schedulerStart : null,
         planned: baseline.spans.get(task.id) as PlannedSpan,
         projected: current.spans.get(task.id) as Span,
         actual,
@@ -249,7 +257,8 @@ function phaseOf(task: TaskSnapshot, attempt: AttemptSnapshot | undefined): Phas
     const started = timeOf(attempt.startedAt)
     if (started !== null) return { kind: 'running', start: started }
     const submitted = timeOf(attempt.submittedAt)
-    if (submitted !== null) return { kind: 'queued', submitted }
+    if (submitted !== null)
+      return { kind: 'queued', submitted, schedulerStart: timeOf(attempt.expectedStartAt ?? null) }
   }
   return { kind: 'waiting', notBefore: task.state === 'retry_wait' ? timeOf(task.nextAttemptAt) : null }
 }
@@ -291,7 +300,8 @@ function walk(stages: readonly StagePlan[], phaseOfTask: (task: TaskSnapshot) =>
         waiting.push(task)
         continue
       }
-      const start = phase.kind === 'running' ? phase.start : Math.max(now, phase.submitted + w)
+      // the scheduler's own forecast knows the queue ahead of the job; history only knows the past
+      const start = phase.kind === 'running' ? phase.start : Math.max(now, phase.schedulerStart ?? phase.submitted + w)
       const end = phase.kind === 'running' ? Math.max(now, start + d) : start + d
       spans.set(task.id, { start, end })
       ends.push(end)

@@ -33,4 +33,9 @@ export interface JobObservation {
   readonly usage?: ResourceUsage
   /** The job name as the scheduler reports it (carries the submission key). */
   readonly name?: string
+  /**
+   * For a job still waiting to start, when the scheduler itself expects to start it (Slurm:
+   * `squeue --start`'s StartTime); absent where the scheduler has no estimate or gives none.
+   */
+  readonly expectedStartAt?: Date
 }

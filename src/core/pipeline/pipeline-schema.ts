@@ -14,7 +14,7 @@ import {
   nameSchema,
   signalSchema,
 } from './schema-fields.js'
-import { parseMemoryMb } from './units.js'
+import { parseDurationSeconds, parseMemoryMb } from './units.js'
 
 const name = nameSchema
 
@@ -123,6 +123,16 @@ export const RetrySchema = z.union([
     oomMaxMemory: memory
       .optional()
       .describe('Memory escalation stops here; an attempt that ran out of memory at this size is not retried'),
+    timeFactor: z
+      .number()
+      .min(1)
+      .optional()
+      .describe(
+        'After a time-limit ending without a checkpoint, the next attempt asks for this much more time (1: the same time) @default 1.5',
+      ),
+    maxTime: timeLimit
+      .optional()
+      .describe('Time escalation stops here; an attempt that hit its time limit at this length is not retried'),
   }),
 ])
 
@@ -204,8 +214,26 @@ export const TaskSchema = z
         path: ['foreach'],
       })
     }
+    const maxTimeProblem = maxTimeBelowTimeLimit(task)
+    if (maxTimeProblem) ctx.addIssue({ code: 'custom', message: maxTimeProblem, path: ['retries', 'maxTime'] })
   })
 export type TaskSpec = z.infer<typeof TaskSchema>
+
+// a ceiling below the first attempt's limit would stop every time-limit retry: a slip, not a wish
+function maxTimeBelowTimeLimit(task: { retries?: unknown; resources?: unknown }): string | null {
+  if (!isObject(task.retries) || !isObject(task.resources)) return null
+  const { maxTime } = task.retries as { maxTime?: unknown }
+  const { time } = task.resources as { time?: unknown }
+  if (
+    (typeof maxTime !== 'string' && typeof maxTime !== 'number') ||
+    (typeof time !== 'string' && typeof time !== 'number')
+  )
+    return null
+  const ceiling = parseDurationSeconds(maxTime)
+  const limit = parseDurationSeconds(time)
+  if (ceiling === null || limit === null || ceiling >= limit) return null
+  return `retries.maxTime (${maxTime}) is below resources.time (${time}): no time-limit ending could be retried`
+}
 type MatrixSpec = z.infer<typeof MatrixSchema>
 
 /** A matrix's params: its axes and the keys its includes add, in first-seen order. */

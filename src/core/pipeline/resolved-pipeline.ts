@@ -23,6 +23,10 @@ export interface RetryPolicy {
   readonly oomMemoryFactor: number
   /** Escalation ceiling in MB; null for none. */
   readonly oomMaxMemoryMb: number | null
+  /** Time-limit multiplier for the attempt after a time-limit ending (a task without a checkpoint). */
+  readonly timeFactor: number
+  /** Escalation ceiling in seconds; null for none. */
+  readonly maxTimeSeconds: number | null
 }
 
 /** A task's checkpoint-resume settings (docs/checkpointing.md, protocol 1). */
@@ -172,6 +176,8 @@ function resolveRetry(spec: TaskSpec['retries']): RetryPolicy {
       on: ALL_ENDINGS,
       oomMemoryFactor: DEFAULT_OOM_FACTOR,
       oomMaxMemoryMb: null,
+      timeFactor: DEFAULT_TIME_FACTOR,
+      maxTimeSeconds: null,
     }
   }
   return {
@@ -182,10 +188,14 @@ function resolveRetry(spec: TaskSpec['retries']): RetryPolicy {
     on: spec.on ?? ALL_ENDINGS,
     oomMemoryFactor: spec.oomMemoryFactor ?? DEFAULT_OOM_FACTOR,
     oomMaxMemoryMb: spec.oomMaxMemory === undefined ? null : (parseMemoryMb(spec.oomMaxMemory) as number),
+    timeFactor: spec.timeFactor ?? DEFAULT_TIME_FACTOR,
+    maxTimeSeconds: spec.maxTime === undefined ? null : (parseDurationSeconds(spec.maxTime) as number),
   }
 }
 
 const DEFAULT_OOM_FACTOR = 1.5
+// as memory: the same limit again would most likely end the same way, and maxRetries bounds the growth
+const DEFAULT_TIME_FACTOR = 1.5
 
 function resolveCheckpoint(spec: NonNullable<TaskSpec['checkpoint']>): ResolvedCheckpoint {
   return {

@@ -2,13 +2,15 @@
  * The failure policy: what follows an attempt that ended without success. A task with a checkpoint
  * resumes after a checkpoint exit (85), a time limit, a node failure or a preemption — at once, not
  * counted as a failure, but bounded by `checkpoint.maxResumes`; out-of-memory retries ask for more
- * memory up to a ceiling; a node that failed a job is excluded from the task's next attempts; the
+ * memory, and time-limit retries (of a task without a checkpoint) for more time, up to a ceiling
+ * (escalate-resource.ts); a node that failed a job is excluded from the task's next attempts; the
  * rest goes to the retry policy. A job killed by its own checkpoint warning is a time limit
  * (`checkpointWarningKill`). Pure: the same history always gives the same decision.
  */
 import { CHECKPOINT_EXIT_CODE, type ResolvedTask, type RetryableEnding } from '../pipeline/resolved-pipeline.js'
 import { attemptResources, type TaskOverrides } from '../scheduling/run-snapshot.js'
 import { decideRetry } from './decide-retry.js'
+import { escalate, escalationFor } from './escalate-resource.js'
 
 export interface EndedAttempt {
   /** The attempt's final job state (`unknown` for a lost job). */
@@ -103,34 +105,31 @@ export function decideAfterEnding(ended: EndedAttempt, history: TaskHistory, def
 
   const ending: RetryableEnding = ended.state === 'unknown' ? 'lost' : ended.state
   const failures = history.failures + 1
-  if (ending === 'out_of_memory') {
-    const current = attemptResources(definition, history.overrides).memoryMb
-    const ceiling = definition.retry.oomMaxMemoryMb
-    // the executor's evidence (what the job used, the scheduler's words) is what a user acts on
-    const seen = ended.evidence ? ` (${ended.evidence})` : ''
-    if (ceiling !== null && current >= ceiling) {
-      return {
-        kind: 'give-up',
-        why: `${ended.why} with ${current} MB${seen}, the escalation ceiling (retries.oomMaxMemory)`,
-        failures,
-        resumes: history.resumes,
-      }
-    }
-    const escalated = Math.ceil(current * definition.retry.oomMemoryFactor)
-    const memoryMb = ceiling === null ? escalated : Math.min(escalated, ceiling)
-    const decision = decideRetry(ending, failures, definition.retry)
-    if (decision.kind === 'give-up') return giveUp(ended.why, decision.reason, failures, history, definition)
-    return {
-      kind: 'retry',
-      why: `${ended.why} with ${current} MB${seen}; the next attempt asks for ${memoryMb} MB`,
-      failures,
-      delaySeconds: decision.delaySeconds,
-      overrides: { ...overrides, memoryMb },
-    }
-  }
   const decision = decideRetry(ending, failures, definition.retry)
   if (decision.kind === 'give-up') return giveUp(ended.why, decision.reason, failures, history, definition)
-  return { kind: 'retry', why: ended.why, failures, delaySeconds: decision.delaySeconds, overrides }
+  const rule = escalationFor(ending, definition)
+  if (!rule) return { kind: 'retry', why: ended.why, failures, delaySeconds: decision.delaySeconds, overrides }
+  const current = attemptResources(definition, history.overrides)[rule.override]
+  // the executor's evidence (what the job used, the scheduler's words) is what a user acts on
+  const seen = ended.evidence ? ` (${ended.evidence})` : ''
+  const ran = `${ended.why} with ${rule.describe(current)}${seen}`
+  const step = escalate(current, rule.factor, rule.ceiling)
+  if (step.kind === 'at-ceiling') {
+    return {
+      kind: 'give-up',
+      why: `${ran}, the escalation ceiling (${rule.ceilingSetting})`,
+      failures,
+      resumes: history.resumes,
+    }
+  }
+  const asks = step.next === current ? '' : `; the next attempt asks for ${rule.describe(step.next)}`
+  return {
+    kind: 'retry',
+    why: `${ran}${asks}`,
+    failures,
+    delaySeconds: decision.delaySeconds,
+    overrides: step.next === current ? overrides : { ...overrides, [rule.override]: step.next },
+  }
 }
 
 function giveUp(

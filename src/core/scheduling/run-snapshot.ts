@@ -63,21 +63,28 @@ export interface AttemptSnapshot {
   readonly heldReason?: string | null
   /** The nice value rpo last set on the pending job. */
   readonly nice?: number | null
+  /** ISO time the scheduler expects the pending job to start (its own estimate), when it gave one. */
+  readonly expectedStartAt?: string | null
 }
 
 /** What the failure policy changed for a task's next attempts. */
 export interface TaskOverrides {
   /** Escalated after out-of-memory endings. */
   readonly memoryMb?: number
+  /** Escalated after time-limit endings of a task without a checkpoint. */
+  readonly timeLimitSeconds?: number
   /** Nodes a job of this task failed on. */
   readonly excludeNodes?: readonly string[]
 }
 
-/** What a task's next attempt asks for: its declared resources with the failure policy's memory. */
+/** What a task's next attempt asks for: its declared resources with the failure policy's memory and time. */
 export function attemptResources(definition: ResolvedTask, overrides: TaskOverrides | null): ResolvedTask['resources'] {
-  return overrides?.memoryMb !== undefined
-    ? { ...definition.resources, memoryMb: overrides.memoryMb }
-    : definition.resources
+  if (overrides?.memoryMb === undefined && overrides?.timeLimitSeconds === undefined) return definition.resources
+  return {
+    ...definition.resources,
+    ...(overrides.memoryMb === undefined ? {} : { memoryMb: overrides.memoryMb }),
+    ...(overrides.timeLimitSeconds === undefined ? {} : { timeLimitSeconds: overrides.timeLimitSeconds }),
+  }
 }
 
 export interface TaskSnapshot {

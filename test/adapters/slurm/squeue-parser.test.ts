@@ -93,6 +93,12 @@ describe('parseSqueue on every shared squeue fixture', () => {
     ]
     const records = parseSqueue(read(SHARED, 'aiida-squeue_caret_sep_cscs_rosa.txt'), columns, { delimiter: '^^^' })
     expect(records).toHaveLength(8)
+    // pending on Resources/Priority: the scheduler's start estimate; on a dependency or held: N/A
+    expect(record(records, '863100').expectedStartAt?.toISOString()).toBe('2013-05-23T14:44:44.000Z')
+    expect(record(records, '863546').expectedStartAt?.toISOString()).toBe('2013-05-23T14:44:44.000Z')
+    expect(record(records, '862540').expectedStartAt).toBeNull()
+    expect(record(records, '863313').expectedStartAt).toBeNull()
+    expect(record(records, '862538').expectedStartAt).toBeNull()
     expect(record(records, '863313')).toMatchObject({ state: 'held', nativeState: 'PD', reason: 'JobHeldUser' })
     expect(record(records, '862540')).toMatchObject({ state: 'pending', reason: 'Dependency', startedAt: null })
     expect(record(records, '863554')).toMatchObject({ state: 'running', timeLimitSeconds: null, elapsedSeconds: 1_769 })
@@ -241,6 +247,32 @@ describe('parseSqueue on the 22.05 testbed (rpo format)', () => {
     expect(observations.find((found) => found.jobId === '69')).toMatchObject({ state: 'succeeded', exitCode: 0 })
     expect(observations.find((found) => found.jobId === '67')).toMatchObject({ state: 'failed', exitCode: null })
     expect(observations.find((found) => found.jobId === '75')).toMatchObject({ state: 'timeout', exitCode: null })
+  })
+
+  it("reads a pending job's start as slurmctld expects it (what squeue --start prints), N/A as none", () => {
+    const records = parseSqueue(read(TESTBED, 'squeue-start-estimate.txt'))
+    const behind = record(records, '1225')
+    expect(behind).toMatchObject({ state: 'pending', reason: 'Resources', startedAt: null })
+    expect(behind.expectedStartAt?.toISOString()).toBe('2026-12-05T09:21:14.000Z')
+    // the same moment's `squeue --start`, in its own default format, names the same start
+    const startLine = read(TESTBED, 'squeue-start.txt')
+      .split('\n')
+      .find((line) => line.trim().startsWith('1225 '))
+    expect(startLine?.trim().split(/\s+/)[5]).toBe('2026-12-05T09:21:14')
+    // waiting on a dependency: Slurm has no estimate
+    expect(record(records, '1226')).toMatchObject({ state: 'pending', reason: 'Dependency', expectedStartAt: null })
+    // running: %S is the actual start, never an estimate
+    expect(record(records, '1224')).toMatchObject({ state: 'running', expectedStartAt: null })
+    const observations = squeueToJobObservations(records)
+    expect(observations.find((o) => o.jobId === '1225')?.expectedStartAt?.toISOString()).toBe(
+      '2026-12-05T09:21:14.000Z',
+    )
+    expect(observations.find((o) => o.jobId === '1226')).not.toHaveProperty('expectedStartAt')
+    expect(observations.find((o) => o.jobId === '1224')).not.toHaveProperty('expectedStartAt')
+    // a requeued job waits for its BeginTime: that is its expected start (captured 2026-11-28)
+    expect(record(parseSqueue(read(TESTBED, 'squeue-live.txt')), '76').expectedStartAt).not.toBeNull()
+    // held: no estimate
+    expect(record(parseSqueue(read(TESTBED, 'squeue-held.txt')), '90').expectedStartAt).toBeNull()
   })
 
   it('recognises the stderr of a purged job id', () => {

@@ -19,6 +19,8 @@ export interface TaskMove {
   readonly started?: number
   readonly ended?: number
   readonly nextAttemptAt?: number
+  /** ms; when the scheduler expects the queued attempt to start. */
+  readonly schedulerStart?: number
 }
 
 export function snapshotOf(yaml: string, moves: Readonly<Record<string, TaskMove>> = {}): RunSnapshot {
@@ -43,6 +45,7 @@ export function snapshotOf(yaml: string, moves: Readonly<Record<string, TaskMove
         endedAt: move.ended === undefined ? null : iso(move.ended),
         missedPolls: 0,
         nodes: [],
+        ...(move.schedulerStart === undefined ? {} : { expectedStartAt: iso(move.schedulerStart) }),
       })
     }
     return {

@@ -84,6 +84,30 @@ describe('projecting a run', () => {
     expect(p.tasks[0]?.wait).toMatchObject({ seconds: 120, samples: 1, source: 'history' })
   })
 
+  it("prefers the scheduler's own start estimate for a queued job to the queue-wait history", () => {
+    const waits = indexQueueWaits([{ cluster: 'hpc', partition: null, gpuType: null, seconds: 120, startedAt: T0 }])
+    // Slurm expects a to start 30 min after its submission (a full node ahead of it); history says 2 min
+    const queued = snapshotOf(CHAIN, { a: { state: 'active', submitted: T0, schedulerStart: T0 + 30 * MIN } })
+    const p = project(queued, T0 + 1 * MIN, { waits })
+    expect(p.tasks[0]).toMatchObject({
+      schedulerStart: T0 + 30 * MIN,
+      projected: { start: T0 + 30 * MIN, end: T0 + 40 * MIN },
+    })
+    // what follows still waits as history says
+    expect(p.projectedEnd).toBe(T0 + (40 + 2 + 20 + 2 + 5) * MIN)
+    // the baseline is a plan from the run's start: no scheduler had been asked yet
+    expect(p.tasks[0]?.planned).toEqual({ start: T0 + 2 * MIN, end: T0 + 12 * MIN })
+    // an estimate already past (a stale one, or a start under way) starts it now, never in the past
+    const stale = snapshotOf(CHAIN, { a: { state: 'active', submitted: T0, schedulerStart: T0 + 1 * MIN } })
+    expect(project(stale, T0 + 5 * MIN, { waits }).tasks[0]?.projected.start).toBe(T0 + 5 * MIN)
+    // without an estimate: submission + the history's wait, as before
+    const unknown = snapshotOf(CHAIN, { a: { state: 'active', submitted: T0 } })
+    expect(project(unknown, T0 + 1 * MIN, { waits }).tasks[0]).toMatchObject({
+      schedulerStart: null,
+      projected: { start: T0 + 2 * MIN },
+    })
+  })
+
   it('takes the branch that ends last as the critical path; the other branch contributes nothing', () => {
     const diamond = `
 name: diamond

@@ -1,0 +1,74 @@
+// Time escalation on Slurm, live: a task without a checkpoint whose first attempt hits its 1-minute
+// limit ends TIMEOUT, and its retry asks Slurm for retries.timeFactor times the time (read back from
+// accounting's Timelimit) and finishes. Slurm's limits are whole minutes and slurmctld enforces them
+// in its background sweep every 30 s (PERIODIC_TIMEOUT in slurmctld), so a 1-minute job is stopped
+// between 60 and 90 s after it starts; the task needs 95 s so that its first attempt surely times
+// out, and the escalated 2 minutes let it finish. About 3 minutes in all.
+import path from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { openDatabase } from '../../src/store/open-store.js'
+import { RunStore } from '../../src/store/run-store.js'
+import { runCli, writePipeline } from '../support/cli-harness.js'
+import { testbedSsh, testbedWorkspace } from './testbed.js'
+
+const ssh = testbedSsh()
+afterAll(() => ssh.close())
+
+describe('time escalation on Slurm (retries.timeFactor)', () => {
+  it('retries an attempt stopped at its time limit with timeFactor times the time, and it finishes', async () => {
+    const { dir } = testbedWorkspace({ pollInterval: '2s' })
+    writePipeline(
+      dir,
+      'pipeline.yaml',
+      `
+name: slow
+tasks:
+  nap:
+    command: exec sleep 95
+    resources: { partition: cpu, time: 1m }
+    retries: { max: 2, backoff: 1s, timeFactor: 2, maxTime: 2m }
+`,
+    )
+    const result = await runCli(dir, ['run', 'pipeline.yaml', '--json', '--quiet'])
+    expect(result.code, result.stderr + result.stdout).toBe(0)
+    const progress = JSON.parse(result.stdout) as { runId: string; tasks: { id: string; state: string }[] }
+    expect(progress.tasks.find((t) => t.id === 'nap')?.state).toBe('succeeded')
+
+    const store = new RunStore(
+      await openDatabase({ kind: 'sqlite', path: path.join(dir, '.rpo/rpo.sqlite'), busyTimeoutMs: 2000 }),
+    )
+    const attempts = await store.listAttempts(progress.runId, 'nap').finally(() => store.close())
+    expect(attempts.map((a) => a.state)).toEqual(['timeout', 'succeeded'])
+    const [first, second] = attempts
+    expect(first?.nativeState).toBe('TIMEOUT')
+
+    // what Slurm was asked for and did: 1 minute and stopped, then 2 minutes and done
+    const asked = await ssh.exec(
+      [
+        'sacct',
+        '-X',
+        '--noheader',
+        '--parsable2',
+        `--jobs=${first?.jobId},${second?.jobId}`,
+        '--format=JobID,Timelimit,State,ElapsedRaw',
+      ],
+      { idempotent: true },
+    )
+    const rows = new Map(
+      asked.stdout
+        .trim()
+        .split('\n')
+        .map((line) => {
+          const [jobId, timelimit, state, elapsed] = line.split('|') as [string, string, string, string]
+          return [jobId, { timelimit, state, elapsed: Number(elapsed) }] as const
+        }),
+    )
+    const one = rows.get(first?.jobId as string)
+    const two = rows.get(second?.jobId as string)
+    console.log(`attempt 1: ${JSON.stringify(one)}; attempt 2: ${JSON.stringify(two)}`)
+    expect(one).toMatchObject({ timelimit: '00:01:00', state: 'TIMEOUT' })
+    expect(one?.elapsed).toBeGreaterThanOrEqual(60)
+    expect(two).toMatchObject({ timelimit: '00:02:00', state: 'COMPLETED' })
+    expect(two?.elapsed).toBeGreaterThanOrEqual(95)
+  }, 420_000)
+})

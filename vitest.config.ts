@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config'
 
 // two projects: everything that runs on this machine alone, and the live Slurm testbed suites,
-// which run one file at a time (they share one cluster, and the fault tests cut its SSH sessions)
+// which run one file at a time (they share one cluster, and the fault tests cut its SSH sessions).
+// `npm test` (test/run-projects.sh) runs the two side by side, in a vitest process each.
 export default defineConfig({
   test: {
     testTimeout: 30_000,
@@ -30,6 +31,12 @@ export default defineConfig({
           name: 'cluster',
           include: ['test/cluster/**/*.test.ts', 'test/faults/live/**/*.test.ts'],
           fileParallelism: false,
+          // one worker runs every file in turn, loading rpo's modules once rather than once per file
+          // (seconds of CPU each); the files share no module state (each opens and closes its own
+          // SSH connections, workspaces and runs)
+          isolate: false,
+          // a group of its own after `unit` when both run in one process, as without isolate: false
+          sequence: { groupOrder: 1 },
         },
       },
     ],

@@ -93,10 +93,11 @@ function trainOf(stdout: string): TaskProgress {
   return progress.tasks.find((t) => t.id === 'train') as TaskProgress
 }
 
-// The time-limit and `rpo checkpoint` cases share nothing but the cluster's CPU nodes (16 CPUs
-// each): they run side by side. The node failure downs a node, which would hit whatever else runs
-// there, so it runs alone, after them.
-describe.concurrent('checkpoint-resume on Slurm with PyTorch: a time limit, rpo checkpoint', () => {
+// The four cases share nothing but the cluster: they run side by side. The time-limit and
+// `rpo checkpoint` cases run on the `cpu` partition (cpu1-2, 16 CPUs each); the node failure downs
+// the node its job runs on, so its job runs on the `gpu` partition (gpu1-3), where nothing else of
+// this file runs, and Slurm requeues it onto another node there.
+describe.concurrent('checkpoint-resume on Slurm with PyTorch', () => {
   it('a job warned before its time limit checkpoints, exits 85 and is resumed to the uninterrupted weights', async () => {
     const { dir, remoteDir } = await workspaceWithTrainer()
     // ~100 s of steps against a 2-minute limit: Slurm's warning (60 s before, checked every ~30 s) stops it
@@ -110,8 +111,11 @@ describe.concurrent('checkpoint-resume on Slurm with PyTorch: a time limit, rpo 
         '{ leadTime: 60s, maxResumes: 5 }',
       ),
     )
-    const reference = await uninterrupted(remoteDir, args)
-    const result = await runCli(dir, ['run', 'pipeline.yaml', '--json', '--quiet'])
+    // the reference runs outside rpo and Slurm, beside the job: it needs none of the job's files
+    const [reference, result] = await Promise.all([
+      uninterrupted(remoteDir, args),
+      runCli(dir, ['run', 'pipeline.yaml', '--json', '--quiet']),
+    ])
     expect(result.code, result.stderr + result.stdout).toBe(0)
     const train = trainOf(result.stdout)
     expect(train.state).toBe('succeeded')
@@ -143,7 +147,8 @@ describe.concurrent('checkpoint-resume on Slurm with PyTorch: a time limit, rpo 
           trainer,
         ),
       )
-      const reference = await uninterrupted(remoteDir, args, trainer)
+      const reference = uninterrupted(remoteDir, args, trainer)
+      reference.catch(() => {}) // awaited below; a failure there fails the test
       const run = spawnCli(dir, ['run', 'pipeline.yaml', '--json', '--quiet'], { PYTHONDONTWRITEBYTECODE: '1' })
       try {
         // wait until the job is well into training, then ask it to checkpoint
@@ -166,7 +171,7 @@ describe.concurrent('checkpoint-resume on Slurm with PyTorch: a time limit, rpo 
         const train = trainOf(stdout)
         expect(train).toMatchObject({ state: 'succeeded', attempt: 2 })
         const outputs = train.outputs as TrainResult
-        expect(outputs.weights_sha256).toBe(reference.weights_sha256)
+        expect(outputs.weights_sha256).toBe((await reference).weights_sha256)
         // saved on the signal where it stood: nothing was redone
         expect(outputs.executed_total).toBe(300)
       } finally {
@@ -175,9 +180,7 @@ describe.concurrent('checkpoint-resume on Slurm with PyTorch: a time limit, rpo 
     },
     300_000,
   )
-})
 
-describe('checkpoint-resume on Slurm with PyTorch: a node failure', () => {
   it('a job whose node goes down is requeued by Slurm and resumes from its last periodic checkpoint', async () => {
     const { dir, remoteDir } = await workspaceWithTrainer()
     const args = '--steps 300 --every 25'
@@ -186,21 +189,24 @@ describe('checkpoint-resume on Slurm with PyTorch: a node failure', () => {
       'pipeline.yaml',
       pipeline(
         `${args} --step-delay 0.1`,
-        '{ partition: cpu, time: 5m, memory: 1G }',
+        '{ partition: gpu, time: 5m, memory: 1G }',
         '{ leadTime: 60s, maxResumes: 5 }',
       ),
     )
-    const reference = await uninterrupted(remoteDir, args)
+    const reference = uninterrupted(remoteDir, args)
+    reference.catch(() => {}) // awaited below; a failure there fails the test
     const run = spawnCli(dir, ['run', 'pipeline.yaml', '--json', '--quiet'], { PYTHONDONTWRITEBYTECODE: '1' })
     let downed: string | null = null
     try {
       await waitForCheckpoint(remoteDir, 75)
-      const running = spawnSync('squeue', ['--noheader', '--user=rpotest', '--states=RUNNING', '--format=%j %N'], {
-        encoding: 'utf8',
-      })
+      const running = spawnSync(
+        'squeue',
+        ['--noheader', '--user=rpotest', '--partition=gpu', '--states=RUNNING', '--format=%j %N'],
+        { encoding: 'utf8' },
+      )
       const line = running.stdout.split('\n').find((l) => l.includes(`.train.`))
       downed = line?.split(' ')[1] ?? null
-      expect(downed, 'the training job should be running on a node').toMatch(/^cpu[12]$/)
+      expect(downed, 'the training job should be running on a node').toMatch(/^gpu[123]$/)
       const down = spawnSync('scontrol', ['update', `nodename=${downed}`, 'state=down', 'reason=rpo-checkpoint-test'], {
         encoding: 'utf8',
       })
@@ -213,7 +219,7 @@ describe('checkpoint-resume on Slurm with PyTorch: a node failure', () => {
       const loaded = events.filter((e) => e.event === 'checkpoint:loaded')
       expect(loaded.length).toBeGreaterThanOrEqual(1)
       const outputs = train.outputs as TrainResult
-      expect(outputs.weights_sha256).toBe(reference.weights_sha256)
+      expect(outputs.weights_sha256).toBe((await reference).weights_sha256)
       expect(outputs.executed_total).toBeLessThanOrEqual(300 + 25)
       // Slurm requeued the job in place (--requeue): one attempt, one job id, two runs in accounting
       expect(train.attempt).toBe(1)

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { makeWorkDir, spawnCli, writePipeline } from '../support/cli-harness.js'
+import { makeWorkDir, runCli, spawnCli, writePipeline } from '../support/cli-harness.js'
 import { printFigures, rawControlIn } from './support/fault-figures.js'
 import { expectedFiles, injectionPipeline, payloads } from './support/injection-payloads.js'
 
@@ -66,9 +66,11 @@ describe('injection through pipeline values (local executor)', () => {
     ])
     const refused: string[] = []
     const control: string[] = []
+    // in-process (runCli: the CLI's main with its output captured; rpo prints nothing elsewhere): a
+    // process per document cost a second of CPU each to load rpo, for a refusal made before any work
     for (const [i, text] of documents.entries()) {
       writePipeline(dir, `p${i}.yaml`, text)
-      const run = await spawnCli(dir, ['run', `p${i}.yaml`]).closed()
+      const run = await runCli(dir, ['run', `p${i}.yaml`])
       expect(run.code, `${text}\n${run.stderr}`).toBe(2)
       control.push(...rawControlIn(run.stdout + run.stderr))
       refused.push(text)

@@ -36,9 +36,12 @@ describe('kill -9 at random moments on the cluster', () => {
 
     // kill moments from 100 ms (still loading) to 1.6 s (deep in a tick): in loading, connecting,
     // looking up keys, submitting, polling, persisting
-    const outcome = await rerunUntilDone(dir, 'pipeline.yaml', (i) =>
-      i < KILLS ? { kind: 'kill', afterMs: 100 + Math.floor(random() * 1500) } : undefined,
-    )
+    let killsEnded = 0 // when the first `rpo run` left alone started: the kills' share of the wall time
+    const outcome = await rerunUntilDone(dir, 'pipeline.yaml', (i) => {
+      if (i < KILLS) return { kind: 'kill', afterMs: 100 + Math.floor(random() * 1500) }
+      killsEnded ||= Date.now()
+      return undefined
+    })
     runIds.push(outcome.runId)
 
     const status = await runCli(dir, ['status', outcome.runId, '--json'])
@@ -62,6 +65,7 @@ describe('kill -9 at random moments on the cluster', () => {
       duplicates: duplicates.size,
       lost: lost.length,
       wrong: wrong.length,
+      killsFor: killsEnded ? `${Math.round((killsEnded - started) / 1000)}s` : 'all',
       wall: wallSince(started),
     })
 

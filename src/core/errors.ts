@@ -32,6 +32,10 @@ export type RpoErrorCode =
   | 'revoke-exceeds-unused'
   | 'lend-exceeds-remaining'
   | 'budget-not-permitted'
+  /** HTTP API: no token, or one that is unknown or revoked (401); one without the right (403). */
+  | 'token-not-found'
+  | 'unauthenticated'
+  | 'forbidden'
   | 'usage'
   /** The target cannot do what was asked (no hold, no signals): its capabilities say so. */
   | 'unsupported'

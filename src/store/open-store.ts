@@ -18,6 +18,7 @@ import { budgetsMigration } from './migrations/004-budgets.js'
 import { accountingWaitsMigration } from './migrations/005-accounting-waits.js'
 import { eventsMigration } from './migrations/006-events.js'
 import { historyIndexesMigration } from './migrations/007-history-indexes.js'
+import { apiTokensMigration } from './migrations/008-api-tokens.js'
 import { StoreSqliteDialect, unwritableStore } from './sqlite-dialect.js'
 import { messageOf, translateStoreError } from './store-errors.js'
 
@@ -120,6 +121,7 @@ function migrationsFor(dialect: StoreDialect): NamedMigration[] {
     { name: '005-accounting-waits', migration: accountingWaitsMigration },
     { name: '006-events', migration: eventsMigration(dialect) },
     { name: '007-history-indexes', migration: historyIndexesMigration },
+    { name: '008-api-tokens', migration: apiTokensMigration },
   ]
 }
 

@@ -19,6 +19,7 @@ import { EventStore } from './event-store.js'
 import { HistoryQueries } from './history-queries.js'
 import type { OpenedDatabase } from './open-store.js'
 import { rowLimit } from './row-limit.js'
+import { RunListing } from './run-listing.js'
 import type { NewRun, PlanWrite, RunRecord } from './run-records.js'
 import {
   attemptPatchToRow,
@@ -34,6 +35,7 @@ import {
 } from './run-rows.js'
 import { translateStoreError } from './store-errors.js'
 import { parseOptionalJson } from './stored-values.js'
+import { TokenStore } from './token-store.js'
 import { attemptChangeEvents, eventsOfJournal, eventsOfPlan } from './transition-rows.js'
 
 export type { NewRun, PlanWrite, RunRecord } from './run-records.js'
@@ -67,6 +69,10 @@ export class RunStore {
 
   /** Past attempts: durations, queue waits, outcomes (the estimates' history). */
   readonly history: HistoryQueries
+  /** Runs a page at a time, filtered (the HTTP API). */
+  readonly listing: RunListing
+  /** The HTTP API's bearer tokens (hashes only). */
+  readonly tokens: TokenStore
 
   constructor(opened: OpenedDatabase) {
     this.#db = opened.db
@@ -75,6 +81,8 @@ export class RunStore {
     this.budgets = new BudgetStore(opened.db, opened.description)
     this.events = new EventStore(opened.db, opened.dialect, opened.description)
     this.history = new HistoryQueries(opened.db, opened.description)
+    this.listing = new RunListing(opened.db, opened.description)
+    this.tokens = new TokenStore(opened.db, opened.description)
   }
 
   async createRun(run: NewRun): Promise<void> {

@@ -33,12 +33,14 @@ export async function buildBudgetReport(
   filter: ReportFilter,
   by: ReportBreakdown | undefined,
   now: number,
+  /** false: a filtered project without a budget is an empty report, not an error. */
+  strict = true,
 ): Promise<BudgetReport> {
   const all = await deps.budgets.statuses(now)
   const { statuses, entries } = all
   const problems = all.problems.filter((p) => filter.project === undefined || p.project === filter.project)
   const known = [...new Set([...statuses, ...all.problems].map((s) => s.project))]
-  if (filter.project !== undefined && !known.includes(filter.project)) {
+  if (strict && filter.project !== undefined && !known.includes(filter.project)) {
     throw new RpoError(
       'usage',
       `project "${filter.project}" has no budget${known.length ? ` (budgeted: ${known.join(', ')})` : ' (no project has one: add budgets in the config or with `rpo budget set`)'}`,

@@ -40,6 +40,7 @@ export function exitCodeFor(error: unknown): number {
     case 'lend-exceeds-remaining':
     case 'budget-not-permitted':
     case 'token-not-found':
+    case 'project-not-found':
     case 'unauthenticated':
     case 'forbidden':
       return ExitCode.invalidInput

@@ -34,6 +34,7 @@ export type RpoErrorCode =
   | 'budget-not-permitted'
   /** HTTP API: no token, or one that is unknown or revoked (401); one without the right (403). */
   | 'token-not-found'
+  | 'project-not-found'
   | 'unauthenticated'
   | 'forbidden'
   | 'usage'

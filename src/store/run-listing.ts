@@ -1,7 +1,7 @@
 /**
  * Runs a page at a time for the HTTP API: newest first, filtered by state, project and pipeline,
  * and continued after the last run of the previous page (its creation time and id: a cursor that
- * stays right while new runs are created). Also the projects that have runs. Read only.
+ * stays right while new runs are created). Also how many runs each project has. Read only.
  */
 import type { Kysely } from 'kysely'
 import type { RunState } from '../core/scheduling/run-snapshot.js'
@@ -50,12 +50,24 @@ export class RunListing {
     return rows.map((row) => toRunRecord(row, this.#description, this.#pipelines))
   }
 
-  /** Every project some run belongs to, sorted. */
-  async projects(): Promise<string[]> {
+  /** How many runs each project has, by state (runs of no project are left out). */
+  async countsByProject(): Promise<Map<string, Map<RunState, number>>> {
     const rows = await this.#read((db) =>
-      db.selectFrom('runs').select('project').distinct().where('project', 'is not', null).execute(),
+      db
+        .selectFrom('runs')
+        .select(['project', 'state', (eb) => eb.fn.countAll<number>().as('n')])
+        .where('project', 'is not', null)
+        .groupBy(['project', 'state'])
+        .execute(),
     )
-    return rows.map((r) => r.project as string).sort()
+    const counts = new Map<string, Map<RunState, number>>()
+    for (const row of rows) {
+      const project = row.project as string
+      const byState = counts.get(project) ?? new Map<RunState, number>()
+      byState.set(row.state as RunState, Number(row.n))
+      counts.set(project, byState)
+    }
+    return counts
   }
 
   async #read<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {

@@ -29,6 +29,20 @@ export type { MetricsProvider } from './routes/meta-routes.js'
 
 export const API_VERSION = '1.0.0'
 
+/** A route as the server registered it (every one, however it was added). */
+export interface RegisteredRoute {
+  readonly method: string
+  readonly url: string
+  readonly scope: 'read' | 'admin' | undefined
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route registered, as the onRoute hook saw it: what the tests enumerate. */
+    readonly registeredRoutes: readonly RegisteredRoute[]
+  }
+}
+
 export interface HttpServerOptions {
   /** GET /metrics answers with this (read scope); without it there is no /metrics. */
   readonly metrics?: MetricsProvider
@@ -88,7 +102,10 @@ export async function buildHttpServer(app: App, options: HttpServerOptions = {})
   const closing = new AbortController()
   server.addHook('preClose', async () => closing.abort())
 
+  const registered: RegisteredRoute[] = []
+  server.decorate('registeredRoutes', registered)
   server.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) registered.push({ method, url: route.url, scope: route.config?.scope })
     if (route.config?.scope !== 'read' && route.config?.scope !== 'admin')
       throw new Error(
         `HTTP route ${route.method} ${route.url} has no scope: every route must say which tokens may call it`,

@@ -106,6 +106,7 @@ export async function getJson(
   api: ServedApi,
   pathAndQuery: string,
   token: string | null = api.tokens.read as string,
+  // biome-ignore lint/suspicious/noExplicitAny: a JSON answer, checked by each test's schemas and matchers
 ): Promise<{ status: number; body: any }> {
   const response = await fetch(`${api.url}${pathAndQuery}`, {
     headers: token === null ? {} : { authorization: `Bearer ${token}` },
@@ -118,6 +119,7 @@ export async function postJson(
   pathAndQuery: string,
   body: unknown,
   token: string,
+  // biome-ignore lint/suspicious/noExplicitAny: a JSON answer, checked by each test's schemas and matchers
 ): Promise<{ status: number; body: any }> {
   const response = await fetch(`${api.url}${pathAndQuery}`, {
     method: 'POST',

@@ -80,9 +80,15 @@ export function intParam(name: string, min: number, max: number) {
     .meta({ description: `a whole number from ${min} to ${max}` })
 }
 
+/** A check of one value: why it is refused, or null; `values` when it takes only those (documented). */
+export type ValueCheck = ((text: string) => string | null) & { readonly values?: readonly string[] }
+
+const described = (check: ValueCheck, text: string) =>
+  check.values ? `${text}; one of: ${check.values.join(', ')}` : text
+
 /** One text, checked by `check` (which returns why it is refused, or null). */
-export function textParam(name: string, check: (text: string) => string | null = () => null) {
-  return z
+export function textParam(name: string, check: ValueCheck = () => null) {
+  const schema = z
     .union([z.string(), z.array(z.string())])
     .optional()
     .transform((value) => {
@@ -92,10 +98,11 @@ export function textParam(name: string, check: (text: string) => string | null =
       if (why) throw new RpoError('usage', `query parameter "${name}": ${why}`)
       return text
     })
+  return check.values ? schema.meta({ description: described(check, 'one value') }) : schema
 }
 
 /** A list: repeated, comma-separated, or both; each element checked. */
-export function listParam(name: string, check: (text: string) => string | null = () => null, maxItems = 100) {
+export function listParam(name: string, check: ValueCheck = () => null, maxItems = 100) {
   return z
     .union([z.string(), z.array(z.string())])
     .optional()
@@ -110,7 +117,7 @@ export function listParam(name: string, check: (text: string) => string | null =
       }
       return items
     })
-    .meta({ description: 'repeat the parameter or separate values with commas' })
+    .meta({ description: described(check, 'repeat the parameter or separate values with commas') })
 }
 
 /** An ISO date/time, returned as given (normalised by whoever reads it). */
@@ -122,9 +129,10 @@ export function dateParam(name: string) {
   ).meta({ description: 'ISO 8601 date or date-time' })
 }
 
-export function oneOf(values: readonly string[]): (text: string) => string | null {
-  return (text) =>
+export function oneOf(values: readonly string[]): ValueCheck {
+  const check = (text: string) =>
     values.includes(text) ? null : `${JSON.stringify(text.slice(0, 40))} is not one of ${values.join(', ')}`
+  return Object.assign(check, { values })
 }
 
 /** Parse with a schema; the first problem becomes a usage error naming where it is. */

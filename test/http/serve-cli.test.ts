@@ -3,6 +3,9 @@
  * secrets and revoked; the real bin/rpo.js serving on 127.0.0.1 at a free port, queried with
  * fetch, logging requests without the token, and exiting 0 on SIGTERM.
  */
+import { createHash } from 'node:crypto'
+import path from 'node:path'
+import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runCli, spawnCli } from '../support/cli-harness.js'
 import { removeWorkspace, workspaceWithRuns } from './http-harness.js'
@@ -31,6 +34,19 @@ describe('rpo token', () => {
       expect.objectContaining({ id, name: 'ci', scope: 'read', project: 'vision', revokedAt: null }),
     ])
     expect(listed.stdout).not.toContain((secret as string).slice(4))
+    // the store has the secret's SHA-256 hash and nothing from which the secret could be read back
+    const db = new Database(path.join(dir, '.rpo/rpo.sqlite'), { readonly: true })
+    try {
+      const row = db.prepare('select * from api_tokens where id = ?').get(id) as Record<string, unknown>
+      expect(row.secret_hash).toBe(
+        createHash('sha256')
+          .update(secret as string)
+          .digest('hex'),
+      )
+      expect(JSON.stringify(row)).not.toContain((secret as string).slice(4))
+    } finally {
+      db.close()
+    }
     const table = await runCli(dir, ['token', 'list'])
     expect(table.stdout).toMatch(new RegExp(`^${id}\\s+ci\\s+read\\s+vision`, 'm'))
 

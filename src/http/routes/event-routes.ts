@@ -18,10 +18,13 @@ const CATEGORIES = [...new Set(EVENT_TYPES.map((t) => t.split('.')[0] as string)
 const MAX_PAGE = 1000
 const HEARTBEAT_MS = 15_000
 
-const typeCheck = (text: string) =>
-  isEventType(text) || CATEGORIES.includes(text)
-    ? null
-    : `unknown event type ${JSON.stringify(text.slice(0, 40))}; the types are ${EVENT_TYPES.join(', ')} (or a category: ${CATEGORIES.join(', ')})`
+const typeCheck = Object.assign(
+  (text: string) =>
+    isEventType(text) || CATEGORIES.includes(text)
+      ? null
+      : `unknown event type ${JSON.stringify(text.slice(0, 40))}; the types are ${EVENT_TYPES.join(', ')} (or a category: ${CATEGORIES.join(', ')})`,
+  { values: [...EVENT_TYPES, ...CATEGORIES] },
+)
 
 const filterQuery = {
   type: listParam('type', typeCheck),

@@ -124,8 +124,14 @@ export class TokenStore {
     if (row.revoked_at === null && (last === undefined || now - last >= TOUCH_INTERVAL_MS || now < last)) {
       this.#touched.set(row.id, now)
       const at = new Date(now).toISOString()
-      await this.#run((db) => db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', row.id).execute())
-      return toToken({ ...row, last_used_at: at })
+      // bookkeeping: a store busy with a writer must not turn a read request away for it
+      const touched = await this.#run((db) =>
+        db.updateTable('api_tokens').set({ last_used_at: at }).where('id', '=', row.id).execute(),
+      ).then(
+        () => true,
+        () => false,
+      )
+      return touched ? toToken({ ...row, last_used_at: at }) : toToken(row)
     }
     return toToken(row)
   }

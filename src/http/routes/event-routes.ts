@@ -98,7 +98,6 @@ export const eventRoutes = [
       const abort = new AbortController()
       const stop = () => abort.abort()
       closing.addEventListener('abort', stop)
-      request.raw.on('close', stop)
       reply.hijack()
       const res = reply.raw
       res.writeHead(200, {
@@ -107,6 +106,7 @@ export const eventRoutes = [
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
       })
+      // the response closes when the client goes away (or once it was ended here)
       res.on('close', stop)
       res.write(': rpo event stream\n\n')
       const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS)

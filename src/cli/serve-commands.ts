@@ -6,6 +6,7 @@
  */
 import { type Command, InvalidArgumentError, Option } from 'commander'
 import { parseName } from '../budget/budget-change-input.js'
+import { RpoError } from '../core/errors.js'
 import { currentUser } from '../current-user.js'
 import { apiDocument, buildHttpServer } from '../http/build-server.js'
 import { TOKEN_SCOPES, type TokenScope } from '../store/token-store.js'
@@ -38,11 +39,15 @@ The API is documented at /v1/openapi.json. Stop with Ctrl-C (or SIGTERM): exit 0
       }
       await withApp(async (app) => {
         const server = await buildHttpServer(app, options.log ? { log: { stream: process.stderr } } : {})
+        try {
+          await server.listen({ host: options.host, port: options.port })
+        } catch (error) {
+          throw listenError(error, options.host, options.port)
+        }
         const stopped = new Promise<string>((resolve) => {
           process.once('SIGINT', () => resolve('SIGINT'))
           process.once('SIGTERM', () => resolve('SIGTERM'))
         })
-        await server.listen({ host: options.host, port: options.port })
         const bound = server.server.address()
         const address = typeof bound === 'object' ? bound : null
         const host = address?.family === 'IPv6' ? `[${address.address}]` : (address?.address ?? options.host)
@@ -151,4 +156,27 @@ function port(text: string): number {
   if (!(value >= 0 && value <= 65535))
     throw new InvalidArgumentError(`expected a TCP port from 0 to 65535, got "${text}"`)
   return value
+}
+
+/** Why the address cannot be bound, in words (the common reasons are the user's to fix, exit 2). */
+function listenError(error: unknown, host: string, port: number): unknown {
+  const code = (error as NodeJS.ErrnoException).code
+  const where = `${host}:${port}`
+  if (code === 'EADDRINUSE')
+    return new RpoError(
+      'usage',
+      `cannot listen on ${where}: the port is in use (another rpo serve?); pick one with --port`,
+      { cause: error },
+    )
+  if (code === 'EACCES')
+    return new RpoError(
+      'usage',
+      `cannot listen on ${where}: not allowed (ports below 1024 need privileges); pick another --port`,
+      { cause: error },
+    )
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND')
+    return new RpoError('usage', `cannot listen on ${where}: no such address on this machine; check --host`, {
+      cause: error,
+    })
+  return error
 }

@@ -4,6 +4,7 @@
  * fetch, logging requests without the token, and exiting 0 on SIGTERM.
  */
 import { createHash } from 'node:crypto'
+import net from 'node:net'
 import path from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -86,6 +87,19 @@ describe('rpo serve', () => {
       expect(stderr + stdout).not.toContain(secret.slice(4, 24))
     } finally {
       if (served.child.exitCode === null) served.child.kill('SIGKILL')
+    }
+  })
+
+  it('says so when the port is taken (exit 2)', async () => {
+    const blocker = net.createServer()
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+    try {
+      const taken = (blocker.address() as net.AddressInfo).port
+      const result = await runCli(dir, ['serve', '--port', String(taken)])
+      expect(result.code).toBe(2)
+      expect(result.stderr).toMatch(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${taken}: the port is in use`))
+    } finally {
+      blocker.close()
     }
   })
 

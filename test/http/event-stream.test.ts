@@ -29,20 +29,47 @@ afterAll(async () => {
   removeWorkspace(dir)
 })
 
+const openConnections = (served: ServedApi) =>
+  new Promise<number>((resolve, reject) =>
+    served.server.server.getConnections((error, count) => (error ? reject(error) : resolve(count))),
+  )
+
+async function until(condition: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('the condition did not hold in time')
+    await new Promise((r) => setTimeout(r, 20))
+  }
+}
+
 const messages = (events: readonly RpoEvent[]) =>
   events.map((e) => (e.type === 'tick.error' ? e.payload.message : `${e.type}`))
 
 describe('rpo serve: the event stream', () => {
   it('resumes with Last-Event-ID: events stored while disconnected come on reconnect, none twice', async () => {
+    // count the followers the server runs: each listens for this process's commits while it lives
+    const events = api.app.store.events
+    const listen = events.onCommitted.bind(events)
+    let followers = 0
+    events.onCommitted = (listener) => {
+      followers++
+      const stop = listen(listener)
+      return () => {
+        followers--
+        return stop()
+      }
+    }
     const start = await api.app.events.lastId()
     const first = await openEventStream(api, `?afterId=${start}&type=tick`)
     expect(first.status).toBe(200)
     await api.app.events.record([tickError('one'), tickError('two'), tickError('three')])
     const seen = await first.take(3)
     expect(messages(seen)).toEqual(['one', 'two', 'three'])
-    // the client goes away having handled two of them
+    expect(followers).toBe(1)
+    // the client goes away having handled two of them; the server lets go of its stream
     first.close()
     await first.ended()
+    await until(async () => (await openConnections(api)) === 0 && followers === 0)
     await api.app.events.record([tickError('four'), tickError('five')])
 
     const again = await openEventStream(api, '?type=tick', { 'last-event-id': String(seen[1]?.id) })

@@ -106,6 +106,13 @@ export {
 } from './events/event-schemas.js'
 export { createMetrics, type MetricsOptions, type RpoMetrics } from './metrics/create-metrics.js'
 export {
+  API_VERSION,
+  apiDocument,
+  buildHttpServer,
+  type HttpServerOptions,
+  type MetricsProvider,
+} from './http/build-server.js'
+export {
   type EstimateHistory,
   EstimateHistoryCache,
   loadEstimateHistory,
@@ -150,5 +157,6 @@ export { quoteShellCommand, quoteShellWord } from './script/shell-quote.js'
 export type { AttemptHistory, HistoryFilter, HistoryQueries, StageOutcomes } from './store/history-queries.js'
 export { openDatabase } from './store/open-store.js'
 export { type AttemptRecord, type EventRecord, type RunRecord, RunStore } from './store/run-store.js'
+export { type ApiToken, TOKEN_SCOPES, type TokenScope, TokenStore } from './store/token-store.js'
 export { type SyncResult, startDaemon, syncOnce } from './sync/sync-runs.js'
 export type { ExecOptions, ExecResult, Transport } from './transport/transport.js'

@@ -1,10 +1,9 @@
 /**
  * `rpo budget set|grant|revoke`: changing budgets. Every argument is checked before anything is
- * read or recorded (budget-change-input.ts), the current user must be allowed to change the
- * project concerned (budget-permission.ts: for a grant the lender, for a revoke the grant's lender),
- * and each change is recorded with who approved it and when.
+ * read or recorded (budget-change-input.ts); the change itself — permission (for a grant the
+ * lender, for a revoke the grant's lender), leases, record with who approved it and when — is
+ * src/budget/budget-changes.ts, the same path the HTTP API's admin routes take.
  */
-import { randomUUID } from 'node:crypto'
 import { type Command, Option } from 'commander'
 import {
   parseAmount,
@@ -15,15 +14,13 @@ import {
   parsePeriod,
   parseResource,
 } from '../budget/budget-change-input.js'
-import { type GrantStatus, planGrant, planRevoke } from '../core/budget/budget-grants.js'
-import type { BudgetProblem } from '../core/budget/budget-judgement.js'
-import { parseAccount } from '../core/budget/budget-ledger.js'
+import { grantBudget, revokeGrant, setBudget } from '../budget/budget-changes.js'
 import { BUDGET_RESOURCES } from '../core/budget/budget-limits.js'
-import { BudgetError, RpoError } from '../core/errors.js'
-import { type BudgetChangeKind, budgetPermission } from '../core/policy/budget-permission.js'
-import type { App } from '../create-app.js'
+import { RpoError } from '../core/errors.js'
 import { currentUser } from '../current-user.js'
 import type { CommandContext } from './command-context.js'
+
+export { uniqueBy } from '../budget/budget-changes.js'
 
 export const BUDGET_ADMINS_HELP = `
 Who may change budgets: the config's global \`admins\` and each project's \`projects.<p>.admins\`
@@ -77,17 +74,14 @@ export function registerBudgetChangeCommands(budget: Command, context: CommandCo
           amount: parseAmount('--amount', options.amount, false),
           period: parsePeriod('--period', options.period, now),
           cap: options.cap,
-          actor: actor(),
-          at: new Date(now).toISOString(),
           note: parseNote('--note', options.note),
         }
         await withApp(async (app) => {
-          const approvedAs = permit(app, setting.project, 'change')
-          await app.store.budgets.addSetting(setting)
-          if (options.json) out(JSON.stringify({ ...setting, approvedBy: setting.actor, approvedAs }))
+          const recorded = await setBudget(app, setting, currentUser(), now)
+          if (options.json) out(JSON.stringify(recorded))
           else
             out(
-              `budget of ${setting.user ? `${setting.user} in ` : ''}project ${setting.project}: ${hours(setting.amount)} ${setting.resource}${setting.gpuType ? ` (${setting.gpuType})` : ''} per ${options.period}, ${setting.cap} cap (set by ${setting.actor}: ${approvedAs})`,
+              `budget of ${setting.user ? `${setting.user} in ` : ''}project ${setting.project}: ${hours(setting.amount)} ${setting.resource}${setting.gpuType ? ` (${setting.gpuType})` : ''} per ${options.period}, ${setting.cap} cap (set by ${recorded.approvedBy}: ${recorded.approvedAs})`,
             )
         })
       },
@@ -125,26 +119,14 @@ export function registerBudgetChangeCommands(budget: Command, context: CommandCo
         const expiresAt = parseExpiry('--expires', options.expires, now)
         const note = parseNote('--note', options.note)
         await withApp(async (app) => {
-          const approvedAs = permit(app, lender, 'lend from')
-          const { statuses, problems } = await app.budgets.statuses(now)
-          refuseUnjudged(problems, [lender, borrower], 'lend')
-          const entry = planGrant(
-            {
-              key: `grant-${new Date(now).toISOString().slice(0, 10)}-${randomUUID().slice(0, 6)}`,
-              at: new Date(now).toISOString(),
-              lender,
-              borrower,
-              scope: { resource, gpuType },
-              amount,
-              expiresAt,
-              actor: actor(),
-              ...(note ? { note } : {}),
-            },
-            statuses,
+          const entry = await grantBudget(
+            app,
+            { lender, borrower, resource, gpuType, amount, expiresAt, note },
+            currentUser(),
+            now,
           )
-          await app.store.budgets.appendEntries([entry])
-          if (options.json) out(JSON.stringify({ ...entry, approvedBy: entry.actor, approvedAs }))
-          else out(`${entry.key}: ${entry.note} (approved by ${entry.actor}: ${approvedAs})`)
+          if (options.json) out(JSON.stringify(entry))
+          else out(`${entry.key}: ${entry.note} (approved by ${entry.actor}: ${entry.approvedAs})`)
         })
       },
     )
@@ -163,76 +145,20 @@ export function registerBudgetChangeCommands(budget: Command, context: CommandCo
       const amount = options.amount === undefined ? undefined : parseAmount('--amount', options.amount, true)
       const note = parseNote('--note', options.note)
       await withApp(async (app) => {
-        const approvedAs = await permitRevoke(app, grantId)
-        const { statuses, problems, entries } = await app.budgets.statuses(now)
-        const granted = entries.find((e) => e.kind === 'grant' && e.key === grantId)
-        if (granted)
-          refuseUnjudged(problems, [parseAccount(granted.from).project, parseAccount(granted.to).project], 'revoke')
-        const grants: GrantStatus[] = uniqueBy(
-          statuses.flatMap((s) => s.grants),
-          (g) => g.grantId,
+        const entry = await revokeGrant(
+          app,
+          { grantId, ...(amount === undefined ? {} : { amount }), note },
+          currentUser(),
+          now,
         )
-        const entry = planRevoke(
-          {
-            key: `revoke-${grantId}-${randomUUID().slice(0, 6)}`,
-            at: new Date(now).toISOString(),
-            grantId,
-            ...(amount === undefined ? {} : { amount }),
-            actor: actor(),
-            ...(note ? { note } : {}),
-          },
-          grants,
-        )
-        await app.store.budgets.appendEntries([entry])
-        if (options.json) out(JSON.stringify({ ...entry, approvedBy: entry.actor, approvedAs }))
-        else out(`${entry.key}: ${entry.note} (by ${entry.actor}: ${approvedAs})`)
+        if (options.json) out(JSON.stringify(entry))
+        else out(`${entry.key}: ${entry.note} (by ${entry.actor}: ${entry.approvedAs})`)
       })
     })
-}
-
-/** How the current user may change the project's budget, or a refusal naming its admins. */
-function permit(app: App, project: string, change: BudgetChangeKind): string {
-  const permission = budgetPermission(
-    { global: app.config.admins, projects: app.config.projects },
-    currentUser(),
-    project,
-    change,
-  )
-  if (permission.kind === 'refused') throw new BudgetError('budget-not-permitted', permission.reason)
-  return permission.as
-}
-
-/** A revoke is the lender's to make: found from the grant itself, before anything else is read. */
-async function permitRevoke(app: App, grantId: string): Promise<string> {
-  const grant = (await app.store.budgets.listEntries()).find((e) => e.kind === 'grant' && e.key === grantId)
-  if (!grant) throw new BudgetError('grant-not-found', `no grant ${JSON.stringify(grantId)} in the ledger`)
-  return permit(app, parseAccount(grant.from).project, 'take back a grant of')
-}
-
-/** A change that touches a project whose budget cannot be judged is refused until the setting is fixed. */
-function refuseUnjudged(problems: readonly BudgetProblem[], projects: readonly string[], what: string): void {
-  const problem = problems.find((p) => p.kind === 'budget' && projects.includes(p.project))
-  if (problem) {
-    throw new BudgetError(
-      'grant-invalid',
-      `cannot ${what} now: ${problem.message}; fix that setting first (rpo budget set)`,
-    )
-  }
-}
-
-/** Who is making a change, as recorded with it. */
-function actor(): string {
-  return currentUser() ?? 'unknown'
 }
 
 /** Hours for people: one decimal from 1 up, two significant digits below (a short job is not "0.0"). */
 export function hours(value: number): string {
   if (value === 0) return '0'
   return Math.abs(value) >= 1 ? value.toFixed(1) : value.toPrecision(2)
-}
-
-export function uniqueBy<T>(items: readonly T[], key: (item: T) => string): T[] {
-  const seen = new Map<string, T>()
-  for (const item of items) if (!seen.has(key(item))) seen.set(key(item), item)
-  return [...seen.values()]
 }

@@ -5,14 +5,8 @@
  */
 import { type Command, Option } from 'commander'
 import { parseDate, parseName } from '../budget/budget-change-input.js'
-import {
-  type BreakdownLine,
-  type BudgetChange,
-  budgetChanges,
-  budgetReportLines,
-  type ReportBreakdown,
-  usageBreakdown,
-} from '../budget/budget-report.js'
+import type { BreakdownLine, BudgetChange, ReportBreakdown } from '../budget/budget-report.js'
+import { buildBudgetReport } from '../budget/build-budget-report.js'
 import type { BudgetProblem } from '../core/budget/budget-judgement.js'
 import { RpoError } from '../core/errors.js'
 import { BUDGET_ADMINS_HELP, hours, registerBudgetChangeCommands, uniqueBy } from './budget-change-commands.js'
@@ -58,29 +52,10 @@ export function registerBudgetCommands(program: Command, context: CommandContext
           until: options.until === undefined ? undefined : parseDate('--until', options.until),
         }
         await withApp(async (app) => {
-          const now = Date.now()
-          const all = await app.budgets.statuses(now)
-          const { statuses, entries } = all
-          // a budget that cannot be judged is shown with why, never a reason to fail the whole report
-          const problems = all.problems.filter((p) => options.project === undefined || p.project === options.project)
-          const known = [...new Set([...statuses, ...all.problems].map((s) => s.project))]
-          if (options.project !== undefined && !known.includes(options.project)) {
-            throw new RpoError(
-              'usage',
-              `project "${options.project}" has no budget${known.length ? ` (budgeted: ${known.join(', ')})` : ' (no project has one: add budgets in the config or with `rpo budget set`)'}`,
-            )
-          }
-          const lines = budgetReportLines(statuses, filter)
-          const changes = budgetChanges(await app.store.budgets.listSettings(), entries, filter)
-          const breakdown = options.by ? usageBreakdown(entries, options.by, filter) : null
+          const report = await buildBudgetReport(app, filter, options.by, Date.now())
+          const { budgets: lines, problems, changes, breakdown } = report
           if (options.json) {
-            out(
-              JSON.stringify(
-                { at: new Date(now).toISOString(), budgets: lines, problems, changes, breakdown },
-                null,
-                2,
-              ),
-            )
+            out(JSON.stringify(report, null, 2))
             return
           }
           if (options.csv) {

@@ -40,6 +40,10 @@ export function exitCodeFor(error: unknown): number {
     case 'revoke-exceeds-unused':
     case 'lend-exceeds-remaining':
     case 'budget-not-permitted':
+    case 'token-not-found':
+    case 'project-not-found':
+    case 'unauthenticated':
+    case 'forbidden':
       return ExitCode.invalidInput
     case 'store-locked':
     case 'store-corrupt':

@@ -22,6 +22,7 @@ import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js'
 import { renderRunProgress, renderTable } from './format.js'
 import { registerReportCommands } from './report-commands.js'
 import { registerRunCommands } from './run-commands.js'
+import { registerServeCommands } from './serve-commands.js'
 import { type TextSink, terminalSafe } from './terminal-text.js'
 
 /** `rpo status -n`: more runs than this is a report, not a listing. */
@@ -228,6 +229,7 @@ export async function main(
   registerBudgetCommands(program, { withApp, out, runWithTask, resolveRunId })
   registerEventCommands(program, { withApp, out, runWithTask, resolveRunId })
   registerReportCommands(program, { withApp, out, runWithTask, resolveRunId })
+  registerServeCommands(program, { withApp, out, runWithTask, resolveRunId })
   registerRunCommands(program, {
     withApp,
     out,

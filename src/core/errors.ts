@@ -32,6 +32,11 @@ export type RpoErrorCode =
   | 'revoke-exceeds-unused'
   | 'lend-exceeds-remaining'
   | 'budget-not-permitted'
+  /** HTTP API: no token, or one that is unknown or revoked (401); one without the right (403). */
+  | 'token-not-found'
+  | 'project-not-found'
+  | 'unauthenticated'
+  | 'forbidden'
   | 'usage'
   /** A file the user asked rpo to write (a report) cannot be written. */
   | 'output-unwritable'

@@ -174,6 +174,22 @@ export interface LeaseTable {
   expires_at: ColumnType<string, string, string>
 }
 
+/** A bearer token of the HTTP API: only its secret's SHA-256 hash is kept. */
+export interface ApiTokenTable {
+  id: string
+  name: string
+  /** `read` or `admin`. */
+  scope: string
+  /** The one project it may see; null: every project. */
+  project: string | null
+  secret_hash: string
+  /** Who created it: the user its admin changes are made as. */
+  created_by: string | null
+  created_at: string
+  revoked_at: string | null
+  last_used_at: string | null
+}
+
 export interface Database {
   runs: RunTable
   tasks: TaskTable
@@ -187,4 +203,5 @@ export interface Database {
   budget_settings: BudgetSettingTable
   accounting_waits: AccountingWaitTable
   cluster_ticks: ClusterTickTable
+  api_tokens: ApiTokenTable
 }

@@ -18,6 +18,7 @@ import { budgetsMigration } from './migrations/004-budgets.js'
 import { accountingWaitsMigration } from './migrations/005-accounting-waits.js'
 import { eventsMigration } from './migrations/006-events.js'
 import { historyIndexesMigration } from './migrations/007-history-indexes.js'
+import { apiTokensMigration } from './migrations/008-api-tokens.js'
 import { notificationsMigration } from './migrations/009-notifications.js'
 import { clusterTicksMigration } from './migrations/010-cluster-ticks.js'
 import { expectedStartsMigration } from './migrations/011-expected-starts.js'
@@ -123,6 +124,7 @@ function migrationsFor(dialect: StoreDialect): NamedMigration[] {
     { name: '005-accounting-waits', migration: accountingWaitsMigration },
     { name: '006-events', migration: eventsMigration(dialect) },
     { name: '007-history-indexes', migration: historyIndexesMigration },
+    { name: '008-api-tokens', migration: apiTokensMigration },
     { name: '009-notifications', migration: notificationsMigration(dialect) },
     { name: '010-cluster-ticks', migration: clusterTicksMigration },
     { name: '011-expected-starts', migration: expectedStartsMigration },

@@ -22,6 +22,7 @@ import { MetricsQueries } from './metrics-queries.js'
 import { NotificationStore } from './notification-store.js'
 import type { OpenedDatabase } from './open-store.js'
 import { rowLimit } from './row-limit.js'
+import { RunListing } from './run-listing.js'
 import type { NewRun, PlanWrite, RunRecord } from './run-records.js'
 import {
   attemptPatchToRow,
@@ -37,6 +38,7 @@ import {
 } from './run-rows.js'
 import { translateStoreError } from './store-errors.js'
 import { parseOptionalJson } from './stored-values.js'
+import { TokenStore } from './token-store.js'
 import { attemptChangeEvents, eventsOfJournal, eventsOfPlan } from './transition-rows.js'
 
 export type { NewRun, PlanWrite, RunRecord } from './run-records.js'
@@ -76,6 +78,10 @@ export class RunStore {
   readonly clusterTicks: ClusterTickStats
   /** Aggregate counts for /metrics. */
   readonly metrics: MetricsQueries
+  /** Runs a page at a time, filtered (the HTTP API). */
+  readonly listing: RunListing
+  /** The HTTP API's bearer tokens (hashes only). */
+  readonly tokens: TokenStore
 
   constructor(opened: OpenedDatabase) {
     this.#db = opened.db
@@ -87,6 +93,8 @@ export class RunStore {
     this.notifications = new NotificationStore(opened.db, opened.dialect, opened.description, this.events)
     this.clusterTicks = new ClusterTickStats(opened.db, opened.description)
     this.metrics = new MetricsQueries(opened.db, opened.dialect, opened.description)
+    this.listing = new RunListing(opened.db, opened.description)
+    this.tokens = new TokenStore(opened.db, opened.description)
   }
 
   async createRun(run: NewRun): Promise<void> {

@@ -1,0 +1,316 @@
+/**
+ * The HTTP API's response bodies as zod schemas: what the OpenAPI document (openapi.ts) publishes
+ * as JSON Schema, and what the tests parse every response with, so the document cannot drift from
+ * what the server sends. Shapes are the library's own (RunProgress, RunEstimateView, the budget
+ * report, AttemptHistory, RpoEvent); events reuse RpoEventSchema from src/events.
+ */
+import { z } from 'zod'
+import { AttemptStateSchema, RpoEventSchema, RunStateSchema, TaskStateSchema } from '../events/event-schemas.js'
+
+const iso = z.string().describe('ISO 8601 time, UTC')
+const isoOrNull = iso.nullable()
+
+export const ErrorSchema = z
+  .object({
+    error: z.object({
+      code: z.string().describe('stable: branch on it, never on the message'),
+      message: z.string(),
+    }),
+  })
+  .meta({ id: 'Error' })
+
+const ExpectedDurationSchema = z.object({
+  seconds: z.number(),
+  p90Seconds: z.number(),
+  samples: z.number().int(),
+  source: z.enum(['history', 'declared', 'limit']),
+})
+
+const timesFields = {
+  plannedStart: iso,
+  plannedEnd: iso,
+  projectedStart: isoOrNull,
+  projectedEnd: isoOrNull,
+  actualStart: isoOrNull,
+  actualEnd: isoOrNull,
+}
+
+export const TaskEstimateSchema = z
+  .object({ ...timesFields, expected: ExpectedDurationSchema, expectedWaitSeconds: z.number() })
+  .meta({ id: 'TaskEstimate' })
+
+const StageEstimateSchema = z.object({
+  ...timesFields,
+  stage: z.string(),
+  instances: z.number().int(),
+  finished: z.number().int(),
+  expected: ExpectedDurationSchema,
+  criticalSeconds: z.number(),
+})
+
+/** A run's expected vs actual (runEstimateView without its per-task map, which the tasks carry). */
+export const RunEstimateSchema = z
+  .object({
+    plannedEnd: iso,
+    projectedCompletion: iso,
+    actualEnd: isoOrNull,
+    remainingCriticalPathSeconds: z.number(),
+    criticalPath: z.array(z.string()),
+    bottleneck: z.string().nullable(),
+    deadline: z.string().nullable(),
+    slackSeconds: z.number().nullable().describe('deadline − projected completion; negative: late'),
+    atRisk: z.boolean(),
+    stages: z.array(StageEstimateSchema),
+  })
+  .meta({ id: 'RunEstimate' })
+
+const runFields = {
+  runId: z.string(),
+  pipeline: z.string(),
+  project: z.string().nullable(),
+  cluster: z.string(),
+  state: RunStateSchema,
+  createdAt: iso,
+  finishedAt: isoOrNull,
+  elapsedSeconds: z.number(),
+  counts: z.record(z.string(), z.number().int()),
+  total: z.number().int(),
+  done: z.number().int(),
+  expectedRemainingSeconds: z.number(),
+  lastTickCommands: z.number().int().nullable(),
+  lastTickAt: isoOrNull,
+  estimate: RunEstimateSchema.nullable(),
+}
+
+export const RunSummarySchema = z.object(runFields).meta({ id: 'RunSummary' })
+
+export const RunPageSchema = z
+  .object({
+    runs: z.array(RunSummarySchema),
+    nextCursor: z.string().nullable().describe('pass as `cursor` for the next page; null: no more'),
+  })
+  .meta({ id: 'RunPage' })
+
+const TaskSchema = z.object({
+  id: z.string(),
+  group: z.string(),
+  state: TaskStateSchema,
+  jobState: z.string().nullable(),
+  attempt: z.number().int(),
+  jobId: z.string().nullable(),
+  params: z.record(z.string(), z.unknown()),
+  elapsedSeconds: z.number().nullable(),
+  expectedSeconds: z.number().nullable(),
+  reason: z.string().nullable(),
+  resumes: z.number().int(),
+  outputs: z.record(z.string(), z.unknown()).nullable(),
+  estimate: TaskEstimateSchema.nullable(),
+})
+
+const AttemptSchema = z.object({
+  taskId: z.string(),
+  attempt: z.number().int(),
+  submissionKey: z.string(),
+  jobId: z.string().nullable(),
+  state: AttemptStateSchema,
+  nativeState: z.string().nullable(),
+  exitCode: z.number().int().nullable(),
+  reason: z.string().nullable(),
+  submittedAt: iso,
+  startedAt: isoOrNull,
+  endedAt: isoOrNull,
+  nodes: z.array(z.string()),
+  heldReason: z.string().nullable().optional(),
+  usage: z
+    .object({
+      elapsedSeconds: z.number().optional(),
+      cpuSeconds: z.number().optional(),
+      maxRssMb: z.number().optional(),
+      allocTres: z.record(z.string(), z.number()).optional(),
+    })
+    .nullable(),
+})
+
+export const RunDetailSchema = z
+  .object({ ...runFields, tasks: z.array(TaskSchema), attempts: z.array(AttemptSchema) })
+  .meta({ id: 'RunDetail' })
+
+export const ProjectSchema = z
+  .object({
+    project: z.string(),
+    deadline: z.string().nullable(),
+    projectedCompletion: isoOrNull.describe('the latest projected completion of its unfinished runs (else its newest)'),
+    slackSeconds: z.number().nullable(),
+    atRisk: z.boolean(),
+    bottleneck: z.object({ runId: z.string(), stage: z.string() }).nullable(),
+    runs: z.object({
+      total: z.number().int().describe('runs of the project in the store'),
+      unfinished: z.number().int(),
+      projected: z.array(z.string()).describe('the runs the projection is made of'),
+    }),
+    tasks: z.object({ total: z.number().int(), done: z.number().int() }).describe('of the projected runs'),
+  })
+  .meta({ id: 'Project' })
+
+export const ProjectListSchema = z.object({ projects: z.array(ProjectSchema) }).meta({ id: 'ProjectList' })
+
+const TresHoursSchema = z.object({
+  gpu: z.record(z.string(), z.number()),
+  cpu: z.number(),
+  memoryGb: z.number(),
+  billing: z.number(),
+})
+
+const BudgetLineSchema = z.object({
+  rule: z.string(),
+  project: z.string(),
+  user: z.string().nullable(),
+  resource: z.string(),
+  gpuType: z.string().nullable(),
+  cap: z.string(),
+  window: z.string(),
+  amount: z.number(),
+  lent: z.number(),
+  borrowed: z.number(),
+  budget: z.number(),
+  used: z.number(),
+  usedRaw: TresHoursSchema,
+  committed: z.number(),
+  remaining: z.number(),
+  burnPerDay: z.number(),
+  projectedExhaustion: isoOrNull,
+  state: z.string(),
+  grants: z.array(
+    z.object({
+      grantId: z.string(),
+      lender: z.string(),
+      borrower: z.string(),
+      amount: z.number(),
+      used: z.number(),
+      unused: z.number(),
+      expiresAt: iso,
+      approvedBy: z.string(),
+    }),
+  ),
+})
+
+/** The same report as `rpo budget report --json`. */
+export const BudgetReportSchema = z
+  .object({
+    at: iso,
+    budgets: z.array(BudgetLineSchema),
+    problems: z.array(
+      z.object({ project: z.string(), kind: z.enum(['budget', 'deadline']), source: z.string(), message: z.string() }),
+    ),
+    changes: z.array(
+      z.object({
+        at: iso,
+        kind: z.enum(['set', 'grant', 'revoke', 'expiry']),
+        project: z.string(),
+        to: z.string().nullable(),
+        what: z.string(),
+        approvedBy: z.string(),
+        note: z.string(),
+      }),
+    ),
+    breakdown: z
+      .array(
+        z.object({
+          project: z.string(),
+          key: z.string(),
+          gpuHours: z.number(),
+          cpuHours: z.number(),
+          memoryGbHours: z.number(),
+        }),
+      )
+      .nullable(),
+  })
+  .meta({ id: 'BudgetReport' })
+
+export const AttemptHistorySchema = z
+  .object({
+    runId: z.string(),
+    pipeline: z.string(),
+    project: z.string().nullable(),
+    user: z.string().nullable(),
+    cluster: z.string(),
+    taskId: z.string(),
+    stage: z.string(),
+    attempt: z.number().int(),
+    state: AttemptStateSchema,
+    exitCode: z.number().int().nullable(),
+    submittedAt: iso,
+    startedAt: isoOrNull,
+    endedAt: isoOrNull,
+    durationSeconds: z.number().nullable(),
+    queueWaitSeconds: z.number().nullable(),
+  })
+  .meta({ id: 'AttemptHistory' })
+
+export const HistorySchema = z
+  .object({
+    attempts: z.array(AttemptHistorySchema).describe('newest first'),
+    outcomes: z.array(
+      z.object({
+        pipeline: z.string(),
+        stage: z.string(),
+        tasks: z.number().int(),
+        attempts: z.number().int(),
+        succeeded: z.number().int(),
+        failed: z.number().int(),
+        cancelled: z.number().int(),
+        retries: z.number().int(),
+        resumes: z.number().int(),
+      }),
+    ),
+  })
+  .meta({ id: 'History' })
+
+export const EventPageSchema = z
+  .object({
+    events: z.array(RpoEventSchema),
+    nextAfterId: z
+      .number()
+      .int()
+      .describe('pass as `afterId` for the next page (the last id listed, or the one given)'),
+  })
+  .meta({ id: 'EventPage' })
+
+const approval = { approvedBy: z.string(), approvedAs: z.string().describe('why the maker was allowed') }
+
+export const BudgetSettingResultSchema = z
+  .object({
+    project: z.string(),
+    user: z.string().nullable(),
+    resource: z.string(),
+    gpuType: z.string().nullable(),
+    amount: z.number(),
+    period: z.union([
+      z.literal('month'),
+      z.object({ rollingDays: z.number().int() }),
+      z.object({ from: z.string(), until: z.string() }),
+    ]),
+    cap: z.enum(['hard', 'soft']),
+    actor: z.string(),
+    at: iso,
+    note: z.string(),
+    ...approval,
+  })
+  .meta({ id: 'BudgetSettingResult' })
+
+export const LedgerEntryResultSchema = z
+  .object({
+    key: z.string(),
+    at: iso,
+    kind: z.string(),
+    from: z.string(),
+    to: z.string(),
+    hours: TresHoursSchema,
+    ruleScope: z.object({ resource: z.string(), gpuType: z.string().nullable() }).optional(),
+    grantId: z.string().optional(),
+    expiresAt: iso.optional(),
+    actor: z.string(),
+    note: z.string(),
+    ...approval,
+  })
+  .meta({ id: 'LedgerEntryResult' })

@@ -1,0 +1,41 @@
+/** GET /v1/openapi.json (this API's OpenAPI 3.1 document) and GET /metrics (when the server has a metrics provider). */
+import { z } from 'zod'
+import { apiRoute } from '../api-route.js'
+
+export interface MetricsProvider {
+  readonly contentType: string
+  render(): Promise<string>
+}
+
+export function metaRoutes(document: () => Record<string, unknown>, metrics: () => MetricsProvider | undefined) {
+  return [
+    apiRoute({
+      method: 'GET',
+      url: '/v1/openapi.json',
+      scope: 'read',
+      tag: 'meta',
+      summary: 'This document',
+      query: z.strictObject({}),
+      response: { mediaType: 'application/json', description: 'an OpenAPI 3.1 document' },
+      async handler({ reply }) {
+        await reply.type('application/json; charset=utf-8').send(document())
+        return undefined
+      },
+    }),
+    apiRoute({
+      method: 'GET',
+      url: '/metrics',
+      scope: 'read',
+      tag: 'meta',
+      summary: 'Metrics in the Prometheus text format (present when the server was given a metrics provider)',
+      query: z.strictObject({}),
+      response: { mediaType: 'text/plain', description: 'Prometheus exposition format' },
+      async handler({ reply }) {
+        const provider = metrics() as MetricsProvider
+        const text = await provider.render()
+        await reply.type(provider.contentType).send(text)
+        return undefined
+      },
+    }),
+  ]
+}

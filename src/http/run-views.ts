@@ -1,0 +1,122 @@
+/**
+ * What the HTTP API says about runs and projects, assembled from the library: a run's progress
+ * (computeRunProgress) with its expected-vs-actual view (runEstimateView), its attempts, and a
+ * project's projection (projectProject over its unfinished runs, else its newest) with progress.
+ * Estimates read history through one EstimateHistoryCache per app (a minute old at most), so a
+ * busy client does not re-read the history on every request.
+ */
+import { instantOf } from '../core/budget/budget-period.js'
+import { projectProject } from '../core/estimate/project-projection.js'
+import type { RunState } from '../core/scheduling/run-snapshot.js'
+import type { App } from '../create-app.js'
+import { type EstimateHistory, EstimateHistoryCache } from '../monitor/estimate-history.js'
+import { projectRunOf, runDeadline, runEstimateView } from '../monitor/run-estimate.js'
+import { computeRunProgress, type RunProgress } from '../monitor/run-progress.js'
+import type { AttemptRecord, RunRecord } from '../store/run-store.js'
+
+const UNFINISHED: readonly RunState[] = ['running', 'interrupting', 'interrupted', 'cancelling']
+/** Unfinished runs of one project projected at most (more is a report, not a request). */
+const PROJECTED_RUNS = 200
+
+const caches = new WeakMap<App, EstimateHistoryCache>()
+
+async function historyFor(app: App, pipelines: readonly string[], now: number): Promise<EstimateHistory> {
+  let cache = caches.get(app)
+  if (!cache) {
+    cache = new EstimateHistoryCache(app.store)
+    caches.set(app, cache)
+  }
+  return cache.get(pipelines, now)
+}
+
+function deadlines(app: App): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(app.config.projects).map(([p, c]) => [p, c.deadline]))
+}
+
+export type RunSummary = Omit<RunProgress, 'tasks'>
+
+/** Progress and expected vs actual of each run, without the tasks. */
+export async function runSummaries(app: App, runs: readonly RunRecord[]): Promise<RunSummary[]> {
+  const now = app.clock()
+  const history = await historyFor(app, [...new Set(runs.map((r) => r.pipelineName))], now)
+  return Promise.all(
+    runs.map(async (run) => {
+      const { snapshot } = await app.store.loadSnapshot(run.id)
+      const estimate = runEstimateView(projectRunOf(run, snapshot, history, now), runDeadline(run, deadlines(app)))
+      const { tasks: _tasks, ...summary } = computeRunProgress(run, snapshot, now, estimate)
+      return summary
+    }),
+  )
+}
+
+/** One run task by task, each with its expected vs actual, and every attempt. */
+export async function runDetail(
+  app: App,
+  runId: string,
+): Promise<{ run: RunRecord; detail: RunProgress & { attempts: AttemptRecord[] } }> {
+  const now = app.clock()
+  const { run, snapshot } = await app.store.loadSnapshot(runId)
+  const history = await historyFor(app, [run.pipelineName], now)
+  const estimate = runEstimateView(projectRunOf(run, snapshot, history, now), runDeadline(run, deadlines(app)))
+  const progress = computeRunProgress(run, snapshot, now, estimate)
+  return { run, detail: { ...progress, attempts: await app.store.listAttempts(run.id) } }
+}
+
+export interface ProjectView {
+  readonly project: string
+  readonly deadline: string | null
+  readonly projectedCompletion: string | null
+  readonly slackSeconds: number | null
+  readonly atRisk: boolean
+  readonly bottleneck: { readonly runId: string; readonly stage: string } | null
+  readonly runs: { readonly total: number; readonly unfinished: number; readonly projected: readonly string[] }
+  readonly tasks: { readonly total: number; readonly done: number }
+}
+
+/** The projects of the config and of the runs (or only `only`), sorted by name. */
+export async function projectViews(app: App, only?: readonly string[]): Promise<ProjectView[]> {
+  const counts = await app.store.listing.countsByProject()
+  const names = [...new Set([...Object.keys(app.config.projects), ...counts.keys()])]
+    .filter((p) => only === undefined || only.includes(p))
+    .sort()
+  const views: ProjectView[] = []
+  for (const project of names) views.push(await projectView(app, project, counts.get(project) ?? new Map()))
+  return views
+}
+
+async function projectView(app: App, project: string, counts: ReadonlyMap<RunState, number>): Promise<ProjectView> {
+  const now = app.clock()
+  const unfinished = UNFINISHED.reduce((sum, state) => sum + (counts.get(state) ?? 0), 0)
+  const total = [...counts.values()].reduce((a, b) => a + b, 0)
+  const runs =
+    unfinished > 0
+      ? await app.store.listing.page({ projects: [project], states: UNFINISHED, limit: PROJECTED_RUNS })
+      : await app.store.listing.page({ projects: [project], limit: 1 })
+  const history = await historyFor(app, [...new Set(runs.map((r) => r.pipelineName))], now)
+  const configured = app.config.projects[project]?.deadline
+  let deadline: string | null = configured !== undefined && !Number.isNaN(instantOf(configured)) ? configured : null
+  const projections = []
+  let tasks = { total: 0, done: 0 }
+  for (const run of runs) {
+    const { snapshot } = await app.store.loadSnapshot(run.id)
+    const projection = projectRunOf(run, snapshot, history, now)
+    projections.push({ runId: run.id, projection })
+    const progress = computeRunProgress(run, snapshot, now)
+    tasks = { total: tasks.total + progress.total, done: tasks.done + progress.done }
+    // without a project deadline, the earliest of its runs' own (their pipelines') stands for it
+    const own = runDeadline(run, {})
+    if (configured === undefined && own !== null && (deadline === null || instantOf(own) < instantOf(deadline)))
+      deadline = own
+  }
+  const p = projectProject(project, deadline === null ? null : instantOf(deadline), projections)
+  return {
+    project,
+    deadline,
+    projectedCompletion: p.projectedCompletion === null ? null : new Date(p.projectedCompletion).toISOString(),
+    slackSeconds: p.slackSeconds,
+    atRisk: p.atRisk,
+    bottleneck: p.bottleneck,
+    runs: { total, unfinished, projected: runs.map((r) => r.id) },
+    tasks,
+  }
+}

@@ -9,6 +9,7 @@ import { parseName } from '../budget/budget-change-input.js'
 import { RpoError } from '../core/errors.js'
 import { currentUser } from '../current-user.js'
 import { apiDocument, buildHttpServer } from '../http/build-server.js'
+import { createMetrics } from '../metrics/create-metrics.js'
 import { TOKEN_SCOPES, type TokenScope } from '../store/token-store.js'
 import type { CommandContext } from './command-context.js'
 import { renderTable } from './format.js'
@@ -38,7 +39,10 @@ The API is documented at /v1/openapi.json. Stop with Ctrl-C (or SIGTERM): exit 0
         return
       }
       await withApp(async (app) => {
-        const server = await buildHttpServer(app, options.log ? { log: { stream: process.stderr } } : {})
+        const server = await buildHttpServer(app, {
+          metrics: createMetrics(app),
+          ...(options.log ? { log: { stream: process.stderr } } : {}),
+        })
         try {
           await server.listen({ host: options.host, port: options.port })
         } catch (error) {

@@ -345,6 +345,14 @@ describe('rpo serve: metrics and the OpenAPI document', () => {
     expect(await response.text()).toBe('rpo_up 1\n')
   })
 
+  it('refuses /metrics to a token of one project: the series cover every project (403)', async () => {
+    const response = await fetch(`${api.url}/metrics`, {
+      headers: { authorization: `Bearer ${api.tokens.visionRead}` },
+    })
+    expect(response.status).toBe(403)
+    expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/covers every project/)
+  })
+
   it('serves the document generated from the schemas, equal to docs/openapi.json, naming every route with its scope', async () => {
     const served = (await getJson(api, '/v1/openapi.json')).body
     expect(served).toEqual(apiDocument())

@@ -75,6 +75,13 @@ describe('rpo serve', () => {
       const body = (await answer.json()) as { runs: { runId: string }[] }
       expect(body.runs.map((r) => r.runId).sort()).toEqual([runs.nlp, runs.vision].sort())
       expect((await fetch(`${url}/v1/runs`)).status).toBe(401)
+      // rpo serve's /metrics is the store's Prometheus metrics (src/metrics): one series per project and state
+      const metrics = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${secret}` } })
+      expect(metrics.status).toBe(200)
+      expect(metrics.headers.get('content-type')).toContain('text/plain')
+      const exposition = await metrics.text()
+      expect(exposition).toMatch(/^# TYPE rpo_runs gauge$/m)
+      expect(exposition).toMatch(/^rpo_runs\{project="vision",state="\w+"\} 1$/m)
       // an open event stream does not keep the server from stopping
       const stream = await fetch(`${url}/v1/events/stream`, { headers: { authorization: `Bearer ${secret}` } })
       expect(stream.status).toBe(200)

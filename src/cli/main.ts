@@ -20,6 +20,7 @@ import { positiveCount } from './cli-arguments.js'
 import { registerEventCommands } from './event-commands.js'
 import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js'
 import { renderRunProgress, renderTable } from './format.js'
+import { registerHistoryCommands } from './history-commands.js'
 import { registerRunCommands } from './run-commands.js'
 import { type TextSink, terminalSafe } from './terminal-text.js'
 
@@ -226,6 +227,7 @@ export async function main(
 
   registerBudgetCommands(program, { withApp, out, runWithTask, resolveRunId })
   registerEventCommands(program, { withApp, out, runWithTask, resolveRunId })
+  registerHistoryCommands(program, { withApp, out, runWithTask, resolveRunId })
   registerRunCommands(program, {
     withApp,
     out,

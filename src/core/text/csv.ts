@@ -1,5 +1,5 @@
 /**
- * CSV as RFC 4180 writes it: fields separated by commas, records by CRLF, a field quoted (with its
+ * CSV as RFC 4180 writes it: fields separated by commas, records by line ends, a field quoted (with its
  * double quotes doubled) when it holds a comma, a double quote, CR or LF, or leading/trailing space.
  * Numbers are written as JavaScript prints them; null and undefined are empty fields. Pure.
  */
@@ -12,7 +12,11 @@ export function csvField(value: CsvValue): string {
   return /[",\r\n]|^\s|\s$/.test(text) ? `"${text.replaceAll('"', '""')}"` : text
 }
 
-/** A header line and one line per row, each ended by CRLF. */
-export function toCsv(headers: readonly string[], rows: readonly (readonly CsvValue[])[]): string {
-  return [headers, ...rows].map((row) => `${row.map(csvField).join(',')}\r\n`).join('')
+/**
+ * A header line and one line per row, each ended by `eol`: CRLF as RFC 4180 has it, or LF where the
+ * text goes through the CLI's terminal filter, which shows a CR as an escape (a CR could overwrite
+ * what a terminal shows); CSV readers take either.
+ */
+export function toCsv(headers: readonly string[], rows: readonly (readonly CsvValue[])[], eol = '\r\n'): string {
+  return [headers, ...rows].map((row) => `${row.map(csvField).join(',')}${eol}`).join('')
 }

@@ -300,8 +300,11 @@ function toObservation(allocation: SacctRecord, steps: readonly SacctRecord[]): 
   }
   const usage: { -readonly [K in keyof ResourceUsage]: ResourceUsage[K] } = {}
   if (allocation.elapsedSeconds !== null) usage.elapsedSeconds = allocation.elapsedSeconds
+  // a job that ran has its CPU time in its steps' records, which slurmdbd may store a moment after
+  // the job's own (the allocation row then shows TotalCPU 00:00:00): no step yet, no figure yet
+  const stepsRecorded = allocation.startedAt === null || steps.some((step) => step.step !== 'extern')
   const cpuSeconds = allocation.totalCpuSeconds ?? sumOrNull(steps.map((step) => step.totalCpuSeconds))
-  if (cpuSeconds !== null) usage.cpuSeconds = cpuSeconds
+  if (cpuSeconds !== null && stepsRecorded) usage.cpuSeconds = cpuSeconds
   const rss = [allocation, ...steps].map((record) => record.maxRssMb).filter((mb): mb is number => mb !== null)
   if (rss.length > 0) usage.maxRssMb = Math.max(...rss)
   if (allocation.allocTres !== null) usage.allocTres = allocation.allocTres

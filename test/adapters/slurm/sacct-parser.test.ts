@@ -339,6 +339,41 @@ describe('parseSacct on constructed rows', () => {
     expect(observation(records, '6')).toMatchObject({ state: 'unknown', nativeState: 'LAUNCH_FAILED' })
   })
 
+  it('gives a job that ran no CPU time until its steps are recorded (the testbed showed TotalCPU 00:00:00 before them)', () => {
+    const job = {
+      JobID: '1989',
+      State: 'COMPLETED',
+      ExitCode: '0:0',
+      Start: '2026-12-05T09:46:40',
+      End: '2026-12-05T09:46:48',
+      ElapsedRaw: '8',
+      AllocTRES: 'billing=8,cpu=8,mem=500M,node=1',
+    }
+    const early = parseSacct(line({ ...job, TotalCPU: '00:00:00' }))
+    expect(observation(early, '1989').usage).toEqual({
+      elapsedSeconds: 8,
+      allocTres: { billing: 8, cpu: 8, mem: 500, node: 1 },
+    })
+    const settled = parseSacct(
+      [
+        line({ ...job, TotalCPU: '00:05.010' }),
+        line({
+          JobID: '1989.batch',
+          State: 'COMPLETED',
+          ExitCode: '0:0',
+          TotalCPU: '00:05.010',
+          MaxRSS: '8012K',
+          TRESUsageInTot: 'cpu=00:00:02,energy=0,fs/disk=65015,mem=8012K,pages=1,vmem=13964K',
+        }),
+      ].join('\n'),
+    )
+    expect(observation(settled, '1989').usage).toMatchObject({ cpuSeconds: 5.01, maxRssMb: 8_012 / 1024 })
+    expect(observation(settled, '1989').usage?.gpuUtilPercent).toBeUndefined()
+    // never started: nothing to wait for
+    const cancelled = parseSacct(line({ JobID: '9', State: 'CANCELLED by 0', ExitCode: '0:0', TotalCPU: '00:00:00' }))
+    expect(observation(cancelled, '9').usage?.cpuSeconds).toBe(0)
+  })
+
   it('skips a header line that names the requested fields', () => {
     const text = `${SACCT_FIELDS.join('\u001f')}\n${line({ JobID: '7', State: 'RUNNING' })}\n`
     expect(parseSacct(text).map((record) => record.jobId)).toEqual(['7'])

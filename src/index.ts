@@ -43,6 +43,15 @@ export {
   StoreError,
   TransportError,
 } from './core/errors.js'
+export {
+  type AttemptEfficiency,
+  attemptEfficiency,
+  type EfficiencySummary,
+  type WasteNote,
+} from './core/estimate/efficiency.js'
+export { type EfficiencyReport, efficiencyReport, type StageEfficiency } from './core/estimate/efficiency-report.js'
+export { type RightSizing, suggestRightSizing } from './core/estimate/right-sizing.js'
+export { type StageHistoryRow, summarizeStageHistory } from './core/estimate/stage-history.js'
 export { canTransition, isTerminalJobState, JobState } from './core/job/job-state.js'
 export { expandPipeline, type TaskInstance } from './core/pipeline/expand-pipeline.js'
 export { PipelineSchema, type PipelineSpec, type TaskSpec } from './core/pipeline/pipeline-schema.js'
@@ -90,6 +99,7 @@ export {
   type RpoEvent,
   RpoEventSchema,
 } from './events/event-schemas.js'
+export { type EndedUsageResult, fillEndedUsage } from './monitor/ended-usage.js'
 export {
   type EstimateHistory,
   EstimateHistoryCache,

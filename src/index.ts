@@ -50,6 +50,15 @@ export {
   StoreError,
   TransportError,
 } from './core/errors.js'
+export {
+  type AttemptEfficiency,
+  attemptEfficiency,
+  type EfficiencySummary,
+  type WasteNote,
+} from './core/estimate/efficiency.js'
+export { type EfficiencyReport, efficiencyReport, type StageEfficiency } from './core/estimate/efficiency-report.js'
+export { type RightSizing, suggestRightSizing } from './core/estimate/right-sizing.js'
+export { type StageHistoryRow, summarizeStageHistory } from './core/estimate/stage-history.js'
 export { canTransition, isTerminalJobState, JobState } from './core/job/job-state.js'
 export {
   decideNotifications,
@@ -104,7 +113,6 @@ export {
   type RpoEvent,
   RpoEventSchema,
 } from './events/event-schemas.js'
-export { createMetrics, type MetricsOptions, type RpoMetrics } from './metrics/create-metrics.js'
 export {
   API_VERSION,
   apiDocument,
@@ -112,6 +120,8 @@ export {
   type HttpServerOptions,
   type MetricsProvider,
 } from './http/build-server.js'
+export { createMetrics, type MetricsOptions, type RpoMetrics } from './metrics/create-metrics.js'
+export { type EndedUsageResult, fillEndedUsage } from './monitor/ended-usage.js'
 export {
   type EstimateHistory,
   EstimateHistoryCache,

@@ -23,7 +23,8 @@ const SOURCE = 'sacct'
 /**
  * The columns rpo asks sacct for, in order. ElapsedRaw (integer seconds) instead of Elapsed; Reason
  * tells a held PENDING job from a queued one; steps are kept (no `--allocations`) for MaxRSS and for
- * the exit code of the step that failed.
+ * the exit code of the step that failed. TRESUsageInTot (last, so older captures differ only by their
+ * final column) carries `gres/gpuutil` where the cluster gathers GPU accounting (AcctGatherGpu).
  */
 export const SACCT_FIELDS = [
   'JobID',
@@ -43,6 +44,7 @@ export const SACCT_FIELDS = [
   'NodeList',
   'Account',
   'Partition',
+  'TRESUsageInTot',
 ] as const
 
 /**
@@ -95,6 +97,11 @@ export interface SacctRecord extends SacctJobId {
   readonly nodeList: string | null
   readonly account: string | null
   readonly partition: string | null
+  /**
+   * `gres/gpuutil` of TRESUsageInTot (step rows): the GPU utilisation the step's tasks reported, in
+   * percent summed over the GPUs they used; null where the cluster does not gather it.
+   */
+  readonly gpuUtilPercent: number | null
   /** Every column as printed, by the field name used in --format (e.g. `ReqMem`). */
   readonly fields: Readonly<Record<string, string>>
 }
@@ -197,6 +204,7 @@ function parseRow(
     nodeList: text('nodelist') === 'None assigned' ? null : text('nodelist'),
     account: text('account'),
     partition: text('partition'),
+    gpuUtilPercent: typed('tresusageintot', parseGpuUtil),
     fields: raw,
   }
 }
@@ -206,6 +214,20 @@ function parseExitCode(text: string): { exitCode: number; signal: number } {
   const match = /^(-?\d+):(-?\d+)$/.exec(text)
   if (match === null) throw new ParseError(SOURCE, 'not an exit code "code:signal"', text)
   return { exitCode: Number(match[1]), signal: Number(match[2]) }
+}
+
+/**
+ * `gres/gpuutil=N` from a TRESUsageInTot list (`cpu=15:33:58,…,gres/gpuutil=90,mem=1294440K,…`); the
+ * other entries hold durations and sizes in several forms and are not read here. null when absent.
+ */
+export function parseGpuUtil(text: string): number | null {
+  for (const entry of text.split(',')) {
+    if (!entry.startsWith('gres/gpuutil=')) continue
+    const value = entry.slice('gres/gpuutil='.length)
+    if (!/^\d+(\.\d+)?$/.test(value)) throw new ParseError(SOURCE, 'gres/gpuutil is not a percentage', entry)
+    return Number(value)
+  }
+  return null
 }
 
 function parseWholeNumber(text: string): number {
@@ -278,11 +300,20 @@ function toObservation(allocation: SacctRecord, steps: readonly SacctRecord[]): 
   }
   const usage: { -readonly [K in keyof ResourceUsage]: ResourceUsage[K] } = {}
   if (allocation.elapsedSeconds !== null) usage.elapsedSeconds = allocation.elapsedSeconds
+  // a job that ran has its CPU time in its steps' records, which slurmdbd may store a moment after
+  // the job's own (the allocation row then shows TotalCPU 00:00:00): no step yet, no figure yet
+  const stepsRecorded = allocation.startedAt === null || steps.some((step) => step.step !== 'extern')
   const cpuSeconds = allocation.totalCpuSeconds ?? sumOrNull(steps.map((step) => step.totalCpuSeconds))
-  if (cpuSeconds !== null) usage.cpuSeconds = cpuSeconds
+  if (cpuSeconds !== null && stepsRecorded) usage.cpuSeconds = cpuSeconds
   const rss = [allocation, ...steps].map((record) => record.maxRssMb).filter((mb): mb is number => mb !== null)
   if (rss.length > 0) usage.maxRssMb = Math.max(...rss)
   if (allocation.allocTres !== null) usage.allocTres = allocation.allocTres
+  // the steps of a job run one after another or side by side on its GPUs: the busiest says how much
+  // of the allocation was used at best (extern holds no work)
+  const gpuUtil = [allocation, ...steps.filter((step) => step.step !== 'extern')]
+    .map((record) => record.gpuUtilPercent)
+    .filter((percent): percent is number => percent !== null)
+  if (gpuUtil.length > 0) usage.gpuUtilPercent = Math.max(...gpuUtil)
   return {
     jobId: asNativeJobId(allocation.jobId),
     state,

@@ -20,6 +20,7 @@ import { positiveCount } from './cli-arguments.js'
 import { registerEventCommands } from './event-commands.js'
 import { EXIT_CODES_HELP, ExitCode, exitCodeFor } from './exit-codes.js'
 import { renderRunProgress, renderTable } from './format.js'
+import { registerHistoryCommands } from './history-commands.js'
 import { registerReportCommands } from './report-commands.js'
 import { registerRunCommands } from './run-commands.js'
 import { registerServeCommands } from './serve-commands.js'
@@ -230,6 +231,7 @@ export async function main(
   registerEventCommands(program, { withApp, out, runWithTask, resolveRunId })
   registerReportCommands(program, { withApp, out, runWithTask, resolveRunId })
   registerServeCommands(program, { withApp, out, runWithTask, resolveRunId })
+  registerHistoryCommands(program, { withApp, out, runWithTask, resolveRunId })
   registerRunCommands(program, {
     withApp,
     out,

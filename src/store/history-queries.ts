@@ -11,7 +11,9 @@
 import type { Kysely } from 'kysely'
 import { RpoError } from '../core/errors.js'
 import { type DurationSample, taskShape } from '../core/estimate/duration-model.js'
+import type { AskedResources } from '../core/estimate/efficiency.js'
 import { type QueueWaitSample, queueKeyOf } from '../core/estimate/queue-wait-model.js'
+import type { ResourceUsage } from '../core/job/job-observation.js'
 import type { ResolvedPipeline, ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import type { AttemptState } from '../core/scheduling/run-snapshot.js'
 import type { Database } from './database.js'
@@ -25,6 +27,8 @@ export interface HistoryFilter {
   /** ISO; … before this. */
   readonly until?: string
   readonly project?: string
+  /** One run's attempts only. */
+  readonly runId?: string
   /** One pipeline name, or any of several. */
   readonly pipeline?: string | readonly string[]
   /** The task name in the pipeline file (`train` covers `train.0`, `train.1`, …). */
@@ -54,6 +58,20 @@ export interface AttemptHistory {
   readonly durationSeconds: number | null
   /** submitted → started; null until it started. */
   readonly queueWaitSeconds: number | null
+  /**
+   * From when it could start (its submission, or its upstreams' end when it was queued behind them)
+   * to its start: the wait the queue-wait model samples. null until it started.
+   */
+  readonly eligibleWaitSeconds: number | null
+  readonly submissionKey: string
+  readonly jobId: string | null
+  /** What the scheduler's accounting said it used (sacct, PBS resources_used); null before any figure. */
+  readonly usage: ResourceUsage | null
+  /** What its task asked for in the run's pipeline, per node; null when the task is not in it. */
+  readonly asked: AskedResources | null
+  /** The task's attempts and resumes so far (all of them, not only those in the window). */
+  readonly taskAttempts: number
+  readonly taskResumes: number
 }
 
 export interface StageOutcomes {
@@ -86,6 +104,9 @@ const RUNS_PER_READ = 500
 interface Row {
   run_id: string
   task_id: string
+  submission_key: string
+  job_id: string | null
+  usage_json: string | null
   attempt: number
   state: string
   exit_code: number | null
@@ -118,7 +139,10 @@ export class HistoryQueries {
     filter: HistoryFilter & { readonly states?: readonly AttemptState[] } = {},
   ): Promise<AttemptHistory[]> {
     const rows = await this.#rows(filter, 'a.ended_at', filter.states ?? null)
-    return rows.map(({ row, cluster }) => toAttemptHistory(row, cluster))
+    const ends = await this.#taskEndsOf(rows.map(({ row }) => row.run_id))
+    return rows.map(({ row, task, cluster }) =>
+      toAttemptHistory(row, task, cluster, eligibleAt(row, task, ends), this.#description),
+    )
   }
 
   /** Successful attempts as duration samples (src/core/estimate/duration-model.ts), newest first. */
@@ -151,13 +175,7 @@ export class HistoryQueries {
     const samples: QueueWaitSample[] = []
     for (const { row, task, cluster } of rows) {
       if (task === null || row.started_at === null) continue
-      let eligible = row.submitted_at
-      for (const dep of task.after) {
-        for (const end of ends.get(`${row.run_id}\u0000${dep.task}`) ?? []) {
-          if (end > eligible && end <= row.started_at) eligible = end
-        }
-      }
-      const seconds = secondsBetween(eligible, row.started_at)
+      const seconds = secondsBetween(eligibleAt(row, task, ends), row.started_at)
       if (seconds === null) continue
       samples.push({ ...queueKeyOf(task, cluster), seconds, startedAt: Date.parse(row.started_at as string) })
     }
@@ -225,6 +243,9 @@ export class HistoryQueries {
           .select([
             'a.run_id',
             'a.task_id',
+            'a.submission_key',
+            'a.job_id',
+            'a.usage_json',
             'a.attempt',
             'a.state',
             'a.exit_code',
@@ -244,6 +265,7 @@ export class HistoryQueries {
         if (until !== null) query = query.where(time, '<', until)
         if (states !== null) query = query.where('a.state', 'in', [...states])
         if (filter.project !== undefined) query = query.where('r.project', '=', filter.project)
+        if (filter.runId !== undefined) query = query.where('a.run_id', '=', filter.runId)
         if (typeof filter.pipeline === 'string') query = query.where('r.pipeline_name', '=', filter.pipeline)
         else if (filter.pipeline !== undefined)
           query = query.where('r.pipeline_name', 'in', filter.pipeline.length > 0 ? [...filter.pipeline] : [''])
@@ -322,7 +344,34 @@ export class HistoryQueries {
   }
 }
 
-function toAttemptHistory(row: Row, cluster: string): AttemptHistory {
+/** When the attempt could start: its submission, or the latest end of an upstream it was queued behind. */
+function eligibleAt(row: Row, task: ResolvedTask | null, ends: ReadonlyMap<string, string[]>): string {
+  let eligible = row.submitted_at
+  if (task === null || row.started_at === null) return eligible
+  for (const dep of task.after) {
+    for (const end of ends.get(`${row.run_id}\u0000${dep.task}`) ?? []) {
+      if (end > eligible && end <= row.started_at) eligible = end
+    }
+  }
+  return eligible
+}
+
+function toAttemptHistory(
+  row: Row,
+  task: ResolvedTask | null,
+  cluster: string,
+  eligible: string,
+  description: string,
+): AttemptHistory {
+  const usage =
+    row.usage_json === null
+      ? null
+      : parseStoredJson<ResourceUsage>(row.usage_json, 'object', {
+          runId: row.run_id,
+          column: `usage_json of attempt ${row.submission_key}`,
+          description,
+        })
+  const resources = task?.resources
   return {
     runId: row.run_id,
     pipeline: row.pipeline_name,
@@ -339,6 +388,21 @@ function toAttemptHistory(row: Row, cluster: string): AttemptHistory {
     endedAt: row.ended_at,
     durationSeconds: secondsBetween(row.started_at, row.ended_at),
     queueWaitSeconds: secondsBetween(row.submitted_at, row.started_at),
+    eligibleWaitSeconds: secondsBetween(eligible, row.started_at),
+    submissionKey: row.submission_key,
+    jobId: row.job_id,
+    usage,
+    asked: resources
+      ? {
+          cpus: resources.cpus,
+          memoryMb: resources.memoryMb,
+          timeLimitSeconds: resources.timeLimitSeconds,
+          gpus: resources.gpus?.count ?? 0,
+          nodes: resources.nodes,
+        }
+      : null,
+    taskAttempts: Number(row.task_attempts),
+    taskResumes: Number(row.task_resumes),
   }
 }
 

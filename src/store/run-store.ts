@@ -360,6 +360,27 @@ export class RunStore {
     this.events.committed()
   }
 
+  /**
+   * Write accounting's figures for attempts that have ended (read after their end, e.g. sacct's
+   * TotalCPU of a job squeue had already called completed). Only the usage column changes: the
+   * attempt's state is the planner's, so this never races a tick; an unchanged figure writes nothing.
+   */
+  async recordEndedUsage(updates: ReadonlyMap<string, ResourceUsage>): Promise<void> {
+    if (updates.size === 0) return
+    await this.#write(async (trx) => {
+      for (const [key, usage] of updates) {
+        const json = JSON.stringify(usage)
+        await trx
+          .updateTable('attempts')
+          .set({ usage_json: json })
+          .where('submission_key', '=', key)
+          .where('ended_at', 'is not', null)
+          .where((eb) => eb.or([eb('usage_json', 'is', null), eb('usage_json', '<>', json)]))
+          .execute()
+      }
+    })
+  }
+
   /** Add an entry to a run's journal, with the event-log events it stands for (checkpoint warnings, budget actions). */
   async appendEvent(runId: string, event: PlannedEvent, now: string): Promise<void> {
     await this.#write(async (trx) => {

@@ -213,4 +213,31 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('hist
     })
     expect(outcomes.find((o) => o.stage === 'prep')).toMatchObject({ tasks: 2, attempts: 2, succeeded: 2, failed: 0 })
   })
+  it("carries each attempt's accounting usage and its task's asked resources; usage read after the end is stored", async () => {
+    const [train] = await store.history.attempts({ runId: 'v1', stage: 'train', states: ['failed'] })
+    expect(train).toMatchObject({
+      runId: 'v1',
+      taskId: 'train.0',
+      submissionKey: 'rpo.v1.train.0.1',
+      usage: null,
+      asked: { cpus: 1, memoryMb: 1024, timeLimitSeconds: 3600, gpus: 1, nodes: 1 },
+      taskAttempts: 3,
+      taskResumes: 1,
+    })
+    const usage = { elapsedSeconds: 40, cpuSeconds: 5, maxRssMb: 300, allocTres: { cpu: 8, 'gres/gpu': 1 } }
+    // v2's train.1 is still running: a figure for it is the tick's to write, not this
+    await store.recordEndedUsage(
+      new Map([
+        ['rpo.v1.train.0.1', usage],
+        ['rpo.v2.train.1.1', usage],
+      ]),
+    )
+    const [after] = await store.history.attempts({ runId: 'v1', stage: 'train', states: ['failed'] })
+    expect(after?.usage).toEqual(usage)
+    const running = await store.listAttempts('v2', 'train.1')
+    expect(running[0]?.usage).toBeNull()
+    // the wait counted from when it could start: v2's train.0 was queued behind prep (ended at 530)
+    const [queued] = await store.history.attempts({ runId: 'v2', stage: 'train' })
+    expect(queued).toMatchObject({ taskId: 'train.0', queueWaitSeconds: 300, eligibleWaitSeconds: 170 })
+  })
 })

@@ -38,3 +38,13 @@ export function estimateFromHistory<B>(
     basis,
   }
 }
+
+/**
+ * The nearest-rank percentile of the values: the ⌈q · n⌉-th smallest (q in (0, 1]); null for none.
+ * The p90 of `summarizeSamples` is `percentile(values, 0.9)`.
+ */
+export function percentile(values: readonly number[], q: number): number | null {
+  const sorted = values.filter((v) => Number.isFinite(v) && v >= 0).sort((a, b) => a - b)
+  if (sorted.length === 0) return null
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number
+}

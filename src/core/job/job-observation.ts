@@ -17,6 +17,11 @@ export interface ResourceUsage {
   readonly maxRssMb?: number
   /** Allocated trackable resources, e.g. `{ cpu: 4, mem: 16000, 'gres/gpu': 2, 'gres/gpu:a100': 2 }`. */
   readonly allocTres?: Readonly<Record<string, number>>
+  /**
+   * GPU utilisation in percent, summed over the job's GPUs (Slurm TRESUsageInTot `gres/gpuutil`, its
+   * busiest step); absent where the scheduler does not report it, which means unknown, not idle.
+   */
+  readonly gpuUtilPercent?: number
 }
 
 export interface JobObservation {

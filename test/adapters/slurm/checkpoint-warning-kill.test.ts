@@ -4,8 +4,6 @@
 // The job's record is the testbed's own (job 2658, see fixtures/testbed-22.05/README.md): FAILED,
 // ExitCode 0:12, its batch step CANCELLED 0:12, after 11 s of a 2-minute limit with a 90 s lead
 // (Slurm sends the warning up to a minute early).
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { SlurmAdapter } from '../../../adapters/slurm/slurm-adapter.js'
 import { planTick } from '../../../src/core/scheduling/plan-tick.js'
@@ -13,9 +11,9 @@ import type { AttemptObservation } from '../../../src/core/scheduling/run-snapsh
 import { asNativeJobId, type JobObservation } from '../../../src/scheduler/scheduler-adapter.js'
 import type { ExecResult, Transport } from '../../../src/transport/transport.js'
 import { attemptOf, defaultOptions, pipelineOf, snapshotOf } from '../../support/fixtures.js'
+import { testbedCapture } from './testbed-captures.js'
 
-const TESTBED = join(import.meta.dirname, 'fixtures', 'testbed-22.05')
-const fixture = (name: string) => readFileSync(join(TESTBED, name), 'utf8')
+const fixture = testbedCapture
 
 /** The testbed's answers to rpo's squeue and sacct for job 2658, as captured. */
 class CapturedTestbed implements Pick<Transport, 'exec' | 'close'> {

@@ -8,9 +8,10 @@ import { parseSbatchParsable } from '../../../adapters/slurm/slurm-commands.js'
 import { parseSqueue, squeueToJobObservations } from '../../../adapters/slurm/squeue-parser.js'
 import { ParseError } from '../../../src/core/errors.js'
 import { JOB_STATES } from '../../../src/core/job/job-state.js'
+import { testbedCapture } from './testbed-captures.js'
 
 const TESTBED = join(import.meta.dirname, 'fixtures', 'testbed-22.05')
-const SACCT = readFileSync(join(TESTBED, 'sacct-final.txt'), 'utf8')
+const SACCT = testbedCapture('sacct-final.txt')
 const SQUEUE = readFileSync(join(TESTBED, 'squeue-live.txt'), 'utf8')
 const SINFO = readFileSync(join(TESTBED, 'sinfo-nodes.txt'), 'utf8')
 

@@ -2,6 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import {
+  parseGpuUtil,
   parseSacct,
   parseSacctJobId,
   SACCT_FIELDS,
@@ -10,6 +11,7 @@ import {
 } from '../../../adapters/slurm/sacct-parser.js'
 import { ParseError } from '../../../src/core/errors.js'
 import { sharedFixture } from '../../support/shared-fixtures.js'
+import { testbedCapture } from './testbed-captures.js'
 
 const SHARED = sharedFixture('slurm', 'sacct')
 const TESTBED = join(import.meta.dirname, 'fixtures', 'testbed-22.05')
@@ -86,7 +88,7 @@ function shared(file: string): SacctRecord[] {
 }
 
 function testbed(file: string): SacctRecord[] {
-  return parseSacct(readFileSync(join(TESTBED, file), 'utf8'))
+  return parseSacct(testbedCapture(file))
 }
 
 function row(records: readonly SacctRecord[], jobId: string, step: string | null = null): SacctRecord {
@@ -178,6 +180,25 @@ describe('parseSacct field by field', () => {
     expect(nodeFail.endedAt?.toISOString()).toBe('2024-03-19T22:45:33.000Z')
     expect(row(records, '7219441')).toMatchObject({ state: 'pending', startedAt: null, endedAt: null })
     expect(row(records, '8322514_33', 'extern')).toMatchObject({ state: 'running', step: 'extern' })
+  })
+
+  it('reads GPU utilisation from TRESUsageInTot where the cluster gathers it, and nothing where it does not', () => {
+    const records = shared('hb_jobinfo-sacct_parsable_snowman_delim_steps.txt')
+    // the busy step: cpu=15:33:58,…,gres/gpumem=20500736K,gres/gpuutil=90,mem=1294440K,… on one V100
+    expect(row(records, '7965768', 'batch').gpuUtilPercent).toBe(90)
+    expect(row(records, '7965768', 'extern').gpuUtilPercent).toBe(0)
+    expect(row(records, '7965768').gpuUtilPercent).toBeNull()
+    expect(observation(records, '7965768').usage).toMatchObject({
+      gpuUtilPercent: 90,
+      allocTres: expect.objectContaining({ 'gres/gpu': 1 }),
+    })
+    expect(observation(records, '7946767').usage?.gpuUtilPercent).toBe(54)
+    // Peregrine's TRESUsageInTot has no gres/gpuutil: unknown, not 0
+    const peregrine = shared('slurm_jobinfo-sacct_parsable_snowman_oldreqmem.txt')
+    expect(peregrine.every((record) => record.gpuUtilPercent === null)).toBe(true)
+    expect(sacctToJobObservations(peregrine).some((o) => o.usage?.gpuUtilPercent !== undefined)).toBe(false)
+    expect(parseGpuUtil('cpu=00:00:02,gres/gpuutil=12.5,mem=0')).toBe(12.5)
+    expect(() => parseGpuUtil('gres/gpuutil=lots')).toThrow(ParseError)
   })
 
   it('reads array tasks with their raw ids and ^|^ delimiters', () => {
@@ -318,6 +339,41 @@ describe('parseSacct on constructed rows', () => {
     expect(observation(records, '6')).toMatchObject({ state: 'unknown', nativeState: 'LAUNCH_FAILED' })
   })
 
+  it('gives a job that ran no CPU time until its steps are recorded (the testbed showed TotalCPU 00:00:00 before them)', () => {
+    const job = {
+      JobID: '1989',
+      State: 'COMPLETED',
+      ExitCode: '0:0',
+      Start: '2026-12-05T09:46:40',
+      End: '2026-12-05T09:46:48',
+      ElapsedRaw: '8',
+      AllocTRES: 'billing=8,cpu=8,mem=500M,node=1',
+    }
+    const early = parseSacct(line({ ...job, TotalCPU: '00:00:00' }))
+    expect(observation(early, '1989').usage).toEqual({
+      elapsedSeconds: 8,
+      allocTres: { billing: 8, cpu: 8, mem: 500, node: 1 },
+    })
+    const settled = parseSacct(
+      [
+        line({ ...job, TotalCPU: '00:05.010' }),
+        line({
+          JobID: '1989.batch',
+          State: 'COMPLETED',
+          ExitCode: '0:0',
+          TotalCPU: '00:05.010',
+          MaxRSS: '8012K',
+          TRESUsageInTot: 'cpu=00:00:02,energy=0,fs/disk=65015,mem=8012K,pages=1,vmem=13964K',
+        }),
+      ].join('\n'),
+    )
+    expect(observation(settled, '1989').usage).toMatchObject({ cpuSeconds: 5.01, maxRssMb: 8_012 / 1024 })
+    expect(observation(settled, '1989').usage?.gpuUtilPercent).toBeUndefined()
+    // never started: nothing to wait for
+    const cancelled = parseSacct(line({ JobID: '9', State: 'CANCELLED by 0', ExitCode: '0:0', TotalCPU: '00:00:00' }))
+    expect(observation(cancelled, '9').usage?.cpuSeconds).toBe(0)
+  })
+
   it('skips a header line that names the requested fields', () => {
     const text = `${SACCT_FIELDS.join('\u001f')}\n${line({ JobID: '7', State: 'RUNNING' })}\n`
     expect(parseSacct(text).map((record) => record.jobId)).toEqual(['7'])
@@ -335,7 +391,7 @@ describe('parseSacct on malformed input', () => {
     const error = catchError(() => parseSacct(text))
     expect(error).toBeInstanceOf(ParseError)
     expect((error as ParseError).excerpt).toBe('1\u001fonly-two-columns')
-    expect((error as ParseError).message).toMatch(/line 1: expected 17 columns, found 2/)
+    expect((error as ParseError).message).toMatch(/line 1: expected 18 columns, found 2/)
   })
 
   it('rejects a garbage id, time or exit code in a well-shaped line', () => {

@@ -4,17 +4,15 @@
 // may have failed or succeeded), say it is degraded, and give the real endings once sacct is back.
 // A job squeue lists as COMPLETED needs no accounting: Slurm's COMPLETED means it exited 0.
 // squeue, sacct and sacct's stderr are what the 22.05 testbed printed (fixtures/testbed-22.05).
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { SlurmAdapter } from '../../../adapters/slurm/slurm-adapter.js'
 import { SQUEUE_COLUMNS, SQUEUE_DELIMITER } from '../../../adapters/slurm/squeue-parser.js'
 import { isTerminalJobState } from '../../../src/core/job/job-state.js'
 import { asNativeJobId, type JobObservation, type PollWarning } from '../../../src/scheduler/scheduler-adapter.js'
 import type { ExecResult, Transport } from '../../../src/transport/transport.js'
+import { testbedCapture } from './testbed-captures.js'
 
-const TESTBED = join(import.meta.dirname, 'fixtures', 'testbed-22.05')
-const fixture = (name: string) => readFileSync(join(TESTBED, name), 'utf8')
+const fixture = testbedCapture
 
 const SQUEUE_LIVE = fixture('squeue-live.txt')
 const SQUEUE_FINAL = fixture('squeue-final.txt')

@@ -10,9 +10,10 @@ import { SlurmAdapter } from '../../../adapters/slurm/slurm-adapter.js'
 import { asNativeJobId, asSubmissionKey, type JobSubmission } from '../../../src/scheduler/scheduler-adapter.js'
 import { createLocalTransport } from '../../../src/transport/local-transport.js'
 import { makeWorkDir } from '../../support/cli-harness.js'
+import { testbedCapture } from './testbed-captures.js'
 
 const TESTBED = join(import.meta.dirname, 'fixtures', 'testbed-22.05')
-const SACCT = readFileSync(join(TESTBED, 'sacct-over-memory.txt'), 'utf8')
+const SACCT = testbedCapture('sacct-over-memory.txt')
 const STDERR = readFileSync(join(TESTBED, 'slurm-over-memory.err'), 'utf8')
 const KEY = asSubmissionKey('rpo.r1.train.1')
 

@@ -3,13 +3,12 @@
 // completing until sacct catches up — or, past a grace period, as squeue says. A COMPLETED job exited
 // 0 by definition: it is concluded from squeue at once, and sacct is asked for its figures only when
 // they are wanted (budgets charge the job).
-import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { SlurmAdapter } from '../../../adapters/slurm/slurm-adapter.js'
 import { SQUEUE_COLUMNS, SQUEUE_DELIMITER } from '../../../adapters/slurm/squeue-parser.js'
 import { asNativeJobId } from '../../../src/scheduler/scheduler-adapter.js'
 import type { ExecResult, Transport } from '../../../src/transport/transport.js'
+import { testbedCapture } from './testbed-captures.js'
 
 function slurmTime(ms: number): string {
   return new Date(ms).toISOString().slice(0, 19)
@@ -59,8 +58,7 @@ class LaggingAccounting implements Pick<Transport, 'exec' | 'close'> {
 const adapterWith = (squeue: string) =>
   new SlurmAdapter({ transport: new LaggingAccounting(squeue) as unknown as Transport })
 
-const TESTBED = join(import.meta.dirname, 'fixtures', 'testbed-22.05')
-const fixture = (name: string) => readFileSync(join(TESTBED, name), 'utf8')
+const fixture = testbedCapture
 
 describe('SlurmAdapter.poll while sacct lags', () => {
   it('reports a job that just ended as completing until accounting has its exit code', async () => {

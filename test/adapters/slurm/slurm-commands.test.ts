@@ -61,7 +61,7 @@ describe('Slurm argv builders', () => {
       '--parsable2',
       '--noheader',
       `--delimiter=${US}`,
-      '--format=JobID,JobIDRaw,JobName,State,Reason,ExitCode,Submit,Start,End,ElapsedRaw,Timelimit,AllocTRES,TotalCPU,MaxRSS,NodeList,Account,Partition',
+      '--format=JobID,JobIDRaw,JobName,State,Reason,ExitCode,Submit,Start,End,ElapsedRaw,Timelimit,AllocTRES,TotalCPU,MaxRSS,NodeList,Account,Partition,TRESUsageInTot',
       '--jobs=7,8',
     ])
     expect(buildSacctByNameArgv([asSubmissionKey('k1')], { lookbackDays: 14 }).slice(-3)).toEqual([

@@ -1,0 +1,130 @@
+/**
+ * Accounting read after the end (fillEndedUsage) against a real SQLite store: ended Slurm/PBS attempts
+ * without a CPU figure are polled once per cluster with `accountingOf`, what comes back is stored and
+ * not asked again; local attempts, running ones and measured ones are not asked; a cluster that
+ * cannot be reached is a problem in words, not an error. The adapter here answers as scripted (the
+ * live test, test/cluster/slurm-efficiency.test.ts, has the testbed's sacct answer).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ResolvedConfig } from '../../src/config/load-config.js'
+import { TransportError } from '../../src/core/errors.js'
+import type { App } from '../../src/create-app.js'
+import { fillEndedUsage } from '../../src/monitor/ended-usage.js'
+import { asNativeJobId, type NativeJobId, type PollOptions } from '../../src/scheduler/scheduler-adapter.js'
+import type { RunStore } from '../../src/store/run-store.js'
+import { attemptOf, pipelineOf, T0 } from '../support/fixtures.js'
+import { openRunStore, sqliteHarness } from '../support/store-dialects.js'
+
+const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString()
+
+const PIPELINE = pipelineOf(`
+name: mixed
+tasks:
+  a: { command: a.sh, cluster: hpc }
+  b: { command: b.sh, cluster: hpc }
+  c: { command: c.sh, cluster: box }
+  d: { command: d.sh, cluster: pbs1 }
+  e: { command: e.sh, cluster: hpc }
+`)
+
+const CONFIG = {
+  clusters: { hpc: { kind: 'slurm' }, box: { kind: 'local' }, pbs1: { kind: 'pbs' } },
+} as unknown as ResolvedConfig
+
+describe('fillEndedUsage', () => {
+  const harness = sqliteHarness()
+  let store: RunStore
+  const polls: { cluster: string; ids: readonly NativeJobId[]; accountingOf: readonly NativeJobId[] }[] = []
+
+  beforeAll(async () => {
+    store = await openRunStore(await harness.setUp())
+    await store.createRun({
+      id: 'r1',
+      pipeline: PIPELINE.pipeline,
+      instances: PIPELINE.instances,
+      cluster: 'hpc',
+      specHash: PIPELINE.specHash,
+      sourceFile: PIPELINE.file,
+      workDir: PIPELINE.workDir,
+      now: at(0),
+      user: 'alice',
+    })
+    const ended = (taskId: string, jobId: string) =>
+      attemptOf(taskId, 1, {
+        submissionKey: `rpo.r1.${taskId}.1`,
+        jobId,
+        state: 'succeeded',
+        submittedAt: at(0),
+        startedAt: at(10),
+        endedAt: at(100),
+      })
+    expect(
+      await store.applyPlan('r1', 'running', {
+        taskUpdates: new Map(),
+        attemptUpdates: new Map(),
+        newTasks: [],
+        newAttempts: [
+          ended('a', '101'),
+          ended('b', '102'),
+          ended('c', 'rpo.r1.c.1'),
+          ended('d', '7.pbs'),
+          attemptOf('e', 1, { submissionKey: 'rpo.r1.e.1', jobId: '103', state: 'running', startedAt: at(10) }),
+        ],
+        events: [],
+        runState: 'running',
+        now: at(200),
+      }),
+    ).toBe(true)
+    // b already has its figure (a tick that asked sacct)
+    await store.recordEndedUsage(new Map([['rpo.r1.b.1', { elapsedSeconds: 90, cpuSeconds: 80 }]]))
+  })
+
+  afterAll(async () => {
+    if (store) await store.close()
+    await harness.tearDown()
+  })
+
+  const app = (): Pick<App, 'config' | 'engineFor' | 'store'> => ({
+    config: CONFIG,
+    store,
+    engineFor: async (cluster) => {
+      if (cluster === 'pbs1') throw new TransportError('ssh-timeout', 'cannot reach pbs1.example:22')
+      return {
+        adapter: {
+          poll: async (ids: readonly NativeJobId[], options?: PollOptions) => {
+            polls.push({ cluster: cluster as string, ids, accountingOf: options?.accountingOf ?? [] })
+            return ids.map((id) => ({
+              jobId: asNativeJobId(id),
+              state: 'succeeded' as const,
+              nativeState: 'COMPLETED',
+              exitCode: 0,
+              startedAt: null,
+              endedAt: null,
+              usage: { elapsedSeconds: 90, cpuSeconds: 45, maxRssMb: 12, allocTres: { cpu: 4 } },
+            }))
+          },
+        },
+      } as unknown as Awaited<ReturnType<App['engineFor']>>
+    },
+  })
+
+  it('asks each cluster once for the ended jobs it never measured, stores the answers and reports the rest', async () => {
+    const attempts = await store.history.attempts({})
+    const result = await fillEndedUsage(app(), attempts)
+    expect(polls).toEqual([{ cluster: 'hpc', ids: ['101'], accountingOf: ['101'] }])
+    expect(result).toMatchObject({ asked: 2, filled: 1 })
+    expect(result.problems).toEqual([
+      'accounting of 1 job(s) on pbs1 not read: cannot reach pbs1.example:22 (ssh-timeout)',
+    ])
+    expect(result.attempts.find((a) => a.taskId === 'a')?.usage).toMatchObject({ cpuSeconds: 45, maxRssMb: 12 })
+    const stored = await store.history.attempts({})
+    expect(stored.find((a) => a.taskId === 'a')?.usage).toMatchObject({ cpuSeconds: 45 })
+    expect(stored.find((a) => a.taskId === 'b')?.usage).toEqual({ elapsedSeconds: 90, cpuSeconds: 80 })
+
+    // stored: a second look asks only what is still unmeasured (the unreachable PBS job)
+    polls.length = 0
+    const again = await fillEndedUsage(app(), stored)
+    expect(polls).toEqual([])
+    expect(again).toMatchObject({ asked: 1, filled: 0 })
+  })
+})

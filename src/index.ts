@@ -164,7 +164,7 @@ export type {
   SubmissionKey,
 } from './scheduler/scheduler-adapter.js'
 export { quoteShellCommand, quoteShellWord } from './script/shell-quote.js'
-export type { AttemptHistory, HistoryFilter, HistoryQueries, StageOutcomes } from './store/history-queries.js'
+export type { AttemptHistory, HistoryFilter, HistoryQueries } from './store/history-queries.js'
 export { openDatabase } from './store/open-store.js'
 export { type AttemptRecord, type EventRecord, type RunRecord, RunStore } from './store/run-store.js'
 export { type ApiToken, TOKEN_SCOPES, type TokenScope, TokenStore } from './store/token-store.js'

@@ -15,7 +15,7 @@ import { type StageHistoryRow, summarizeStageHistory } from '../core/estimate/st
 import { formatDuration } from '../core/pipeline/units.js'
 import { type CsvValue, toCsv } from '../core/text/csv.js'
 import { fillEndedUsage } from '../monitor/ended-usage.js'
-import type { AttemptHistory, HistoryFilter } from '../store/history-queries.js'
+import type { HistoryFilter } from '../store/history-queries.js'
 import { positiveCount } from './cli-arguments.js'
 import type { CommandContext } from './command-context.js'
 import { renderTable } from './format.js'
@@ -99,7 +99,7 @@ report it. Examples:
           throw new RpoError('usage', `--since (${filter.since}) must be before --until (${filter.until})`)
         let attempts = await app.store.history.attempts(filter)
         if (!options.efficiency) {
-          printHistory(context, summarizeStageHistory(attempts.map(stageAttempt)), attempts.length, filter, options)
+          printHistory(context, summarizeStageHistory(attempts), attempts.length, filter, options)
           return
         }
         let accounting = { asked: 0, filled: 0, problems: [] as string[] }
@@ -112,10 +112,6 @@ report it. Examples:
         printEfficiency(context, report, attempts.length, filter, options, accounting)
       })
     })
-}
-
-function stageAttempt(a: AttemptHistory) {
-  return { ...a, queueWaitSeconds: a.eligibleWaitSeconds }
 }
 
 const HISTORY_COLUMNS = [

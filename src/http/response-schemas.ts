@@ -247,22 +247,37 @@ export const AttemptHistorySchema = z
   })
   .meta({ id: 'AttemptHistory' })
 
+const SampleSummarySchema = z
+  .object({ medianSeconds: z.number(), p90Seconds: z.number(), samples: z.number().int() })
+  .nullable()
+
+/** One stage's row of `rpo history` (src/core/estimate/stage-history.ts). */
+export const StageHistorySchema = z
+  .object({
+    pipeline: z.string(),
+    stage: z.string(),
+    tasks: z.number().int(),
+    attempts: z.number().int(),
+    succeeded: z.number().int(),
+    failed: z.number().int().describe('failed, timed out, out of memory, node failure, preempted or lost'),
+    cancelled: z.number().int(),
+    retries: z.number().int().describe("new attempts after a failure (the tasks' whole count)"),
+    resumes: z.number().int().describe("new attempts after a checkpoint (the tasks' whole count)"),
+    failureRate: z.number(),
+    retryRate: z.number(),
+    resumeRate: z.number(),
+    duration: SampleSummarySchema.describe("successful attempts' started → ended"),
+    queueWait: SampleSummarySchema.describe('from when an attempt could start to its start'),
+    gpuHours: z.number(),
+  })
+  .meta({ id: 'StageHistory' })
+
 export const HistorySchema = z
   .object({
     attempts: z.array(AttemptHistorySchema).describe('newest first'),
-    outcomes: z.array(
-      z.object({
-        pipeline: z.string(),
-        stage: z.string(),
-        tasks: z.number().int(),
-        attempts: z.number().int(),
-        succeeded: z.number().int(),
-        failed: z.number().int(),
-        cancelled: z.number().int(),
-        retries: z.number().int(),
-        resumes: z.number().int(),
-      }),
-    ),
+    stages: z
+      .array(StageHistorySchema)
+      .describe('per pipeline and stage, over every attempt that ended in the window (not only this page)'),
   })
   .meta({ id: 'History' })
 

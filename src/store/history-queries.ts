@@ -74,31 +74,7 @@ export interface AttemptHistory {
   readonly taskResumes: number
 }
 
-export interface StageOutcomes {
-  readonly pipeline: string
-  readonly stage: string
-  /** Task instances with an attempt in the window. */
-  readonly tasks: number
-  readonly attempts: number
-  readonly succeeded: number
-  /** Attempts that ended failed, timed out, out of memory, on a failed node, preempted or lost. */
-  readonly failed: number
-  readonly cancelled: number
-  /** New attempts after a failure (the task's attempts − 1 − resumes). */
-  readonly retries: number
-  /** New attempts after a checkpoint (exit 85, time limit, node failure, preemption). */
-  readonly resumes: number
-}
-
 const DEFAULT_LIMIT = 10_000
-const FAILED_STATES: ReadonlySet<string> = new Set([
-  'failed',
-  'timeout',
-  'out_of_memory',
-  'node_fail',
-  'preempted',
-  'lost',
-])
 const RUNS_PER_READ = 500
 
 interface Row {
@@ -180,47 +156,6 @@ export class HistoryQueries {
       samples.push({ ...queueKeyOf(task, cluster), seconds, startedAt: Date.parse(row.started_at as string) })
     }
     return samples
-  }
-
-  /** Failure, retry and resume counts per pipeline and stage, over attempts that ended in the window. */
-  async outcomes(filter: HistoryFilter = {}): Promise<StageOutcomes[]> {
-    const rows = await this.#rows(filter, 'a.ended_at', null)
-    const byStage = new Map<string, StageOutcomes & { taskIds: Set<string> }>()
-    for (const { row } of rows) {
-      const key = `${row.pipeline_name}\u0000${row.group_name}`
-      let entry = byStage.get(key)
-      if (!entry) {
-        entry = {
-          pipeline: row.pipeline_name,
-          stage: row.group_name,
-          tasks: 0,
-          attempts: 0,
-          succeeded: 0,
-          failed: 0,
-          cancelled: 0,
-          retries: 0,
-          resumes: 0,
-          taskIds: new Set(),
-        }
-        byStage.set(key, entry)
-      }
-      const e = entry as { -readonly [K in keyof StageOutcomes]: StageOutcomes[K] } & { taskIds: Set<string> }
-      e.attempts++
-      if (row.state === 'succeeded') e.succeeded++
-      else if (row.state === 'cancelled') e.cancelled++
-      else if (FAILED_STATES.has(row.state)) e.failed++
-      const taskKey = `${row.run_id}\u0000${row.task_id}`
-      if (!e.taskIds.has(taskKey)) {
-        e.taskIds.add(taskKey)
-        e.tasks++
-        const resumes = Number(row.task_resumes)
-        e.resumes += resumes
-        e.retries += Math.max(0, Number(row.task_attempts) - 1 - resumes)
-      }
-    }
-    return [...byStage.values()]
-      .map(({ taskIds: _, ...rest }) => rest)
-      .sort((a, b) => (a.pipeline + a.stage < b.pipeline + b.stage ? -1 : 1))
   }
 
   /** Rows matching the filter, newest first by `time`, with each attempt's task definition and cluster. */

@@ -161,7 +161,7 @@ describe('rpo serve: reading', () => {
 
     const history = HistorySchema.parse((await getJson(api, '/v1/history?project=vision')).body)
     expect(history.attempts.map((a) => a.taskId).sort()).toEqual(['a', 'b'])
-    expect(history.outcomes.map((o) => [o.stage, o.succeeded])).toEqual([
+    expect(history.stages.map((o) => [o.stage, o.succeeded])).toEqual([
       ['a', 1],
       ['b', 1],
     ])

@@ -14,7 +14,8 @@ import { attemptEfficiency, type EfficiencyAttempt } from './efficiency.js'
 import { type SampleSummary, summarizeSamples } from './sample-summary.js'
 
 export interface StageHistoryAttempt extends EfficiencyAttempt {
-  readonly queueWaitSeconds: number | null
+  /** From when it could start (submitted, or its upstreams' end) to its start; null until it started. */
+  readonly eligibleWaitSeconds: number | null
   /** The task's attempts and resumes so far (all of them, not only those in the window). */
   readonly taskAttempts: number
   readonly taskResumes: number
@@ -83,7 +84,7 @@ export function summarizeStageHistory(attempts: readonly StageHistoryAttempt[]):
       retryRate: retries / tasks.size,
       resumeRate: resumes / tasks.size,
       duration: summarizeSamples(succeeded.flatMap((a) => (a.durationSeconds === null ? [] : [a.durationSeconds]))),
-      queueWait: summarizeSamples(list.flatMap((a) => (a.queueWaitSeconds === null ? [] : [a.queueWaitSeconds]))),
+      queueWait: summarizeSamples(list.flatMap((a) => (a.eligibleWaitSeconds === null ? [] : [a.eligibleWaitSeconds]))),
       gpuHours: list.reduce((sum, a) => sum + attemptEfficiency(a).gpuHours, 0),
     })
   }

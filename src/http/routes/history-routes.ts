@@ -1,5 +1,6 @@
-/** GET /v1/history: past attempts (durations, queue waits) and per-stage outcomes, by window and filters. */
+/** GET /v1/history: past attempts (durations, queue waits) and `rpo history`'s per-stage rows, by window and filters. */
 import { z } from 'zod'
+import { summarizeStageHistory } from '../../core/estimate/stage-history.js'
 import type { AttemptState } from '../../core/scheduling/run-snapshot.js'
 import { AttemptStateSchema } from '../../events/event-schemas.js'
 import { apiRoute, dateParam, intParam, listParam, oneOf, textParam } from '../api-route.js'
@@ -15,7 +16,7 @@ export const historyRoutes = [
     scope: 'read',
     tag: 'history',
     summary:
-      'Attempts that ended in a window (newest first; page by passing the oldest endedAt as `until`) and each stage’s outcomes',
+      'Attempts that ended in a window (newest first; page by passing the oldest endedAt as `until`) and each stage’s durations, waits, failure/retry/resume rates and GPU-hours',
     query: z.strictObject({
       since: dateParam('since'),
       until: dateParam('until'),
@@ -39,15 +40,16 @@ export const historyRoutes = [
         ...(query.user !== undefined ? { user: query.user } : {}),
         ...(query.cluster !== undefined ? { cluster: query.cluster } : {}),
       }
-      const [attempts, outcomes] = await Promise.all([
+      const [attempts, window] = await Promise.all([
         app.store.history.attempts({
           ...filter,
           ...(query.state ? { states: query.state as AttemptState[] } : {}),
           limit: query.limit ?? 100,
         }),
-        app.store.history.outcomes(filter),
+        app.store.history.attempts(filter),
       ])
-      return { attempts, outcomes }
+      // the same per-stage rows as `rpo history`, over the whole window
+      return { attempts, stages: summarizeStageHistory(window) }
     },
   }),
 ]

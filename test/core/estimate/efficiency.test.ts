@@ -215,7 +215,7 @@ describe('right-sizing', () => {
 describe('summarizeStageHistory', () => {
   const row = (o: Partial<StageHistoryAttempt>): StageHistoryAttempt => ({
     ...attempt(),
-    queueWaitSeconds: 10,
+    eligibleWaitSeconds: 10,
     taskAttempts: 1,
     taskResumes: 0,
     ...o,
@@ -227,7 +227,7 @@ describe('summarizeStageHistory', () => {
         taskId: 'train.0',
         attempt: 3,
         durationSeconds: 100,
-        queueWaitSeconds: 5,
+        eligibleWaitSeconds: 5,
         taskAttempts: 3,
         taskResumes: 1,
       }),
@@ -235,10 +235,10 @@ describe('summarizeStageHistory', () => {
       row({
         taskId: 'train.1',
         durationSeconds: 300,
-        queueWaitSeconds: 30,
+        eligibleWaitSeconds: 30,
         usage: { elapsedSeconds: 1800, allocTres: { 'gres/gpu': 2 } },
       }),
-      row({ taskId: 'train.2', state: 'cancelled', durationSeconds: null, queueWaitSeconds: null }),
+      row({ taskId: 'train.2', state: 'cancelled', durationSeconds: null, eligibleWaitSeconds: null }),
       row({ pipeline: 'audio', stage: 'a', taskId: 'a', state: 'failed' }),
     ])
     expect(rows.map((r) => `${r.pipeline}/${r.stage}`)).toEqual(['audio/a', 'vision/train'])

@@ -9,12 +9,16 @@
 import { type Command, Option } from 'commander'
 import { RpoError } from '../core/errors.js'
 import { type EfficiencySummary, formatHours } from '../core/estimate/efficiency.js'
-import { type EfficiencyReport, efficiencyReport, type StageEfficiency } from '../core/estimate/efficiency-report.js'
+import type { StageEfficiency } from '../core/estimate/efficiency-report.js'
 import { parseHistoryTime } from '../core/estimate/history-window.js'
 import { type StageHistoryRow, summarizeStageHistory } from '../core/estimate/stage-history.js'
 import { formatDuration } from '../core/pipeline/units.js'
 import { type CsvValue, toCsv } from '../core/text/csv.js'
-import { fillEndedUsage } from '../monitor/ended-usage.js'
+import {
+  DEFAULT_EFFICIENCY_ATTEMPTS,
+  type HistoryEfficiency,
+  historyEfficiency,
+} from '../monitor/history-efficiency.js'
 import type { HistoryFilter } from '../store/history-queries.js'
 import { positiveCount } from './cli-arguments.js'
 import type { CommandContext } from './command-context.js'
@@ -22,7 +26,7 @@ import { renderTable } from './format.js'
 
 /** More attempts than this in one report: narrow the window instead. */
 const MAX_ATTEMPTS = 1_000_000
-const DEFAULT_ATTEMPTS = 10_000
+const DEFAULT_ATTEMPTS = DEFAULT_EFFICIENCY_ATTEMPTS
 
 interface HistoryOptions {
   project?: string
@@ -97,19 +101,17 @@ report it. Examples:
         }
         if (filter.since !== undefined && filter.until !== undefined && filter.since >= filter.until)
           throw new RpoError('usage', `--since (${filter.since}) must be before --until (${filter.until})`)
-        let attempts = await app.store.history.attempts(filter)
-        if (!options.efficiency) {
-          printHistory(context, summarizeStageHistory(attempts), attempts.length, filter, options)
+        if (options.efficiency) {
+          printEfficiency(
+            context,
+            await historyEfficiency(app, filter, { askAccounting: options.accounting }),
+            filter,
+            options,
+          )
           return
         }
-        let accounting = { asked: 0, filled: 0, problems: [] as string[] }
-        if (options.accounting) {
-          const filled = await fillEndedUsage(app, attempts)
-          attempts = filled.attempts
-          accounting = { asked: filled.asked, filled: filled.filled, problems: filled.problems }
-        }
-        const report = efficiencyReport(attempts)
-        printEfficiency(context, report, attempts.length, filter, options, accounting)
+        const attempts = await app.store.history.attempts(filter)
+        printHistory(context, summarizeStageHistory(attempts), attempts.length, filter, options)
       })
     })
 }
@@ -274,16 +276,16 @@ function efficiencyRecord(stage: StageEfficiency): Record<(typeof EFFICIENCY_COL
 
 function printEfficiency(
   context: CommandContext,
-  report: EfficiencyReport,
-  attempts: number,
+  report: HistoryEfficiency,
   filter: HistoryFilter,
   options: HistoryOptions,
-  accounting: { asked: number; filled: number; problems: string[] },
 ): void {
   if (options.json) {
-    context.out(JSON.stringify({ filter, accounting, ...report }, null, 2))
+    context.out(JSON.stringify(report, null, 2))
     return
   }
+  const { accounting } = report
+  const attempts = report.total.attempts
   if (options.csv) {
     const rows = report.stages.map(efficiencyRecord)
     context.out(

@@ -281,6 +281,83 @@ export const HistorySchema = z
   })
   .meta({ id: 'History' })
 
+const EfficiencySummarySchema = z
+  .object({
+    attempts: z.number().int(),
+    cpuMeasured: z.number().int().describe('attempts with a CPU-time figure: the CPU figures are over these'),
+    allocatedCpuHours: z.number(),
+    usedCpuHours: z.number(),
+    cpuEfficiency: z.number().nullable().describe('used / allocated CPU-hours; null when nothing was measured'),
+    idleCpuHours: z.number(),
+    memoryMeasured: z.number().int(),
+    maxRssMb: z.number().nullable().describe('the memory high-water (MaxRSS), MB'),
+    askedMemoryMb: z.number().nullable().describe('what the attempt with the high-water asked for, MB per node'),
+    peakMemoryFraction: z.number().nullable().describe('the highest MaxRSS / asked over the measured attempts'),
+    gpuHours: z.number().describe('allocated'),
+    gpuHoursMeasured: z.number().describe('GPU-hours whose use the scheduler reported'),
+    usedGpuHours: z.number().nullable(),
+    idleGpuHours: z.number().nullable(),
+    gpuHoursUnknown: z.number().describe('allocated with no use reported: unknown, not idle'),
+  })
+  .meta({ id: 'EfficiencySummary' })
+
+/** `rpo history --efficiency --json` (src/monitor/history-efficiency.ts). */
+export const EfficiencySchema = z
+  .object({
+    filter: z
+      .object({
+        since: iso.optional(),
+        until: iso.optional(),
+        project: z.string().optional(),
+        runId: z.string().optional(),
+        pipeline: z.union([z.string(), z.array(z.string())]).optional(),
+        stage: z.string().optional(),
+        user: z.string().optional(),
+        cluster: z.string().optional(),
+        limit: z.number().int().optional(),
+      })
+      .describe('the window and filters the report is over (the project is the token’s when it has one)'),
+    accounting: z
+      .object({ asked: z.number().int(), filled: z.number().int(), problems: z.array(z.string()) })
+      .describe('always none asked here: the API reports stored figures only and never polls a cluster'),
+    total: EfficiencySummarySchema,
+    stages: z.array(
+      z
+        .object({
+          pipeline: z.string(),
+          stage: z.string(),
+          efficiency: EfficiencySummarySchema,
+          rightSizing: z
+            .object({
+              memoryMb: z
+                .number()
+                .nullable()
+                .describe('suggested memory per node, MB; null without a measured success'),
+              memorySamples: z.number().int(),
+              askedMemoryMb: z.number().nullable(),
+              timeLimitSeconds: z.number().nullable(),
+              timeSamples: z.number().int(),
+              askedTimeLimitSeconds: z.number().nullable(),
+            })
+            .describe('what to ask for next time, from the successful attempts'),
+        })
+        .meta({ id: 'StageEfficiency' }),
+    ),
+    waste: z
+      .array(
+        z.object({
+          runId: z.string(),
+          taskId: z.string(),
+          attempt: z.number().int(),
+          idleCpuHours: z.number(),
+          idleGpuHours: z.number(),
+          text: z.string(),
+        }),
+      )
+      .describe('the most wasteful attempts, largest idle GPU- then CPU-hours first'),
+  })
+  .meta({ id: 'Efficiency' })
+
 export const EventPageSchema = z
   .object({
     events: z.array(RpoEventSchema),

@@ -1,22 +1,23 @@
 /**
- * Real parts: Debian's Prometheus scrapes /metrics from a fastify server on 127.0.0.1 that asks for
- * a bearer token (as `rpo serve` does), and the values read back through Prometheus's own query API
- * are what the store holds — also after the store changed, since every scrape reads it afresh.
- * Fails, never skips, when /usr/bin/prometheus is missing (test/setup.sh installs it).
+ * Real parts end to end: Debian's Prometheus scrapes the /metrics of a real `rpo serve` process
+ * (bin/rpo.js, its own store in a temp folder, a bearer token made with `rpo token create`, given to
+ * Prometheus as `authorization: {credentials}`), and the values read back through Prometheus's own
+ * query API are what the store holds, also after the store changed (every scrape reads it afresh).
+ * A project-restricted token's scrape is refused: Prometheus's /api/v1/targets shows that target
+ * down with a 403. Fails, never skips, when /usr/bin/prometheus is missing (test/setup.sh installs it).
  */
 import { type ChildProcess, spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import Fastify, { type FastifyInstance } from 'fastify'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { allocationAccount, usageAccount } from '../../src/core/budget/budget-ledger.js'
 import type { App } from '../../src/create-app.js'
-import { createMetrics, type RpoMetrics } from '../../src/metrics/create-metrics.js'
-import { NOW, openFixtureApp, tickError, writeFixture } from './metrics-fixture.js'
+import { runCli, type SpawnedCli, spawnCli } from '../support/cli-harness.js'
+import { openFixtureApp, tickError, writeFixture } from './metrics-fixture.js'
 
 const PROMETHEUS = '/usr/bin/prometheus'
-const TOKEN = 'rpo-test-token-5f1c'
 
 async function freePort(): Promise<number> {
   const server = createServer()
@@ -27,17 +28,10 @@ async function freePort(): Promise<number> {
   return address.port
 }
 
-/** The metrics route as `rpo serve` offers it: 401 without the bearer token. */
-async function serveMetrics(metrics: RpoMetrics): Promise<{ server: FastifyInstance; port: number }> {
-  const server = Fastify()
-  server.get('/metrics', async (request, reply) => {
-    if (request.headers.authorization !== `Bearer ${TOKEN}`) return reply.code(401).send({ error: 'unauthorized' })
-    return reply.type(metrics.contentType).send(await metrics.render())
-  })
-  await server.listen({ host: '127.0.0.1', port: 0 })
-  const address = server.server.address()
-  if (address === null || typeof address === 'string') throw new Error('fastify has no port')
-  return { server, port: address.port }
+async function createToken(dir: string, ...args: string[]): Promise<string> {
+  const created = await runCli(dir, ['token', 'create', '--scope', 'read', '--json', ...args])
+  expect(created.code, created.stderr).toBe(0)
+  return JSON.parse(created.stdout).token as string
 }
 
 interface QueryAnswer {
@@ -45,10 +39,21 @@ interface QueryAnswer {
   readonly data: { readonly result: readonly { metric: Record<string, string>; value: [number, string] }[] }
 }
 
-describe("Debian's Prometheus scraping rpo's /metrics", () => {
+interface TargetsAnswer {
+  readonly data: {
+    readonly activeTargets: readonly {
+      labels: Record<string, string>
+      health: 'up' | 'down' | 'unknown'
+      lastError: string
+    }[]
+  }
+}
+
+describe("Debian's Prometheus scraping a real `rpo serve`", () => {
   let dir: string
   let app: App
-  let server: FastifyInstance
+  let served: SpawnedCli | null = null
+  let servedHost = ''
   let prometheus: ChildProcess | null = null
   let prometheusLog = ''
   let api: string
@@ -56,12 +61,27 @@ describe("Debian's Prometheus scraping rpo's /metrics", () => {
   beforeAll(async () => {
     expect(existsSync(PROMETHEUS), `${PROMETHEUS} is missing: install Debian's prometheus (test/setup.sh)`).toBe(true)
     dir = mkdtempSync(path.join(tmpdir(), 'rpo-prometheus-'))
-    app = await openFixtureApp(dir, path.join(dir, 'rpo.sqlite'))
+    // the store where the config in `dir` finds it by default, so `rpo token` and `rpo serve` run there use it
+    mkdirSync(path.join(dir, '.rpo'))
+    app = await openFixtureApp(dir, path.join(dir, '.rpo', 'rpo.sqlite'))
     await writeFixture(app)
-    const served = await serveMetrics(createMetrics(app))
-    server = served.server
+    const everyProject = await createToken(dir, '--name', 'prometheus')
+    const visionOnly = await createToken(dir, '--name', 'vision-only', '--project', 'vision')
+
+    served = spawnCli(dir, ['serve', '--port', '0'])
+    await served.waitFor(/listening on http:\/\/127\.0\.0\.1:\d+/)
+    servedHost = /listening on http:\/\/(127\.0\.0\.1:\d+)/.exec(served.stdout())?.[1] as string
+
     const webPort = await freePort()
     api = `http://127.0.0.1:${webPort}`
+    const job = (name: string, token: string) => [
+      `  - job_name: ${name}`,
+      '    metrics_path: /metrics',
+      '    authorization:',
+      `      credentials: ${token}`,
+      '    static_configs:',
+      `      - targets: ['${servedHost}']`,
+    ]
     writeFileSync(
       path.join(dir, 'prometheus.yml'),
       [
@@ -69,12 +89,8 @@ describe("Debian's Prometheus scraping rpo's /metrics", () => {
         '  scrape_interval: 1s',
         '  evaluation_interval: 1s',
         'scrape_configs:',
-        '  - job_name: rpo',
-        '    metrics_path: /metrics',
-        '    authorization:',
-        `      credentials: ${TOKEN}`,
-        '    static_configs:',
-        `      - targets: ['127.0.0.1:${served.port}']`,
+        ...job('rpo', everyProject),
+        ...job('rpo-vision-only', visionOnly),
         '',
       ].join('\n'),
     )
@@ -93,18 +109,28 @@ describe("Debian's Prometheus scraping rpo's /metrics", () => {
     prometheus.stderr?.on('data', (chunk) => {
       prometheusLog += String(chunk)
     })
-  })
+  }, 60_000)
 
   afterAll(async () => {
-    if (prometheus && prometheus.exitCode === null) {
+    if (prometheus && prometheus.exitCode === null && prometheus.signalCode === null) {
       const exited = new Promise((resolve) => prometheus?.once('exit', resolve))
       prometheus.kill('SIGTERM')
       await exited
     }
-    await server?.close()
+    if (served && served.child.exitCode === null && served.child.signalCode === null) {
+      served.child.kill('SIGTERM')
+      const { code, stderr } = await served.closed()
+      expect(code, stderr).toBe(0)
+    }
     await app?.close()
     if (dir) rmSync(dir, { recursive: true, force: true })
   })
+
+  function alive(): void {
+    if (prometheus?.exitCode !== null) throw new Error(`prometheus exited (${prometheus?.exitCode}):\n${prometheusLog}`)
+    if (served?.child.exitCode !== null)
+      throw new Error(`rpo serve exited (${served?.child.exitCode}):\n${served?.stdout()}\n${served?.stderr()}`)
+  }
 
   /** Ask Prometheus until `accept` likes the answer (it scrapes every second), at most 30 s. */
   async function queryUntil(
@@ -114,8 +140,7 @@ describe("Debian's Prometheus scraping rpo's /metrics", () => {
     const deadline = Date.now() + 30_000
     let last: QueryAnswer['data']['result'] = []
     while (Date.now() < deadline) {
-      if (prometheus?.exitCode !== null)
-        throw new Error(`prometheus exited (${prometheus?.exitCode}):\n${prometheusLog}`)
+      alive()
       const response = await fetch(`${api}/api/v1/query?query=${encodeURIComponent(promql)}`).catch(() => null)
       if (response?.ok) {
         const answer = (await response.json()) as QueryAnswer
@@ -128,47 +153,76 @@ describe("Debian's Prometheus scraping rpo's /metrics", () => {
   }
 
   it('scrapes with the bearer token and reads back what the store holds', async () => {
-    const unauthorized = await fetch(`http://127.0.0.1:${(server.server.address() as { port: number }).port}/metrics`)
-    expect(unauthorized.status).toBe(401)
+    expect((await fetch(`http://${servedHost}/metrics`)).status).toBe(401)
 
     const up = await queryUntil('up{job="rpo"}', (r) => r.length === 1 && r[0]?.value[1] === '1')
-    expect(up[0]?.metric.instance).toMatch(/^127\.0\.0\.1:\d+$/)
+    expect(up[0]?.metric.instance).toBe(servedHost)
 
-    // the budget report's figure for vision's GPU-hours budget
-    const { statuses } = await app.budgets.statuses(NOW)
-    const used = statuses.find((s) => s.ruleId === 'vision.budgets[0]')?.used
-    expect(used).toBe(13)
-    const budget = await queryUntil('rpo_budget_used_gpu_hours{budget="vision.budgets[0]"}', (r) => r.length === 1)
-    expect(Number(budget[0]?.value[1])).toBe(used)
-    expect(budget[0]?.metric).toMatchObject({ project: 'vision', cap: 'hard', job: 'rpo' })
+    // the tasks in hand (v1's; v0 ended), counted from the run's own snapshot
+    const { snapshot } = await app.store.loadSnapshot('v1')
+    const inHand: Record<string, number> = {}
+    for (const t of snapshot.tasks) inHand[t.state] = (inHand[t.state] ?? 0) + 1
+    expect(inHand).toEqual({ succeeded: 1, active: 1, pending: 1 })
+    const tasks = await queryUntil('rpo_tasks{job="rpo",project="vision"}', (r) => r.length === 3)
+    expect(Object.fromEntries(tasks.map((s) => [s.metric.state, Number(s.value[1])]))).toEqual(inHand)
 
-    // tick errors as the event log holds them
+    // rpo serve's clock is the real one: charge vision's budget this month, so the figure is not 0
+    await app.store.budgets.recordCharges({
+      entries: [
+        {
+          key: 'charge:prometheus-test',
+          at: new Date().toISOString(),
+          kind: 'charge',
+          from: allocationAccount('vision', 'alice'),
+          to: usageAccount('vision', 'alice'),
+          hours: { gpu: { a100: 7.25 }, cpu: 0, memoryGb: 0, billing: 0 },
+          usageKey: 'prometheus-test',
+          actor: 'rpo',
+          note: 'test',
+        },
+      ],
+    })
+    const { statuses } = await app.budgets.statuses(Date.now())
+    const used = statuses.find((s) => s.ruleId === 'vision.budgets[0]')?.used as number
+    expect(used).toBeGreaterThanOrEqual(7.25)
+    const budget = await queryUntil(
+      'rpo_budget_used_gpu_hours{job="rpo",budget="vision.budgets[0]"}',
+      (r) => r.length === 1 && Number(r[0]?.value[1]) === used,
+    )
+    expect(budget[0]?.metric).toMatchObject({ project: 'vision', cap: 'hard', instance: servedHost })
+
+    // tick errors as the event log holds them, and the next scrapes after the store changed
     const observeErrors = async () =>
       (await app.store.events.list({ types: ['tick.error'] })).filter(
         (e) => e.type === 'tick.error' && e.payload.cluster === 'hpc' && e.payload.step === 'observe',
       ).length
     const before = await observeErrors()
     expect(before).toBe(2)
-    const errors = await queryUntil('rpo_tick_errors_total{cluster="hpc",step="observe"}', (r) => r.length === 1)
+    const errors = await queryUntil(
+      'rpo_tick_errors_total{job="rpo",cluster="hpc",step="observe"}',
+      (r) => r.length === 1,
+    )
     expect(Number(errors[0]?.value[1])).toBe(before)
-
-    // the store changes (another process recorded a poll error): the next scrapes say so
-    await app.store.events.append([tickError('hpc', 'observe', NOW)])
+    await app.store.events.append([tickError('hpc', 'observe', Date.now())])
     const after = await observeErrors()
     expect(after).toBe(3)
     await queryUntil(
-      'rpo_tick_errors_total{cluster="hpc",step="observe"}',
+      'rpo_tick_errors_total{job="rpo",cluster="hpc",step="observe"}',
       (r) => r.length === 1 && Number(r[0]?.value[1]) === after,
     )
-    const rate = await queryUntil('increase(rpo_tick_errors_total{cluster="hpc",step="observe"}[1m])', (r) =>
-      r.some((s) => Number(s.value[1]) > 0),
-    )
-    expect(Number(rate[0]?.value[1])).toBeGreaterThan(0)
-
-    // the tasks in hand, counted from the run's own snapshot
-    const { snapshot } = await app.store.loadSnapshot('v1')
-    const pending = snapshot.tasks.filter((t) => t.state === 'pending').length
-    const tasks = await queryUntil('rpo_tasks{project="vision",state="pending"}', (r) => r.length === 1)
-    expect(Number(tasks[0]?.value[1])).toBe(pending)
   }, 90_000)
+
+  it("refuses a project-restricted token's scrape: the target is down with a 403", async () => {
+    await queryUntil('up{job="rpo-vision-only"}', (r) => r.length === 1 && r[0]?.value[1] === '0')
+    const response = await fetch(`${api}/api/v1/targets?state=active`)
+    expect(response.ok).toBe(true)
+    const targets = ((await response.json()) as TargetsAnswer).data.activeTargets
+    const refused = targets.find((t) => t.labels.job === 'rpo-vision-only')
+    expect(refused?.health).toBe('down')
+    expect(refused?.lastError).toMatch(/403/)
+    expect(targets.find((t) => t.labels.job === 'rpo')?.health).toBe('up')
+    // nothing of rpo's came through that target
+    const leaked = await fetch(`${api}/api/v1/query?query=${encodeURIComponent('rpo_tasks{job="rpo-vision-only"}')}`)
+    expect(((await leaked.json()) as QueryAnswer).data.result).toEqual([])
+  }, 60_000)
 })

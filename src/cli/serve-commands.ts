@@ -21,7 +21,9 @@ export function registerServeCommands(program: Command, context: CommandContext)
   const { withApp, out } = context
   program
     .command('serve')
-    .description('serve the HTTP/JSON API (runs, projects, budgets, history, events) to bearer-token holders')
+    .description(
+      'serve the HTTP/JSON API (runs, projects, budgets, history, efficiency, events) to bearer-token holders',
+    )
     .option('--host <address>', 'address to bind (default 127.0.0.1: this machine only)', '127.0.0.1')
     .option('--port <port>', `TCP port (0: any free one)`, port, DEFAULT_PORT)
     .option('--log', 'log each request to stderr as a JSON line (never its Authorization header)')

@@ -56,48 +56,16 @@ export interface EventQuery {
   readonly newest?: boolean
 }
 
-/** More (type, project) pairs than this are read in one query, ordered by id as it is. */
-const MAX_BRANCHES = 32
-
-/**
- * One index range per (type, project) asked for, each read in id order up to the limit, merged:
- * with several types (a category such as `attempt`) or projects, one `type in (…) and project in
- * (…) order by id` query can use the index for the filter only, and sorts every matching row
- * (a tenth of a million-event log for one project) to return a page of 100.
- */
 export async function selectEvents(db: Kysely<Database>, query: EventQuery, limit: number) {
-  const types = query.types && query.types.length > 0 ? [...query.types] : [undefined]
-  const projects = query.projects && query.projects.length > 0 ? [...query.projects] : [undefined]
-  const direction = query.newest ? 'desc' : 'asc'
-  const branch = (type: string | undefined, project: string | undefined) => {
-    let select = db.selectFrom('events').selectAll()
-    if (query.afterId !== undefined && query.afterId > 0) select = select.where('id', '>', query.afterId)
-    if (type !== undefined) select = select.where('type', '=', type)
-    if (project !== undefined) select = select.where('project', '=', project)
-    if (query.runId !== undefined) select = select.where('run_id', '=', query.runId)
-    return select.orderBy('id', direction).limit(limit)
-  }
-  const pairs = types.flatMap((type) => projects.map((project) => [type, project] as const))
-  let rows: Awaited<ReturnType<ReturnType<typeof branch>['execute']>>
-  const typed = query.types !== undefined && query.types.length > 0
-  if (!typed || pairs.length === 1 || pairs.length > MAX_BRANCHES || query.runId !== undefined) {
-    // a pair is one index range already (events_by_type, events_by_project_type); a run's events
-    // are read through events_by_run; without a type no index orders a project's events by id
-    let select = db.selectFrom('events').selectAll()
-    if (query.afterId !== undefined && query.afterId > 0) select = select.where('id', '>', query.afterId)
-    if (query.types && query.types.length > 0) select = select.where('type', 'in', [...query.types])
-    if (query.projects && query.projects.length > 0) select = select.where('project', 'in', [...query.projects])
-    if (query.runId !== undefined) select = select.where('run_id', '=', query.runId)
-    rows = await select.orderBy('id', direction).limit(limit).execute()
-  } else {
-    // SQLite takes no order by/limit on a union's members: each is a subquery of its own
-    const [first, ...rest] = pairs.map(([type, project], i) =>
-      db.selectFrom(branch(type, project).as(`b${i}`)).selectAll(),
-    )
-    let union = first as NonNullable<typeof first>
-    for (const other of rest) union = union.unionAll(other)
-    rows = await db.selectFrom(union.as('u')).selectAll().orderBy('id', direction).limit(limit).execute()
-  }
+  let select = db.selectFrom('events').selectAll()
+  if (query.afterId !== undefined && query.afterId > 0) select = select.where('id', '>', query.afterId)
+  if (query.types && query.types.length > 0) select = select.where('type', 'in', [...query.types])
+  if (query.projects && query.projects.length > 0) select = select.where('project', 'in', [...query.projects])
+  if (query.runId !== undefined) select = select.where('run_id', '=', query.runId)
+  const rows = await select
+    .orderBy('id', query.newest ? 'desc' : 'asc')
+    .limit(limit)
+    .execute()
   return query.newest ? rows.reverse() : rows
 }
 

@@ -30,7 +30,7 @@ export async function benchTickEvents(filled: FilledStore): Promise<void> {
     'event write cost per tick (SQLite, the filled store; a round: N tasks pending → active, a new attempt each)',
   )
   const rounds = Math.max(3, Math.min(15, Math.floor(filled.runningRunIds.length / 2)))
-  for (const n of [10, 50]) {
+  for (const n of [10, 40]) {
     const plans: number[] = []
     const inserts: number[] = []
     const empties: number[] = []

@@ -1,9 +1,10 @@
 /**
  * `npm run bench`: figures and ratios, printed side by side. Not a test: nothing here fails CI.
- * `npm run bench -- slurm` (or slurm-makespan, core, policy, checkpoint, sim-scaling, sim-round, commands-per-round;
+ * `npm run bench -- slurm` (or slurm-makespan, core, policy, checkpoint, sim-scaling, sim-round, commands-per-round, api;
  * several may be named) runs only those. slurm and commands-per-round use the live testbed: run them
  * under its lock (`flock -o /tmp/rpo-testbed.lock npm run bench -- …`).
  */
+import { benchApi } from './api-bench.js'
 import { benchCheckpoint } from './checkpoint-bench.js'
 import { benchCommandsPerRound } from './commands-per-round-bench.js'
 import { benchCore } from './core-bench.js'
@@ -23,6 +24,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   'sim-round': benchSimRound,
   'commands-per-round': benchCommandsPerRound,
   'plan-cluster': benchPlanCluster,
+  api: benchApi,
 }
 
 const asked = process.argv.slice(2)

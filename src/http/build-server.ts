@@ -9,6 +9,7 @@
  * details go to the log, not to the client. Logging is off unless asked for, and never includes
  * the Authorization header.
  */
+import { setMaxListeners } from 'node:events'
 import type { Writable } from 'node:stream'
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import { z } from 'zod'
@@ -100,6 +101,8 @@ export async function buildHttpServer(app: App, options: HttpServerOptions = {})
     requestTimeout: 30_000,
   })
   const closing = new AbortController()
+  // every open event stream listens for the server closing: 100 subscribers are not a leak
+  setMaxListeners(0, closing.signal)
   server.addHook('preClose', async () => closing.abort())
 
   const registered: RegisteredRoute[] = []

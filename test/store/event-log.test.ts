@@ -14,7 +14,7 @@ import type { StoreTarget } from '../../src/config/load-config.js'
 import type { RpoError } from '../../src/core/errors.js'
 import type { AttemptSnapshot } from '../../src/core/scheduling/run-snapshot.js'
 import { EventLog } from '../../src/events/event-log.js'
-import type { RpoEvent } from '../../src/events/event-schemas.js'
+import type { EventType, NewRpoEvent, RpoEvent } from '../../src/events/event-schemas.js'
 import { migrateStore } from '../../src/store/migrate-store.js'
 import { initialMigration } from '../../src/store/migrations/001-initial.js'
 import { tickStatsMigration } from '../../src/store/migrations/002-tick-stats.js'
@@ -270,6 +270,54 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))(
       expect([...page1, ...page2]).toEqual(all)
       expect(await log.list({ newest: true, limit: 2 })).toEqual(all.slice(-2))
       await expect(log.list({ afterId: -1 })).rejects.toMatchObject({ code: 'usage' })
+    })
+
+    it('reads several types of several projects in id order, paged and newest, as a filter of all would', async () => {
+      const start = await log.lastId()
+      const types = ['tick.error', 'webhook.failed', 'bottleneck.changed'] as const
+      // interleaved, so that no type's or project's events are contiguous
+      const payloads = {
+        'tick.error': (i: number) => ({ cluster: 'gpu', step: 'observe', code: `c${i}`, message: `event ${i}` }),
+        'webhook.failed': (i: number) => ({
+          hook: 'ops',
+          eventId: i + 1,
+          eventType: 'run.finished',
+          attempts: 3,
+          status: null,
+          error: 'refused',
+        }),
+        'bottleneck.changed': () => ({ from: 'prep', to: 'train', remainingCriticalPathSeconds: 60 }),
+      }
+      await log.record(
+        Array.from({ length: 36 }, (_, i) => {
+          const type = types[i % 3] as (typeof types)[number]
+          return {
+            at: iso(500 + i),
+            type,
+            project: ['alpha', 'beta', 'gamma', null][i % 4] ?? null,
+            runId: null,
+            taskId: null,
+            payload: payloads[type](i),
+          } as NewRpoEvent
+        }),
+      )
+      const mixed = await log.list({ afterId: start })
+      expect(mixed).toHaveLength(36)
+      const asked = { types: ['tick.error', 'webhook.failed'] as EventType[], projects: ['alpha', 'gamma'] }
+      const expected = mixed.filter((e) => asked.types.includes(e.type) && asked.projects.includes(e.project as string))
+      expect(expected).toHaveLength(12)
+      const paged = []
+      for (let after = start; ; ) {
+        const page = await log.list({ ...asked, afterId: after, limit: 4 })
+        paged.push(...page)
+        if (page.length < 4) break
+        after = page.at(-1)?.id as number
+      }
+      expect(paged).toEqual(expected)
+      expect(await log.list({ ...asked, afterId: start, newest: true, limit: 5 })).toEqual(expected.slice(-5))
+      expect(await log.list({ types: ['webhook.failed', 'run.finished'], afterId: start })).toEqual(
+        mixed.filter((e) => e.type === 'webhook.failed'),
+      )
     })
 
     it('follows: the events after an id first, then new ones as this process commits them', async () => {

@@ -6,6 +6,7 @@
  * comment line every 15 s keeps proxies from taking it for idle.
  */
 import { once } from 'node:events'
+import type { ServerResponse } from 'node:http'
 import { z } from 'zod'
 import { RpoError } from '../../core/errors.js'
 import type { EventFilter } from '../../events/event-log.js'
@@ -17,6 +18,23 @@ import { EventPageSchema } from '../response-schemas.js'
 const CATEGORIES = [...new Set(EVENT_TYPES.map((t) => t.split('.')[0] as string))]
 const MAX_PAGE = 1000
 const HEARTBEAT_MS = 15_000
+
+/**
+ * Until a slow client has taken what was written, or the stream ends. The listener that did not
+ * fire is removed: a long stream waits for drain again and again, and each wait left one on the
+ * stream's signal before (100 subscribers behind a burst: thousands, and Node's leak warning).
+ */
+async function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  const settled = new AbortController()
+  try {
+    await Promise.race([
+      once(res, 'drain', { signal: settled.signal }),
+      once(signal, 'abort', { signal: settled.signal }),
+    ])
+  } finally {
+    settled.abort()
+  }
+}
 
 const typeCheck = Object.assign(
   (text: string) =>
@@ -113,7 +131,7 @@ export const eventRoutes = [
       try {
         for await (const event of app.events.follow({ fromId: start, filter, signal: abort.signal })) {
           if (!res.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`))
-            await Promise.race([once(res, 'drain'), once(abort.signal, 'abort')])
+            await drained(res, abort.signal)
         }
       } catch (error) {
         // the store failed under the stream: say so in the stream (the status was sent already)

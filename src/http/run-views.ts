@@ -35,15 +35,38 @@ function deadlines(app: App): Record<string, string | undefined> {
 
 export type RunSummary = Omit<RunProgress, 'tasks'>
 
+const ENDED: ReadonlySet<RunState> = new Set(['succeeded', 'failed', 'cancelled'])
+
+/**
+ * Summaries of ended runs, per history read (EstimateHistoryCache keeps one for a minute at most):
+ * an ended run's summary no longer depends on the clock, only on its row (`updatedAt`) and on the
+ * history its expectations come from. Most of a listing page is ended runs, and a dashboard asks
+ * for the same page again and again: each would otherwise reload and re-project every run.
+ */
+const endedSummaries = new WeakMap<EstimateHistory, Map<string, { updatedAt: string; summary: RunSummary }>>()
+
 /** Progress and expected vs actual of each run, without the tasks. */
 export async function runSummaries(app: App, runs: readonly RunRecord[]): Promise<RunSummary[]> {
   const now = app.clock()
   const history = await historyFor(app, [...new Set(runs.map((r) => r.pipelineName))], now)
+  let ended = endedSummaries.get(history)
+  if (!ended) {
+    ended = new Map()
+    endedSummaries.set(history, ended)
+  }
+  const known = ended
   return Promise.all(
     runs.map(async (run) => {
-      const { snapshot } = await app.store.loadSnapshot(run.id)
-      const estimate = runEstimateView(projectRunOf(run, snapshot, history, now), runDeadline(run, deadlines(app)))
-      const { tasks: _tasks, ...summary } = computeRunProgress(run, snapshot, now, estimate)
+      const hit = known.get(run.id)
+      if (hit && hit.updatedAt === run.updatedAt) return hit.summary
+      // the run as read with its snapshot: the row may have moved on since the listing read it
+      const { run: current, snapshot } = await app.store.loadSnapshot(run.id)
+      const estimate = runEstimateView(
+        projectRunOf(current, snapshot, history, now),
+        runDeadline(current, deadlines(app)),
+      )
+      const { tasks: _tasks, ...summary } = computeRunProgress(current, snapshot, now, estimate)
+      if (ENDED.has(current.state)) known.set(run.id, { updatedAt: current.updatedAt, summary })
       return summary
     }),
   )

@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
+import Database from 'better-sqlite3'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { apiDocument } from '../../src/http/build-server.js'
@@ -99,6 +100,31 @@ describe('rpo serve: authentication', () => {
 })
 
 describe('rpo serve: reading', () => {
+  it('answers a listed ended run again from its row once the row changes (ended runs are summarised once per history read)', async () => {
+    const before = RunPageSchema.parse((await getJson(api, '/v1/runs?project=vision')).body).runs[0]
+    expect(before?.finishedAt).not.toBeNull()
+    // another process rewrites the ended run (as a later true-up might): the next listing must say what the row says
+    const db = new Database(path.join(dir, '.rpo', 'rpo.sqlite'))
+    const finishedAt = new Date(Date.parse(before?.finishedAt as string) + 3_600_000).toISOString()
+    try {
+      db.prepare('update runs set finished_at = ?, updated_at = ? where id = ?').run(
+        finishedAt,
+        finishedAt,
+        runs.vision,
+      )
+      const after = RunPageSchema.parse((await getJson(api, '/v1/runs?project=vision')).body).runs[0]
+      expect(after?.finishedAt).toBe(finishedAt)
+      expect(after?.elapsedSeconds).toBeCloseTo((before?.elapsedSeconds as number) + 3600, 3)
+    } finally {
+      db.prepare('update runs set finished_at = ?, updated_at = ? where id = ?').run(
+        before?.finishedAt,
+        before?.finishedAt,
+        runs.vision,
+      )
+      db.close()
+    }
+  })
+
   it('lists runs newest first, filtered and paged, each with progress and expected vs actual', async () => {
     const all = RunPageSchema.parse((await getJson(api, '/v1/runs')).body)
     expect(all.runs.map((r) => r.runId)).toEqual([runs.nlp, runs.vision])

@@ -33,7 +33,9 @@ run_project() {
 
 run_project cluster "$@" &
 cluster_pid=$!
-run_project unit "$@" &
+# two unit workers, where vitest would give one on a 2-core machine: the unit files mostly wait on
+# child processes, timers and databases, and so does the cluster project beside them
+run_project unit --maxWorkers=2 "$@" &
 unit_pid=$!
 unit_rc=0 cluster_rc=0
 wait "$unit_pid" || unit_rc=$?

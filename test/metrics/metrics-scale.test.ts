@@ -1,7 +1,8 @@
 /**
- * What a scrape costs with 1,000 runs in the store (10 tasks each), 20,000 tick errors and 5,000
- * ledger charges, on SQLite and PostgreSQL: a few aggregate queries plus one snapshot read per
- * running run, so the time follows the work in hand, not the history. Prints the figures.
+ * A scrape of a store with 1,000 runs (10 tasks each), 20,000 tick errors and 5,000 ledger charges,
+ * on SQLite and PostgreSQL: every source read and counted right past the readers' pages (runs are
+ * read a page at a time). It prints what the scrapes took; speed targets belong in `npm run bench`,
+ * not in assertions on a shared machine.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -115,7 +116,7 @@ describe.each([sqliteHarness, postgresHarness].map((make) => ({ make, name: make
       if (dir) rmSync(dir, { recursive: true, force: true })
     })
 
-    it('takes a bounded time: first scrape, then each next one', async () => {
+    it('counts every source right, and prints what the first and the next scrapes took', async () => {
       const metrics = createMetrics(app)
       const timed = async () => {
         const started = performance.now()
@@ -136,9 +137,6 @@ describe.each([sqliteHarness, postgresHarness].map((make) => ({ make, name: make
       expect(next[2]?.series.get('rpo_tick_errors_total{cluster="c0",step="observe"}')).toBe(String(20 * 84))
       for (const source of ['runs', 'tasks', 'budgets', 'projections', 'ticks', 'tick-errors', 'deliveries'])
         expect(next[2]?.series.get(`rpo_metrics_source_up{source="${source}"}`), source).toBe('1')
-      // generous bounds for a shared 2-core machine; the figures printed above are what counts
-      expect(first.ms).toBeLessThan(10_000)
-      expect(warm).toBeLessThan(5_000)
     }, 60_000)
   },
 )

@@ -55,21 +55,21 @@ export async function runSummaries(app: App, runs: readonly RunRecord[]): Promis
     endedSummaries.set(history, ended)
   }
   const known = ended
-  return Promise.all(
-    runs.map(async (run) => {
-      const hit = known.get(run.id)
-      if (hit && hit.updatedAt === run.updatedAt) return hit.summary
-      // the run as read with its snapshot: the row may have moved on since the listing read it
-      const { run: current, snapshot } = await app.store.loadSnapshot(run.id)
-      const estimate = runEstimateView(
-        projectRunOf(current, snapshot, history, now),
-        runDeadline(current, deadlines(app)),
-      )
-      const { tasks: _tasks, ...summary } = computeRunProgress(current, snapshot, now, estimate)
-      if (ENDED.has(current.state)) known.set(run.id, { updatedAt: current.updatedAt, summary })
-      return summary
-    }),
-  )
+  const fresh = (run: RunRecord) => {
+    const hit = known.get(run.id)
+    return hit !== undefined && hit.updatedAt === run.updatedAt
+  }
+  // the others' tasks and attempts in two queries, not three per run
+  const read = await app.store.metrics.snapshotsOf(runs.filter((run) => !fresh(run)))
+  const snapshots = new Map(read.map(({ run, snapshot }) => [run.id, snapshot]))
+  return runs.map((run) => {
+    const snapshot = snapshots.get(run.id)
+    if (!snapshot) return (known.get(run.id) as { summary: RunSummary }).summary
+    const estimate = runEstimateView(projectRunOf(run, snapshot, history, now), runDeadline(run, deadlines(app)))
+    const { tasks: _tasks, ...summary } = computeRunProgress(run, snapshot, now, estimate)
+    if (ENDED.has(run.state)) known.set(run.id, { updatedAt: run.updatedAt, summary })
+    return summary
+  })
 }
 
 /** One run task by task, each with its expected vs actual, and every attempt. */
@@ -120,8 +120,7 @@ async function projectView(app: App, project: string, counts: ReadonlyMap<RunSta
   let deadline: string | null = configured !== undefined && !Number.isNaN(instantOf(configured)) ? configured : null
   const projections = []
   let tasks = { total: 0, done: 0 }
-  for (const run of runs) {
-    const { snapshot } = await app.store.loadSnapshot(run.id)
+  for (const { run, snapshot } of await app.store.metrics.snapshotsOf(runs)) {
     const projection = projectRunOf(run, snapshot, history, now)
     projections.push({ runId: run.id, projection })
     const progress = computeRunProgress(run, snapshot, now)

@@ -12,8 +12,6 @@ import type { ResolvedConfig } from '../config/load-config.js'
 import { type GrantStatus, planGrant, planRevoke } from '../core/budget/budget-grants.js'
 import type { BudgetProblem } from '../core/budget/budget-judgement.js'
 import { type LedgerEntry, parseAccount } from '../core/budget/budget-ledger.js'
-import type { BudgetPeriod } from '../core/budget/budget-period.js'
-import type { BudgetCap } from '../core/budget/budget-rules.js'
 import type { BudgetResource } from '../core/budget/tres-hours.js'
 import { BudgetError } from '../core/errors.js'
 import { type BudgetChangeKind, budgetPermission } from '../core/policy/budget-permission.js'
@@ -29,16 +27,8 @@ export interface BudgetChangeDeps {
   readonly budgets: BudgetService
 }
 
-export interface SetBudgetInput {
-  readonly project: string
-  readonly user: string | null
-  readonly resource: BudgetResource
-  readonly gpuType: string | null
-  readonly amount: number
-  readonly period: BudgetPeriod
-  readonly cap: BudgetCap
-  readonly note: string
-}
+/** A budget to set: the setting as stored, without who set it and when (the change adds them). */
+export type SetBudgetInput = Omit<BudgetSetting, 'actor' | 'at'>
 
 export interface GrantInput {
   readonly lender: string

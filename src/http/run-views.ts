@@ -60,7 +60,7 @@ export async function runSummaries(app: App, runs: readonly RunRecord[]): Promis
     return hit !== undefined && hit.updatedAt === run.updatedAt
   }
   // the others' tasks and attempts in two queries, not three per run
-  const read = await app.store.metrics.snapshotsOf(runs.filter((run) => !fresh(run)))
+  const read = await app.store.loadSnapshots(runs.filter((run) => !fresh(run)))
   const snapshots = new Map(read.map(({ run, snapshot }) => [run.id, snapshot]))
   return runs.map((run) => {
     const snapshot = snapshots.get(run.id)
@@ -120,7 +120,7 @@ async function projectView(app: App, project: string, counts: ReadonlyMap<RunSta
   let deadline: string | null = configured !== undefined && !Number.isNaN(instantOf(configured)) ? configured : null
   const projections = []
   let tasks = { total: 0, done: 0 }
-  for (const { run, snapshot } of await app.store.metrics.snapshotsOf(runs)) {
+  for (const { run, snapshot } of await app.store.loadSnapshots(runs)) {
     const projection = projectRunOf(run, snapshot, history, now)
     projections.push({ runId: run.id, projection })
     const progress = computeRunProgress(run, snapshot, now)

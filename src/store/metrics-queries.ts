@@ -8,11 +8,9 @@
  */
 import { type Kysely, type RawBuilder, sql } from 'kysely'
 import { RpoError } from '../core/errors.js'
-import type { AttemptSnapshot, RunSnapshot, RunState, TaskSnapshot } from '../core/scheduling/run-snapshot.js'
-import type { AttemptTable, Database } from './database.js'
+import type { RunState } from '../core/scheduling/run-snapshot.js'
+import type { Database } from './database.js'
 import type { StoreDialect } from './migrations/001-initial.js'
-import type { RunRecord } from './run-records.js'
-import { toAttemptSnapshot, toTaskSnapshot } from './run-rows.js'
 import { translateStoreError } from './store-errors.js'
 
 /** Runs still in hand: their tasks are the work `rpo_tasks` counts. */
@@ -38,8 +36,6 @@ export interface EventCounts {
 }
 
 const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
-// bound parameters per statement: well under SQLite's 32,766 and PostgreSQL's 65,535
-const IDS_PER_QUERY = 1000
 
 export class MetricsQueries {
   readonly #db: Kysely<Database>
@@ -76,53 +72,6 @@ export class MetricsQueries {
         .execute(),
     )
     return rows.map((r) => ({ project: r.project, state: r.state, count: Number(r.n) }))
-  }
-
-  /**
-   * The snapshots of many runs (as `RunStore.loadSnapshot` builds one) from two queries per 1,000
-   * runs instead of three per run: what projecting every running run at each scrape reads.
-   */
-  async snapshotsOf(runs: readonly RunRecord[]): Promise<{ run: RunRecord; snapshot: RunSnapshot }[]> {
-    const tasks = new Map<string, TaskSnapshot[]>()
-    const latest = new Map<string, Map<string, AttemptTable>>()
-    for (let i = 0; i < runs.length; i += IDS_PER_QUERY) {
-      const ids = runs.slice(i, i + IDS_PER_QUERY).map((run) => run.id)
-      const [taskRows, attemptRows] = await this.#read((db) =>
-        Promise.all([
-          db.selectFrom('tasks').selectAll().where('run_id', 'in', ids).orderBy('run_id').orderBy('seq').execute(),
-          db
-            .selectFrom('attempts')
-            .selectAll()
-            .where('run_id', 'in', ids)
-            .orderBy('run_id')
-            .orderBy('task_id')
-            .orderBy('attempt')
-            .execute(),
-        ]),
-      )
-      for (const row of taskRows) {
-        const list = tasks.get(row.run_id) ?? []
-        list.push(toTaskSnapshot(row, this.#description))
-        tasks.set(row.run_id, list)
-      }
-      for (const row of attemptRows) {
-        const byTask = latest.get(row.run_id) ?? new Map<string, AttemptTable>()
-        byTask.set(row.task_id, row)
-        latest.set(row.run_id, byTask)
-      }
-    }
-    return runs.map((run) => ({
-      run,
-      snapshot: {
-        id: run.id,
-        state: run.state,
-        pipeline: run.pipeline,
-        tasks: tasks.get(run.id) ?? [],
-        latestAttempts: [...(latest.get(run.id)?.values() ?? [])].map(
-          (row): AttemptSnapshot => toAttemptSnapshot(row, this.#description),
-        ),
-      },
-    }))
   }
 
   /**

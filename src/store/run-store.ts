@@ -14,7 +14,7 @@ import { runStartedEvent } from '../events/store-events.js'
 import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
 import { BudgetStore } from './budget-store.js'
 import { ClusterTickStats } from './cluster-tick-stats.js'
-import type { AttemptTable, Database } from './database.js'
+import type { Database } from './database.js'
 import { insertEvents } from './event-rows.js'
 import { EventStore } from './event-store.js'
 import { HistoryQueries } from './history-queries.js'
@@ -34,8 +34,8 @@ import {
   taskPatchToRow,
   toAttemptSnapshot,
   toRunRecord,
-  toTaskSnapshot,
 } from './run-rows.js'
+import { readSnapshots } from './snapshot-reads.js'
 import { translateStoreError } from './store-errors.js'
 import { parseOptionalJson } from './stored-values.js'
 import { TokenStore } from './token-store.js'
@@ -166,31 +166,13 @@ export class RunStore {
   }
 
   async loadSnapshot(runId: string): Promise<{ run: RunRecord; snapshot: RunSnapshot }> {
-    const run = await this.getRun(runId)
-    const [taskRows, attemptRows] = await this.#read((db) =>
-      Promise.all([
-        db.selectFrom('tasks').selectAll().where('run_id', '=', runId).orderBy('seq').execute(),
-        db
-          .selectFrom('attempts')
-          .selectAll()
-          .where('run_id', '=', runId)
-          .orderBy('task_id')
-          .orderBy('attempt')
-          .execute(),
-      ]),
-    )
-    const latest = new Map<string, AttemptTable>()
-    for (const row of attemptRows) latest.set(row.task_id, row)
-    return {
-      run,
-      snapshot: {
-        id: run.id,
-        state: run.state,
-        pipeline: run.pipeline,
-        tasks: taskRows.map((row) => toTaskSnapshot(row, this.description)),
-        latestAttempts: [...latest.values()].map((row) => toAttemptSnapshot(row, this.description)),
-      },
-    }
+    const [loaded] = await this.loadSnapshots([await this.getRun(runId)])
+    return loaded as { run: RunRecord; snapshot: RunSnapshot }
+  }
+
+  /** The snapshots of many runs at once (two queries per 1,000 runs): listings, scrapes, projections. */
+  loadSnapshots(runs: readonly RunRecord[]): Promise<{ run: RunRecord; snapshot: RunSnapshot }[]> {
+    return this.#read((db) => readSnapshots(db, runs, this.description))
   }
 
   async listAttempts(runId: string, taskId?: string): Promise<AttemptRecord[]> {
@@ -290,15 +272,7 @@ export class RunStore {
         if (Object.keys(row).length > 0)
           await trx.updateTable('attempts').set(row).where('submission_key', '=', key).execute()
       }
-      for (const [key, usage] of plan.usageUpdates ?? []) {
-        const json = JSON.stringify(usage)
-        await trx
-          .updateTable('attempts')
-          .set({ usage_json: json })
-          .where('submission_key', '=', key)
-          .where((eb) => eb.or([eb('usage_json', 'is', null), eb('usage_json', '<>', json)]))
-          .execute()
-      }
+      for (const [key, usage] of plan.usageUpdates ?? []) await writeUsage(trx, key, usage, false)
       for (const [key, expected] of plan.expectedStartUpdates ?? []) {
         await trx
           .updateTable('attempts')
@@ -368,16 +342,7 @@ export class RunStore {
   async recordEndedUsage(updates: ReadonlyMap<string, ResourceUsage>): Promise<void> {
     if (updates.size === 0) return
     await this.#write(async (trx) => {
-      for (const [key, usage] of updates) {
-        const json = JSON.stringify(usage)
-        await trx
-          .updateTable('attempts')
-          .set({ usage_json: json })
-          .where('submission_key', '=', key)
-          .where('ended_at', 'is not', null)
-          .where((eb) => eb.or([eb('usage_json', 'is', null), eb('usage_json', '<>', json)]))
-          .execute()
-      }
+      for (const [key, usage] of updates) await writeUsage(trx, key, usage, true)
     })
   }
 
@@ -418,10 +383,8 @@ export class RunStore {
   }
 
   async leaseHolder(name: string, now: string): Promise<string | null> {
-    const row = await this.#read((db) =>
-      db.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst(),
-    )
-    return row && row.expires_at > now ? row.owner : null
+    const record = await this.leaseRecord(name)
+    return record && record.expiresAt > now ? record.owner : null
   }
 
   /** Who holds `name` and until when, expired or not (null: nobody); the caller applies the takeover rule. */
@@ -455,4 +418,16 @@ export class RunStore {
       throw translateStoreError(error, this.description)
     }
   }
+}
+
+/** An attempt's usage figures, written only where they differ from what it holds (and, if asked, only once it ended). */
+async function writeUsage(trx: Transaction<Database>, key: string, usage: ResourceUsage, endedOnly: boolean) {
+  const json = JSON.stringify(usage)
+  let update = trx
+    .updateTable('attempts')
+    .set({ usage_json: json })
+    .where('submission_key', '=', key)
+    .where((eb) => eb.or([eb('usage_json', 'is', null), eb('usage_json', '<>', json)]))
+  if (endedOnly) update = update.where('ended_at', 'is not', null)
+  await update.execute()
 }

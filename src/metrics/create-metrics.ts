@@ -158,51 +158,47 @@ export function createMetrics(app: App, options: MetricsOptions = {}): RpoMetric
     },
   )
 
-  gauge(
+  // each cluster's last round and totals: one series per cluster, a value read off its row
+  const perCluster = (
+    make: typeof gauge | typeof counter,
+    name: string,
+    help: string,
+    read: (t: MetricsReading['ticks'][number]) => number,
+  ) =>
+    make(name, help, ['cluster'], (set, r) => {
+      for (const t of r.ticks) set({ cluster: t.cluster }, read(t))
+    })
+  perCluster(
+    gauge,
     'rpo_cluster_last_tick_timestamp_seconds',
     "When the cluster's last round ended (Unix time).",
-    ['cluster'],
-    (set, r) => {
-      for (const t of r.ticks) set({ cluster: t.cluster }, Date.parse(t.lastAt) / 1000)
-    },
+    (t) => Date.parse(t.lastAt) / 1000,
   )
-  gauge(
+  perCluster(
+    gauge,
     'rpo_cluster_last_tick_duration_seconds',
     "Wall time of the cluster's last round, in seconds.",
-    ['cluster'],
-    (set, r) => {
-      for (const t of r.ticks) set({ cluster: t.cluster }, t.lastDurationMs / 1000)
-    },
+    (t) => t.lastDurationMs / 1000,
   )
-  gauge(
+  perCluster(
+    gauge,
     'rpo_cluster_last_tick_scheduler_commands',
     "Scheduler commands (squeue, sacct, sbatch, qstat, ...) the cluster's last round ran.",
-    ['cluster'],
-    (set, r) => {
-      for (const t of r.ticks) set({ cluster: t.cluster }, t.lastCommands)
-    },
+    (t) => t.lastCommands,
   )
-  gauge('rpo_cluster_last_tick_runs', "Runs planned in the cluster's last round.", ['cluster'], (set, r) => {
-    for (const t of r.ticks) set({ cluster: t.cluster }, t.lastRuns)
-  })
-  counter('rpo_cluster_ticks_total', 'Rounds the cluster has been ticked.', ['cluster'], (set, r) => {
-    for (const t of r.ticks) set({ cluster: t.cluster }, t.rounds)
-  })
-  counter(
+  perCluster(gauge, 'rpo_cluster_last_tick_runs', "Runs planned in the cluster's last round.", (t) => t.lastRuns)
+  perCluster(counter, 'rpo_cluster_ticks_total', 'Rounds the cluster has been ticked.', (t) => t.rounds)
+  perCluster(
+    counter,
     'rpo_cluster_tick_seconds_total',
     "Wall time of all the cluster's rounds, in seconds.",
-    ['cluster'],
-    (set, r) => {
-      for (const t of r.ticks) set({ cluster: t.cluster }, t.durationMsTotal / 1000)
-    },
+    (t) => t.durationMsTotal / 1000,
   )
-  counter(
+  perCluster(
+    counter,
     'rpo_cluster_scheduler_commands_total',
     "Scheduler commands all the cluster's rounds ran.",
-    ['cluster'],
-    (set, r) => {
-      for (const t of r.ticks) set({ cluster: t.cluster }, t.commandsTotal)
-    },
+    (t) => t.commandsTotal,
   )
 
   counter(

@@ -15,6 +15,7 @@ import {
   signalSchema,
 } from './schema-fields.js'
 import { parseDurationSeconds, parseMemoryMb } from './units.js'
+import { FrameworkSchema, ModelSpecSchema, SoftwareEnvironmentSchema } from './workload-fields.js'
 
 const name = nameSchema
 
@@ -185,6 +186,9 @@ export const TaskSchema = z
       .optional()
       .describe('At most this many instances of a sweep or fan-out at once (on Slurm: the job array throttle %k)'),
     env: envVars.optional(),
+    framework: FrameworkSchema.optional(),
+    model: ModelSpecSchema.optional(),
+    environment: SoftwareEnvironmentSchema.optional(),
     cluster: name('cluster name')
       .optional()
       .describe(
@@ -318,6 +322,8 @@ export const PipelineSchema = z.strictObject({
       resources: ResourcesSchema.optional(),
       retries: RetrySchema.optional(),
       env: envVars.optional(),
+      framework: FrameworkSchema.optional(),
+      environment: SoftwareEnvironmentSchema.optional(),
     })
     .optional(),
   env: envVars.optional(),

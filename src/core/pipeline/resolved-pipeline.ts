@@ -9,6 +9,13 @@ import type { GpuRequest, ResourceRequest } from '../resources/resource-request.
 import { editDistance } from '../text/suggest.js'
 import type { PipelineSpec, ResourcesSpec, TaskSpec, WhenSpec } from './pipeline-schema.js'
 import { parseDurationSeconds, parseMemoryMb } from './units.js'
+import {
+  type Framework,
+  type ResolvedModel,
+  resolveModel,
+  resolveSoftwareEnvironment,
+  type SoftwareEnvironment,
+} from './workload-fields.js'
 
 export type Scalar = string | number | boolean
 
@@ -69,6 +76,11 @@ export interface ResolvedTask {
   /** The cluster this task runs on; null for the run's cluster. */
   readonly cluster: string | null
   readonly env: Readonly<Record<string, string>>
+  /** The task's framework, or the pipeline default's; null for a plain command. */
+  readonly framework: Framework | null
+  readonly model: ResolvedModel | null
+  /** Modules, conda/venv, container and setup lines; null when none is declared. */
+  readonly environment: SoftwareEnvironment | null
   readonly metadata: Readonly<Record<string, unknown>>
 }
 
@@ -142,6 +154,9 @@ function resolveTask(name: string, task: TaskSpec, spec: PipelineSpec, options: 
     maxParallel: task.maxParallel ?? null,
     cluster: task.cluster ?? null,
     env: stringifyValues({ ...spec.defaults?.env, ...spec.env, ...task.env }),
+    framework: task.framework ?? spec.defaults?.framework ?? null,
+    model: task.model ? resolveModel(task.model) : null,
+    environment: resolveSoftwareEnvironment(spec.defaults?.environment, task.environment),
     metadata: task.metadata ?? {},
   }
 }

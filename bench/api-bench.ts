@@ -103,8 +103,41 @@ async function benchRoutes(filled: FilledStore, served: Served, events: number):
       `  ${name.padEnd(52)} median ${fmt(t.median)} ms  p95 ${fmt(t.p95)} ms  p99 ${fmt(t.p99)} ms  ${verdict(t)}  (${(first.bytes / 1024).toFixed(0)} KiB)`,
     )
   }
+  await benchAfterTicks(filled, served)
   console.log(`  load average after: ${loadavg()[0]?.toFixed(2)}`)
   await explainEvents(filled)
+}
+
+/**
+ * The listing and project views when every running run changed since the last request, as after a
+ * round that moved all of them: one task row of each is rewritten (untimed, by the bench's own
+ * connection, as the daemon would), so the server reads every running run's rows again instead of
+ * the snapshots it kept. The worst case between ticks; the figures above are the steady state.
+ */
+async function benchAfterTicks(filled: FilledStore, served: Served): Promise<void> {
+  const touch = () =>
+    filled.db
+      .updateTable('tasks')
+      .set((eb) => ({ updated_at: eb.ref('updated_at') }))
+      .where('run_id', 'in', [...filled.runningRunIds])
+      .where('seq', '=', 1)
+      .execute()
+  for (const [name, path] of [
+    ['GET /v1/runs, every running run changed', '/v1/runs'],
+    ['GET /v1/projects, every running run changed', '/v1/projects'],
+  ] as const) {
+    const times: number[] = []
+    for (let i = 0; i < REQUESTS / 2; i++) {
+      await touch()
+      const start = performance.now()
+      await get(served, path)
+      times.push(performance.now() - start)
+    }
+    const t = timing(times)
+    console.log(
+      `  ${name.padEnd(52)} median ${fmt(t.median)} ms  p95 ${fmt(t.p95)} ms  p99 ${fmt(t.p99)} ms  ${verdict(t)}  (${filled.runningRunIds.length} runs re-read each time)`,
+    )
+  }
 }
 
 /**

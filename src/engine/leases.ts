@@ -12,10 +12,12 @@
 import { randomUUID } from 'node:crypto'
 import os from 'node:os'
 import { StoreError } from '../core/errors.js'
-import type { RunStore } from '../store/run-store.js'
+import type { LeaseRows } from '../store/lease-rows.js'
 
-export type LeaseStore = Pick<RunStore, 'acquireLease' | 'leaseHolder' | 'releaseLease'> &
-  Partial<Pick<RunStore, 'leaseRecord'>>
+/** What Leases needs of a store: its lease rows (a RunStore has them). */
+export interface LeaseStore {
+  readonly leases: Pick<LeaseRows, 'acquire' | 'holder' | 'release'> & Partial<Pick<LeaseRows, 'record'>>
+}
 
 /** A cluster tick's lease: short, so a killed holder's clusters are taken over within this long. */
 export const CLUSTER_LEASE_MS = 20_000
@@ -68,18 +70,18 @@ export class Leases {
    */
   async take(name: string, leaseMs: number): Promise<string | null> {
     const now = this.#clock()
-    const claim = () => this.#store.acquireLease(name, this.owner, iso(now), iso(now + leaseMs))
+    const claim = () => this.#store.leases.acquire(name, this.owner, iso(now), iso(now + leaseMs))
     if (await claim()) return this.#claimed(name)
-    const holder = await this.#store.leaseHolder(name, iso(now))
-    // expired leases are claimed by acquireLease itself; what is left to judge is a dead holder
-    if (holder !== null && isDeadLocalOwner(holder)) await this.#store.releaseLease(name, holder)
+    const holder = await this.#store.leases.holder(name, iso(now))
+    // expired leases are claimed by LeaseRows.acquire itself; what is left to judge is a dead holder
+    if (holder !== null && isDeadLocalOwner(holder)) await this.#store.leases.release(name, holder)
     if (await claim()) return this.#claimed(name)
     return holder ?? 'unknown'
   }
 
   /** When `name`'s current lease expires by this clock (ms), or null when nobody holds it. */
   async expiresAt(name: string): Promise<number | null> {
-    const record = await this.#store.leaseRecord?.(name)
+    const record = await this.#store.leases.record?.(name)
     if (!record) return null
     const at = Date.parse(record.expiresAt)
     return at > this.#clock() ? at : null
@@ -141,7 +143,7 @@ export class Leases {
 
   async release(name: string): Promise<void> {
     this.#held.delete(name)
-    await this.#store.releaseLease(name, this.owner)
+    await this.#store.leases.release(name, this.owner)
   }
 
   /** Give up every lease this holder took (best effort: closing must not fail on a store hiccup). */

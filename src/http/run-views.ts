@@ -7,11 +7,11 @@
  */
 import { instantOf } from '../core/budget/budget-period.js'
 import { projectProject } from '../core/estimate/project-projection.js'
-import type { RunState } from '../core/scheduling/run-snapshot.js'
+import type { RunSnapshot, RunState } from '../core/scheduling/run-snapshot.js'
 import type { App } from '../create-app.js'
 import { type EstimateHistory, EstimateHistoryCache } from '../monitor/estimate-history.js'
-import { projectRunOf, runDeadline, runEstimateView } from '../monitor/run-estimate.js'
-import { computeRunProgress, type RunProgress } from '../monitor/run-progress.js'
+import { projectRunOf, runDeadline, runEstimateSummary, runEstimateView } from '../monitor/run-estimate.js'
+import { computeRunProgress, computeRunSummary, type RunProgress, type RunSummary } from '../monitor/run-progress.js'
 import type { AttemptRecord, RunRecord } from '../store/run-store.js'
 
 const UNFINISHED: readonly RunState[] = ['running', 'interrupting', 'interrupted', 'cancelling']
@@ -33,7 +33,7 @@ function deadlines(app: App): Record<string, string | undefined> {
   return Object.fromEntries(Object.entries(app.config.projects).map(([p, c]) => [p, c.deadline]))
 }
 
-export type RunSummary = Omit<RunProgress, 'tasks'>
+export type { RunSummary }
 
 const ENDED: ReadonlySet<RunState> = new Set(['succeeded', 'failed', 'cancelled'])
 
@@ -60,13 +60,15 @@ export async function runSummaries(app: App, runs: readonly RunRecord[]): Promis
     return hit !== undefined && hit.updatedAt === run.updatedAt
   }
   // the others' tasks and attempts in two queries, not three per run
-  const read = await app.store.loadSnapshots(runs.filter((run) => !fresh(run)))
+  const read = await app.store.loadSnapshotsKept(runs.filter((run) => !fresh(run)))
   const snapshots = new Map(read.map(({ run, snapshot }) => [run.id, snapshot]))
   return runs.map((run) => {
     const snapshot = snapshots.get(run.id)
     if (!snapshot) return (known.get(run.id) as { summary: RunSummary }).summary
-    const estimate = runEstimateView(projectRunOf(run, snapshot, history, now), runDeadline(run, deadlines(app)))
-    const { tasks: _tasks, ...summary } = computeRunProgress(run, snapshot, now, estimate)
+    const projection = projectRunOf(run, snapshot, history, now)
+    const expected = new Map(projection.tasks.map((t) => [t.id, t.expected.seconds]))
+    const estimate = runEstimateSummary(projection, runDeadline(run, deadlines(app)))
+    const summary = computeRunSummary(run, snapshot, now, expected, estimate)
     if (ENDED.has(run.state)) known.set(run.id, { updatedAt: run.updatedAt, summary })
     return summary
   })
@@ -98,32 +100,69 @@ export interface ProjectView {
 
 /** The projects of the config and of the runs (or only `only`), sorted by name. */
 export async function projectViews(app: App, only?: readonly string[]): Promise<ProjectView[]> {
+  const now = app.clock()
   const counts = await app.store.listing.countsByProject()
   const names = [...new Set([...Object.keys(app.config.projects), ...counts.keys()])]
     .filter((p) => only === undefined || only.includes(p))
     .sort()
-  const views: ProjectView[] = []
-  for (const project of names) views.push(await projectView(app, project, counts.get(project) ?? new Map()))
-  return views
+  const unfinishedOf = (project: string) =>
+    UNFINISHED.reduce((sum, state) => sum + (counts.get(project)?.get(state) ?? 0), 0)
+  // every project's runs, snapshots and history in a few statements, not a few per project: the
+  // unfinished runs of all projects that have at most PROJECTED_RUNS in one page, the rest alone
+  const runsOf = new Map<string, RunRecord[]>()
+  const fewUnfinished = names.filter((p) => unfinishedOf(p) > 0 && unfinishedOf(p) <= PROJECTED_RUNS)
+  if (fewUnfinished.length > 0) {
+    const limit = fewUnfinished.reduce((sum, p) => sum + unfinishedOf(p), 0)
+    for (const run of await app.store.listing.page({ projects: fewUnfinished, states: UNFINISHED, limit })) {
+      const list = runsOf.get(run.project as string) ?? []
+      if (list.length === 0) runsOf.set(run.project as string, list)
+      list.push(run)
+    }
+  }
+  for (const project of names) {
+    if (runsOf.has(project)) continue
+    const many = unfinishedOf(project) > 0
+    runsOf.set(
+      project,
+      await app.store.listing.page({
+        projects: [project],
+        ...(many ? { states: UNFINISHED } : {}),
+        limit: many ? PROJECTED_RUNS : 1,
+      }),
+    )
+  }
+  const allRuns = [...runsOf.values()].flat()
+  const history = await historyFor(app, [...new Set(allRuns.map((r) => r.pipelineName))], now)
+  const snapshots = new Map((await app.store.loadSnapshotsKept(allRuns)).map(({ run, snapshot }) => [run.id, snapshot]))
+  return names.map((project) =>
+    projectView(app, project, counts.get(project) ?? new Map(), runsOf.get(project) ?? [], {
+      snapshots,
+      history,
+      now,
+    }),
+  )
 }
 
-async function projectView(app: App, project: string, counts: ReadonlyMap<RunState, number>): Promise<ProjectView> {
-  const now = app.clock()
+function projectView(
+  app: App,
+  project: string,
+  counts: ReadonlyMap<RunState, number>,
+  runs: readonly RunRecord[],
+  read: { snapshots: ReadonlyMap<string, RunSnapshot>; history: EstimateHistory; now: number },
+): ProjectView {
+  const { now, history } = read
   const unfinished = UNFINISHED.reduce((sum, state) => sum + (counts.get(state) ?? 0), 0)
   const total = [...counts.values()].reduce((a, b) => a + b, 0)
-  const runs =
-    unfinished > 0
-      ? await app.store.listing.page({ projects: [project], states: UNFINISHED, limit: PROJECTED_RUNS })
-      : await app.store.listing.page({ projects: [project], limit: 1 })
-  const history = await historyFor(app, [...new Set(runs.map((r) => r.pipelineName))], now)
   const configured = app.config.projects[project]?.deadline
   let deadline: string | null = configured !== undefined && !Number.isNaN(instantOf(configured)) ? configured : null
   const projections = []
   let tasks = { total: 0, done: 0 }
-  for (const { run, snapshot } of await app.store.loadSnapshots(runs)) {
+  for (const run of runs) {
+    const snapshot = read.snapshots.get(run.id)
+    if (!snapshot) continue
     const projection = projectRunOf(run, snapshot, history, now)
     projections.push({ runId: run.id, projection })
-    const progress = computeRunProgress(run, snapshot, now)
+    const progress = computeRunSummary(run, snapshot, now, null, null)
     tasks = { total: tasks.total + progress.total, done: tasks.done + progress.done }
     // without a project deadline, the earliest of its runs' own (their pipelines') stands for it
     const own = runDeadline(run, {})

@@ -45,7 +45,7 @@ export async function readProjectSlack(
     const at = instantOf(text)
     if (!Number.isNaN(at) && (entry.deadline === null || at < entry.deadline)) entry.deadline = at
   }
-  for (const { run, snapshot } of await store.loadSnapshots(runs)) {
+  for (const { run, snapshot } of await store.loadSnapshotsKept(runs)) {
     const project = run.project as string
     const entry = byProject.get(project) ?? { runs: [], deadline: null }
     byProject.set(project, entry)

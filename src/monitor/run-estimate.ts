@@ -112,6 +112,24 @@ export function runDeadline(
 }
 
 export function runEstimateView(projection: RunProjection, deadline: string | null): RunEstimateView {
+  return {
+    ...runEstimateSummary(projection, deadline),
+    tasks: new Map(
+      projection.tasks.map((t) => [
+        t.id,
+        {
+          expected: expectedOf(t.expected),
+          expectedWaitSeconds: t.wait.seconds,
+          schedulerExpectedStart: isoOrNull(t.schedulerStart),
+          ...times(t.planned, t.projected, t.actual),
+        },
+      ]),
+    ),
+  }
+}
+
+/** runEstimateView without the per-task views: what a listing shows, without six dates per task. */
+export function runEstimateSummary(projection: RunProjection, deadline: string | null): Omit<RunEstimateView, 'tasks'> {
   const slack = slackSeconds(deadline === null ? null : instantOf(deadline), projection.projectedEnd)
   return {
     plannedEnd: iso(projection.plannedEnd),
@@ -131,17 +149,6 @@ export function runEstimateView(projection: RunProjection, deadline: string | nu
       criticalSeconds: s.criticalSeconds,
       ...times(s.planned, s.projected, s.actual),
     })),
-    tasks: new Map(
-      projection.tasks.map((t) => [
-        t.id,
-        {
-          expected: expectedOf(t.expected),
-          expectedWaitSeconds: t.wait.seconds,
-          schedulerExpectedStart: isoOrNull(t.schedulerStart),
-          ...times(t.planned, t.projected, t.actual),
-        },
-      ]),
-    ),
   }
 }
 

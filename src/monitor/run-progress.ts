@@ -65,7 +65,63 @@ export function computeRunProgress(
       const own = estimate?.tasks.get(t.id) ?? null
       return taskProgress(t, attempts.get(t.id), own?.expected.seconds ?? expected.get(t.group) ?? null, now, own)
     })
+  const {
+    lastTickCommands,
+    lastTickAt,
+    estimate: summaryEstimate,
+    ...head
+  } = summaryOf(run, snapshot, now, tasks, estimate === null ? null : withoutTasks(estimate))
+  return { ...head, tasks, lastTickCommands, lastTickAt, estimate: summaryEstimate }
+}
+
+export type RunSummary = Omit<RunProgress, 'tasks'>
+
+/**
+ * computeRunProgress without a row per task, for listings: the same counts and remaining work, from
+ * the projection's expected durations (`expectedSeconds`, by task id) without building any task's
+ * view. `estimate` is runEstimateSummary's.
+ */
+export function computeRunSummary(
+  run: RunRecord,
+  snapshot: RunSnapshot,
+  now: number,
+  expectedSeconds: ReadonlyMap<string, number> | null,
+  estimate: Omit<RunEstimateView, 'tasks'> | null,
+): RunSummary {
+  const attempts = new Map(snapshot.latestAttempts.map((a) => [a.taskId, a]))
+  const declared = new Map(snapshot.pipeline.tasks.map((t) => [t.name, t.expectedSeconds]))
+  const facts: TaskFacts[] = []
+  for (const t of snapshot.tasks) {
+    if (t.state === 'expanded') continue
+    const attempt = attempts.get(t.id)
+    facts.push({
+      state: t.state,
+      jobState: t.state === 'active' && attempt ? attempt.state : null,
+      expectedSeconds: expectedSeconds?.get(t.id) ?? declared.get(t.group) ?? null,
+    })
+  }
+  return summaryOf(run, snapshot, now, facts, estimate)
+}
+
+/** What counting needs of a task. */
+interface TaskFacts {
+  readonly state: string
+  readonly jobState: string | null
+  readonly expectedSeconds: number | null
+}
+
+const FINISHED: ReadonlySet<string> = new Set(['succeeded', 'failed', 'cancelled', 'skipped', 'upstream_failed'])
+
+function summaryOf(
+  run: RunRecord,
+  snapshot: RunSnapshot,
+  now: number,
+  tasks: readonly TaskFacts[],
+  estimate: Omit<RunEstimateView, 'tasks'> | null,
+): RunSummary {
   const counts: Record<string, number> = {}
+  let done = 0
+  let expectedRemainingSeconds = 0
   for (const task of tasks) {
     const key =
       task.state === 'active'
@@ -74,8 +130,9 @@ export function computeRunProgress(
           : 'queued'
         : task.state
     counts[key] = (counts[key] ?? 0) + 1
+    if (FINISHED.has(task.state)) done++
+    else expectedRemainingSeconds += task.expectedSeconds ?? 0
   }
-  const finished = new Set(['succeeded', 'failed', 'cancelled', 'skipped', 'upstream_failed'])
   const end = run.finishedAt ? Date.parse(run.finishedAt) : now
   return {
     runId: run.id,
@@ -88,14 +145,11 @@ export function computeRunProgress(
     elapsedSeconds: Math.max(0, (end - Date.parse(run.createdAt)) / 1000),
     counts,
     total: tasks.length,
-    done: tasks.filter((t) => finished.has(t.state)).length,
-    expectedRemainingSeconds: tasks
-      .filter((t) => !finished.has(t.state))
-      .reduce((sum, t) => sum + (t.expectedSeconds ?? 0), 0),
-    tasks,
+    done,
+    expectedRemainingSeconds,
     lastTickCommands: run.lastTickCommands,
     lastTickAt: run.lastTickAt,
-    estimate: estimate === null ? null : withoutTasks(estimate),
+    estimate,
   }
 }
 

@@ -22,7 +22,8 @@ import { apiTokensMigration } from './migrations/008-api-tokens.js'
 import { notificationsMigration } from './migrations/009-notifications.js'
 import { clusterTicksMigration } from './migrations/010-cluster-ticks.js'
 import { expectedStartsMigration } from './migrations/011-expected-starts.js'
-import { StoreSqliteDialect, unwritableStore } from './sqlite-dialect.js'
+import { rowRevisionsMigration } from './migrations/013-row-revisions.js'
+import { StoreSqliteDialect, unwritableStore, withPreparedStatements } from './sqlite-dialect.js'
 import { messageOf, translateStoreError } from './store-errors.js'
 
 export interface OpenedDatabase {
@@ -60,7 +61,9 @@ function openSqlite(target: Extract<StoreTarget, { kind: 'sqlite' }>): OpenedDat
     throw translateStoreError(error, description)
   }
   return {
-    db: new Kysely<Database>({ dialect: new StoreSqliteDialect({ database }, description) }),
+    db: new Kysely<Database>({
+      dialect: new StoreSqliteDialect({ database: withPreparedStatements(database) }, description),
+    }),
     dialect: 'sqlite',
     description,
   }
@@ -128,6 +131,8 @@ function migrationsFor(dialect: StoreDialect): NamedMigration[] {
     { name: '009-notifications', migration: notificationsMigration(dialect) },
     { name: '010-cluster-ticks', migration: clusterTicksMigration },
     { name: '011-expected-starts', migration: expectedStartsMigration },
+    // 012 is taken by GPU placement, landing beside this
+    { name: '013-row-revisions', migration: rowRevisionsMigration(dialect) },
   ]
 }
 

@@ -36,6 +36,8 @@ import {
   toRunRecord,
 } from './run-rows.js'
 import { readSnapshots } from './snapshot-reads.js'
+import { SnapshotCache } from './snapshot-cache.js'
+import { LeaseRows } from './lease-rows.js'
 import { translateStoreError } from './store-errors.js'
 import { parseOptionalJson } from './stored-values.js'
 import { TokenStore } from './token-store.js'
@@ -82,6 +84,9 @@ export class RunStore {
   readonly listing: RunListing
   /** The HTTP API's bearer tokens (hashes only). */
   readonly tokens: TokenStore
+  /** Named leases (the takeover rule is src/engine/leases.ts's). */
+  readonly leases: LeaseRows
+  readonly #snapshots: SnapshotCache
 
   constructor(opened: OpenedDatabase) {
     this.#db = opened.db
@@ -95,6 +100,8 @@ export class RunStore {
     this.metrics = new MetricsQueries(opened.db, opened.dialect, opened.description)
     this.listing = new RunListing(opened.db, opened.description)
     this.tokens = new TokenStore(opened.db, opened.description)
+    this.leases = new LeaseRows(opened.db, opened.description)
+    this.#snapshots = new SnapshotCache(opened.db, opened.description)
   }
 
   async createRun(run: NewRun): Promise<void> {
@@ -173,6 +180,11 @@ export class RunStore {
   /** The snapshots of many runs at once (two queries per 1,000 runs): listings, scrapes, projections. */
   loadSnapshots(runs: readonly RunRecord[]): Promise<{ run: RunRecord; snapshot: RunSnapshot }[]> {
     return this.#read((db) => readSnapshots(db, runs, this.description))
+  }
+
+  /** loadSnapshots for readers that ask again and again: only runs whose rows changed are read again. */
+  loadSnapshotsKept(runs: readonly RunRecord[]): Promise<{ run: RunRecord; snapshot: RunSnapshot }[]> {
+    return this.#read(() => this.#snapshots.load(runs))
   }
 
   async listAttempts(runId: string, taskId?: string): Promise<AttemptRecord[]> {
@@ -365,38 +377,6 @@ export class RunStore {
       await insertEvents(trx, this.dialect, events)
     })
     this.events.committed()
-  }
-
-  /**
-   * Take or renew a named lease until `expiresAt`. Returns false when another owner holds an
-   * unexpired lease: two rpo processes never tick the same run at once.
-   */
-  async acquireLease(name: string, owner: string, now: string, expiresAt: string): Promise<boolean> {
-    return this.#write(async (trx) => {
-      const current = await trx.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst()
-      if (current && current.owner !== owner && current.expires_at > now) return false
-      if (current)
-        await trx.updateTable('leases').set({ owner, expires_at: expiresAt }).where('name', '=', name).execute()
-      else await trx.insertInto('leases').values({ name, owner, expires_at: expiresAt }).execute()
-      return true
-    })
-  }
-
-  async leaseHolder(name: string, now: string): Promise<string | null> {
-    const record = await this.leaseRecord(name)
-    return record && record.expiresAt > now ? record.owner : null
-  }
-
-  /** Who holds `name` and until when, expired or not (null: nobody); the caller applies the takeover rule. */
-  async leaseRecord(name: string): Promise<{ owner: string; expiresAt: string } | null> {
-    const row = await this.#read((db) =>
-      db.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst(),
-    )
-    return row ? { owner: row.owner, expiresAt: row.expires_at } : null
-  }
-
-  async releaseLease(name: string, owner: string): Promise<void> {
-    await this.#write((trx) => trx.deleteFrom('leases').where('name', '=', name).where('owner', '=', owner).execute())
   }
 
   async close(): Promise<void> {

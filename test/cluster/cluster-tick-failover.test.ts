@@ -61,7 +61,7 @@ tasks:
       const lease = clusterLease('testbed')
       // wait for a holder to have submitted work, then for it to begin its next round (the lease
       // renewed): kill it right then, with its round under way and jobs in flight
-      const first = await until('a daemon to hold the cluster', () => app.store.leaseRecord(lease), 30_000, 50)
+      const first = await until('a daemon to hold the cluster', () => app.store.leases.record(lease), 30_000, 50)
       await until(
         'the first submissions',
         async () => (await app.store.listAttempts(runIds[0] as string)).some((a) => a.jobId),
@@ -71,7 +71,7 @@ tasks:
       const renewed = await until(
         'the holder to begin another round',
         async () => {
-          const now = await app.store.leaseRecord(lease)
+          const now = await app.store.leases.record(lease)
           return now && now.owner === first.owner && now.expiresAt !== first.expiresAt ? now : null
         },
         30_000,

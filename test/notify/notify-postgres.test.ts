@@ -112,7 +112,7 @@ webhooks:
       await until(() => receiver.requests.length >= 10)
       const cursor = await store.events.lastId()
       await until(async () => (await store.notifications.cursor('team')) === cursor)
-      const holder = (await store.leaseHolder('webhook:team', new Date().toISOString())) ?? ''
+      const holder = (await store.leases.holder('webhook:team', new Date().toISOString())) ?? ''
       const delivering = daemons.find((d) => holder.includes(`:${d.child.pid}:`))
       if (!delivering) throw new Error(`no daemon holds the hook's lease (${holder})`)
       delivering.child.kill('SIGKILL')

@@ -22,7 +22,7 @@ describe('a writer paused mid-transaction on PostgreSQL', () => {
     const other = new RunStore(await openDatabase(target))
     try {
       expect(
-        await other.acquireLease('cluster:gpu', 'host-a:1:x', '2026-01-01T00:00:00Z', '2026-01-01T00:00:20Z'),
+        await other.leases.acquire('cluster:gpu', 'host-a:1:x', '2026-01-01T00:00:00Z', '2026-01-01T00:00:20Z'),
       ).toBe(true)
       let lockHeld: () => void = () => undefined
       const locked = new Promise<void>((resolve) => {
@@ -45,13 +45,13 @@ describe('a writer paused mid-transaction on PostgreSQL', () => {
       const started = Date.now()
       // the lease has expired by this clock: the successor may take it once the row is free again
       expect(
-        await other.acquireLease('cluster:gpu', 'host-b:2:y', '2026-01-01T00:00:30Z', '2026-01-01T00:00:50Z'),
+        await other.leases.acquire('cluster:gpu', 'host-b:2:y', '2026-01-01T00:00:30Z', '2026-01-01T00:00:50Z'),
       ).toBe(true)
       const waitedMs = Date.now() - started
       console.log(`a paused writer's row lock held up its successor for ${waitedMs} ms`)
       expect(waitedMs).toBeLessThan(20_000)
       expect(await stalled).toBe('rolled back')
-      expect(await other.leaseRecord('cluster:gpu')).toEqual({ owner: 'host-b:2:y', expiresAt: '2026-01-01T00:00:50Z' })
+      expect(await other.leases.record('cluster:gpu')).toEqual({ owner: 'host-b:2:y', expiresAt: '2026-01-01T00:00:50Z' })
     } finally {
       await paused.db.destroy()
       await other.close()

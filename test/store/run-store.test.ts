@@ -271,19 +271,19 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('RunS
 
   it('grants a lease to one owner at a time until it expires, renews it for its owner, and releases it', async () => {
     const lease = `run:lease-${counter++}`
-    expect(await store.acquireLease(lease, 'alice', iso(0), iso(30))).toBe(true)
-    expect(await store.acquireLease(lease, 'bob', iso(10), iso(40))).toBe(false)
-    expect(await store.leaseHolder(lease, iso(10))).toBe('alice')
-    expect(await store.acquireLease(lease, 'alice', iso(20), iso(50))).toBe(true)
-    expect(await store.acquireLease(lease, 'bob', iso(40), iso(70))).toBe(false)
-    expect(await store.leaseHolder(lease, iso(51))).toBeNull()
-    expect(await store.acquireLease(lease, 'bob', iso(51), iso(80))).toBe(true)
-    expect(await store.leaseHolder(lease, iso(60))).toBe('bob')
-    await store.releaseLease(lease, 'alice')
-    expect(await store.leaseHolder(lease, iso(60))).toBe('bob')
-    await store.releaseLease(lease, 'bob')
-    expect(await store.leaseHolder(lease, iso(60))).toBeNull()
-    expect(await store.acquireLease(lease, 'carol', iso(61), iso(90))).toBe(true)
+    expect(await store.leases.acquire(lease, 'alice', iso(0), iso(30))).toBe(true)
+    expect(await store.leases.acquire(lease, 'bob', iso(10), iso(40))).toBe(false)
+    expect(await store.leases.holder(lease, iso(10))).toBe('alice')
+    expect(await store.leases.acquire(lease, 'alice', iso(20), iso(50))).toBe(true)
+    expect(await store.leases.acquire(lease, 'bob', iso(40), iso(70))).toBe(false)
+    expect(await store.leases.holder(lease, iso(51))).toBeNull()
+    expect(await store.leases.acquire(lease, 'bob', iso(51), iso(80))).toBe(true)
+    expect(await store.leases.holder(lease, iso(60))).toBe('bob')
+    await store.leases.release(lease, 'alice')
+    expect(await store.leases.holder(lease, iso(60))).toBe('bob')
+    await store.leases.release(lease, 'bob')
+    expect(await store.leases.holder(lease, iso(60))).toBeNull()
+    expect(await store.leases.acquire(lease, 'carol', iso(61), iso(90))).toBe(true)
   })
 
   it('pages through a run’s events with afterId, in order, without other runs’ events', async () => {

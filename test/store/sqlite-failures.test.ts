@@ -120,7 +120,7 @@ describe('a locked store', () => {
       })
       const now = new Date(0).toISOString()
       const later = new Date(60_000).toISOString()
-      expect(await store.acquireLease('run:busy', 'engine', now, later)).toBe(true)
+      expect(await store.leases.acquire('run:busy', 'engine', now, later)).toBe(true)
     } finally {
       await exited
       await store.close()

@@ -1,0 +1,157 @@
+/**
+ * Kept snapshots (loadSnapshotsKept) on both databases: a run whose rows did not change is not read
+ * again, and every way a task or attempt row is written — a plan, the scheduler's answer, a budget
+ * hold, accounting's usage, another process's store — is seen at the next read, because the
+ * database stamps the revision (migration 013), not rpo's write paths.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { AttemptSnapshot } from '../../src/core/scheduling/run-snapshot.js'
+import { openDatabase } from '../../src/store/open-store.js'
+import type { NewRun, PlanWrite, RunStore } from '../../src/store/run-store.js'
+import { SnapshotCache } from '../../src/store/snapshot-cache.js'
+import { attemptOf, pipelineOf, T0 } from '../support/fixtures.js'
+import { openRunStore, STORE_DIALECTS } from '../support/store-dialects.js'
+import type { StoreTarget } from '../../src/config/load-config.js'
+
+const iso = (offsetSeconds = 0) => new Date(T0 + offsetSeconds * 1000).toISOString()
+
+let counter = 0
+function newRun(): NewRun {
+  counter++
+  const loaded = pipelineOf(`
+name: kept${counter}
+tasks:
+  prep: { command: p }
+  train: { command: "t {{params.lr}}", matrix: { lr: [0.1, 0.01, 0.001] }, after: [prep] }
+`)
+  return {
+    id: `kept-${counter}`,
+    pipeline: loaded.pipeline,
+    instances: loaded.instances,
+    cluster: 'local',
+    specHash: loaded.specHash,
+    sourceFile: loaded.file,
+    workDir: loaded.workDir,
+    now: iso(),
+  }
+}
+
+const plan = (overrides: Partial<PlanWrite>): PlanWrite => ({
+  taskUpdates: new Map(),
+  attemptUpdates: new Map(),
+  newTasks: [],
+  newAttempts: [],
+  events: [],
+  runState: 'running',
+  now: iso(60),
+  ...overrides,
+})
+
+const submitting = (runId: string, taskId: string): AttemptSnapshot =>
+  attemptOf(taskId, 1, { submissionKey: `rpo.${runId}.${taskId}.1`, state: 'submitting', jobId: null })
+
+describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('kept snapshots on $name', ({ make }) => {
+  const harness = make()
+  let target: StoreTarget
+  let store: RunStore
+  let other: RunStore
+
+  beforeAll(async () => {
+    target = await harness.setUp()
+    store = await openRunStore(target)
+    other = await openRunStore(target)
+  })
+
+  afterAll(async () => {
+    await store?.close()
+    await other?.close()
+    await harness.tearDown()
+  })
+
+  /** What the kept read says equals a fresh read, and whether it read the run again. */
+  async function keptMatchesFresh(runId: string, before: readonly unknown[] | null) {
+    const run = await store.getRun(runId)
+    const [kept] = await store.loadSnapshotsKept([run])
+    const [fresh] = await store.loadSnapshots([run])
+    expect(kept?.snapshot).toEqual(fresh?.snapshot)
+    return { tasks: kept?.snapshot.tasks as readonly unknown[], reread: kept?.snapshot.tasks !== before }
+  }
+
+  it('reads an unchanged run once, and again after each kind of write to its rows', async () => {
+    const run = newRun()
+    await store.createRun(run)
+    const key = `rpo.${run.id}.prep.1`
+    let seen = await keptMatchesFresh(run.id, null)
+    expect(seen.reread).toBe(true)
+    seen = await keptMatchesFresh(run.id, seen.tasks)
+    expect(seen.reread).toBe(false)
+
+    const writes: [string, () => Promise<unknown>][] = [
+      [
+        'a plan submitting an attempt',
+        () => store.applyPlan(run.id, 'running', plan({ newAttempts: [submitting(run.id, 'prep')] })),
+      ],
+      [
+        'the scheduler answering it',
+        () => store.updateAttempts(new Map([[key, { jobId: '41', state: 'pending' as const }]])),
+      ],
+      ['a budget hold', () => store.budgets.markAttempt(key, { heldReason: 'over the soft cap', nice: 100 })],
+      [
+        'a plan ending it',
+        () =>
+          store.applyPlan(
+            run.id,
+            'running',
+            plan({
+              attemptUpdates: new Map([[key, { state: 'succeeded' as const, exitCode: 0, endedAt: iso(90) }]]),
+              taskUpdates: new Map([['prep', { state: 'succeeded' as const }]]),
+            }),
+          ),
+      ],
+      [
+        'accounting usage read after the end',
+        () => store.recordEndedUsage(new Map([[key, { cpuSeconds: 12, maxRssMb: 300 }]])),
+      ],
+      ['another process writing', () => other.updateAttempts(new Map([[key, { missedPolls: 2 }]]))],
+    ]
+    for (const [what, write] of writes) {
+      await write()
+      seen = await keptMatchesFresh(run.id, seen.tasks)
+      expect(seen.reread, what).toBe(true)
+      seen = await keptMatchesFresh(run.id, seen.tasks)
+      expect(seen.reread, `${what}, read twice`).toBe(false)
+    }
+    const [attempt] = (await store.loadSnapshotsKept([await store.getRun(run.id)]))[0]?.snapshot.latestAttempts ?? []
+    expect(attempt).toMatchObject({ jobId: '41', state: 'succeeded', missedPolls: 2 })
+  })
+
+  it('keeps the run state from the record it is given, never from what it kept', async () => {
+    const run = newRun()
+    await store.createRun(run)
+    const record = await store.getRun(run.id)
+    await store.loadSnapshotsKept([record])
+    const [again] = await store.loadSnapshotsKept([{ ...record, state: 'cancelling' }])
+    expect(again?.snapshot.state).toBe('cancelling')
+  })
+
+  it('drops the runs used least long ago past its bound of tasks kept', async () => {
+    const opened = await openDatabase(target)
+    try {
+      const cache = new SnapshotCache(opened.db, opened.description, 6)
+      const a = newRun()
+      const b = newRun()
+      await store.createRun(a)
+      await store.createRun(b)
+      const [runA, runB] = [await store.getRun(a.id), await store.getRun(b.id)]
+      const [first] = await cache.load([runA])
+      const [kept] = await cache.load([runA])
+      expect(kept?.snapshot.tasks).toBe(first?.snapshot.tasks)
+      await cache.load([runB]) // 4 + 4 tasks > 6: runA goes
+      const [reread] = await cache.load([runA])
+      expect(reread?.snapshot.tasks).not.toBe(first?.snapshot.tasks)
+      expect(reread?.snapshot.tasks).toEqual(first?.snapshot.tasks)
+    } finally {
+      await opened.db.destroy()
+    }
+  })
+})

@@ -18,6 +18,7 @@ import type { Database } from './database.js'
 import { insertEvents } from './event-rows.js'
 import { EventStore } from './event-store.js'
 import { HistoryQueries } from './history-queries.js'
+import { LeaseRows } from './lease-rows.js'
 import { MetricsQueries } from './metrics-queries.js'
 import { NotificationStore } from './notification-store.js'
 import type { OpenedDatabase } from './open-store.js'
@@ -35,9 +36,8 @@ import {
   toAttemptSnapshot,
   toRunRecord,
 } from './run-rows.js'
-import { readSnapshots } from './snapshot-reads.js'
 import { SnapshotCache } from './snapshot-cache.js'
-import { LeaseRows } from './lease-rows.js'
+import { readSnapshots } from './snapshot-reads.js'
 import { translateStoreError } from './store-errors.js'
 import { parseOptionalJson } from './stored-values.js'
 import { TokenStore } from './token-store.js'

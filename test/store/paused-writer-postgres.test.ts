@@ -51,7 +51,10 @@ describe('a writer paused mid-transaction on PostgreSQL', () => {
       console.log(`a paused writer's row lock held up its successor for ${waitedMs} ms`)
       expect(waitedMs).toBeLessThan(20_000)
       expect(await stalled).toBe('rolled back')
-      expect(await other.leases.record('cluster:gpu')).toEqual({ owner: 'host-b:2:y', expiresAt: '2026-01-01T00:00:50Z' })
+      expect(await other.leases.record('cluster:gpu')).toEqual({
+        owner: 'host-b:2:y',
+        expiresAt: '2026-01-01T00:00:50Z',
+      })
     } finally {
       await paused.db.destroy()
       await other.close()

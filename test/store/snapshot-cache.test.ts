@@ -5,13 +5,13 @@
  * database stamps the revision (migration 013), not rpo's write paths.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { StoreTarget } from '../../src/config/load-config.js'
 import type { AttemptSnapshot } from '../../src/core/scheduling/run-snapshot.js'
 import { openDatabase } from '../../src/store/open-store.js'
 import type { NewRun, PlanWrite, RunStore } from '../../src/store/run-store.js'
 import { SnapshotCache } from '../../src/store/snapshot-cache.js'
 import { attemptOf, pipelineOf, T0 } from '../support/fixtures.js'
 import { openRunStore, STORE_DIALECTS } from '../support/store-dialects.js'
-import type { StoreTarget } from '../../src/config/load-config.js'
 
 const iso = (offsetSeconds = 0) => new Date(T0 + offsetSeconds * 1000).toISOString()
 

@@ -101,7 +101,7 @@ export class RunStore {
     this.listing = new RunListing(opened.db, opened.description)
     this.tokens = new TokenStore(opened.db, opened.description)
     this.leases = new LeaseRows(opened.db, opened.description)
-    this.#snapshots = new SnapshotCache(opened.db, opened.description)
+    this.#snapshots = new SnapshotCache(opened.db, opened.description, { incremental: opened.dialect === 'sqlite' })
   }
 
   async createRun(run: NewRun): Promise<void> {

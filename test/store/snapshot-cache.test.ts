@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StoreTarget } from '../../src/config/load-config.js'
+import { expandForeach } from '../../src/core/pipeline/expand-pipeline.js'
 import type { AttemptSnapshot } from '../../src/core/scheduling/run-snapshot.js'
 import { openDatabase } from '../../src/store/open-store.js'
 import type { NewRun, PlanWrite, RunStore } from '../../src/store/run-store.js'
@@ -23,6 +24,7 @@ name: kept${counter}
 tasks:
   prep: { command: p }
   train: { command: "t {{params.lr}}", matrix: { lr: [0.1, 0.01, 0.001] }, after: [prep] }
+  each: { command: "e {{item}}", foreach: { task: prep, output: xs } }
 `)
   return {
     id: `kept-${counter}`,
@@ -47,8 +49,8 @@ const plan = (overrides: Partial<PlanWrite>): PlanWrite => ({
   ...overrides,
 })
 
-const submitting = (runId: string, taskId: string): AttemptSnapshot =>
-  attemptOf(taskId, 1, { submissionKey: `rpo.${runId}.${taskId}.1`, state: 'submitting', jobId: null })
+const submitting = (runId: string, taskId: string, attempt = 1): AttemptSnapshot =>
+  attemptOf(taskId, attempt, { submissionKey: `rpo.${runId}.${taskId}.${attempt}`, state: 'submitting', jobId: null })
 
 describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('kept snapshots on $name', ({ make }) => {
   const harness = make()
@@ -113,6 +115,19 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('kept
         () => store.recordEndedUsage(new Map([[key, { cpuSeconds: 12, maxRssMb: 300 }]])),
       ],
       ['another process writing', () => other.updateAttempts(new Map([[key, { missedPolls: 2 }]]))],
+      [
+        'a fan-out adding tasks',
+        () => {
+          const template = run.pipeline.tasks.find((t) => t.name === 'each')
+          if (!template) throw new Error('the pipeline has no fan-out')
+          return store.applyPlan(run.id, 'running', plan({ newTasks: expandForeach(template, ['a', 'b']) }))
+        },
+      ],
+      [
+        'a second attempt',
+        () => store.applyPlan(run.id, 'running', plan({ newAttempts: [submitting(run.id, 'prep', 2)] })),
+      ],
+      ['a late write to the first attempt', () => store.recordEndedUsage(new Map([[key, { cpuSeconds: 13 }]]))],
     ]
     for (const [what, write] of writes) {
       await write()
@@ -122,7 +137,10 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('kept
       expect(seen.reread, `${what}, read twice`).toBe(false)
     }
     const [attempt] = (await store.loadSnapshotsKept([await store.getRun(run.id)]))[0]?.snapshot.latestAttempts ?? []
-    expect(attempt).toMatchObject({ jobId: '41', state: 'succeeded', missedPolls: 2 })
+    // the latest attempt of prep is the second, whatever was written to the first after it
+    expect(attempt).toMatchObject({ attempt: 2, state: 'submitting' })
+    const tasks = (await store.loadSnapshotsKept([await store.getRun(run.id)]))[0]?.snapshot.tasks ?? []
+    expect(tasks.map((t) => t.id).slice(-2)).toEqual(['each.0', 'each.1'])
   })
 
   it('keeps the run state from the record it is given, never from what it kept', async () => {
@@ -137,7 +155,10 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('kept
   it('drops the runs used least long ago past its bound of tasks kept', async () => {
     const opened = await openDatabase(target)
     try {
-      const cache = new SnapshotCache(opened.db, opened.description, 6)
+      const cache = new SnapshotCache(opened.db, opened.description, {
+        incremental: opened.dialect === 'sqlite',
+        maxTasks: 6,
+      })
       const a = newRun()
       const b = newRun()
       await store.createRun(a)

@@ -107,6 +107,7 @@ export function pbsLaunchPlan(job: JobSubmission, options: PbsScriptOptions): La
       gpusPerNode: job.resources.gpus?.count ?? 0,
       environment: job.environment ?? null,
       envNames: Object.keys(job.env),
+      sharedDir: job.jobDir,
       signal: checkpointSignal(job, options.signal)?.name ?? null,
     },
     { invalid, safeName, noNul, positive, positiveInteger, nonNegativeInteger },

@@ -89,6 +89,7 @@ export function slurmLaunchPlan(job: JobSubmission, options: SlurmScriptOptions 
       gpusPerNode: job.resources.gpus?.count ?? 0,
       environment: job.environment ?? null,
       envNames: Object.keys(job.env),
+      sharedDir: job.jobDir,
       signal,
       ...(options.mpi === undefined ? {} : { slurmMpi: options.mpi }),
     },

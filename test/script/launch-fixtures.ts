@@ -17,6 +17,8 @@ export const STUBS = join(import.meta.dirname, 'stubs')
 export const TRAINER = join(STUBS, 'trainer.py')
 const SLURM_TEMPLATE = readFileSync(join(ROOT, SLURM_JOB_TEMPLATE_FILE), 'utf8')
 const PBS_TEMPLATE = readFileSync(join(ROOT, PBS_JOB_TEMPLATE_FILE), 'utf8')
+/** The job's folder, shared by its ranks: torchrun workers leave their checkpoint mark there. */
+const JOB_DIR = mkdtempSync(join(tmpdir(), 'rpo-launch-job-'))
 
 export function environment(overrides: Partial<SoftwareEnvironment> = {}): SoftwareEnvironment {
   return { modules: [], conda: null, venv: null, container: null, setup: [], ...overrides }
@@ -42,7 +44,7 @@ export function launchJob(shape: JobShape = {}): JobSubmission {
     command: shape.command ?? `python3 ${TRAINER} --epochs 2`,
     // PBS scripts cd into it: a folder that exists here
     workDir: tmpdir(),
-    jobDir: '/home/alice/.rpo/jobs/r1.train.1',
+    jobDir: JOB_DIR,
     env: { RPO_RUN_ID: 'r1' },
     resources: {
       cpus: shape.cpus ?? 8,

@@ -20,6 +20,7 @@ import {
 
 /** Variables the launch templates set for the task, which a container must see too. */
 export const FRAMEWORK_VARIABLES = [
+  'RPO_CHECKPOINT_MARK',
   'TF_CONFIG',
   'RPO_TF_WORKERS',
   'JAX_COORDINATOR_ADDRESS',
@@ -38,6 +39,8 @@ export interface LaunchShape {
   readonly signal: string | null
   readonly passEnv: readonly string[]
   readonly slurmMpi: string
+  /** Where a torchrun worker that exits with the checkpoint status (85) leaves its mark; null for none. */
+  readonly checkpointMark: string | null
 }
 
 export interface FrameworkLaunch {
@@ -47,7 +50,12 @@ export interface FrameworkLaunch {
   readonly setup: readonly string[]
   /** The step; its last line is the command the batch shell waits for. */
   readonly step: readonly string[]
+  /** Lines after the step ended, with its status in `rpo_status`, before the script exits with it. */
+  readonly after?: readonly string[]
 }
+
+/** docs/checkpointing.md: a job that saved its checkpoint on the signal exits with this. */
+const CHECKPOINT_EXIT = 85
 
 /** `[container…] /bin/bash -c SCRIPT rpo-node COMMAND`: SCRIPT runs on the node with the command as "$1". */
 function nodeProgram(shape: LaunchShape, script: readonly string[], command: string): string {
@@ -105,14 +113,37 @@ function torchrunLaunch(shape: LaunchShape, command: string): FrameworkLaunch {
     '--no_python',
     '/bin/bash',
     '-c',
-    '"$1"',
+    // torchrun reports a worker's checkpoint exit as a failure (1): the worker marks it instead
+    ...(shape.checkpointMark === null
+      ? ['"$1"']
+      : [
+          quoteShellWord(
+            `/bin/bash -c "$1"; rpo_s=$?; [ "$rpo_s" -ne ${CHECKPOINT_EXIT} ] || : >"$RPO_CHECKPOINT_MARK"; exit "$rpo_s"`,
+          ),
+          'rpo-rank',
+          '"$1"',
+        ]),
   ].join(' ')
   const program = nodeProgram(shape, launcherNodeScript(shape, torchrun), command)
+  const mark = shape.checkpointMark
   return {
     tasksPerNode: 1,
     cpusPerTask: shape.cpusPerNode,
-    setup: allocationLines(shape.scheduler),
+    setup: [
+      ...allocationLines(shape.scheduler),
+      ...(mark === null
+        ? []
+        : [`export RPO_CHECKPOINT_MARK=${quoteShellWord(mark)}`, 'rm -f -- "$RPO_CHECKPOINT_MARK"']),
+    ],
     step: [perNodeStep(shape.scheduler, shape.nodes, stepOptions(shape, shape.cpusPerNode), program)],
+    ...(mark === null
+      ? {}
+      : {
+          after: [
+            `if [ "$rpo_status" -ne 0 ] && [ -e "$RPO_CHECKPOINT_MARK" ]; then rpo_status=${CHECKPOINT_EXIT}; fi`,
+            'rm -f -- "$RPO_CHECKPOINT_MARK"',
+          ],
+        }),
   }
 }
 

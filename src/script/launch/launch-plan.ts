@@ -30,6 +30,12 @@ export interface LaunchRequest {
   readonly signal: string | null
   /** Slurm's MPI plugin for rank steps. @default pmix */
   readonly slurmMpi?: string
+  /**
+   * A folder the ranks and the batch shell share (the job's folder): a torchrun worker that exits
+   * with the checkpoint status leaves a mark there, since torchrun itself reports any failed worker
+   * as 1. Null: a checkpointed torchrun job ends with 1.
+   */
+  readonly sharedDir?: string | null
 }
 
 export interface LaunchPlan {
@@ -92,6 +98,8 @@ export function planLaunch(request: LaunchRequest, checks: ScriptValueChecks): L
     signal,
     passEnv: [...request.envNames, ...ALLOCATION_VARIABLES, ...FRAMEWORK_VARIABLES],
     slurmMpi: checks.safeName('Slurm MPI plugin', request.slurmMpi ?? 'pmix'),
+    checkpointMark:
+      signal === null || !request.sharedDir ? null : `${request.sharedDir.replace(/\/+$/, '')}/launch-checkpointed`,
   }
   const launch = frameworkLaunch(framework, shape, command, checks)
   return {
@@ -101,7 +109,7 @@ export function planLaunch(request: LaunchRequest, checks: ScriptValueChecks): L
       ...environment,
       `# rpo launch: ${framework} on ${nodes} node(s) (docs/launching.md)`,
       ...launch.setup,
-      ...runInBackground(launch.step, signal),
+      ...runInBackground(launch.step, signal, launch.after ?? []),
     ],
   }
 }
@@ -126,7 +134,11 @@ export function waitLines(pid: string): string[] {
  * shell — which is what the scheduler signals (`--signal=B:`, `scancel --batch`, the PBS timer) —
  * passes the signal on to it: srun hands it to every process of its step, mpirun to its ranks.
  */
-export function runInBackground(step: readonly string[], signal: string | null): string[] {
+export function runInBackground(
+  step: readonly string[],
+  signal: string | null,
+  after: readonly string[] = [],
+): string[] {
   if (signal === null) return [...step]
   const last = step.length - 1
   return [
@@ -135,6 +147,7 @@ export function runInBackground(step: readonly string[], signal: string | null):
     'rpo_launcher=$!',
     `trap 'kill -s ${signal} "$rpo_launcher" 2>/dev/null' ${signal}`,
     ...waitLines('$rpo_launcher'),
+    ...after,
     'exit "$rpo_status"',
   ]
 }

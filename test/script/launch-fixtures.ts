@@ -4,9 +4,19 @@
  * fake allocation in the environment, and reads back what each stub was given (stubs/stub-record.sh).
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { afterAll } from 'vitest'
 import { PBS_JOB_TEMPLATE_FILE, renderPbsScript } from '../../adapters/pbs/pbs-script.js'
 import { renderSlurmScript, SLURM_JOB_TEMPLATE_FILE } from '../../adapters/slurm/slurm-script.js'
 import type { Framework, SoftwareEnvironment } from '../../src/core/pipeline/workload-fields.js'
@@ -19,6 +29,7 @@ const SLURM_TEMPLATE = readFileSync(join(ROOT, SLURM_JOB_TEMPLATE_FILE), 'utf8')
 const PBS_TEMPLATE = readFileSync(join(ROOT, PBS_JOB_TEMPLATE_FILE), 'utf8')
 /** The job's folder, shared by its ranks: torchrun workers leave their checkpoint mark there. */
 const JOB_DIR = mkdtempSync(join(tmpdir(), 'rpo-launch-job-'))
+afterAll(() => rmSync(JOB_DIR, { recursive: true, force: true }))
 
 export function environment(overrides: Partial<SoftwareEnvironment> = {}): SoftwareEnvironment {
   return { modules: [], conda: null, venv: null, container: null, setup: [], ...overrides }
@@ -33,6 +44,8 @@ export interface JobShape {
   /** The checkpoint signal (the batch shell forwards it); absent for a job that does not checkpoint. */
   readonly signal?: string
   readonly command?: string
+  /** Extra variables of the job (the task's `env`). */
+  readonly env?: Readonly<Record<string, string>>
 }
 
 export function launchJob(shape: JobShape = {}): JobSubmission {
@@ -45,7 +58,7 @@ export function launchJob(shape: JobShape = {}): JobSubmission {
     // PBS scripts cd into it: a folder that exists here
     workDir: tmpdir(),
     jobDir: JOB_DIR,
-    env: { RPO_RUN_ID: 'r1' },
+    env: { RPO_RUN_ID: 'r1', ...shape.env },
     resources: {
       cpus: shape.cpus ?? 8,
       memoryMb: 16_000,
@@ -108,6 +121,8 @@ export interface RunOptions {
   readonly signal?: { readonly name: NodeJS.Signals; readonly readyRanks: number }
   /** Write $STUB_STATE/conda/etc/profile.d/conda.sh, whose `conda activate` is recorded. */
   readonly conda?: boolean
+  /** Stubs to leave out, so that the real program of that name runs (e.g. torchrun). */
+  readonly realPrograms?: readonly string[]
 }
 
 /** Run a rendered batch script with bash, the stubs first on PATH, in a fresh folder. */
@@ -116,8 +131,16 @@ export async function runScript(script: string, options: RunOptions = {}): Promi
   const log = join(state, 'stub.log')
   const file = join(state, 'job.sh')
   writeFileSync(file, script)
+  let stubs = STUBS
+  if (options.realPrograms?.length) {
+    stubs = join(state, 'stubs')
+    mkdirSync(stubs)
+    for (const name of readdirSync(STUBS)) {
+      if (!options.realPrograms.includes(name)) symlinkSync(join(STUBS, name), join(stubs, name))
+    }
+  }
   const env: Record<string, string> = {
-    PATH: `${STUBS}:/usr/bin:/bin`,
+    PATH: `${stubs}:/usr/bin:/bin`,
     HOME: state,
     STUB_LOG: log,
     STUB_STATE: state,
@@ -166,7 +189,9 @@ export async function runScript(script: string, options: RunOptions = {}): Promi
     if (!finished) child.kill(name)
   }
   const { status, signal } = await ended
-  return { status, signal, stderr, calls: readStubLog(log), state }
+  const calls = readStubLog(log)
+  rmSync(state, { recursive: true, force: true })
+  return { status, signal, stderr, calls, state }
 }
 
 /** The calls of one stub, in the order they were recorded. */

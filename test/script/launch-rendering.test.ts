@@ -83,7 +83,7 @@ describe('launch lines', () => {
       'srun --nodes="$RPO_NNODES" --ntasks="$RPO_NNODES" --ntasks-per-node=1 --cpus-per-task=32 --kill-on-bad-exit=1 /bin/bash -c \'export RPO_NODE_RANK=${SLURM_NODEID:-0}',
     )
     expect(script).toContain(
-      'exec torchrun --nnodes="$RPO_NNODES" --nproc_per_node=8 --node_rank="$RPO_NODE_RANK" --master_addr="$RPO_MASTER_ADDR" --master_port="$RPO_MASTER_PORT" --max_restarts=0 --no_python /bin/bash -c "$1"',
+      'exec torchrun ${RPO_TORCHRUN_ARGS:-} --nnodes="$RPO_NNODES" --nproc_per_node=8 --node_rank="$RPO_NODE_RANK" --master_addr="$RPO_MASTER_ADDR" --master_port="$RPO_MASTER_PORT" --max_restarts=0 --no_python /bin/bash -c "$1"',
     )
     // no checkpoint signal: the launch runs in the foreground, nothing to forward
     expect(script).not.toContain('rpo_launcher')

@@ -104,6 +104,8 @@ function torchrunLaunch(shape: LaunchShape, command: string): FrameworkLaunch {
   // underscore spellings: torch 1.x knows only these, 2.x takes both
   const torchrun = [
     'torchrun',
+    // the task's extra torchrun options (its env: RPO_TORCHRUN_ARGS), split into words on purpose
+    '${RPO_TORCHRUN_ARGS:-}',
     '--nnodes="$RPO_NNODES"',
     `--nproc_per_node=${processes}`,
     '--node_rank="$RPO_NODE_RANK"',

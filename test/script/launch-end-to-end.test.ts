@@ -132,6 +132,13 @@ describe('MPI and Horovod ranks', () => {
     expect(run.status).toBe(0)
   }, 60_000)
 
+  it("Slurm mpi: the task's RPO_SLURM_MPI picks another plugin", async () => {
+    const script = slurmScript({ framework: 'mpi', nodes: 2, cpus: 1, env: { RPO_SLURM_MPI: 'pmi2' } })
+    const run = await runScript(script, { env: SLURM_ALLOCATION })
+    expect(callsOf(run, 'srun')[0]?.argv[0]).toBe('--mpi=pmi2')
+    expect(callsOf(run, 'trainer')).toHaveLength(2)
+  }, 60_000)
+
   it('PBS horovod: mpirun starts one rank per GPU on every host, passing the job variables', async () => {
     const run = await runScript(pbsScript({ framework: 'horovod', nodes: 2, gpus: 2, cpus: 8 }), {
       env: { PBS_JOBID: '12.srv' },

@@ -94,7 +94,7 @@ describe('launch lines', () => {
     const script = slurmScript({ framework: 'mpi', nodes: 2, cpus: 2, signal: 'SIGUSR2' })
     const tail = script.slice(script.indexOf('srun --mpi')).split('\n')
     expect(tail).toEqual([
-      'srun --mpi=pmix --nodes="$RPO_NNODES" --ntasks-per-node=2 --cpus-per-task=1 --kill-on-bad-exit=1 /bin/bash -c \'python3 ' +
+      'srun --mpi="${RPO_SLURM_MPI:-pmix}" --nodes="$RPO_NNODES" --ntasks-per-node=2 --cpus-per-task=1 --kill-on-bad-exit=1 /bin/bash -c \'python3 ' +
         `${launchJob().command.slice('python3 '.length)}' &`,
       'rpo_launcher=$!',
       `trap 'kill -s USR2 "$rpo_launcher" 2>/dev/null' USR2`,
@@ -131,7 +131,7 @@ describe('launch lines', () => {
 
   it("the Slurm MPI plugin is the cluster's choice", () => {
     const job = launchJob({ framework: 'mpi', cpus: 2 })
-    expect(slurmLaunchPlan(job, { mpi: 'pmi2' }).lines.join('\n')).toContain('srun --mpi=pmi2 ')
+    expect(slurmLaunchPlan(job, { mpi: 'pmi2' }).lines.join('\n')).toContain('srun --mpi="${RPO_SLURM_MPI:-pmi2}" ')
     expect(() => slurmLaunchPlan(job, { mpi: 'pmi2; rm -rf /' })).toThrow(/Slurm MPI plugin must match/)
   })
 })

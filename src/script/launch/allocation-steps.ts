@@ -130,7 +130,8 @@ export function perRankStep(
   if (scheduler === 'slurm') {
     return [
       'srun',
-      `--mpi=${options.slurmMpi}`,
+      // the task's env may name another plugin (RPO_SLURM_MPI), e.g. pmi2 where pmix is missing
+      `--mpi="\${RPO_SLURM_MPI:-${options.slurmMpi}}"`,
       '--nodes="$RPO_NNODES"',
       `--ntasks-per-node=${ranksPerNode}`,
       `--cpus-per-task=${options.cpusPerTask}`,

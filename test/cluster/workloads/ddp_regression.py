@@ -9,7 +9,9 @@ has the same size and the loss is a mean, that average *is* the full-batch gradi
 runs take the same steps and end at the same loss, up to floating-point rounding (float64).
 
 Writes, under --out: rank-<R>.json for every rank (rank, world size, Slurm node) and, from rank 0,
-result.json with the final loss over the whole data set. Also prints `RPO_FINAL_LOSS=<loss>`.
+result.json with the initial and final loss over the whole data set and every rank's record; rank
+0 writes the same JSON to $RPO_OUTPUTS when rpo runs it (the task's outputs). Also prints
+`RPO_FINAL_LOSS=<loss>` from every rank.
 """
 
 import argparse
@@ -43,19 +45,17 @@ if args.global_batch % world != 0:
 shard = args.global_batch // world
 
 os.makedirs(args.out, exist_ok=True)
+me = {
+    "rank": rank,
+    "worldSize": world,
+    "localRank": int(os.environ.get("LOCAL_RANK", "0")),
+    "node": os.environ.get("SLURMD_NODENAME"),
+    "nodeId": os.environ.get("SLURM_NODEID"),
+    "host": socket.gethostname(),
+    "pid": os.getpid(),
+}
 with open(os.path.join(args.out, f"rank-{rank}.json"), "w") as f:
-    json.dump(
-        {
-            "rank": rank,
-            "worldSize": world,
-            "localRank": int(os.environ.get("LOCAL_RANK", "0")),
-            "node": os.environ.get("SLURMD_NODENAME"),
-            "nodeId": os.environ.get("SLURM_NODEID"),
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-        },
-        f,
-    )
+    json.dump(me, f)
 
 # Same data and same initial weights in every process, from the seed alone.
 gen = torch.Generator().manual_seed(args.seed)
@@ -80,9 +80,25 @@ for step in range(args.steps):
 
 with torch.no_grad():
     final = loss_fn(model(x), y).item()
+ranks = [me]
+if distributed:
+    ranks = [None] * world
+    dist.all_gather_object(ranks, me)
 if rank == 0:
-    with open(os.path.join(args.out, "result.json"), "w") as f:
-        json.dump({"initialLoss": initial, "finalLoss": final, "worldSize": world, "steps": args.steps, "seed": args.seed}, f)
+    result = {
+        "initialLoss": initial,
+        "finalLoss": final,
+        "worldSize": world,
+        "steps": args.steps,
+        "seed": args.seed,
+        "ranks": ranks,
+    }
+    targets = [os.path.join(args.out, "result.json")]
+    if os.environ.get("RPO_OUTPUTS"):
+        targets.append(os.environ["RPO_OUTPUTS"])
+    for target in targets:
+        with open(target, "w") as f:
+            json.dump(result, f)
 print(f"rank={rank} world={world} node={os.environ.get('SLURMD_NODENAME')} RPO_FINAL_LOSS={final!r}", flush=True)
 if distributed:
     dist.destroy_process_group()

@@ -7,6 +7,7 @@
  */
 import { checkpointLibExports } from '../../src/scheduler/checkpoint-helper.js'
 import type { JobSubmission } from '../../src/scheduler/scheduler-adapter.js'
+import { type LaunchPlan, planLaunch } from '../../src/script/launch/launch-plan.js'
 import { renderScriptTemplate } from '../../src/script/render-template.js'
 import { scriptValueChecks } from '../../src/script/script-values.js'
 import { quoteShellWord } from '../../src/script/shell-quote.js'
@@ -63,7 +64,8 @@ const DIRECTIVE_PATH = /^\/[A-Za-z0-9._/+@=,-]*$/
 
 /**
  * The batch script text for `job`: `#PBS` directives, `export` lines for `job.env`, `cd` into
- * `job.workDir`, then the command (run by `bash -c` as one quoted word, so it executes exactly as written).
+ * `job.workDir`, the software environment, then the command (run by `bash -c` as one quoted word, so
+ * it executes exactly as written) — through its framework's launcher (docs/launching.md).
  *
  * Resource mapping: one chunk per node with cpus, memoryMb and GPUs per node — PBS Pro/OpenPBS
  * `-l select=N:ncpus=C:mem=Mmb[:ngpus=G][:<gpuTypeResource>=<type>]` (+ `-l place=scatter` for N > 1),
@@ -85,8 +87,30 @@ export function renderPbsScript(template: string, job: JobSubmission, options: P
     env_exports: [...buildPbsEnvExports(job.env), ...checkpointLibExports(job)].join('\n'),
     work_dir: noNul('workDir', job.workDir),
     signal_timer: buildPbsSignalTimer(job, checkpointSignal(job, options.signal)),
-    command: noNul('command', job.command),
+    launch: pbsLaunchPlan(job, options).lines.join('\n'),
   })
+}
+
+/**
+ * The environment set-up and the launch of `job.command` (src/script/launch/launch-plan.ts). Multi-node
+ * launches start their processes with OpenMPI's `mpirun`; the batch shell passes the checkpoint
+ * signal (the timer's, `qsig`'s) on to the launcher.
+ */
+export function pbsLaunchPlan(job: JobSubmission, options: PbsScriptOptions): LaunchPlan {
+  return planLaunch(
+    {
+      scheduler: 'pbs',
+      framework: job.framework ?? null,
+      command: job.command,
+      nodes: job.resources.nodes,
+      cpusPerNode: job.resources.cpus,
+      gpusPerNode: job.resources.gpus?.count ?? 0,
+      environment: job.environment ?? null,
+      envNames: Object.keys(job.env),
+      signal: checkpointSignal(job, options.signal)?.name ?? null,
+    },
+    { invalid, safeName, noNul, positive, positiveInteger, nonNegativeInteger },
+  )
 }
 
 /** The `#PBS` options for `job`, each `-X value` with an already-safe value (without the `#PBS ` prefix). */

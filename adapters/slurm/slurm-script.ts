@@ -7,13 +7,14 @@
 
 import { checkpointLibExports } from '../../src/scheduler/checkpoint-helper.js'
 import type { DependencyCondition, JobSubmission } from '../../src/scheduler/scheduler-adapter.js'
+import { type LaunchPlan, planLaunch } from '../../src/script/launch/launch-plan.js'
 import { renderScriptTemplate } from '../../src/script/render-template.js'
 import { scriptValueChecks } from '../../src/script/script-values.js'
 import { quoteShellWord } from '../../src/script/shell-quote.js'
 import { assertSlurmJobId } from './slurm-commands.js'
 import { formatSlurmTimeLimit } from './slurm-time.js'
 
-const { invalid, safeName, noNul, positive, positiveInteger } = scriptValueChecks('Slurm script')
+const { invalid, safeName, noNul, positive, positiveInteger, nonNegativeInteger } = scriptValueChecks('Slurm script')
 
 /** Where the template lives, relative to the package root (the adapter reads it; rendering is pure). */
 export const SLURM_JOB_TEMPLATE_FILE = 'templates/slurm/job.sbatch.tmpl'
@@ -34,6 +35,8 @@ export interface SlurmScriptOptions {
   readonly array?: string
   /** `--nice` adjustment; positive lowers the priority. */
   readonly nice?: number
+  /** The MPI plugin of `srun --mpi=` for mpi and horovod tasks (`srun --mpi=list`). @default pmix */
+  readonly mpi?: string
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
@@ -44,13 +47,15 @@ const DEPENDENCY_TYPES: Record<DependencyCondition, string> = {
 }
 
 /**
- * The batch script text for `job`: `#SBATCH` directives, `export` lines for `job.env`, then the
- * command (run by `bash -c` as one quoted word, so it executes exactly as written).
+ * The batch script text for `job`: `#SBATCH` directives, `export` lines for `job.env`, the software
+ * environment (`job.environment`), then the command (run by `bash -c` as one quoted word, so it
+ * executes exactly as written) — through its framework's launcher (`job.framework`, docs/launching.md).
  *
  * Resource mapping: `--cpus-per-task` = cpus and `--mem` = memoryMb (both per node); GPUs per node
  * as `--gres=gpu[:type]:n` for zero or one acceptable type, or `--gpus`/`--gpus-per-node` plus
  * `--constraint=a|b` for several (this relies on nodes carrying their GPU type as a feature);
- * more than one node adds `--nodes` and `--ntasks-per-node=1`. Dependencies map succeeded →
+ * more than one node adds `--nodes` and `--ntasks-per-node=1`; a launcher sets `--ntasks-per-node` to
+ * its tasks per node (MPI, Horovod: one rank per GPU…) and splits the node's CPUs among them. Dependencies map succeeded →
  * afterok, finished → afterany, failed → afternotok, with `--kill-on-invalid-dep=yes` so a job whose
  * upstream can never satisfy it is cancelled instead of pending forever.
  * @throws RpoError('spec-invalid') for an unsafe job name, partition, account, QOS or GPU type, a bad
@@ -64,8 +69,31 @@ export function renderSlurmScript(template: string, job: JobSubmission, options:
       .join('\n'),
     env_exports: buildEnvExports(job.env).join('\n'),
     checkpoint_setup: buildCheckpointSetup(job).join('\n'),
-    command: noNul('command', job.command),
+    launch: slurmLaunchPlan(job, options).lines.join('\n'),
   })
+}
+
+/**
+ * The environment set-up and the launch of `job.command` (src/script/launch/launch-plan.ts): the
+ * batch shell forwards the checkpoint signal to a launcher, because `--signal=B:` reaches only it.
+ */
+export function slurmLaunchPlan(job: JobSubmission, options: SlurmScriptOptions = {}): LaunchPlan {
+  const signal = job.checkpoint?.signal ?? options.signal?.name ?? null
+  return planLaunch(
+    {
+      scheduler: 'slurm',
+      framework: job.framework ?? null,
+      command: job.command,
+      nodes: job.resources.nodes,
+      cpusPerNode: job.resources.cpus,
+      gpusPerNode: job.resources.gpus?.count ?? 0,
+      environment: job.environment ?? null,
+      envNames: Object.keys(job.env),
+      signal,
+      ...(options.mpi === undefined ? {} : { slurmMpi: options.mpi }),
+    },
+    { invalid, safeName, noNul, positive, positiveInteger, nonNegativeInteger },
+  )
 }
 
 /** The `#SBATCH` options for `job`, each one already quoted (without the `#SBATCH ` prefix). */
@@ -80,8 +108,13 @@ export function buildSbatchDirectives(job: JobSubmission, options: SlurmScriptOp
   if (qos !== undefined) directives.push(option('qos', safeName('qos', qos)))
   directives.push(option('time', formatSlurmTimeLimit(positive('timeLimitSeconds', resources.timeLimitSeconds))))
   const nodes = positiveInteger('nodes', resources.nodes)
-  if (nodes > 1) directives.push(option('nodes', String(nodes)), option('ntasks-per-node', '1'))
-  directives.push(option('cpus-per-task', String(positiveInteger('cpus', resources.cpus))))
+  // a launcher says how many tasks each node runs (one torchrun per node, one MPI rank per GPU…)
+  // and so how the node's CPUs are split; a plain command is one task with all of them
+  const launch = slurmLaunchPlan(job, options)
+  const tasksPerNode = launch.tasksPerNode ?? (nodes > 1 ? 1 : null)
+  if (nodes > 1) directives.push(option('nodes', String(nodes)))
+  if (tasksPerNode !== null) directives.push(option('ntasks-per-node', String(tasksPerNode)))
+  directives.push(option('cpus-per-task', String(launch.cpusPerTask)))
   directives.push(option('mem', `${Math.ceil(positive('memoryMb', resources.memoryMb))}M`))
   directives.push(...gpuDirectives(job, nodes))
   directives.push(...dependencyDirectives(job))

@@ -8,6 +8,7 @@ import { paramEnvName } from '../core/pipeline/param-env-name.js'
 import type { ResolvedCheckpoint, ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import { attemptResources, type TaskSnapshot } from '../core/scheduling/run-snapshot.js'
 import { asSubmissionKey, type JobSubmission } from '../scheduler/scheduler-adapter.js'
+import { needsLauncher } from '../script/launch/launch-plan.js'
 import type { RunRecord } from '../store/run-store.js'
 
 export interface JobLayout {
@@ -91,8 +92,12 @@ export function buildJobSubmission(
     resources,
     dependsOn: [],
     project: run.project,
-    // a sweep instance (`train.3`) may go out inside its sweep's job array
-    ...(definition.matrix && /^\d+$/.test(instance)
+    // a sweep instance (`train.3`) may go out inside its sweep's job array — unless it needs a
+    // launcher or an environment, which the array scripts do not render (one job per instance)
+    ...(definition.matrix &&
+    /^\d+$/.test(instance) &&
+    !needsLauncher(definition.framework, resources.nodes) &&
+    definition.environment === null
       ? {
           array: {
             key: asSubmissionKey(`rpo.${run.id}.${task.group}.array.${attempt}`),
@@ -113,5 +118,7 @@ export function buildJobSubmission(
     ...(overrides?.excludeNodes?.length ? { excludeNodes: overrides.excludeNodes } : {}),
     ...(definition.resources.partition ? { partition: definition.resources.partition } : {}),
     ...(definition.resources.qos ? { qos: definition.resources.qos } : {}),
+    ...(definition.framework ? { framework: definition.framework } : {}),
+    ...(definition.environment ? { environment: definition.environment } : {}),
   }
 }

@@ -20,6 +20,7 @@
 import { RpoError } from '../core/errors.js'
 import type { DependencyCondition } from '../core/job/dependency-condition.js'
 import type { JobObservation, NativeJobId } from '../core/job/job-observation.js'
+import type { Framework, SoftwareEnvironment } from '../core/pipeline/workload-fields.js'
 import type { Inventory } from '../core/resources/inventory.js'
 import type { ResourceRequest } from '../core/resources/resource-request.js'
 
@@ -135,6 +136,13 @@ export interface JobSubmission {
   readonly excludeNodes?: readonly string[]
   /** Submit held: the job waits on the scheduler until released (budget enforcement). */
   readonly hold?: boolean
+  /**
+   * The task's framework: batch scripts start its processes with its launcher (torchrun, srun
+   * --mpi, mpirun, a Ray cluster…; docs/launching.md). Absent for a plain command.
+   */
+  readonly framework?: Framework
+  /** Modules, conda/venv, setup lines and container the batch script sets up before the command. */
+  readonly environment?: SoftwareEnvironment
 }
 
 export interface JobDependency {

@@ -33,9 +33,14 @@ PACKAGES=(munge slurmctld slurmd slurmdbd slurm-client slurm-wlm-torque openssh-
 PACKAGES+=(python3-torch openmpi-bin python3-mpi4py lmod)
 
 missing_packages() {
-  local p
+  # one dpkg-query for all (a dpkg -s per package cost ~2 s of the second run)
+  local -A installed=()
+  local name status p
+  while read -r name status; do
+    [[ $status == ii ]] && installed[$name]=1
+  done < <(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "$@" 2>/dev/null || true)
   for p in "$@"; do
-    dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed' || echo "$p"
+    [[ -n ${installed[$p]:-} ]] || echo "$p"
   done
 }
 

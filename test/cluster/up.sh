@@ -133,6 +133,21 @@ if [[ $(cat "$OMPI_USER_PARAMS" 2>/dev/null) != "$OMPI_PARAMS_TEXT" ]]; then
   chown "$TEST_USER:$TEST_GID" "$OMPI_USER_PARAMS"
 fi
 
+# srun --mpi=pmix: Debian's Slurm plugin dlopens pmix2/lib/libpmix.so, the development symlink
+# that only libpmix-dev ships (with its autotools dependencies); without it every pmix step fails
+# with "can not load PMIx library". slurmd loads the plugin at start, so it restarts when this is new.
+TMPFS_DIR=$STATE_DIR/tmp
+for n in "${NODE_NAMES[@]}"; do
+  [[ -d $TMPFS_DIR/$n ]] || install -d -m 1777 "$TMPFS_DIR/$n"
+done
+PMIX_LIB_DIR=/usr/lib/x86_64-linux-gnu/pmix2/lib
+PMIX_LINKED=0
+if [[ -e $PMIX_LIB_DIR/libpmix.so.2 && ! -e $PMIX_LIB_DIR/libpmix.so ]]; then
+  step "linking $PMIX_LIB_DIR/libpmix.so (for srun --mpi=pmix)"
+  ln -s libpmix.so.2 "$PMIX_LIB_DIR/libpmix.so"
+  PMIX_LINKED=1
+fi
+
 # Lmod modulefiles the tests load. The site path goes into Lmod's own list
 # (/etc/lmod/modulespath), which /etc/profile.d/lmod.sh reads, as a site admin would do it.
 MODULES_DIR=$STATE_DIR/modulefiles
@@ -236,6 +251,9 @@ JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=5
 JobAcctGatherParams=OverMemoryKill
 MpiDefault=none
+# Per-node job scratch: srun --mpi=pmix makes its client dir <TmpFS>/spmix_appdir_<uid>_<job>.<step>
+# on every node, and with one /tmp for all nodes the second node's step fails with "File exists".
+TmpFS=$TMPFS_DIR/%n
 SwitchType=switch/none
 LaunchType=launch/slurm
 
@@ -331,6 +349,7 @@ install_conf slurmdbd.conf 600 # slurmdbd insists on 600, owned by SlurmUser
 for n in "${NODE_NAMES[@]}"; do mkdir -p "$SPOOL_DIR/slurmd-$n"; done
 mkdir -p "$SPOOL_DIR/slurmctld"
 
+((PMIX_LINKED == 0)) || CONF_CHANGED=1
 if ((CONF_CHANGED)) && { daemon_alive slurmctld "$RUN_DIR/slurmctld.pid" || daemon_alive slurmdbd "$RUN_DIR/slurmdbd.pid"; }; then
   step "configuration changed: restarting the Slurm daemons"
   stop_slurm_daemons

@@ -94,12 +94,13 @@ interface RankRecord {
   readonly rank: number
   readonly node: string
   readonly nodeId: string
+  readonly localRank?: number
 }
 
 // The three share nothing but the cluster: DDP on the cpu partition, MPI on the gpu partition,
 // the modules on whatever is free. They run side by side.
 describe.concurrent('distributed jobs and software environments on Slurm, live', () => {
-  it('a 2-node PyTorch DDP run through torchrun (gloo on CPUs) ends at the loss of one process on the same seed', async () => {
+  it('2-node PyTorch DDP runs through torchrun (gloo on CPUs; one and two trainers per node) end at the loss of one process on the same seed', async () => {
     const { dir } = await workspaceWith('ddp_regression.py')
     const train = `exec ${PYTHON} ddp_regression.py --out "$RPO_OUTPUT_DIR/ranks"`
     writePipeline(
@@ -119,8 +120,14 @@ tasks:
     command: ${JSON.stringify(train)}
     resources: { nodes: 2, cpus: 2 }
     # Debian's torchrun 1.13 on Python 3.11 crashes on its own --redirects/--tee default "0"
-    # (Python 3.11 no longer lists the zero IntFlag member); these mean "none" too (findings §1)
-    env: { PET_REDIRECTS: "9:1", PET_TEE: "9:1" }
+    # (Python 3.11 no longer lists the zero IntFlag member); these mean "none" too (README)
+    env: &torchrun-env { PET_REDIRECTS: "9:1", PET_TEE: "9:1" }
+  ddp-gpus:
+    framework: pytorch-ddp
+    command: ${JSON.stringify(train)}
+    # one trainer per GPU: the testbed's GPUs are fake, so gloo still trains on the CPUs
+    resources: { partition: gpu, nodes: 2, cpus: 4, gpus: { count: 2, type: a100 } }
+    env: *torchrun-env
 `,
     )
     const { code, tasks, output } = await run(dir)
@@ -151,6 +158,23 @@ tasks:
     expect(row?.state).toBe('COMPLETED')
     expect(expandNodeList(row?.nodes ?? '')).toEqual(['cpu1', 'cpu2'])
     expect(row?.allocTres).toContain('node=2')
+
+    // two trainers per node (one per GPU): world 4, ranks 0-1 on the first node, 2-3 on the second
+    const gpus = tasks.get('ddp-gpus')?.outputs as typeof ddp
+    expect(gpus.worldSize).toBe(4)
+    expect(Math.abs(gpus.finalLoss - single.finalLoss)).toBeLessThanOrEqual(1e-12 * single.finalLoss)
+    const gpuRanks = [...gpus.ranks].sort((a, b) => a.rank - b.rank)
+    expect(gpuRanks.map((r) => [r.rank, r.nodeId, r.localRank])).toEqual([
+      [0, '0', 0],
+      [1, '0', 1],
+      [2, '1', 0],
+      [3, '1', 1],
+    ])
+    const gpuRow = await settledRow(tasks.get('ddp-gpus')?.jobId as string, 2)
+    expect(gpuRow?.state).toBe('COMPLETED')
+    expect(gpuRow?.allocTres).toContain('gres/gpu:a100=4')
+    expect(expandNodeList(gpuRow?.nodes ?? '')).toEqual([...new Set(gpuRanks.map((r) => r.node))].sort())
+    expect(expandNodeList(gpuRow?.nodes ?? '')).toHaveLength(2)
   }, 240_000)
 
   it('a 2-node mpi4py job through the MPI template: 2 ranks on each node, one allreduce over all 4', async () => {

@@ -25,6 +25,7 @@ import {
   type SubmitResult,
   unsupportedControl,
 } from '../../src/scheduler/scheduler-adapter.js'
+import { localTaskCommand } from '../../src/script/local-task-command.js'
 import { killLeftovers } from './leftover-processes.js'
 
 const LAUNCHER_GONE = 'launcher-gone'
@@ -114,14 +115,22 @@ export class LocalAdapter implements SchedulerAdapter, ChangeNotifier {
       if (path.resolve(job.jobDir) !== path.resolve(dir)) {
         throw new RpoError('internal', `local job ${job.submissionKey}: job directory must be ${dir}`)
       }
+      let command: string
+      try {
+        command = localTaskCommand(job)
+      } catch (error) {
+        if (!(error instanceof RpoError)) throw error
+        results.push({ kind: 'rejected', submissionKey: job.submissionKey, message: error.message })
+        continue
+      }
       // a resend after a crash: the launcher already started, so there is nothing to do
-      if (!existsSync(path.join(dir, 'status.json'))) this.#launch(job, dir)
+      if (!existsSync(path.join(dir, 'status.json'))) this.#launch(job, dir, command)
       results.push({ kind: 'submitted', submissionKey: job.submissionKey, jobId: asNativeJobId(job.submissionKey) })
     }
     return results
   }
 
-  #launch(job: JobSubmission, dir: string): void {
+  #launch(job: JobSubmission, dir: string, command: string): void {
     mkdirSync(dir, { recursive: true })
     const gpuDevices = this.#allocateGpus(job)
     const env: Record<string, string> = { ...job.env }
@@ -132,7 +141,8 @@ export class LocalAdapter implements SchedulerAdapter, ChangeNotifier {
       env.PYTHONPATH = [env.RPO_CHECKPOINT_LIB, env.PYTHONPATH ?? process.env.PYTHONPATH].filter(Boolean).join(':')
     }
     const jobFile: JobFile = {
-      command: job.command,
+      // the task's command behind its software environment (src/script/local-task-command.ts)
+      command,
       cwd: job.workDir,
       env,
       timeLimitSeconds: job.resources.timeLimitSeconds,

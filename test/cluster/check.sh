@@ -109,6 +109,23 @@ hosts=$(remote "wc -l <$WORK/slurm-$m.out")
 [[ $hosts == 2 ]] || fail "srun in 2-node job $m ran 2 tasks" "$(remote "cat $WORK/slurm-$m.out")"
 ok "2-node job: srun ran on both nodes" "$t"
 
+# what slurm-distributed.test.ts needs: Lmod in a non-login batch shell, MPI ranks across two nodes
+t=$EPOCHREALTIME
+mpi_script='#!/bin/bash
+. /etc/profile.d/lmod.sh && module load rpotool/1.0 && rpotool || exit 3
+hello="import os; from mpi4py import MPI; c = MPI.COMM_WORLD; print(\"rank\", c.rank, os.environ[\"SLURMD_NODENAME\"], c.allreduce(1))"
+mpirun /usr/bin/python3 -c "$hello" && srun --mpi=pmix /usr/bin/python3 -c "$hello"'
+p=$(remote "cd $WORK && printf '%s\n' '$mpi_script' >rpo-check-mpi.sh && sbatch --parsable -N2 --ntasks-per-node=2 -p gpu rpo-check-mpi.sh") ||
+  fail "sbatch -N2 --ntasks-per-node=2 (mpirun)" "$p"
+wait_done "$p" 60 || fail "mpirun job $p finishes" "$(remote "squeue -j $p -o '%i %T %r'")"
+st=$(sacct_fields "$p" 'State')
+out=$(remote "cat $WORK/slurm-$p.out")
+[[ $st == COMPLETED ]] || fail "mpirun job $p COMPLETED" "$st" "$out"
+[[ $(head -n1 <<<"$out") == 'rpotool 1.0' ]] || fail "module load rpotool/1.0 in the batch shell" "$out"
+[[ $(grep -c ' 4$' <<<"$out") == 8 && $(grep '^rank' <<<"$out" | cut -d' ' -f3 | sort -u | wc -l) == 2 ]] ||
+  fail "mpirun, then srun --mpi=pmix: 4 ranks on 2 nodes each, allreduce 4" "$out"
+ok "Lmod module load; mpirun, srun --mpi=pmix: 4 ranks on 2 nodes" "$t"
+
 t=$EPOCHREALTIME
 if bad=$(remote "cd $WORK && sbatch -A nosuchaccount --wrap true" 2>&1); then
   fail "sbatch -A nosuchaccount is rejected" "$bad"

@@ -71,7 +71,10 @@ if ((PURGE)); then
       mysql --connect-timeout=3 -uroot -e "DROP DATABASE IF EXISTS $DB_NAME" 2>/dev/null ||
       warn "could not drop database $DB_NAME (is MariaDB running?)"
   fi
-  rm -rf "$SPOOL_DIR" "$RUN_DIR" "$DEV_DIR" "$SSH_DIR" "$LOG_DIR" "$TESTBED_DIR"
+  # node scratch (TmpFS), modulefiles and stand-in tools are rewritten by up.sh; /etc/hosts,
+  # /etc/lmod/modulespath and ~rpotest/.openmpi keep their lines, like the packages
+  rm -rf "$SPOOL_DIR" "$RUN_DIR" "$DEV_DIR" "$SSH_DIR" "$LOG_DIR" "$TESTBED_DIR" \
+    "$STATE_DIR/tmp" "$STATE_DIR/modulefiles" "$STATE_DIR/tools"
   rmdir "$STATE_DIR" 2>/dev/null || true
   if [[ -f $TEST_HOME/.ssh/authorized_keys ]]; then
     sed -i '/ rpotest@rpo-testbed$/d' "$TEST_HOME/.ssh/authorized_keys"

@@ -28,11 +28,19 @@ TIMEOUT="${RPO_TESTBED_TIMEOUT:-60}"
 # 1. Packages (only when missing, so the second run is fast)
 # ---------------------------------------------------------------------------
 PACKAGES=(munge slurmctld slurmd slurmdbd slurm-client slurm-wlm-torque openssh-server mariadb-client)
+# Distributed jobs and software environments (slurm-distributed.test.ts): PyTorch for DDP with
+# gloo on CPUs, OpenMPI + mpi4py for MPI jobs, Lmod for `module load` in batch scripts.
+PACKAGES+=(python3-torch openmpi-bin python3-mpi4py lmod)
 
 missing_packages() {
-  local p
+  # one dpkg-query for all (a dpkg -s per package cost ~2 s of the second run)
+  local -A installed=()
+  local name status p
+  while read -r name status; do
+    [[ $status == ii ]] && installed[$name]=1
+  done < <(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "$@" 2>/dev/null || true)
   for p in "$@"; do
-    dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed' || echo "$p"
+    [[ -n ${installed[$p]:-} ]] || echo "$p"
   done
 }
 
@@ -98,6 +106,89 @@ for n in "${NODE_NAMES[@]}"; do
 done
 
 # ---------------------------------------------------------------------------
+# 2b. Multi-node jobs and environment modules
+# ---------------------------------------------------------------------------
+# A launcher that rendezvouses on the first host of SLURM_JOB_NODELIST (torchrun --master_addr,
+# mpirun's orted) must resolve the node names; every node is this machine.
+HOSTS_LINE="127.0.0.1 $(join_by ' ' "${NODE_NAMES[@]}") # rpo-testbed node names"
+if ! grep -qxF "$HOSTS_LINE" /etc/hosts; then
+  step "adding the node names to /etc/hosts"
+  # /etc/hosts may be a bind mount (containers): rewrite it in place, never replace the file
+  hosts_kept=$(grep -v '# rpo-testbed node names$' /etc/hosts || true)
+  printf '%s\n%s\n' "$hosts_kept" "$HOSTS_LINE" >/etc/hosts
+fi
+
+# OpenMPI's shared-memory transport (vader) names its segments after the hostname, which all
+# five nodes share here: two ranks on one node beside two on another collide and segfault in
+# mca_btl_vader_poll_handle_frag. The test user's ranks talk TCP over loopback instead (the user's
+# file replaces the system's btl line, so it repeats Debian's exclusions from
+# /etc/openmpi/openmpi-mca-params.conf). Real clusters don't need it.
+OMPI_USER_PARAMS="$TEST_HOME/.openmpi/mca-params.conf"
+OMPI_PARAMS_TEXT='# Managed by rpo test/cluster/up.sh: all testbed nodes share one hostname, so no vader.
+btl = ^vader,uct,openib,ofi'
+if [[ $(cat "$OMPI_USER_PARAMS" 2>/dev/null) != "$OMPI_PARAMS_TEXT" ]]; then
+  step "disabling OpenMPI's vader transport for $TEST_USER"
+  install -d -o "$TEST_USER" -g "$TEST_GID" -m 755 "$TEST_HOME/.openmpi"
+  printf '%s\n' "$OMPI_PARAMS_TEXT" >"$OMPI_USER_PARAMS"
+  chown "$TEST_USER:$TEST_GID" "$OMPI_USER_PARAMS"
+fi
+
+# srun --mpi=pmix: Debian's Slurm plugin dlopens pmix2/lib/libpmix.so, the development symlink
+# that only libpmix-dev ships (with its autotools dependencies); without it every pmix step fails
+# with "can not load PMIx library". slurmd loads the plugin at start, so it restarts when this is new.
+TMPFS_DIR=$STATE_DIR/tmp
+for n in "${NODE_NAMES[@]}"; do
+  [[ -d $TMPFS_DIR/$n ]] || install -d -m 1777 "$TMPFS_DIR/$n"
+done
+PMIX_LIB_DIR=/usr/lib/x86_64-linux-gnu/pmix2/lib
+PMIX_LINKED=0
+if [[ -e $PMIX_LIB_DIR/libpmix.so.2 && ! -e $PMIX_LIB_DIR/libpmix.so ]]; then
+  step "linking $PMIX_LIB_DIR/libpmix.so (for srun --mpi=pmix)"
+  ln -s libpmix.so.2 "$PMIX_LIB_DIR/libpmix.so"
+  PMIX_LINKED=1
+fi
+
+# Lmod modulefiles the tests load. The site path goes into Lmod's own list
+# (/etc/lmod/modulespath), which /etc/profile.d/lmod.sh reads, as a site admin would do it.
+MODULES_DIR=$STATE_DIR/modulefiles
+MODULES_CHANGED=0
+write_if_changed() { # path mode, content on stdin
+  local tmp
+  tmp=$(mktemp)
+  cat >"$tmp"
+  if cmp -s "$tmp" "$1"; then rm -f "$tmp"; return; fi
+  install -D -m "$2" "$tmp" "$1"
+  rm -f "$tmp"
+  MODULES_CHANGED=1
+}
+for version in 1.0 2.0; do
+  write_if_changed "$MODULES_DIR/rpotool/$version.lua" 644 <<EOF
+-- Managed by rpo test/cluster/up.sh: a stand-in tool with a version, for module tests.
+whatis("rpotool $version: rpo testbed stand-in tool")
+setenv("RPOTOOL_VERSION", "$version")
+setenv("RPOTOOL_HOME", "$STATE_DIR/tools/rpotool-$version")
+prepend_path("PATH", "$STATE_DIR/tools/rpotool-$version/bin")
+append_path("RPO_MODULE_ORDER", "rpotool/$version")
+EOF
+  write_if_changed "$STATE_DIR/tools/rpotool-$version/bin/rpotool" 755 <<EOF
+#!/bin/sh
+# Managed by rpo test/cluster/up.sh: prints which rpotool ran.
+echo "rpotool $version"
+EOF
+done
+write_if_changed "$MODULES_DIR/rpodata/1.0.lua" 644 <<EOF
+-- Managed by rpo test/cluster/up.sh: a second module, to see the load order.
+whatis("rpodata 1.0: rpo testbed data location")
+setenv("RPODATA_DIR", "$STATE_DIR/tools/rpodata")
+append_path("RPO_MODULE_ORDER", "rpodata/1.0")
+EOF
+if [[ -f /etc/lmod/modulespath ]] && ! grep -qxF "$MODULES_DIR" /etc/lmod/modulespath; then
+  step "adding $MODULES_DIR to /etc/lmod/modulespath"
+  echo "$MODULES_DIR" >>/etc/lmod/modulespath
+fi
+((MODULES_CHANGED == 0)) || step "wrote the testbed modulefiles under $MODULES_DIR"
+
+# ---------------------------------------------------------------------------
 # 3. Configuration files (rewritten every run; daemons restart only if changed)
 # ---------------------------------------------------------------------------
 HOST_SHORT=$(hostname -s 2>/dev/null || hostname)
@@ -160,6 +251,9 @@ JobAcctGatherType=jobacct_gather/linux
 JobAcctGatherFrequency=5
 JobAcctGatherParams=OverMemoryKill
 MpiDefault=none
+# Per-node job scratch: srun --mpi=pmix makes its client dir <TmpFS>/spmix_appdir_<uid>_<job>.<step>
+# on every node, and with one /tmp for all nodes the second node's step fails with "File exists".
+TmpFS=$TMPFS_DIR/%n
 SwitchType=switch/none
 LaunchType=launch/slurm
 
@@ -255,6 +349,7 @@ install_conf slurmdbd.conf 600 # slurmdbd insists on 600, owned by SlurmUser
 for n in "${NODE_NAMES[@]}"; do mkdir -p "$SPOOL_DIR/slurmd-$n"; done
 mkdir -p "$SPOOL_DIR/slurmctld"
 
+((PMIX_LINKED == 0)) || CONF_CHANGED=1
 if ((CONF_CHANGED)) && { daemon_alive slurmctld "$RUN_DIR/slurmctld.pid" || daemon_alive slurmdbd "$RUN_DIR/slurmdbd.pid"; }; then
   step "configuration changed: restarting the Slurm daemons"
   stop_slurm_daemons

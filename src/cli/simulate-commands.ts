@@ -18,7 +18,7 @@ interface SimulateOptions {
   gpusPerNode: number
   cpusPerNode: number
   memoryPerNode: number
-  limit: number | null
+  limit: number
   window?: { fromSeconds: number; toSeconds: number }
   budget: Map<string, number>
   budgetScale: Map<string, number>
@@ -67,8 +67,9 @@ function windowArgument(text: string): { fromSeconds: number; toSeconds: number 
   return { fromSeconds, toSeconds }
 }
 
-function limitArgument(text: string): number | null {
-  if (text.trim() === 'all') return null
+/** `all` is +∞ here (commander does not keep a null from a parser), null for the library. */
+function limitArgument(text: string): number {
+  if (text.trim() === 'all') return Number.POSITIVE_INFINITY
   return positiveCount(10_000_000)(text)
 }
 
@@ -172,7 +173,7 @@ Examples:
         gpusPerNode: options.gpusPerNode,
         cpusPerNode: options.cpusPerNode,
         memoryMbPerNode: options.memoryPerNode,
-        limit: options.limit,
+        limit: Number.isFinite(options.limit) ? options.limit : null,
         ...(options.window ? { window: options.window } : {}),
         skipBadRows: options.skipBadRows ?? false,
         seed: options.seed,

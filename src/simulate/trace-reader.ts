@@ -15,8 +15,8 @@ import { type TraceJob, TraceRowError } from './trace-job.js'
 export type TraceFormat = typeof ALIBABA_FORMAT | typeof PHILLY_FORMAT
 
 export interface TraceReadOptions {
-  /** Keep at most this many jobs (the first ones read, in file order). */
-  readonly limit?: number
+  /** Keep at most this many jobs (the first ones read, in file order); null or absent: all. */
+  readonly limit?: number | null
   /** Keep only jobs submitted in [fromSeconds, toSeconds) of the trace's time. */
   readonly window?: { readonly fromSeconds: number; readonly toSeconds: number }
   /** Count bad rows and read on, instead of stopping at the first. @default false */
@@ -99,7 +99,7 @@ export async function readTrace(file: string, options: TraceReadOptions = {}): P
     for (let next = await main.next(); !next.done; next = await main.next()) {
       line++
       if (next.value.trim() === '') continue
-      if (options.limit !== undefined && jobs.length >= options.limit) {
+      if (options.limit !== undefined && options.limit !== null && jobs.length >= options.limit) {
         truncated = true
         break
       }
@@ -128,7 +128,7 @@ export async function readTrace(file: string, options: TraceReadOptions = {}): P
       jobs.push(job)
     }
     // the sidecar must not go on after the trace (a trace cut short, or the wrong sidecar)
-    if (side && !truncated && options.limit === undefined) {
+    if (side && !truncated) {
       const extra = await side.next()
       if (!extra.done && extra.value.trim() !== '') {
         throw new TraceRowError(phillySidecarPath(file), line + 1, null, `has more rows than ${file}`)

@@ -46,13 +46,24 @@ export function niceValues(policy: PolicyName, queued: readonly QueuedJob[], con
 
 const deadlineIso = new WeakMap<DeadlinedJob, string>()
 
+const startedIso = new WeakMap<DeadlinedJob, string>()
+
+function startIso(job: DeadlinedJob, submittedMs: number, epochMs: number): string {
+  let iso = startedIso.get(job)
+  if (iso === undefined) {
+    iso = new Date(epochMs + submittedMs).toISOString()
+    startedIso.set(job, iso)
+  }
+  return iso
+}
+
 function rpoNice(queued: readonly QueuedJob[], context: RankingContext): number[] {
   // per project: how many of its jobs wait, so that its share and usage split evenly over them
   // and each job's fair-share term equals its project's (target − actual) ÷ target
   const waiting = new Map<string, number>()
   for (const { job } of queued) waiting.set(job.project, (waiting.get(job.project) ?? 0) + 1)
   const keyOf = (i: number) => String(i).padStart(9, '0')
-  const inputs: ProjectPriorityInput[] = queued.map(({ job }, i) => {
+  const inputs: ProjectPriorityInput[] = queued.map(({ job, submittedMs }, i) => {
     const count = waiting.get(job.project) as number
     let deadline = deadlineIso.get(job)
     if (deadline === undefined) {
@@ -66,9 +77,11 @@ function rpoNice(queued: readonly QueuedJob[], context: RankingContext): number[
       share: (context.shares.get(job.project) ?? 1) / count,
       usage: (context.usage.get(job.project) ?? 0) / count,
       remainingCriticalPathSeconds: job.durationSeconds,
-      expectedWorkSeconds: 0,
+      // its plan began at submission and none of its work is done: the progress-lag term grows as
+      // its time from submission to deadline runs out, as it does for a run that has not started
+      expectedWorkSeconds: job.durationSeconds,
       doneWorkSeconds: 0,
-      startedAt: null,
+      startedAt: startIso(job, submittedMs, context.epochMs),
       overSoft: false,
     }
   })

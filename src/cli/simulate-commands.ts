@@ -8,7 +8,7 @@ import { type Command, InvalidArgumentError, Option } from 'commander'
 import { parseDurationSeconds, parseMemoryMb } from '../core/pipeline/units.js'
 import { POLICIES, type PolicyName } from '../simulate/replay-policies.js'
 import { renderSimulation } from '../simulate/simulate-report.js'
-import { DEFAULT_LIMIT, DEFAULT_NODE, simulateTrace } from '../simulate/simulate-run.js'
+import { DEFAULT_NODE, simulateTrace } from '../simulate/simulate-run.js'
 import { positiveCount } from './cli-arguments.js'
 import type { TextSink } from './terminal-text.js'
 
@@ -18,7 +18,7 @@ interface SimulateOptions {
   gpusPerNode: number
   cpusPerNode: number
   memoryPerNode: number
-  limit: number
+  limit?: number
   window?: { fromSeconds: number; toSeconds: number }
   budget: Map<string, number>
   budgetScale: Map<string, number>
@@ -108,13 +108,17 @@ export function registerSimulateCommands(program: Command, io: SimulateCommandIo
     )
     .option(
       '--nodes <n>',
-      'nodes in the simulated cluster (default: 2 for Alibaba, 32 for Philly)',
+      'nodes in the simulated cluster (default: 4 for Alibaba, 32 for Philly)',
       positiveCount(100_000),
     )
     .option('--gpus-per-node <n>', 'GPUs per node', wholeNumber, DEFAULT_NODE.gpus)
     .option('--cpus-per-node <n>', 'CPUs per node', positiveCount(100_000), DEFAULT_NODE.cpus)
     .option('--memory-per-node <size>', 'memory per node (e.g. 512G, 1T)', memoryArgument, DEFAULT_NODE.memoryMb)
-    .option('--limit <n>', `replay the first N jobs of the file, or "all"`, limitArgument, DEFAULT_LIMIT)
+    .option(
+      '--limit <n>',
+      'replay the first N jobs of the file (or of --window), or "all" (default: Alibaba every pod from day 115 on, where it is dense; Philly the first 2000)',
+      limitArgument,
+    )
     .option('--window <from:to>', 'only jobs submitted in this span of trace time (e.g. 100d:110d)', windowArgument)
     .option(
       '--budget <project=gpu-hours>',
@@ -173,7 +177,7 @@ Examples:
         gpusPerNode: options.gpusPerNode,
         cpusPerNode: options.cpusPerNode,
         memoryMbPerNode: options.memoryPerNode,
-        limit: Number.isFinite(options.limit) ? options.limit : null,
+        ...(options.limit === undefined ? {} : { limit: Number.isFinite(options.limit) ? options.limit : null }),
         ...(options.window ? { window: options.window } : {}),
         skipBadRows: options.skipBadRows ?? false,
         seed: options.seed,

@@ -23,7 +23,14 @@ export function renderSimulation(result: SimulateResult): string {
   const lines: string[] = []
   const subset = [
     `${t.jobs} jobs`,
-    t.limit !== null && t.truncated ? `the first ${t.limit} of the file` : 'every job read',
+    t.limit !== null && t.truncated
+      ? `the first ${t.limit} of the ${t.window ? 'window' : 'file'}`
+      : `every job of the ${t.window ? 'window' : 'file'}`,
+    ...(t.window
+      ? [
+          `window ${briefDuration(t.window.fromSeconds)}–${Number.isFinite(t.window.toSeconds) ? briefDuration(t.window.toSeconds) : 'end'}`,
+        ]
+      : []),
     `submitted ${briefDuration(t.fromSeconds)}–${briefDuration(t.toSeconds)} into the trace`,
   ]
   lines.push(`trace ${t.file} (${t.format}): ${subset.join(', ')}`)

@@ -10,12 +10,21 @@ import { ALIBABA_FORMAT } from './alibaba-trace.js'
 import { type ReplayFigures, replayFigures } from './replay-metrics.js'
 import type { PolicyName } from './replay-policies.js'
 import { DEFAULT_DEADLINE_FACTORS, type DeadlinedJob, withDeadlines } from './trace-deadlines.js'
-import { type LoadedTrace, readTrace, type TraceFormat } from './trace-reader.js'
+import { type LoadedTrace, readTrace, sniffTraceFormat, type TraceFormat } from './trace-reader.js'
 import { replayTrace } from './trace-replay.js'
 
 /** Cluster sizes that make each trace's default subset contend for GPUs (docs/simulate.md). */
-export const DEFAULT_NODES: Readonly<Record<TraceFormat, number>> = { [ALIBABA_FORMAT]: 2, 'philly-pcs': 32 }
-export const DEFAULT_LIMIT = 2000
+export const DEFAULT_NODES: Readonly<Record<TraceFormat, number>> = { [ALIBABA_FORMAT]: 4, 'philly-pcs': 32 }
+/** Jobs replayed when neither --limit nor --window says (null: all of the default window). */
+export const DEFAULT_LIMITS: Readonly<Record<TraceFormat, number | null>> = {
+  [ALIBABA_FORMAT]: null,
+  'philly-pcs': 2000,
+}
+/**
+ * Alibaba's pod list is sparse for its first 115 days (a few long-lived services) and dense after:
+ * without --window or --limit, its replay is that dense span, every pod of it.
+ */
+export const ALIBABA_DEFAULT_WINDOW = { fromSeconds: 115 * 86_400, toSeconds: Number.POSITIVE_INFINITY } as const
 export const DEFAULT_NODE = { gpus: 8, cpus: 128, memoryMb: 1_048_576, gpuType: 'gpu' } as const
 
 export interface SimulateRequest {
@@ -26,7 +35,7 @@ export interface SimulateRequest {
   readonly gpusPerNode?: number
   readonly cpusPerNode?: number
   readonly memoryMbPerNode?: number
-  /** null: every job of the file (or window). @default DEFAULT_LIMIT */
+  /** null: every job of the file (or window). @default DEFAULT_LIMITS of the format (with its default window) */
   readonly limit?: number | null
   readonly window?: { readonly fromSeconds: number; readonly toSeconds: number }
   readonly skipBadRows?: boolean
@@ -58,6 +67,7 @@ export interface SimulateResult {
     readonly fromSeconds: number
     readonly toSeconds: number
     readonly limit: number | null
+    readonly window: { readonly fromSeconds: number; readonly toSeconds: number } | null
   }
   readonly cluster: {
     readonly nodes: number
@@ -74,11 +84,14 @@ export interface SimulateResult {
 }
 
 export async function simulateTrace(request: SimulateRequest): Promise<SimulateResult> {
-  const limit = request.limit === undefined ? DEFAULT_LIMIT : request.limit
   const progress = request.onProgress ?? (() => {})
+  const format = await sniffTraceFormat(request.trace)
+  const defaults = request.limit === undefined && request.window === undefined && format !== null
+  const limit = request.limit !== undefined ? request.limit : defaults ? DEFAULT_LIMITS[format] : null
+  const window = request.window ?? (defaults && format === ALIBABA_FORMAT ? ALIBABA_DEFAULT_WINDOW : undefined)
   const trace: LoadedTrace = await readTrace(request.trace, {
     ...(limit === null ? {} : { limit }),
-    ...(request.window ? { window: request.window } : {}),
+    ...(window ? { window } : {}),
     skipBadRows: request.skipBadRows ?? false,
     onRows: (rows) => progress(`read ${rows} rows of ${request.trace}`),
   })
@@ -151,6 +164,7 @@ export async function simulateTrace(request: SimulateRequest): Promise<SimulateR
       fromSeconds,
       toSeconds,
       limit,
+      window: window ?? null,
     },
     cluster: { nodes: nodeCount, gpusPerNode, cpusPerNode, memoryMbPerNode },
     deadlines: { seed, minFactor: factors.min, maxFactor: factors.max },

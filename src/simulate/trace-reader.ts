@@ -44,6 +44,19 @@ export interface LoadedTrace {
 
 const KEPT_ERRORS = 20
 
+/** The format a trace file's header says, or null when it is neither. */
+export async function sniffTraceFormat(file: string): Promise<TraceFormat | null> {
+  if (!existsSync(file)) throw new RpoError('spec-not-found', `trace file not found: ${file}`)
+  const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY })
+  try {
+    const first = await lines[Symbol.asyncIterator]().next()
+    const header = first.done ? '' : first.value
+    return isAlibabaHeader(header) ? ALIBABA_FORMAT : isPhillyHeader(header) ? PHILLY_FORMAT : null
+  } finally {
+    lines.close()
+  }
+}
+
 export async function readTrace(file: string, options: TraceReadOptions = {}): Promise<LoadedTrace> {
   if (!existsSync(file)) throw new RpoError('spec-not-found', `trace file not found: ${file}`)
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY })

@@ -97,3 +97,11 @@ describe('a replay worked out by hand', () => {
     expect(starts('rpo').figures).toEqual(starts('rpo').figures)
   })
 })
+
+describe('EASY backfill', () => {
+  it('lets a job through only if it cannot delay the reserved one', () => {
+    // D (1 GPU, 500 s) fits at 3 but would still hold a GPU when A's limit frees B's: it waits
+    const jobs = [job('A', 0, 2, 100, 1000), job('B', 1, 4, 100, 1001), job('D', 3, 1, 500, 5000)]
+    expect(starts('backfill', jobs).at).toEqual({ A: 0, B: 100, D: 200 })
+  })
+})

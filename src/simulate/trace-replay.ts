@@ -26,6 +26,13 @@ export interface ReplayOptions {
   readonly budgets?: ReadonlyMap<string, number>
   readonly shares?: ReadonlyMap<string, number>
   readonly importance?: ReadonlyMap<string, number>
+  /**
+   * The policy re-ranks the queue when jobs arrive, and otherwise at most this often (rpo's tick;
+   * Slurm's PriorityCalcPeriod): a pass between uses the last ranking. @default 60
+   */
+  readonly rankEverySeconds?: number
+  /** Stop the replay at this virtual time (seconds) with what is running and queued left so. */
+  readonly stopAtSeconds?: number
   /** Called as jobs end: (ended, total). */
   readonly onProgress?: (ended: number, total: number) => void
 }
@@ -95,9 +102,14 @@ export function replayTrace(jobs: readonly DeadlinedJob[], options: ReplayOption
   const rejected = new Map<string, string>()
   let next = 0
   const total = ordered.length
+  const stopMs = options.stopAtSeconds === undefined ? Infinity : options.stopAtSeconds * 1000
   while (next < total || cluster.clock.nextEventAt() !== null) {
     const arrival = next < total ? Math.round((ordered[next] as DeadlinedJob).submitSeconds * 1000) : Infinity
     const event = cluster.clock.nextEventAt() ?? Infinity
+    if (Math.min(arrival, event) > stopMs) {
+      cluster.advanceTo(stopMs)
+      break
+    }
     if (event < arrival) {
       cluster.advanceTo(event)
       state.progress()
@@ -160,6 +172,8 @@ class ReplayBook {
   readonly #nice = new Map<NativeJobId, number>()
   readonly #held = new Set<NativeJobId>()
   #cluster: SimCluster | null = null
+  #rankedAtMs = Number.NEGATIVE_INFINITY
+  #arrived = false
   #eventsRead = 0
   #ended = 0
   #total = 0
@@ -191,9 +205,13 @@ class ReplayBook {
 
   beforePass(cluster: SimCluster): void {
     this.#readEvents()
+    const nowMs = cluster.now()
+    const everyMs = (this.#options.rankEverySeconds ?? 60) * 1000
+    if (!this.#arrived && nowMs - this.#rankedAtMs < everyMs) return
+    this.#arrived = false
+    this.#rankedAtMs = nowMs
     const queuedIds = [...this.#queued.keys()]
     if (queuedIds.length === 0) return
-    const nowMs = cluster.now()
     const usage = this.#usage(nowMs)
     this.#applyBudgets(cluster, usage, nowMs)
     const queued = queuedIds.filter((id) => !this.#held.has(id))
@@ -269,6 +287,7 @@ class ReplayBook {
         if (!job) continue
         this.#byId.set(id, job)
         this.#queued.set(id, { job, submittedMs: event.atMs })
+        this.#arrived = true
       } else if (event.kind === 'start') {
         const queued = this.#queued.get(id)
         this.#queued.delete(id)

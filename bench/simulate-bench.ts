@@ -10,9 +10,9 @@
  */
 import { pathToFileURL } from 'node:url'
 import { gpuUtilization } from '../adapters/sim/sim-metrics.js'
-import { DEFAULT_NODE, simulateTrace } from '../src/simulate/simulate-run.js'
 import { renderSimulation } from '../src/simulate/simulate-report.js'
 import type { SimulateResult } from '../src/simulate/simulate-run.js'
+import { DEFAULT_NODE, simulateTrace } from '../src/simulate/simulate-run.js'
 import { withDeadlines } from '../src/simulate/trace-deadlines.js'
 import { readTrace } from '../src/simulate/trace-reader.js'
 import { replayTrace } from '../src/simulate/trace-replay.js'

@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { readTrace } from '../../src/simulate/trace-reader.js'
 import { TraceRowError } from '../../src/simulate/trace-job.js'
+import { readTrace } from '../../src/simulate/trace-reader.js'
 
 const TRACES = '/work/shared/traces'
 const ALIBABA = path.join(TRACES, 'alibaba_gpu_v2023_openb_pod_list_default.csv')

@@ -36,7 +36,7 @@ export function renderSimulation(result: SimulateResult): string {
   lines.push(`trace ${t.file} (${t.format}): ${subset.join(', ')}`)
   const notes: string[] = []
   if (t.unscheduled > 0) notes.push(`${t.unscheduled} never-scheduled pods left out (no run time)`)
-  if (t.outsideWindow > 0) notes.push(`${t.outsideWindow} outside --window`)
+  if (t.outsideWindow > 0) notes.push(`${t.outsideWindow} outside the window`)
   if (t.badRows > 0) notes.push(`${t.badRows} bad rows SKIPPED (--skip-bad-rows)`)
   if (notes.length > 0) lines.push(`  ${notes.join('; ')}`)
   for (const message of t.badRowMessages.slice(0, 5)) lines.push(`  skipped: ${message}`)

@@ -105,3 +105,14 @@ describe('EASY backfill', () => {
     expect(starts('backfill', jobs).at).toEqual({ A: 0, B: 100, D: 200 })
   })
 })
+
+describe('jobs no node can hold', () => {
+  it('are refused by the cluster and counted apart from every figure', () => {
+    const jobs = [job('A', 0, 2, 100, 1000), job('Huge', 1, 8, 100, 150)]
+    for (const policy of ['rpo', 'fifo', 'backfill'] as const) {
+      const { at, figures } = starts(policy, jobs)
+      expect(at).toEqual({ A: 0, Huge: null })
+      expect(figures).toMatchObject({ rejected: 1, completed: 1, deadlineMisses: 0, neverStarted: 0 })
+    }
+  })
+})

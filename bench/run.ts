@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: figures and ratios, printed side by side. Not a test: nothing here fails CI.
- * `npm run bench -- slurm` (or slurm-makespan, core, policy, checkpoint, sim-scaling, sim-round, commands-per-round, api;
+ * `npm run bench -- slurm` (or slurm-makespan, core, policy, checkpoint, sim-scaling, sim-round, commands-per-round, api, simulate;
  * several may be named) runs only those. slurm and commands-per-round use the live testbed: run them
  * under its lock (`flock -o /tmp/rpo-testbed.lock npm run bench -- …`).
  */
@@ -12,6 +12,7 @@ import { benchPlanCluster } from './plan-cluster-bench.js'
 import { benchPolicy } from './policy-bench.js'
 import { benchSimRound } from './sim-round-bench.js'
 import { benchSimScaling } from './sim-scaling-bench.js'
+import { benchSimulate } from './simulate-bench.js'
 import { benchSlurm, benchSlurmMakespan } from './slurm-bench.js'
 
 const BENCHES: Record<string, () => Promise<void>> = {
@@ -24,6 +25,7 @@ const BENCHES: Record<string, () => Promise<void>> = {
   'sim-round': benchSimRound,
   'commands-per-round': benchCommandsPerRound,
   'plan-cluster': benchPlanCluster,
+  simulate: benchSimulate,
   api: benchApi,
 }
 

@@ -17,7 +17,7 @@ import {
   type SubmitResult,
 } from '../../src/scheduler/scheduler-adapter.js'
 import { admitSubmission } from './sim-admission.js'
-import { type RunUntilIdleOptions, SimClock } from './sim-clock.js'
+import { type RunUntilIdleOptions, SimClock, type SimTimerHandle } from './sim-clock.js'
 import type { SimEvent } from './sim-event-log.js'
 import { inventoryOf } from './sim-inventory.js'
 import { type SimJob, type SimJobView, secondsToMs, viewJob } from './sim-job.js'
@@ -43,14 +43,23 @@ export interface SimClusterOptions {
   /**
    * `first-fit` (default): a job that does not fit is passed over and lower-priority jobs that fit
    * start (greedy backfill without reservations). `strict`: nothing starts behind a job that does not fit.
+   * `easy-backfill`: Slurm's sched/backfill in its EASY form — the first job that does not fit gets a
+   * reservation at the earliest time running jobs' time limits free enough nodes for it, and a later
+   * job starts only if it fits now and cannot delay that reservation (sim-backfill.ts).
    */
-  readonly queuePolicy?: 'first-fit' | 'strict'
+  readonly queuePolicy?: 'first-fit' | 'strict' | 'easy-backfill'
   /** Exit codes that put the job back in the queue by itself (Slurm's RequeueExit, e.g. [85]). */
   readonly requeueExitCodes?: readonly number[]
   /** A requeued job may start again only this long after (Slurm holds it back with reason BeginTime). @default 0 */
   readonly requeueDelaySeconds?: number
   /** @default 1 */
   readonly firstJobId?: number
+  /**
+   * Called at the start of every scheduling pass, before the queue is walked: an orchestrator's
+   * tick that reorders (setNice), holds or releases queued jobs so that this pass already follows
+   * it (a trace replay's policy, src/simulate). Its own control calls start no extra pass.
+   */
+  readonly beforePass?: (cluster: SimCluster) => void
   /** Reproduce Slurm 22.05's quirk that renicing a held job releases it (see slurm-commands.ts). @default false */
   readonly renicingReleasesHold?: boolean
 }
@@ -69,6 +78,7 @@ export class SimCluster {
   readonly #runner: SimJobRunner
   #nextId: number
   #passDue = false
+  #passTimer: SimTimerHandle | null = null
 
   constructor(options: SimClusterOptions) {
     this.#options = options
@@ -301,7 +311,7 @@ export class SimCluster {
   #requestPass(): void {
     if (this.#passDue) return
     this.#passDue = true
-    this.clock.at(
+    this.#passTimer = this.clock.at(
       this.now(),
       () => {
         this.#passDue = false
@@ -317,13 +327,21 @@ export class SimCluster {
   }
 
   #pass(): void {
+    if (this.#options.beforePass) {
+      this.#options.beforePass(this)
+      // what the hook changed is seen by this very pass: no second one for it
+      if (this.#passDue) {
+        this.#passTimer?.cancel()
+        this.#passDue = false
+      }
+    }
     this.#cancelDoomed()
     const waiting = schedulingPass({
       queue: this.#queue,
       nodes: this.#nodes,
       runner: this.#runner,
       nowMs: this.now(),
-      strict: this.#options.queuePolicy === 'strict',
+      policy: this.#options.queuePolicy ?? 'first-fit',
     })
     this.#recordSample(waiting)
   }

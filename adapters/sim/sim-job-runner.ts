@@ -71,6 +71,11 @@ export class SimJobRunner {
     this.#changes++
   }
 
+  /** Every running job (for a backfill reservation's view of when nodes free up). */
+  running(): ReadonlySet<SimJob> {
+    return this.#running
+  }
+
   runningOn(node: string): SimJob[] {
     return [...this.#running].filter((job) => job.allocation.some((a) => a.node === node))
   }

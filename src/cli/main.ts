@@ -24,6 +24,7 @@ import { registerHistoryCommands } from './history-commands.js'
 import { registerReportCommands } from './report-commands.js'
 import { registerRunCommands } from './run-commands.js'
 import { registerServeCommands } from './serve-commands.js'
+import { registerSimulateCommands } from './simulate-commands.js'
 import { type TextSink, terminalSafe } from './terminal-text.js'
 
 /** `rpo status -n`: more runs than this is a report, not a listing. */
@@ -232,6 +233,7 @@ export async function main(
   registerReportCommands(program, { withApp, out, runWithTask, resolveRunId })
   registerServeCommands(program, { withApp, out, runWithTask, resolveRunId })
   registerHistoryCommands(program, { withApp, out, runWithTask, resolveRunId })
+  registerSimulateCommands(program, { out, stderr: io.stderr })
   registerRunCommands(program, {
     withApp,
     out,

@@ -4,7 +4,7 @@
  */
 import type { GpuCatalog } from '../gpu/gpu-catalog.js'
 import { explainGpuUnsatisfiable } from '../gpu/gpu-placement.js'
-import { usesGpus } from '../gpu/model-memory.js'
+import { gpuMemoryNeed, usesGpus } from '../gpu/model-memory.js'
 import type { Framework, ResolvedModel } from '../pipeline/workload-fields.js'
 import type { Inventory } from '../resources/inventory.js'
 import type { ResourceRequest } from '../resources/resource-request.js'
@@ -64,7 +64,11 @@ export function explainUnsatisfiable(
   if (inventory.nodes.length === 0) return 'the target has no nodes'
   if (workload && request.gpus) {
     if (!usesGpus(workload.framework)) return explainUnsatisfiable(inventory, { ...request, gpus: null })
-    const why = explainGpuUnsatisfiable({ request, inventory, ...workload })
+    // without a memory need the count-and-type check below says it best
+    const why =
+      gpuMemoryNeed(request, workload.model, workload.framework) === null
+        ? null
+        : explainGpuUnsatisfiable({ request, inventory, ...workload })
     if (why !== null) return why
   }
   const wantGpus = request.gpus

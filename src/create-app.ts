@@ -195,6 +195,8 @@ function gpuOptions(config: ResolvedConfig, cluster: ResolvedCluster, alternativ
   return {
     catalog: buildGpuCatalog(cluster.gpuCatalog ?? {}),
     alternatives,
+    // PBS has no built-in GPU type resource and the config cannot name one yet (adapters/pbs/pbs-script.ts)
+    typed: cluster.kind !== 'pbs',
     costWeights: (project) => (project === null ? undefined : config.projects[project]?.gpuWeights),
     deadline: (run) => run.pipeline.deadline ?? (run.project ? (config.projects[run.project]?.deadline ?? null) : null),
   }

@@ -73,6 +73,8 @@ export interface EngineGpuOptions {
   readonly catalog: GpuCatalog
   /** The target takes one of several GPU types (`--constraint=a|b`); PBS does not. */
   readonly alternatives: boolean
+  /** The target can be asked for a GPU type at all (PBS: only with a configured type resource). */
+  readonly typed: boolean
   readonly costWeights: GpuPlacementDeps['costWeights']
   readonly deadline: GpuPlacementDeps['deadline']
 }

@@ -16,6 +16,11 @@ export interface GpuPlacementDeps {
   readonly catalog: GpuCatalog
   /** The target can be asked for one of several GPU types (Slurm); PBS cannot. */
   readonly alternatives: boolean
+  /**
+   * The target can be asked for a GPU type at all. PBS has no built-in one (a site resource such as
+   * `gputype` must be configured in the adapter): there the choice is journaled, not applied.
+   */
+  readonly typed: boolean
   /** The inventory with the GPUs free now (falls back to the static inventory when usage cannot be read). */
   readonly inventory: () => Promise<Inventory>
   /** The project's billing weight per GPU type (config `gpuWeights`). */
@@ -69,8 +74,11 @@ export async function placeRoundGpus(
       urgency: deadlineUrgency(deps.deadline(run), now, job.resources.timeLimitSeconds),
       ...optional('costWeights', deps.costWeights(run.project)),
     })
-    placed.push(applyPlacement(job, placement))
-    const message = messageOf(placement)
+    placed.push(deps.typed || placement.kind === 'dropped' ? applyPlacement(job, placement) : job)
+    const message =
+      !deps.typed && placement.kind === 'placed'
+        ? `GPUs as asked (this cluster cannot be asked for a GPU type; ${placement.types.join('|')} would fit best): ${placement.reason}`
+        : messageOf(placement)
     if (message !== null) {
       await store.appendEvent(
         run.id,

@@ -1,7 +1,8 @@
 // GPU placement on the real Slurm testbed (gpu1, gpu2: 4×a100 each; gpu3: 2×v100), checked in what
 // Slurm allocated (sacct NodeList and AllocTRES), not in rpo's store: a model that fits only the
 // a100 (40 GB) lands on an a100 node; one that fits both lands on the best fit (v100, 16 GB) when it
-// is free, and on an a100 when the v100s are busy; one no GPU can hold is refused at validation
+// is free, and on an a100 when the v100s are busy; with every GPU busy, both types are offered
+// (--constraint=v100|a100); one no GPU can hold is refused at validation
 // with the largest GPU named. The catalog's v100 memory comes from the cluster's config.
 import { appendFileSync } from 'node:fs'
 import path from 'node:path'
@@ -125,6 +126,72 @@ describe('GPU placement on Slurm', () => {
       expect(row?.allocTres).toContain('gres/gpu:a100=1')
     } finally {
       await ssh.exec(['scancel', blockerId])
+    }
+  }, 120_000)
+
+  it('with every GPU busy, offers both feasible types to Slurm (--constraint=v100|a100), best fit first', async () => {
+    const blockers: string[] = []
+    const dir = workspace()
+    let runId: string | null = null
+    try {
+      for (const [node, gres] of [
+        ['gpu1', 'gpu:a100:4'],
+        ['gpu2', 'gpu:a100:4'],
+        ['gpu3', 'gpu:v100:2'],
+      ] as const) {
+        const out = await ssh.exec(
+          [
+            'sbatch',
+            '--parsable',
+            '-p',
+            'gpu',
+            '-w',
+            node,
+            `--gres=${gres}`,
+            '--time=3',
+            '-J',
+            'rpo-gpu-blocker',
+          ].concat(['--wrap', 'sleep 170']),
+        )
+        expect(out.stdout.trim(), out.stderr).toMatch(/^\d+$/)
+        blockers.push(out.stdout.trim())
+      }
+      for (let i = 0; i < 40; i++) {
+        const states = await ssh.exec(['squeue', '-h', '-j', blockers.join(','), '-o', '%T'])
+        if (
+          states.stdout
+            .trim()
+            .split('\n')
+            .every((s) => s === 'RUNNING')
+        )
+          break
+        await new Promise((resolve) => setTimeout(resolve, 500))
+      }
+      writePipeline(
+        dir,
+        'pipeline.yaml',
+        pipeline(
+          'placement-wait',
+          '  small:\n    command: "true"\n    model: { parameters: 100M }\n    resources: { gpus: 1, cpus: 1, memory: 500M }\n',
+        ),
+      )
+      const submitted = await runCli(dir, ['submit', 'pipeline.yaml', '--json'])
+      expect(submitted.code, submitted.stderr).toBe(0)
+      runId = (JSON.parse(submitted.stdout) as { runId: string }).runId
+      let line: string | undefined
+      for (let i = 0; i < 30 && line === undefined; i++) {
+        const sync = await runCli(dir, ['sync'])
+        expect(sync.code, sync.stderr).toBe(0)
+        const queued = await ssh.exec(['squeue', '-h', '-u', 'rpotest', '-o', '%j|%T|%f'])
+        line = queued.stdout.split('\n').find((l) => l.startsWith(`rpo.${runId}.small.`))
+      }
+      // pending, asking for any one of the two feasible types, the best fit first
+      expect(line).toMatch(/\|PENDING\|\[?v100\|a100\]?$/)
+      const explained = await runCli(dir, ['explain', 'small', '--run', runId])
+      expect(explained.stdout).toContain('none free now: any of v100|a100, whichever the scheduler starts first')
+    } finally {
+      if (runId !== null) await runCli(dir, ['cancel', runId])
+      if (blockers.length > 0) await ssh.exec(['scancel', ...blockers])
     }
   }, 120_000)
 

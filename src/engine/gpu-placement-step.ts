@@ -54,49 +54,62 @@ export async function placeRoundGpus(
   now: number,
 ): Promise<JobSubmission[]> {
   if (!jobs.some(hasChoice)) return jobs.map((j) => j.job)
-  const needsInventory = jobs.some((j) => hasChoice(j) && usesGpus(j.definition.framework))
-  const inventory = needsInventory ? await deps.inventory() : { nodes: [] }
+  const inventory = await inventoryFor(deps, jobs)
   const at = new Date(now).toISOString()
   const placed: JobSubmission[] = []
   for (const entry of jobs) {
-    if (!hasChoice(entry)) {
-      placed.push(entry.job)
-      continue
-    }
-    const { run, definition, job } = entry
-    const placement = placeGpus({
-      request: job.resources,
-      framework: definition.framework,
-      model: definition.model,
-      inventory,
-      catalog: deps.catalog,
-      alternatives: deps.alternatives,
-      urgency: deadlineUrgency(deps.deadline(run), now, job.resources.timeLimitSeconds),
-      ...optional('costWeights', deps.costWeights(run.project)),
-    })
-    placed.push(deps.typed || placement.kind === 'dropped' ? applyPlacement(job, placement) : job)
-    const message =
-      !deps.typed && placement.kind === 'placed'
-        ? `GPUs as asked (this cluster cannot be asked for a GPU type; ${placement.types.join('|')} would fit best): ${placement.reason}`
-        : messageOf(placement)
-    if (message !== null) {
-      await store.appendEvent(
-        run.id,
-        {
-          type: PLACED_EVENT,
-          taskId: job.taskId,
-          message,
-          data: {
-            attempt: job.attempt,
-            kind: placement.kind,
-            types: placement.kind === 'placed' ? [...placement.types] : [],
-          },
+    const { job, message, placement } = placeJob(deps, inventory, entry, now)
+    placed.push(job)
+    if (message === null || placement === null) continue
+    await store.appendEvent(
+      entry.run.id,
+      {
+        type: PLACED_EVENT,
+        taskId: job.taskId,
+        message,
+        data: {
+          attempt: job.attempt,
+          kind: placement.kind,
+          types: placement.kind === 'placed' ? [...placement.types] : [],
         },
-        at,
-      )
-    }
+      },
+      at,
+    )
   }
   return placed
+}
+
+/** The inventory the jobs are placed on: read (once) only when one of them has a GPU choice to make. */
+export async function inventoryFor(deps: GpuPlacementDeps, jobs: readonly JobToPlace[]): Promise<Inventory> {
+  const needsInventory = jobs.some((j) => hasChoice(j) && usesGpus(j.definition.framework))
+  return needsInventory ? deps.inventory() : { nodes: [] }
+}
+
+/** One job placed on `inventory` (pure): the job as it will be sent, and the decision in words (null: none). */
+export function placeJob(
+  deps: Omit<GpuPlacementDeps, 'inventory'>,
+  inventory: Inventory,
+  entry: JobToPlace,
+  now: number,
+): { readonly job: JobSubmission; readonly message: string | null; readonly placement: GpuPlacement | null } {
+  if (!hasChoice(entry)) return { job: entry.job, message: null, placement: null }
+  const { run, definition, job } = entry
+  const placement = placeGpus({
+    request: job.resources,
+    framework: definition.framework,
+    model: definition.model,
+    inventory,
+    catalog: deps.catalog,
+    alternatives: deps.alternatives,
+    urgency: deadlineUrgency(deps.deadline(run), now, job.resources.timeLimitSeconds),
+    ...optional('costWeights', deps.costWeights(run.project)),
+  })
+  const sent = deps.typed || placement.kind === 'dropped' ? applyPlacement(job, placement) : job
+  const message =
+    !deps.typed && placement.kind === 'placed'
+      ? `GPUs as asked (this cluster cannot be asked for a GPU type; ${placement.types.join('|')} would fit best): ${placement.reason}`
+      : messageOf(placement)
+  return { job: sent, message, placement }
 }
 
 function applyPlacement(job: JobSubmission, placement: GpuPlacement): JobSubmission {

@@ -80,6 +80,11 @@ describe('GPU placement on Slurm', () => {
       /placement: GPUs: v100 — needs [\d.]+ GB per GPU \(100M params, mixed precision, adamw: 16 B\/param/,
     )
     expect(explained.stdout).toContain('chose v100: free now, best fit')
+    // rpo compile shows the scripts with the same choice (all GPUs are free again now)
+    const compiled = await runCli(dir, ['compile', 'pipeline.yaml'])
+    expect(compiled.code, compiled.stderr).toBe(0)
+    expect(compiled.stdout).toContain('--gres=gpu:a100:1')
+    expect(compiled.stdout).toContain('--gres=gpu:v100:1')
     const bigExplained = await runCli(dir, ['explain', 'big', '--run', runId, '--json'])
     expect(JSON.parse(bigExplained.stdout).placement).toMatch(
       /^GPUs: a100 — needs 19 GB per GPU .*feasible: a100 \(40 GB/,

@@ -11,8 +11,9 @@ import { SlurmAdapter } from '../adapters/slurm/slurm-adapter.js'
 import { BudgetService } from './budget/budget-service.js'
 import { type LoadConfigOptions, loadConfig, type ResolvedCluster, type ResolvedConfig } from './config/load-config.js'
 import { RpoError } from './core/errors.js'
+import { buildGpuCatalog } from './core/gpu/gpu-catalog.js'
 import { parseDurationSeconds } from './core/pipeline/units.js'
-import { Engine, type EngineOptions } from './engine/engine.js'
+import { Engine, type EngineGpuOptions, type EngineOptions } from './engine/engine.js'
 import { notificationChecker } from './engine/notify-step.js'
 import { runRanker } from './engine/rank-runs.js'
 import { EventLog } from './events/event-log.js'
@@ -117,6 +118,7 @@ function createEngine(
       jobsRoot,
       runsRoot: path.join(config.stateDir, 'runs'),
       readFile: readLocalFile,
+      gpus: gpuOptions(config, cluster, true),
       capacity: {
         cpus: cluster.cpus,
         memoryMb: cluster.memoryMb,
@@ -178,12 +180,26 @@ function createEngine(
       jobWorkDir: raw.workDir,
       readFile: (file) => readRemoteFile(transport, file),
       capacity: null,
+      // PBS has no "one of these GPU types" request: placement picks one
+      gpus: gpuOptions(config, cluster, raw.kind !== 'pbs'),
       maxActive: raw.maxActive,
       budget,
       ...extras,
     })
   }
   throw new RpoError('internal', `no adapter for cluster kind ${JSON.stringify((cluster as { kind: string }).kind)}`)
+}
+
+/** The cluster's GPU catalog (the shipped one with the config's overrides) and the project terms of placement. */
+function gpuOptions(config: ResolvedConfig, cluster: ResolvedCluster, alternatives: boolean): EngineGpuOptions {
+  return {
+    catalog: buildGpuCatalog(cluster.gpuCatalog ?? {}),
+    alternatives,
+    // PBS has no built-in GPU type resource and the config cannot name one yet (adapters/pbs/pbs-script.ts)
+    typed: cluster.kind !== 'pbs',
+    costWeights: (project) => (project === null ? undefined : config.projects[project]?.gpuWeights),
+    deadline: (run) => run.pipeline.deadline ?? (run.project ? (config.projects[run.project]?.deadline ?? null) : null),
+  }
 }
 
 function expandHome(file: string, baseDir: string): string {

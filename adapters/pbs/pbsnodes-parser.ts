@@ -130,13 +130,18 @@ function buildInventoryNode(
     const trimmed = queue?.trim()
     if (trimmed !== undefined && trimmed !== '' && !partitions.includes(trimmed)) partitions.push(trimmed)
   }
+  const state = text('state') ?? 'unknown'
+  // PBS Pro counts GPUs in use as resources_assigned.ngpus; a node not `free` takes no new job now
+  const assigned = typed('resources_assigned.ngpus', text('resources_assigned.ngpus'), parseCount)
+  const free = state.split(',').every((s) => s.trim() === 'free') ? Math.max(0, gpuCount - (assigned ?? 0)) : 0
   return {
     name,
     cpus,
     memoryMb,
     gpus: gpuCount > 0 ? [{ type: gpuType, count: gpuCount }] : [],
     partitions,
-    state: text('state') ?? 'unknown',
+    state,
+    ...(gpuCount > 0 && assigned !== null ? { gpusFree: [{ type: gpuType, count: free }] } : {}),
   }
 }
 

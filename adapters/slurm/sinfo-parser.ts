@@ -111,6 +111,15 @@ function parseRow(row: DelimitedRow, columns: readonly SinfoColumn[]): Inventory
     gpus: typed('gres', parseGresGpus) ?? [],
     partitions: partition === null ? [] : [partition],
     state: text('state') ?? 'unknown',
+    // placement offers `--constraint=a100|v100` only where the GPU types are node features
+    ...(cells.has('features')
+      ? {
+          features:
+            text('features')
+              ?.split(',')
+              .filter((f) => f !== '') ?? [],
+        }
+      : {}),
   }
 }
 

@@ -32,6 +32,7 @@ import type { ExecResult, Transport } from '../../src/transport/transport.js'
 import { accountingOutage, awaitAccounting } from './accounting-wait.js'
 import { parseSacct, sacctToJobObservations } from './sacct-parser.js'
 import { type BatchJob, buildBatchSubmitScript, parseBatchSubmitOutput } from './sbatch-batch.js'
+import { buildSinfoGresUsageArgv, parseSinfoFreeGpus, withFreeGpus } from './sinfo-gres-usage.js'
 import { parseSinfoNodes } from './sinfo-parser.js'
 import { groupIntoUnits, renderSlurmArrayScript } from './slurm-array.js'
 import {
@@ -130,9 +131,12 @@ export class SlurmAdapter implements SchedulerAdapter, ScriptRenderer {
     )
   }
 
-  async inventory(): Promise<Inventory> {
+  async inventory(options: { readonly freeGpus?: boolean } = {}): Promise<Inventory> {
     const result = await this.#run(buildSinfoArgv(), { idempotent: true })
-    return { nodes: parseSinfoNodes(result.stdout) }
+    const nodes = parseSinfoNodes(result.stdout)
+    if (!options.freeGpus || !nodes.some((n) => n.gpus.length > 0)) return { nodes }
+    const usage = await this.#run(buildSinfoGresUsageArgv(), { idempotent: true })
+    return { nodes: withFreeGpus(nodes, parseSinfoFreeGpus(usage.stdout)) }
   }
 
   async submit(jobs: readonly JobSubmission[]): Promise<readonly SubmitResult[]> {

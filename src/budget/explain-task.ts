@@ -35,6 +35,8 @@ export interface TaskExplanation {
   readonly budgetProblems: readonly string[]
   /** What the task's jobs said about their checkpoints (newest last), for tasks that checkpoint. */
   readonly checkpoints: readonly string[]
+  /** The GPU types its latest submission asked for and why (the `task:placed` journal entry); null: none decided. */
+  readonly placement: string | null
 }
 
 export async function explainTask(
@@ -86,11 +88,14 @@ export async function explainTask(
   for (const problem of judged?.problems ?? []) {
     if (problem.project === run.project) budgetProblems.push(problem.message)
   }
+  const journal = definition?.checkpoint || definition?.resources.gpus ? await store.listEvents(runId, 0, 100_000) : []
   const checkpoints = definition?.checkpoint
-    ? (await store.listEvents(runId, 0, 100_000))
+    ? journal
         .filter((e) => e.taskId === taskId && (e.type === 'task:checkpoint' || e.type === 'task:checkpoint-requested'))
         .map((e) => e.message)
     : []
+  // the newest placement: the one the latest attempt went out with
+  const placement = journal.filter((e) => e.taskId === taskId && e.type === 'task:placed').at(-1)?.message ?? null
   return {
     runId,
     taskId,
@@ -112,6 +117,7 @@ export async function explainTask(
     budgets: run.project === null ? [] : budgetReportLines(statuses, { project: run.project }),
     budgetProblems: [...new Set(budgetProblems)],
     checkpoints,
+    placement,
   }
 }
 
@@ -128,6 +134,7 @@ export function renderExplanation(e: TaskExplanation): string {
       `  attempt ${e.attempt.number}: job ${e.attempt.jobId ?? '-'} ${e.attempt.jobState}${e.attempt.schedulerState ? ` (${e.attempt.schedulerState})` : ''}${e.attempt.nice !== null ? `, nice ${e.attempt.nice}` : ''}`,
     )
   }
+  if (e.placement) lines.push(`  placement: ${e.placement}`)
   if (e.waitingFor.length > 0) {
     lines.push('  waiting for:')
     for (const w of e.waitingFor) lines.push(`    - ${w}`)

@@ -78,14 +78,16 @@ export async function main(
     .option('--json', 'print the expanded task list as JSON')
     .action(async (file: string, options: { cluster?: string; json?: boolean }) => {
       const loaded = loadPipelineFile(file)
+      let warnings: readonly string[] = []
       await withApp(async (app) => {
         const engine = await app.engineFor(options.cluster ?? loaded.pipeline.cluster)
-        await engine.checkFeasible(loaded)
+        ;({ warnings } = await engine.checkFeasible(loaded))
       })
       if (options.json) {
-        out(JSON.stringify({ valid: true, pipeline: loaded.pipeline.name, tasks: loaded.instances }, null, 2))
+        out(JSON.stringify({ valid: true, pipeline: loaded.pipeline.name, warnings, tasks: loaded.instances }, null, 2))
         return
       }
+      for (const warning of warnings) io.stderr.write(`! ${warning}\n`)
       // counted in one pass: filtering the instances once per step is quadratic (minutes for 50,000 steps)
       const counts = new Map<string, number>()
       for (const instance of loaded.instances) counts.set(instance.group, (counts.get(instance.group) ?? 0) + 1)

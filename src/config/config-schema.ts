@@ -29,14 +29,37 @@ export const SshConnectionSchema = z.strictObject({
   connectTimeout: duration.optional(),
 })
 
+/** What a cluster says about one GPU type, over the shipped catalog (src/core/gpu/gpu-catalog.ts). */
+const GpuModelFields = {
+  memory: memory.optional().describe('Memory per GPU, e.g. 40G; required for a type the catalog does not know'),
+  speed: z
+    .number()
+    .positive()
+    .optional()
+    .describe("Relative speed (A100 = 1.0); preferred for deadline-critical work @default the catalog's"),
+  cost: z
+    .number()
+    .positive()
+    .optional()
+    .describe(
+      "Relative cost of a GPU-hour (A100 = 1.0); a project's gpuWeights take precedence @default the catalog's",
+    ),
+  architecture: z.string().min(1).optional().describe('GPU generation, e.g. ampere, hopper'),
+  interconnect: z.enum(['nvlink', 'pcie']).optional().describe('How the GPUs of a node are linked'),
+}
+const GpuModelSchema = z.strictObject(GpuModelFields)
+export type GpuModelConfig = z.infer<typeof GpuModelSchema>
+
 const LocalClusterSchema = z.strictObject({
   kind: z.literal('local'),
   cpus: z.int().positive().optional().describe('CPU slots @default the number of CPUs of this machine'),
   memory: memory.optional().describe('Memory to fill @default the total memory of this machine'),
   gpus: z
-    .array(z.strictObject({ type: z.string().min(1), count: z.int().positive(), memory: memory.optional() }))
+    .array(z.strictObject({ type: z.string().min(1), count: z.int().positive(), ...GpuModelFields }))
     .default([])
-    .describe('GPUs of this machine, by type; tasks get CUDA_VISIBLE_DEVICES'),
+    .describe(
+      'GPUs of this machine, by type (memory, speed, cost over the GPU catalog: docs/gpus.md); tasks get CUDA_VISIBLE_DEVICES',
+    ),
   killGrace: durationSchema({ maxSeconds: 3600, example: '10s' })
     .default('10s')
     .describe('After a time limit: SIGTERM, then SIGKILL this much later (at most 1h)'),
@@ -60,6 +83,12 @@ const BatchClusterFields = {
     .default('2m')
     .describe('The longest interval the backoff reaches; not shorter than pollInterval (at most 1h)'),
   maxActive: z.int().positive().default(5000).describe('Jobs rpo keeps on the scheduler at once'),
+  gpus: z
+    .record(z.string().min(1), GpuModelSchema)
+    .optional()
+    .describe(
+      "The cluster's GPU types as its scheduler names them, over the shipped GPU catalog (docs/gpus.md): {a100: {memory: 80G}}",
+    ),
 }
 
 /** maxPollInterval below pollInterval would make the backoff shrink the interval. */

@@ -7,8 +7,9 @@ import { existsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { RpoError } from '../core/errors.js'
+import type { GpuModelOverride } from '../core/gpu/gpu-catalog.js'
 import { parseDurationSeconds, parseMemoryMb } from '../core/pipeline/units.js'
-import { type ClusterConfig, type ConfigFile, ConfigSchema } from './config-schema.js'
+import { type ClusterConfig, type ConfigFile, ConfigSchema, type GpuModelConfig } from './config-schema.js'
 import { readDocumentFile, validateDocument } from './document.js'
 
 export const CONFIG_FILE_NAMES = ['rpo.config.yaml', 'rpo.config.yml', 'rpo.config.json'] as const
@@ -23,6 +24,8 @@ export interface ResolvedLocalCluster {
   readonly cpus: number
   readonly memoryMb: number
   readonly gpus: readonly { readonly type: string; readonly count: number; readonly memoryMb: number | null }[]
+  /** What the config says about its GPU types, over the shipped catalog. */
+  readonly gpuCatalog?: Readonly<Record<string, GpuModelOverride>>
   readonly killGraceMs: number
   readonly pollIntervalMs: number
 }
@@ -31,6 +34,8 @@ export interface ResolvedBatchCluster {
   readonly kind: 'slurm' | 'pbs'
   readonly name: string
   readonly raw: Extract<ClusterConfig, { kind: 'slurm' | 'pbs' }>
+  /** What the config says about its GPU types, over the shipped catalog. */
+  readonly gpuCatalog?: Readonly<Record<string, GpuModelOverride>>
   readonly pollIntervalMs: number
   readonly maxPollIntervalMs: number
 }
@@ -154,6 +159,7 @@ function resolveCluster(name: string, cluster: ClusterConfig): ResolvedCluster {
         count: g.count,
         memoryMb: g.memory === undefined ? null : parseMemoryMb(g.memory),
       })),
+      gpuCatalog: Object.fromEntries(cluster.gpus.map((g) => [g.type, gpuOverride(g)])),
       killGraceMs: (parseDurationSeconds(cluster.killGrace) as number) * 1000,
       pollIntervalMs: (parseDurationSeconds(cluster.pollInterval) as number) * 1000,
     }
@@ -162,8 +168,19 @@ function resolveCluster(name: string, cluster: ClusterConfig): ResolvedCluster {
     kind: cluster.kind,
     name,
     raw: cluster,
+    gpuCatalog: Object.fromEntries(Object.entries(cluster.gpus ?? {}).map(([type, g]) => [type, gpuOverride(g)])),
     pollIntervalMs: (parseDurationSeconds(cluster.pollInterval) as number) * 1000,
     maxPollIntervalMs: (parseDurationSeconds(cluster.maxPollInterval) as number) * 1000,
+  }
+}
+
+function gpuOverride(g: GpuModelConfig): GpuModelOverride {
+  return {
+    ...(g.memory === undefined ? {} : { memoryMb: parseMemoryMb(g.memory) as number }),
+    ...(g.speed === undefined ? {} : { speed: g.speed }),
+    ...(g.cost === undefined ? {} : { cost: g.cost }),
+    ...(g.architecture === undefined ? {} : { architecture: g.architecture }),
+    ...(g.interconnect === undefined ? {} : { interconnect: g.interconnect }),
   }
 }
 

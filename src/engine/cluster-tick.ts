@@ -20,6 +20,7 @@ import { awaitedAccounting, chargeRound } from './charge-step.js'
 import { type CheckpointWatchDeps, reportCheckpoints, warnBeforeLimit } from './checkpoint-watch.js'
 import { enforceRound } from './enforce-step.js'
 import type { EngineEvents } from './engine-events.js'
+import type { GpuPlacementDeps } from './gpu-placement-step.js'
 import type { JobLayout } from './job-submission.js'
 import { clusterLease, type Leases, runLease } from './leases.js'
 import type { NotificationCheck } from './notify-step.js'
@@ -54,6 +55,8 @@ export interface ClusterTickDeps {
   ) => Promise<ReadonlyMap<string, number>>
   /** Deadline, bottleneck and budget notifications of the round's runs still running (notify-step.ts). */
   readonly notify?: NotificationCheck
+  /** GPU placement of the round's jobs against the GPUs free now (gpu-placement-step.ts). */
+  readonly placement?: GpuPlacementDeps
 }
 
 export interface ClusterTickResult {
@@ -137,7 +140,14 @@ async function round(deps: ClusterTickDeps, lease: string, runLeases: string[]):
   const lostBeforeAct = await fence()
   if (lostBeforeAct !== null) return standDown(deps, lostBeforeAct, skipped, commandsBefore)
   const submitted = await actRound(
-    { store, adapter, layout: deps.layout, events, now: () => iso(deps.clock()) },
+    {
+      store,
+      adapter,
+      layout: deps.layout,
+      events,
+      now: () => iso(deps.clock()),
+      ...(deps.placement ? { placement: deps.placement } : {}),
+    },
     persisted.applied.map((r) => ({ ...r, observations: observations.get(r.run.id) ?? [] })),
   )
   for (const { run, snapshot, plan } of persisted.applied) {

@@ -6,9 +6,10 @@
 import type { LoadedPipeline } from '../config/load-pipeline.js'
 import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import { newTaskSnapshot } from '../core/scheduling/run-snapshot.js'
-import type { SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
+import type { JobSubmission, SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
 import type { ScriptRenderer } from '../scheduler/script-renderer.js'
 import type { RunRecord } from '../store/run-store.js'
+import type { JobToPlace } from './gpu-placement-step.js'
 import { buildJobSubmission, type JobLayout } from './job-submission.js'
 
 /** One scheduler job of a dry run. */
@@ -29,6 +30,8 @@ export interface CompileContext {
   readonly clusterName: string
   readonly layout: JobLayout
   readonly now: number
+  /** GPU placement as the submission would do it (gpu-placement-step.ts); absent: jobs as written. */
+  readonly place?: (entry: JobToPlace) => JobSubmission
 }
 
 export function compilePipeline(context: CompileContext, loaded: LoadedPipeline): CompiledJob[] {
@@ -54,13 +57,14 @@ export function compilePipeline(context: CompileContext, loaded: LoadedPipeline)
   const jobs = loaded.instances.map((instance) => {
     const definition = definitions.get(instance.group) as ResolvedTask
     const task = newTaskSnapshot(instance)
-    const job = buildJobSubmission(context.layout, {
+    const built = buildJobSubmission(context.layout, {
       run,
       task,
       definition,
       attempt: 1,
       submissionKey: `rpo.${run.id}.${instance.id}.1`,
     })
+    const job = context.place ? context.place({ run, definition, job: built }) : built
     const after = definition.after.map((d) => (d.condition === 'succeeded' ? d.task : `${d.task} (${d.condition})`))
     return { instance, job, after }
   })

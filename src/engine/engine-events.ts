@@ -31,6 +31,8 @@ export interface EngineEventMap {
   'task:cancelled': TaskEventPayload
   'task:expanded': TaskEventPayload
   'task:lost': TaskEventPayload
+  /** The GPU types an attempt was sent with, and why (gpu-placement-step.ts). */
+  'task:placed': TaskEventPayload
   /** A step of a tick failed; the tick carried on without it and the next one tries again. */
   'tick:error': TickErrorPayload
   'submit:error': { readonly runId: string; readonly message: string; readonly code: string }

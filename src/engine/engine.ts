@@ -8,6 +8,8 @@ import { randomUUID } from 'node:crypto'
 import type { BudgetGate } from '../budget/budget-service.js'
 import type { LoadedPipeline } from '../config/load-pipeline.js'
 import { RpoError } from '../core/errors.js'
+import { buildGpuCatalog, type GpuCatalog } from '../core/gpu/gpu-catalog.js'
+import { usesGpus } from '../core/gpu/model-memory.js'
 import { explainUnsatisfiable } from '../core/scheduling/capacity.js'
 import type { PlanOptions } from '../core/scheduling/plan-tick.js'
 import type { Capacity, RunState } from '../core/scheduling/run-snapshot.js'
@@ -21,6 +23,7 @@ import type { CheckpointWatchDeps } from './checkpoint-watch.js'
 import { type ClusterTickDeps, type ClusterTickResult, tickCluster } from './cluster-tick.js'
 import { type CompiledJob, compilePipeline } from './compile-run.js'
 import { EngineEvents } from './engine-events.js'
+import { type GpuPlacementDeps, placeJob } from './gpu-placement-step.js'
 import { CLUSTER_LEASE_MS, Leases, runLease } from './leases.js'
 import type { TickResult } from './report-step.js'
 import { clustersOf, taskCluster } from './run-clusters.js'
@@ -62,6 +65,18 @@ export interface EngineOptions {
   readonly changes?: ChangeNotifier
   /** The batch scripts for `rpo compile` (Slurm, PBS); absent: the target runs commands directly. */
   readonly renderer?: ScriptRenderer
+  /** The cluster's GPU catalog and how to place GPU work (gpu-placement-step.ts); absent: the shipped catalog, jobs as asked. */
+  readonly gpus?: EngineGpuOptions
+}
+
+export interface EngineGpuOptions {
+  readonly catalog: GpuCatalog
+  /** The target takes one of several GPU types (`--constraint=a|b`); PBS does not. */
+  readonly alternatives: boolean
+  /** The target can be asked for a GPU type at all (PBS: only with a configured type resource). */
+  readonly typed: boolean
+  readonly costWeights: GpuPlacementDeps['costWeights']
+  readonly deadline: GpuPlacementDeps['deadline']
 }
 
 export type { ClusterTickResult, CompiledJob, TickResult }
@@ -119,7 +134,8 @@ export class Engine {
    * Reject tasks no node of their cluster can ever run, naming each, and tasks naming a cluster
    * the config does not have. A task's own `cluster:` is checked against that cluster's inventory.
    */
-  async checkFeasible(loaded: LoadedPipeline): Promise<void> {
+  async checkFeasible(loaded: LoadedPipeline): Promise<{ readonly warnings: readonly string[] }> {
+    const warnings: string[] = []
     const home = { cluster: this.#options.clusterName }
     const byCluster = new Map<string, LoadedPipeline['pipeline']['tasks'][number][]>()
     for (const task of loaded.pipeline.tasks) {
@@ -145,24 +161,42 @@ export class Engine {
         continue
       }
       const inventory = await engine.inventory()
+      const catalog = engine.#options.gpus?.catalog ?? buildGpuCatalog()
       for (const task of tasks) {
-        const why = explainUnsatisfiable(inventory, task.resources)
+        const workload = { catalog, framework: task.framework, model: task.model }
+        const why = explainUnsatisfiable(inventory, task.resources, workload)
         if (why !== null) problems.push(`${loaded.file}: tasks.${task.name}.resources: ${why} (cluster "${name}")`)
+        if (task.resources.gpus && !usesGpus(task.framework)) {
+          warnings.push(
+            `${loaded.file}: tasks.${task.name}.resources.gpus: ${task.framework} runs on CPUs; the task is submitted without GPUs`,
+          )
+        }
       }
     }
     if (problems.length > 0) throw new RpoError('resources-unsatisfiable', problems.join('\n'))
+    return { warnings }
   }
 
   /** What `rpo run` would submit, without submitting (`rpo compile`): see compile-run.ts. */
   async compile(loaded: LoadedPipeline): Promise<CompiledJob[]> {
     await this.checkFeasible(loaded)
+    const now = this.#clock()
+    const gpus = this.#options.gpus
+    // the GPU types the submission would ask for now: the same placement, against the GPUs free now
+    const choosing = loaded.pipeline.tasks.some(
+      (t) =>
+        t.resources.gpus &&
+        (t.model || t.resources.gpus.minMemoryGb !== undefined || t.resources.gpus.types.length > 1),
+    )
+    const inventory = gpus && choosing ? await this.#liveInventory() : null
     return compilePipeline(
       {
         adapter: this.#options.adapter,
         ...(this.#options.renderer ? { renderer: this.#options.renderer } : {}),
         clusterName: this.#options.clusterName,
         layout: this.#options,
-        now: this.#clock(),
+        now,
+        ...(gpus ? { place: (entry) => placeJob(gpus, inventory ?? { nodes: [] }, entry, now).job } : {}),
       },
       loaded,
     )
@@ -226,7 +260,22 @@ export class Engine {
       ...(options.budget ? { budget: options.budget } : {}),
       ...(options.rankRuns ? { rankRuns: options.rankRuns } : {}),
       ...(options.notify ? { notify: options.notify } : {}),
+      ...(options.gpus ? { placement: { ...options.gpus, inventory: () => this.#liveInventory() } } : {}),
     })
+  }
+
+  /** The inventory with the GPUs free now; the static one (no free counts) when usage cannot be read. */
+  async #liveInventory(): Promise<Inventory> {
+    try {
+      return await this.#options.adapter.inventory({ freeGpus: true })
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      this.events.emit('tick:error', {
+        step: 'act',
+        cause: { code: 'gpu-usage-unreadable', message: `GPUs free now unknown, placed without them: ${message}` },
+      })
+      return this.inventory()
+    }
   }
 
   /**

@@ -27,6 +27,7 @@ import {
 } from '../scheduler/scheduler-adapter.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
 import type { EngineEvents } from './engine-events.js'
+import { type GpuPlacementDeps, type JobToPlace, placeRoundGpus } from './gpu-placement-step.js'
 import { buildJobSubmission, type JobLayout } from './job-submission.js'
 
 export interface SubmitDeps {
@@ -36,6 +37,8 @@ export interface SubmitDeps {
   readonly events: EngineEvents
   /** ISO time, from the engine's clock. */
   readonly now: () => string
+  /** GPU placement against the live inventory (gpu-placement-step.ts); absent: jobs go out as asked. */
+  readonly placement?: GpuPlacementDeps
 }
 
 /** One run's share of a round's submissions. */
@@ -63,7 +66,10 @@ export async function submitPlanned(
  */
 export async function submitRound(deps: SubmitDeps, runs: readonly RoundSubmission[]): Promise<Map<string, number>> {
   const counts = new Map(runs.map((r) => [r.run.id, 0]))
-  const jobs = runs.flatMap((r) => buildJobs(deps, r))
+  const built = runs.flatMap((r) => buildJobs(deps, r))
+  const jobs = deps.placement
+    ? await placeRoundGpus(deps.placement, deps.store, built, Date.parse(deps.now()))
+    : built.map((b) => b.job)
   if (jobs.length === 0) return counts
   const runById = new Map(runs.map((r) => [r.run.id, r.run]))
   const runOf = new Map(jobs.map((j) => [j.submissionKey as string, runById.get(j.runId)]))
@@ -89,7 +95,7 @@ export async function submitRound(deps: SubmitDeps, runs: readonly RoundSubmissi
   return counts
 }
 
-function buildJobs(deps: SubmitDeps, { run, snapshot, plan, observations = [] }: RoundSubmission): JobSubmission[] {
+function buildJobs(deps: SubmitDeps, { run, snapshot, plan, observations = [] }: RoundSubmission): JobToPlace[] {
   if (plan.submissions.length === 0) return []
   const tasks = new Map(snapshot.tasks.map((t) => [t.id, t]))
   for (const instance of plan.newTasks) tasks.set(instance.id, newTaskSnapshot(instance))
@@ -111,10 +117,11 @@ function buildJobs(deps: SubmitDeps, { run, snapshot, plan, observations = [] }:
   const definitions = new Map(run.pipeline.tasks.map((t) => [t.name, t]))
   return plan.submissions.map((s) => {
     const task = tasks.get(s.taskId) as TaskSnapshot
+    const definition = definitions.get(task.group) as ResolvedTask
     const job = buildJobSubmission(deps.layout, {
       run,
       task,
-      definition: definitions.get(task.group) as ResolvedTask,
+      definition,
       attempt: s.attempt,
       submissionKey: s.submissionKey,
     })
@@ -127,7 +134,7 @@ function buildJobs(deps: SubmitDeps, { run, snapshot, plan, observations = [] }:
       }
     })
     const hold = s.hold ?? (s.resend ? heldReasons.get(s.submissionKey) : undefined)
-    return { ...job, dependsOn, ...(hold ? { hold: true } : {}) }
+    return { run, definition, job: { ...job, dependsOn, ...(hold ? { hold: true } : {}) } }
   })
 }
 

@@ -178,8 +178,12 @@ export interface PollOptions {
 export interface SchedulerAdapter {
   readonly kind: 'local' | 'slurm' | 'pbs' | 'sim'
   readonly capabilities: SchedulerCapabilities
-  /** What the target offers: used for validation ("no node can ever run this") and placement. */
-  inventory(): Promise<Inventory>
+  /**
+   * What the target offers: used for validation ("no node can ever run this") and placement. With
+   * `freeGpus`, also the GPUs free now per node (`gpusFree`) where the target can tell (Slurm: one
+   * more sinfo); an adapter that cannot leaves `gpusFree` out.
+   */
+  inventory(options?: { readonly freeGpus?: boolean }): Promise<Inventory>
   /** Submit a batch in dependency order (a job's upstreams come before it in the list). */
   submit(jobs: readonly JobSubmission[]): Promise<readonly SubmitResult[]>
   /**

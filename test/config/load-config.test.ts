@@ -95,6 +95,8 @@ describe('a config file', () => {
         { type: 'a100', count: 2, memoryMb: 81920 },
         { type: 't4', count: 1, memoryMb: null },
       ],
+      // the per-GPU memory overrides the GPU catalog's (an a100 is 40 GB unless said otherwise)
+      gpuCatalog: { a100: { memoryMb: 81920 }, t4: {} },
       killGraceMs: 30_000,
       pollIntervalMs: 250,
     })

@@ -4,6 +4,7 @@
  */
 
 import { DagError } from '../errors.js'
+import { hostDefaultsForGpus } from '../gpu/model-memory.js'
 import type { DependencyCondition } from '../job/dependency-condition.js'
 import type { GpuRequest, ResourceRequest } from '../resources/resource-request.js'
 import { editDistance } from '../text/suggest.js'
@@ -137,11 +138,17 @@ function resolveTask(name: string, task: TaskSpec, spec: PipelineSpec, options: 
     after.push({ task: task.foreach.task, condition: 'succeeded' })
   }
   const { include, exclude, ...axes } = task.matrix ?? {}
+  const resourceSpec = { ...spec.defaults?.resources, ...task.resources }
+  const framework = task.framework ?? spec.defaults?.framework ?? null
   return {
     name,
     description: task.description ?? null,
     command: task.command ?? options.scriptCommand(task.script as string),
-    resources: resolveResources({ ...spec.defaults?.resources, ...task.resources }),
+    // a GPU framework's CPUs and memory per GPU where the file names none (model-memory.ts)
+    resources: hostDefaultsForGpus(resolveResources(resourceSpec), framework, {
+      cpus: resourceSpec.cpus !== undefined,
+      memory: resourceSpec.memory !== undefined,
+    }),
     after,
     when: task.when ?? [],
     matrix: task.matrix
@@ -154,7 +161,7 @@ function resolveTask(name: string, task: TaskSpec, spec: PipelineSpec, options: 
     maxParallel: task.maxParallel ?? null,
     cluster: task.cluster ?? null,
     env: stringifyValues({ ...spec.defaults?.env, ...spec.env, ...task.env }),
-    framework: task.framework ?? spec.defaults?.framework ?? null,
+    framework,
     model: task.model ? resolveModel(task.model) : null,
     environment: resolveSoftwareEnvironment(spec.defaults?.environment, task.environment),
     metadata: task.metadata ?? {},

@@ -2,6 +2,10 @@
  * Counting resources against a capacity (the local machine's CPUs, memory and GPUs by type), and
  * the static check that a task can ever fit anywhere. Pure.
  */
+import type { GpuCatalog } from '../gpu/gpu-catalog.js'
+import { explainGpuUnsatisfiable } from '../gpu/gpu-placement.js'
+import { gpuMemoryNeed, usesGpus } from '../gpu/model-memory.js'
+import type { Framework, ResolvedModel } from '../pipeline/workload-fields.js'
 import type { Inventory } from '../resources/inventory.js'
 import type { ResourceRequest } from '../resources/resource-request.js'
 import type { Capacity } from './run-snapshot.js'
@@ -40,9 +44,33 @@ export function pickGpuType(free: Capacity, request: ResourceRequest): string | 
   return candidates[0]?.[0] ?? null
 }
 
-/** Why no node of the inventory can ever run this request, or null when one can. */
-export function explainUnsatisfiable(inventory: Inventory, request: ResourceRequest): string | null {
+/** What a task says beyond raw resources that decides which GPUs can hold it. */
+export interface GpuWorkload {
+  readonly catalog: GpuCatalog
+  readonly framework: Framework | null
+  readonly model: ResolvedModel | null
+}
+
+/**
+ * Why no node of the inventory can ever run this request, or null when one can. With the task's
+ * workload, GPU memory per device counts too (its model's estimate or `gpus.minMemory` against the
+ * catalog), and a CPU-only framework's GPUs are not asked for.
+ */
+export function explainUnsatisfiable(
+  inventory: Inventory,
+  request: ResourceRequest,
+  workload?: GpuWorkload,
+): string | null {
   if (inventory.nodes.length === 0) return 'the target has no nodes'
+  if (workload && request.gpus) {
+    if (!usesGpus(workload.framework)) return explainUnsatisfiable(inventory, { ...request, gpus: null })
+    // without a memory need the count-and-type check below says it best
+    const why =
+      gpuMemoryNeed(request, workload.model, workload.framework) === null
+        ? null
+        : explainGpuUnsatisfiable({ request, inventory, ...workload })
+    if (why !== null) return why
+  }
   const wantGpus = request.gpus
   const fitting = inventory.nodes.filter((node) => {
     if (node.cpus < request.cpus || node.memoryMb < request.memoryMb) return false

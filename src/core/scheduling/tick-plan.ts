@@ -77,6 +77,8 @@ export type PlannedEvent = {
     | 'task:cancelled'
     | 'task:expanded'
     | 'task:lost'
+    /** The GPU placement of an attempt at submission (src/engine/gpu-placement-step.ts). */
+    | 'task:placed'
     | 'run:finished'
     | 'run:resumed'
     | 'run:stopped'

@@ -80,8 +80,18 @@ describe('parsePbsnodesText on every real capture', () => {
         gpus: [{ type: 'A100', count: 4 }],
         partitions: [],
         state: 'free',
+        // resources_assigned.ngpus = 0 on a free node: all four free now
+        gpusFree: [{ type: 'A100', count: 4 }],
       },
     ])
+  })
+
+  it('GPUs free now: ngpus less resources_assigned.ngpus, none on a node that is not free', () => {
+    const polaris = read('pbspro', 'pbsnodes', 'alcf-polaris_pbsnodes_node.txt')
+    const busy = polaris.replace('resources_assigned.ngpus = 0', 'resources_assigned.ngpus = 3')
+    expect(parsePbsnodesText(busy)[0]?.gpusFree).toEqual([{ type: 'A100', count: 1 }])
+    const down = busy.replace('state = free', 'state = down,offline')
+    expect(parsePbsnodesText(down)[0]?.gpusFree).toEqual([{ type: 'A100', count: 0 }])
   })
 
   it('reads Torque nodes: np, physmem from status, gpus, compound states', () => {
@@ -173,6 +183,8 @@ describe('parsePbsnodesJson', () => {
         gpus: [{ type: 'a100', count: 4 }],
         partitions: ['gpu', 'gpu_long'],
         state: 'job-busy',
+        // job-busy takes no new job, whatever resources_assigned says
+        gpusFree: [{ type: 'a100', count: 0 }],
       },
       { name: 'cpu01', cpus: 128, memoryMb: 1_056_000_000 / 1024, gpus: [], partitions: ['workq'], state: 'free' },
       { name: 'cpu02', cpus: 128, memoryMb: 0, gpus: [], partitions: [], state: 'down,offline' },

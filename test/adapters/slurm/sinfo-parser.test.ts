@@ -29,6 +29,7 @@ describe('parseSinfoNodes on the 22.05 testbed (rpo format)', () => {
       gpus: [],
       partitions: ['cpu', 'all'],
       state: 'mixed',
+      features: ['cpu', 'highmem'],
     })
     expect(nodes.find((node) => node.name === 'gpu3')).toEqual({
       name: 'gpu3',
@@ -37,6 +38,7 @@ describe('parseSinfoNodes on the 22.05 testbed (rpo format)', () => {
       gpus: [{ type: 'v100', count: 2 }],
       partitions: ['gpu', 'all'],
       state: 'idle',
+      features: ['gpu', 'v100'],
     })
   })
 })

@@ -44,7 +44,7 @@ export interface TaskTable {
   started_at: string | null
   ended_at: string | null
   updated_at: string
-  /** Set by the database's triggers on every write (migration 013), never by rpo; bigint on PostgreSQL. */
+  /** Set by the database's triggers on every write (migration 012), never by rpo; bigint on PostgreSQL. */
   revision?: number | string
 }
 
@@ -70,7 +70,7 @@ export interface AttemptTable {
   nice: number | null
   /** When the scheduler expects the pending job to start (its own estimate); null when it gave none. */
   expected_start_at: string | null
-  /** Set by the database's triggers on every write (migration 013), never by rpo; bigint on PostgreSQL. */
+  /** Set by the database's triggers on every write (migration 012), never by rpo; bigint on PostgreSQL. */
   revision?: number | string
 }
 

@@ -22,7 +22,7 @@ import { apiTokensMigration } from './migrations/008-api-tokens.js'
 import { notificationsMigration } from './migrations/009-notifications.js'
 import { clusterTicksMigration } from './migrations/010-cluster-ticks.js'
 import { expectedStartsMigration } from './migrations/011-expected-starts.js'
-import { rowRevisionsMigration } from './migrations/013-row-revisions.js'
+import { rowRevisionsMigration } from './migrations/012-row-revisions.js'
 import { StoreSqliteDialect, unwritableStore, withPreparedStatements } from './sqlite-dialect.js'
 import { messageOf, translateStoreError } from './store-errors.js'
 
@@ -131,8 +131,7 @@ function migrationsFor(dialect: StoreDialect): NamedMigration[] {
     { name: '009-notifications', migration: notificationsMigration(dialect) },
     { name: '010-cluster-ticks', migration: clusterTicksMigration },
     { name: '011-expected-starts', migration: expectedStartsMigration },
-    // 012 is taken by GPU placement, landing beside this
-    { name: '013-row-revisions', migration: rowRevisionsMigration(dialect) },
+    { name: '012-row-revisions', migration: rowRevisionsMigration(dialect) },
   ]
 }
 

@@ -1,7 +1,7 @@
 /**
  * Runs' snapshots for readers that ask again and again about a store others write (the HTTP API's
  * listings and project views, the metrics scrape): each run's tasks and latest attempts are kept
- * with the revisions of its rows (migration 013: the database stamps every task and attempt write),
+ * with the revisions of its rows (migration 012: the database stamps every task and attempt write),
  * and only runs whose revisions moved are read again. One indexed query per table says which runs
  * moved; a page of 30 running runs × 100 tasks then costs that query, not 6,000 rows.
  *

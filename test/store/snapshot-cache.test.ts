@@ -2,7 +2,7 @@
  * Kept snapshots (loadSnapshotsKept) on both databases: a run whose rows did not change is not read
  * again, and every way a task or attempt row is written — a plan, the scheduler's answer, a budget
  * hold, accounting's usage, another process's store — is seen at the next read, because the
- * database stamps the revision (migration 013), not rpo's write paths.
+ * database stamps the revision (migration 012), not rpo's write paths.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StoreTarget } from '../../src/config/load-config.js'

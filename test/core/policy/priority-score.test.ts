@@ -1,10 +1,12 @@
 /** Priority scores: each term's value, the formula, tiers and tie-breaks, and monotonicity over random inputs. */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
+import { renderExplanation, type TaskExplanation } from '../../../src/budget/explain-task.js'
 import { RpoError } from '../../../src/core/errors.js'
 import {
   DEADLINE_TRIAGE,
   type ProjectPriorityInput,
+  type ProjectScore,
   type ScoreTerms,
   scoreProjects,
   scoreTasks,
@@ -312,5 +314,42 @@ describe('monotonicity', () => {
         expect(terms.progressLag).toBe(0)
       }),
     )
+  })
+})
+
+describe('what rpo explain prints', () => {
+  const explanation = (projectScore: ProjectScore): TaskExplanation => ({
+    runId: 'r1',
+    taskId: 'train',
+    project: projectScore.project,
+    state: 'queued',
+    reason: null,
+    attempt: null,
+    waitingFor: [],
+    job: null,
+    projectScore,
+    budgets: [],
+    budgetProblems: [],
+    checkpoints: [],
+  })
+
+  it('says when a deadline cannot be met any more, and not before', () => {
+    const [lost, fits] = ['lost', 'fits'].map(
+      (p) =>
+        scoreProjects(
+          [
+            input(p, {
+              deadline: p === 'lost' ? '2026-11-21T00:00:00Z' : '2026-11-23T00:00:00Z',
+              remainingCriticalPathSeconds: 2 * DAY,
+            }),
+          ],
+          NOW,
+        )[0] as ProjectScore,
+    )
+    const lostText = renderExplanation(explanation(lost as ProjectScore))
+    expect(lostText).toContain(
+      'urgency 0.78 (slack -24 h; deadline cannot be met any more: ranks below work still at risk)',
+    )
+    expect(renderExplanation(explanation(fits as ProjectScore))).toMatch(/urgency 0\.67 \(slack 24 h\),/)
   })
 })

@@ -146,7 +146,7 @@ export function renderExplanation(e: TaskExplanation): string {
   if (e.projectScore) {
     const t = e.projectScore.terms
     lines.push(
-      `  priority terms: importance ${t.importance}, urgency ${t.urgency.toFixed(2)}${t.slackSeconds !== null ? ` (slack ${Math.round(t.slackSeconds / 3600)} h)` : ''}, fair share ${t.fairShare.toFixed(2)}${t.targetShare !== null ? ` (target ${(t.targetShare * 100).toFixed(0)}%, actual ${((t.actualShare ?? 0) * 100).toFixed(0)}%)` : ''}, progress lag ${t.progressLag.toFixed(2)}${e.projectScore.overSoft ? '; over a soft cap: ranks below in-budget work' : ''}`,
+      `  priority terms: importance ${t.importance}, urgency ${t.urgency.toFixed(2)}${t.slackSeconds !== null ? ` (slack ${Math.round(t.slackSeconds / 3600)} h${t.deadlineUnreachable ? '; deadline cannot be met any more: ranks below work still at risk' : ''})` : ''}, fair share ${t.fairShare.toFixed(2)}${t.targetShare !== null ? ` (target ${(t.targetShare * 100).toFixed(0)}%, actual ${((t.actualShare ?? 0) * 100).toFixed(0)}%)` : ''}, progress lag ${t.progressLag.toFixed(2)}${e.projectScore.overSoft ? '; over a soft cap: ranks below in-budget work' : ''}`,
     )
   }
   if (e.checkpoints.length > 0) {

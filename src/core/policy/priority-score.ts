@@ -4,24 +4,49 @@
  * then id.
  *
  * Project score  = importance × (1 + 2·urgency + 0.4·fairShare + 0.4·progressLag)
- *   urgency      ∈ [0, 1]  remaining critical path ÷ seconds left to the deadline; 1 when there is
- *                          no slack (path ≥ time left) or the deadline has passed; 0 without a deadline
+ *   urgency      ∈ [0, 1]  while the deadline can be met: remaining critical path ÷ seconds left
+ *                          (1 when the path just fits); once it cannot (passed, or path > seconds
+ *                          left): 0.75 + 0.25 · min(1, lateness ÷ (4 · path)), lateness = path −
+ *                          seconds left; 0 without a deadline
  *   fairShare    ∈ [−1, 1] (target − actual) ÷ target, target = share ÷ Σ shares, actual = usage ÷ Σ usage;
  *                          0 without a share or before anyone used anything
  *   progressLag  ∈ [−1, 1] fraction of the time from start to deadline elapsed − fraction of the
- *                          expected work done; 0 without a deadline, a start or expected work
+ *                          expected work done; 0 without a deadline, a start or expected work, and
+ *                          0 once the deadline cannot be met
  * Task score     = project score × (1 + 0.1 · task critical path ÷ longest critical path of its project)
  * Order          = in-budget before over-soft-cap (always), then score descending, then ready
  *                  earliest, then id.
  *
+ * Deadline triage (`terms.deadlineUnreachable`; `rpo explain` says "deadline cannot be met any
+ * more"): under overload, work already lost used to keep urgency 1 and go ahead of work that could
+ * still make it, which then missed too (`rpo simulate` counted more misses than Slurm multifactor).
+ * Lost work now drops to urgency 0.75: below work at risk (urgency > 0.75 plus its progress lag,
+ * i.e. slack under a third of its path), above work with room to spare and above work without a
+ * deadline, which it still owes results to. It climbs back to 1 as it falls further behind, so a
+ * stream of new deadline work cannot starve it: ranking it as no-deadline work (urgency 0) cut
+ * misses most but made rpo's p95 wait 2–4× longer, worse than Slurm's on every trace (see
+ * DEADLINE_TRIAGE).
+ *
  * Monotone: the bracket is ≥ 0.2 > 0, so the score rises strictly with importance, and for a
- * fixed importance it rises with urgency (less slack, closer deadline), with fairShare (less used
- * than the target share) and with progressLag (further behind plan). An urgent project (2·1)
- * outweighs the other two terms together (0.4 + 0.4 + 0.4 + 0.4).
+ * fixed importance it rises with fairShare (less used than the target share) and, while the
+ * deadline can be met, with urgency (less slack, closer deadline) and progressLag (further behind
+ * plan). Where the deadline becomes unreachable (a later `now` or a longer path crossing slack 0)
+ * the score drops once, to urgency 0.75 and no progress lag; from there a later `now` raises it
+ * again, up to urgency 1. Past the deadline a longer path lowers it (it catches up more slowly).
+ * Work that can just make it (2·1) outweighs the other two terms together (0.4 + 0.4 + 0.4 + 0.4).
  */
 import { instantOf, parseInstant } from '../budget/budget-period.js'
 
 export const PRIORITY_WEIGHTS = { urgency: 2, fairShare: 0.4, progressLag: 0.4, criticalPath: 0.1 } as const
+
+/**
+ * Urgency of work whose deadline cannot be met any more: `floor` once it is lost, rising linearly
+ * back to 1 as it falls `catchUpPaths` × its remaining path behind. Chosen on `rpo simulate`
+ * (docs/simulate.md): 0 (rank as if no deadline) cut misses most but starved late work (p95 wait
+ * up to 4× longer, worse than Slurm multifactor's); 0.75 and 4 kept the wait and utilization wins
+ * on both traces. Tuned on two traces with derived deadlines: a starting point, not a law.
+ */
+export const DEADLINE_TRIAGE = { floor: 0.75, catchUpPaths: 4 } as const
 
 export interface ProjectPriorityInput {
   readonly project: string
@@ -51,6 +76,11 @@ export interface ScoreTerms {
   readonly progressLag: number
   /** Seconds left to the deadline minus the remaining critical path; null without a deadline. */
   readonly slackSeconds: number | null
+  /**
+   * The deadline has passed or the remaining critical path no longer fits before it: urgency is
+   * the triage value (0.75 rising to 1 as it falls behind) and progress lag 0.
+   */
+  readonly deadlineUnreachable: boolean
   readonly targetShare: number | null
   readonly actualShare: number | null
 }
@@ -240,7 +270,13 @@ function scoreTerms(p: ProjectPriorityInput, now: number, totalShare: number, to
   const hasDeadline = p.deadline !== null
   const secondsLeft = (deadline - now) / 1000
   const path = Math.max(0, p.remainingCriticalPathSeconds)
-  const urgency = !hasDeadline ? 0 : secondsLeft <= 0 || path >= secondsLeft ? 1 : path / secondsLeft
+  // a path that exactly fits can still make it; one longer than the time left cannot
+  const deadlineUnreachable = hasDeadline && (secondsLeft <= 0 || path > secondsLeft)
+  const urgency = !hasDeadline
+    ? 0
+    : deadlineUnreachable
+      ? unreachableUrgency(path - secondsLeft, path)
+      : path / secondsLeft
 
   const hasShare = p.share !== null && p.share > 0 && totalShare > 0
   const targetShare = hasShare ? (p.share as number) / totalShare : null
@@ -249,7 +285,8 @@ function scoreTerms(p: ProjectPriorityInput, now: number, totalShare: number, to
     targetShare !== null && actualShare !== null ? clamp((targetShare - actualShare) / targetShare, -1, 1) : 0
 
   const start = p.startedAt === null ? Number.NaN : parseInstant(`project ${p.project} startedAt`, p.startedAt)
-  const planned = hasDeadline && !Number.isNaN(start) && deadline > start && p.expectedWorkSeconds > 0
+  const planned =
+    hasDeadline && !deadlineUnreachable && !Number.isNaN(start) && deadline > start && p.expectedWorkSeconds > 0
   const progressLag = planned
     ? clamp((now - start) / (deadline - start), 0, 1) - clamp(p.doneWorkSeconds / p.expectedWorkSeconds, 0, 1)
     : 0
@@ -260,9 +297,19 @@ function scoreTerms(p: ProjectPriorityInput, now: number, totalShare: number, to
     fairShare,
     progressLag,
     slackSeconds: hasDeadline ? secondsLeft - path : null,
+    deadlineUnreachable,
     targetShare,
     actualShare,
   }
+}
+
+/**
+ * Urgency of work that will be `lateSeconds` late at best: DEADLINE_TRIAGE.floor just after it
+ * became unreachable, back to 1 once it is late by DEADLINE_TRIAGE.catchUpPaths × its path.
+ */
+function unreachableUrgency(lateSeconds: number, path: number): number {
+  const { floor, catchUpPaths } = DEADLINE_TRIAGE
+  return floor + (1 - floor) * Math.min(1, lateSeconds / Math.max(1, catchUpPaths * path))
 }
 
 function clamp(value: number, low: number, high: number): number {

@@ -38,9 +38,9 @@ describe('decideEnforcement on seeded snapshots', () => {
     const snapshot = policySnapshot(10, 500)
     expect(pinned(snapshot)).toEqual({
       counts: 'hold 258, release 13, requeue 72, cancel 0, setNice 52',
-      actions: 'f4f15fa503c363f7',
-      explanations: '0f41924b6bc2681a',
-      projectScores: '8fc623a451ad9919',
+      actions: 'de77440fca7d3606',
+      explanations: '65035dc8049d05c6',
+      projectScores: 'a90e13ff89dbd685',
     })
     expect(pinned(precomputed(snapshot))).toEqual(pinned(snapshot))
   })
@@ -48,16 +48,16 @@ describe('decideEnforcement on seeded snapshots', () => {
   it('decides 100 projects with 10,000 jobs (the bench) as pinned', () => {
     const snapshot = policySnapshot()
     expect(pinned(snapshot)).toEqual({
-      counts: 'hold 5635, release 64, requeue 1536, cancel 0, setNice 388',
-      actions: 'cc0e14648b3bbd91',
-      explanations: 'c6a3b85036a01acc',
-      projectScores: 'bd9b26e7ccc866f1',
+      counts: 'hold 5635, release 64, requeue 1536, cancel 0, setNice 389',
+      actions: '93ecc031a23078ac',
+      explanations: 'ee44291e4f650e20',
+      projectScores: '31994302bd40cabd',
     })
     expect(pinned({ ...snapshot, runningAtHardCap: 'cancel' })).toEqual({
-      counts: 'hold 5586, release 69, requeue 1536, cancel 640, setNice 444',
-      actions: '6a808760aa23ec86',
-      explanations: 'd18ca4a64a8d793c',
-      projectScores: 'bd9b26e7ccc866f1',
+      counts: 'hold 5586, release 69, requeue 1536, cancel 640, setNice 445',
+      actions: 'a454df496398009d',
+      explanations: '0f4821b20e30e7e4',
+      projectScores: '31994302bd40cabd',
     })
   })
 })

@@ -286,12 +286,12 @@ describe('scenarios', () => {
     expect(new Set(even.explanations.map((e) => e.nice))).toEqual(new Set([0]))
   })
 
-  it('a deadline approaching flips the order of two projects: same snapshot, later now', () => {
+  it('a deadline approaching flips the order of two projects, and flips it back once it cannot be met', () => {
     const snapshot = snapshotOf({
       jobs: [jobOf('steady', { jobId: 's' }), jobOf('paper', { jobId: 'p' })],
       projects: [
-        projectOf('steady', { importance: 2 }),
-        projectOf('paper', { deadline: '2026-12-20T00:00:00.000Z', remainingCriticalPathSeconds: 3 * 86_400 }),
+        projectOf('steady', { importance: 2.7 }),
+        projectOf('paper', { deadline: '2026-12-20T00:00:00.000Z', remainingCriticalPathSeconds: 1.9 * 86_400 }),
       ],
     })
     const early = decideEnforcement(snapshot, NOW)
@@ -304,7 +304,18 @@ describe('scenarios', () => {
       ['p', 0],
       ['s', 2500],
     ])
-    expect(late.explanations[0]?.terms?.urgency).toBe(1)
+    expect(late.explanations[0]?.terms).toMatchObject({ urgency: 0.95, deadlineUnreachable: false })
+    // one day left, 1.9 days of work: paper's deadline is lost and it drops below steady again
+    const lost = decideEnforcement(snapshot, Date.parse('2026-12-19T00:00:00.000Z'))
+    expect(lost.explanations.map((e) => [e.jobId, e.nice])).toEqual([
+      ['s', 0],
+      ['p', 2500],
+    ])
+    expect(lost.explanations[1]?.terms).toMatchObject({
+      progressLag: 0,
+      deadlineUnreachable: true,
+      slackSeconds: -0.9 * 86_400,
+    })
   })
 
   it('fair share restores balance: the project under its share goes first until usage evens out', () => {
@@ -333,7 +344,8 @@ describe('scenarios', () => {
           projectOf('paper', {
             importance: 10,
             deadline: '2026-11-21T12:00:00.000Z',
-            remainingCriticalPathSeconds: 2 * 86_400,
+            // exactly the time left: tight, but it can still be met
+            remainingCriticalPathSeconds: 86_400,
           }),
         ],
       }),

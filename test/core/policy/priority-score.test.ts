@@ -327,6 +327,7 @@ describe('what rpo explain prints', () => {
     attempt: null,
     waitingFor: [],
     job: null,
+    placement: null,
     projectScore,
     budgets: [],
     budgetProblems: [],

@@ -7,7 +7,7 @@
  */
 import { checkpointLibExports } from '../../src/scheduler/checkpoint-helper.js'
 import type { JobSubmission } from '../../src/scheduler/scheduler-adapter.js'
-import { type LaunchPlan, planLaunch } from '../../src/script/launch/launch-plan.js'
+import { type LaunchPlan, launchRequestOf, planLaunch } from '../../src/script/launch/launch-plan.js'
 import { renderScriptTemplate } from '../../src/script/render-template.js'
 import { scriptValueChecks } from '../../src/script/script-values.js'
 import { quoteShellWord } from '../../src/script/shell-quote.js'
@@ -97,21 +97,14 @@ export function renderPbsScript(template: string, job: JobSubmission, options: P
  * signal (the timer's, `qsig`'s) on to the launcher.
  */
 export function pbsLaunchPlan(job: JobSubmission, options: PbsScriptOptions): LaunchPlan {
-  return planLaunch(
-    {
-      scheduler: 'pbs',
-      framework: job.framework ?? null,
-      command: job.command,
-      nodes: job.resources.nodes,
-      cpusPerNode: job.resources.cpus,
-      gpusPerNode: job.resources.gpus?.count ?? 0,
-      environment: job.environment ?? null,
-      envNames: Object.keys(job.env),
-      sharedDir: job.jobDir,
-      signal: checkpointSignal(job, options.signal)?.name ?? null,
-    },
-    { invalid, safeName, noNul, positive, positiveInteger, nonNegativeInteger },
-  )
+  return planLaunch(launchRequestOf(job, 'pbs', checkpointSignal(job, options.signal)?.name ?? null), {
+    invalid,
+    safeName,
+    noNul,
+    positive,
+    positiveInteger,
+    nonNegativeInteger,
+  })
 }
 
 /** The `#PBS` options for `job`, each `-X value` with an already-safe value (without the `#PBS ` prefix). */

@@ -7,7 +7,7 @@
 
 import { checkpointLibExports } from '../../src/scheduler/checkpoint-helper.js'
 import type { DependencyCondition, JobSubmission } from '../../src/scheduler/scheduler-adapter.js'
-import { type LaunchPlan, planLaunch } from '../../src/script/launch/launch-plan.js'
+import { type LaunchPlan, launchRequestOf, planLaunch } from '../../src/script/launch/launch-plan.js'
 import { renderScriptTemplate } from '../../src/script/render-template.js'
 import { scriptValueChecks } from '../../src/script/script-values.js'
 import { quoteShellWord } from '../../src/script/shell-quote.js'
@@ -81,16 +81,7 @@ export function slurmLaunchPlan(job: JobSubmission, options: SlurmScriptOptions 
   const signal = job.checkpoint?.signal ?? options.signal?.name ?? null
   return planLaunch(
     {
-      scheduler: 'slurm',
-      framework: job.framework ?? null,
-      command: job.command,
-      nodes: job.resources.nodes,
-      cpusPerNode: job.resources.cpus,
-      gpusPerNode: job.resources.gpus?.count ?? 0,
-      environment: job.environment ?? null,
-      envNames: Object.keys(job.env),
-      sharedDir: job.jobDir,
-      signal,
+      ...launchRequestOf(job, 'slurm', signal),
       ...(options.mpi === undefined ? {} : { slurmMpi: options.mpi }),
     },
     { invalid, safeName, noNul, positive, positiveInteger, nonNegativeInteger },

@@ -7,6 +7,7 @@
  * allocation must have for that launch. Pure.
  */
 import type { Framework, SoftwareEnvironment } from '../../core/pipeline/workload-fields.js'
+import type { JobSubmission } from '../../scheduler/scheduler-adapter.js'
 import type { ScriptValueChecks } from '../script-values.js'
 import { quoteShellWord } from '../shell-quote.js'
 import { buildEnvironmentSetup, containerWords } from '../software-environment.js'
@@ -56,6 +57,22 @@ export function needsLauncher(framework: Framework | null, nodes: number): boole
   // one TensorFlow or JAX process on one node uses its local devices without any cluster set-up
   if ((framework === 'tensorflow' || framework === 'jax') && nodes === 1) return false
   return true
+}
+
+/** What a job asks of its launch, the same for Slurm and PBS scripts; `signal` is the checkpoint signal the batch shell passes on. */
+export function launchRequestOf(job: JobSubmission, scheduler: BatchScheduler, signal: string | null): LaunchRequest {
+  return {
+    scheduler,
+    framework: job.framework ?? null,
+    command: job.command,
+    nodes: job.resources.nodes,
+    cpusPerNode: job.resources.cpus,
+    gpusPerNode: job.resources.gpus?.count ?? 0,
+    environment: job.environment ?? null,
+    envNames: Object.keys(job.env),
+    sharedDir: job.jobDir,
+    signal,
+  }
 }
 
 /**

@@ -118,7 +118,7 @@ function createEngine(
       jobsRoot,
       runsRoot: path.join(config.stateDir, 'runs'),
       readFile: readLocalFile,
-      gpus: gpuOptions(config, cluster, true),
+      gpus: gpuOptions(config, cluster, { alternatives: true, typed: true }),
       capacity: {
         cpus: cluster.cpus,
         memoryMb: cluster.memoryMb,
@@ -157,6 +157,7 @@ function createEngine(
             script: {
               ...(raw.partition ? { queue: raw.partition } : {}),
               ...(raw.account ? { account: raw.account } : {}),
+              ...(raw.gpuTypeResource ? { gpuTypeResource: raw.gpuTypeResource } : {}),
             },
             jobsRoot,
           })
@@ -181,7 +182,10 @@ function createEngine(
       readFile: (file) => readRemoteFile(transport, file),
       capacity: null,
       // PBS has no "one of these GPU types" request: placement picks one
-      gpus: gpuOptions(config, cluster, raw.kind !== 'pbs'),
+      gpus: gpuOptions(config, cluster, {
+        alternatives: raw.kind !== 'pbs',
+        typed: raw.kind !== 'pbs' || raw.gpuTypeResource !== undefined,
+      }),
       maxActive: raw.maxActive,
       budget,
       ...extras,
@@ -191,12 +195,16 @@ function createEngine(
 }
 
 /** The cluster's GPU catalog (the shipped one with the config's overrides) and the project terms of placement. */
-function gpuOptions(config: ResolvedConfig, cluster: ResolvedCluster, alternatives: boolean): EngineGpuOptions {
+function gpuOptions(
+  config: ResolvedConfig,
+  cluster: ResolvedCluster,
+  can: { readonly alternatives: boolean; readonly typed: boolean },
+): EngineGpuOptions {
   return {
     catalog: buildGpuCatalog(cluster.gpuCatalog ?? {}),
-    alternatives,
-    // PBS has no built-in GPU type resource and the config cannot name one yet (adapters/pbs/pbs-script.ts)
-    typed: cluster.kind !== 'pbs',
+    alternatives: can.alternatives,
+    // PBS has no built-in GPU type resource: only a cluster that names its site's can be asked for a type
+    typed: can.typed,
     costWeights: (project) => (project === null ? undefined : config.projects[project]?.gpuWeights),
     deadline: (run) => run.pipeline.deadline ?? (run.project ? (config.projects[run.project]?.deadline ?? null) : null),
   }

@@ -127,6 +127,13 @@ const PbsClusterSchema = z
       .describe(
         'Submit sweeps as job arrays (-J/-t); set false for a server that refuses them @default true where supported',
       ),
+    gpuTypeResource: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9_]*$/, { error: 'expected a PBS resource name (letters, digits, _)' })
+      .optional()
+      .describe(
+        "The site's custom resource naming a node's GPU type (select chunks get :<resource>=a100; pbsnodes reports it). PBS has none built in: without it rpo cannot ask for the GPU type placement chose",
+      ),
     ...BatchClusterFields,
   })
   .superRefine(checkPollIntervals)

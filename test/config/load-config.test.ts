@@ -11,6 +11,7 @@ import { PBS_FLAVOR_NAMES } from '../../adapters/pbs/pbs-flavors.js'
 import { loadConfig, type ResolvedLocalCluster } from '../../src/config/load-config.js'
 import { type RpoError, SpecError } from '../../src/core/errors.js'
 import { createApp } from '../../src/create-app.js'
+import { asSubmissionKey } from '../../src/scheduler/scheduler-adapter.js'
 
 let root: string
 let counter = 0
@@ -155,7 +156,7 @@ describe('a config file', () => {
 })
 
 describe('a PBS cluster', () => {
-  function pbsConfig(flavor: string): string {
+  function pbsConfig(flavor: string, extra: readonly string[] = []): string {
     return folder({
       'rpo.config.yaml': [
         'defaultCluster: hpc',
@@ -166,10 +167,46 @@ describe('a PBS cluster', () => {
         `    flavor: ${flavor}`,
         '    workDir: /scratch/rpo',
         '    ssh: { host: login.example.org, user: alice }',
+        ...extra.map((line) => `    ${line}`),
         '',
       ].join('\n'),
     })
   }
+
+  it('asks for the GPU type in select chunks through the resource the site names, and refuses a bad name', async () => {
+    const app = await createApp({
+      config: loadConfig({ cwd: pbsConfig('pbspro', ['gpuTypeResource: gputype']), env: {} }),
+    })
+    try {
+      const engine = await app.engineFor('hpc')
+      const [rendered] = (engine.adapter as PbsAdapter).renderScripts([
+        {
+          submissionKey: asSubmissionKey('rpo.gpus-1.train.0.1'),
+          runId: 'gpus-1',
+          taskId: 'train',
+          attempt: 1,
+          command: 'python train.py',
+          workDir: '/scratch/rpo',
+          jobDir: '/scratch/rpo/jobs/rpo.gpus-1.train.0.1',
+          env: {},
+          resources: {
+            cpus: 4,
+            memoryMb: 16_000,
+            timeLimitSeconds: 3600,
+            nodes: 1,
+            gpus: { count: 2, types: ['a100'] },
+          },
+          dependsOn: [],
+          project: null,
+        },
+      ])
+      expect(rendered?.script).toMatch(/^#PBS -l select=1:ncpus=4:mem=16000mb:ngpus=2:gputype=a100$/m)
+    } finally {
+      await app.close()
+    }
+    const error = errorOf(() => loadConfig({ cwd: pbsConfig('pbspro', ['gpuTypeResource: "gpu type"']), env: {} }))
+    expect(error.message).toMatch(/clusters\.hpc\.gpuTypeResource: expected a PBS resource name/)
+  })
 
   it('may name every flavor the PBS adapter can detect, so detection can be skipped for any of them', () => {
     for (const flavor of PBS_FLAVOR_NAMES) {

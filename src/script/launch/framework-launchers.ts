@@ -126,18 +126,14 @@ function torchrunLaunch(shape: LaunchShape, command: string): FrameworkLaunch {
           '"$1"',
         ]),
   ].join(' ')
-  const program = nodeProgram(shape, launcherNodeScript(shape, torchrun), command)
   const mark = shape.checkpointMark
   return {
-    tasksPerNode: 1,
-    cpusPerTask: shape.cpusPerNode,
-    setup: [
-      ...allocationLines(shape.scheduler),
-      ...(mark === null
-        ? []
-        : [`export RPO_CHECKPOINT_MARK=${quoteShellWord(mark)}`, 'rm -f -- "$RPO_CHECKPOINT_MARK"']),
-    ],
-    step: [perNodeStep(shape.scheduler, shape.nodes, stepOptions(shape, shape.cpusPerNode), program)],
+    ...perNodeLaunch(
+      shape,
+      launcherNodeScript(shape, torchrun),
+      command,
+      mark === null ? [] : [`export RPO_CHECKPOINT_MARK=${quoteShellWord(mark)}`, 'rm -f -- "$RPO_CHECKPOINT_MARK"'],
+    ),
     ...(mark === null
       ? {}
       : {
@@ -171,20 +167,12 @@ function rankLaunch(
   }
 }
 
-/** One TensorFlow worker per node, each with its TF_CONFIG: every host:port, and its own index. */
-function tensorflowLaunch(shape: LaunchShape, command: string): FrameworkLaunch {
-  const script = [
-    nodeRankExport(shape.scheduler),
-    'export TF_CONFIG="{\\"cluster\\":{\\"worker\\":[$RPO_TF_WORKERS]},\\"task\\":{\\"type\\":\\"worker\\",\\"index\\":$RPO_NODE_RANK}}"',
-    'exec /bin/bash -c "$1"',
-  ]
+/** One process per node, running `script` on it with the task's command as "$1". */
+function perNodeLaunch(shape: LaunchShape, script: readonly string[], command: string, setup: readonly string[]) {
   return {
     tasksPerNode: 1,
     cpusPerTask: shape.cpusPerNode,
-    setup: [
-      ...allocationLines(shape.scheduler),
-      'export RPO_TF_WORKERS; RPO_TF_WORKERS=$(printf \'"%s:\'"$RPO_MASTER_PORT"\'",\' "${rpo_hosts[@]}"); RPO_TF_WORKERS=${RPO_TF_WORKERS%,}',
-    ],
+    setup: [...allocationLines(shape.scheduler), ...setup],
     step: [
       perNodeStep(
         shape.scheduler,
@@ -193,7 +181,19 @@ function tensorflowLaunch(shape: LaunchShape, command: string): FrameworkLaunch 
         nodeProgram(shape, script, command),
       ),
     ],
-  }
+  } satisfies FrameworkLaunch
+}
+
+/** One TensorFlow worker per node, each with its TF_CONFIG: every host:port, and its own index. */
+function tensorflowLaunch(shape: LaunchShape, command: string): FrameworkLaunch {
+  const script = [
+    nodeRankExport(shape.scheduler),
+    'export TF_CONFIG="{\\"cluster\\":{\\"worker\\":[$RPO_TF_WORKERS]},\\"task\\":{\\"type\\":\\"worker\\",\\"index\\":$RPO_NODE_RANK}}"',
+    'exec /bin/bash -c "$1"',
+  ]
+  return perNodeLaunch(shape, script, command, [
+    'export RPO_TF_WORKERS; RPO_TF_WORKERS=$(printf \'"%s:\'"$RPO_MASTER_PORT"\'",\' "${rpo_hosts[@]}"); RPO_TF_WORKERS=${RPO_TF_WORKERS%,}',
+  ])
 }
 
 /** One JAX process per node; `jax.distributed.initialize` reads its coordinator from JAX_* (docs/launching.md). */
@@ -203,19 +203,7 @@ function jaxLaunch(shape: LaunchShape, command: string): FrameworkLaunch {
     'export JAX_COORDINATOR_ADDRESS="$RPO_MASTER_ADDR:$RPO_MASTER_PORT" JAX_NUM_PROCESSES="$RPO_NNODES" JAX_PROCESS_ID="$RPO_NODE_RANK"',
     'exec /bin/bash -c "$1"',
   ]
-  return {
-    tasksPerNode: 1,
-    cpusPerTask: shape.cpusPerNode,
-    setup: allocationLines(shape.scheduler),
-    step: [
-      perNodeStep(
-        shape.scheduler,
-        shape.nodes,
-        stepOptions(shape, shape.cpusPerNode),
-        nodeProgram(shape, script, command),
-      ),
-    ],
-  }
+  return perNodeLaunch(shape, script, command, [])
 }
 
 /**

@@ -23,7 +23,7 @@ import type { CheckpointWatchDeps } from './checkpoint-watch.js'
 import { type ClusterTickDeps, type ClusterTickResult, tickCluster } from './cluster-tick.js'
 import { type CompiledJob, compilePipeline } from './compile-run.js'
 import { EngineEvents } from './engine-events.js'
-import { type GpuPlacementDeps, placeJob } from './gpu-placement-step.js'
+import { choosesAmongGpus, type GpuPlacementDeps, placeJob } from './gpu-placement-step.js'
 import { CLUSTER_LEASE_MS, Leases, runLease } from './leases.js'
 import type { TickResult } from './report-step.js'
 import { clustersOf, taskCluster } from './run-clusters.js'
@@ -183,11 +183,7 @@ export class Engine {
     const now = this.#clock()
     const gpus = this.#options.gpus
     // the GPU types the submission would ask for now: the same placement, against the GPUs free now
-    const choosing = loaded.pipeline.tasks.some(
-      (t) =>
-        t.resources.gpus &&
-        (t.model || t.resources.gpus.minMemoryGb !== undefined || t.resources.gpus.types.length > 1),
-    )
+    const choosing = loaded.pipeline.tasks.some((t) => choosesAmongGpus(t, t.resources.gpus))
     const inventory = gpus && choosing ? await this.#liveInventory() : null
     return compilePipeline(
       {

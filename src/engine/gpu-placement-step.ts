@@ -9,6 +9,7 @@ import { deadlineUrgency, type GpuPlacement, placeGpus } from '../core/gpu/gpu-p
 import { usesGpus } from '../core/gpu/model-memory.js'
 import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import type { Inventory } from '../core/resources/inventory.js'
+import type { GpuRequest } from '../core/resources/resource-request.js'
 import type { JobSubmission } from '../scheduler/scheduler-adapter.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
 
@@ -42,7 +43,15 @@ export const PLACED_EVENT = 'task:placed'
 function hasChoice({ definition, job }: JobToPlace): boolean {
   const gpus = job.resources.gpus
   if (gpus === null || gpus.count === 0) return false
-  if (!usesGpus(definition.framework)) return true
+  return !usesGpus(definition.framework) || choosesAmongGpus(definition, gpus)
+}
+
+/**
+ * Whether a GPU task's type is placement's to choose, which needs the GPUs free now: it has a memory
+ * need (a model, `minMemory`) or several acceptable types. A CPU framework's GPUs are dropped without.
+ */
+export function choosesAmongGpus(definition: ResolvedTask, gpus: GpuRequest | null): boolean {
+  if (gpus === null || gpus.count === 0 || !usesGpus(definition.framework)) return false
   return definition.model !== null || gpus.minMemoryGb !== undefined || gpus.types.length > 1
 }
 
@@ -81,7 +90,7 @@ export async function placeRoundGpus(
 
 /** The inventory the jobs are placed on: read (once) only when one of them has a GPU choice to make. */
 export async function inventoryFor(deps: GpuPlacementDeps, jobs: readonly JobToPlace[]): Promise<Inventory> {
-  const needsInventory = jobs.some((j) => hasChoice(j) && usesGpus(j.definition.framework))
+  const needsInventory = jobs.some((j) => choosesAmongGpus(j.definition, j.job.resources.gpus))
   return needsInventory ? deps.inventory() : { nodes: [] }
 }
 

@@ -73,19 +73,30 @@ export class SnapshotCache {
       this.#db,
       runs.map((run) => run.id),
     )
-    const moved = runs.filter((run) => !sameRevision(this.#kept.get(run.id)?.revision, revisions.get(run.id)))
-    const updatable = this.#incremental ? moved.filter((run) => this.#kept.has(run.id)) : []
-    const whole = moved.filter((run) => !updatable.includes(run))
+    // this call's entries, apart from the cache: keeping one may drop another past the bound
+    const current = new Map<string, Kept>()
+    const stale = new Map<string, Kept>()
+    const whole: RunRecord[] = []
+    const updatable: RunRecord[] = []
+    for (const run of runs) {
+      const kept = this.#kept.get(run.id)
+      if (kept && sameRevision(kept.revision, revisions.get(run.id))) current.set(run.id, kept)
+      else if (kept && this.#incremental) {
+        stale.set(run.id, kept)
+        updatable.push(run)
+      } else whole.push(run)
+    }
     for (const { run, snapshot } of await readSnapshots(this.#db, whole, this.#description)) {
-      this.#keep(run.id, {
+      current.set(run.id, {
         revision: revisions.get(run.id) ?? { tasks: NO_ROWS, attempts: NO_ROWS },
         tasks: snapshot.tasks,
         latestAttempts: snapshot.latestAttempts,
       })
     }
-    if (updatable.length > 0) await this.#update(updatable, revisions)
+    if (updatable.length > 0) for (const [id, kept] of await this.#update(stale, revisions)) current.set(id, kept)
+    for (const [id, kept] of current) this.#keep(id, kept)
     return runs.map((run) => {
-      const kept = this.#touch(run.id)
+      const kept = current.get(run.id)
       return {
         run,
         snapshot: {
@@ -99,15 +110,18 @@ export class SnapshotCache {
     })
   }
 
-  /** Merge into kept runs the task and attempt rows written since they were kept (SQLite). */
-  async #update(runs: readonly RunRecord[], revisions: ReadonlyMap<string, RunRevision>): Promise<void> {
+  /** Kept runs brought up to date with the task and attempt rows written since they were kept (SQLite). */
+  async #update(
+    stale: ReadonlyMap<string, Kept>,
+    revisions: ReadonlyMap<string, RunRevision>,
+  ): Promise<Map<string, Kept>> {
     const taskRows = new Map<string, TaskTable[]>()
     const attemptRows = new Map<string, AttemptTable[]>()
     // per run, only the table whose rows moved, and only its rows above what was kept
     const since = (table: 'tasks' | 'attempts') =>
-      runs.flatMap((run) => {
-        const old = (this.#kept.get(run.id) as Kept).revision[table]
-        return old.key === revisions.get(run.id)?.[table].key ? [] : [{ runId: run.id, after: old.highest }]
+      [...stale].flatMap(([runId, kept]) => {
+        const old = kept.revision[table]
+        return old.key === revisions.get(runId)?.[table].key ? [] : [{ runId, after: old.highest }]
       })
     for (const [table, into] of [
       ['tasks', taskRows],
@@ -124,23 +138,15 @@ export class SnapshotCache {
         for (const row of rows) pushTo(into as Map<string, unknown[]>, row.run_id, row)
       }
     }
-    for (const run of runs) {
-      const kept = this.#kept.get(run.id) as Kept
-      this.#keep(run.id, {
-        revision: revisions.get(run.id) ?? kept.revision,
-        tasks: mergeTasks(kept.tasks, bySeq(taskRows.get(run.id) ?? []), this.#description),
-        latestAttempts: mergeAttempts(kept.latestAttempts, byAttempt(attemptRows.get(run.id) ?? []), this.#description),
+    const updated = new Map<string, Kept>()
+    for (const [runId, kept] of stale) {
+      updated.set(runId, {
+        revision: revisions.get(runId) ?? kept.revision,
+        tasks: mergeTasks(kept.tasks, bySeq(taskRows.get(runId) ?? []), this.#description),
+        latestAttempts: mergeAttempts(kept.latestAttempts, byAttempt(attemptRows.get(runId) ?? []), this.#description),
       })
     }
-  }
-
-  #touch(runId: string): Kept | undefined {
-    const kept = this.#kept.get(runId)
-    if (kept) {
-      this.#kept.delete(runId)
-      this.#kept.set(runId, kept)
-    }
-    return kept
+    return updated
   }
 
   #keep(runId: string, kept: Kept): void {
@@ -152,7 +158,7 @@ export class SnapshotCache {
     this.#kept.set(runId, kept)
     this.#tasksKept += kept.tasks.length
     for (const [id, entry] of this.#kept) {
-      // the run just kept stays even if it alone is over the bound: the caller is about to use it
+      // the run just kept stays even if it alone is over the bound (the newest use goes last)
       if (this.#tasksKept <= this.#maxTasks || id === runId) break
       this.#kept.delete(id)
       this.#tasksKept -= entry.tasks.length

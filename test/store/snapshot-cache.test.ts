@@ -167,10 +167,16 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('kept
       const [first] = await cache.load([runA])
       const [kept] = await cache.load([runA])
       expect(kept?.snapshot.tasks).toBe(first?.snapshot.tasks)
-      await cache.load([runB]) // 4 + 4 tasks > 6: runA goes
+      await cache.load([runB]) // 5 + 5 tasks > 6: runA goes
       const [reread] = await cache.load([runA])
       expect(reread?.snapshot.tasks).not.toBe(first?.snapshot.tasks)
       expect(reread?.snapshot.tasks).toEqual(first?.snapshot.tasks)
+      // one call asking for more than the bound still answers every run, changed or not
+      await store.updateAttempts(new Map([[`rpo.${b.id}.prep.1`, { missedPolls: 1 }]]))
+      const both = await cache.load([runA, runB])
+      const fresh = await store.loadSnapshots([runA, runB])
+      expect(both.map((r) => r.snapshot.tasks.length)).toEqual([5, 5])
+      expect(both.map((r) => r.snapshot)).toEqual(fresh.map((r) => r.snapshot))
     } finally {
       await opened.db.destroy()
     }

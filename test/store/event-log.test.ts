@@ -22,7 +22,7 @@ import { checkpointResumeMigration } from '../../src/store/migrations/003-checkp
 import { budgetsMigration } from '../../src/store/migrations/004-budgets.js'
 import { accountingWaitsMigration } from '../../src/store/migrations/005-accounting-waits.js'
 import type { NewRun, PlanWrite, RunStore } from '../../src/store/run-store.js'
-import { attemptOf, pipelineOf, T0 } from '../support/fixtures.js'
+import { attemptOf, pipelineOf, planWrite, submitting, T0 } from '../support/fixtures.js'
 import { openRunStore, STORE_DIALECTS } from '../support/store-dialects.js'
 
 const iso = (offsetSeconds = 0) => new Date(T0 + offsetSeconds * 1000).toISOString()
@@ -49,22 +49,6 @@ tasks:
     user: 'ada',
   }
 }
-
-function planWrite(overrides: Partial<PlanWrite> = {}): PlanWrite {
-  return {
-    taskUpdates: new Map(),
-    attemptUpdates: new Map(),
-    newTasks: [],
-    newAttempts: [],
-    events: [],
-    runState: 'running',
-    now: iso(60),
-    ...overrides,
-  }
-}
-
-const submitting = (runId: string, taskId: string, attempt = 1): AttemptSnapshot =>
-  attemptOf(taskId, attempt, { submissionKey: `rpo.${runId}.${taskId}.${attempt}`, state: 'submitting', jobId: null })
 
 /** type, task and the payload fields that say the change: what a subscriber reads. */
 const said = (events: readonly RpoEvent[]) =>

@@ -7,7 +7,7 @@ import type { RpoError } from '../../src/core/errors.js'
 import { expandForeach } from '../../src/core/pipeline/expand-pipeline.js'
 import type { AttemptSnapshot } from '../../src/core/scheduling/run-snapshot.js'
 import type { NewRun, PlanWrite, RunStore } from '../../src/store/run-store.js'
-import { attemptOf, pipelineOf, T0 } from '../support/fixtures.js'
+import { attemptOf, pipelineOf, planWrite, submitting, T0 } from '../support/fixtures.js'
 import { openRunStore, STORE_DIALECTS } from '../support/store-dialects.js'
 
 const iso = (offsetSeconds = 0) => new Date(T0 + offsetSeconds * 1000).toISOString()
@@ -36,22 +36,6 @@ tasks:
     ...overrides,
   }
 }
-
-function planWrite(overrides: Partial<PlanWrite> = {}): PlanWrite {
-  return {
-    taskUpdates: new Map(),
-    attemptUpdates: new Map(),
-    newTasks: [],
-    newAttempts: [],
-    events: [],
-    runState: 'running',
-    now: iso(60),
-    ...overrides,
-  }
-}
-
-const submitting = (runId: string, taskId: string, attempt = 1): AttemptSnapshot =>
-  attemptOf(taskId, attempt, { submissionKey: `rpo.${runId}.${taskId}.${attempt}`, state: 'submitting', jobId: null })
 
 async function rejectionOf(promise: Promise<unknown>): Promise<RpoError> {
   try {

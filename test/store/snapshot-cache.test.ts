@@ -11,7 +11,7 @@ import type { AttemptSnapshot } from '../../src/core/scheduling/run-snapshot.js'
 import { openDatabase } from '../../src/store/open-store.js'
 import type { NewRun, PlanWrite, RunStore } from '../../src/store/run-store.js'
 import { SnapshotCache } from '../../src/store/snapshot-cache.js'
-import { attemptOf, pipelineOf, T0 } from '../support/fixtures.js'
+import { attemptOf, pipelineOf, planWrite, submitting, T0 } from '../support/fixtures.js'
 import { openRunStore, STORE_DIALECTS } from '../support/store-dialects.js'
 
 const iso = (offsetSeconds = 0) => new Date(T0 + offsetSeconds * 1000).toISOString()
@@ -37,20 +37,6 @@ tasks:
     now: iso(),
   }
 }
-
-const plan = (overrides: Partial<PlanWrite>): PlanWrite => ({
-  taskUpdates: new Map(),
-  attemptUpdates: new Map(),
-  newTasks: [],
-  newAttempts: [],
-  events: [],
-  runState: 'running',
-  now: iso(60),
-  ...overrides,
-})
-
-const submitting = (runId: string, taskId: string, attempt = 1): AttemptSnapshot =>
-  attemptOf(taskId, attempt, { submissionKey: `rpo.${runId}.${taskId}.${attempt}`, state: 'submitting', jobId: null })
 
 describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('kept snapshots on $name', ({ make }) => {
   const harness = make()
@@ -91,7 +77,7 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('kept
     const writes: [string, () => Promise<unknown>][] = [
       [
         'a plan submitting an attempt',
-        () => store.applyPlan(run.id, 'running', plan({ newAttempts: [submitting(run.id, 'prep')] })),
+        () => store.applyPlan(run.id, 'running', planWrite({ newAttempts: [submitting(run.id, 'prep')] })),
       ],
       [
         'the scheduler answering it',
@@ -104,7 +90,7 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('kept
           store.applyPlan(
             run.id,
             'running',
-            plan({
+            planWrite({
               attemptUpdates: new Map([[key, { state: 'succeeded' as const, exitCode: 0, endedAt: iso(90) }]]),
               taskUpdates: new Map([['prep', { state: 'succeeded' as const }]]),
             }),
@@ -120,12 +106,12 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('kept
         () => {
           const template = run.pipeline.tasks.find((t) => t.name === 'each')
           if (!template) throw new Error('the pipeline has no fan-out')
-          return store.applyPlan(run.id, 'running', plan({ newTasks: expandForeach(template, ['a', 'b']) }))
+          return store.applyPlan(run.id, 'running', planWrite({ newTasks: expandForeach(template, ['a', 'b']) }))
         },
       ],
       [
         'a second attempt',
-        () => store.applyPlan(run.id, 'running', plan({ newAttempts: [submitting(run.id, 'prep', 2)] })),
+        () => store.applyPlan(run.id, 'running', planWrite({ newAttempts: [submitting(run.id, 'prep', 2)] })),
       ],
       ['a late write to the first attempt', () => store.recordEndedUsage(new Map([[key, { cpuSeconds: 13 }]]))],
     ]

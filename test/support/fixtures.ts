@@ -17,12 +17,31 @@ import type {
 } from '../../src/core/scheduling/run-snapshot.js'
 import { newTaskSnapshot } from '../../src/core/scheduling/run-snapshot.js'
 import { asNativeJobId } from '../../src/scheduler/scheduler-adapter.js'
+import type { PlanWrite } from '../../src/store/run-store.js'
 
 export const T0 = Date.parse('2025-03-01T12:00:00.000Z')
 
 export function pipelineOf(yaml: string, file = 'pipeline.yaml'): LoadedPipeline {
   return loadPipelineText(file, yaml)
 }
+
+/** A store plan write that changes nothing, written at T0 + 60 s, with `overrides`. */
+export function planWrite(overrides: Partial<PlanWrite> = {}): PlanWrite {
+  return {
+    taskUpdates: new Map(),
+    attemptUpdates: new Map(),
+    newTasks: [],
+    newAttempts: [],
+    events: [],
+    runState: 'running',
+    now: new Date(T0 + 60_000).toISOString(),
+    ...overrides,
+  }
+}
+
+/** A task's attempt as a plan first writes it: being submitted, under the run's submission key. */
+export const submitting = (runId: string, taskId: string, attempt = 1): AttemptSnapshot =>
+  attemptOf(taskId, attempt, { submissionKey: `rpo.${runId}.${taskId}.${attempt}`, state: 'submitting', jobId: null })
 
 export function pendingTask(instance: TaskInstance): TaskSnapshot {
   return newTaskSnapshot(instance)

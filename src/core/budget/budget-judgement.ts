@@ -39,21 +39,27 @@ export function judgeBudgets(input: BudgetStatusInput): BudgetJudgement {
     const why = ruleProblem(rule, input.now)
     if (why !== null) problems.push(budgetProblem(rule.project, rule.id, `${describeRule(rule)}: ${why}`))
   }
-  const entries: LedgerEntry[] = []
-  // each entry's time is read once, here, and handed to the usage index
-  const instants: number[] = []
-  for (const entry of input.entries) {
+  // each entry's time is read once, here, and handed to the usage index. The ledger is screened on
+  // every decision: the readable entries are the ledger itself unless some entry is not
+  const all = input.entries
+  let entries: BudgetLedger = all
+  let instants = new Float64Array(all.length)
+  let kept = 0
+  for (let e = 0; e < all.length; e++) {
+    const entry = all[e] as LedgerEntry
     const at = instantOf(entry.at)
     const why = entryProblemAt(entry, at)
     if (why === null) {
-      entries.push(entry)
-      instants.push(at)
+      if (entries !== all) (entries as LedgerEntry[]).push(entry)
+      instants[kept++] = at
       continue
     }
+    if (entries === all) entries = all.slice(0, e)
     for (const project of entryProjects(entry)) {
       problems.push(budgetProblem(project, entry.key, `ledger entry ${JSON.stringify(entry.key)}: ${why}`))
     }
   }
+  if (kept < all.length) instants = instants.subarray(0, kept)
   const unjudged = new Set(problems.map((p) => p.project))
   let rules = input.rules.filter((r) => !unjudged.has(r.project))
   const usage = indexUsage(entries, instants)
@@ -138,7 +144,8 @@ function budgetProblem(project: string, source: string, what: string): BudgetPro
 
 function tryStatuses(rules: readonly BudgetRule[], entries: BudgetLedger, usage: UsageIndex, input: BudgetStatusInput) {
   try {
-    return computeBudgetStatusFrom(usage, { ...input, rules, entries })
+    const { commitments, gpuWeights, now } = input
+    return computeBudgetStatusFrom(usage, { rules, entries, commitments, gpuWeights, now })
   } catch (error) {
     return error instanceof Error ? error : new Error(String(error))
   }

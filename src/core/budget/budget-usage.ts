@@ -3,6 +3,9 @@
  * project, so each rule sums its own window in one pass over its project's records (in ledger
  * order: nothing here needs them sorted by time).
  * Charges add; an adjustment out of a usage account (a refund) subtracts.
+ * The index is built on every budget decision over the whole ledger, so it is a handful of typed
+ * arrays (a project's movements are one range of them) rather than an object or four growing
+ * arrays per project: what it holds stays out of the garbage collector's way.
  */
 import {
   type AccountId,
@@ -11,50 +14,103 @@ import {
   type LedgerEntry,
   parseAccount,
 } from './budget-ledger.js'
-import { instantOf, isInWindow, type PeriodWindow, parseInstant } from './budget-period.js'
+import { instantOf, type PeriodWindow, parseInstant } from './budget-period.js'
 import { type BudgetScope, meterAmount, type TresHours } from './tres-hours.js'
 
-/** One project's usage movements as parallel arrays (no object per movement: a ledger has many). */
-interface ProjectUsage {
-  readonly at: number[]
-  readonly user: (string | null)[]
-  /** +1 into a usage account (a charge), −1 out of one (a refund). */
-  readonly sign: number[]
-  readonly hours: TresHours[]
+/** Where one project's movements lie in the index's arrays: positions start (included) to end. */
+interface ProjectRange {
+  readonly start: number
+  readonly end: number
 }
 
 export interface UsageIndex {
-  readonly byProject: ReadonlyMap<string, ProjectUsage>
+  readonly byProject: ReadonlyMap<string, ProjectRange>
+  /** Per movement: when (epoch ms), +1 into a usage account (a charge) or −1 out of one (a refund). */
+  readonly at: Float64Array
+  readonly sign: Int8Array
+  /** Per movement: the position of its owner in `owners`, and of its entry in `entries`. */
+  readonly owner: Int32Array
+  readonly entry: Int32Array
+  readonly owners: readonly AccountOwner[]
+  readonly entries: BudgetLedger
 }
 
 /** @param instants each entry's `at` in epoch ms, when the caller has read them already (judgeBudgets). */
-export function indexUsage(entries: BudgetLedger, instants?: readonly number[]): UsageIndex {
-  const byProject = new Map<string, ProjectUsage>()
+export function indexUsage(entries: BudgetLedger, instants?: ArrayLike<number>): UsageIndex {
   // a ledger names few accounts many times: parse each once
-  const owners = new Map<string, AccountOwner>()
-  const add = (account: AccountId, sign: 1 | -1, at: number, hours: TresHours) => {
-    if (!account.startsWith('usage:')) return
-    const owner = owners.get(account) ?? parseAccount(account)
-    owners.set(account, owner)
-    let usage = byProject.get(owner.project)
-    if (!usage) {
-      usage = { at: [], user: [], sign: [], hours: [] }
-      byProject.set(owner.project, usage)
+  const owners: AccountOwner[] = []
+  const ownerOf = new Map<AccountId, number>()
+  const ownerIndex = (account: AccountId): number => {
+    let k = ownerOf.get(account)
+    if (k === undefined) {
+      k = owners.length
+      owners.push(parseAccount(account))
+      ownerOf.set(account, k)
     }
-    usage.at.push(at)
-    usage.user.push(owner.user)
-    usage.sign.push(sign)
-    usage.hours.push(hours)
+    return k
+  }
+  // first pass: how many movements each project has (projects in order of first movement)
+  const counts = new Map<string, number>()
+  let moves = 0
+  const count = (account: AccountId) => {
+    if (!account.startsWith('usage:')) return
+    const project = (owners[ownerIndex(account)] as AccountOwner).project
+    counts.set(project, (counts.get(project) ?? 0) + 1)
+    moves++
+  }
+  for (let e = 0; e < entries.length; e++) {
+    const entry = entries[e] as LedgerEntry
+    count(entry.to)
+    count(entry.from)
+  }
+  const byProject = new Map<string, ProjectRange>()
+  const next = new Map<string, number>()
+  let offset = 0
+  for (const [project, n] of counts) {
+    byProject.set(project, { start: offset, end: offset + n })
+    next.set(project, offset)
+    offset += n
+  }
+  // second pass: each movement into its project's range, in ledger order
+  const index: UsageIndex = {
+    byProject,
+    at: new Float64Array(moves),
+    sign: new Int8Array(moves),
+    owner: new Int32Array(moves),
+    entry: new Int32Array(moves),
+    owners,
+    entries,
+  }
+  const place = (account: AccountId, sign: 1 | -1, at: number, e: number) => {
+    if (!account.startsWith('usage:')) return
+    const k = ownerOf.get(account) as number
+    const project = (owners[k] as AccountOwner).project
+    const position = next.get(project) as number
+    next.set(project, position + 1)
+    index.at[position] = at
+    index.sign[position] = sign
+    index.owner[position] = k
+    index.entry[position] = e
   }
   for (let e = 0; e < entries.length; e++) {
     const entry = entries[e] as LedgerEntry
     if (!entry.to.startsWith('usage:') && !entry.from.startsWith('usage:')) continue
     const at = instants ? (instants[e] as number) : instantOf(entry.at)
     if (Number.isNaN(at)) parseInstant(`ledger entry ${entry.key} at`, entry.at)
-    add(entry.to, 1, at, entry.hours)
-    add(entry.from, -1, at, entry.hours)
+    place(entry.to, 1, at, e)
+    place(entry.from, -1, at, e)
   }
-  return { byProject }
+  return index
+}
+
+/** The user a movement was charged to (null: to the project without a user). */
+function userAt(index: UsageIndex, k: number): string | null {
+  return (index.owners[index.owner[k] as number] as AccountOwner).user
+}
+
+/** The TRES-hours a movement moved. */
+function hoursAt(index: UsageIndex, k: number): TresHours {
+  return (index.entries[index.entry[k] as number] as LedgerEntry).hours
 }
 
 /** Usage a rule counts in `window`, up to and including `asOf` (for grants that expired). */
@@ -65,13 +121,16 @@ export function ruleUsage(
   gpuWeights: Readonly<Record<string, number>>,
   asOf = Number.POSITIVE_INFINITY,
 ): number {
-  const usage = index.byProject.get(rule.project)
-  if (!usage) return 0
+  const range = index.byProject.get(rule.project)
+  if (!range) return 0
   let used = 0
-  for (let k = 0; k < usage.at.length; k++) {
-    const at = usage.at[k] as number
-    if (at > asOf || !isInWindow(window, at) || (rule.user !== null && usage.user[k] !== rule.user)) continue
-    used += (usage.sign[k] as number) * meterAmount(rule, usage.hours[k] as TresHours, gpuWeights)
+  const { from, until, includesUntil } = window
+  for (let k = range.start; k < range.end; k++) {
+    const at = index.at[k] as number
+    // isInWindow, written out: a double handed to a call that is not inlined is boxed, per movement
+    const inWindow = at >= from && (at < until || (includesUntil && at === until))
+    if (at > asOf || !inWindow || (rule.user !== null && userAt(index, k) !== rule.user)) continue
+    used += (index.sign[k] as number) * meterAmount(rule, hoursAt(index, k), gpuWeights)
   }
   return used
 }
@@ -88,18 +147,22 @@ export function windowUsage(
 ): { readonly all: TresHours; readonly byUser: ReadonlyMap<string | null, TresHours> } {
   const byUser = new Map<string | null, Accumulator>()
   const all = newAccumulator()
-  const usage = index.byProject.get(project)
-  for (let k = 0; k < (usage?.at.length ?? 0); k++) {
-    const u = usage as ProjectUsage
-    if (!isInWindow(window, u.at[k] as number)) continue
-    const user = u.user[k] as string | null
+  const range = index.byProject.get(project) ?? { start: 0, end: 0 }
+  const { from, until, includesUntil } = window
+  for (let k = range.start; k < range.end; k++) {
+    const at = index.at[k] as number
+    // isInWindow, written out: a double handed to a call that is not inlined is boxed, per movement
+    if (!(at >= from && (at < until || (includesUntil && at === until)))) continue
+    const user = userAt(index, k)
     let own = byUser.get(user)
     if (!own) {
       own = newAccumulator()
       byUser.set(user, own)
     }
-    accumulate(own, u.sign[k] as number, u.hours[k] as TresHours)
-    accumulate(all, u.sign[k] as number, u.hours[k] as TresHours)
+    const sign = index.sign[k] as number
+    const hours = hoursAt(index, k)
+    accumulate(own, sign, hours)
+    accumulate(all, sign, hours)
   }
   const users = new Map<string | null, TresHours>()
   for (const [user, sums] of byUser) users.set(user, summed(sums))
@@ -107,20 +170,20 @@ export function windowUsage(
 }
 
 /**
- * Running sums of TRES-hours. GPU hours sit in a plain array of doubles beside their type names:
- * V8 stores such an array unboxed, where a record keyed by type would box every sum it writes
- * (a ledger of 20,000 entries would allocate 40,000 numbers per status computation).
+ * Running sums of TRES-hours. Every sum sits in unboxed storage: GPU hours in a plain array of
+ * doubles beside their type names, the other meters in a Float64Array. A record keyed by type, or
+ * an object's number fields, would box sums as they are written (a ledger of 20,000 entries would
+ * allocate tens of thousands of numbers per status computation).
  */
 interface Accumulator {
   readonly types: string[]
   readonly gpu: number[]
-  cpu: number
-  memoryGb: number
-  billing: number
+  /** cpu, memoryGb, billing. */
+  readonly meters: Float64Array
 }
 
 function newAccumulator(): Accumulator {
-  return { types: [], gpu: [], cpu: 0, memoryGb: 0, billing: 0 }
+  return { types: [], gpu: [], meters: new Float64Array(3) }
 }
 
 function accumulate(into: Accumulator, sign: number, hours: TresHours): void {
@@ -134,15 +197,17 @@ function accumulate(into: Accumulator, sign: number, hours: TresHours): void {
     }
     into.gpu[k] = (into.gpu[k] as number) + sign * (gpu[type] as number)
   }
-  into.cpu += sign * hours.cpu
-  into.memoryGb += sign * hours.memoryGb
-  into.billing += sign * hours.billing
+  const meters = into.meters
+  meters[0] = (meters[0] as number) + sign * hours.cpu
+  meters[1] = (meters[1] as number) + sign * hours.memoryGb
+  meters[2] = (meters[2] as number) + sign * hours.billing
 }
 
 function summed(sums: Accumulator): TresHours {
   const gpu: Record<string, number> = {}
   for (let k = 0; k < sums.types.length; k++) gpu[sums.types[k] as string] = sums.gpu[k] as number
-  return { gpu, cpu: sums.cpu, memoryGb: sums.memoryGb, billing: sums.billing }
+  const [cpu, memoryGb, billing] = sums.meters as unknown as [number, number, number]
+  return { gpu, cpu, memoryGb, billing }
 }
 
 /**

@@ -66,10 +66,19 @@ const JOB_VIEW: TaskView<EnforcementJob> = {
 }
 
 export function decideEnforcement(snapshot: EnforcementSnapshot, now: number): EnforcementPlan {
+  const budget = snapshot.budget
+  // the input's fields in the order BudgetRound passes them: one object shape at every call, so the
+  // optimized judgeBudgets is not thrown away (an object spread made a shape of its own)
   const judgement =
-    snapshot.budget.kind === 'statuses'
-      ? { statuses: snapshot.budget.statuses, problems: snapshot.budget.problems ?? [] }
-      : judgeBudgets({ ...snapshot.budget, commitments: [], now })
+    budget.kind === 'statuses'
+      ? { statuses: budget.statuses, problems: budget.problems ?? [] }
+      : judgeBudgets({
+          rules: budget.rules,
+          entries: budget.entries,
+          commitments: [],
+          gpuWeights: budget.gpuWeights,
+          now,
+        })
   const statuses = judgement.statuses
   const problems: BudgetProblem[] = [...(snapshot.problems ?? []), ...judgement.problems]
   const projectInputs = snapshot.projects.map((p) => {

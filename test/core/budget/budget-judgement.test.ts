@@ -86,6 +86,21 @@ describe('judgeBudgets', () => {
     expect(problems[0]?.message).toMatch(/ledger entry "g1": its expiry "never" is not an ISO timestamp/)
   })
 
+  it('counts the readable entries after an unreadable one at their own times', () => {
+    // the times of the entries are read once and kept beside them: an entry left out must not
+    // shift a later entry onto an earlier one's time (last month's charge would count this month)
+    const unreadable = { ...chargeOf('nlp', 1), key: 'bad', at: 'yesterday' }
+    const ledger = [
+      chargeOf('vision', 6, { at: '2026-11-02T00:00:00.000Z' }),
+      unreadable,
+      chargeOf('vision', 100, { at: '2026-10-15T00:00:00.000Z' }),
+      chargeOf('vision', 3, { at: '2026-11-15T00:00:00.000Z' }),
+    ]
+    const { statuses, problems } = judgeBudgets(input(good, ledger))
+    expect(problems.map((p) => [p.project, p.source])).toEqual([['nlp', 'bad']])
+    expect(statuses.map((s) => [s.project, s.used])).toEqual([['vision', 9]])
+  })
+
   it('refuses to read a status whose numbers are not finite: NaN would admit anything', () => {
     const nan = { ...chargeOf('nlp', 1), key: 'nan' }
     const broken = { ...nan, hours: { ...nan.hours, gpu: { a100: Number.NaN } } }

@@ -20,9 +20,15 @@
  */
 import { type BookLine, BudgetBook } from '../budget/budget-admission.js'
 import { type BudgetProblem, deadlineProblem, judgeBudgets } from '../budget/budget-judgement.js'
-import { describeOwner, formatAmount } from '../budget/budget-rules.js'
 import { LineMeter } from '../budget/line-meter.js'
-import { describeScope } from '../budget/tres-hours.js'
+import {
+  cancelSentence,
+  finishSentence,
+  LineSentences,
+  RefusalEndings,
+  requeueSentence,
+  softRunSentence,
+} from './enforcement-sentences.js'
 import type {
   EnforcementAction,
   EnforcementJob,
@@ -34,7 +40,7 @@ import type {
 } from './enforcement-snapshot.js'
 import { planNice } from './nice-levels.js'
 import { rankTasks, scoreProjects, type TaskView } from './priority-score.js'
-import { planSoftGiveBack, softSentence } from './soft-give-back.js'
+import { planSoftGiveBack } from './soft-give-back.js'
 
 export type {
   EnforcementAction,
@@ -329,76 +335,10 @@ function setDecision(judged: JudgedJobs, i: number, decision: JobDecision, reaso
   judged.reason[i] = reason
 }
 
-/** The endings of refusal sentences, one string per project and outcome so BudgetBook can memo by them. */
-class RefusalEndings {
-  readonly #known = new Map<string, { readonly hold: string; readonly held: string }>()
-  readonly #deadlines: ReadonlyMap<string, string | null>
-
-  constructor(deadlines: ReadonlyMap<string, string | null>) {
-    this.#deadlines = deadlines
-  }
-
-  of(project: string, outcome: 'hold' | 'stays held'): string {
-    let endings = this.#known.get(project)
-    if (!endings) {
-      const note = deadlineNote(this.#deadlines.get(project))
-      endings = { hold: `${note}: hold`, held: `${note}: stays held` }
-      this.#known.set(project, endings)
-    }
-    return outcome === 'hold' ? endings.hold : endings.held
-  }
-}
-
-function softRunSentence(line: BookLine): string {
-  return `${softSentence(line)}: runs while no in-budget work waits for what it holds`
-}
-
-/** Sentences about one line whose totals stay put during a pass, built once per line and outcome. */
-class LineSentences {
-  readonly #known = new Map<BookLine, Map<string, string>>()
-
-  say(
-    line: BookLine,
-    outcome: string,
-    build: (line: BookLine, deadline: string | null | undefined) => string,
-    deadline: string | null | undefined,
-  ): string {
-    const byOutcome = this.#known.get(line) ?? new Map<string, string>()
-    if (byOutcome.size === 0) this.#known.set(line, byOutcome)
-    let sentence = byOutcome.get(outcome)
-    if (sentence === undefined) {
-      sentence = build(line, deadline)
-      byOutcome.set(outcome, sentence)
-    }
-    return sentence
-  }
-}
-
-function requeueSentence(line: BookLine, deadline: string | null | undefined): string {
-  return `${reachedSentence(line)}${deadlineNote(deadline)}: checkpoint and requeue on hold`
-}
-
-function cancelSentence(line: BookLine, deadline: string | null | undefined): string {
-  return `${reachedSentence(line)}${deadlineNote(deadline)}: it cannot checkpoint, and the policy at a hard cap is to cancel`
-}
-
-function finishSentence(line: BookLine, deadline: string | null | undefined): string {
-  return `${reachedSentence(line)}${deadlineNote(deadline)}: it cannot checkpoint, and the policy at a hard cap is to let it finish`
-}
-
 function isHardReached(line: BookLine): boolean {
   return line.status.cap === 'hard' && line.used >= line.status.effective - EPSILON
 }
 
 function isSoftExceeded(line: BookLine): boolean {
   return line.status.cap === 'soft' && line.used >= line.status.effective - EPSILON
-}
-
-function reachedSentence(line: BookLine): string {
-  const s = line.status
-  return `${describeOwner(s)} reached its hard ${describeScope(s)} cap: used ${formatAmount(line.used)} >= ${formatAmount(s.effective)} (${s.window.label})`
-}
-
-function deadlineNote(deadline: string | null | undefined): string {
-  return deadline ? `; the hard cap wins over its deadline ${deadline}` : ''
 }

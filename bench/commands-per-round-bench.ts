@@ -158,7 +158,9 @@ async function cancelTagged(conn: Connection, tag: string): Promise<void> {
 }
 
 export async function benchCommandsPerRound(): Promise<void> {
-  console.log('\n## scheduler commands per sync round (live testbed; syncOnce ticks the cluster once for every run on it)')
+  console.log(
+    '\n## scheduler commands per sync round (live testbed; syncOnce ticks the cluster once for every run on it)',
+  )
   if (!existsSync(CONNECTION)) {
     console.log('testbed not up (run `bash test/cluster/up.sh` as root); not measured')
     return

@@ -12,7 +12,6 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StoreTarget } from '../../src/config/load-config.js'
 import type { RpoError } from '../../src/core/errors.js'
-import type { AttemptSnapshot } from '../../src/core/scheduling/run-snapshot.js'
 import { EventLog } from '../../src/events/event-log.js'
 import type { EventType, NewRpoEvent, RpoEvent } from '../../src/events/event-schemas.js'
 import { migrateStore } from '../../src/store/migrate-store.js'
@@ -21,8 +20,8 @@ import { tickStatsMigration } from '../../src/store/migrations/002-tick-stats.js
 import { checkpointResumeMigration } from '../../src/store/migrations/003-checkpoint-resume.js'
 import { budgetsMigration } from '../../src/store/migrations/004-budgets.js'
 import { accountingWaitsMigration } from '../../src/store/migrations/005-accounting-waits.js'
-import type { NewRun, PlanWrite, RunStore } from '../../src/store/run-store.js'
-import { attemptOf, pipelineOf, planWrite, submitting, T0 } from '../support/fixtures.js'
+import type { NewRun, RunStore } from '../../src/store/run-store.js'
+import { pipelineOf, planWrite, submitting, T0 } from '../support/fixtures.js'
 import { openRunStore, STORE_DIALECTS } from '../support/store-dialects.js'
 
 const iso = (offsetSeconds = 0) => new Date(T0 + offsetSeconds * 1000).toISOString()

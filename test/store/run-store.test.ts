@@ -5,9 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RpoError } from '../../src/core/errors.js'
 import { expandForeach } from '../../src/core/pipeline/expand-pipeline.js'
-import type { AttemptSnapshot } from '../../src/core/scheduling/run-snapshot.js'
-import type { NewRun, PlanWrite, RunStore } from '../../src/store/run-store.js'
-import { attemptOf, pipelineOf, planWrite, submitting, T0 } from '../support/fixtures.js'
+import type { NewRun, RunStore } from '../../src/store/run-store.js'
+import { pipelineOf, planWrite, submitting, T0 } from '../support/fixtures.js'
 import { openRunStore, STORE_DIALECTS } from '../support/store-dialects.js'
 
 const iso = (offsetSeconds = 0) => new Date(T0 + offsetSeconds * 1000).toISOString()

@@ -7,11 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StoreTarget } from '../../src/config/load-config.js'
 import { expandForeach } from '../../src/core/pipeline/expand-pipeline.js'
-import type { AttemptSnapshot } from '../../src/core/scheduling/run-snapshot.js'
 import { openDatabase } from '../../src/store/open-store.js'
-import type { NewRun, PlanWrite, RunStore } from '../../src/store/run-store.js'
+import type { NewRun, RunStore } from '../../src/store/run-store.js'
 import { SnapshotCache } from '../../src/store/snapshot-cache.js'
-import { attemptOf, pipelineOf, planWrite, submitting, T0 } from '../support/fixtures.js'
+import { pipelineOf, planWrite, submitting, T0 } from '../support/fixtures.js'
 import { openRunStore, STORE_DIALECTS } from '../support/store-dialects.js'
 
 const iso = (offsetSeconds = 0) => new Date(T0 + offsetSeconds * 1000).toISOString()

@@ -12,7 +12,7 @@ import type { BudgetResource, BudgetScope, TresHours } from '../core/budget/tres
 import type { ResolvedPipeline } from '../core/pipeline/resolved-pipeline.js'
 import type { AttemptState, TaskOverrides } from '../core/scheduling/run-snapshot.js'
 import type { AccountingWaitTable, Database, LedgerEntryTable } from './database.js'
-import { translateStoreError } from './store-errors.js'
+import { storeRead, storeWrite } from './store-calls.js'
 import { attemptStateOf, parseOptionalJson, parseStoredJson } from './stored-values.js'
 
 /** A budget as changed at run time by an admin: replaces the config's budget of the same scope. */
@@ -293,20 +293,12 @@ export class BudgetStore {
     )
   }
 
-  async #read<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
-    try {
-      return await fn(this.#db)
-    } catch (error) {
-      throw translateStoreError(error, this.#description)
-    }
+  #read<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return storeRead(this.#db, this.#description, fn)
   }
 
-  async #write<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-    try {
-      return await this.#db.transaction().execute(fn)
-    } catch (error) {
-      throw translateStoreError(error, this.#description)
-    }
+  #write<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return storeWrite(this.#db, this.#description, fn)
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { type Kysely, sql } from 'kysely'
 import type { Database } from './database.js'
-import { translateStoreError } from './store-errors.js'
+import { storeCall } from './store-calls.js'
 
 /** One finished cluster round, as the engine reports it. */
 export interface ClusterRound {
@@ -44,7 +44,7 @@ export class ClusterTickStats {
   /** Add one round: it becomes the cluster's last, and its figures are added to the totals. */
   async record(round: ClusterRound): Promise<void> {
     const durationMs = Math.max(0, Math.round(round.durationMs))
-    try {
+    await storeCall(this.#description, async () => {
       await this.#db
         .insertInto('cluster_ticks')
         .values({
@@ -69,14 +69,12 @@ export class ClusterTickStats {
           }),
         )
         .execute()
-    } catch (error) {
-      throw translateStoreError(error, this.#description)
-    }
+    })
   }
 
   /** Every cluster that has had a round recorded, by name. */
   async list(): Promise<ClusterTickStat[]> {
-    try {
+    return storeCall(this.#description, async () => {
       const rows = await this.#db.selectFrom('cluster_ticks').selectAll().orderBy('cluster').execute()
       return rows.map((row) => ({
         cluster: row.cluster,
@@ -88,8 +86,6 @@ export class ClusterTickStats {
         durationMsTotal: Number(row.duration_ms_total),
         commandsTotal: Number(row.commands_total),
       }))
-    } catch (error) {
-      throw translateStoreError(error, this.#description)
-    }
+    })
   }
 }

@@ -11,7 +11,7 @@ import type { Database } from './database.js'
 import { type EventQuery, insertEvents, selectEvents, toEvent } from './event-rows.js'
 import type { StoreDialect } from './migrations/001-initial.js'
 import { rowLimit } from './row-limit.js'
-import { translateStoreError } from './store-errors.js'
+import { storeCall } from './store-calls.js'
 
 export type { EventQuery } from './event-rows.js'
 
@@ -32,25 +32,21 @@ export class EventStore {
     const afterId = query.afterId ?? 0
     if (!Number.isSafeInteger(afterId) || afterId < 0)
       throw new RpoError('usage', `an event id to read after must be a whole number of 0 or more, got ${afterId}`)
-    try {
+    return storeCall(this.#description, async () => {
       const rows = await selectEvents(this.#db, query, limit)
       return rows.map((row) => toEvent(row, this.#description))
-    } catch (error) {
-      throw translateStoreError(error, this.#description)
-    }
+    })
   }
 
   /** The newest event's id (0 when there is none). */
   async lastId(): Promise<number> {
-    try {
+    return storeCall(this.#description, async () => {
       const row = await this.#db
         .selectFrom('events')
         .select((eb) => eb.fn.max('id').as('id'))
         .executeTakeFirst()
       return Number(row?.id ?? 0)
-    } catch (error) {
-      throw translateStoreError(error, this.#description)
-    }
+    })
   }
 
   /**
@@ -59,7 +55,7 @@ export class EventStore {
    */
   async append(events: readonly NewRpoEvent[]): Promise<void> {
     if (events.length === 0) return
-    try {
+    await storeCall(this.#description, async () => {
       await this.#db.transaction().execute(async (trx) => {
         const runIds = [...new Set(events.flatMap((e) => (e.runId !== null && e.project === null ? [e.runId] : [])))]
         const projects = new Map<string, string | null>()
@@ -72,9 +68,7 @@ export class EventStore {
         )
         await insertEvents(trx, this.#dialect, filled)
       })
-    } catch (error) {
-      throw translateStoreError(error, this.#description)
-    }
+    })
     this.committed()
   }
 

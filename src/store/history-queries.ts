@@ -18,7 +18,7 @@ import type { ResolvedPipeline, ResolvedTask } from '../core/pipeline/resolved-p
 import type { AttemptState } from '../core/scheduling/run-snapshot.js'
 import type { Database } from './database.js'
 import { rowLimit } from './row-limit.js'
-import { translateStoreError } from './store-errors.js'
+import { storeRead } from './store-calls.js'
 import { parseStoredJson } from './stored-values.js'
 
 export interface HistoryFilter {
@@ -270,12 +270,8 @@ export class HistoryQueries {
     )
   }
 
-  async #read<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
-    try {
-      return await fn(this.#db)
-    } catch (error) {
-      throw translateStoreError(error, this.#description)
-    }
+  #read<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return storeRead(this.#db, this.#description, fn)
   }
 }
 

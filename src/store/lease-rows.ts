@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely'
 import type { Database } from './database.js'
-import { translateStoreError } from './store-errors.js'
+import { storeCall } from './store-calls.js'
 
 export class LeaseRows {
   readonly #db: Kysely<Database>
@@ -50,11 +50,7 @@ export class LeaseRows {
     await this.#run(() => this.#db.deleteFrom('leases').where('name', '=', name).where('owner', '=', owner).execute())
   }
 
-  async #run<T>(fn: () => Promise<T>): Promise<T> {
-    try {
-      return await fn()
-    } catch (error) {
-      throw translateStoreError(error, this.#description)
-    }
+  #run<T>(fn: () => Promise<T>): Promise<T> {
+    return storeCall(this.#description, fn)
   }
 }

@@ -11,7 +11,7 @@ import { RpoError } from '../core/errors.js'
 import type { RunState } from '../core/scheduling/run-snapshot.js'
 import type { Database } from './database.js'
 import type { StoreDialect } from './migrations/001-initial.js'
-import { translateStoreError } from './store-errors.js'
+import { storeRead } from './store-calls.js'
 
 /** Runs still in hand: their tasks are the work `rpo_tasks` counts. */
 export const UNFINISHED_RUN_STATES: readonly RunState[] = ['running', 'interrupting', 'interrupted', 'cancelling']
@@ -110,11 +110,7 @@ export class MetricsQueries {
     return this.#dialect === 'sqlite' ? sql`json_extract(payload, ${`$.${field}`})` : sql`(payload::json ->> ${field})`
   }
 
-  async #read<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
-    try {
-      return await fn(this.#db)
-    } catch (error) {
-      throw translateStoreError(error, this.#description)
-    }
+  #read<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return storeRead(this.#db, this.#description, fn)
   }
 }

@@ -14,7 +14,7 @@ import type { Database } from './database.js'
 import { insertEvents } from './event-rows.js'
 import type { EventStore } from './event-store.js'
 import type { StoreDialect } from './migrations/001-initial.js'
-import { translateStoreError } from './store-errors.js'
+import { storeCall } from './store-calls.js'
 
 /** A subject's change of state, with the notification that says it (null: recorded silently). */
 export interface NotificationChange {
@@ -41,7 +41,7 @@ export class NotificationStore {
   /** The last notified state of each subject asked about that has one. */
   async states(subjects: readonly string[]): Promise<Map<string, string>> {
     const states = new Map<string, string>()
-    try {
+    await storeCall(this.#description, async () => {
       // a few hundred per query keeps every statement well under the dialects' parameter limits
       for (let i = 0; i < subjects.length; i += 500) {
         const rows = await this.#db
@@ -51,9 +51,7 @@ export class NotificationStore {
           .execute()
         for (const row of rows) states.set(row.subject, row.state)
       }
-    } catch (error) {
-      throw translateStoreError(error, this.#description)
-    }
+    })
     return states
   }
 
@@ -64,17 +62,18 @@ export class NotificationStore {
   async apply(changes: readonly NotificationChange[], at: string): Promise<NotificationChange[]> {
     const applied: NotificationChange[] = []
     try {
-      for (const change of changes) {
-        const won = await this.#db.transaction().execute(async (trx) => {
-          if (!(await compareAndSet(trx, change, at))) return false
-          if (change.event) await insertEvents(trx, this.#dialect, [change.event])
-          return true
-        })
-        if (won) applied.push(change)
-      }
-    } catch (error) {
-      throw translateStoreError(error, this.#description)
+      await storeCall(this.#description, async () => {
+        for (const change of changes) {
+          const won = await this.#db.transaction().execute(async (trx) => {
+            if (!(await compareAndSet(trx, change, at))) return false
+            if (change.event) await insertEvents(trx, this.#dialect, [change.event])
+            return true
+          })
+          if (won) applied.push(change)
+        }
+      })
     } finally {
+      // the changes committed before a failure are told to subscribers all the same
       if (applied.some((c) => c.event !== null)) this.#events.committed()
     }
     return applied
@@ -82,16 +81,14 @@ export class NotificationStore {
 
   /** A webhook's cursor: the last event id it finished with, or null before its first start. */
   async cursor(hook: string): Promise<number | null> {
-    try {
+    return storeCall(this.#description, async () => {
       const row = await this.#db
         .selectFrom('webhook_cursors')
         .select('last_event_id')
         .where('hook', '=', hook)
         .executeTakeFirst()
       return row ? Number(row.last_event_id) : null
-    } catch (error) {
-      throw translateStoreError(error, this.#description)
-    }
+    })
   }
 
   /**
@@ -102,7 +99,7 @@ export class NotificationStore {
    */
   async moveCursor(hook: string, from: number | null, to: number, at: string, event?: NewRpoEvent): Promise<boolean> {
     let moved = false
-    try {
+    await storeCall(this.#description, async () => {
       moved = await this.#db.transaction().execute(async (trx) => {
         const result =
           from === null
@@ -125,9 +122,7 @@ export class NotificationStore {
         if (event) await insertEvents(trx, this.#dialect, [event])
         return true
       })
-    } catch (error) {
-      throw translateStoreError(error, this.#description)
-    }
+    })
     if (moved && event) this.#events.committed()
     return moved
   }

@@ -9,7 +9,7 @@ import type { Database } from './database.js'
 import { rowLimit } from './row-limit.js'
 import type { RunRecord } from './run-records.js'
 import { PipelineCache, toRunRecord } from './run-rows.js'
-import { translateStoreError } from './store-errors.js'
+import { storeRead } from './store-calls.js'
 
 export interface RunPageQuery {
   readonly states?: readonly RunState[]
@@ -70,11 +70,7 @@ export class RunListing {
     return counts
   }
 
-  async #read<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
-    try {
-      return await fn(this.#db)
-    } catch (error) {
-      throw translateStoreError(error, this.#description)
-    }
+  #read<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return storeRead(this.#db, this.#description, fn)
   }
 }

@@ -38,7 +38,7 @@ import {
 } from './run-rows.js'
 import { SnapshotCache } from './snapshot-cache.js'
 import { readSnapshots } from './snapshot-reads.js'
-import { translateStoreError } from './store-errors.js'
+import { storeRead, storeWrite } from './store-calls.js'
 import { parseOptionalJson } from './stored-values.js'
 import { TokenStore } from './token-store.js'
 import { attemptChangeEvents, eventsOfJournal, eventsOfPlan } from './transition-rows.js'
@@ -383,20 +383,12 @@ export class RunStore {
     await this.#db.destroy()
   }
 
-  async #read<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
-    try {
-      return await fn(this.#db)
-    } catch (error) {
-      throw translateStoreError(error, this.description)
-    }
+  #read<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return storeRead(this.#db, this.description, fn)
   }
 
-  async #write<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
-    try {
-      return await this.#db.transaction().execute(fn)
-    } catch (error) {
-      throw translateStoreError(error, this.description)
-    }
+  #write<T>(fn: (trx: Transaction<Database>) => Promise<T>): Promise<T> {
+    return storeWrite(this.#db, this.description, fn)
   }
 }
 

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { Kysely } from 'kysely'
 import { RpoError } from '../core/errors.js'
 import type { ApiTokenTable, Database } from './database.js'
-import { translateStoreError } from './store-errors.js'
+import { storeRead } from './store-calls.js'
 
 export const TOKEN_SCOPES = ['read', 'admin'] as const
 export type TokenScope = (typeof TOKEN_SCOPES)[number]
@@ -136,12 +136,8 @@ export class TokenStore {
     return toToken(row)
   }
 
-  async #run<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
-    try {
-      return await fn(this.#db)
-    } catch (error) {
-      throw translateStoreError(error, this.#description)
-    }
+  #run<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return storeRead(this.#db, this.#description, fn)
   }
 }
 

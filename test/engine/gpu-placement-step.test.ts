@@ -7,7 +7,7 @@ import type { Inventory } from '../../src/core/resources/inventory.js'
 import { type GpuPlacementDeps, type JobToPlace, placeRoundGpus } from '../../src/engine/gpu-placement-step.js'
 import { asSubmissionKey, type JobSubmission } from '../../src/scheduler/scheduler-adapter.js'
 import type { RunRecord, RunStore } from '../../src/store/run-store.js'
-import { pipelineOf, T0 } from '../support/fixtures.js'
+import { newRunOf, pipelineOf, T0 } from '../support/fixtures.js'
 import { openRunStore, sqliteHarness } from '../support/store-dialects.js'
 
 const harness = sqliteHarness()
@@ -24,17 +24,7 @@ tasks:
 
 beforeAll(async () => {
   store = await openRunStore(await harness.setUp())
-  await store.createRun({
-    id: 'run-gpu',
-    pipeline: loaded.pipeline,
-    instances: loaded.instances,
-    cluster: 'testbed',
-    specHash: loaded.specHash,
-    sourceFile: loaded.file,
-    workDir: loaded.workDir,
-    now: new Date(T0).toISOString(),
-    user: 'ada',
-  })
+  await store.createRun(newRunOf(loaded, 'run-gpu', new Date(T0).toISOString(), { cluster: 'testbed', user: 'ada' }))
   run = (await store.getRun('run-gpu')) as RunRecord
 })
 afterAll(async () => {

@@ -10,7 +10,7 @@ import { allocationAccount, type LedgerEntry, usageAccount } from '../../src/cor
 import type { TaskState } from '../../src/core/scheduling/run-snapshot.js'
 import { type App, createApp } from '../../src/create-app.js'
 import type { NewRpoEvent } from '../../src/events/event-schemas.js'
-import { attemptOf, pipelineOf } from '../support/fixtures.js'
+import { attemptOf, newRunOf, pipelineOf } from '../support/fixtures.js'
 
 /** The scrape's "now": mid-month, so every charge below is in the budgets' current period. */
 export const NOW = Date.parse('2026-11-16T12:00:00.000Z')
@@ -81,17 +81,7 @@ export async function addNlpRun(app: App, id: string): Promise<void> {
 }
 
 async function createRun(app: App, id: string, loaded: typeof VISION, user: string | null, at: number) {
-  await app.store.createRun({
-    id,
-    pipeline: loaded.pipeline,
-    instances: loaded.instances,
-    cluster: 'box',
-    specHash: `hash-${id}`,
-    sourceFile: loaded.file,
-    workDir: loaded.workDir,
-    now: iso(at),
-    user,
-  })
+  await app.store.createRun(newRunOf(loaded, id, iso(at), { cluster: 'box', specHash: `hash-${id}`, user }))
 }
 
 function charge(

@@ -21,7 +21,7 @@ import { checkpointResumeMigration } from '../../src/store/migrations/003-checkp
 import { budgetsMigration } from '../../src/store/migrations/004-budgets.js'
 import { accountingWaitsMigration } from '../../src/store/migrations/005-accounting-waits.js'
 import type { NewRun, RunStore } from '../../src/store/run-store.js'
-import { pipelineOf, planWrite, submitting, T0 } from '../support/fixtures.js'
+import { newRunOf, pipelineOf, planWrite, submitting, T0 } from '../support/fixtures.js'
 import { openRunStore, STORE_DIALECTS } from '../support/store-dialects.js'
 
 const iso = (offsetSeconds = 0) => new Date(T0 + offsetSeconds * 1000).toISOString()
@@ -36,17 +36,7 @@ tasks:
   prep: { command: p }
   train: { command: t, after: [prep] }
 `)
-  return {
-    id: `run-${counter}`,
-    pipeline: loaded.pipeline,
-    instances: loaded.instances,
-    cluster: 'local',
-    specHash: loaded.specHash,
-    sourceFile: loaded.file,
-    workDir: loaded.workDir,
-    now: iso(),
-    user: 'ada',
-  }
+  return newRunOf(loaded, `run-${counter}`, iso(), { user: 'ada' })
 }
 
 /** type, task and the payload fields that say the change: what a subscriber reads. */

@@ -10,7 +10,7 @@ import { summarizeStageHistory } from '../../src/core/estimate/stage-history.js'
 import type { ResolvedTask } from '../../src/core/pipeline/resolved-pipeline.js'
 import type { AttemptSnapshot } from '../../src/core/scheduling/run-snapshot.js'
 import type { RunStore } from '../../src/store/run-store.js'
-import { attemptOf, pipelineOf, T0 } from '../support/fixtures.js'
+import { attemptOf, newRunOf, pipelineOf, T0 } from '../support/fixtures.js'
 import { openRunStore, STORE_DIALECTS } from '../support/store-dialects.js'
 
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString()
@@ -54,17 +54,9 @@ async function recordRun(
   attempts: readonly Ended[],
   tasks: Readonly<Record<string, { attempts: number; resumes: number }>> = {},
 ): Promise<void> {
-  await store.createRun({
-    id,
-    pipeline: loaded.pipeline,
-    instances: loaded.instances,
-    cluster: 'hpc',
-    specHash: `${loaded.specHash}-${id}`,
-    sourceFile: loaded.file,
-    workDir: loaded.workDir,
-    now: at(offset),
-    user,
-  })
+  await store.createRun(
+    newRunOf(loaded, id, at(offset), { cluster: 'hpc', specHash: `${loaded.specHash}-${id}`, user }),
+  )
   const newAttempts = attempts.map(([taskId, attempt, state, submitted, started, ended]) =>
     attemptOf(taskId, attempt, {
       submissionKey: `rpo.${id}.${taskId}.${attempt}`,

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { RpoError } from '../../src/core/errors.js'
 import { expandForeach } from '../../src/core/pipeline/expand-pipeline.js'
 import type { NewRun, RunStore } from '../../src/store/run-store.js'
-import { pipelineOf, planWrite, submitting, T0 } from '../support/fixtures.js'
+import { newRunOf, pipelineOf, planWrite, submitting, T0 } from '../support/fixtures.js'
 import { openRunStore, STORE_DIALECTS } from '../support/store-dialects.js'
 
 const iso = (offsetSeconds = 0) => new Date(T0 + offsetSeconds * 1000).toISOString()
@@ -23,17 +23,7 @@ tasks:
   list: { command: l }
   each: { command: "e {{item}}", foreach: { task: list, output: xs } }
 `)
-  return {
-    id: `run-${counter}`,
-    pipeline: loaded.pipeline,
-    instances: loaded.instances,
-    cluster: 'local',
-    specHash: loaded.specHash,
-    sourceFile: loaded.file,
-    workDir: loaded.workDir,
-    now: iso(),
-    ...overrides,
-  }
+  return newRunOf(loaded, `run-${counter}`, iso(), overrides)
 }
 
 async function rejectionOf(promise: Promise<unknown>): Promise<RpoError> {

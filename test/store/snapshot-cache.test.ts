@@ -10,7 +10,7 @@ import { expandForeach } from '../../src/core/pipeline/expand-pipeline.js'
 import { openDatabase } from '../../src/store/open-store.js'
 import type { NewRun, RunStore } from '../../src/store/run-store.js'
 import { SnapshotCache } from '../../src/store/snapshot-cache.js'
-import { pipelineOf, planWrite, submitting, T0 } from '../support/fixtures.js'
+import { newRunOf, pipelineOf, planWrite, submitting, T0 } from '../support/fixtures.js'
 import { openRunStore, STORE_DIALECTS } from '../support/store-dialects.js'
 
 const iso = (offsetSeconds = 0) => new Date(T0 + offsetSeconds * 1000).toISOString()
@@ -25,16 +25,7 @@ tasks:
   train: { command: "t {{params.lr}}", matrix: { lr: [0.1, 0.01, 0.001] }, after: [prep] }
   each: { command: "e {{item}}", foreach: { task: prep, output: xs } }
 `)
-  return {
-    id: `kept-${counter}`,
-    pipeline: loaded.pipeline,
-    instances: loaded.instances,
-    cluster: 'local',
-    specHash: loaded.specHash,
-    sourceFile: loaded.file,
-    workDir: loaded.workDir,
-    now: iso(),
-  }
+  return newRunOf(loaded, `kept-${counter}`, iso())
 }
 
 describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('kept snapshots on $name', ({ make }) => {

@@ -14,7 +14,7 @@ import type { RpoError } from '../../src/core/errors.js'
 import { openDatabase } from '../../src/store/open-store.js'
 import { type NewRun, RunStore } from '../../src/store/run-store.js'
 import { translateStoreError } from '../../src/store/store-errors.js'
-import { pipelineOf, T0 } from '../support/fixtures.js'
+import { newRunOf, pipelineOf, T0 } from '../support/fixtures.js'
 import { openRunStore, STORE_DIALECTS } from '../support/store-dialects.js'
 
 async function rejectionOf(promise: Promise<unknown>): Promise<RpoError> {
@@ -34,16 +34,7 @@ name: faults${counter}
 tasks:
   a: { command: "a {{params.x}}", matrix: { x: [1, 2] } }
 `)
-  return {
-    id: `faulty-${counter}`,
-    pipeline: loaded.pipeline,
-    instances: loaded.instances,
-    cluster: 'local',
-    specHash: loaded.specHash,
-    sourceFile: loaded.file,
-    workDir: loaded.workDir,
-    now: new Date(T0 + counter * 1000).toISOString(),
-  }
+  return newRunOf(loaded, `faulty-${counter}`, new Date(T0 + counter * 1000).toISOString())
 }
 
 describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('a damaged $name store', ({ make }) => {

@@ -17,12 +17,27 @@ import type {
 } from '../../src/core/scheduling/run-snapshot.js'
 import { newTaskSnapshot } from '../../src/core/scheduling/run-snapshot.js'
 import { asNativeJobId } from '../../src/scheduler/scheduler-adapter.js'
-import type { PlanWrite } from '../../src/store/run-store.js'
+import type { NewRun, PlanWrite } from '../../src/store/run-store.js'
 
 export const T0 = Date.parse('2025-03-01T12:00:00.000Z')
 
 export function pipelineOf(yaml: string, file = 'pipeline.yaml'): LoadedPipeline {
   return loadPipelineText(file, yaml)
+}
+
+/** A new run of a loaded pipeline on cluster `local`, created at `now` (ISO), with `overrides`. */
+export function newRunOf(loaded: LoadedPipeline, id: string, now: string, overrides: Partial<NewRun> = {}): NewRun {
+  return {
+    id,
+    pipeline: loaded.pipeline,
+    instances: loaded.instances,
+    cluster: 'local',
+    specHash: loaded.specHash,
+    sourceFile: loaded.file,
+    workDir: loaded.workDir,
+    now,
+    ...overrides,
+  }
 }
 
 /** A store plan write that changes nothing, written at T0 + 60 s, with `overrides`. */

@@ -7,22 +7,9 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { renderSlurmScript, SLURM_JOB_TEMPLATE_FILE } from '../../adapters/slurm/slurm-script.js'
-import { buildJobSubmission } from '../../src/engine/job-submission.js'
-import type { RunRecord } from '../../src/store/run-store.js'
-import { PlanDriver } from '../support/fixtures.js'
+import { PlanDriver, submissionOf } from '../support/fixtures.js'
 
 const TEMPLATE = readFileSync(join(import.meta.dirname, '..', '..', SLURM_JOB_TEMPLATE_FILE), 'utf8')
-
-function submission(run: PlanDriver, taskId: string) {
-  const task = run.task(taskId)
-  const definition = run.snapshot.pipeline.tasks.find((t) => t.name === task.group)
-  if (!definition) throw new Error(`no definition for ${taskId}`)
-  const record = { id: 'run1', pipelineName: 'demo', workDir: '/w', project: 'vision' } as unknown as RunRecord
-  return buildJobSubmission(
-    { jobsRoot: '/jobs', runsRoot: '/runs' },
-    { run: record, task, definition, attempt: 1, submissionKey: `k.${taskId}` },
-  )
-}
 
 const PIPELINE = (framework: string) => `
 name: demo
@@ -41,7 +28,7 @@ describe('framework and environment from the pipeline to the script', () => {
   it('reach the submission and the Slurm script; the sweep is not an array', () => {
     const run = new PlanDriver(PIPELINE('pytorch-ddp'))
     run.tick()
-    const job = submission(run, 'train.0')
+    const job = submissionOf(run, 'train.0', 0)
     expect(job.framework).toBe('pytorch-ddp')
     expect(job.environment).toEqual({
       modules: ['cuda/12.1'],
@@ -68,7 +55,7 @@ describe('framework and environment from the pipeline to the script', () => {
         .replace(/ {4}environment:.*\n/, ''),
     )
     run.tick()
-    const job = submission(run, 'train.1')
+    const job = submissionOf(run, 'train.1', 0)
     expect(job.framework).toBe('pytorch')
     expect(job.array?.index).toBe(1)
   })

@@ -16,8 +16,9 @@ import type {
   TaskSnapshot,
 } from '../../src/core/scheduling/run-snapshot.js'
 import { newTaskSnapshot } from '../../src/core/scheduling/run-snapshot.js'
+import { buildJobSubmission } from '../../src/engine/job-submission.js'
 import { asNativeJobId } from '../../src/scheduler/scheduler-adapter.js'
-import type { NewRun, PlanWrite } from '../../src/store/run-store.js'
+import type { NewRun, PlanWrite, RunRecord } from '../../src/store/run-store.js'
 
 export const T0 = Date.parse('2025-03-01T12:00:00.000Z')
 
@@ -209,4 +210,20 @@ export function applyPlanToSnapshot(snapshot: RunSnapshot, plan: TickPlan, now: 
 
 export function submittedIds(plan: TickPlan): string[] {
   return plan.submissions.map((s) => s.taskId)
+}
+
+/**
+ * The job submission of a task's next attempt (or, with `ahead` 0, of its latest), as the engine
+ * builds it for run `run1` of project vision, under submission key `k.<attempt>`.
+ */
+export function submissionOf(run: PlanDriver, taskId: string, ahead = 1) {
+  const task = run.task(taskId)
+  const definition = run.snapshot.pipeline.tasks.find((t) => t.name === task.group)
+  if (!definition) throw new Error(`no definition for ${taskId}`)
+  const record = { id: 'run1', pipelineName: 'demo', workDir: '/w', project: 'vision' } as unknown as RunRecord
+  const attempt = task.attempts + ahead
+  return buildJobSubmission(
+    { jobsRoot: '/jobs', runsRoot: '/runs' },
+    { run: record, task, definition, attempt, submissionKey: `k.${attempt}` },
+  )
 }

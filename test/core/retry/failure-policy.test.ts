@@ -4,9 +4,7 @@
  * out-of-memory up to a ceiling, and exclusion of a node that failed a job.
  */
 import { describe, expect, it } from 'vitest'
-import { buildJobSubmission } from '../../../src/engine/job-submission.js'
-import type { RunRecord } from '../../../src/store/run-store.js'
-import { PlanDriver, submittedIds } from '../../support/fixtures.js'
+import { PlanDriver, submissionOf, submittedIds } from '../../support/fixtures.js'
 
 const TRAIN = (extra: string) => `
 name: demo
@@ -19,23 +17,11 @@ ${extra}
 `
 const CKPT = '    checkpoint: { every: 500steps, keep: 2, leadTime: 2m, maxResumes: 2 }\n'
 
-/** The submission of the task's next attempt (or, with `ahead` 0, of its latest). */
-function submissionFor(run: PlanDriver, taskId: string, ahead = 1) {
-  const task = run.task(taskId)
-  const definition = run.snapshot.pipeline.tasks.find((t) => t.name === task.group)
-  if (!definition) throw new Error(`no definition for ${taskId}`)
-  const record = { id: 'run1', pipelineName: 'demo', workDir: '/w', project: 'vision' } as unknown as RunRecord
-  return buildJobSubmission(
-    { jobsRoot: '/jobs', runsRoot: '/runs' },
-    { run: record, task, definition, attempt: task.attempts + ahead, submissionKey: `k.${task.attempts + ahead}` },
-  )
-}
-
 describe('checkpoint resume', () => {
   it('resubmits at once after exit 85, not as a failure, with RPO_RESUME=1 and the same checkpoint folder', () => {
     const run = new PlanDriver(TRAIN(CKPT))
     run.tick()
-    const first = submissionFor(run, 'train')
+    const first = submissionOf(run, 'train')
     expect(first.env).toMatchObject({
       RPO_CHECKPOINT_DIR: '/runs/run1/train/checkpoints',
       RPO_CHECKPOINT_EVERY: '500steps',
@@ -55,7 +41,7 @@ describe('checkpoint resume', () => {
         message: 'checkpointed and asked to be resumed (exit 85); resuming from its last checkpoint (resume 1/2)',
       }),
     )
-    const second = submissionFor(run, 'train', 0)
+    const second = submissionOf(run, 'train', 0)
     expect(second.env.RPO_RESUME).toBe('1')
     expect(second.env.RPO_CHECKPOINT_DIR).toBe(first.env.RPO_CHECKPOINT_DIR)
     // the in-place restart budget shrinks with every resume rpo already made
@@ -102,14 +88,14 @@ describe('out of memory', () => {
   it('asks for more memory on each retry, up to the ceiling, then gives up naming it', () => {
     const run = new PlanDriver(TRAIN(OOM))
     run.tick()
-    expect(submissionFor(run, 'train').resources.memoryMb).toBe(4096)
+    expect(submissionOf(run, 'train').resources.memoryMb).toBe(4096)
     run.tick([run.observe('train', 'out_of_memory')])
     expect(run.task('train').reason).toBe('ran out of memory with 4096 MB; the next attempt asks for 8192 MB')
-    expect(submissionFor(run, 'train').resources.memoryMb).toBe(8192)
+    expect(submissionOf(run, 'train').resources.memoryMb).toBe(8192)
     run.advance(1)
     run.tick()
     run.tick([run.observe('train', 'out_of_memory')])
-    expect(submissionFor(run, 'train').resources.memoryMb).toBe(12288)
+    expect(submissionOf(run, 'train').resources.memoryMb).toBe(12288)
     run.advance(2)
     run.tick()
     run.tick([run.observe('train', 'out_of_memory')])
@@ -133,7 +119,7 @@ describe('out of memory', () => {
     const run = new PlanDriver(TRAIN('    retries: 1\n'))
     run.tick()
     run.tick([run.observe('train', 'out_of_memory')])
-    expect(submissionFor(run, 'train').resources.memoryMb).toBe(6144)
+    expect(submissionOf(run, 'train').resources.memoryMb).toBe(6144)
     run.advance(10)
     run.tick()
     run.tick([run.observe('train', 'out_of_memory')])
@@ -147,9 +133,9 @@ describe('node exclusion', () => {
     run.tick()
     run.tick([run.observe('train', 'running', { nodes: ['gpu1'] })])
     run.tick([run.observe('train', 'node_fail', { nodes: ['gpu1'] })])
-    expect(submissionFor(run, 'train', 0).excludeNodes).toEqual(['gpu1'])
+    expect(submissionOf(run, 'train', 0).excludeNodes).toEqual(['gpu1'])
     run.tick([run.observe('train', 'node_fail', { nodes: ['gpu2'] })])
-    expect(submissionFor(run, 'train', 0).excludeNodes).toEqual(['gpu1', 'gpu2'])
+    expect(submissionOf(run, 'train', 0).excludeNodes).toEqual(['gpu1', 'gpu2'])
   })
 
   it('excludes the node on a retry too, for a task without a checkpoint', () => {
@@ -157,7 +143,7 @@ describe('node exclusion', () => {
     run.tick()
     run.tick([run.observe('train', 'node_fail', { nodes: ['cpu1'] })])
     expect(run.task('train')).toMatchObject({ state: 'retry_wait', failures: 1 })
-    expect(submissionFor(run, 'train').excludeNodes).toEqual(['cpu1'])
+    expect(submissionOf(run, 'train').excludeNodes).toEqual(['cpu1'])
   })
 })
 

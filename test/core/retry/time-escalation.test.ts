@@ -13,9 +13,7 @@ import { loadPipelineText } from '../../../src/config/load-pipeline.js'
 import { decideAfterEnding } from '../../../src/core/retry/decide-after-ending.js'
 import { escalate } from '../../../src/core/retry/escalate-resource.js'
 import { attemptResources, type TaskOverrides } from '../../../src/core/scheduling/run-snapshot.js'
-import { buildJobSubmission } from '../../../src/engine/job-submission.js'
-import type { RunRecord } from '../../../src/store/run-store.js'
-import { PlanDriver } from '../../support/fixtures.js'
+import { PlanDriver, submissionOf } from '../../support/fixtures.js'
 import { pipelineRejection } from '../../support/rejection.js'
 
 const TEMPLATE = readFileSync(join(import.meta.dirname, '..', '..', '..', SLURM_JOB_TEMPLATE_FILE), 'utf8')
@@ -29,18 +27,6 @@ tasks:
 ${extra}
 `
 
-/** The submission of the task's next attempt (or, with `ahead` 0, of its latest). */
-function submissionFor(run: PlanDriver, ahead = 1) {
-  const task = run.task('train')
-  const definition = run.snapshot.pipeline.tasks.find((t) => t.name === 'train')
-  if (!definition) throw new Error('no definition for train')
-  const record = { id: 'run1', pipelineName: 'demo', workDir: '/w', project: 'vision' } as unknown as RunRecord
-  return buildJobSubmission(
-    { jobsRoot: '/jobs', runsRoot: '/runs' },
-    { run: record, task, definition, attempt: task.attempts + ahead, submissionKey: `k.${task.attempts + ahead}` },
-  )
-}
-
 function sbatchTime(script: string): string | undefined {
   return /^#SBATCH --time=(\S+)$/m.exec(script)?.[1]
 }
@@ -51,7 +37,7 @@ describe('a time-limit ending without a checkpoint', () => {
   it('asks for more time on each retry, up to retries.maxTime, then gives up naming it', () => {
     const run = new PlanDriver(TRAIN('time: 1m', ESCALATING))
     run.tick()
-    const first = submissionFor(run, 0)
+    const first = submissionOf(run, 'train', 0)
     expect(first.resources.timeLimitSeconds).toBe(60)
     expect(sbatchTime(renderSlurmScript(TEMPLATE, first))).toBe('0-00:01:00')
 
@@ -62,7 +48,7 @@ describe('a time-limit ending without a checkpoint', () => {
     )
     run.advance(1)
     run.tick()
-    const second = submissionFor(run, 0)
+    const second = submissionOf(run, 'train', 0)
     expect(second.attempt).toBe(2)
     expect(second.resources.timeLimitSeconds).toBe(120)
     // what Slurm is asked for: the rendered script of attempt 2
@@ -73,7 +59,7 @@ describe('a time-limit ending without a checkpoint', () => {
     run.tick([run.observe('train', 'timeout')])
     run.advance(2)
     run.tick()
-    expect(submissionFor(run, 0).resources.timeLimitSeconds).toBe(180)
+    expect(submissionOf(run, 'train', 0).resources.timeLimitSeconds).toBe(180)
 
     run.tick([run.observe('train', 'timeout')])
     expect(run.task('train')).toMatchObject({
@@ -88,7 +74,7 @@ describe('a time-limit ending without a checkpoint', () => {
     const run = new PlanDriver(TRAIN('time: 1h', '    retries: 1\n'))
     run.tick()
     run.tick([run.observe('train', 'timeout')])
-    expect(submissionFor(run).resources.timeLimitSeconds).toBe(5400)
+    expect(submissionOf(run, 'train').resources.timeLimitSeconds).toBe(5400)
     run.advance(10)
     run.tick()
     run.tick([run.observe('train', 'timeout')])
@@ -104,7 +90,7 @@ describe('a time-limit ending without a checkpoint', () => {
     run.tick([run.observe('train', 'timeout')])
     expect(run.task('train')).toMatchObject({ state: 'retry_wait', overrides: null })
     expect(run.task('train').reason).toBe('ran past its time limit and was stopped with a time limit of 600 s')
-    expect(submissionFor(run).resources.timeLimitSeconds).toBe(600)
+    expect(submissionOf(run, 'train').resources.timeLimitSeconds).toBe(600)
   })
 
   it('a task that checkpoints resumes with the same time instead', () => {
@@ -114,7 +100,7 @@ describe('a time-limit ending without a checkpoint', () => {
     run.tick()
     run.tick([run.observe('train', 'timeout')])
     expect(run.task('train')).toMatchObject({ state: 'active', resumes: 1, failures: 0, overrides: null })
-    expect(submissionFor(run, 0).resources.timeLimitSeconds).toBe(600)
+    expect(submissionOf(run, 'train', 0).resources.timeLimitSeconds).toBe(600)
   })
 
   it('memory and time escalations keep each other', () => {
@@ -125,7 +111,7 @@ describe('a time-limit ending without a checkpoint', () => {
     run.tick()
     run.tick([run.observe('train', 'timeout')])
     expect(run.task('train').overrides).toEqual({ memoryMb: 1536, timeLimitSeconds: 120 })
-    expect(submissionFor(run).resources).toMatchObject({ memoryMb: 1536, timeLimitSeconds: 120 })
+    expect(submissionOf(run, 'train').resources).toMatchObject({ memoryMb: 1536, timeLimitSeconds: 120 })
   })
 })
 

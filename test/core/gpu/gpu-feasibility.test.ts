@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import { buildGpuCatalog } from '../../../src/core/gpu/gpu-catalog.js'
-import type { ResolvedModel } from '../../../src/core/pipeline/workload-fields.js'
 import type { Inventory } from '../../../src/core/resources/inventory.js'
 import { explainUnsatisfiable } from '../../../src/core/scheduling/capacity.js'
+import { modelOf } from './model-fixtures.js'
 
 const inventory: Inventory = {
   nodes: [
@@ -12,12 +12,6 @@ const inventory: Inventory = {
   ],
 }
 const catalog = buildGpuCatalog()
-const model = (parameters: number): ResolvedModel => ({
-  parameters,
-  precision: 'mixed',
-  optimizer: 'adamw',
-  activationsMb: null,
-})
 const request = (gpus: { count: number; types: string[]; minMemoryGb?: number } | null) => ({
   cpus: 2,
   memoryMb: 4000,
@@ -32,7 +26,7 @@ describe('validation with the task workload', () => {
       explainUnsatisfiable(inventory, request({ count: 1, types: [] }), {
         catalog,
         framework: 'pytorch',
-        model: model(3e9),
+        model: modelOf(3e9),
       }),
     ).toMatch(/^needs \d+ GB per GPU \(3B params.*\), but the largest GPU of the cluster is a100 with 40 GB$/)
     // a cluster that says its a100s are the 80 GB model holds it
@@ -41,7 +35,7 @@ describe('validation with the task workload', () => {
       explainUnsatisfiable(inventory, request({ count: 1, types: [] }), {
         catalog: big,
         framework: 'pytorch',
-        model: model(3e9),
+        model: modelOf(3e9),
       }),
     ).toBeNull()
   })

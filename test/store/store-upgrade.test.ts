@@ -14,7 +14,7 @@ import { initialMigration } from '../../src/store/migrations/001-initial.js'
 import { tickStatsMigration } from '../../src/store/migrations/002-tick-stats.js'
 import { checkpointResumeMigration } from '../../src/store/migrations/003-checkpoint-resume.js'
 import { budgetsMigration } from '../../src/store/migrations/004-budgets.js'
-import { pipelineOf, T0 } from '../support/fixtures.js'
+import { newRunOf, pipelineOf, T0 } from '../support/fixtures.js'
 import { openRunStore, STORE_DIALECTS } from '../support/store-dialects.js'
 
 function kyselyOf(target: StoreTarget): Kysely<unknown> {
@@ -61,16 +61,7 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))(
       const loaded = pipelineOf('name: old\ntasks:\n  a: { command: a }\n')
       const store = await openRunStore(target)
       try {
-        await store.createRun({
-          id: 'old-1',
-          pipeline: loaded.pipeline,
-          instances: loaded.instances,
-          cluster: 'local',
-          specHash: loaded.specHash,
-          sourceFile: loaded.file,
-          workDir: loaded.workDir,
-          now: new Date(T0).toISOString(),
-        })
+        await store.createRun(newRunOf(loaded, 'old-1', new Date(T0).toISOString()))
       } finally {
         await store.close()
       }

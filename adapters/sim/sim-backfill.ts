@@ -3,11 +3,12 @@
  * highest-priority waiting job does not fit, find the earliest time the running jobs' time limits
  * free enough nodes for it, and book its nodes then. A later job may start now only if it ends
  * (by its time limit) before that time, or if it also fits beside the booked job on what is left
- * then — either way it cannot delay the reserved job. Placement is the same first fit as starting.
+ * then, on the nodes it starts on — either way it cannot delay the reserved job. Placement is the
+ * same first fit as starting.
  */
 import type { SimJob } from './sim-job.js'
 import type { SimNodeState } from './sim-job-runner.js'
-import { type NodeAllocation, nodesForPartition, type PlacementNode, placeRequest } from './sim-placement.js'
+import { type NodeAllocation, nodesForPartition, placeRequest } from './sim-placement.js'
 
 interface ShadowNode {
   readonly spec: SimNodeState['spec']
@@ -20,11 +21,12 @@ interface ShadowNode {
 /** The booking for the first job that does not fit, and the nodes as they will be once it starts. */
 export class BackfillReservation {
   readonly #atMs: number
-  readonly #shadow: readonly ShadowNode[]
+  /** The nodes as they will be once the booked job starts, by name. */
+  readonly #byName: ReadonlyMap<string, ShadowNode>
 
-  private constructor(atMs: number, shadow: readonly ShadowNode[]) {
+  private constructor(atMs: number, byName: ReadonlyMap<string, ShadowNode>) {
     this.#atMs = atMs
-    this.#shadow = shadow
+    this.#byName = byName
   }
 
   /** When the reserved job will start at the latest. */
@@ -66,27 +68,34 @@ export class BackfillReservation {
       const allocation = placeRequest(candidates, head.submission.resources)
       if (allocation) {
         take(byName, allocation)
-        return new BackfillReservation(end.atMs, shadow)
+        return new BackfillReservation(end.atMs, byName)
       }
     }
     return null
   }
 
   /**
-   * May `job` start now without delaying the booked job? It must end by the booking, or fit beside
-   * it on the nodes as they will be then (and is then counted there, so two such jobs cannot
-   * together take the booked job's nodes).
+   * May `job` start now, on `allocation` (where first fit puts it now), without delaying the booked
+   * job? It must end by the booking, or its shares must fit on those same nodes as they will be
+   * then, beside the booked job (and are then counted there, so two such jobs cannot together take
+   * the booked job's nodes). Room for it on some other node then is no answer: it would start here.
    */
-  admits(job: SimJob, nowMs: number, limitMs: number | null): boolean {
+  admits(limitMs: number | null, nowMs: number, allocation: readonly NodeAllocation[]): boolean {
     if (limitMs !== null && nowMs + limitMs <= this.#atMs) return true
-    const allocation = placeRequest(
-      nodesForPartition(this.#shadow, job.partition) as readonly PlacementNode[],
-      job.submission.resources,
-    )
-    if (!allocation) return false
-    take(new Map(this.#shadow.map((n) => [n.spec.name, n])), allocation)
+    if (!allocation.every((share) => fitsOn(this.#byName.get(share.node), share))) return false
+    take(this.#byName, allocation)
     return true
   }
+}
+
+/** Does one node's share of a job fit on this node of the shadow? */
+function fitsOn(node: ShadowNode | undefined, share: NodeAllocation): boolean {
+  if (!node?.up) return false
+  if (node.spec.cpus - node.usedCpus < share.cpus || node.spec.memoryMb - node.usedMemoryMb < share.memoryMb)
+    return false
+  if (share.gpuType === null) return true
+  const count = node.spec.gpus?.find((g) => g.type === share.gpuType)?.count ?? 0
+  return count - (node.usedGpus.get(share.gpuType) ?? 0) >= share.gpus
 }
 
 function release(nodes: ReadonlyMap<string, ShadowNode>, allocation: readonly NodeAllocation[]): void {

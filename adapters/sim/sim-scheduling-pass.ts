@@ -68,7 +68,7 @@ export function schedulingPass(context: PassContext): WaitingShape[] {
       }
       allocation = placeRequest(nodes, job.submission.resources)
     }
-    if (allocation && reservation && !reservation.admits(job, nowMs, limitMsOf(job))) {
+    if (allocation && reservation && !reservation.admits(limitMsOf(job), nowMs, allocation)) {
       // it fits now but would take what the reserved job needs, for longer than until its start
       job.reason = 'Priority'
       noteWaiting(job)

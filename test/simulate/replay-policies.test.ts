@@ -104,6 +104,24 @@ describe('EASY backfill', () => {
     const jobs = [job('A', 0, 2, 100, 1000), job('B', 1, 4, 100, 1001), job('D', 3, 1, 500, 5000)]
     expect(starts('backfill', jobs).at).toEqual({ A: 0, B: 100, D: 200 })
   })
+
+  it('judges a job on the nodes it would start on, not on some other node that has room then', () => {
+    // two nodes of 8 GPUs. L and M fill n1, X takes half of n2; H (8 GPUs) is booked on n2 for
+    // when X ends. Z (4 GPUs, 500 s) fits now only on n2, which H needs: it waits until M frees
+    // half of n1 at 5, and H starts at 10. (Z would fit beside H on n1 then, but not where it
+    // starts now: let in at 2, it held H back until 502.)
+    const nodes = ['n1', 'n2'].map((name) => ({ name, cpus: 16, memoryMb: 64_000, gpus: [{ type: 'gpu', count: 8 }] }))
+    const jobs = [
+      job('L', 0, 4, 1000, 9000),
+      job('M', 0, 4, 5, 9000),
+      job('X', 0, 4, 10, 9000),
+      job('H', 1, 8, 100, 9000),
+      job('Z', 2, 4, 500, 9000),
+    ]
+    const outcome = replayTrace(jobs, { policy: 'backfill', nodes })
+    const at = Object.fromEntries(outcome.jobs.map((r) => [r.job.id, r.startedMs === null ? null : r.startedMs / 1000]))
+    expect(at).toEqual({ L: 0, M: 0, X: 0, H: 10, Z: 5 })
+  })
 })
 
 describe('jobs no node can hold', () => {

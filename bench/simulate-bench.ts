@@ -4,7 +4,7 @@
  * side, with the targets checked (≥ 90 % GPU utilization while eligible work waits, better p95
  * wait and fewer deadline misses than both baselines); then throughput on 1, 8, 32 and 128 nodes
  * under rpo, against linear. Scaling runs a backlog (every job queued at time 0) of Alibaba pods
- * that fit one node, n × 120 of them on n nodes so that no size runs dry, and counts the GPU-hours
+ * that fit one node, n × 150 of them on n nodes so that no size runs dry, and counts the GPU-hours
  * of work done in the first 6 virtual hours: deviation = throughput(n) ÷ (n × throughput(1)) − 1.
  * Runs alone (`node --import tsx bench/simulate-bench.ts`) or from run.ts.
  */

@@ -6,6 +6,7 @@
 import type { JobExplanation } from '../core/policy/enforcement-plan.js'
 import type { ProjectScore } from '../core/policy/priority-score.js'
 import { requireTask } from '../core/scheduling/run-snapshot.js'
+import { PLACED_EVENT } from '../engine/gpu-placement-step.js'
 import type { RunStore } from '../store/run-store.js'
 import { type BudgetReportLine, budgetReportLines } from './budget-report.js'
 import type { BudgetService } from './budget-service.js'
@@ -95,7 +96,7 @@ export async function explainTask(
         .map((e) => e.message)
     : []
   // the newest placement: the one the latest attempt went out with
-  const placement = journal.filter((e) => e.taskId === taskId && e.type === 'task:placed').at(-1)?.message ?? null
+  const placement = journal.filter((e) => e.taskId === taskId && e.type === PLACED_EVENT).at(-1)?.message ?? null
   return {
     runId,
     taskId,

@@ -11,7 +11,7 @@ import type { Database } from './database.js'
 import { type EventQuery, insertEvents, selectEvents, toEvent } from './event-rows.js'
 import type { StoreDialect } from './migrations/001-initial.js'
 import { rowLimit } from './row-limit.js'
-import { storeCall } from './store-calls.js'
+import { storeCall, storeWrite } from './store-calls.js'
 
 export type { EventQuery } from './event-rows.js'
 
@@ -55,19 +55,17 @@ export class EventStore {
    */
   async append(events: readonly NewRpoEvent[]): Promise<void> {
     if (events.length === 0) return
-    await storeCall(this.#description, async () => {
-      await this.#db.transaction().execute(async (trx) => {
-        const runIds = [...new Set(events.flatMap((e) => (e.runId !== null && e.project === null ? [e.runId] : [])))]
-        const projects = new Map<string, string | null>()
-        if (runIds.length > 0) {
-          const rows = await trx.selectFrom('runs').select(['id', 'project']).where('id', 'in', runIds).execute()
-          for (const row of rows) projects.set(row.id, row.project)
-        }
-        const filled = events.map((e) =>
-          e.runId !== null && e.project === null ? { ...e, project: projects.get(e.runId) ?? null } : e,
-        )
-        await insertEvents(trx, this.#dialect, filled)
-      })
+    await storeWrite(this.#db, this.#description, async (trx) => {
+      const runIds = [...new Set(events.flatMap((e) => (e.runId !== null && e.project === null ? [e.runId] : [])))]
+      const projects = new Map<string, string | null>()
+      if (runIds.length > 0) {
+        const rows = await trx.selectFrom('runs').select(['id', 'project']).where('id', 'in', runIds).execute()
+        for (const row of rows) projects.set(row.id, row.project)
+      }
+      const filled = events.map((e) =>
+        e.runId !== null && e.project === null ? { ...e, project: projects.get(e.runId) ?? null } : e,
+      )
+      await insertEvents(trx, this.#dialect, filled)
     })
     this.committed()
   }

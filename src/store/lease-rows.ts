@@ -5,7 +5,7 @@
  */
 import type { Kysely } from 'kysely'
 import type { Database } from './database.js'
-import { storeCall } from './store-calls.js'
+import { storeCall, storeRead, storeWrite } from './store-calls.js'
 
 export class LeaseRows {
   readonly #db: Kysely<Database>
@@ -21,16 +21,14 @@ export class LeaseRows {
    * unexpired lease: two rpo processes never tick the same run at once.
    */
   async acquire(name: string, owner: string, now: string, expiresAt: string): Promise<boolean> {
-    return this.#run(() =>
-      this.#db.transaction().execute(async (trx) => {
-        const current = await trx.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst()
-        if (current && current.owner !== owner && current.expires_at > now) return false
-        if (current)
-          await trx.updateTable('leases').set({ owner, expires_at: expiresAt }).where('name', '=', name).execute()
-        else await trx.insertInto('leases').values({ name, owner, expires_at: expiresAt }).execute()
-        return true
-      }),
-    )
+    return storeWrite(this.#db, this.#description, async (trx) => {
+      const current = await trx.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst()
+      if (current && current.owner !== owner && current.expires_at > now) return false
+      if (current)
+        await trx.updateTable('leases').set({ owner, expires_at: expiresAt }).where('name', '=', name).execute()
+      else await trx.insertInto('leases').values({ name, owner, expires_at: expiresAt }).execute()
+      return true
+    })
   }
 
   async holder(name: string, now: string): Promise<string | null> {
@@ -40,17 +38,15 @@ export class LeaseRows {
 
   /** Who holds `name` and until when, expired or not (null: nobody); the caller applies the takeover rule. */
   async record(name: string): Promise<{ owner: string; expiresAt: string } | null> {
-    const row = await this.#run(() =>
-      this.#db.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst(),
+    const row = await storeRead(this.#db, this.#description, (db) =>
+      db.selectFrom('leases').selectAll().where('name', '=', name).executeTakeFirst(),
     )
     return row ? { owner: row.owner, expiresAt: row.expires_at } : null
   }
 
   async release(name: string, owner: string): Promise<void> {
-    await this.#run(() => this.#db.deleteFrom('leases').where('name', '=', name).where('owner', '=', owner).execute())
-  }
-
-  #run<T>(fn: () => Promise<T>): Promise<T> {
-    return storeCall(this.#description, fn)
+    await storeCall(this.#description, () =>
+      this.#db.deleteFrom('leases').where('name', '=', name).where('owner', '=', owner).execute(),
+    )
   }
 }

@@ -14,7 +14,7 @@ import type { Database } from './database.js'
 import { insertEvents } from './event-rows.js'
 import type { EventStore } from './event-store.js'
 import type { StoreDialect } from './migrations/001-initial.js'
-import { storeCall } from './store-calls.js'
+import { storeCall, storeWrite } from './store-calls.js'
 
 /** A subject's change of state, with the notification that says it (null: recorded silently). */
 export interface NotificationChange {
@@ -98,30 +98,27 @@ export class NotificationStore {
    * it, and this one must not deliver on from a stale place.
    */
   async moveCursor(hook: string, from: number | null, to: number, at: string, event?: NewRpoEvent): Promise<boolean> {
-    let moved = false
-    await storeCall(this.#description, async () => {
-      moved = await this.#db.transaction().execute(async (trx) => {
-        const result =
-          from === null
-            ? await trx
-                .insertInto('webhook_cursors')
-                .values({ hook, last_event_id: to, at })
-                .onConflict((oc) => oc.column('hook').doNothing())
-                .executeTakeFirst()
-            : await trx
-                .updateTable('webhook_cursors')
-                .set({ last_event_id: to, at })
-                .where('hook', '=', hook)
-                .where('last_event_id', '=', from)
-                .executeTakeFirst()
-        const changed =
-          'numInsertedOrUpdatedRows' in result
-            ? Number(result.numInsertedOrUpdatedRows ?? 0)
-            : Number((result as { numUpdatedRows: bigint }).numUpdatedRows)
-        if (changed !== 1) return false
-        if (event) await insertEvents(trx, this.#dialect, [event])
-        return true
-      })
+    const moved = await storeWrite(this.#db, this.#description, async (trx) => {
+      const result =
+        from === null
+          ? await trx
+              .insertInto('webhook_cursors')
+              .values({ hook, last_event_id: to, at })
+              .onConflict((oc) => oc.column('hook').doNothing())
+              .executeTakeFirst()
+          : await trx
+              .updateTable('webhook_cursors')
+              .set({ last_event_id: to, at })
+              .where('hook', '=', hook)
+              .where('last_event_id', '=', from)
+              .executeTakeFirst()
+      const changed =
+        'numInsertedOrUpdatedRows' in result
+          ? Number(result.numInsertedOrUpdatedRows ?? 0)
+          : Number((result as { numUpdatedRows: bigint }).numUpdatedRows)
+      if (changed !== 1) return false
+      if (event) await insertEvents(trx, this.#dialect, [event])
+      return true
     })
     if (moved && event) this.#events.committed()
     return moved

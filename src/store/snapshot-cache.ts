@@ -20,19 +20,18 @@ import type { AttemptSnapshot, RunSnapshot, TaskSnapshot } from '../core/schedul
 import type { AttemptTable, Database, TaskTable } from './database.js'
 import type { RunRecord } from './run-records.js'
 import { toAttemptSnapshot, toTaskSnapshot } from './run-rows.js'
-import { readSnapshots } from './snapshot-reads.js'
+import { IDS_PER_QUERY, readSnapshots } from './snapshot-reads.js'
 
-const IDS_PER_QUERY = 1000
 /** About 600 bytes a task with its attempt: the default keeps ~30 MB at most. */
-export const DEFAULT_CACHED_TASKS = 50_000
+const DEFAULT_CACHED_TASKS = 50_000
 
 /** One table's rows of a run as of one read: `rows/sum of revisions` as the key, and the highest. */
-export interface TableRevision {
+interface TableRevision {
   readonly key: string
   readonly highest: number
 }
 
-export interface RunRevision {
+interface RunRevision {
   readonly tasks: TableRevision
   readonly attempts: TableRevision
 }
@@ -218,10 +217,7 @@ function mergeAttempts(
  * write replaces a revision with a larger one (or adds a row; rows are deleted only with their run),
  * so the sum always moves. A run with no rows yet is absent (and so differs from any kept entry).
  */
-export async function readRevisions(
-  db: Kysely<Database>,
-  runIds: readonly string[],
-): Promise<Map<string, RunRevision>> {
+async function readRevisions(db: Kysely<Database>, runIds: readonly string[]): Promise<Map<string, RunRevision>> {
   const revisions = new Map<string, RunRevision>()
   for (let i = 0; i < runIds.length; i += IDS_PER_QUERY) {
     const ids = runIds.slice(i, i + IDS_PER_QUERY)

@@ -11,7 +11,7 @@ import type { RunRecord } from './run-records.js'
 import { toAttemptSnapshot, toTaskSnapshot } from './run-rows.js'
 
 // bound parameters per statement: well under SQLite's 32,766 and PostgreSQL's 65,535
-const IDS_PER_QUERY = 1000
+export const IDS_PER_QUERY = 1000
 
 /** The snapshot of each run, in the order given. The caller maps driver errors (translateStoreError). */
 export async function readSnapshots(

@@ -5,6 +5,7 @@
  * process with its coordinator; per rank: MPI and Horovod; Ray: a head, workers and the driver.
  * Pure: shell text out, every value quoted.
  */
+import { CHECKPOINT_EXIT_CODE } from '../../core/pipeline/resolved-pipeline.js'
 import type { Framework } from '../../core/pipeline/workload-fields.js'
 import type { ScriptValueChecks } from '../script-values.js'
 import { quoteShellWord } from '../shell-quote.js'
@@ -53,9 +54,6 @@ export interface FrameworkLaunch {
   /** Lines after the step ended, with its status in `rpo_status`, before the script exits with it. */
   readonly after?: readonly string[]
 }
-
-/** docs/checkpointing.md: a job that saved its checkpoint on the signal exits with this. */
-const CHECKPOINT_EXIT = 85
 
 /** `[container…] /bin/bash -c SCRIPT rpo-node COMMAND`: SCRIPT runs on the node with the command as "$1". */
 function nodeProgram(shape: LaunchShape, script: readonly string[], command: string): string {
@@ -120,7 +118,7 @@ function torchrunLaunch(shape: LaunchShape, command: string): FrameworkLaunch {
       ? ['"$1"']
       : [
           quoteShellWord(
-            `/bin/bash -c "$1"; rpo_s=$?; [ "$rpo_s" -ne ${CHECKPOINT_EXIT} ] || : >"$RPO_CHECKPOINT_MARK"; exit "$rpo_s"`,
+            `/bin/bash -c "$1"; rpo_s=$?; [ "$rpo_s" -ne ${CHECKPOINT_EXIT_CODE} ] || : >"$RPO_CHECKPOINT_MARK"; exit "$rpo_s"`,
           ),
           'rpo-rank',
           '"$1"',
@@ -138,7 +136,7 @@ function torchrunLaunch(shape: LaunchShape, command: string): FrameworkLaunch {
       ? {}
       : {
           after: [
-            `if [ "$rpo_status" -ne 0 ] && [ -e "$RPO_CHECKPOINT_MARK" ]; then rpo_status=${CHECKPOINT_EXIT}; fi`,
+            `if [ "$rpo_status" -ne 0 ] && [ -e "$RPO_CHECKPOINT_MARK" ]; then rpo_status=${CHECKPOINT_EXIT_CODE}; fi`,
             'rm -f -- "$RPO_CHECKPOINT_MARK"',
           ],
         }),

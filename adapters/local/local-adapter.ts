@@ -93,19 +93,38 @@ export class LocalAdapter implements SchedulerAdapter, ChangeNotifier {
     return path.join(this.#jobsRoot, key)
   }
 
-  async inventory(): Promise<Inventory> {
+  async inventory(options: { readonly freeGpus?: boolean } = {}): Promise<Inventory> {
+    const gpus = this.#cluster.gpus.map((g) => ({ type: g.type, count: g.count }))
     return {
       nodes: [
         {
           name: 'localhost',
           cpus: this.#cluster.cpus,
           memoryMb: this.#cluster.memoryMb,
-          gpus: this.#cluster.gpus.map((g) => ({ type: g.type, count: g.count })),
+          gpus,
           partitions: [],
           state: 'idle',
+          // what #allocateGpus would find free now: placement must not pick a type it cannot start on
+          ...(options.freeGpus ? { gpusFree: this.#freeGpus() } : {}),
         },
       ],
     }
+  }
+
+  /** How many devices of each GPU type no running job holds. */
+  #freeGpus(): { type: string; count: number }[] {
+    return this.#gpuDevices().map(({ type, free }) => ({ type, count: free.length }))
+  }
+
+  /** Each GPU type's devices (indices in config order) that no running job holds. */
+  #gpuDevices(): { type: string; free: number[] }[] {
+    const busy = new Set([...this.#gpuHolders.values()].flat())
+    let index = 0
+    return this.#cluster.gpus.map((gpu) => {
+      const devices = Array.from({ length: gpu.count }, (_, i) => index + i)
+      index += gpu.count
+      return { type: gpu.type, free: devices.filter((d) => !busy.has(d)) }
+    })
   }
 
   async submit(jobs: readonly JobSubmission[]): Promise<readonly SubmitResult[]> {
@@ -177,13 +196,8 @@ export class LocalAdapter implements SchedulerAdapter, ChangeNotifier {
   #allocateGpus(job: JobSubmission): number[] {
     const request = job.resources.gpus
     if (!request) return []
-    const busy = new Set([...this.#gpuHolders.values()].flat())
-    let index = 0
-    for (const gpu of this.#cluster.gpus) {
-      const devices = Array.from({ length: gpu.count }, (_, i) => index + i)
-      index += gpu.count
-      if (request.types.length > 0 && !request.types.includes(gpu.type)) continue
-      const free = devices.filter((d) => !busy.has(d))
+    for (const { type, free } of this.#gpuDevices()) {
+      if (request.types.length > 0 && !request.types.includes(type)) continue
       if (free.length >= request.count) return free.slice(0, request.count)
     }
     // the planner only starts work that fits, so this means its view and ours disagree

@@ -5,7 +5,7 @@
  * decision written to the run's journal (`task:placed`), where `rpo explain` reads it back.
  */
 import type { GpuCatalog } from '../core/gpu/gpu-catalog.js'
-import { deadlineUrgency, type GpuPlacement, placeGpus } from '../core/gpu/gpu-placement.js'
+import { deadlineUrgency, type GpuPlacement, placeGpus, withGpusTaken } from '../core/gpu/gpu-placement.js'
 import { usesGpus } from '../core/gpu/model-memory.js'
 import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import type { Inventory } from '../core/resources/inventory.js'
@@ -63,12 +63,14 @@ export async function placeRoundGpus(
   now: number,
 ): Promise<JobSubmission[]> {
   if (!jobs.some(hasChoice)) return jobs.map((j) => j.job)
-  const inventory = await inventoryFor(deps, jobs)
+  let inventory = await inventoryFor(deps, jobs)
   const at = new Date(now).toISOString()
   const placed: JobSubmission[] = []
   for (const entry of jobs) {
     const { job, message, placement } = placeJob(deps, inventory, entry, now)
     placed.push(job)
+    // the next job of the round sees these GPUs taken, as the scheduler will
+    if (placement?.kind === 'placed' && deps.typed) inventory = withGpusTaken(inventory, job.resources)
     if (message === null || placement === null) continue
     await store.appendEvent(
       entry.run.id,

@@ -78,14 +78,14 @@ function jobsOf(names: readonly string[]): JobToPlace[] {
   })
 }
 
-function deps(typed: boolean, reads: { count: number }): GpuPlacementDeps {
+function deps(typed: boolean, reads: { count: number }, on: Inventory = inventory): GpuPlacementDeps {
   return {
     catalog: buildGpuCatalog(),
     alternatives: true,
     typed,
     inventory: async () => {
       reads.count++
-      return inventory
+      return on
     },
     costWeights: () => undefined,
     deadline: () => null,
@@ -107,6 +107,38 @@ describe('placing a round of GPU jobs', () => {
       ['train', 'GPUs: a100'],
       ['forest', 'no GPUs: sklearn runs on CPUs: the 2 GPU(s) asked for per node are not requested'],
     ])
+  })
+
+  it('counts the GPUs it gave earlier jobs of the round: one free a100 and one free l40s hold two trainings', async () => {
+    // the local executor's one node: both types fit the model, one of each free
+    const oneEach: Inventory = {
+      nodes: [
+        {
+          name: 'localhost',
+          cpus: 8,
+          memoryMb: 64000,
+          gpus: [
+            { type: 'a100', count: 1 },
+            { type: 'l40s', count: 1 },
+          ],
+          gpusFree: [
+            { type: 'a100', count: 1 },
+            { type: 'l40s', count: 1 },
+          ],
+          partitions: [],
+          state: 'idle',
+        },
+      ],
+    }
+    const [first, second] = await placeRoundGpus(
+      deps(true, { count: 0 }, oneEach),
+      store,
+      jobsOf(['train', 'train']),
+      T0,
+    )
+    const types = [first?.resources.gpus?.types, second?.resources.gpus?.types]
+    expect(types.map((t) => t?.length)).toEqual([1, 1])
+    expect(new Set(types.flat())).toEqual(new Set(['a100', 'l40s']))
   })
 
   it('reads no inventory when nothing has a choice', async () => {

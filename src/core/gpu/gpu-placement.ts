@@ -98,6 +98,26 @@ export function explainGpuUnsatisfiable(input: Omit<GpuPlacementInput, 'alternat
 }
 
 /**
+ * The inventory once a placed job holds its GPUs: when it was given exactly one type, its per-node
+ * count is taken from the free GPUs of that type on the first nodes with enough free (the nodes
+ * first fit would give it). Unchanged when usage was not read or the scheduler chooses among types.
+ */
+export function withGpusTaken(inventory: Inventory, request: Pick<ResourceRequest, 'gpus' | 'nodes'>): Inventory {
+  const gpus = request.gpus
+  if (gpus === null || gpus.types.length !== 1) return inventory
+  const [type] = gpus.types as [string]
+  let left = Math.max(1, request.nodes)
+  const nodes = inventory.nodes.map((node) => {
+    const free = node.gpusFree?.find((g) => g.type === type)
+    if (left === 0 || free === undefined || free.count < gpus.count) return node
+    left--
+    const gpusFree = node.gpusFree?.map((g) => (g.type === type ? { type, count: g.count - gpus.count } : g))
+    return { ...node, ...(gpusFree ? { gpusFree } : {}) }
+  })
+  return { nodes }
+}
+
+/**
  * Urgency of work with `neededSeconds` still to run before `deadline` (ISO) at `now` (ms): 0 without
  * a deadline, 1 when there is no slack left, else needed ÷ time left — priority-score.ts's urgency
  * with the task's own time limit standing in for the remaining critical path.

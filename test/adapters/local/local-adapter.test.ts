@@ -129,7 +129,11 @@ describe('LocalAdapter', () => {
     await expect(adapter.submit([job('g2', 'true', { resources: gpu })])).rejects.toMatchObject({
       code: 'resources-unsatisfiable',
     })
+    // the inventory read live says what it just refused on: no a100 free
+    expect((await adapter.inventory({ freeGpus: true })).nodes[0]?.gpusFree).toEqual([{ type: 'a100', count: 0 }])
     await adapter.cancel([asNativeJobId('g1')])
+    await until(adapter, 'g1', (x) => x.state === 'cancelled')
+    expect((await adapter.inventory({ freeGpus: true })).nodes[0]?.gpusFree).toEqual([{ type: 'a100', count: 2 }])
   })
 
   it('has an inventory of one node with the configured CPUs, memory and GPUs, and cannot hold', async () => {

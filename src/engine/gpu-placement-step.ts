@@ -10,6 +10,7 @@ import { usesGpus } from '../core/gpu/model-memory.js'
 import type { ResolvedTask } from '../core/pipeline/resolved-pipeline.js'
 import type { Inventory } from '../core/resources/inventory.js'
 import type { GpuRequest } from '../core/resources/resource-request.js'
+import type { PlannedEvent } from '../core/scheduling/plan-tick.js'
 import type { JobSubmission } from '../scheduler/scheduler-adapter.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
 
@@ -64,29 +65,30 @@ export async function placeRoundGpus(
 ): Promise<JobSubmission[]> {
   if (!jobs.some(hasChoice)) return jobs.map((j) => j.job)
   let inventory = await inventoryFor(deps, jobs)
-  const at = new Date(now).toISOString()
   const placed: JobSubmission[] = []
+  // each run's decisions, journaled in one write: a sweep of a thousand instances is one transaction
+  const journal = new Map<string, PlannedEvent[]>()
   for (const entry of jobs) {
     const { job, message, placement } = placeJob(deps, inventory, entry, now)
     placed.push(job)
     // the next job of the round sees these GPUs taken, as the scheduler will
     if (placement?.kind === 'placed' && deps.typed) inventory = withGpusTaken(inventory, job.resources)
     if (message === null || placement === null) continue
-    await store.appendEvent(
-      entry.run.id,
-      {
-        type: PLACED_EVENT,
-        taskId: job.taskId,
-        message,
-        data: {
-          attempt: job.attempt,
-          kind: placement.kind,
-          types: placement.kind === 'placed' ? [...placement.types] : [],
-        },
+    const events = journal.get(entry.run.id) ?? []
+    if (events.length === 0) journal.set(entry.run.id, events)
+    events.push({
+      type: PLACED_EVENT,
+      taskId: job.taskId,
+      message,
+      data: {
+        attempt: job.attempt,
+        kind: placement.kind,
+        types: placement.kind === 'placed' ? [...placement.types] : [],
       },
-      at,
-    )
+    })
   }
+  const at = new Date(now).toISOString()
+  for (const [runId, events] of journal) await store.appendEvents(runId, events, at)
   return placed
 }
 

@@ -5,7 +5,7 @@
 import type { Kysely, Transaction } from 'kysely'
 import type { TaskInstance } from '../core/pipeline/expand-pipeline.js'
 import type { ResolvedPipeline } from '../core/pipeline/resolved-pipeline.js'
-import type { AttemptPatch, TaskPatch } from '../core/scheduling/plan-tick.js'
+import type { AttemptPatch, PlannedEvent, TaskPatch } from '../core/scheduling/plan-tick.js'
 import type { AttemptSnapshot, TaskOverrides, TaskSnapshot } from '../core/scheduling/run-snapshot.js'
 import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
 import type { AttemptTable, Database, TaskTable } from './database.js'
@@ -64,6 +64,32 @@ export async function insertRun(trx: Transaction<Database>, run: NewRun): Promis
       data_json: null,
     })
     .execute()
+}
+
+/** Rows per journal INSERT: six parameters each, well under SQLite's 32,766. */
+const JOURNAL_ROWS_PER_INSERT = 1000
+
+/** A run's journal entries, all stamped `at`. */
+export async function insertJournal(
+  trx: Transaction<Database>,
+  runId: string,
+  events: readonly PlannedEvent[],
+  at: string,
+): Promise<void> {
+  for (let i = 0; i < events.length; i += JOURNAL_ROWS_PER_INSERT)
+    await trx
+      .insertInto('run_journal')
+      .values(
+        events.slice(i, i + JOURNAL_ROWS_PER_INSERT).map((e) => ({
+          run_id: runId,
+          task_id: e.taskId,
+          type: e.type,
+          at,
+          message: e.message,
+          data_json: e.data ? JSON.stringify(e.data) : null,
+        })),
+      )
+      .execute()
 }
 
 export async function insertTasks(

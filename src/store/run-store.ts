@@ -28,6 +28,7 @@ import type { NewRun, PlanWrite, RunRecord } from './run-records.js'
 import {
   attemptPatchToRow,
   attemptToRow,
+  insertJournal,
   insertRun,
   insertTasks,
   PipelineCache,
@@ -300,21 +301,7 @@ export class RunStore {
       for (const attempt of plan.newAttempts) {
         await trx.insertInto('attempts').values(attemptToRow(runId, attempt)).execute()
       }
-      if (plan.events.length > 0) {
-        await trx
-          .insertInto('run_journal')
-          .values(
-            plan.events.map((e) => ({
-              run_id: runId,
-              task_id: e.taskId,
-              type: e.type,
-              at: plan.now,
-              message: e.message,
-              data_json: e.data ? JSON.stringify(e.data) : null,
-            })),
-          )
-          .execute()
-      }
+      await insertJournal(trx, runId, plan.events, plan.now)
       const finished = plan.runState === 'succeeded' || plan.runState === 'failed' || plan.runState === 'cancelled'
       await trx
         .updateTable('runs')
@@ -360,20 +347,16 @@ export class RunStore {
 
   /** Add an entry to a run's journal, with the event-log events it stands for (checkpoint warnings, budget actions). */
   async appendEvent(runId: string, event: PlannedEvent, now: string): Promise<void> {
+    await this.appendEvents(runId, [event], now)
+  }
+
+  /** Journal entries of one run, and the events they make, in one transaction. */
+  async appendEvents(runId: string, journal: readonly PlannedEvent[], now: string): Promise<void> {
+    if (journal.length === 0) return
     await this.#write(async (trx) => {
-      await trx
-        .insertInto('run_journal')
-        .values({
-          run_id: runId,
-          task_id: event.taskId,
-          type: event.type,
-          at: now,
-          message: event.message,
-          data_json: event.data ? JSON.stringify(event.data) : null,
-        })
-        .execute()
+      await insertJournal(trx, runId, journal, now)
       const run = await trx.selectFrom('runs').select('project').where('id', '=', runId).executeTakeFirst()
-      const events: NewRpoEvent[] = eventsOfJournal({ at: now, project: run?.project ?? null, runId }, [event])
+      const events: NewRpoEvent[] = eventsOfJournal({ at: now, project: run?.project ?? null, runId }, journal)
       await insertEvents(trx, this.dialect, events)
     })
     this.events.committed()

@@ -36,7 +36,10 @@ function limitMsOf(job: SimJob): number | null {
 export function schedulingPass(context: PassContext): WaitingShape[] {
   const { queue, runner, nowMs, policy } = context
   const strict = policy === 'strict'
-  // under easy-backfill: the booking of the first job that did not fit (undefined: none yet)
+  // under easy-backfill: the first job that did not fit, and its booking (undefined: not booked
+  // yet). It is booked only once a later job fits: nothing has started since the miss, so the
+  // booking is the same, and a full cluster (the usual case) never pays for one
+  let head: SimJob | null = null
   let reservation: BackfillReservation | null | undefined
   // usage only grows during a pass, so a shape that did not fit will not fit later in it either
   const misfits = new Set<string>()
@@ -68,6 +71,9 @@ export function schedulingPass(context: PassContext): WaitingShape[] {
       }
       allocation = placeRequest(nodes, job.submission.resources)
     }
+    if (allocation && head && reservation === undefined) {
+      reservation = BackfillReservation.book(context.nodes, runner.running(), head, limitMsOf)
+    }
     if (allocation && reservation && !reservation.admits(limitMsOf(job), nowMs, allocation)) {
       // it fits now but would take what the reserved job needs, for longer than until its start
       job.reason = 'Priority'
@@ -80,9 +86,7 @@ export function schedulingPass(context: PassContext): WaitingShape[] {
       continue
     }
     misfits.add(job.shape)
-    if (policy === 'easy-backfill' && reservation === undefined) {
-      reservation = BackfillReservation.book(context.nodes, runner.running(), job, limitMsOf)
-    }
+    if (policy === 'easy-backfill') head ??= job
     job.reason = blocked ? 'Priority' : 'Resources'
     blocked ||= strict
     noteWaiting(job)

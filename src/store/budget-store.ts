@@ -279,18 +279,20 @@ export class BudgetStore {
     })
   }
 
-  /** Record what rpo did to an attempt's job for a budget: held (with why) or released, its nice. */
-  async markAttempt(
-    submissionKey: string,
-    patch: { readonly heldReason?: string | null; readonly nice?: number | null },
+  /** Record what rpo did to attempts' jobs for a budget: held (with why) or released, their nice; one transaction. */
+  async markAttempts(
+    marks: ReadonlyMap<string, { readonly heldReason?: string | null; readonly nice?: number | null }>,
   ): Promise<void> {
-    const values: { held_reason?: string | null; nice?: number | null } = {}
-    if (patch.heldReason !== undefined) values.held_reason = patch.heldReason
-    if (patch.nice !== undefined) values.nice = patch.nice
-    if (Object.keys(values).length === 0) return
-    await this.#write((trx) =>
-      trx.updateTable('attempts').set(values).where('submission_key', '=', submissionKey).execute(),
-    )
+    if (marks.size === 0) return
+    await this.#write(async (trx) => {
+      for (const [submissionKey, patch] of marks) {
+        const values: { held_reason?: string | null; nice?: number | null } = {}
+        if (patch.heldReason !== undefined) values.held_reason = patch.heldReason
+        if (patch.nice !== undefined) values.nice = patch.nice
+        if (Object.keys(values).length === 0) continue
+        await trx.updateTable('attempts').set(values).where('submission_key', '=', submissionKey).execute()
+      }
+    })
   }
 
   #read<T>(fn: (db: Kysely<Database>) => Promise<T>): Promise<T> {

@@ -73,7 +73,10 @@ describe.each(STORE_DIALECTS.map((make) => ({ make, name: make().name })))('kept
         'the scheduler answering it',
         () => store.updateAttempts(new Map([[key, { jobId: '41', state: 'pending' as const }]])),
       ],
-      ['a budget hold', () => store.budgets.markAttempt(key, { heldReason: 'over the soft cap', nice: 100 })],
+      [
+        'a budget hold',
+        () => store.budgets.markAttempts(new Map([[key, { heldReason: 'over the soft cap', nice: 100 }]])),
+      ],
       [
         'a plan ending it',
         () =>

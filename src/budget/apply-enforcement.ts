@@ -2,8 +2,9 @@
  * Carrying an enforcement plan out on one cluster: hold, release, checkpoint-and-requeue (a
  * signal; the job's exit 85 resumes its task), cancel and renice through the adapter, marking
  * the attempts in the store and recording a `budget:<action>` journal entry on the run (and with
- * it a `budget.action` event). The actions are sent as one scheduler command per kind (per signal,
- * per nice value): a round that holds thousands of jobs is one `scontrol hold`, not thousands.
+ * it a `budget.action` event). Holds, releases, cancels and renices are sent as one scheduler
+ * command per kind (per nice value): a round that holds thousands of jobs is one `scontrol hold`,
+ * not thousands; checkpoint signals go one job each (a signal is not idempotent).
  * When such a command fails, its jobs are tried one by one, so one job the scheduler refuses (it
  * just ended) does not fail the others; each refusal is reported, never thrown. The marks and the
  * journal entries are written once per round.
@@ -126,7 +127,9 @@ function commandGroups(
         // checkpoint and stop: the exit 85 resumes the task, and admission submits it held
         const signal = judged.definition.checkpoint?.signal
         if (signalled.has(action.attemptKey) || !signal || !adapter.capabilities.signal) continue
-        add(`signal ${signal}`, { kind: 'signal', signal }, planned)
+        // one command per job: a signal is not idempotent, and retrying a failed group job by job
+        // would signal twice those the failed command had reached
+        add(`signal ${action.attemptKey}`, { kind: 'signal', signal }, planned)
         break
       }
       case 'cancel':

@@ -67,7 +67,7 @@ function random(seed: number): () => number {
 
 const LIMITS = { now: NOW, capacity: null, maxActive: 10_000, lostAfterMissedPolls: 3, nativeDependencies: true }
 const TICK: PlanOptions = LIMITS
-export const OPTIONS: ClusterPlanOptions = { ...LIMITS, cluster: 'sim' }
+const OPTIONS: ClusterPlanOptions = { ...LIMITS, cluster: 'sim' }
 
 /** One round of a world: every run's snapshot and what the scheduler said about its attempts. */
 type Round = RunPlanInput[]

@@ -96,7 +96,7 @@ export function renderPbsScript(template: string, job: JobSubmission, options: P
  * launches start their processes with OpenMPI's `mpirun`; the batch shell passes the checkpoint
  * signal (the timer's, `qsig`'s) on to the launcher.
  */
-export function pbsLaunchPlan(job: JobSubmission, options: PbsScriptOptions): LaunchPlan {
+function pbsLaunchPlan(job: JobSubmission, options: PbsScriptOptions): LaunchPlan {
   return planLaunch(launchRequestOf(job, 'pbs', checkpointSignal(job, options.signal)?.name ?? null), {
     invalid,
     safeName,

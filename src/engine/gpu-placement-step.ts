@@ -93,7 +93,7 @@ export async function placeRoundGpus(
 }
 
 /** The inventory the jobs are placed on: read (once) only when one of them has a GPU choice to make. */
-export async function inventoryFor(deps: GpuPlacementDeps, jobs: readonly JobToPlace[]): Promise<Inventory> {
+async function inventoryFor(deps: GpuPlacementDeps, jobs: readonly JobToPlace[]): Promise<Inventory> {
   const needsInventory = jobs.some((j) => choosesAmongGpus(j.definition, j.job.resources.gpus))
   return needsInventory ? deps.inventory() : { nodes: [] }
 }

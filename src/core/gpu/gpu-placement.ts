@@ -36,7 +36,7 @@ export type GpuPlacement =
   | { readonly kind: 'infeasible'; readonly reason: string }
 
 /** Urgency at or above which faster GPUs are preferred over best fit and cost. */
-export const DEADLINE_CRITICAL_URGENCY = 0.5
+const DEADLINE_CRITICAL_URGENCY = 0.5
 
 interface Candidate {
   readonly type: string

@@ -98,7 +98,7 @@ export function estimateModelMemory(model: ResolvedModel, framework: Framework |
 }
 
 /** `7B`, `350M`, `1.3B`. */
-export function formatParameters(count: number): string {
+function formatParameters(count: number): string {
   for (const [unit, size] of [
     ['T', 1e12],
     ['B', 1e9],
@@ -137,7 +137,7 @@ export function gpuMemoryNeed(
 }
 
 /** Frameworks that run on CPUs only: GPUs asked for are dropped with a warning. */
-export const CPU_FRAMEWORKS: readonly Framework[] = ['sklearn', 'xgboost']
+const CPU_FRAMEWORKS: readonly Framework[] = ['sklearn', 'xgboost']
 
 export function usesGpus(framework: Framework | null): boolean {
   return framework === null || !CPU_FRAMEWORKS.includes(framework)
@@ -149,7 +149,7 @@ export function usesGpus(framework: Framework | null): boolean {
  * purpose so that the default fits 4-GPU nodes with 8 cores; data-loading-heavy work names its own.
  * MPI has one rank per CPU and no default; sklearn/xgboost run without GPUs.
  */
-export const HOST_DEFAULTS_PER_GPU: Readonly<Partial<Record<Framework, { cpus: number; memoryMb: number }>>> = {
+const HOST_DEFAULTS_PER_GPU: Readonly<Partial<Record<Framework, { cpus: number; memoryMb: number }>>> = {
   pytorch: { cpus: 2, memoryMb: 8192 },
   'pytorch-ddp': { cpus: 2, memoryMb: 8192 },
   deepspeed: { cpus: 2, memoryMb: 8192 },

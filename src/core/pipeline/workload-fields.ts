@@ -82,12 +82,12 @@ export function resolveModel(spec: ModelSpec): ResolvedModel {
   }
 }
 
-export const CONTAINER_RUNTIMES = ['apptainer', 'singularity', 'docker', 'podman'] as const
+const CONTAINER_RUNTIMES = ['apptainer', 'singularity', 'docker', 'podman'] as const
 export type ContainerRuntime = (typeof CONTAINER_RUNTIMES)[number]
 
 const nonEmpty = z.string().min(1)
 
-export const ContainerSpecSchema = z.strictObject({
+const ContainerSpecSchema = z.strictObject({
   image: nonEmpty.describe('Image: a path to a .sif file or a registry reference'),
   runtime: z.enum(CONTAINER_RUNTIMES).optional().describe('@default apptainer'),
   bind: z.array(nonEmpty).optional().describe('Bind mounts, SRC[:DST[:OPTS]]'),

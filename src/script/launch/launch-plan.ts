@@ -142,7 +142,7 @@ function signalName(signal: string, checks: ScriptValueChecks): string {
  * the process runs on), then set `rpo_status` to its exit status — bash keeps the status of a
  * waited-for child, so the last `wait` returns it even when the loop's `wait` already did.
  */
-export function waitLines(pid: string): string[] {
+function waitLines(pid: string): string[] {
   return [`while kill -0 "${pid}" 2>/dev/null; do wait "${pid}"; done`, `wait "${pid}"; rpo_status=$?`]
 }
 
@@ -151,7 +151,7 @@ export function waitLines(pid: string): string[] {
  * shell — which is what the scheduler signals (`--signal=B:`, `scancel --batch`, the PBS timer) —
  * passes the signal on to it: srun hands it to every process of its step, mpirun to its ranks.
  */
-export function runInBackground(
+function runInBackground(
   step: readonly string[],
   signal: string | null,
   after: readonly string[] = [],

@@ -47,8 +47,6 @@ export interface SimulateRequest {
   readonly budgetScales?: ReadonlyMap<string, number>
   readonly shares?: ReadonlyMap<string, number>
   readonly importance?: ReadonlyMap<string, number>
-  /** Submit every job at time 0 (a backlog) instead of at its trace time: the scaling benchmark's mode. */
-  readonly backlog?: boolean
   readonly onProgress?: (message: string) => void
 }
 
@@ -100,9 +98,7 @@ export async function simulateTrace(request: SimulateRequest): Promise<SimulateR
   }
   const seed = request.seed ?? 1
   const factors = request.deadlineFactors ?? DEFAULT_DEADLINE_FACTORS
-  let jobs: DeadlinedJob[] = withDeadlines(trace.jobs, { seed, minFactor: factors.min, maxFactor: factors.max })
-  if (request.backlog)
-    jobs = jobs.map((job) => ({ ...job, submitSeconds: 0, deadlineSeconds: job.deadlineSeconds - job.submitSeconds }))
+  const jobs: DeadlinedJob[] = withDeadlines(trace.jobs, { seed, minFactor: factors.min, maxFactor: factors.max })
   const demand: Record<string, number> = {}
   for (const job of jobs) demand[job.project] = (demand[job.project] ?? 0) + (job.gpus * job.durationSeconds) / 3600
   const budgets = new Map(request.budgets ?? [])

@@ -151,11 +151,7 @@ function waitLines(pid: string): string[] {
  * shell — which is what the scheduler signals (`--signal=B:`, `scancel --batch`, the PBS timer) —
  * passes the signal on to it: srun hands it to every process of its step, mpirun to its ranks.
  */
-function runInBackground(
-  step: readonly string[],
-  signal: string | null,
-  after: readonly string[] = [],
-): string[] {
+function runInBackground(step: readonly string[], signal: string | null, after: readonly string[] = []): string[] {
   if (signal === null) return [...step]
   const last = step.length - 1
   return [

@@ -16,9 +16,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-// one busy thread until the process has used 5 s of CPU, however loaded the machine is
+// one busy thread until the process has used 5 s of CPU, however loaded the machine is, then a
+// second idle: sacct's elapsed time is whole seconds, and a job whose CPU time came out just over
+// its elapsed seconds read as "used 1.0" of its 8 CPUs (seen in CI) where one thread is under one
 const BURN = `/usr/bin/python3 -c 'import time
-while time.process_time() < 5: pass'`
+while time.process_time() < 5: pass
+time.sleep(1)'`
 
 interface Report {
   accounting: { asked: number; filled: number; problems: string[] }

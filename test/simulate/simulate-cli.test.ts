@@ -5,10 +5,10 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { runCli } from '../support/cli-harness.js'
+import { ALIBABA_TRACE, PHILLY_TRACE } from '../support/shared-traces.js'
 
-const TRACES = '/work/shared/traces'
-const ALIBABA = path.join(TRACES, 'alibaba_gpu_v2023_openb_pod_list_default.csv')
-const PHILLY = path.join(TRACES, 'philly_derived_pcs_trace_ee9e8c.csv')
+const ALIBABA = ALIBABA_TRACE
+const PHILLY = PHILLY_TRACE
 const cwd = tmpdir()
 
 describe('rpo simulate', () => {

@@ -6,11 +6,11 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { TraceRowError } from '../../src/simulate/trace-job.js'
 import { readTrace } from '../../src/simulate/trace-reader.js'
+import { ALIBABA_TRACE, PHILLY_TRACE, sharedTrace } from '../support/shared-traces.js'
 
-const TRACES = '/work/shared/traces'
-const ALIBABA = path.join(TRACES, 'alibaba_gpu_v2023_openb_pod_list_default.csv')
-const PHILLY = path.join(TRACES, 'philly_derived_pcs_trace_ee9e8c.csv')
-const PHILLY_SIDECAR = path.join(TRACES, 'philly_derived_pcs_trace_ee9e8c.recovered_duration.csv')
+const ALIBABA = ALIBABA_TRACE
+const PHILLY = PHILLY_TRACE
+const PHILLY_SIDECAR = sharedTrace('philly_derived_pcs_trace_ee9e8c.recovered_duration.csv')
 
 function copyWithLines(source: string, name: string, keep: number, edit: (lines: string[]) => void = () => {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'rpo-trace-'))

@@ -4,12 +4,15 @@
  * side, with the targets checked (≥ 90 % GPU utilization while eligible work waits, better p95
  * wait and fewer deadline misses than both baselines); then throughput on 1, 8, 32 and 128 nodes
  * under rpo, against linear. Scaling runs a backlog (every job queued at time 0) of Alibaba pods
- * that fit one node, n × 150 of them on n nodes so that no size runs dry, and counts the GPU-hours
- * of work done in the first 6 virtual hours: deviation = throughput(n) ÷ (n × throughput(1)) − 1.
+ * that fit one node: one node's 150 pods, copied n times for n nodes, so that no size runs dry and
+ * every size has the same mix; it counts the GPU-hours of work and the jobs done in the first 6
+ * virtual hours: deviation = throughput(n) ÷ (n × throughput(1)) − 1.
  * Runs alone (`node --import tsx bench/simulate-bench.ts`) or from run.ts.
  */
+import path from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { gpuUtilization } from '../adapters/sim/sim-metrics.js'
+import { packageRoot } from '../src/package-root.js'
 import { renderSimulation } from '../src/simulate/simulate-report.js'
 import type { SimulateResult } from '../src/simulate/simulate-run.js'
 import { DEFAULT_NODE, simulateTrace } from '../src/simulate/simulate-run.js'
@@ -17,7 +20,8 @@ import { withDeadlines } from '../src/simulate/trace-deadlines.js'
 import { readTrace } from '../src/simulate/trace-reader.js'
 import { replayTrace } from '../src/simulate/trace-replay.js'
 
-const TRACES = process.env.RPO_TRACES ?? '/work/shared/traces'
+// the shared traces beside the checkout, as for the tests (test/support/shared-traces.ts)
+const TRACES = process.env.RPO_TRACES ?? path.resolve(packageRoot(), '../shared/traces')
 const ALIBABA = `${TRACES}/alibaba_gpu_v2023_openb_pod_list_default.csv`
 const PHILLY = `${TRACES}/philly_derived_pcs_trace_ee9e8c.csv`
 const SIZES = (process.env.RPO_SIM_SCALING_SIZES ?? '1,8,32,128').split(',').map(Number)
@@ -53,16 +57,21 @@ export async function benchScaling(): Promise<void> {
   console.log(
     `\n### throughput vs nodes (rpo; backlog of ${JOBS_PER_NODE} Alibaba GPU pods per node, queued at 0; GPU-hours done in the first ${WINDOW_HOURS} virtual h)`,
   )
+  // one node's backlog: pods at an even stride over the whole span (the first pods alone are a
+  // different mix from all of them)
+  const perNode = Array.from(
+    { length: JOBS_PER_NODE },
+    (_, i) => fitting[Math.floor((i * fitting.length) / JOBS_PER_NODE)] as (typeof fitting)[number],
+  )
   let base: number | null = null
   let baseJobs: number | null = null
   for (const nodes of SIZES) {
-    // pods picked at an even stride over the whole span, so every size gets the same mix (the first
-    // pods alone are a different mix from all of them), under new ids when one is picked twice
+    // n copies of one per-node sample, so every size runs exactly the same mix per node: a sample
+    // drawn afresh per size is a different mix of pod lengths, which moves the jobs-done count
     const count = nodes * JOBS_PER_NODE
     const jobs = Array.from({ length: count }, (_, i) => {
-      const index = Math.floor((i * fitting.length) / count + i / fitting.length) % fitting.length
-      const job = fitting[index] as (typeof fitting)[number]
-      return { ...job, id: `${job.id}#${i}`, submitSeconds: 0 }
+      const job = perNode[i % JOBS_PER_NODE] as (typeof perNode)[number]
+      return { ...job, id: `${job.id}#${Math.floor(i / JOBS_PER_NODE)}`, submitSeconds: 0 }
     })
     const started = performance.now()
     const outcome = replayTrace(withDeadlines(jobs, { seed: 1 }), {
@@ -86,7 +95,7 @@ export async function benchScaling(): Promise<void> {
     baseJobs ??= done
     const jobsDeviation = (done / (nodes * baseJobs) - 1) * 100
     console.log(
-      `${String(nodes).padStart(4)} node(s)  ${perHour.toFixed(1).padStart(8)} GPU-h/virtual h   deviation from linear ${`${deviation >= 0 ? '+' : ''}${deviation.toFixed(1)} %`.padStart(8)} (target ±10 %: ${Math.abs(deviation) <= 10 ? 'ok' : 'MISSED'})   jobs done ${done} (${jobsDeviation >= 0 ? '+' : ''}${jobsDeviation.toFixed(1)} % from linear)   GPUs busy ${((busy.ratio ?? 0) * 100).toFixed(1)} %   still queued ${queued} of ${count}   wall ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      `${String(nodes).padStart(4)} node(s)  ${perHour.toFixed(1).padStart(8)} GPU-h/virtual h   deviation from linear ${`${deviation >= 0 ? '+' : ''}${deviation.toFixed(1)} %`.padStart(8)} (target ±10 %: ${Math.abs(deviation) <= 10 ? 'ok' : 'MISSED'})   jobs done ${done} (${jobsDeviation >= 0 ? '+' : ''}${jobsDeviation.toFixed(1)} % from linear: ${Math.abs(jobsDeviation) <= 10 ? 'ok' : 'MISSED'})   GPUs busy ${((busy.ratio ?? 0) * 100).toFixed(1)} %   still queued ${queued} of ${count}   wall ${((performance.now() - started) / 1000).toFixed(1)} s`,
     )
   }
 }

@@ -293,8 +293,13 @@ export const ConfigSchema = z.strictObject({
         .refine((s) => cron.validate(s), { error: 'expected a cron expression such as "*/1 * * * *"' })
         .default('* * * * *')
         .describe('node-cron schedule for rpo daemon (seconds field optional)'),
+      accountingCatchUp: duration
+        .default('5m')
+        .describe(
+          'How often rpo daemon asks accounting for the CPU time and memory high-water of Slurm and PBS jobs that ended in the last 6 hours without them, so efficiency reports read them from the store',
+        ),
     })
-    .default({ schedule: '* * * * *' }),
+    .default({ schedule: '* * * * *', accountingCatchUp: '5m' }),
   webhooks: z
     .array(WebhookSchema)
     .default([])

@@ -4,14 +4,17 @@
  * cluster whose round another process (a daemon, an `rpo run`) is doing is left to it, and the
  * daemon retries it as soon as that lease expires — so a killed daemon's clusters are taken over
  * within one lease period, on any host. The daemon also delivers the config's webhooks
- * (src/notify/webhook-dispatcher.ts), beside the rounds.
+ * (src/notify/webhook-dispatcher.ts) and catches up on ended jobs' accounting figures
+ * (src/monitor/usage-catch-up.ts), beside the rounds.
  */
 import cron from 'node-cron'
 import { isRpoError } from '../core/errors.js'
+import { parseDurationSeconds } from '../core/pipeline/units.js'
 import type { App } from '../create-app.js'
 import type { ClusterTickResult } from '../engine/cluster-tick.js'
 import { clusterLease, Leases } from '../engine/leases.js'
 import { clustersOf } from '../engine/run-clusters.js'
+import { startUsageCatchUp } from '../monitor/usage-catch-up.js'
 import { createWebhookDispatcher } from '../notify/webhook-dispatcher.js'
 
 export interface SyncResult {
@@ -102,6 +105,11 @@ export async function startDaemon(app: App, options: DaemonOptions): Promise<voi
   // webhooks are delivered beside the rounds, never inside them: a hanging receiver delays no tick
   const webhooks = app.config.webhooks.length > 0 ? createWebhookDispatcher(app, { report: options.log }) : null
   webhooks?.start()
+  // efficiency figures of ended jobs, asked for beside the rounds (src/monitor/usage-catch-up.ts)
+  const catchUp = startUsageCatchUp(app, {
+    intervalMs: (parseDurationSeconds(app.config.sync.accountingCatchUp) ?? 300) * 1000,
+    report: options.log,
+  })
   const retries = new Map<string, NodeJS.Timeout>()
   let stopped = false
   // one round at a time per cluster: a retry and a scheduled round never overlap
@@ -166,4 +174,5 @@ export async function startDaemon(app: App, options: DaemonOptions): Promise<voi
   await running
   await Promise.all(busy.values())
   await webhooks?.stop()
+  await catchUp.stop()
 }

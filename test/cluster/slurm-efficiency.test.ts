@@ -2,15 +2,23 @@
 // them for 5 s of CPU time. When the run ended on squeue's COMPLETED (no sacct round trip), its CPU
 // time is read by `rpo history --efficiency` itself once sacct has the record, and stored; either
 // way the figures are sacct's and shown as seff would: CPU efficiency ≈ 1/8, the idle CPU-hours named.
-import { rmSync } from 'node:fs'
+// `rpo daemon` alone stores them too, also for a run no budget charges (its accounting catch-up), so
+// what reads only the store (GET /v1/efficiency, --no-accounting) has them.
+import { appendFileSync, rmSync } from 'node:fs'
+import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { parseSlurmDurationSeconds } from '../../adapters/slurm/slurm-time.js'
-import { runCli, writePipeline } from '../support/cli-harness.js'
+import { runCli, type SpawnedCli, spawnCli, writePipeline } from '../support/cli-harness.js'
 import { sacctSettled, testbedSsh, testbedWorkspace } from './testbed.js'
 
 const ssh = testbedSsh()
 const { dir, remoteDir } = testbedWorkspace()
+let daemon: SpawnedCli | null = null
 afterAll(async () => {
+  if (daemon && daemon.child.exitCode === null) {
+    daemon.child.kill('SIGKILL')
+    await daemon.exited()
+  }
   await ssh.exec(['rm', '-rf', remoteDir], { idempotent: true }).catch(() => undefined)
   await ssh.close()
   rmSync(dir, { recursive: true, force: true })
@@ -119,4 +127,45 @@ tasks:
     expect(text.stdout).toMatch(/CPU {5}\d+(\.\d)?% efficient: .* CPU-hours idle \(1 of 1 attempts measured\)/)
     expect(text.stdout).toContain('waste (largest first):\n  burn asked 8 CPUs, used 0.')
   }, 60_000)
+
+  it('rpo daemon stores the figures of a job that ended on squeue alone, with no history command', async () => {
+    // no project: budgets charge a project's jobs and so ask accounting themselves; a run without
+    // one is concluded from squeue's COMPLETED, and only the catch-up asks for its figures
+    // rounds every 2 s and an accounting catch-up every 2 s
+    appendFileSync(path.join(dir, 'rpo.config.yaml'), "sync: { schedule: '*/2 * * * * *', accountingCatchUp: 2s }\n")
+    writePipeline(
+      dir,
+      'daemon.yaml',
+      `
+name: waste-daemon
+tasks:
+  burn:
+    command: ${JSON.stringify(BURN)}
+    resources: { partition: cpu, cpus: 8, memory: 500M, time: 5m }
+`,
+    )
+    const submitted = await runCli(dir, ['submit', 'daemon.yaml', '--json'])
+    expect(submitted.code, submitted.stderr).toBe(0)
+    const runId = (JSON.parse(submitted.stdout) as { runId: string }).runId
+    daemon = spawnCli(dir, ['daemon'])
+    const started = Date.now()
+    let stored: Report
+    for (;;) {
+      // the store only: --no-accounting asks no cluster
+      const result = await runCli(dir, ['history', '--efficiency', '--run', runId, '--no-accounting', '--json'])
+      expect(result.code, result.stderr).toBe(0)
+      stored = JSON.parse(result.stdout) as Report
+      expect(stored.accounting).toEqual({ asked: 0, filled: 0, problems: [] })
+      if (stored.total.cpuMeasured === 1) break
+      expect(Date.now() - started, daemon.stdout() + daemon.stderr()).toBeLessThan(60_000)
+      await new Promise((r) => setTimeout(r, 1000))
+    }
+    expect(stored.total.cpuEfficiency).toBeGreaterThan(0.04)
+    expect(stored.total.cpuEfficiency).toBeLessThanOrEqual(0.125 + 0.01)
+    expect(stored.waste[0]?.text).toMatch(/^burn asked 8 CPUs, used 0\.\d/)
+    daemon.child.kill('SIGTERM')
+    expect(await daemon.exited()).toBe(0)
+    const status = JSON.parse((await runCli(dir, ['status', runId, '--json'])).stdout) as { state: string }
+    expect(status.state).toBe('succeeded')
+  }, 90_000)
 })

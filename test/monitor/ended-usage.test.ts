@@ -5,11 +5,12 @@
  * cannot be reached is a problem in words, not an error. The adapter here answers as scripted (the
  * live test, test/cluster/slurm-efficiency.test.ts, has the testbed's sacct answer).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { ResolvedConfig } from '../../src/config/load-config.js'
 import { TransportError } from '../../src/core/errors.js'
 import type { App } from '../../src/create-app.js'
 import { fillEndedUsage } from '../../src/monitor/ended-usage.js'
+import { catchUpEndedUsage, startUsageCatchUp } from '../../src/monitor/usage-catch-up.js'
 import { asNativeJobId, type NativeJobId, type PollOptions } from '../../src/scheduler/scheduler-adapter.js'
 import type { RunStore } from '../../src/store/run-store.js'
 import { attemptOf, pipelineOf, T0 } from '../support/fixtures.js'
@@ -126,5 +127,110 @@ describe('fillEndedUsage', () => {
     const again = await fillEndedUsage(app(), stored)
     expect(polls).toEqual([])
     expect(again).toMatchObject({ asked: 1, filled: 0 })
+  })
+})
+
+describe('the daemon’s accounting catch-up', () => {
+  const harness = sqliteHarness()
+  let store: RunStore
+  const asked: string[][] = []
+  const HOUR = 3600
+  // "now" is 7 hours after T0: a's job ended an hour ago, d's (PBS) just now, e's 7 hours ago
+  const now = T0 + 7 * HOUR * 1000
+
+  beforeAll(async () => {
+    store = await openRunStore(await harness.setUp())
+    await store.createRun({
+      id: 'r2',
+      pipeline: PIPELINE.pipeline,
+      instances: PIPELINE.instances,
+      cluster: 'hpc',
+      specHash: PIPELINE.specHash,
+      sourceFile: PIPELINE.file,
+      workDir: PIPELINE.workDir,
+      now: at(0),
+      user: 'alice',
+    })
+    const ended = (taskId: string, jobId: string, endedAt: number) =>
+      attemptOf(taskId, 1, {
+        submissionKey: `rpo.r2.${taskId}.1`,
+        jobId,
+        state: 'succeeded',
+        submittedAt: at(0),
+        startedAt: at(1),
+        endedAt: at(endedAt),
+      })
+    await store.applyPlan('r2', 'running', {
+      taskUpdates: new Map(),
+      attemptUpdates: new Map(),
+      newTasks: [],
+      newAttempts: [
+        ended('a', '201', 6 * HOUR),
+        ended('c', 'rpo.r2.c.1', 6 * HOUR),
+        ended('d', '9.pbs', 7 * HOUR),
+        ended('e', '203', 10),
+      ],
+      events: [],
+      runState: 'running',
+      now: at(7 * HOUR),
+    })
+  })
+
+  afterAll(async () => {
+    if (store) await store.close()
+    await harness.tearDown()
+  })
+
+  const app = (answer: (id: string) => number | undefined) => ({
+    config: CONFIG,
+    store,
+    clock: () => now,
+    engineFor: async () =>
+      ({
+        adapter: {
+          poll: async (ids: readonly NativeJobId[]) => {
+            asked.push([...ids])
+            return ids.map((id) => ({
+              jobId: asNativeJobId(id),
+              state: 'succeeded' as const,
+              nativeState: 'COMPLETED',
+              exitCode: 0,
+              startedAt: null,
+              endedAt: null,
+              usage: { elapsedSeconds: 60, ...(answer(id) === undefined ? {} : { cpuSeconds: answer(id) }) },
+            }))
+          },
+        },
+      }) as unknown as Awaited<ReturnType<App['engineFor']>>,
+  })
+
+  it('asks each Slurm and PBS cluster about its jobs ended within 6 hours, never local ones or older ones', async () => {
+    // the PBS job's accounting has no CPU figure yet (as slurmdbd before it has the steps)
+    const pass = await catchUpEndedUsage(
+      app((id) => (id === '201' ? 30 : undefined)),
+      now,
+    )
+    expect(asked.flat().sort()).toEqual(['201', '9.pbs'])
+    expect(pass).toEqual({ asked: 2, filled: 1, problems: [] })
+    const stored = await store.history.attempts({ runId: 'r2' })
+    expect(stored.find((a) => a.taskId === 'a')?.usage).toMatchObject({ cpuSeconds: 30 })
+    expect(stored.find((a) => a.taskId === 'd')?.usage?.cpuSeconds).toBeUndefined()
+    expect(stored.find((a) => a.taskId === 'e')?.usage?.cpuSeconds).toBeUndefined()
+  })
+
+  it('runs a pass at start and every interval, says what it measured, and stops after the pass in flight', async () => {
+    asked.length = 0
+    const lines: string[] = []
+    const catchUp = startUsageCatchUp(
+      app(() => 12),
+      { intervalMs: 20, report: (line) => lines.push(line) },
+    )
+    await vi.waitFor(() => expect(lines).toContain('accounting catch-up: 1 of 1 ended job(s) measured'))
+    await catchUp.stop()
+    // the first pass measured the PBS job; the passes after it find nothing left to ask
+    expect(asked).toEqual([['9.pbs']])
+    const count = lines.length
+    await new Promise((resolve) => setTimeout(resolve, 60))
+    expect(lines).toHaveLength(count)
   })
 })

@@ -3,10 +3,22 @@
  * scontrol, mpirun, torchrun, ray, module, conda, apptainer, docker) and a fake allocation: each
  * test asserts what the launchers and the trainer processes were given — ranks, rendezvous,
  * TF_CONFIG, the order of the environment set-up — and that a checkpoint signal sent to the batch
- * shell reaches every trainer through the launcher. Real launchers run on the testbed (launch-live).
+ * shell reaches every trainer through the launcher, and that the rendezvous port the launchers get
+ * is one nothing listens on. Real launchers run on the testbed (launch-live).
  */
+import { spawnSync } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
-import { callsOf, environment, pbsScript, runScript, slurmScript, TRAINER } from './launch-fixtures.js'
+import {
+  callsOf,
+  environment,
+  occupyPorts,
+  pbsScript,
+  type RunOptions,
+  runScript,
+  type ScriptRun,
+  slurmScript,
+  TRAINER,
+} from './launch-fixtures.js'
 
 const SLURM_ALLOCATION = { SLURM_JOB_NODELIST: 'gpu1,gpu2', SLURM_JOB_ID: '4242', SLURM_NNODES: '2' }
 // 15000 + 4242 % 15000
@@ -113,6 +125,49 @@ describe('pytorch-ddp through torchrun', () => {
   }, 60_000)
 })
 
+describe('deepspeed through torchrun', () => {
+  it('Slurm, 3 nodes x 2 GPUs: a torchrun per node with nnodes/nproc/node rank and the rendezvous on the first host; SIGUSR2 reaches all 6 ranks', async () => {
+    // each rank records the host srun started it on
+    const command = `stub-mark host "$SLURMD_NODENAME" && python3 ${TRAINER} --epochs 2`
+    const script = slurmScript({ framework: 'deepspeed', nodes: 3, gpus: 2, cpus: 4, signal: 'USR2', command })
+    const run = await runScript(script, {
+      env: { SLURM_JOB_NODELIST: 'gpu1,gpu2,gpu3', SLURM_JOB_ID: '4244', SLURM_NNODES: '3' },
+      signal: { name: 'SIGUSR2', readyRanks: 6 },
+    })
+    expect(callsOf(run, 'srun').map((call) => call.argv.slice(0, 5))).toEqual([
+      ['--nodes=3', '--ntasks=3', '--ntasks-per-node=1', '--cpus-per-task=4', '--kill-on-bad-exit=1'],
+    ])
+    const torchruns = callsOf(run, 'torchrun')
+    expect(torchruns.map((call) => call.argv.slice(0, 7)).sort()).toEqual(
+      [0, 1, 2].map((rank) => [
+        '--nnodes=3',
+        '--nproc_per_node=2',
+        `--node_rank=${rank}`,
+        '--master_addr=gpu1',
+        '--master_port=19244',
+        '--max_restarts=0',
+        '--no_python',
+      ]),
+    )
+    // the global rank, its host and the rendezvous each rank's init_distributed reads
+    const ranks = callsOf(run, 'mark').map((mark) => [
+      Number(mark.env.RANK),
+      mark.argv[1],
+      mark.env.LOCAL_RANK,
+      mark.env.WORLD_SIZE,
+      `${mark.env.MASTER_ADDR}:${mark.env.MASTER_PORT}`,
+    ])
+    expect(ranks.sort((a, b) => Number(a[0]) - Number(b[0]))).toEqual(
+      [0, 1, 2, 3, 4, 5].map((rank) => [rank, `gpu${1 + Math.floor(rank / 2)}`, `${rank % 2}`, '6', 'gpu1:19244']),
+    )
+    // every trainer got the signal through torchrun, which ignores it and lives on; the
+    // checkpoint exit comes back through the mark although torchrun reports 1
+    expect(callsOf(run, 'trainer-signal').map((t) => t.argv[0])).toEqual(Array(6).fill('SIGUSR2'))
+    expect(callsOf(run, 'trainer-timeout')).toEqual([])
+    expect(run.status, run.stderr).toBe(85)
+  }, 90_000)
+})
+
 describe('MPI and Horovod ranks', () => {
   it('Slurm mpi: srun --mpi=pmix starts one rank per CPU on each node', async () => {
     const run = await runScript(slurmScript({ framework: 'mpi', nodes: 2, cpus: 2 }), { env: SLURM_ALLOCATION })
@@ -137,6 +192,24 @@ describe('MPI and Horovod ranks', () => {
     const run = await runScript(script, { env: SLURM_ALLOCATION })
     expect(callsOf(run, 'srun')[0]?.argv[0]).toBe('--mpi=pmi2')
     expect(callsOf(run, 'trainer')).toHaveLength(2)
+  }, 60_000)
+
+  it('Slurm horovod: srun --mpi starts one rank per GPU on each node, and SIGUSR1 reaches every rank', async () => {
+    const command = `stub-mark host "$SLURMD_NODENAME" && python3 ${TRAINER} --epochs 2`
+    const script = slurmScript({ framework: 'horovod', nodes: 2, gpus: 2, cpus: 8, signal: 'USR1', command })
+    const run = await runScript(script, { env: SLURM_ALLOCATION, signal: { name: 'SIGUSR1', readyRanks: 4 } })
+    expect(callsOf(run, 'srun').map((call) => call.argv.slice(0, 5))).toEqual([
+      ['--mpi=pmix', '--nodes=2', '--ntasks-per-node=2', '--cpus-per-task=4', '--kill-on-bad-exit=1'],
+    ])
+    expect(callsOf(run, 'torchrun')).toEqual([])
+    const ranks = callsOf(run, 'mark').map(
+      (mark) => `${mark.env.SLURM_PROCID}@${mark.argv[1]}/${mark.env.SLURM_NODEID}`,
+    )
+    expect(ranks.sort()).toEqual(['0@gpu1/0', '1@gpu1/0', '2@gpu2/1', '3@gpu2/1'])
+    expect(callsOf(run, 'trainer').every((t) => t.env.RPO_RUN_ID === 'r1')).toBe(true)
+    expect(callsOf(run, 'trainer-signal').map((t) => t.argv[0])).toEqual(Array(4).fill('SIGUSR1'))
+    // srun ends with the highest rank status: the checkpoint's 85
+    expect(run.status, run.stderr).toBe(85)
   }, 60_000)
 
   it('PBS horovod: mpirun starts one rank per GPU on every host, passing the job variables', async () => {
@@ -182,6 +255,86 @@ describe('TensorFlow, JAX and Ray', () => {
       ['a100-1:15031', '2', '1'],
     ])
   }, 60_000)
+
+  it('Slurm JAX: one process per node, each with the coordinator on the first host, the process count and its own id', async () => {
+    const command = `stub-mark host "$SLURMD_NODENAME" && python3 ${TRAINER}`
+    const run = await runScript(slurmScript({ framework: 'jax', nodes: 3, gpus: 4, cpus: 8, command }), {
+      env: { SLURM_JOB_NODELIST: 'gpu1,gpu2,gpu3', SLURM_JOB_ID: '4245', SLURM_NNODES: '3' },
+    })
+    expect(callsOf(run, 'srun').map((call) => call.argv.slice(0, 5))).toEqual([
+      ['--nodes=3', '--ntasks=3', '--ntasks-per-node=1', '--cpus-per-task=8', '--kill-on-bad-exit=1'],
+    ])
+    const processes = callsOf(run, 'mark').map((mark) => [
+      mark.argv[1],
+      mark.env.JAX_COORDINATOR_ADDRESS,
+      mark.env.JAX_NUM_PROCESSES,
+      mark.env.JAX_PROCESS_ID,
+    ])
+    // process 0, which hosts the coordinator, runs on the coordinator's host
+    expect(processes.sort()).toEqual([
+      ['gpu1', 'gpu1:19245', '3', '0'],
+      ['gpu2', 'gpu1:19245', '3', '1'],
+      ['gpu3', 'gpu1:19245', '3', '2'],
+    ])
+    expect(callsOf(run, 'trainer')).toHaveLength(3)
+    expect(run.status, run.stderr).toBe(0)
+  }, 60_000)
+
+  it('PBS Ray: the head in the batch shell on the first host of PBS_NODEFILE, mpirun workers on the others, the driver once all joined and with the signal, then the cluster stops', async () => {
+    const run = await runScript(pbsScript({ framework: 'ray', nodes: 3, gpus: 1, cpus: 2, signal: 'USR1' }), {
+      env: { PBS_JOBID: '46.pbs-server' },
+      pbsNodefile: ['n1', 'n1', 'n2', 'n2', 'n3', 'n3'],
+      signal: { name: 'SIGUSR1', readyRanks: 1 },
+    })
+    const address = 'n1:15046'
+    const starts = callsOf(run, 'ray').filter((call) => call.argv[0] === 'start')
+    const [head, ...others] = [...starts].sort(
+      (a, b) => Number(b.argv.includes('--head')) - Number(a.argv.includes('--head')),
+    )
+    // the head: not through mpirun (PBS runs the batch shell on the first host), on n1's address
+    expect(head?.argv).toEqual([
+      'start',
+      '--head',
+      '--node-ip-address=n1',
+      '--port=15046',
+      '--block',
+      '--num-cpus=2',
+      '--num-gpus=1',
+    ])
+    expect(head?.env.OMPI_COMM_WORLD_RANK).toBe('')
+    // one worker on each other host, joining the head
+    const [mpirun, ...moreMpiruns] = callsOf(run, 'mpirun')
+    expect(moreMpiruns).toEqual([])
+    expect(mpirun?.argv.slice(0, 6)).toEqual(['-np', '2', '--host', 'n2,n3', '--map-by', 'ppr:1:node'])
+    expect(mpirun?.argv.join(' ')).toContain('-x RAY_ADDRESS')
+    expect(others.map((w) => [w.env.OMPI_COMM_WORLD_RANK, w.env.RAY_ADDRESS, ...w.argv]).sort()).toEqual(
+      ['0', '1'].map((rank) => [
+        rank,
+        address,
+        'start',
+        `--address=${address}`,
+        '--block',
+        '--num-cpus=2',
+        '--num-gpus=1',
+      ]),
+    )
+    // the driver after all three joined (ray status polled first), the one trainer, with RAY_ADDRESS
+    const order = run.calls
+      .filter((c) => c.name === 'trainer' || c.name === 'ray')
+      .map((c) => (c.name === 'trainer' ? 'driver' : c.argv[0]))
+    const driverAt = order.indexOf('driver')
+    expect(order.slice(0, driverAt).filter((step) => step === 'start')).toHaveLength(3)
+    expect(order.slice(0, driverAt)).toContain('status')
+    expect(order.slice(driverAt)).toEqual(['driver', 'stop'])
+    const [driver, ...moreDrivers] = callsOf(run, 'trainer')
+    expect(moreDrivers).toEqual([])
+    expect(driver?.env.RAY_ADDRESS).toBe(address)
+    expect(driver?.env.OMPI_COMM_WORLD_RANK).toBe('')
+    // the batch shell passed the signal to the driver, whose checkpoint exit is the job's; the
+    // run ending at all means the EXIT trap's `wait` saw the head and the mpirun workers end
+    expect(callsOf(run, 'trainer-signal').map((t) => t.argv[0])).toEqual(['SIGUSR1'])
+    expect(run.status, run.stderr).toBe(85)
+  }, 90_000)
 
   it('Ray: the head on the first node, a worker on the other, the driver once both joined, then the cluster stops', async () => {
     const run = await runScript(slurmScript({ framework: 'ray', nodes: 2, gpus: 1, cpus: 4 }), {
@@ -295,4 +448,126 @@ describe('software environment', () => {
     ])
     expect(run.status).toBe(0)
   }, 60_000)
+})
+
+/** The port each framework's processes were given, as its stubs recorded it. */
+const PORTS_GIVEN: Record<string, (run: ScriptRun) => string[]> = {
+  'pytorch-ddp': (run) => [
+    ...callsOf(run, 'torchrun').map(
+      (call) => call.argv.find((a) => a.startsWith('--master_port='))?.split('=')[1] ?? '',
+    ),
+    ...callsOf(run, 'trainer').map((t) => t.env.MASTER_PORT ?? ''),
+  ],
+  tensorflow: (run) =>
+    callsOf(run, 'trainer').flatMap((t) =>
+      (JSON.parse(t.env.TF_CONFIG ?? '{}').cluster?.worker ?? ['none']).map((w: string) => w.split(':')[1]),
+    ),
+  jax: (run) => callsOf(run, 'trainer').map((t) => t.env.JAX_COORDINATOR_ADDRESS?.split(':')[1] ?? ''),
+  ray: (run) => [
+    ...callsOf(run, 'ray')
+      .filter((call) => call.argv[0] === 'start')
+      .map(
+        (call) =>
+          call.argv
+            .find((a) => /^--(port|address)=/.test(a))
+            ?.split(':')
+            .at(-1)
+            ?.split('=')
+            .at(-1) ?? '',
+      ),
+    ...callsOf(run, 'trainer').map((t) => t.env.RAY_ADDRESS?.split(':')[1] ?? ''),
+  ],
+}
+
+describe('a free rendezvous port', () => {
+  const cases = [
+    { framework: 'pytorch-ddp', scheduler: 'slurm' },
+    { framework: 'pytorch-ddp', scheduler: 'pbs' },
+    { framework: 'tensorflow', scheduler: 'slurm' },
+    { framework: 'jax', scheduler: 'pbs' },
+    { framework: 'ray', scheduler: 'slurm' },
+  ] as const
+
+  function render(
+    framework: (typeof cases)[number]['framework'],
+    scheduler: 'slurm' | 'pbs',
+    job: number,
+  ): { script: string; options: RunOptions } {
+    const shape = { framework, nodes: 2, cpus: 2 }
+    return scheduler === 'slurm'
+      ? { script: slurmScript(shape), options: { env: { SLURM_JOB_NODELIST: 'gpu1,gpu2', SLURM_JOB_ID: String(job) } } }
+      : { script: pbsScript(shape), options: { env: { PBS_JOBID: `${job}.srv` }, pbsNodefile: ['n1', 'n2'] } }
+  }
+
+  it.each(cases)(
+    '$framework on $scheduler: something listens on the derived port, so every process gets the next one',
+    async ({ framework, scheduler }) => {
+      const taken = await occupyPorts(1)
+      try {
+        // the job whose derived port (15000 + job % 15000) is the one taken
+        const { script, options } = render(framework, scheduler, taken.first - 15000)
+        const run = await runScript(script, options)
+        expect(run.status, run.stderr).toBe(0)
+        const ports = PORTS_GIVEN[framework]?.(run) ?? []
+        expect(ports.length).toBeGreaterThanOrEqual(2)
+        expect(new Set(ports)).toEqual(new Set([String(taken.first + 1)]))
+      } finally {
+        await taken.close()
+      }
+    },
+    60_000,
+  )
+
+  it('without the kernel socket tables, a connection that 127.0.0.1 accepts marks the port taken', async () => {
+    const taken = await occupyPorts(2)
+    try {
+      const { script, options } = render('pytorch-ddp', 'slurm', taken.first - 15000)
+      // as where /proc/net is not readable: the script falls back to connecting
+      const run = await runScript(script.replaceAll('/proc/net/tcp', '/nonexistent/rpo-tcp'), options)
+      expect(run.status, run.stderr).toBe(0)
+      expect(PORTS_GIVEN['pytorch-ddp']?.(run)).toEqual(Array(4).fill(String(taken.first + 2)))
+    } finally {
+      await taken.close()
+    }
+  }, 60_000)
+
+  it('when all 32 ports from the derived one are taken, the job fails before the launch, saying so', async () => {
+    const taken = await occupyPorts(32)
+    try {
+      const { script, options } = render('jax', 'slurm', taken.first - 15000)
+      const run = await runScript(script, options)
+      expect(run.status).toBe(1)
+      expect(run.stderr).toContain('rpo: no free port for the rendezvous on ')
+      expect(run.stderr).toContain(`something listens on each of the 32 ports from ${taken.first} on`)
+      expect(run.stderr).toContain("set RPO_MASTER_PORT in the task's env")
+      expect(callsOf(run, 'srun')).toEqual([])
+    } finally {
+      await taken.close()
+    }
+  }, 60_000)
+
+  it("a port the task set (RPO_MASTER_PORT in its env) is the task's choice, used as it is", async () => {
+    const taken = await occupyPorts(1)
+    try {
+      const shape = {
+        framework: 'pytorch-ddp',
+        nodes: 2,
+        cpus: 2,
+        env: { RPO_MASTER_PORT: String(taken.first) },
+      } as const
+      const run = await runScript(slurmScript(shape), { env: SLURM_ALLOCATION })
+      expect(PORTS_GIVEN['pytorch-ddp']?.(run)).toEqual(Array(4).fill(String(taken.first)))
+    } finally {
+      await taken.close()
+    }
+  }, 60_000)
+
+  it('the port selection is valid bash (bash -n) in the Slurm and PBS scripts', () => {
+    for (const script of [slurmScript({ framework: 'jax', nodes: 2 }), pbsScript({ framework: 'ray', nodes: 2 })]) {
+      expect(script).toContain('rpo_port_taken "$RPO_MASTER_PORT" || break')
+      const result = spawnSync('/bin/bash', ['-n'], { input: script, encoding: 'utf8' })
+      expect(result.stderr).toBe('')
+      expect(result.status).toBe(0)
+    }
+  })
 })

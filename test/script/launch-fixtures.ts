@@ -14,6 +14,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
+import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll } from 'vitest'
@@ -163,7 +164,9 @@ export async function runScript(script: string, options: RunOptions = {}): Promi
       ].join('\n'),
     )
   }
-  const child = spawn('/bin/bash', [file], { cwd: state, env, stdio: ['ignore', 'ignore', 'pipe'] })
+  // a process group of its own, so that what the script leaves behind (the PBS signal timer's
+  // `sleep`) can be ended with it
+  const child = spawn('/bin/bash', [file], { cwd: state, env, stdio: ['ignore', 'ignore', 'pipe'], detached: true })
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString()
@@ -189,6 +192,11 @@ export async function runScript(script: string, options: RunOptions = {}): Promi
     if (!finished) child.kill(name)
   }
   const { status, signal } = await ended
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL')
+  } catch {
+    // nothing was left
+  }
   const calls = readStubLog(log)
   rmSync(state, { recursive: true, force: true })
   return { status, signal, stderr, calls, state }
@@ -197,4 +205,46 @@ export async function runScript(script: string, options: RunOptions = {}): Promi
 /** The calls of one stub, in the order they were recorded. */
 export function callsOf(run: ScriptRun, name: string): StubCall[] {
   return run.calls.filter((call) => call.name === name)
+}
+
+/** Real listeners on `count` consecutive ports of 127.0.0.1, from `first` on. */
+export interface OccupiedPorts {
+  readonly first: number
+  close(): Promise<void>
+}
+
+function listen(port: number): Promise<Server | null> {
+  return new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(null))
+    server.listen(port, '127.0.0.1', () => resolve(server))
+  })
+}
+
+function closeAll(servers: readonly Server[]): Promise<void> {
+  return Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve())))).then(() => {})
+}
+
+/**
+ * Listen on `count` consecutive ports of 127.0.0.1 in rpo's port range (15000–29999), where the
+ * port after them was free too when they were found: a batch script whose derived port is `first`
+ * must step over them. Starts at a random place, so that parallel test files rarely collide.
+ */
+export async function occupyPorts(count: number): Promise<OccupiedPorts> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = 20_000 + Math.floor(Math.random() * 9_000)
+    const servers: Server[] = []
+    for (let port = first; port <= first + count; port++) {
+      const server = await listen(port)
+      if (server === null) break
+      servers.push(server)
+    }
+    if (servers.length === count + 1) {
+      // the one after the block only had to be free: let it go
+      await closeAll(servers.splice(count, 1))
+      return { first, close: () => closeAll(servers) }
+    }
+    await closeAll(servers)
+  }
+  throw new Error(`no ${count + 1} free consecutive ports found on 127.0.0.1`)
 }

@@ -78,7 +78,10 @@ describe('launch lines', () => {
     const script = slurmScript({ framework: 'deepspeed', nodes: 2, gpus: 8, cpus: 32 })
     expect(script).toContain('mapfile -t rpo_hosts < <(scontrol show hostnames "${SLURM_JOB_NODELIST:-}")')
     expect(script).toContain('export RPO_MASTER_ADDR=${rpo_hosts[0]}')
-    expect(script).toContain('export RPO_MASTER_PORT=${RPO_MASTER_PORT:-$((15000 + ${SLURM_JOB_ID:-0} % 15000))}')
+    // the rendezvous port: derived from the job id, stepped on past ports something listens on
+    expect(script).toContain('  rpo_port_offset=$((${SLURM_JOB_ID:-0} % 15000))')
+    expect(script).toContain('    RPO_MASTER_PORT=$((15000 + (rpo_port_offset + rpo_try) % 15000))')
+    expect(script).toContain('\nexport RPO_MASTER_PORT\n')
     expect(script).toContain(
       'srun --nodes="$RPO_NNODES" --ntasks="$RPO_NNODES" --ntasks-per-node=1 --cpus-per-task=32 --kill-on-bad-exit=1 /bin/bash -c \'export RPO_NODE_RANK=${SLURM_NODEID:-0}',
     )
@@ -113,6 +116,8 @@ describe('launch lines', () => {
     expect(script).toMatch(
       /^mpirun -np "\$RPO_NNODES" --host "\$RPO_HOSTS" --map-by ppr:1:node -x PATH .* -x RPO_RUN_ID /m,
     )
+    // the port derives from the job number and its array index
+    expect(script).toContain('  rpo_port_offset=$((rpo_job_number % 15000))')
     // one node: PBS runs the batch shell there, so torchrun starts without mpirun
     expect(pbsScript({ framework: 'pytorch-ddp', nodes: 1 })).not.toContain('mpirun')
   })

@@ -28,14 +28,67 @@ export const RANK_VARIABLES = [
 ] as const
 
 // ports 15000–29999: below Linux's ephemeral range (32768–60999), so a port the kernel handed to
-// some client is unlikely; derived from the job id so that two jobs sharing a node differ, and the
-// task may set RPO_MASTER_PORT itself to override it
-const PORT = (jobNumber: string) => `\${RPO_MASTER_PORT:-$((15000 + ${jobNumber} % 15000))}`
+// some client is unlikely; derived from the job id so that two jobs sharing a node start from
+// different ones, and the task may set RPO_MASTER_PORT itself to override it
+const PORT_BASE = 15000
+const PORT_SPAN = 15000
+/** How many ports from the derived one the batch script tries before it gives up. */
+const PORT_TRIES = 32
+
+/**
+ * Lines that set RPO_MASTER_PORT, unless the task's env did: from the port derived from
+ * `jobNumber` (shell arithmetic) on, the first on which nothing listens on this host — the batch
+ * shell runs on the first host of the allocation, where the rendezvous (torchrun's store, the Ray
+ * head, the JAX coordinator) listens. A listener's port is taken when anything listens on it on
+ * any address, since the launchers bind every address: the kernel's socket tables
+ * (/proc/net/tcp, tcp6) show every such listener; without them, a port is taken when a connection
+ * to it on 127.0.0.1 or on the host's name is accepted (within a second). The job fails with a
+ * message when PORT_TRIES ports in a row are taken. The port can still be bound by another
+ * process before the launcher binds it (docs/launching.md).
+ */
+function portLines(jobNumber: string): string[] {
+  return [
+    `# the rendezvous port, unless the task chose one: from ${PORT_BASE} + job % ${PORT_SPAN} on, the first`,
+    '# on which nothing listens on this host (the first of the allocation, where the rendezvous listens)',
+    'if [ -z "${RPO_MASTER_PORT:-}" ]; then',
+    '  rpo_listening=()',
+    '  for rpo_table in /proc/net/tcp /proc/net/tcp6; do',
+    '    [ -r "$rpo_table" ] || continue',
+    '    # sl, local address HEX:PORT, remote address, state (0A: LISTEN), …',
+    '    while read -r rpo_sl rpo_local rpo_remote rpo_state rpo_rest; do',
+    '      if [ "$rpo_state" = 0A ]; then rpo_listening[16#${rpo_local##*:}]=1; fi',
+    '    done <"$rpo_table"',
+    '  done',
+    '  rpo_port_taken() {',
+    '    if [ -r /proc/net/tcp ]; then [ -n "${rpo_listening[$1]:-}" ]; return; fi',
+    '    local rpo_host',
+    '    for rpo_host in 127.0.0.1 "$RPO_MASTER_ADDR"; do',
+    '      if command -v timeout >/dev/null 2>&1; then',
+    `        timeout 1 "$BASH" -c ': <"/dev/tcp/$0/$1"' "$rpo_host" "$1" 2>/dev/null && return 0`,
+    '      else',
+    '        (: <"/dev/tcp/$rpo_host/$1") 2>/dev/null && return 0',
+    '      fi',
+    '    done',
+    '    return 1',
+    '  }',
+    `  rpo_port_offset=$((${jobNumber} % ${PORT_SPAN}))`,
+    `  for ((rpo_try = 0; rpo_try < ${PORT_TRIES}; rpo_try++)); do`,
+    `    RPO_MASTER_PORT=$((${PORT_BASE} + (rpo_port_offset + rpo_try) % ${PORT_SPAN}))`,
+    '    rpo_port_taken "$RPO_MASTER_PORT" || break',
+    '  done',
+    `  if [ "$rpo_try" -ge ${PORT_TRIES} ]; then`,
+    `    echo "rpo: no free port for the rendezvous on \${HOSTNAME:-the first host}: something listens on each of the ${PORT_TRIES} ports from $((${PORT_BASE} + rpo_port_offset)) on; set RPO_MASTER_PORT in the task's env to choose one" >&2`,
+    '    exit 1',
+    '  fi',
+    'fi',
+    'export RPO_MASTER_PORT',
+  ]
+}
 
 /**
  * Lines that set `rpo_hosts` (a bash array) and export RPO_NNODES, RPO_HOSTS (comma-separated),
- * RPO_MASTER_ADDR (the first host) and RPO_MASTER_PORT; the job fails with a message when the
- * allocation cannot be listed.
+ * RPO_MASTER_ADDR (the first host) and RPO_MASTER_PORT (a port free there, see portLines); the job
+ * fails with a message when the allocation cannot be listed or no port is free.
  */
 export function allocationLines(scheduler: BatchScheduler): string[] {
   const listing =
@@ -63,7 +116,7 @@ export function allocationLines(scheduler: BatchScheduler): string[] {
     'export RPO_NNODES=${#rpo_hosts[@]}',
     'export RPO_HOSTS; RPO_HOSTS=$(IFS=,; printf \'%s\' "${rpo_hosts[*]}")',
     'export RPO_MASTER_ADDR=${rpo_hosts[0]}',
-    `export RPO_MASTER_PORT=${PORT(scheduler === 'slurm' ? '${SLURM_JOB_ID:-0}' : 'rpo_job_number')}`,
+    ...portLines(scheduler === 'slurm' ? '${SLURM_JOB_ID:-0}' : 'rpo_job_number'),
   ]
 }
 

@@ -244,7 +244,9 @@ function rayLaunch(shape: LaunchShape, command: string): FrameworkLaunch {
       ...allocationLines(shape.scheduler),
       'export RAY_ADDRESS="$RPO_MASTER_ADDR:$RPO_MASTER_PORT"',
       'rpo_ray_steps=()',
-      `trap '${inContainer('ray stop').replaceAll("'", `'\\''`)} >/dev/null 2>&1; kill "\${rpo_ray_steps[@]}" 2>/dev/null; wait' EXIT`,
+      // wait for the head and worker steps only: a bare `wait` would also wait for the batch
+      // shell's other children, such as the PBS signal timer that sleeps until near the time limit
+      `trap '${inContainer('ray stop').replaceAll("'", `'\\''`)} >/dev/null 2>&1; kill "\${rpo_ray_steps[@]}" 2>/dev/null; wait "\${rpo_ray_steps[@]}"' EXIT`,
       headStep,
       'rpo_ray_steps+=($!)',
       'if [ "$RPO_NNODES" -gt 1 ]; then',

@@ -23,11 +23,17 @@ const WARNINGS: Readonly<Record<string, string>> = {
 
 /**
  * rpo events for one ended attempt, from the text of its task's `events.jsonl`. Lines that are not
- * JSON objects (a write cut short by a crash) are counted and said once, never fatal.
+ * JSON objects (a write cut short by a crash) are counted and said once, never fatal: by the attempt
+ * that wrote them, taken to be the attempt of the readable line before them (of the first readable
+ * line when none is before), since every attempt of the task appends to the same file and the
+ * next one's end must not say them again.
  */
 export function checkpointEventsForAttempt(taskId: string, attempt: number, text: string): PlannedEvent[] {
   const events: PlannedEvent[] = []
   let unreadable = 0
+  // unreadable lines before the first readable one: whose they are is known only at that line
+  let unreadableBeforeAny = 0
+  let writer: number | undefined
   let loaded: HelperEvent | null = null
   let lastSaved: HelperEvent | null = null
   let saves = 0
@@ -37,14 +43,16 @@ export function checkpointEventsForAttempt(taskId: string, attempt: number, text
     try {
       parsed = JSON.parse(line)
     } catch {
-      unreadable++
-      continue
+      parsed = null
     }
     if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      unreadable++
+      if (writer === undefined) unreadableBeforeAny++
+      else if (writer === attempt) unreadable++
       continue
     }
     const event = parsed as HelperEvent
+    if (writer === undefined && event.attempt === attempt) unreadable += unreadableBeforeAny
+    if (typeof event.attempt === 'number') writer = event.attempt
     if (event.attempt !== attempt || typeof event.event !== 'string') continue
     const warning = WARNINGS[event.event]
     if (warning) {
@@ -73,6 +81,8 @@ export function checkpointEventsForAttempt(taskId: string, attempt: number, text
       data: { attempt, loadedStep: loaded?.step ?? null, lastSavedStep: lastSaved?.step ?? null, saves },
     })
   }
+  // nothing readable at all: said by this attempt rather than by none
+  if (writer === undefined) unreadable += unreadableBeforeAny
   if (unreadable > 0) {
     events.push({
       type: 'task:checkpoint',

@@ -620,6 +620,7 @@ class Checkpointer:
         self._error: BaseException | None = None
         self._stop_signal: int | None = None
         self._stop_reported = False
+        self._manifest_problems_said: set[str] = set()
         self._previous_handlers: dict = {}
         self._last_step: int | None = None
         self._last_time = time.monotonic()
@@ -646,8 +647,13 @@ class Checkpointer:
                   "restart": self.restart, "job_id": self.job_id, "pid": os.getpid(), **fields}
         line = (json.dumps(record, sort_keys=True) + "\n").encode()
         try:
-            fd = os.open(os.path.join(self.dir, EVENTS_NAME), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(os.path.join(self.dir, EVENTS_NAME), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
             try:
+                # a line an earlier process was killed in the middle of has no newline: start a new
+                # line, or this event would be glued to it and lost with it
+                size = os.fstat(fd).st_size
+                if size > 0 and os.pread(fd, 1, size - 1) != b"\n":
+                    line = b"\n" + line
                 os.write(fd, line)
             finally:
                 os.close(fd)
@@ -684,8 +690,12 @@ class Checkpointer:
             except (OSError, ValueError):
                 continue
         rebuilt.sort(key=lambda e: e.get("seq", 0) if isinstance(e.get("seq"), int) else 0)
-        self.log(f"{problem}; rebuilt the list from {len(rebuilt)} per-checkpoint sidecar file(s)")
-        self.event("checkpoint:manifest-rebuilt", reason=problem, entries=len(rebuilt))
+        # said once per process: loading and the first save both read the manifest before it is
+        # written again, and one damaged manifest is one problem
+        if problem not in self._manifest_problems_said:
+            self._manifest_problems_said.add(problem)
+            self.log(f"{problem}; rebuilt the list from {len(rebuilt)} per-checkpoint sidecar file(s)")
+            self.event("checkpoint:manifest-rebuilt", reason=problem, entries=len(rebuilt))
         return rebuilt
 
     def _sidecars(self) -> list[str]:

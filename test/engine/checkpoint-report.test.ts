@@ -42,11 +42,20 @@ describe('checkpointEventsForAttempt', () => {
     expect(events.filter((e) => e.data?.warning).length).toBe(3)
   })
 
-  it('reads only the attempt asked for', () => {
+  it('reads only the attempt asked for, torn lines included (attempt 2 tore the one above)', () => {
     expect(checkpointEventsForAttempt('train', 1, text).map((e) => e.message)).toEqual([
       'attempt 1 saved 1 checkpoint(s), the last at step 100 (ckpt-0000000100-000001.pt)',
-      '1 line(s) of events.jsonl are not JSON (a write cut short?); ignored',
     ])
     expect(checkpointEventsForAttempt('train', 3, '')).toEqual([])
+  })
+
+  it('says torn lines before any readable one with the attempt of the first readable line, or alone', () => {
+    const torn = '{"event": "checkpoint:sa'
+    const first = [torn, line({ event: 'checkpoint:saved', attempt: 1, file: 'ckpt-0000000001-000001.pt', step: 1 })]
+    const unreadable = (attempt: number, lines: string[]) =>
+      checkpointEventsForAttempt('train', attempt, lines.join('\n')).filter((e) => e.data?.unreadable)
+    expect(unreadable(1, first)).toHaveLength(1)
+    expect(unreadable(2, first)).toEqual([])
+    expect(unreadable(1, [torn])).toHaveLength(1)
   })
 })

@@ -133,6 +133,32 @@ class ManifestTest(TempDirCase):
         self.make().save(3, {"step": 3})
         self.assertEqual([e["step"] for e in self.manifest()["checkpoints"]], [1, 2, 3])
 
+    def test_a_damaged_manifest_is_said_once_by_a_process_that_loads_and_then_saves(self):
+        ckpt = self.make()
+        ckpt.save(1, {"step": 1})
+        with open(os.path.join(self.dir, rc.MANIFEST_NAME), "w") as f:
+            f.write("{")
+        resumed = self.make(log=io.StringIO())
+        resumed.load_latest(rc.PickleState(None))
+        resumed.save(2, {"step": 2})  # reads the damaged manifest again before it writes a new one
+        rebuilt = [e for e in self.events() if e["event"] == "checkpoint:manifest-rebuilt"]
+        self.assertEqual(len(rebuilt), 1)
+        self.assertEqual([e["step"] for e in self.manifest()["checkpoints"]], [1, 2])
+
+    def test_an_event_after_a_line_cut_short_starts_a_line_of_its_own(self):
+        ckpt = self.make()
+        ckpt.save(1, {"step": 1})
+        # a process killed in the middle of its event line
+        with open(os.path.join(self.dir, rc.EVENTS_NAME), "a") as f:
+            f.write('{"event": "checkpoint:sav')
+        self.make().save(2, {"step": 2})
+        with open(os.path.join(self.dir, rc.EVENTS_NAME)) as f:
+            lines = f.read().split("\n")
+        self.assertEqual(lines[-1], "")
+        self.assertIn('{"event": "checkpoint:sav', lines)
+        saved = [json.loads(line) for line in lines if line.startswith("{\"") and line.endswith("}")]
+        self.assertEqual([e["step"] for e in saved if e["event"] == "checkpoint:saved"], [1, 2])
+
 
 class AtomicWriteTest(TempDirCase):
     CRASH = r"""

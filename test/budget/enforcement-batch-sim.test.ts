@@ -10,6 +10,7 @@ import { SimAdapter } from '../../adapters/sim/sim-adapter.js'
 import { BudgetService } from '../../src/budget/budget-service.js'
 import { loadConfig } from '../../src/config/load-config.js'
 import { loadPipelineText } from '../../src/config/load-pipeline.js'
+import { EventLog } from '../../src/events/event-log.js'
 import type { JobControl, NativeJobId } from '../../src/scheduler/scheduler-adapter.js'
 import { simEngine } from '../support/sim-engine.js'
 
@@ -113,6 +114,27 @@ describe('enforcement in one command per kind', () => {
       )
       const journal = (await store.listEvents(runId)).filter((e) => e.type === 'budget:hold')
       expect(journal).toHaveLength(4)
+
+      // each hold is also a stored `budget.action` event (what `rpo events` and webhooks read): one
+      // per held job, naming its task, job, attempt and why; none for the refused job, and a later
+      // round, which finds them held already, adds none
+      clock.advanceBy(MINUTE)
+      await engine.tick(runId)
+      const actions = await new EventLog(store.events).list({ types: ['budget.action'] })
+      const held = pending.filter((a) => a.jobId !== refused)
+      expect(actions.map((e) => (e.type === 'budget.action' ? e.payload.jobId : null)).sort()).toEqual(
+        held.map((a) => a.jobId).sort(),
+      )
+      for (const a of held) {
+        const event = actions.find((e) => e.type === 'budget.action' && e.payload.jobId === a.jobId)
+        expect(event).toMatchObject({
+          runId,
+          project: 'vision',
+          taskId: a.taskId,
+          payload: { action: 'hold', attempt: a.attempt, reason: byJob.get(a.jobId)?.heldReason },
+        })
+        expect(event?.payload).toMatchObject({ reason: expect.stringMatching(/hard gpu-hours cap/) })
+      }
     } finally {
       await close()
     }

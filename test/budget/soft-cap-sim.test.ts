@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config/load-config.js'
 import { loadPipelineText } from '../../src/config/load-pipeline.js'
 import { chargedByUsageKey, planCharges } from '../../src/core/budget/budget-ledger.js'
 import { tresHoursOf } from '../../src/core/budget/tres-hours.js'
+import { EventLog } from '../../src/events/event-log.js'
 import { simEngine } from '../support/sim-engine.js'
 
 const START = Date.parse('2026-11-10T08:00:00Z')
@@ -136,6 +137,28 @@ describe('soft caps on the simulated cluster', () => {
       const requeues = events.filter((e) => e.type === 'budget:requeue')
       expect(requeues.map((e) => e.taskId).sort()).toEqual(['train.0', 'train.1'])
       for (const e of requeues) expect(e.message).toMatch(/project explore is over its soft gpu-hours cap/)
+      // and with each a stored `budget.action` event (what `rpo events` and webhooks read): one requeue
+      // per first attempt, naming its task, job and the soft cap; no other budget action on either run
+      const actions = await new EventLog(store.events).list({ types: ['budget.action'] })
+      expect(actions).toHaveLength(2)
+      for (const seed of [1, 2]) {
+        const taskId = `train.${seed - 1}`
+        const first = jobsOf('explore', `${taskId}.`)[0]
+        expect(actions.filter((e) => e.taskId === taskId)).toEqual([
+          expect.objectContaining({
+            runId: runs.get('explore'),
+            project: 'explore',
+            payload: {
+              action: 'requeue',
+              jobId: first?.jobId,
+              attempt: 1,
+              reason: expect.stringMatching(
+                /^project explore is over its soft gpu-hours cap .* checkpoint and requeue/,
+              ),
+            },
+          }),
+        ])
+      }
     } finally {
       await close()
     }

@@ -19,11 +19,13 @@ import {
   type RunSnapshot,
   type TaskSnapshot,
 } from '../core/scheduling/run-snapshot.js'
+import type { PlannedEvent } from '../core/scheduling/tick-plan.js'
 import {
   asNativeJobId,
   asSubmissionKey,
   type JobSubmission,
   type SchedulerAdapter,
+  type SubmitResult,
 } from '../scheduler/scheduler-adapter.js'
 import type { RunRecord, RunStore } from '../store/run-store.js'
 import type { EngineEvents } from './engine-events.js'
@@ -77,8 +79,14 @@ export async function submitRound(deps: SubmitDeps, runs: readonly RoundSubmissi
     const runId = runOf.get(key)?.id ?? ''
     counts.set(runId, (counts.get(runId) ?? 0) + 1)
   }
+  // jobs a budget sends out held: each hold is a budget action, as when enforcement holds a job
+  const holds = new Map(
+    runs.flatMap((r) =>
+      r.plan.submissions.flatMap((sub) => (sub.hold && !sub.resend ? [[sub.submissionKey, sub.hold] as const] : [])),
+    ),
+  )
   try {
-    for (const key of await sendBatch(deps, runOf, jobs)) note(key)
+    for (const key of await sendBatch(deps, runOf, jobs, holds)) note(key)
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
     const code = isRpoError(error) ? error.code : 'internal'
@@ -141,7 +149,12 @@ function buildJobs(deps: SubmitDeps, { run, snapshot, plan, observations = [] }:
 type RunOfKey = ReadonlyMap<string, RunRecord | undefined>
 
 /** Send the batch; returns the submission keys the scheduler took. */
-async function sendBatch(deps: SubmitDeps, runOf: RunOfKey, jobs: readonly JobSubmission[]): Promise<string[]> {
+async function sendBatch(
+  deps: SubmitDeps,
+  runOf: RunOfKey,
+  jobs: readonly JobSubmission[],
+  holds: ReadonlyMap<string, string>,
+): Promise<string[]> {
   const results = await deps.adapter.submit(jobs)
   // fault injection for the crash-safety tests: die after the scheduler took the jobs and before
   // their ids are recorded — the worst moment for exactly-once submission
@@ -159,6 +172,7 @@ async function sendBatch(deps: SubmitDeps, runOf: RunOfKey, jobs: readonly JobSu
     now,
   )
   const byKey = new Map(jobs.map((j) => [j.submissionKey as string, j]))
+  await recordHolds(deps, runOf, byKey, results, holds, now)
   const submitted: string[] = []
   for (const result of results) {
     const job = byKey.get(result.submissionKey) as JobSubmission
@@ -181,6 +195,33 @@ async function sendBatch(deps: SubmitDeps, runOf: RunOfKey, jobs: readonly JobSu
     })
   }
   return submitted
+}
+
+/** A `budget:hold` journal entry (a `budget.action` event) per job the scheduler took held for a budget. */
+async function recordHolds(
+  deps: SubmitDeps,
+  runOf: RunOfKey,
+  byKey: ReadonlyMap<string, JobSubmission>,
+  results: readonly SubmitResult[],
+  holds: ReadonlyMap<string, string>,
+  now: string,
+): Promise<void> {
+  const journal = new Map<string, PlannedEvent[]>()
+  for (const result of results) {
+    const reason = holds.get(result.submissionKey)
+    if (result.kind !== 'submitted' || reason === undefined) continue
+    const job = byKey.get(result.submissionKey) as JobSubmission
+    const runId = runOf.get(result.submissionKey)?.id ?? job.runId
+    const entries = journal.get(runId) ?? []
+    if (entries.length === 0) journal.set(runId, entries)
+    entries.push({
+      type: 'budget:hold' as never, // a journal type of its own, as in apply-enforcement.ts
+      taskId: job.taskId,
+      message: `hold job ${result.jobId}: ${reason}`,
+      data: { jobId: result.jobId, attempt: job.attempt, reason },
+    })
+  }
+  for (const [runId, entries] of journal) await deps.store.appendEvents(runId, entries, now)
 }
 
 /**

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest'
 import { BudgetService } from '../../src/budget/budget-service.js'
 import { loadConfig } from '../../src/config/load-config.js'
 import { loadPipelineText } from '../../src/config/load-pipeline.js'
+import { EventLog } from '../../src/events/event-log.js'
 import type { RunStore } from '../../src/store/run-store.js'
 import { simEngine } from '../support/sim-engine.js'
 
@@ -83,6 +84,24 @@ describe('an unjudgeable budget on a scheduler that can hold', () => {
         clock.advanceBy(MINUTE)
       }
       expect((await attemptOf(store, broken))?.state).toBe('running')
+
+      // what `rpo events` and webhooks hear: the job submitted held is a hold, once (not again each
+      // tick it stays held), then its release; the fine project's job has no budget action
+      const actions = await new EventLog(store.events).list({ types: ['budget.action'] })
+      const jobId = (await attemptOf(store, broken))?.jobId
+      expect(actions.map((e) => [e.runId, e.type === 'budget.action' ? e.payload.action : null])).toEqual([
+        [broken, 'hold'],
+        [broken, 'release'],
+      ])
+      expect(actions[0]).toMatchObject({
+        project: 'broken',
+        taskId: 'train',
+        payload: {
+          jobId,
+          attempt: 1,
+          reason: expect.stringMatching(/^budget: the budget of project broken cannot be judged/),
+        },
+      })
     } finally {
       await close()
     }

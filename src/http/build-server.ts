@@ -19,6 +19,7 @@ import type { ApiRoute } from './api-route.js'
 import { parseInput } from './api-route.js'
 import { authenticator } from './auth.js'
 import { openApiDocument } from './openapi.js'
+import { checkedResponse } from './response-check.js'
 import { budgetRoutes } from './routes/budget-routes.js'
 import { eventRoutes } from './routes/event-routes.js'
 import { historyRoutes } from './routes/history-routes.js'
@@ -160,8 +161,8 @@ export async function buildHttpServer(app: App, options: HttpServerOptions = {})
           closing: closing.signal,
         })
         if (result === undefined) return reply
-        // what is sent is what the document says: unknown fields are left out, a mismatch is a bug
-        return (route.response as z.ZodType).parse(result)
+        // what is sent is what the document says (response-check.ts)
+        return checkedResponse(route.response as z.ZodType, result, request.log)
       },
     })
   }

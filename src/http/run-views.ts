@@ -74,16 +74,24 @@ export async function runSummaries(app: App, runs: readonly RunRecord[]): Promis
   })
 }
 
+/** One run task by task, each with its expected vs actual (and the snapshot it was made from). */
+export async function runProgress(
+  app: App,
+  runId: string,
+): Promise<{ run: RunRecord; snapshot: RunSnapshot; progress: RunProgress }> {
+  const now = app.clock()
+  const { run, snapshot } = await app.store.loadSnapshot(runId)
+  const history = await historyFor(app, [run.pipelineName], now)
+  const estimate = runEstimateView(projectRunOf(run, snapshot, history, now), runDeadline(run, deadlines(app)))
+  return { run, snapshot, progress: computeRunProgress(run, snapshot, now, estimate) }
+}
+
 /** One run task by task, each with its expected vs actual, and every attempt. */
 export async function runDetail(
   app: App,
   runId: string,
 ): Promise<{ run: RunRecord; detail: RunProgress & { attempts: AttemptRecord[] } }> {
-  const now = app.clock()
-  const { run, snapshot } = await app.store.loadSnapshot(runId)
-  const history = await historyFor(app, [run.pipelineName], now)
-  const estimate = runEstimateView(projectRunOf(run, snapshot, history, now), runDeadline(run, deadlines(app)))
-  const progress = computeRunProgress(run, snapshot, now, estimate)
+  const { run, progress } = await runProgress(app, runId)
   return { run, detail: { ...progress, attempts: await app.store.listAttempts(run.id) } }
 }
 

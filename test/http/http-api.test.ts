@@ -2,8 +2,9 @@
  * The HTTP API over real HTTP on 127.0.0.1, against a SQLite store with two real local runs: every
  * route refused without a token (401) and with a wrong scope (403), enumerated from the server
  * itself; the answers parsed with the documented schemas; a project-restricted token; bad and
- * fuzzed query parameters (4xx, never 500); admin budget changes seen by `rpo budget report`;
- * /metrics; the OpenAPI document equal to docs/openapi.json; no token ever in the log.
+ * fuzzed query parameters on every GET route the server has (4xx, never 500); admin budget
+ * changes seen by `rpo budget report`; /metrics; the OpenAPI document equal to docs/openapi.json;
+ * no token ever in the log.
  */
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
@@ -217,6 +218,8 @@ describe('rpo serve: reading', () => {
     expect(new Set(history.attempts.map((a) => a.project))).toEqual(new Set(['vision']))
     for (const url of [
       `/v1/runs/${runs.nlp}`,
+      `/v1/runs/${runs.nlp}/tasks`,
+      `/v1/runs/${runs.nlp}/attempts`,
       '/v1/runs?project=nlp',
       '/v1/projects/nlp',
       '/v1/projects?project=vision,nlp',
@@ -254,12 +257,17 @@ describe('rpo serve: bad input', () => {
 
   it('answers fuzzed query parameters with 200 or a 4xx, never a 5xx', async () => {
     const gets = api.server.registeredRoutes.filter((r) => r.method === 'GET')
-    const names = ['state', 'project', 'pipeline', 'limit', 'cursor', 'afterId', 'type', 'runId', 'since', 'until']
+    const names = [
+      ...['state', 'project', 'pipeline', 'limit', 'cursor', 'afterId', 'type', 'runId', 'since', 'until'],
+      ...['after', 'task', 'stage', 'prefix'],
+    ]
     const value = fc.oneof(
       fc.string({ maxLength: 30 }),
       fc.string({ unit: 'grapheme', maxLength: 10 }),
       fc.integer().map(String),
       fc.constantFrom('', '0', '-1', '1e3', '9007199254740993', 'vision', 'run.finished', '2026-13-45', '%', '\u0000'),
+      // task ids and attempt cursors of the runs' tasks, and near misses
+      fc.constantFrom('a', 'b', 'only', 'a:1', 'a:0', 'b:99', ':1', 'a:', 'succeeded', 'failed'),
     )
     const param = fc.tuple(fc.oneof(fc.constantFrom(...names), fc.string({ maxLength: 8 })), value)
     await fc.assert(
@@ -274,7 +282,7 @@ describe('rpo serve: bad input', () => {
         await response.body?.cancel().catch(() => undefined)
         expect(response.status, `${route.url}?${query}`).toBeLessThan(500)
       }),
-      { numRuns: 150 },
+      { numRuns: 250 },
     )
   })
 

@@ -2,14 +2,21 @@
 import { z } from 'zod'
 import { RpoError } from '../../core/errors.js'
 import type { RunState } from '../../core/scheduling/run-snapshot.js'
-import { RunStateSchema } from '../../events/event-schemas.js'
+import { AttemptStateSchema, RunStateSchema, TaskStateSchema } from '../../events/event-schemas.js'
 import { apiRoute, intParam, listParam, oneOf, textParam } from '../api-route.js'
 import { projectsFor, requireProject } from '../auth.js'
-import { RunDetailSchema, RunPageSchema } from '../response-schemas.js'
+import { AttemptPageSchema, RunDetailSchema, RunPageSchema, TaskPageSchema } from '../response-schemas.js'
+import { attemptCursorProblem, attemptPage, taskPage } from '../run-pages.js'
 import { runDetail, runSummaries } from '../run-views.js'
 
 const RUN_STATES = RunStateSchema.options as readonly string[]
+// an expanded foreach template is not listed: its instances are
+const TASK_STATES = TaskStateSchema.options.filter((state) => state !== 'expanded') as readonly string[]
 const MAX_PAGE = 200
+/** Tasks and attempts per page: default and most. */
+const ITEMS_PAGE = 100
+const MAX_ITEMS_PAGE = 1000
+const runParams = z.strictObject({ runId: z.string().min(1).max(200) })
 
 export const runRoutes = [
   apiRoute({
@@ -51,7 +58,7 @@ export const runRoutes = [
     scope: 'read',
     tag: 'runs',
     summary: 'One run: its tasks with expected vs actual, every attempt, and the run’s projection',
-    params: z.strictObject({ runId: z.string().min(1).max(200) }),
+    params: runParams,
     query: z.strictObject({}),
     response: RunDetailSchema,
     errors: { 404: 'no such run' },
@@ -61,6 +68,52 @@ export const runRoutes = [
       requireProject(token, run.project)
       return detail
     },
+  }),
+  apiRoute({
+    method: 'GET',
+    url: '/v1/runs/:runId/tasks',
+    scope: 'read',
+    tag: 'runs',
+    summary:
+      'A run’s tasks a page at a time, in the run’s order, each with expected vs actual; filtered by state, stage or id prefix',
+    params: runParams,
+    query: z.strictObject({
+      state: listParam('state', oneOf(TASK_STATES)),
+      stage: listParam('stage').meta({
+        description: 'the task’s name in the pipeline file (sweep instances share it); repeat or separate with commas',
+      }),
+      prefix: textParam('prefix').meta({ description: 'tasks whose id starts with this' }),
+      after: textParam('after').meta({ description: 'a task id: the tasks after it (pass the answer’s `next`)' }),
+      limit: intParam('limit', 1, MAX_ITEMS_PAGE).meta({
+        description: `tasks per page, 1 to ${MAX_ITEMS_PAGE} (default ${ITEMS_PAGE})`,
+      }),
+    }),
+    response: TaskPageSchema,
+    errors: { 404: 'no such run' },
+    handler: ({ app, token, params, query }) =>
+      taskPage(app, token, params.runId, { ...query, limit: query.limit ?? ITEMS_PAGE }),
+  }),
+  apiRoute({
+    method: 'GET',
+    url: '/v1/runs/:runId/attempts',
+    scope: 'read',
+    tag: 'runs',
+    summary: 'A run’s attempts a page at a time, by task then attempt number; filtered by task and state',
+    params: runParams,
+    query: z.strictObject({
+      task: listParam('task').meta({ description: 'task ids; repeat the parameter or separate them with commas' }),
+      state: listParam('state', oneOf(AttemptStateSchema.options as readonly string[])),
+      after: textParam('after', attemptCursorProblem).meta({
+        description: '`<taskId>:<attempt>`: the attempts after it (pass the answer’s `next`)',
+      }),
+      limit: intParam('limit', 1, MAX_ITEMS_PAGE).meta({
+        description: `attempts per page, 1 to ${MAX_ITEMS_PAGE} (default ${ITEMS_PAGE})`,
+      }),
+    }),
+    response: AttemptPageSchema,
+    errors: { 404: 'no such run' },
+    handler: ({ app, token, params, query }) =>
+      attemptPage(app, token, params.runId, { ...query, limit: query.limit ?? ITEMS_PAGE }),
   }),
 ]
 

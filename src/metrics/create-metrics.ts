@@ -11,7 +11,7 @@
 import { Counter, Gauge, Registry } from 'prom-client'
 import type { App } from '../create-app.js'
 import { EstimateHistoryCache } from '../monitor/estimate-history.js'
-import { EventTally, METRIC_SOURCES, type MetricsReading, readMetrics } from './metrics-reading.js'
+import { EventTally, GpuHoursTally, METRIC_SOURCES, type MetricsReading, readMetrics } from './metrics-reading.js'
 
 export interface MetricsOptions {
   /** The instant budgets and projections are computed at (ms since the epoch). @default app.clock */
@@ -37,6 +37,7 @@ export function createMetrics(app: App, options: MetricsOptions = {}): RpoMetric
   const registry = new Registry()
   const state = {
     histories: new EstimateHistoryCache(app.store, options.historyMaxAgeMs ?? 60_000),
+    gpuHours: new GpuHoursTally(),
     tickErrors: new EventTally('tick.error', ['cluster', 'step']),
     deliveryFailures: new EventTally(DELIVERY_FAILURE_EVENT, ['hook']),
   }
@@ -123,6 +124,14 @@ export function createMetrics(app: App, options: MetricsOptions = {}): RpoMetric
     'rpo_budget_remaining_gpu_hours',
     'GPU-hours left in the budget: limit - used - committed (negative when over).',
     (b) => b.remaining,
+  )
+  counter(
+    'rpo_project_gpu_hours_total',
+    'GPU-hours charged to the project from accounting (device-hours by GPU type), with or without a GPU-hours budget.',
+    ['project', 'gpu_type'],
+    (set, r) => {
+      for (const t of r.gpuHours.totals()) set({ project: t.project, gpu_type: t.gpuType }, t.hours)
+    },
   )
   gauge(
     'rpo_budget_problems',

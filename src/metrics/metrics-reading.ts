@@ -13,7 +13,16 @@ import type { StateCount } from '../store/metrics-queries.js'
 import type { RunStore } from '../store/run-store.js'
 import { type ProjectSlack, readProjectSlack } from './project-slack.js'
 
-export const METRIC_SOURCES = ['runs', 'tasks', 'budgets', 'projections', 'ticks', 'tick-errors', 'deliveries'] as const
+export const METRIC_SOURCES = [
+  'runs',
+  'tasks',
+  'budgets',
+  'usage',
+  'projections',
+  'ticks',
+  'tick-errors',
+  'deliveries',
+] as const
 export type MetricSource = (typeof METRIC_SOURCES)[number]
 
 /** A GPU-hours budget rule where it stands (as `rpo budget report` shows it). */
@@ -38,6 +47,7 @@ export interface MetricsReading {
   /** Budgets that cannot be judged, per project (their work is held). */
   readonly budgetProblems: ReadonlyMap<string, number>
   readonly projects: readonly ProjectSlack[]
+  readonly gpuHours: GpuHoursTally
   readonly ticks: readonly ClusterTickStat[]
   readonly tickErrors: EventTally
   readonly deliveryFailures: EventTally
@@ -78,8 +88,39 @@ export class EventTally {
   }
 }
 
+/**
+ * GPU-hours charged per project and GPU type, from the ledger's charges (what accounting said the
+ * jobs used), whether or not the project has a GPU-hours budget: like EventTally, each scrape adds
+ * only the charges written since the last one it read, so a counter's value never goes down.
+ */
+export class GpuHoursTally {
+  readonly #hours = new Map<string, { readonly project: string; readonly gpuType: string; hours: number }>()
+  #lastSeq = 0
+
+  async update(store: RunStore): Promise<void> {
+    for (;;) {
+      const { lastSeq, charges } = await store.budgets.chargesAfter(this.#lastSeq)
+      for (const { project, hours } of charges)
+        for (const [gpuType, value] of Object.entries(hours.gpu)) {
+          if (!Number.isFinite(value) || value <= 0) continue
+          const key = `${project}\u0000${gpuType}`
+          const entry = this.#hours.get(key)
+          if (entry) entry.hours += value
+          else this.#hours.set(key, { project, gpuType, hours: value })
+        }
+      if (lastSeq === this.#lastSeq) return
+      this.#lastSeq = lastSeq
+    }
+  }
+
+  totals(): { readonly project: string; readonly gpuType: string; readonly hours: number }[] {
+    return [...this.#hours.values()].map(({ project, gpuType, hours }) => ({ project, gpuType, hours }))
+  }
+}
+
 export interface ReadingState {
   readonly histories: EstimateHistoryCache
+  readonly gpuHours: GpuHoursTally
   readonly tickErrors: EventTally
   readonly deliveryFailures: EventTally
 }
@@ -97,10 +138,11 @@ export async function readMetrics(app: App, state: ReadingState, now: number): P
       return fallback
     }
   }
-  const [runs, tasks, budgets, projects, ticks] = await Promise.all([
+  const [runs, tasks, budgets, , projects, ticks] = await Promise.all([
     attempt('runs', () => app.store.metrics.runsByState(), []),
     attempt('tasks', () => app.store.metrics.tasksByState(), []),
     attempt('budgets', () => readBudgets(app, now), { gpu: [], problems: new Map<string, number>() }),
+    attempt('usage', () => state.gpuHours.update(app.store), undefined),
     attempt('projections', () => readProjectSlack(app.store, app.config, state.histories, now), []),
     attempt('ticks', () => app.store.clusterTicks.list(), []),
     attempt('tick-errors', () => state.tickErrors.update(app.store), undefined),
@@ -112,6 +154,7 @@ export async function readMetrics(app: App, state: ReadingState, now: number): P
     gpuBudgets: budgets.gpu,
     budgetProblems: budgets.problems,
     projects,
+    gpuHours: state.gpuHours,
     ticks,
     tickErrors: state.tickErrors,
     deliveryFailures: state.deliveryFailures,

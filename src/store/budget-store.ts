@@ -158,6 +158,32 @@ export class BudgetStore {
     }))
   }
 
+  /**
+   * Charges written after ledger row `afterSeq`, oldest first, at most `limit`: each with the project
+   * it charged (a usage account is `usage:<project>[/<user>]`) and its hours; `lastSeq` is the last
+   * row read (`afterSeq` when none). For readers that add up only what is new (metrics).
+   */
+  async chargesAfter(
+    afterSeq: number,
+    limit = 10_000,
+  ): Promise<{ readonly lastSeq: number; readonly charges: { readonly project: string; readonly hours: TresHours }[] }> {
+    const rows = await this.#read((db) =>
+      db
+        .selectFrom('ledger_entries')
+        .selectAll()
+        .where('seq', '>', afterSeq)
+        .where('kind', '=', 'charge')
+        .orderBy('seq')
+        .limit(limit)
+        .execute(),
+    )
+    const charges = rows.map((row) => {
+      const entry = rowToEntry(row, this.#description)
+      return { project: (entry.to.slice('usage:'.length).split('/')[0] as string) || '', hours: entry.hours }
+    })
+    return { lastSeq: rows.length > 0 ? Number(rows[rows.length - 1]?.seq) : afterSeq, charges }
+  }
+
   /** The whole ledger, oldest first. */
   async listEntries(): Promise<BudgetLedger> {
     const rows = await this.#read((db) => db.selectFrom('ledger_entries').selectAll().orderBy('seq').execute())

@@ -248,6 +248,10 @@ export const EXPECTED_SERIES = [
   // only ann's 2 of nlp's 5 GPU-hours count against her budget
   'rpo_budget_used_gpu_hours{project="nlp",budget="nlp.budgets[0]",user="ann",gpu_type="",cap="hard"} 2',
   'rpo_budget_remaining_gpu_hours{project="nlp",budget="nlp.budgets[0]",user="ann",gpu_type="",cap="hard"} 48',
+  // every GPU-hour charged, by project and type, budget or not: bob's 3 count against no budget
+  'rpo_project_gpu_hours_total{project="vision",gpu_type="a100"} 10.5',
+  'rpo_project_gpu_hours_total{project="vision",gpu_type="v100"} 5',
+  'rpo_project_gpu_hours_total{project="nlp",gpu_type="untyped"} 5',
   // the queue waited 10 min once on box (v1's prep: submitted NOW − 60 min, started NOW − 50 min):
   // train ends at NOW + 90 min (started 30 min ago, expected 2 h), eval queues 10 min and runs
   // 30 min: NOW + 130 min; the deadline is NOW + 180 min

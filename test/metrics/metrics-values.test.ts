@@ -61,8 +61,9 @@ describe.each(DIALECTS)('/metrics on a $name store', ({ make }) => {
     expect(series.has('rpo_project_deadline_slack_seconds{project="nlp"}')).toBe(false)
     // no delivery has failed yet (nor has the event type ever been written): no series, source up
     expect([...series.keys()].some((k) => k.startsWith('rpo_event_delivery_failures_total'))).toBe(false)
-    for (const source of ['runs', 'tasks', 'budgets', 'projections', 'ticks', 'tick-errors', 'deliveries'])
+    for (const source of ['runs', 'tasks', 'budgets', 'usage', 'projections', 'ticks', 'tick-errors', 'deliveries'])
       expect(series.get(`rpo_metrics_source_up{source="${source}"}`), source).toBe('1')
+    expect(text).toContain('# TYPE rpo_project_gpu_hours_total counter')
     expect(text).toContain('# TYPE rpo_tick_errors_total counter')
     expect(text).toContain('# TYPE rpo_tasks gauge')
   })
@@ -156,8 +157,12 @@ describe('/metrics on a damaged store', () => {
     const series = seriesOf(await createMetrics(app).render())
     for (const source of ['projections', 'budgets'])
       expect(series.get(`rpo_metrics_source_up{source="${source}"}`), source).toBe('0')
-    expect([...series.keys()].some((k) => k.startsWith('rpo_project_') || k.startsWith('rpo_budget_'))).toBe(false)
-    for (const source of ['runs', 'tasks', 'ticks', 'tick-errors', 'deliveries'])
+    const fromProjections = (k: string) =>
+      (k.startsWith('rpo_project_') && !k.startsWith('rpo_project_gpu_hours_total')) || k.startsWith('rpo_budget_')
+    expect([...series.keys()].some(fromProjections)).toBe(false)
+    // the charges are read on their own: a run that cannot be read does not hide them
+    expect(series.get('rpo_project_gpu_hours_total{project="vision",gpu_type="a100"}')).toBe('10.5')
+    for (const source of ['runs', 'tasks', 'usage', 'ticks', 'tick-errors', 'deliveries'])
       expect(series.get(`rpo_metrics_source_up{source="${source}"}`), source).toBe('1')
     expect(series.get('rpo_tasks{project="vision",state="active"}')).toBe('1')
     expect(series.get('rpo_tick_errors_total{cluster="hpc",step="observe"}')).toBe('2')

@@ -59,6 +59,7 @@ export type TickStep =
   | 'warn'
   | 'report'
   | 'notify'
+  | 'inventory'
 
 export interface TickErrorPayload {
   readonly step: TickStep

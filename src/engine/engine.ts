@@ -81,11 +81,14 @@ export interface EngineGpuOptions {
 
 export type { ClusterTickResult, CompiledJob, TickResult }
 
+/** How long a reading of the cluster's nodes serves validation before it is read again. */
+export const INVENTORY_MAX_AGE_MS = 10 * 60_000
+
 export class Engine {
   readonly events = new EngineEvents()
   readonly #options: EngineOptions
   readonly #clock: () => number
-  #inventory: Inventory | null = null
+  #inventory: { readonly inventory: Inventory; readonly at: number } | null = null
   readonly #leases: Leases
   readonly #checkpointWatch: CheckpointWatchDeps
 
@@ -125,9 +128,27 @@ export class Engine {
     return this.#options.adapter
   }
 
+  /**
+   * The cluster's nodes as validation and placement see them, read again once older than
+   * INVENTORY_MAX_AGE_MS: a daemon runs for weeks while nodes are added, drained or given new GPUs.
+   * A read that fails keeps the last one (stale beats refusing every task) and says so.
+   */
   async inventory(): Promise<Inventory> {
-    this.#inventory ??= await this.#options.adapter.inventory()
-    return this.#inventory
+    const now = this.#clock()
+    const cached = this.#inventory
+    if (cached && now - cached.at < INVENTORY_MAX_AGE_MS && now >= cached.at) return cached.inventory
+    try {
+      const inventory = await this.#options.adapter.inventory()
+      this.#inventory = { inventory, at: now }
+      return inventory
+    } catch (error) {
+      if (!cached) throw error
+      this.events.tickError('inventory', error, {
+        what: 'could not read the cluster’s nodes again; using the last reading',
+      })
+      this.#inventory = { inventory: cached.inventory, at: now }
+      return cached.inventory
+    }
   }
 
   /**

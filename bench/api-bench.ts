@@ -73,10 +73,21 @@ export async function benchApi(): Promise<void> {
 async function benchRoutes(filled: FilledStore, served: Served, events: number): Promise<void> {
   const run = filled.runIds[Math.floor(filled.runIds.length / 2)] as string
   const deep = Math.floor(events * 0.9)
+  // the cursor of the run's second page of tasks, as a client that paged on would send it
+  const firstPage = (await (
+    await fetch(`${served.url}/v1/runs/${run}/tasks?limit=20`, { headers: { authorization: `Bearer ${served.token}` } })
+  ).json()) as { next: string | null }
+  if (!firstPage.next) throw new Error(`run ${run} has no second page of tasks`)
+  const secondPage = firstPage.next
   const routes: [string, string][] = [
     ['GET /v1/runs', '/v1/runs'],
     ['GET /v1/runs?project=p3&state=running', '/v1/runs?project=p3&state=running'],
     ['GET /v1/runs/:id (100 tasks)', `/v1/runs/${run}`],
+    [
+      'GET /v1/runs/:id/tasks?limit=20 (page 2)',
+      `/v1/runs/${run}/tasks?limit=20&after=${encodeURIComponent(secondPage)}`,
+    ],
+    ['GET /v1/runs/:id/attempts?limit=20', `/v1/runs/${run}/attempts?limit=20`],
     ['GET /v1/projects', '/v1/projects'],
     ['GET /v1/projects/:p', '/v1/projects/p3'],
     ['GET /v1/budgets', '/v1/budgets'],

@@ -19,6 +19,27 @@ describe('GPU catalog', () => {
     })
   })
 
+  it('knows each model’s architecture and whether its GPUs talk over NVLink (SXM) or PCIe', () => {
+    const of = (name: string) => DEFAULT_GPU_MODELS.find((m) => m.name === name)
+    const described = Object.fromEntries(DEFAULT_GPU_MODELS.map((m) => [m.name, `${m.architecture}/${m.interconnect}`]))
+    expect(described).toEqual({
+      v100: 'volta/nvlink',
+      'v100-32gb': 'volta/nvlink',
+      a100: 'ampere/nvlink',
+      'a100-80gb': 'ampere/nvlink',
+      h100: 'hopper/nvlink',
+      h200: 'hopper/nvlink',
+      l40s: 'ada/pcie',
+      a10: 'ampere/pcie',
+      t4: 'turing/pcie',
+      rtx4090: 'ada/pcie',
+      rtxa6000: 'ampere/pcie',
+    })
+    // the 80 GB A100 is the 40 GB one's architecture with more memory, and costs more
+    expect(of('a100-80gb')?.architecture).toBe(of('a100')?.architecture)
+    expect(of('a100-80gb')?.cost).toBeGreaterThan(of('a100')?.cost as number)
+  })
+
   it('ranks speed by the datasheets: h100 > l40s > a100 > rtx4090 > v100 > t4', () => {
     const c = buildGpuCatalog()
     const speed = (t: string) => lookupGpu(c, t)?.speed ?? 0

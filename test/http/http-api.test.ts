@@ -402,3 +402,67 @@ describe('rpo serve: metrics and the OpenAPI document', () => {
     expect(served.components.schemas.RunDetail.properties.attempts).toBeDefined()
   })
 })
+
+// after every other suite: a fuzzed admin body that happens to be valid changes a budget, which
+// must not move what the tests above check
+describe('rpo serve: fuzzed paths and bodies', () => {
+  it('answers fuzzed path parameters and admin bodies with a 4xx or a success, never a 5xx', async () => {
+    const admin = api.tokens.admin as string
+    const routes = api.server.registeredRoutes.filter((r) => r.url.includes(':') || r.method === 'POST')
+    const text = fc.oneof(
+      fc.string({ maxLength: 40 }),
+      fc.constantFrom('', '..', '%2e%2e', 'vision', 'grant-none', 'a'.repeat(300), '\u0000', '%00', '-1'),
+    )
+    const field = fc.oneof(
+      fc.constantFrom('project', 'user', 'resource', 'gpuType', 'amount', 'period', 'cap', 'note', 'to', 'from'),
+      fc.constantFrom('expires', 'grantId', '__proto__', 'constructor'),
+      fc.string({ maxLength: 8 }),
+    )
+    const value = fc.oneof(
+      text,
+      fc.double(),
+      fc.integer(),
+      fc.boolean(),
+      fc.constant(null),
+      fc.constantFrom('gpu-hours', 'cpu-hours', 'month', 'rolling:7d', 'hard', 'soft', '2026-13-01'),
+      fc.array(fc.integer(), { maxLength: 3 }),
+      fc.dictionary(fc.string({ maxLength: 4 }), fc.integer(), { maxKeys: 2 }),
+    )
+    const body = fc.oneof(
+      fc.dictionary(field, value, { maxKeys: 6 }),
+      fc.jsonValue({ maxDepth: 2 }),
+      fc.constantFrom('{', '[]', 'null', '"x"', '{"amount":1e999}'),
+    )
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...routes), text, body, async (route, segment, payload) => {
+        const url = route.url.replace(/:[A-Za-z]+/g, () => encodeURIComponent(segment) || 'x')
+        const abort = new AbortController()
+        const response = await fetch(`${api.url}${url}`, {
+          method: route.method,
+          headers: {
+            authorization: `Bearer ${route.method === 'POST' ? admin : api.tokens.read}`,
+            ...(route.method === 'POST' ? { 'content-type': 'application/json' } : {}),
+          },
+          ...(route.method === 'POST' ? { body: typeof payload === 'string' ? payload : JSON.stringify(payload) } : {}),
+          signal: abort.signal,
+        })
+        abort.abort()
+        await response.body?.cancel().catch(() => undefined)
+        expect(response.status, `${route.method} ${url} ${JSON.stringify(payload)}`).toBeLessThan(500)
+      }),
+      { numRuns: 200 },
+    )
+  })
+})
+
+// last: after the admin changes and the fuzzing above, the server's log still carries no token
+describe('rpo serve: the log at the end', () => {
+  it('never logged a token, whatever the requests were', () => {
+    const log = api.log()
+    for (const secret of Object.values(api.tokens)) {
+      expect(log).not.toContain(secret)
+      expect(log).not.toContain(secret.slice(4, 24))
+    }
+    expect(log.toLowerCase()).not.toContain('bearer')
+  })
+})

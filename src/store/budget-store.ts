@@ -166,7 +166,10 @@ export class BudgetStore {
   async chargesAfter(
     afterSeq: number,
     limit = 10_000,
-  ): Promise<{ readonly lastSeq: number; readonly charges: { readonly project: string; readonly hours: TresHours }[] }> {
+  ): Promise<{
+    readonly lastSeq: number
+    readonly charges: { readonly project: string; readonly hours: TresHours }[]
+  }> {
     const rows = await this.#read((db) =>
       db
         .selectFrom('ledger_entries')

@@ -7,28 +7,14 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { runCli, writePipeline } from '../support/cli-harness.js'
-import { type SacctRow, sacctByJobIds, testbedSsh, testbedWorkspace } from './testbed.js'
+import { cancelJobsUnder, type SacctRow, sacctByJobIds, testbedSsh, testbedWorkspace } from './testbed.js'
 
 const WORKLOADS = path.join(import.meta.dirname, 'workloads')
 const PYTHON = '/usr/bin/python3'
 const ssh = testbedSsh()
 const remoteDirs: string[] = []
 
-afterAll(async () => {
-  // a test that failed half-way may leave its jobs queued: cancel ours (by working directory), no one else's
-  try {
-    const queued = await ssh.exec(['squeue', '--me', '--noheader', '--format=%i|%Z'], { idempotent: true })
-    const ours = queued.stdout
-      .trim()
-      .split('\n')
-      .map((line) => line.split('|'))
-      .filter(([, workDir]) => remoteDirs.some((dir) => workDir?.startsWith(dir)))
-      .map(([jobId]) => jobId as string)
-    if (ours.length > 0) await ssh.exec(['scancel', ...ours])
-  } finally {
-    ssh.close()
-  }
-})
+afterAll(() => cancelJobsUnder(ssh, remoteDirs))
 
 interface TaskProgress {
   readonly id: string

@@ -12,28 +12,14 @@ import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { runCli, type SpawnedCli, spawnCli, writePipeline } from '../support/cli-harness.js'
-import { testbedSsh, testbedWorkspace } from './testbed.js'
+import { cancelJobsUnder, testbedSsh, testbedWorkspace } from './testbed.js'
 
 const WORKLOADS = path.join(import.meta.dirname, 'workloads')
 const PYTHON = '/usr/bin/python3'
 const ssh = testbedSsh()
 const remoteDirs: string[] = []
 
-afterAll(async () => {
-  // a test that failed half-way may leave its jobs queued: cancel ours (by working directory), no one else's
-  try {
-    const queued = await ssh.exec(['squeue', '--me', '--noheader', '--format=%i|%Z'], { idempotent: true })
-    const ours = queued.stdout
-      .trim()
-      .split('\n')
-      .map((line) => line.split('|'))
-      .filter(([, workDir]) => remoteDirs.some((dir) => workDir?.startsWith(dir)))
-      .map(([jobId]) => jobId as string)
-    if (ours.length > 0) await ssh.exec(['scancel', ...ours])
-  } finally {
-    ssh.close()
-  }
-})
+afterAll(() => cancelJobsUnder(ssh, remoteDirs))
 
 interface TaskProgress {
   readonly id: string
@@ -73,7 +59,9 @@ interface RpoEvent {
 async function workspaceWith(workload: string): Promise<{ dir: string; remoteDir: string }> {
   const workspace = testbedWorkspace({ pollInterval: '500ms' })
   remoteDirs.push(workspace.remoteDir)
-  await ssh.writeFile(`${workspace.remoteDir}/${workload}`, readFileSync(path.join(WORKLOADS, workload), 'utf8'))
+  // the workload and the module its ranks leave their marks with, beside it
+  for (const file of [workload, 'rank_marks.py'])
+    await ssh.writeFile(`${workspace.remoteDir}/${file}`, readFileSync(path.join(WORKLOADS, file), 'utf8'))
   return workspace
 }
 

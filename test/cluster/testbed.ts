@@ -80,6 +80,26 @@ export interface SacctRow {
  * What Slurm's accounting says about these jobs (allocation rows only). By id, not by a time window:
  * `sacct --starttime` leaves out jobs cancelled before they were ever eligible to start.
  */
+/**
+ * Cancel the jobs of this user still queued or running whose working directory is under one of
+ * `remoteDirs`, then close the connection: a test that failed half-way may leave its jobs queued,
+ * and only its own may be cancelled.
+ */
+export async function cancelJobsUnder(ssh: SshTransport, remoteDirs: readonly string[]): Promise<void> {
+  try {
+    const queued = await ssh.exec(['squeue', '--me', '--noheader', '--format=%i|%Z'], { idempotent: true })
+    const ours = queued.stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split('|'))
+      .filter(([, workDir]) => remoteDirs.some((dir) => workDir?.startsWith(dir)))
+      .map(([jobId]) => jobId as string)
+    if (ours.length > 0) await ssh.exec(['scancel', ...ours])
+  } finally {
+    await ssh.close()
+  }
+}
+
 export async function sacctByJobIds(ssh: SshTransport, jobIds: readonly string[]): Promise<SacctRow[]> {
   const result = await ssh.exec(
     [

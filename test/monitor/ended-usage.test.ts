@@ -13,7 +13,7 @@ import { fillEndedUsage } from '../../src/monitor/ended-usage.js'
 import { catchUpEndedUsage, startUsageCatchUp } from '../../src/monitor/usage-catch-up.js'
 import { asNativeJobId, type NativeJobId, type PollOptions } from '../../src/scheduler/scheduler-adapter.js'
 import type { RunStore } from '../../src/store/run-store.js'
-import { attemptOf, pipelineOf, T0 } from '../support/fixtures.js'
+import { attemptOf, newRunOf, pipelineOf, T0 } from '../support/fixtures.js'
 import { openRunStore, sqliteHarness } from '../support/store-dialects.js'
 
 const at = (seconds: number) => new Date(T0 + seconds * 1000).toISOString()
@@ -39,17 +39,7 @@ describe('fillEndedUsage', () => {
 
   beforeAll(async () => {
     store = await openRunStore(await harness.setUp())
-    await store.createRun({
-      id: 'r1',
-      pipeline: PIPELINE.pipeline,
-      instances: PIPELINE.instances,
-      cluster: 'hpc',
-      specHash: PIPELINE.specHash,
-      sourceFile: PIPELINE.file,
-      workDir: PIPELINE.workDir,
-      now: at(0),
-      user: 'alice',
-    })
+    await store.createRun(newRunOf(PIPELINE, 'r1', at(0), { cluster: 'hpc', user: 'alice' }))
     const ended = (taskId: string, jobId: string) =>
       attemptOf(taskId, 1, {
         submissionKey: `rpo.r1.${taskId}.1`,
@@ -140,17 +130,7 @@ describe('the daemon’s accounting catch-up', () => {
 
   beforeAll(async () => {
     store = await openRunStore(await harness.setUp())
-    await store.createRun({
-      id: 'r2',
-      pipeline: PIPELINE.pipeline,
-      instances: PIPELINE.instances,
-      cluster: 'hpc',
-      specHash: PIPELINE.specHash,
-      sourceFile: PIPELINE.file,
-      workDir: PIPELINE.workDir,
-      now: at(0),
-      user: 'alice',
-    })
+    await store.createRun(newRunOf(PIPELINE, 'r2', at(0), { cluster: 'hpc', user: 'alice' }))
     const ended = (taskId: string, jobId: string, endedAt: number) =>
       attemptOf(taskId, 1, {
         submissionKey: `rpo.r2.${taskId}.1`,

@@ -21,11 +21,11 @@ import argparse
 import json
 import os
 import signal
-import socket
 import time
 
 import torch
 import torch.distributed as dist
+from rank_marks import RankMarks
 from rpo_checkpoint import Checkpointer, TorchState
 
 parser = argparse.ArgumentParser()
@@ -37,30 +37,8 @@ args = parser.parse_args()
 torch.set_num_threads(1)
 world = int(os.environ["WORLD_SIZE"])
 rank = int(os.environ["RANK"])
-attempt = os.environ.get("RPO_ATTEMPT", "0")
-marks = args.marks or os.path.join(os.environ["RPO_OUTPUT_DIR"], "rank-marks")
-os.makedirs(marks, exist_ok=True)
+marks = RankMarks(rank, args.marks or os.path.join(os.environ["RPO_OUTPUT_DIR"], "rank-marks"))
 dist.init_process_group("gloo")  # env://: MASTER_ADDR/PORT, RANK, WORLD_SIZE from torchrun
-
-
-def me(**extra):
-    return {
-        "rank": rank,
-        "attempt": int(attempt),
-        "node": os.environ.get("SLURMD_NODENAME"),
-        "nodeId": os.environ.get("SLURM_NODEID"),
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "time": time.time(),
-        **extra,
-    }
-
-
-def mark(kind, **extra):
-    path = os.path.join(marks, f"{kind}-attempt-{attempt}-rank-{rank}.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(me(**extra), f)
-    os.replace(path + ".tmp", path)
 
 
 gen = torch.Generator().manual_seed(1234)
@@ -80,7 +58,7 @@ helper_handler = signal.getsignal(ckpt.signal)
 
 
 def on_signal(signum, frame):
-    mark("signal", signal=signal.Signals(signum).name)
+    marks.mark("signal", signal=signal.Signals(signum).name)
     helper_handler(signum, frame)
 
 
@@ -94,7 +72,7 @@ for step in range(start, args.steps):
     opt.step()
     done = step + 1
     if step == start:
-        mark("running", step=done, startStep=start)
+        marks.mark("running", step=done, startStep=start)
     time.sleep(args.step_delay)
     stop = torch.tensor([1 if ckpt.should_stop() else 0])
     dist.all_reduce(stop, op=dist.ReduceOp.MAX)
@@ -105,7 +83,7 @@ for step in range(start, args.steps):
 
 ckpt.wait()
 ranks = [None] * world
-dist.all_gather_object(ranks, me(startStep=start))
+dist.all_gather_object(ranks, marks.record(startStep=start))
 if rank == 0 and os.environ.get("RPO_OUTPUTS"):
     with open(os.environ["RPO_OUTPUTS"], "w") as f:
         json.dump({"worldSize": world, "startStep": start, "finalStep": args.steps, "ranks": ranks}, f)

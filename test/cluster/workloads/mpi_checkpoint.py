@@ -22,10 +22,10 @@ import json
 import os
 import pickle
 import signal
-import socket
 import time
 
 from mpi4py import MPI
+from rank_marks import RankMarks
 from rpo_checkpoint import Checkpointer
 
 parser = argparse.ArgumentParser()
@@ -36,29 +36,7 @@ args = parser.parse_args()
 
 comm = MPI.COMM_WORLD
 rank, size = comm.Get_rank(), comm.Get_size()
-attempt = os.environ.get("RPO_ATTEMPT", "0")
-marks = args.marks or os.path.join(os.environ["RPO_OUTPUT_DIR"], "rank-marks")
-os.makedirs(marks, exist_ok=True)
-
-
-def me(**extra):
-    return {
-        "rank": rank,
-        "attempt": int(attempt),
-        "node": os.environ.get("SLURMD_NODENAME"),
-        "nodeId": os.environ.get("SLURM_NODEID"),
-        "host": socket.gethostname(),
-        "pid": os.getpid(),
-        "time": time.time(),
-        **extra,
-    }
-
-
-def mark(kind, **extra):
-    path = os.path.join(marks, f"{kind}-attempt-{attempt}-rank-{rank}.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(me(**extra), f)
-    os.replace(path + ".tmp", path)
+marks = RankMarks(rank, args.marks or os.path.join(os.environ["RPO_OUTPUT_DIR"], "rank-marks"))
 
 
 def load(path):
@@ -75,7 +53,7 @@ helper_handler = signal.getsignal(ckpt.signal)
 
 
 def on_signal(signum, frame):
-    mark("signal", signal=signal.Signals(signum).name)
+    marks.mark("signal", signal=signal.Signals(signum).name)
     helper_handler(signum, frame)
 
 
@@ -85,7 +63,7 @@ for step in range(start, args.steps):
     total += comm.allreduce(rank + 1, op=MPI.SUM)
     done = step + 1
     if step == start:
-        mark("running", step=done, startStep=start)
+        marks.mark("running", step=done, startStep=start)
     time.sleep(args.step_delay)
     if comm.allreduce(1 if ckpt.should_stop() else 0, op=MPI.MAX):
         ckpt.save(done, {"total": total}, blocking=True)  # a no-op on every rank but 0
@@ -93,7 +71,7 @@ for step in range(start, args.steps):
         ckpt.exit_for_resume()
 
 ckpt.wait()
-ranks = comm.gather(me(startStep=start), root=0)
+ranks = comm.gather(marks.record(startStep=start), root=0)
 if rank == 0 and os.environ.get("RPO_OUTPUTS"):
     with open(os.environ["RPO_OUTPUTS"], "w") as f:
         json.dump({"size": size, "startStep": start, "finalStep": args.steps, "total": total, "ranks": ranks}, f)

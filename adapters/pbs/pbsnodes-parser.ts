@@ -130,6 +130,11 @@ function buildInventoryNode(
     const trimmed = queue?.trim()
     if (trimmed !== undefined && trimmed !== '' && !partitions.includes(trimmed)) partitions.push(trimmed)
   }
+  // Torque's node properties are what `-l nodes=1:ppn=4:<property>` selects on: the node's features
+  const features = (text('properties') ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '')
   const state = text('state') ?? 'unknown'
   // PBS Pro counts GPUs in use as resources_assigned.ngpus; a node not `free` takes no new job now
   const assigned = typed('resources_assigned.ngpus', text('resources_assigned.ngpus'), parseCount)
@@ -141,6 +146,7 @@ function buildInventoryNode(
     gpus: gpuCount > 0 ? [{ type: gpuType, count: gpuCount }] : [],
     partitions,
     state,
+    ...(features.length > 0 ? { features } : {}),
     ...(gpuCount > 0 && assigned !== null ? { gpusFree: [{ type: gpuType, count: free }] } : {}),
   }
 }

@@ -94,7 +94,7 @@ describe('parsePbsnodesText on every real capture', () => {
     expect(parsePbsnodesText(down)[0]?.gpusFree).toEqual([{ type: 'A100', count: 0 }])
   })
 
-  it('reads Torque nodes: np, physmem from status, gpus, compound states', () => {
+  it('reads Torque nodes: np, physmem from status, gpus, properties as features, compound states', () => {
     const [gpu] = parsePbsnodesText(read('torque', 'pbsnodes', 'vsc-genius_pbsnodes_gpu_node.txt'))
     expect(gpu).toEqual({
       name: 'r22g35',
@@ -103,6 +103,7 @@ describe('parsePbsnodesText on every real capture', () => {
       gpus: [{ type: '', count: 4 }],
       partitions: [],
       state: 'free',
+      features: ['r22g', 'singleisland', 'type_skylake_gpu', 'skylake', 'beeond'],
     })
     const down = parsePbsnodesText(read('torque', 'pbsnodes', 'vsc-genius_pbsnodes_down_offline.txt'))
     // a down node without a status line has no memory figure
@@ -144,7 +145,7 @@ describe('parsePbsnodesXml on every real capture', () => {
     expectWellFormed(nodes)
   })
 
-  it('reads np, physmem, gpus and states', () => {
+  it('reads np, physmem, gpus, properties and states', () => {
     const nodes = parsePbsnodesXml(read('torque', 'pbsnodes_x', 'qhost-pbsnodes_x_5nodes_mom_ports.xml'))
     expect(nodes[0]).toEqual({
       name: 'node1',
@@ -153,7 +154,9 @@ describe('parsePbsnodesXml on every real capture', () => {
       gpus: [],
       partitions: [],
       state: 'free',
+      features: ['testing'],
     })
+    expect(nodes.slice(1).map((node) => node.features)).toEqual([['compute'], ['compute'], ['compute'], ['compute']])
     expect(nodes.map((node) => node.state)).toEqual([
       'free',
       'down',

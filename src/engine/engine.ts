@@ -189,7 +189,7 @@ export class Engine {
         if (why !== null) problems.push(`${loaded.file}: tasks.${task.name}.resources: ${why} (cluster "${name}")`)
         if (task.resources.gpus && !usesGpus(task.framework)) {
           warnings.push(
-            `${loaded.file}: tasks.${task.name}.resources.gpus: ${task.framework} runs on CPUs; the task is submitted without GPUs`,
+            `${loaded.file}: tasks.${task.name}.resources.gpus: ${task.framework} runs on CPUs; the task is submitted without GPUs${task.framework === 'xgboost' ? ' (to train XGBoost on GPUs, with device="cuda", leave framework out)' : ''}`,
           )
         }
       }

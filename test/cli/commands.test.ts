@@ -158,6 +158,17 @@ describe('rpo schema and validate --json', () => {
       ['t.1', "echo 'a b'"],
     ])
   })
+
+  it('validate warns that a CPU framework’s GPUs are dropped, and says how XGBoost keeps them', async () => {
+    const dir = workspace(
+      'name: boost\ntasks:\n  fit:\n    framework: xgboost\n    command: "true"\n    resources: { gpus: 1, time: 1m }\n',
+    )
+    const result = await runCli(dir, ['validate', 'pipeline.yaml'])
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stderr).toContain(
+      'tasks.fit.resources.gpus: xgboost runs on CPUs; the task is submitted without GPUs (to train XGBoost on GPUs, with device="cuda", leave framework out)',
+    )
+  })
 })
 
 describe('rpo daemon', () => {

@@ -11,7 +11,7 @@
  */
 import type { BudgetProblem } from '../core/budget/budget-judgement.js'
 import type { EnforcementAction, EnforcementPlan } from '../core/policy/enforcement-plan.js'
-import type { PlannedEvent } from '../core/scheduling/plan-tick.js'
+import { budgetActionEntry, type JournalEntry } from '../events/store-events.js'
 import { asNativeJobId, type JobControl, type SchedulerAdapter } from '../scheduler/scheduler-adapter.js'
 import type { RunStore } from '../store/run-store.js'
 import type { JudgedJob } from './in-flight-jobs.js'
@@ -43,7 +43,7 @@ export async function applyEnforcement(
   const byKey = new Map(jobs.map((j) => [j.attempt.submissionKey, j]))
   const failures: string[] = []
   const marks = new Map<string, AttemptMark>()
-  const journal = new Map<string, PlannedEvent[]>()
+  const journal = new Map<string, JournalEntry[]>()
   const recorded = async (write: () => Promise<void>) => {
     try {
       await write()
@@ -74,12 +74,13 @@ export async function applyEnforcement(
       if (action.kind === 'setNice') continue
       const events = journal.get(judged.attempt.runId) ?? []
       if (events.length === 0) journal.set(judged.attempt.runId, events)
-      events.push({
-        type: `budget:${action.kind}` as never,
-        taskId: judged.attempt.taskId,
-        message: `${action.kind} job ${action.jobId}: ${action.reason}`,
-        data: { jobId: action.jobId, attempt: judged.attempt.attempt, reason: action.reason },
-      })
+      events.push(
+        budgetActionEntry(
+          action.kind,
+          { taskId: judged.attempt.taskId, jobId: action.jobId, attempt: judged.attempt.attempt },
+          action.reason,
+        ),
+      )
     }
   }
   const at = new Date(now).toISOString()

@@ -19,7 +19,7 @@ import {
   type RunSnapshot,
   type TaskSnapshot,
 } from '../core/scheduling/run-snapshot.js'
-import type { PlannedEvent } from '../core/scheduling/tick-plan.js'
+import { budgetActionEntry, type JournalEntry } from '../events/store-events.js'
 import {
   asNativeJobId,
   asSubmissionKey,
@@ -206,7 +206,7 @@ async function recordHolds(
   holds: ReadonlyMap<string, string>,
   now: string,
 ): Promise<void> {
-  const journal = new Map<string, PlannedEvent[]>()
+  const journal = new Map<string, JournalEntry[]>()
   for (const result of results) {
     const reason = holds.get(result.submissionKey)
     if (result.kind !== 'submitted' || reason === undefined) continue
@@ -214,12 +214,7 @@ async function recordHolds(
     const runId = runOf.get(result.submissionKey)?.id ?? job.runId
     const entries = journal.get(runId) ?? []
     if (entries.length === 0) journal.set(runId, entries)
-    entries.push({
-      type: 'budget:hold' as never, // a journal type of its own, as in apply-enforcement.ts
-      taskId: job.taskId,
-      message: `hold job ${result.jobId}: ${reason}`,
-      data: { jobId: result.jobId, attempt: job.attempt, reason },
-    })
+    entries.push(budgetActionEntry('hold', { taskId: job.taskId, jobId: result.jobId, attempt: job.attempt }, reason))
   }
   for (const [runId, entries] of journal) await deps.store.appendEvents(runId, entries, now)
 }

@@ -100,6 +100,25 @@ const CHECKPOINT_PROBLEMS: Readonly<Record<string, string>> = {
   'checkpoint:manifest-rebuilt': 'manifest-rebuilt',
 }
 const BUDGET_ACTIONS = ['hold', 'release', 'requeue', 'cancel'] as const
+export type BudgetAction = (typeof BUDGET_ACTIONS)[number]
+
+/**
+ * The journal entry of a budget action on a job, which `journalEvents` reads back as a
+ * `budget.action` event: written by enforcement (src/budget/apply-enforcement.ts) and by the submit
+ * step for a job a budget sends out held.
+ */
+export function budgetActionEntry(
+  action: BudgetAction,
+  job: { readonly taskId: string; readonly jobId: string; readonly attempt: number },
+  reason: string,
+): JournalEntry {
+  return {
+    type: `budget:${action}`,
+    taskId: job.taskId,
+    message: `${action} job ${job.jobId}: ${reason}`,
+    data: { jobId: job.jobId, attempt: job.attempt, reason },
+  }
+}
 
 /**
  * The events a journal entry stands for. Entries that only put a state change into words

@@ -5,8 +5,9 @@
 import type { Kysely, Transaction } from 'kysely'
 import type { TaskInstance } from '../core/pipeline/expand-pipeline.js'
 import type { ResolvedPipeline } from '../core/pipeline/resolved-pipeline.js'
-import type { AttemptPatch, PlannedEvent, TaskPatch } from '../core/scheduling/plan-tick.js'
+import type { AttemptPatch, TaskPatch } from '../core/scheduling/plan-tick.js'
 import type { AttemptSnapshot, TaskOverrides, TaskSnapshot } from '../core/scheduling/run-snapshot.js'
+import type { JournalEntry } from '../events/store-events.js'
 import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
 import type { AttemptTable, Database, TaskTable } from './database.js'
 import type { NewRun, RunRecord } from './run-records.js'
@@ -73,7 +74,7 @@ const JOURNAL_ROWS_PER_INSERT = 1000
 export async function insertJournal(
   trx: Transaction<Database>,
   runId: string,
-  events: readonly PlannedEvent[],
+  events: readonly JournalEntry[],
   at: string,
 ): Promise<void> {
   for (let i = 0; i < events.length; i += JOURNAL_ROWS_PER_INSERT)

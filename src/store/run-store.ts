@@ -7,10 +7,10 @@
 
 import { type Kysely, sql, type Transaction } from 'kysely'
 import { StoreError } from '../core/errors.js'
-import type { AttemptPatch, PlannedEvent } from '../core/scheduling/plan-tick.js'
+import type { AttemptPatch } from '../core/scheduling/plan-tick.js'
 import type { AttemptSnapshot, RunSnapshot, RunState } from '../core/scheduling/run-snapshot.js'
 import type { NewRpoEvent } from '../events/event-schemas.js'
-import { runStartedEvent } from '../events/store-events.js'
+import { type JournalEntry, runStartedEvent } from '../events/store-events.js'
 import type { ResourceUsage } from '../scheduler/scheduler-adapter.js'
 import { BudgetStore } from './budget-store.js'
 import { ClusterTickStats } from './cluster-tick-stats.js'
@@ -346,12 +346,12 @@ export class RunStore {
   }
 
   /** Add an entry to a run's journal, with the event-log events it stands for (checkpoint warnings, budget actions). */
-  async appendEvent(runId: string, event: PlannedEvent, now: string): Promise<void> {
+  async appendEvent(runId: string, event: JournalEntry, now: string): Promise<void> {
     await this.appendEvents(runId, [event], now)
   }
 
   /** Journal entries of one run, and the events they make, in one transaction. */
-  async appendEvents(runId: string, journal: readonly PlannedEvent[], now: string): Promise<void> {
+  async appendEvents(runId: string, journal: readonly JournalEntry[], now: string): Promise<void> {
     if (journal.length === 0) return
     await this.#write(async (trx) => {
       await insertJournal(trx, runId, journal, now)

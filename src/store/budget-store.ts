@@ -5,7 +5,13 @@
  * whose accounting record is awaited to true up their provisional charge.
  */
 import type { Kysely, Transaction } from 'kysely'
-import type { AccountId, BudgetLedger, LedgerEntry, LedgerEntryKind } from '../core/budget/budget-ledger.js'
+import {
+  type AccountId,
+  type BudgetLedger,
+  type LedgerEntry,
+  type LedgerEntryKind,
+  parseAccount,
+} from '../core/budget/budget-ledger.js'
 import type { BudgetPeriod } from '../core/budget/budget-period.js'
 import type { BudgetCap } from '../core/budget/budget-rules.js'
 import type { BudgetResource, BudgetScope, TresHours } from '../core/budget/tres-hours.js'
@@ -160,7 +166,7 @@ export class BudgetStore {
 
   /**
    * Charges written after ledger row `afterSeq`, oldest first, at most `limit`: each with the project
-   * it charged (a usage account is `usage:<project>[/<user>]`) and its hours; `lastSeq` is the last
+   * it charged (the owner of its usage account) and its hours; `lastSeq` is the last
    * row read (`afterSeq` when none). For readers that add up only what is new (metrics).
    */
   async chargesAfter(
@@ -182,7 +188,7 @@ export class BudgetStore {
     )
     const charges = rows.map((row) => {
       const entry = rowToEntry(row, this.#description)
-      return { project: (entry.to.slice('usage:'.length).split('/')[0] as string) || '', hours: entry.hours }
+      return { project: parseAccount(entry.to).project, hours: entry.hours }
     })
     return { lastSeq: rows.length > 0 ? Number(rows[rows.length - 1]?.seq) : afterSeq, charges }
   }

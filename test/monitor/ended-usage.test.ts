@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { ResolvedConfig } from '../../src/config/load-config.js'
 import { TransportError } from '../../src/core/errors.js'
+import type { ResourceUsage } from '../../src/core/job/job-observation.js'
 import type { App } from '../../src/create-app.js'
 import { fillEndedUsage } from '../../src/monitor/ended-usage.js'
 import { catchUpEndedUsage, startUsageCatchUp } from '../../src/monitor/usage-catch-up.js'
@@ -31,6 +32,29 @@ tasks:
 const CONFIG = {
   clusters: { hpc: { kind: 'slurm' }, box: { kind: 'local' }, pbs1: { kind: 'pbs' } },
 } as unknown as ResolvedConfig
+
+/** An engine whose scheduler answers every job it is polled for as completed, having used `usageOf(id)`. */
+function answeringEngine(
+  usageOf: (id: string) => ResourceUsage,
+  onPoll: (ids: readonly NativeJobId[], options?: PollOptions) => void,
+): Awaited<ReturnType<App['engineFor']>> {
+  return {
+    adapter: {
+      poll: async (ids: readonly NativeJobId[], options?: PollOptions) => {
+        onPoll(ids, options)
+        return ids.map((id) => ({
+          jobId: asNativeJobId(id),
+          state: 'succeeded' as const,
+          nativeState: 'COMPLETED',
+          exitCode: 0,
+          startedAt: null,
+          endedAt: null,
+          usage: usageOf(id),
+        }))
+      },
+    },
+  } as unknown as Awaited<ReturnType<App['engineFor']>>
+}
 
 describe('fillEndedUsage', () => {
   const harness = sqliteHarness()
@@ -80,22 +104,10 @@ describe('fillEndedUsage', () => {
     store,
     engineFor: async (cluster) => {
       if (cluster === 'pbs1') throw new TransportError('ssh-timeout', 'cannot reach pbs1.example:22')
-      return {
-        adapter: {
-          poll: async (ids: readonly NativeJobId[], options?: PollOptions) => {
-            polls.push({ cluster: cluster as string, ids, accountingOf: options?.accountingOf ?? [] })
-            return ids.map((id) => ({
-              jobId: asNativeJobId(id),
-              state: 'succeeded' as const,
-              nativeState: 'COMPLETED',
-              exitCode: 0,
-              startedAt: null,
-              endedAt: null,
-              usage: { elapsedSeconds: 90, cpuSeconds: 45, maxRssMb: 12, allocTres: { cpu: 4 } },
-            }))
-          },
-        },
-      } as unknown as Awaited<ReturnType<App['engineFor']>>
+      return answeringEngine(
+        () => ({ elapsedSeconds: 90, cpuSeconds: 45, maxRssMb: 12, allocTres: { cpu: 4 } }),
+        (ids, options) => polls.push({ cluster: cluster as string, ids, accountingOf: options?.accountingOf ?? [] }),
+      )
     },
   })
 
@@ -166,22 +178,10 @@ describe('the daemon’s accounting catch-up', () => {
     store,
     clock: () => now,
     engineFor: async () =>
-      ({
-        adapter: {
-          poll: async (ids: readonly NativeJobId[]) => {
-            asked.push([...ids])
-            return ids.map((id) => ({
-              jobId: asNativeJobId(id),
-              state: 'succeeded' as const,
-              nativeState: 'COMPLETED',
-              exitCode: 0,
-              startedAt: null,
-              endedAt: null,
-              usage: { elapsedSeconds: 60, ...(answer(id) === undefined ? {} : { cpuSeconds: answer(id) }) },
-            }))
-          },
-        },
-      }) as unknown as Awaited<ReturnType<App['engineFor']>>,
+      answeringEngine(
+        (id) => ({ elapsedSeconds: 60, ...(answer(id) === undefined ? {} : { cpuSeconds: answer(id) }) }),
+        (ids) => asked.push([...ids]),
+      ),
   })
 
   it('asks each Slurm and PBS cluster about its jobs ended within 6 hours, never local ones or older ones', async () => {

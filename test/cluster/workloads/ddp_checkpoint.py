@@ -20,7 +20,6 @@ from, the final step and every rank's record.
 import argparse
 import json
 import os
-import signal
 import time
 
 import torch
@@ -53,16 +52,7 @@ state = TorchState(model, opt)
 ckpt = Checkpointer()  # directory, signal and interval from rpo's RPO_CHECKPOINT_*; writer: rank 0
 restored = ckpt.load_latest(state)
 start = restored.step if restored else 0
-ckpt.install_signal_handler()
-helper_handler = signal.getsignal(ckpt.signal)
-
-
-def on_signal(signum, frame):
-    marks.mark("signal", signal=signal.Signals(signum).name)
-    helper_handler(signum, frame)
-
-
-signal.signal(ckpt.signal, on_signal)
+marks.mark_signals(ckpt)
 
 shard = x.shape[0] // world
 for step in range(start, args.steps):

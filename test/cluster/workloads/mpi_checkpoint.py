@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import pickle
-import signal
 import time
 
 from mpi4py import MPI
@@ -48,16 +47,7 @@ def load(path):
 ckpt = Checkpointer(writer=rank == 0)
 restored = ckpt.load_latest(load)
 start, total = (restored.step, restored.value["total"]) if restored else (0, 0)
-ckpt.install_signal_handler()
-helper_handler = signal.getsignal(ckpt.signal)
-
-
-def on_signal(signum, frame):
-    marks.mark("signal", signal=signal.Signals(signum).name)
-    helper_handler(signum, frame)
-
-
-signal.signal(ckpt.signal, on_signal)
+marks.mark_signals(ckpt)
 
 for step in range(start, args.steps):
     total += comm.allreduce(rank + 1, op=MPI.SUM)

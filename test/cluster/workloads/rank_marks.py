@@ -3,10 +3,12 @@
 `RankMarks(rank, folder).mark(kind, **extra)` writes `<kind>-attempt-<A>-rank-<R>.json` atomically:
 who wrote it (rank, rpo attempt, Slurm node name and id, host, pid) and when, with `extra`, so the
 test can tell which ranks a signal reached and that the mark came from the training process.
+`mark_signals(ckpt)` installs the checkpoint helper's signal handler with a `signal` mark around it.
 """
 
 import json
 import os
+import signal
 import socket
 import time
 
@@ -35,3 +37,14 @@ class RankMarks:
         with open(path + ".tmp", "w") as f:
             json.dump(self.record(**extra), f)
         os.replace(path + ".tmp", path)
+
+    def mark_signals(self, ckpt):
+        """Install the helper's handler for its signal, wrapped in one that first leaves a `signal` mark."""
+        ckpt.install_signal_handler()
+        helper_handler = signal.getsignal(ckpt.signal)
+
+        def on_signal(signum, frame):
+            self.mark("signal", signal=signal.Signals(signum).name)
+            helper_handler(signum, frame)
+
+        signal.signal(ckpt.signal, on_signal)
